@@ -1,0 +1,78 @@
+"""Where a cluster lives and what it is called.
+
+A cluster is one state folder (``--state-dir``, default ``~/.minikube-lite`` or
+``$MINIKUBE_LITE_HOME``). Everything the daemon creates on the Docker engine carries the
+cluster's id (derived from that folder), so several clusters can live side by side, as
+minikube's profiles do, and none touches another's containers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+DEFAULT_PORT = 8080
+DEFAULT_HOST = "127.0.0.1"
+NODE_NAME = "minikube-lite"
+CLUSTER_LABEL = "io.minikube-lite.cluster"
+
+
+def default_state_dir() -> Path:
+    env = os.environ.get("MINIKUBE_LITE_HOME")
+    return Path(env).expanduser() if env else Path.home() / ".minikube-lite"
+
+
+@dataclass(frozen=True)
+class Settings:
+    state_dir: Path
+    port: int = DEFAULT_PORT
+    host: str = DEFAULT_HOST
+    node_name: str = NODE_NAME
+
+    @property
+    def cluster_id(self) -> str:
+        """Stable per state folder: labels every container and names the network."""
+        return hashlib.sha256(str(self.state_dir.resolve()).encode()).hexdigest()[:10]
+
+    @property
+    def network_name(self) -> str:
+        return f"minikube-lite-{self.cluster_id}"
+
+    @property
+    def db_path(self) -> Path:
+        return self.state_dir / "store.db"
+
+    @property
+    def pid_file(self) -> Path:
+        return self.state_dir / "daemon.pid"
+
+    @property
+    def log_file(self) -> Path:
+        return self.state_dir / "daemon.log"
+
+    @property
+    def settings_file(self) -> Path:
+        return self.state_dir / "settings.json"
+
+    @property
+    def server_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def save(self) -> None:
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        data = asdict(self)
+        data["state_dir"] = str(self.state_dir)
+        self.settings_file.write_text(json.dumps(data))
+
+    @classmethod
+    def load(cls, state_dir: Path) -> Settings:
+        """The settings the cluster in ``state_dir`` was started with (defaults if never started)."""
+        path = state_dir / "settings.json"
+        if path.exists():
+            data = json.loads(path.read_text())
+            return cls(state_dir=state_dir, port=int(data.get("port", DEFAULT_PORT)),
+                       host=data.get("host", DEFAULT_HOST), node_name=data.get("node_name", NODE_NAME))
+        return cls(state_dir=state_dir)
