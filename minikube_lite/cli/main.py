@@ -1,0 +1,567 @@
+"""The ``minikube-lite`` command: start, stop, status, ip, delete, version, kubectl.
+
+It behaves like minikube's own CLI, so a learner following minikube notes types the same
+commands: ``start`` runs the daemon (API server, controllers, kubelet, proxy in one process) in
+the background, returns as soon as the API answers and points ``kubectl`` at it; ``stop`` ends the
+daemon; ``delete`` removes everything the cluster created on the Docker engine and its state.
+
+Every command takes ``--state-dir``: one folder is one cluster (like a minikube profile), so tests
+and several clusters can live side by side without touching the user's.
+
+``start`` must be fast (target: API ready within 1 s of typing it), so this module imports little:
+no FastAPI, no docker SDK on the start path (the engine is pinged over its unix socket with the
+standard library), and HTTP to the daemon uses ``http.client``.
+"""
+
+from __future__ import annotations
+
+import errno
+import http.client
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from minikube_lite import __version__
+from minikube_lite.config import CLUSTER_LABEL, DEFAULT_HOST, DEFAULT_PORT, Settings, default_state_dir
+
+READY_TIMEOUT = 30.0
+READY_POLL = 0.02
+STOP_TIMEOUT = 60.0
+NAME = "minikube-lite"
+
+
+# --------------------------------------------------------------------------------------------- helpers
+
+def _say(emoji: str, text: str) -> None:
+    click.echo(f"{emoji}  {text}")
+
+
+def _fail(emoji: str, text: str, code: int = 1) -> None:
+    click.echo(f"{emoji}  {text}", err=True)
+    sys.exit(code)
+
+
+def _settings_for(state_dir: str, port: int | None = None, host: str | None = None) -> Settings:
+    """The cluster's saved settings, with any explicitly given port/host applied."""
+    path = Path(state_dir).expanduser().resolve()
+    saved = Settings.load(path)
+    return Settings(state_dir=path, port=port if port is not None else saved.port,
+                    host=host if host is not None else saved.host, node_name=saved.node_name)
+
+
+def _connect_host(host: str) -> str:
+    return {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)
+
+
+def http_get(settings: Settings, path: str, timeout: float = 2.0) -> tuple[int, bytes]:
+    """GET ``path`` from the daemon; raises OSError when nothing answers."""
+    conn = http.client.HTTPConnection(_connect_host(settings.host), settings.port, timeout=timeout)
+    try:
+        conn.request("GET", path, headers={"Accept": "application/json"})
+        resp = conn.getresponse()
+        return resp.status, resp.read()
+    finally:
+        conn.close()
+
+
+def api_ready(settings: Settings, timeout: float = 2.0) -> bool:
+    try:
+        status, _body = http_get(settings, "/readyz", timeout=timeout)
+    except (OSError, http.client.HTTPException):
+        return False
+    return status == 200
+
+
+def get_json(settings: Settings, path: str) -> dict[str, Any] | None:
+    try:
+        status, body = http_get(settings, path)
+    except (OSError, http.client.HTTPException):
+        return None
+    if status != 200:
+        return None
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) else None
+
+
+# ------------------------------------------------------------------------------------- docker engine
+
+class EngineProblem(Exception):
+    """The Docker engine does not answer; the message says what to do."""
+
+
+def _docker_socket() -> str | None:
+    host = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
+    if host.startswith("unix://"):
+        return host[len("unix://"):]
+    return None
+
+
+def docker_ping(timeout: float = 3.0) -> str:
+    """Ping the engine; returns its version (``Server`` header) or raises :class:`EngineProblem`."""
+    path = _docker_socket()
+    if path is None:  # tcp:// or ssh:// engines: let the docker SDK handle them
+        try:
+            import docker
+
+            client = docker.from_env(timeout=int(timeout) or 1)
+            client.ping()
+            return str(client.version().get("Version", "?"))
+        except Exception as exc:
+            raise EngineProblem(
+                f"The Docker engine at {os.environ.get('DOCKER_HOST')} does not answer: {exc}\n"
+                "    Start it with: sudo dockerd &   (or run scripts/setup.sh)") from exc
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.settimeout(timeout)
+    try:
+        sock.connect(path)
+        sock.sendall(b"GET /_ping HTTP/1.0\r\nHost: docker\r\n\r\n")
+        data = b""
+        while chunk := sock.recv(4096):
+            data += chunk
+    except PermissionError as exc:
+        raise EngineProblem(
+            f"Permission denied on the Docker socket {path}: your user may not use the Docker engine.\n"
+            "    Fix: sudo usermod -aG docker $USER, then log in again (or run: newgrp docker),\n"
+            "    or run minikube-lite as root.") from exc
+    except (FileNotFoundError, ConnectionRefusedError) as exc:
+        raise EngineProblem(
+            f"The Docker engine is not running (nothing answers on {path}).\n"
+            "    Start it with: sudo dockerd &   (or run scripts/setup.sh)") from exc
+    except OSError as exc:
+        raise EngineProblem(
+            f"The Docker engine does not answer on {path}: {exc}\n"
+            "    Start it with: sudo dockerd &   (or run scripts/setup.sh)") from exc
+    finally:
+        sock.close()
+    head = data.split(b"\r\n\r\n", 1)[0].decode("latin-1")
+    lines = head.split("\r\n")
+    if not lines or " 200 " not in lines[0] + " ":
+        raise EngineProblem(f"The Docker engine on {path} answered the ping with: {lines[0] if lines else '?'}")
+    for line in lines[1:]:
+        key, _, value = line.partition(":")
+        if key.lower() == "server":  # "Docker/20.10.24+dfsg1 (linux)"
+            return value.strip().split(" ")[0].removeprefix("Docker/")
+    return "?"
+
+
+# ----------------------------------------------------------------------------------------- processes
+
+def _proc_state(pid: int) -> str | None:
+    """The process's state letter from /proc (None when it does not exist)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return None
+    except OSError:
+        return "?"
+    return stat.rsplit(")", 1)[-1].split()[0]
+
+
+def _reap(pid: int) -> None:
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass
+    except OSError:
+        pass
+
+
+def pid_alive(pid: int) -> bool:
+    _reap(pid)
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    state = _proc_state(pid)
+    return state is not None and state not in ("Z", "X")
+
+
+def _is_our_daemon(pid: int, settings: Settings) -> bool:
+    """Alive and (when /proc tells) started for this state folder: a recycled pid is not ours."""
+    if not pid_alive(pid):
+        return False
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return True
+    return str(settings.state_dir).encode() in cmdline
+
+
+def running_pid(settings: Settings) -> int | None:
+    """The pid of this cluster's daemon, or None (a stale pid file is removed)."""
+    try:
+        pid = int(settings.pid_file.read_text().strip())
+    except (OSError, ValueError):
+        return None
+    if _is_our_daemon(pid, settings):
+        return pid
+    settings.pid_file.unlink(missing_ok=True)
+    return None
+
+
+def daemon_command(settings: Settings) -> list[str]:
+    """How the daemon is started (``python -m minikube_lite.daemon``); tests replace it with a stub."""
+    return [sys.executable, "-m", "minikube_lite.daemon", "--state-dir", str(settings.state_dir),
+            "--port", str(settings.port), "--host", settings.host]
+
+
+def _daemon_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONUNBUFFERED"] = "1"
+    pkg_root = str(Path(__file__).resolve().parents[2])
+    env["PYTHONPATH"] = pkg_root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    return env
+
+
+def port_in_use(host: str, port: int) -> bool:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        return exc.errno in (errno.EADDRINUSE, errno.EACCES)
+    finally:
+        sock.close()
+    return False
+
+
+def _log_tail(settings: Settings, offset: int, lines: int = 25) -> str:
+    try:
+        with open(settings.log_file, "rb") as f:
+            f.seek(offset)
+            text = f.read().decode("utf-8", "replace")
+    except OSError:
+        return "(no log)"
+    return "\n".join(text.splitlines()[-lines:]) or "(the log is empty)"
+
+
+def stop_daemon(settings: Settings, timeout: float = STOP_TIMEOUT) -> bool:
+    """SIGTERM the daemon and wait (SIGKILL after ``timeout``). Returns False when it was not running."""
+    pid = running_pid(settings)
+    if pid is None:
+        return False
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        pass
+    deadline = time.monotonic() + timeout
+    while pid_alive(pid):
+        if time.monotonic() > deadline:
+            click.echo(f"⚠️  The daemon (pid {pid}) did not stop within {timeout:.0f}s: killing it", err=True)
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            kill_deadline = time.monotonic() + 5
+            while pid_alive(pid) and time.monotonic() < kill_deadline:
+                time.sleep(0.02)
+            break
+        time.sleep(0.02)
+    settings.pid_file.unlink(missing_ok=True)
+    return True
+
+
+def _os_name() -> str:
+    try:
+        for line in Path("/etc/os-release").read_text().splitlines():
+            if line.startswith("PRETTY_NAME="):
+                return line.split("=", 1)[1].strip().strip('"')
+    except OSError:
+        pass
+    return sys.platform
+
+
+def _write_kubeconfig(settings: Settings) -> None:
+    from minikube_lite import kubeconfig
+
+    try:
+        kubeconfig.write_context(settings)
+    except (kubeconfig.KubeconfigError, OSError) as exc:
+        click.echo(f"⚠️  Could not update the kubeconfig: {exc}", err=True)
+    _write_cluster_kubeconfig(settings)
+
+
+def _write_cluster_kubeconfig(settings: Settings) -> Path:
+    """A kubeconfig of this cluster alone, in the state folder (for ``minikube-lite kubectl``)."""
+    path = settings.state_dir / "kubeconfig"
+    settings.state_dir.mkdir(parents=True, exist_ok=True)
+    from minikube_lite import kubeconfig
+
+    # JSON is YAML: no need for the yaml module on this path.
+    path.write_text(json.dumps(kubeconfig.render(settings), indent=2) + "\n")
+    return path
+
+
+# ------------------------------------------------------------------------------------------ commands
+
+def state_dir_option(f: Any) -> Any:
+    return click.option(
+        "--state-dir", default=lambda: str(default_state_dir()), show_default="~/.minikube-lite or $MINIKUBE_LITE_HOME",
+        type=click.Path(file_okay=False), help="The cluster's state folder (one folder = one cluster).",
+    )(f)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def cli() -> None:
+    """minikube-lite: a local Kubernetes on this machine's own Docker engine."""
+
+
+@cli.command()
+@state_dir_option
+@click.option("--port", type=int, default=None, help=f"API server port [default: {DEFAULT_PORT}, or as last started]")
+@click.option("--host", default=None, help=f"Address the API server listens on [default: {DEFAULT_HOST}]")
+@click.option("--foreground", is_flag=True, help="Run the daemon in this process instead of in the background.")
+def start(state_dir: str, port: int | None, host: str | None, foreground: bool) -> None:
+    """Start the cluster: the daemon in the background, then point kubectl at it."""
+    t0 = time.monotonic()
+    settings = _settings_for(state_dir, port, host)
+    _say("😄", f"minikube-lite v{__version__} on {_os_name()}  (state: {settings.state_dir})")
+    try:
+        engine = docker_ping()
+    except EngineProblem as exc:
+        _fail("🐳", str(exc))
+    _say("✨", f"Using the Docker engine {engine} of this machine")
+
+    pid = running_pid(settings)
+    if pid is not None:
+        saved = Settings.load(settings.state_dir)
+        deadline = time.monotonic() + 10
+        while not api_ready(saved) and time.monotonic() < deadline and pid_alive(pid):
+            time.sleep(READY_POLL)
+        if api_ready(saved):
+            _say("🏃", f'"{NAME}" is already running at {saved.server_url} (pid {pid})')
+            if port is not None and port != saved.port:
+                _say("💡", f"To use port {port}, stop it first: minikube-lite stop --state-dir {settings.state_dir}")
+            _write_kubeconfig(saved)
+            _say("🏄", f'kubectl is now configured to use "{NAME}" cluster and "default" namespace by default')
+            return
+        _fail("❌", f"The daemon (pid {pid}) runs but its API at {saved.server_url} does not answer.\n"
+                    f"    See {saved.log_file}; restart with: minikube-lite stop && minikube-lite start")
+
+    if port_in_use(settings.host, settings.port):
+        other = " (another minikube-lite cluster, with another --state-dir)" if api_ready(settings, 0.5) else ""
+        _fail("❌", f"Port {settings.port} on {settings.host} is already in use by another program{other}.\n"
+                    f"    Choose another port with: minikube-lite start --port {settings.port + 1}")
+
+    settings.save()
+    settings.pid_file.unlink(missing_ok=True)
+    _say("🚀", f"Starting API server on {settings.server_url} ...")
+
+    if foreground:
+        _write_kubeconfig(settings)
+        settings.pid_file.write_text(f"{os.getpid()}\n")
+        _say("🏄", f'kubectl is now configured to use "{NAME}" cluster and "default" namespace by default')
+        sys.stdout.flush()
+        sys.stderr.flush()
+        cmd = daemon_command(settings)
+        os.environ.update(_daemon_env())
+        os.execv(cmd[0], cmd)
+
+    with open(settings.log_file, "ab") as log:
+        log.write(f"--- minikube-lite start {time.strftime('%Y-%m-%d %H:%M:%S')} ---\n".encode())
+        log.flush()
+        offset = log.tell()
+        proc = subprocess.Popen(daemon_command(settings), stdin=subprocess.DEVNULL, stdout=log,
+                                stderr=subprocess.STDOUT, start_new_session=True, close_fds=True,
+                                env=_daemon_env())
+    settings.pid_file.write_text(f"{proc.pid}\n")
+    _write_kubeconfig(settings)  # while the daemon boots
+
+    deadline = time.monotonic() + READY_TIMEOUT
+    while True:
+        if api_ready(settings, timeout=1.0):
+            break
+        code = proc.poll()
+        if code is not None:
+            settings.pid_file.unlink(missing_ok=True)
+            _fail("❌", f"The daemon exited (code {code}) before its API answered. Last lines of "
+                        f"{settings.log_file}:\n{_log_tail(settings, offset)}")
+        if time.monotonic() > deadline:
+            stop_daemon(settings, timeout=5)
+            _fail("❌", f"The API did not answer within {READY_TIMEOUT:.0f}s. Last lines of "
+                        f"{settings.log_file}:\n{_log_tail(settings, offset)}")
+        time.sleep(READY_POLL)
+    # The daemon lives on in its own session; don't let Popen's finalizer warn about it.
+    proc.returncode = 0
+    _say("🌟", f"API server ready in {time.monotonic() - t0:.2f}s (pid {proc.pid})")
+    _say("🏄", f'Done! kubectl is now configured to use "{NAME}" cluster and "default" namespace by default')
+
+
+@cli.command()
+@state_dir_option
+def stop(state_dir: str) -> None:
+    """Stop the daemon (its pod containers stop with it; the state is kept)."""
+    settings = _settings_for(state_dir)
+    if running_pid(settings) is None:
+        _say("🤷", f'"{NAME}" is not running (state: {settings.state_dir})')
+        return
+    _say("✋", f'Stopping node "{settings.node_name}" ...')
+    stop_daemon(settings)
+    _say("🛑", "1 node stopped.")
+
+
+def _status(settings: Settings) -> tuple[dict[str, str], int]:
+    from minikube_lite import kubeconfig
+
+    try:
+        docker_ping()
+        host = "Running"
+    except EngineProblem:
+        host = "Stopped"
+    pid = running_pid(settings)
+    apiserver = "Running" if pid is not None and api_ready(settings) else "Stopped"
+    kubelet = "Stopped"
+    if apiserver == "Running":
+        node = get_json(settings, f"/api/v1/nodes/{settings.node_name}") or {}
+        conditions = (node.get("status") or {}).get("conditions") or []
+        if any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions):
+            kubelet = "Running"
+    if apiserver != "Running":
+        kube = "Stopped"
+    else:
+        kube = "Configured" if kubeconfig.current_server() == settings.server_url else "Misconfigured"
+    code = (1 if host != "Running" else 0) | (2 if kubelet != "Running" else 0) | (4 if apiserver != "Running" else 0)
+    return {"Name": NAME, "Host": host, "Kubelet": kubelet, "APIServer": apiserver, "Kubeconfig": kube}, code
+
+
+@cli.command()
+@state_dir_option
+@click.option("-o", "--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def status(state_dir: str, output: str) -> None:
+    """Show whether the engine, API server and kubelet run (exit code non-zero when not)."""
+    settings = _settings_for(state_dir)
+    st, code = _status(settings)
+    if output == "json":
+        click.echo(json.dumps(st))
+    else:
+        click.echo(f"{NAME}\ntype: Control Plane\nhost: {st['Host']}\nkubelet: {st['Kubelet']}\n"
+                   f"apiserver: {st['APIServer']}\nkubeconfig: {st['Kubeconfig']}")
+        if st["Kubeconfig"] == "Misconfigured":
+            click.echo('\nWARNING: Your kubectl is pointed at another cluster. To fix: minikube-lite start')
+        if st["APIServer"] != "Running":
+            click.echo('\n👉  To start a cluster, run: "minikube-lite start"')
+    sys.exit(code)
+
+
+def _require_running(settings: Settings) -> None:
+    if running_pid(settings) is None or not api_ready(settings):
+        _fail("🤷", f'The control plane of "{NAME}" must be running for this command (state: {settings.state_dir})\n'
+                    f'👉  To start a cluster, run: "minikube-lite start"')
+
+
+@cli.command()
+@state_dir_option
+def ip(state_dir: str) -> None:
+    """Print the node's IP address (its InternalIP)."""
+    settings = _settings_for(state_dir)
+    _require_running(settings)
+    node = get_json(settings, f"/api/v1/nodes/{settings.node_name}")
+    if node is None:
+        _fail("❌", f'The API server does not know node "{settings.node_name}"')
+    for addr in (node.get("status") or {}).get("addresses") or []:
+        if addr.get("type") == "InternalIP":
+            click.echo(addr.get("address"))
+            return
+    _fail("❌", f'Node "{settings.node_name}" reports no InternalIP address')
+
+
+def _delete_docker_objects(settings: Settings) -> None:
+    try:
+        docker_ping()
+        import docker
+        import docker.errors
+
+        client = docker.from_env()
+    except (EngineProblem, ImportError) as exc:
+        click.echo(f"⚠️  Could not reach the Docker engine ({exc}); containers labelled "
+                   f"{CLUSTER_LABEL}={settings.cluster_id} may remain", err=True)
+        return
+    label = f"{CLUSTER_LABEL}={settings.cluster_id}"
+    containers = client.containers.list(all=True, filters={"label": label})
+    for c in containers:
+        try:
+            c.remove(force=True)
+        except docker.errors.NotFound:
+            pass
+        except docker.errors.APIError as exc:
+            click.echo(f"⚠️  Could not remove container {c.name}: {exc}", err=True)
+    if containers:
+        _say("🔥", f"Removed {len(containers)} container(s)")
+    networks = {n.id: n for n in client.networks.list(names=[settings.network_name])
+                if n.name == settings.network_name}
+    networks.update({n.id: n for n in client.networks.list(filters={"label": label})})
+    for n in networks.values():
+        try:
+            n.remove()
+            _say("🔥", f"Removed network {n.name}")
+        except docker.errors.NotFound:
+            pass
+        except docker.errors.APIError as exc:
+            click.echo(f"⚠️  Could not remove network {n.name}: {exc}", err=True)
+
+
+@cli.command()
+@state_dir_option
+def delete(state_dir: str) -> None:
+    """Stop the cluster and remove all it created: containers, network, state, kubeconfig context."""
+    from minikube_lite import kubeconfig
+
+    settings = _settings_for(state_dir)
+    _say("🔥", f'Deleting "{NAME}" (state: {settings.state_dir}) ...')
+    if stop_daemon(settings):
+        _say("🛑", "Stopped the daemon")
+    _delete_docker_objects(settings)
+    if settings.state_dir.exists():
+        import shutil
+
+        shutil.rmtree(settings.state_dir)
+        _say("🔥", f"Removed {settings.state_dir}")
+    if kubeconfig.remove_context(only_server=settings.server_url):
+        _say("🔥", f'Removed the "{NAME}" context from {kubeconfig.kubeconfig_path()}')
+    _say("💀", f'Removed all traces of the "{NAME}" cluster.')
+
+
+@cli.command()
+def version() -> None:
+    """Print the version."""
+    click.echo(f"minikube-lite version: v{__version__}")
+
+
+@cli.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True,
+                               "help_option_names": []})
+@state_dir_option
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def kubectl(state_dir: str, args: tuple[str, ...]) -> None:
+    """Run kubectl against this cluster: minikube-lite kubectl -- get pods"""
+    import shutil
+
+    settings = _settings_for(state_dir)
+    exe = shutil.which("kubectl")
+    if exe is None:
+        _fail("❌", "kubectl is not installed (or not on PATH); the API also answers plain HTTP at "
+                    f"{settings.server_url}")
+    path = _write_cluster_kubeconfig(settings)
+    sys.stdout.flush()
+    os.execv(exe, [exe, "--kubeconfig", str(path), *args])
+
+
+def main() -> None:
+    cli(prog_name=NAME)
+
+
+if __name__ == "__main__":
+    main()
