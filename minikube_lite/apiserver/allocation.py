@@ -1,0 +1,113 @@
+"""ClusterIP and nodePort allocation for Services, as kube-apiserver's allocators do.
+
+Allocation is computed from the Services already stored (one scan, cheap at this scale),
+so nothing can drift out of step with the store after a crash: an address is in use exactly
+when a stored Service holds it.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import random
+from typing import Any
+
+from ..api.errors import Invalid, cause
+
+SERVICE_CIDR = ipaddress.ip_network("10.96.0.0/12")
+KUBERNETES_SERVICE_IP = "10.96.0.1"
+DNS_SERVICE_IP = "10.96.0.10"  # kept free for the cluster DNS, as kubeadm and minikube do
+NODE_PORT_RANGE = range(30000, 32768)
+_NODE_PORT_TYPES = ("NodePort", "LoadBalancer")
+
+
+def _used(services: list[dict[str, Any]], skip_uid: str | None) -> tuple[set[str], set[tuple[int, str]]]:
+    ips: set[str] = {DNS_SERVICE_IP}
+    ports: set[tuple[int, str]] = set()
+    for svc in services:
+        if skip_uid and svc.get("metadata", {}).get("uid") == skip_uid:
+            continue
+        spec = svc.get("spec") or {}
+        for ip in spec.get("clusterIPs") or [spec.get("clusterIP")]:
+            if ip and ip != "None":
+                ips.add(ip)
+        for p in spec.get("ports") or []:
+            if p.get("nodePort"):
+                ports.add((int(p["nodePort"]), p.get("protocol", "TCP")))
+    return ips, ports
+
+
+def allocate(svc: dict[str, Any], existing: list[dict[str, Any]], old: dict[str, Any] | None = None) -> None:
+    """Fill in ``spec.clusterIP(s)`` and ``nodePort``s of ``svc`` in place, or raise ``Invalid``.
+
+    ``old`` is the stored Service on update: what it already holds is kept.
+    """
+    meta, spec = svc.setdefault("metadata", {}), svc.setdefault("spec", {})
+    name = meta.get("name", "")
+    uid = meta.get("uid")
+    used_ips, used_ports = _used(existing, uid)
+    old_spec = (old or {}).get("spec") or {}
+    causes: list[dict[str, str]] = []
+    svc_type = spec.get("type", "ClusterIP")
+
+    if svc_type == "ExternalName":
+        spec.pop("clusterIP", None)
+        spec.pop("clusterIPs", None)
+    else:
+        ip = spec.get("clusterIP") or old_spec.get("clusterIP")
+        if ip and ip != "None":
+            if old_spec.get("clusterIP") != ip:
+                try:
+                    addr = ipaddress.ip_address(ip)
+                except ValueError:
+                    addr = None
+                if addr is None or addr not in SERVICE_CIDR:
+                    causes.append(cause("spec.clusterIP", f'Invalid value: "{ip}": provided IP is not in the '
+                                                          f"valid range. The range of valid IPs is {SERVICE_CIDR}"))
+                elif ip in used_ips and not (ip == KUBERNETES_SERVICE_IP and name == "kubernetes"):
+                    causes.append(cause("spec.clusterIP", f'Invalid value: "{ip}": provided IP is already allocated'))
+        elif not ip:
+            ip = _free_ip(used_ips)
+        spec["clusterIP"] = ip
+        spec["clusterIPs"] = [ip]
+
+    old_ports = {(p.get("port"), p.get("protocol", "TCP")): p.get("nodePort") for p in old_spec.get("ports") or []}
+    for i, port in enumerate(spec.get("ports") or []):
+        proto = port.get("protocol", "TCP")
+        if svc_type not in _NODE_PORT_TYPES:
+            if port.get("nodePort") and old is None:
+                causes.append(cause(f"spec.ports[{i}].nodePort",
+                                    f"Forbidden: may not be used when `type` is '{svc_type}'", "FieldValueForbidden"))
+            port.pop("nodePort", None)
+            continue
+        node_port = port.get("nodePort") or old_ports.get((port.get("port"), proto))
+        if node_port:
+            if (int(node_port), proto) in used_ports:
+                causes.append(cause(f"spec.ports[{i}].nodePort",
+                                    f"Invalid value: {node_port}: provided port is already allocated"))
+        else:
+            node_port = _free_port(used_ports, proto)
+        used_ports.add((int(node_port), proto))
+        port["nodePort"] = node_port
+    if causes:
+        raise Invalid("Service", name, causes)
+
+
+def _free_ip(used: set[str]) -> str:
+    first = int(SERVICE_CIDR.network_address) + 2
+    last = int(SERVICE_CIDR.broadcast_address) - 1
+    for _ in range(1000):
+        ip = str(ipaddress.ip_address(random.randint(first, last)))
+        if ip not in used:
+            return ip
+    for n in range(first, last + 1):  # nearly full: scan
+        ip = str(ipaddress.ip_address(n))
+        if ip not in used:
+            return ip
+    raise Invalid("Service", "", [cause("spec.clusterIP", "Internal error: no free cluster IP left")])
+
+
+def _free_port(used: set[tuple[int, str]], proto: str) -> int:
+    free = [p for p in NODE_PORT_RANGE if (p, proto) not in used]
+    if not free:
+        raise Invalid("Service", "", [cause("spec.ports", "Internal error: no free nodePort left")])
+    return random.choice(free)

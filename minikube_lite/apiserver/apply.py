@@ -1,0 +1,133 @@
+"""``POST /apply``: apply a (multi-document) YAML body the way ``kubectl apply`` does.
+
+For people without kubectl. Each document is created when absent, otherwise updated with a
+three-way merge (last applied manifest, new manifest, live object) and answered with
+``created`` / ``configured`` / ``unchanged`` or its own Kubernetes Status. The manifest is
+recorded in the ``kubectl.kubernetes.io/last-applied-configuration`` annotation exactly as
+kubectl records it, so the two can be mixed freely on the same objects.
+
+A body that is not valid YAML is refused whole (400 with line and column) before anything
+is written.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+import yaml
+
+from ..api.errors import ApiError, BadRequest, NotFound
+from ..api.resources import Resource, by_kind
+from .patch import strategic_merge_patch
+from .registry import Registry
+
+LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+
+
+def parse_documents(body: bytes) -> list[Any]:
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise BadRequest("the request body is not UTF-8 text") from exc
+    try:
+        docs = [d for d in yaml.safe_load_all(text) if d is not None]
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise BadRequest(f"error parsing YAML{where}: {problem}") from exc
+    out: list[Any] = []
+    for d in docs:
+        if isinstance(d, dict) and d.get("kind") == "List" and isinstance(d.get("items"), list):
+            out.extend(d["items"])
+        else:
+            out.append(d)
+    return out
+
+
+def _deletions(old: Any, new: Any) -> Any:
+    """A merge patch that removes the map keys ``old`` had and ``new`` dropped."""
+    if not isinstance(old, dict) or not isinstance(new, dict):
+        return new
+    patch: dict[str, Any] = {}
+    for k, v in new.items():
+        patch[k] = _deletions(old.get(k), v)
+    for k in old:
+        if k not in new:
+            patch[k] = None
+    return patch
+
+
+def display_name(res: Resource, name: str) -> str:
+    return f"{res.singular}.{res.group}/{name}" if res.group else f"{res.singular}/{name}"
+
+
+def apply_one(registry: Registry, doc: Any, namespace: str, *, dry_run: bool = False) -> dict[str, Any]:
+    if not isinstance(doc, dict):
+        raise BadRequest(f"each document must be a Kubernetes object (a mapping), not {type(doc).__name__}")
+    api_version, kind = doc.get("apiVersion"), doc.get("kind")
+    if not api_version or not kind:
+        raise BadRequest("Object 'Kind' is missing" if not kind else "Object 'apiVersion' is missing")
+    res = by_kind(str(api_version), str(kind))
+    if res is None:
+        raise ApiError(f'no matches for kind "{kind}" in version "{api_version}"', code=400, reason="BadRequest")
+    meta = doc.get("metadata")
+    if not isinstance(meta, dict) or not meta.get("name"):
+        raise BadRequest(f"{kind}: metadata.name is required")
+    name = str(meta["name"])
+    ns = (meta.get("namespace") or namespace) if res.namespaced else None
+    manifest = copy.deepcopy(doc)
+    manifest.get("metadata", {}).get("annotations", {}).pop(LAST_APPLIED, None)
+    if not (manifest["metadata"].get("annotations")):
+        manifest["metadata"].pop("annotations", None)
+    annotated = copy.deepcopy(manifest)
+    annotated["metadata"].setdefault("annotations", {})[LAST_APPLIED] = json.dumps(
+        manifest, separators=(",", ":"), sort_keys=True) + "\n"
+    result = {"apiVersion": res.api_version, "kind": res.kind, "name": name}
+    if ns:
+        result["namespace"] = ns
+    try:
+        live = registry.get(res, ns, name)
+    except NotFound:
+        registry.create(res, ns, annotated, dry_run=dry_run, field_validation="Strict",
+                        field_manager="minikube-lite-apply")
+        return {**result, "action": "created", "message": f"{display_name(res, name)} created"}
+    previous: Any = {}
+    raw = ((live.get("metadata") or {}).get("annotations") or {}).get(LAST_APPLIED)
+    if raw:
+        try:
+            previous = json.loads(raw)
+        except json.JSONDecodeError:
+            previous = {}
+    merged = strategic_merge_patch(live, _deletions(previous, annotated), res.kind)
+    merged.setdefault("metadata", {})["resourceVersion"] = live["metadata"]["resourceVersion"]
+    updated, _ = registry.update(res, ns, name, merged, dry_run=dry_run, field_validation="Strict",
+                                 field_manager="minikube-lite-apply")
+    same = updated["metadata"].get("resourceVersion") == live["metadata"]["resourceVersion"] and not dry_run
+    if dry_run:
+        same = updated == live
+    action = "unchanged" if same else "configured"
+    return {**result, "action": action, "message": f"{display_name(res, name)} {action}"}
+
+
+def apply_documents(registry: Registry, body: bytes, *, namespace: str = "default",
+                    dry_run: bool = False) -> tuple[dict[str, Any], int]:
+    """Apply every document; the reply lists one result per document, in order."""
+    docs = parse_documents(body)
+    if not docs:
+        raise BadRequest("no objects found in the request body: send one or more YAML documents")
+    items: list[dict[str, Any]] = []
+    code = 200
+    for doc in docs:
+        try:
+            items.append(apply_one(registry, doc, namespace, dry_run=dry_run))
+        except ApiError as err:
+            meta = doc.get("metadata") if isinstance(doc, dict) else None
+            items.append({"kind": doc.get("kind") if isinstance(doc, dict) else None,
+                          "name": meta.get("name") if isinstance(meta, dict) else None,
+                          "action": "error", "message": err.message, "error": err.status()})
+            if code == 200:
+                code = err.code
+    return {"kind": "ApplyResult", "apiVersion": "minikube-lite/v1", "items": items}, code

@@ -1,0 +1,564 @@
+"""The API server's storage layer: every create, read, update, patch, delete and watch.
+
+The HTTP handlers (app.py) and the in-process client (client/local.py) both come here, so
+kubectl and the controllers see exactly the same rules: validation, defaults, allocation,
+uid / creationTimestamp / generation, optimistic concurrency on resourceVersion, status
+written only through ``/status``, graceful deletion of pods and finalizers.
+
+All methods but ``watch`` are synchronous: the store answers in well under a millisecond,
+and they run on the event loop so that writes and the watch fan-out stay in one order.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+import secrets
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import yaml
+
+from ..api import defaults as api_defaults
+from ..api import validation
+from ..api.errors import AlreadyExists, ApiError, BadRequest, Conflict, Gone, Invalid, NotFound, cause
+from ..api.resources import Resource, by_plural
+from ..store.base import Compacted, Entry, KeyExists, KeyNotFound, RevisionMismatch, Store
+from . import allocation
+from .patch import apply_patch, strategic_merge_patch
+from .selectors import parse_field_selector, parse_label_selector, single_name
+
+Obj = dict[str, Any]
+
+# Kinds whose status is written only through the /status subresource.
+_STATUS_SUBRESOURCE = {"pods", "services", "nodes", "namespaces", "deployments", "replicasets",
+                       "persistentvolumeclaims", "persistentvolumes", "ingresses", "statefulsets",
+                       "daemonsets", "jobs"}
+# Kinds without a spec whose generation still counts changes (configmaps, secrets ...) are
+# left alone; generation is bumped on spec changes only.
+_OPTIMISTIC_MSG = "the object has been modified; please apply your changes to the latest version and try again"
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _random_suffix(n: int = 5) -> str:
+    alphabet = "bcdfghjklmnpqrstvwxz2456789"  # Kubernetes avoids vowels and look-alikes
+    return "".join(secrets.choice(alphabet) for _ in range(n))
+
+
+class Registry:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    # keys
+
+    @staticmethod
+    def _prefix(res: Resource, namespace: str | None) -> str:
+        base = f"/registry/{res.group or 'core'}/{res.plural}/"
+        if res.namespaced and namespace:
+            base += f"{namespace}/"
+        return base
+
+    def _key(self, res: Resource, namespace: str | None, name: str) -> str:
+        return self._prefix(res, namespace if res.namespaced else None) + name
+
+    @staticmethod
+    def _out(entry: Entry) -> Obj:
+        obj = entry.value
+        obj.setdefault("metadata", {})["resourceVersion"] = str(entry.mod_rev)
+        return obj
+
+    @staticmethod
+    def _shared_out(value: Obj, rev: int) -> Obj:
+        """A copy safe to hand out while the store's event window keeps the original."""
+        obj = copy.deepcopy(value)
+        obj.setdefault("metadata", {})["resourceVersion"] = str(rev)
+        return obj
+
+    def _get_entry(self, res: Resource, namespace: str | None, name: str) -> Entry:
+        entry = self.store.get(self._key(res, namespace, name))
+        if entry is None:
+            raise NotFound(res.plural, name, res.group)
+        return entry
+
+    # reads
+
+    def get(self, res: Resource, namespace: str | None, name: str) -> Obj:
+        return self._out(self._get_entry(res, namespace, name))
+
+    def list(
+        self,
+        res: Resource,
+        namespace: str | None,
+        *,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+        limit: int | None = None,
+        continue_token: str | None = None,
+    ) -> tuple[list[Obj], str, str | None]:
+        """Items, the list's resourceVersion, and a continue token when ``limit`` cut the list."""
+        labels = parse_label_selector(label_selector)
+        fields = parse_field_selector(field_selector, res.plural)
+        prefix = self._prefix(res, namespace)
+        start_after = None
+        if continue_token:
+            try:
+                token = json.loads(base64.urlsafe_b64decode(continue_token.encode()))
+                start_after, token_rv = token["start"], token["rv"]
+            except Exception as exc:
+                raise BadRequest(f"continue key is not valid: {continue_token!r}") from exc
+            del token_rv  # lists are served from the latest state; the token only keeps the position
+        name = single_name(field_selector)
+        if name is not None and (namespace or not res.namespaced):
+            entry = self.store.get(prefix + name)
+            entries, rev = ([entry] if entry else []), self.store.revision
+        else:
+            entries, rev = self.store.list(prefix)
+        items: list[Obj] = []
+        next_token = None
+        last_key = start_after or ""
+        for entry in entries:
+            if start_after is not None and entry.key <= start_after:
+                continue
+            obj = self._out(entry)
+            if labels and not labels(obj):
+                continue
+            if fields and not fields(obj):
+                continue
+            if limit and len(items) >= limit:
+                next_token = base64.urlsafe_b64encode(
+                    json.dumps({"start": last_key, "rv": rev}).encode()).decode()
+                break
+            items.append(obj)
+            last_key = entry.key
+        return items, str(rev), next_token
+
+    async def watch(
+        self,
+        res: Resource,
+        namespace: str | None,
+        *,
+        resource_version: str | None = None,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+    ) -> AsyncIterator[tuple[str, Obj]]:
+        """(type, object) pairs: ADDED / MODIFIED / DELETED as seen through the selectors.
+
+        Without a resourceVersion (or "0") the current objects come first as ADDED. An object
+        that stops matching the selectors is DELETED for this watcher, one that starts matching
+        is ADDED, as kube-apiserver's watch cache does.
+        """
+        labels = parse_label_selector(label_selector)
+        fields = parse_field_selector(field_selector, res.plural)
+
+        def matches(obj: Obj | None) -> bool:
+            if obj is None:
+                return False
+            return (labels is None or labels(obj)) and (fields is None or fields(obj))
+
+        prefix = self._prefix(res, namespace)
+        initial: list[Obj] = []
+        if not resource_version or resource_version == "0":
+            items, rv, _ = self.list(res, namespace, label_selector=label_selector,
+                                     field_selector=field_selector)
+            initial, from_rev = items, int(rv)
+        else:
+            try:
+                from_rev = int(resource_version)
+            except ValueError as exc:
+                raise BadRequest(f'invalid resource version "{resource_version}"') from exc
+        try:
+            stream = self.store.watch(prefix, from_rev)
+        except Compacted as exc:
+            raise Gone(f"too old resource version: {from_rev} ({self.store.revision})") from exc
+        return self._watch_stream(initial, stream, matches)
+
+    async def _watch_stream(self, initial: list[Obj], stream: AsyncIterator[Any], matches: Any
+                            ) -> AsyncIterator[tuple[str, Obj]]:
+        for obj in initial:
+            yield "ADDED", obj
+        try:
+            async for ev in stream:
+                new = self._shared_out(ev.value, ev.rev)
+                if ev.type == "DELETE":
+                    if matches(new):
+                        yield "DELETED", new
+                    continue
+                old_match = ev.prev is not None and matches(ev.prev)
+                new_match = matches(new)
+                if new_match and old_match:
+                    yield "MODIFIED", new
+                elif new_match:
+                    yield "ADDED", new
+                elif old_match:
+                    yield "DELETED", new
+        except Compacted as exc:
+            raise Gone(str(exc)) from exc
+
+    # writes
+
+    def _check_identity(self, res: Resource, obj: Any, namespace: str | None) -> Obj:
+        if not isinstance(obj, dict):
+            raise BadRequest(f"the body of the request must be a {res.kind} object, not {type(obj).__name__}")
+        api_version, kind = obj.get("apiVersion"), obj.get("kind")
+        if kind and kind != res.kind:
+            raise BadRequest(f'the kind in the data ({kind}) does not match the expected kind ({res.kind})')
+        if api_version and api_version != res.api_version:
+            raise BadRequest(f"the API version in the data ({api_version}) does not match the expected "
+                             f"API version ({res.api_version})")
+        obj["apiVersion"], obj["kind"] = res.api_version, res.kind
+        meta = obj.get("metadata")
+        if meta is None:
+            meta = obj["metadata"] = {}
+        if not isinstance(meta, dict):
+            raise Invalid(res.kind, "", [cause("metadata", "Invalid value: must be an object")])
+        if res.namespaced:
+            body_ns = meta.get("namespace")
+            if body_ns and namespace and body_ns != namespace:
+                raise BadRequest("the namespace of the provided object does not match the namespace "
+                                 "sent on the request")
+            meta["namespace"] = namespace or body_ns or "default"
+        else:
+            meta.pop("namespace", None)
+        return obj
+
+    def _check_namespace(self, res: Resource, namespace: str) -> None:
+        if not res.namespaced:
+            return
+        entry = self.store.get(f"/registry/core/namespaces/{namespace}")
+        if entry is None:
+            raise NotFound("namespaces", namespace)
+        if entry.value.get("metadata", {}).get("deletionTimestamp"):
+            raise ApiError(f"{res.plural} \"{entry.value['metadata']['name']}\" is forbidden: unable to create "
+                           f"new content in namespace {namespace} because it is being terminated",
+                           code=403, reason="Forbidden")
+
+    def create(
+        self,
+        res: Resource,
+        namespace: str | None,
+        obj: Any,
+        *,
+        dry_run: bool = False,
+        field_validation: str = "Strict",
+        field_manager: str | None = None,
+    ) -> tuple[Obj, list[str]]:
+        obj = self._check_identity(res, copy.deepcopy(obj), namespace)
+        meta = obj["metadata"]
+        if not meta.get("name") and meta.get("generateName"):
+            meta["name"] = f"{meta['generateName']}{_random_suffix()}"
+        if not meta.get("name"):
+            raise Invalid(res.kind, "", [cause("metadata.name",
+                                                "Required value: name or generateName is required",
+                                                "FieldValueRequired")])
+        obj, warnings = validation.validate(res, obj, field_validation=field_validation)
+        meta = obj["metadata"]
+        ns = meta.get("namespace")
+        if res.namespaced:
+            self._check_namespace(res, ns)
+        api_defaults.apply_defaults(res, obj)
+        self._prepare_create(res, obj)
+        for k in ("resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds", "selfLink"):
+            meta.pop(k, None)
+        meta["uid"] = str(uuid.uuid4())
+        meta["creationTimestamp"] = now_iso()
+        if "spec" in obj:
+            meta["generation"] = 1
+        if field_manager:
+            meta["managedFields"] = [self._managed_entry(field_manager, "Update" if not field_manager.endswith(
+                "apply") else "Apply", res)]
+        key = self._key(res, ns, meta["name"])
+        if res.plural == "services":
+            allocation.allocate(obj, self._all("services"))
+        if dry_run:
+            if self.store.get(key) is not None:
+                raise AlreadyExists(res.plural, meta["name"], res.group)
+            return obj, warnings
+        try:
+            rev = self.store.create(key, obj)
+        except KeyExists as exc:
+            raise AlreadyExists(res.plural, meta["name"], res.group) from exc
+        meta["resourceVersion"] = str(rev)
+        return obj, warnings
+
+    @staticmethod
+    def _managed_entry(manager: str, operation: str, res: Resource) -> Obj:
+        return {"manager": manager, "operation": operation, "apiVersion": res.api_version,
+                "time": now_iso(), "fieldsType": "FieldsV1", "fieldsV1": {}}
+
+    def _all(self, plural: str) -> list[Obj]:
+        res = by_plural(plural)
+        assert res is not None
+        return [e.value for e in self.store.list(self._prefix(res, None))[0]]
+
+    @staticmethod
+    def _prepare_create(res: Resource, obj: Obj) -> None:
+        if res.plural == "pods":
+            obj["status"] = {"phase": "Pending", "qosClass": _qos_class(obj.get("spec") or {})}
+        elif res.plural == "services":
+            obj["status"] = {"loadBalancer": {}}
+
+    def update(
+        self,
+        res: Resource,
+        namespace: str | None,
+        name: str,
+        obj: Any,
+        *,
+        subresource: str | None = None,
+        dry_run: bool = False,
+        field_validation: str = "Strict",
+        field_manager: str | None = None,
+    ) -> tuple[Obj, list[str]]:
+        """PUT. A ``metadata.resourceVersion`` in ``obj`` must match the stored one (else 409)."""
+        obj = self._check_identity(res, copy.deepcopy(obj), namespace)
+        entry = self._get_entry(res, namespace, name)
+        return self._update_from(res, entry, obj, subresource=subresource, dry_run=dry_run,
+                                 field_validation=field_validation, field_manager=field_manager)
+
+    def _update_from(
+        self,
+        res: Resource,
+        entry: Entry,
+        obj: Obj,
+        *,
+        subresource: str | None,
+        dry_run: bool,
+        field_validation: str,
+        field_manager: str | None,
+    ) -> tuple[Obj, list[str]]:
+        old = entry.value
+        name = old["metadata"]["name"]
+        meta = obj.setdefault("metadata", {})
+        if meta.get("name") and meta["name"] != name:
+            raise BadRequest(f"the name of the object ({meta['name']}) does not match the name on the URL ({name})")
+        meta["name"] = name
+        rv = meta.get("resourceVersion")
+        if rv and rv != str(entry.mod_rev):
+            raise Conflict(res.plural, name, _OPTIMISTIC_MSG, res.group)
+        warnings: list[str] = []
+        if subresource == "status":
+            new = copy.deepcopy(old)
+            new["status"] = obj.get("status", {})
+            new, warnings = validation.validate(res, new, field_validation=field_validation)
+        elif subresource not in (None, ""):
+            raise BadRequest(f"subresource {subresource!r} of {res.plural} cannot be updated this way")
+        else:
+            new, warnings = validation.validate(res, obj, field_validation=field_validation)
+            api_defaults.apply_defaults(res, new)
+            if res.plural in _STATUS_SUBRESOURCE and "status" in old:
+                new["status"] = copy.deepcopy(old["status"])
+            validation.validate_update(res, old, new)
+            new_meta = new["metadata"]
+            for k in ("uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds",
+                      "namespace", "generation"):
+                if k in old["metadata"]:
+                    new_meta[k] = old["metadata"][k]
+                else:
+                    new_meta.pop(k, None)
+            if "managedFields" not in new_meta and "managedFields" in old["metadata"]:
+                new_meta["managedFields"] = old["metadata"]["managedFields"]
+            if old["metadata"].get("deletionTimestamp"):
+                # While an object terminates, finalizers may only be removed.
+                pass
+            if res.plural == "services":
+                allocation.allocate(new, self._all("services"), old)
+            if "spec" in new and new.get("spec") != old.get("spec"):
+                new_meta["generation"] = int(old["metadata"].get("generation", 1)) + 1
+        new["metadata"].pop("resourceVersion", None)
+        old_cmp = dict(old)
+        old_cmp["metadata"] = {k: v for k, v in old["metadata"].items() if k != "resourceVersion"}
+        if new == old_cmp:
+            return self._out(entry), warnings  # a no-op write keeps the resourceVersion, as Kubernetes does
+        meta = new["metadata"]
+        if meta.get("deletionTimestamp") and not meta.get("finalizers") and res.plural != "pods":
+            if not dry_run:
+                self.store.delete(entry.key, entry.mod_rev)
+            return new, warnings
+        if dry_run:
+            meta["resourceVersion"] = str(entry.mod_rev)
+            return new, warnings
+        try:
+            rev = self.store.update(entry.key, new, entry.mod_rev)
+        except RevisionMismatch as exc:
+            raise Conflict(res.plural, name, _OPTIMISTIC_MSG, res.group) from exc
+        except KeyNotFound as exc:
+            raise NotFound(res.plural, name, res.group) from exc
+        meta["resourceVersion"] = str(rev)
+        return new, warnings
+
+    def patch(
+        self,
+        res: Resource,
+        namespace: str | None,
+        name: str,
+        body: bytes,
+        content_type: str,
+        *,
+        subresource: str | None = None,
+        dry_run: bool = False,
+        field_validation: str = "Strict",
+        field_manager: str | None = None,
+        force: bool = False,
+    ) -> tuple[Obj, bool, list[str]]:
+        """PATCH with any of the patch types; returns (object, created, warnings).
+
+        ``application/apply-patch+yaml`` (server-side apply) creates the object when absent.
+        """
+        ctype = content_type.split(";")[0].strip().lower()
+        if ctype == "application/apply-patch+yaml":
+            try:
+                applied = yaml.safe_load(body.decode("utf-8"))
+            except (yaml.YAMLError, UnicodeDecodeError) as exc:
+                raise BadRequest(f"error decoding YAML: {exc}") from exc
+            applied = self._check_identity(res, applied, namespace)
+            if applied["metadata"].get("name") not in (None, name):
+                raise BadRequest(f"the name of the object ({applied['metadata']['name']}) does not match "
+                                 f"the name on the URL ({name})")
+            applied["metadata"]["name"] = name
+            entry = self.store.get(self._key(res, namespace, name))
+            if entry is None:
+                obj, warnings = self.create(res, namespace, applied, dry_run=dry_run,
+                                            field_validation=field_validation,
+                                            field_manager=field_manager or "apply")
+                return obj, True, warnings
+            merged = strategic_merge_patch(self._out(entry), applied, res.kind)
+            merged["metadata"].pop("resourceVersion", None)
+        else:
+            entry = self._get_entry(res, namespace, name)
+            current = self._out(entry)
+            merged = apply_patch(current, body, ctype, res.kind)
+            if not isinstance(merged, dict):
+                raise BadRequest("the patch did not produce an object")
+            if merged.get("metadata", {}).get("resourceVersion") == current["metadata"]["resourceVersion"]:
+                merged["metadata"].pop("resourceVersion", None)  # the patch did not ask for a precondition
+        merged = self._check_identity(res, merged, namespace)
+        obj, warnings = self._update_from(res, entry, merged, subresource=subresource, dry_run=dry_run,
+                                          field_validation=field_validation, field_manager=field_manager)
+        return obj, False, warnings
+
+    def delete(
+        self,
+        res: Resource,
+        namespace: str | None,
+        name: str,
+        *,
+        grace_period_seconds: int | None = None,
+        propagation_policy: str | None = None,
+        preconditions: dict[str, Any] | None = None,
+        dry_run: bool = False,
+    ) -> tuple[Obj, bool]:
+        """Returns (object, finished): finished is False while a graceful deletion or finalizers run."""
+        entry = self._get_entry(res, namespace, name)
+        obj = self._out(entry)
+        meta = obj["metadata"]
+        if preconditions:
+            if preconditions.get("uid") and preconditions["uid"] != meta.get("uid"):
+                raise Conflict(res.plural, name, f"Precondition failed: UID in precondition: "
+                                                 f"{preconditions['uid']}, UID in object meta: {meta.get('uid')}")
+            if preconditions.get("resourceVersion") and preconditions["resourceVersion"] != meta["resourceVersion"]:
+                raise Conflict(res.plural, name, "Precondition failed: ResourceVersion in precondition: "
+                                                 f"{preconditions['resourceVersion']}, ResourceVersion in object "
+                                                 f"meta: {meta['resourceVersion']}")
+        if propagation_policy not in (None, "", "Background", "Foreground", "Orphan"):
+            raise BadRequest(f'invalid propagationPolicy "{propagation_policy}": must be Orphan, '
+                             "Background or Foreground")
+        graceful = False
+        if res.plural == "pods":
+            grace = grace_period_seconds
+            if grace is None:
+                grace = int((obj.get("spec") or {}).get("terminationGracePeriodSeconds", 30))
+            # A pod that runs on a node is stopped by its kubelet first; the kubelet then deletes it
+            # for good with gracePeriodSeconds=0. Pods that never started go at once.
+            phase = (obj.get("status") or {}).get("phase")
+            graceful = grace > 0 and bool((obj.get("spec") or {}).get("nodeName")) and phase not in (
+                "Succeeded", "Failed")
+            if graceful:
+                current = meta.get("deletionGracePeriodSeconds")
+                if current is not None and current <= grace:
+                    return obj, False
+                meta["deletionGracePeriodSeconds"] = grace
+                meta["deletionTimestamp"] = (datetime.now(UTC) + timedelta(seconds=grace)).strftime(
+                    "%Y-%m-%dT%H:%M:%SZ")
+        if meta.get("finalizers"):
+            graceful = True
+            meta.setdefault("deletionTimestamp", now_iso())
+            meta.setdefault("deletionGracePeriodSeconds", 0)
+        if dry_run:
+            return obj, not graceful
+        if graceful:
+            new = copy.deepcopy(obj)
+            new["metadata"].pop("resourceVersion", None)
+            try:
+                rev = self.store.update(entry.key, new, entry.mod_rev)
+            except RevisionMismatch as exc:
+                raise Conflict(res.plural, name, _OPTIMISTIC_MSG, res.group) from exc
+            new["metadata"]["resourceVersion"] = str(rev)
+            return new, False
+        try:
+            self.store.delete(entry.key, entry.mod_rev)
+        except RevisionMismatch as exc:
+            raise Conflict(res.plural, name, _OPTIMISTIC_MSG, res.group) from exc
+        except KeyNotFound as exc:
+            raise NotFound(res.plural, name, res.group) from exc
+        return obj, True
+
+    def bind(self, namespace: str, name: str, node: str) -> Obj:
+        """Set ``spec.nodeName`` of an unbound pod (the ``pods/binding`` subresource)."""
+        res = by_plural("pods")
+        assert res is not None
+        entry = self._get_entry(res, namespace, name)
+        pod = self._out(entry)
+        spec = pod.setdefault("spec", {})
+        if spec.get("nodeName"):
+            if spec["nodeName"] == node:
+                return pod
+            raise Conflict("pods", name, f"pod {name} is already assigned to node \"{spec['nodeName']}\"")
+        if pod["metadata"].get("deletionTimestamp"):
+            raise Conflict("pods", name, "pod is being deleted, cannot be assigned to a host")
+        spec["nodeName"] = node
+        conditions = [c for c in (pod.get("status") or {}).get("conditions") or [] if c.get("type") != "PodScheduled"]
+        conditions.append({"type": "PodScheduled", "status": "True", "lastProbeTime": None,
+                           "lastTransitionTime": now_iso()})
+        pod.setdefault("status", {})["conditions"] = conditions
+        pod["metadata"].pop("resourceVersion", None)
+        try:
+            rev = self.store.update(entry.key, pod, entry.mod_rev)
+        except RevisionMismatch as exc:
+            raise Conflict("pods", name, _OPTIMISTIC_MSG) from exc
+        pod["metadata"]["resourceVersion"] = str(rev)
+        return pod
+
+    # bootstrap
+
+    def ensure(self, res: Resource, obj: Obj) -> None:
+        """Create ``obj`` unless an object of that name exists (start-up defaults)."""
+        meta = obj["metadata"]
+        if self.store.get(self._key(res, meta.get("namespace"), meta["name"])) is None:
+            self.create(res, meta.get("namespace"), obj, field_validation="Ignore")
+
+
+def _qos_class(spec: Obj) -> str:
+    containers = list(spec.get("containers") or []) + list(spec.get("initContainers") or [])
+    requests_any = limits_all = False
+    guaranteed = bool(containers)
+    for c in containers:
+        res = c.get("resources") or {}
+        req, lim = res.get("requests") or {}, res.get("limits") or {}
+        if req or lim:
+            requests_any = True
+        for r in ("cpu", "memory"):
+            if r not in lim or (r in req and req[r] != lim[r]):
+                guaranteed = False
+        limits_all = limits_all or bool(lim)
+    if guaranteed and requests_any:
+        return "Guaranteed"
+    return "Burstable" if requests_any else "BestEffort"
+
+
+

@@ -1,0 +1,140 @@
+"""The daemon: API server, scheduler, kubelet and proxy on one asyncio loop, in one process.
+
+Like k3s's single binary, ``minikube-lite start`` runs everything here; the components talk
+only through the API (``LocalClient``), never through each other's internals, so each could
+run elsewhere with an HTTP client instead.
+
+Run as ``python -m minikube_lite.daemon --state-dir DIR --port PORT``. SIGTERM (``minikube-lite
+stop``) stops the pods' containers and exits; the desired state stays in the store and comes
+back with the next start.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import os
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+from fastapi import FastAPI
+
+from .api.resources import by_plural
+from .apiserver.allocation import KUBERNETES_SERVICE_IP
+from .apiserver.app import create_app
+from .apiserver.registry import Registry
+from .client.local import LocalClient
+from .config import Settings
+from .store.sqlite import SQLiteStore
+
+log = logging.getLogger("minikube_lite.daemon")
+
+SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+
+
+def bootstrap(registry: Registry, settings: Settings) -> None:
+    """The objects every cluster starts with: namespaces and the ``kubernetes`` service."""
+    ns_res = by_plural("namespaces")
+    svc_res = by_plural("services")
+    assert ns_res is not None and svc_res is not None
+    for ns in SYSTEM_NAMESPACES:
+        registry.ensure(ns_res, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
+    registry.ensure(svc_res, {
+        "apiVersion": "v1", "kind": "Service",
+        "metadata": {"name": "kubernetes", "namespace": "default",
+                     "labels": {"component": "apiserver", "provider": "kubernetes"}},
+        "spec": {"type": "ClusterIP", "clusterIP": KUBERNETES_SERVICE_IP,
+                 "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": settings.port}]},
+    })
+
+
+class Daemon:
+    def __init__(self, settings: Settings, *, with_kubelet: bool = True) -> None:
+        self.settings = settings
+        settings.state_dir.mkdir(parents=True, exist_ok=True)
+        self.store = SQLiteStore(settings.db_path)
+        self.registry = Registry(self.store)
+        bootstrap(self.registry, settings)
+        self.client = LocalClient(self.registry)
+        self.with_kubelet = with_kubelet
+        self.kubelet: Any = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self.app: FastAPI = create_app(self.registry, server_address=f"{settings.host}:{settings.port}")
+        self.app.router.lifespan_context = self._lifespan
+
+    @contextlib.asynccontextmanager
+    async def _lifespan(self, app: FastAPI) -> AsyncIterator[None]:
+        await self.start_components()
+        try:
+            yield
+        finally:
+            await self.stop_components()
+
+    async def start_components(self) -> None:
+        from .proxy.nodeport import NodePortProxy
+        from .scheduler.scheduler import Scheduler
+
+        components: list[tuple[str, Any]] = [("scheduler", Scheduler(self.client)),
+                                             ("proxy", NodePortProxy(self.client))]
+        if self.with_kubelet:
+            from .kubelet.kubelet import Kubelet
+
+            self.kubelet = Kubelet(self.client, node_name=self.settings.node_name,
+                                   cluster_id=self.settings.cluster_id, network_name=self.settings.network_name)
+            self.app.state.kubelets[self.settings.node_name] = self.kubelet
+            components.append(("kubelet", self.kubelet))
+        for name, comp in components:
+            self._tasks.append(asyncio.create_task(self._supervise(name, comp), name=name))
+
+    async def _supervise(self, name: str, component: Any) -> None:
+        """Keep a component running: a crash is logged and the component restarted after 1 s."""
+        while True:
+            try:
+                await component.run()
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("%s crashed; restarting it in 1s", name)
+                await asyncio.sleep(1)
+
+    async def stop_components(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(BaseException):
+                await task
+        if self.kubelet is not None:
+            try:
+                await self.kubelet.shutdown(remove_containers=True)
+            except Exception:
+                log.exception("kubelet shutdown failed")
+        self.store.close()
+
+    async def serve(self) -> None:
+        config = uvicorn.Config(self.app, host=self.settings.host, port=self.settings.port, log_level="warning",
+                                access_log=False, lifespan="on", timeout_graceful_shutdown=2)
+        await uvicorn.Server(config).serve()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="minikube-lite-daemon")
+    parser.add_argument("--state-dir", type=Path, required=True)
+    parser.add_argument("--port", type=int, default=8080)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--no-kubelet", action="store_true", help="API server and controllers only")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=os.environ.get("MINIKUBE_LITE_LOG", "INFO"), stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = Settings(state_dir=args.state_dir.expanduser().resolve(), port=args.port, host=args.host)
+    daemon = Daemon(settings, with_kubelet=not args.no_kubelet)
+    asyncio.run(daemon.serve())
+
+
+if __name__ == "__main__":
+    main()

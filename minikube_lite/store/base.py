@@ -1,0 +1,74 @@
+"""The store's contract, in the manner of etcd (and of k3s's kine).
+
+Keys are strings (``/registry/<group>/<plural>/<namespace>/<name>``); values are JSON-able
+dicts the store never looks inside. One global revision counts every write; each key
+remembers the revision that last wrote it (``mod_rev``), which the API server shows as
+``metadata.resourceVersion``. ``watch`` replays what happened after a revision, in order,
+then follows live writes; a start older than the kept window raises ``Compacted``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
+
+
+class StoreError(Exception):
+    pass
+
+
+class KeyExists(StoreError):
+    pass
+
+
+class KeyNotFound(StoreError):
+    pass
+
+
+class RevisionMismatch(StoreError):
+    """The key was written since the revision the caller expected."""
+
+
+class Compacted(StoreError):
+    """A watch asked for a revision older than the window of events kept in memory."""
+
+
+@dataclass(frozen=True)
+class Entry:
+    key: str
+    value: dict[str, Any]
+    mod_rev: int
+    create_rev: int
+
+
+@dataclass(frozen=True)
+class Event:
+    type: Literal["PUT", "DELETE"]
+    key: str
+    value: dict[str, Any]  # the new value, or for DELETE the last value before the delete
+    rev: int
+    prev: dict[str, Any] | None = None  # value before this write (None for a create)
+
+    @property
+    def created(self) -> bool:
+        return self.type == "PUT" and self.prev is None
+
+
+class Store(Protocol):
+    @property
+    def revision(self) -> int: ...
+
+    def get(self, key: str) -> Entry | None: ...
+
+    def list(self, prefix: str) -> tuple[list[Entry], int]: ...
+
+    def create(self, key: str, value: dict[str, Any]) -> int: ...
+
+    def update(self, key: str, value: dict[str, Any], expected_rev: int | None = None) -> int: ...
+
+    def delete(self, key: str, expected_rev: int | None = None) -> tuple[Entry, int]: ...
+
+    def watch(self, prefix: str, from_rev: int) -> AsyncIterator[Event]: ...
+
+    def close(self) -> None: ...
