@@ -195,20 +195,20 @@ def create_app(registry: Registry, *, server_address: str = "127.0.0.1:8080") ->
 
     @app.get("/openapi/v2")
     async def _openapi_v2(request: Request) -> Response:
-        if "protobuf" in request.headers.get("accept", ""):
+        if openapi.v2_wants_protobuf(request.headers.get("accept")):
             return Response(openapi.v2_protobuf(), media_type=openapi.V2_PROTOBUF_CONTENT_TYPE)
-        return JSONResponse(openapi.v2_json())
+        return Response(openapi.v2_json_bytes(), media_type="application/json")
 
     @app.get("/openapi/v3")
     async def _openapi_v3() -> dict[str, Any]:
         return openapi.v3_root()
 
     @app.get("/openapi/v3/{path:path}")
-    async def _openapi_v3_group(path: str) -> dict[str, Any]:
-        doc = openapi.v3_group(path)
+    async def _openapi_v3_group(path: str) -> Response:
+        doc = openapi.v3_group_bytes(path)
         if doc is None:
             raise NotFound("", path)
-        return doc
+        return Response(doc, media_type="application/json")
 
     # plain YAML apply, for people without kubectl
 
