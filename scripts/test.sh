@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# minikube-lite's whole test suite: the README's second command, and what CI runs (.ci/run).
+#
+# Makes sure what the tests need is there (a Docker engine that answers, a static busybox for the
+# local images, the package with its test extras), builds the local images, then runs pytest.
+# Extra arguments go to pytest, e.g. scripts/test.sh tests/unit -x
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+export DEBIAN_FRONTEND=noninteractive PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_INPUT=1
+
+PY="${PYTHON:-$(command -v python3 || command -v python)}"
+
+scripts/ensure-docker.sh
+
+if ! { [[ -x /bin/busybox ]] && LC_ALL=C ldd /bin/busybox 2>&1 | grep -q "not a dynamic executable"; }; then
+  if [[ "$(id -u)" -ne 0 ]]; then
+    echo "❌  A static busybox is needed for the test images: sudo apt-get install -y busybox-static" >&2
+    exit 1
+  fi
+  echo "📦  Installing busybox-static ..."
+  apt-get update -q && apt-get install -y -q busybox-static
+fi
+
+pip_args=(-q)
+if [[ -f "$("$PY" -c 'import sysconfig; print(sysconfig.get_path("stdlib"))')/EXTERNALLY-MANAGED" ]]; then
+  pip_args+=(--break-system-packages)
+fi
+"$PY" -m pip install "${pip_args[@]}" -e '.[test]'
+
+"$PY" -m minikube_lite.images
+
+exec "$PY" -m pytest -q "$@"
