@@ -1,0 +1,145 @@
+"""One real cluster shared by the end-to-end tests.
+
+The session starts ``minikube-lite start`` with its own state folder, port and kubeconfig
+(never the user's ``~/.kube/config``) and kubectl's discovery cache in a temporary folder,
+then deletes the cluster at the end. Tests drive it with the real ``kubectl`` (the
+dispatcher, and the exact 1.27 … 1.33 binaries beside it), plain HTTP and the Docker engine.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import docker
+import httpx
+import pytest
+
+from minikube_lite.config import CLUSTER_LABEL, Settings
+
+KUBECTL = shutil.which("kubectl")
+KUBECTL_DIR = Path(os.path.realpath(KUBECTL)).parent if KUBECTL else None
+
+
+def kubectl_binary(version: str | None = None) -> str:
+    if KUBECTL is None:
+        pytest.fail("kubectl is not installed: the end-to-end tests need the real kubectl")
+    if version is None:
+        return KUBECTL
+    path = KUBECTL_DIR / f"kubectl.{version}" if KUBECTL_DIR else None
+    if path is None or not path.exists():
+        pytest.fail(f"kubectl {version} not found beside {KUBECTL}")
+    return str(path)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float = 10.0, interval: float = 0.05, what: str = "") -> Any:
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = predicate()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what or predicate}; last={last!r}")
+
+
+@dataclass
+class Cluster:
+    settings: Settings
+    kubeconfig: Path
+    cache_dir: Path
+    env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def url(self) -> str:
+        return self.settings.server_url
+
+    def cli(self, *args: str, check: bool = True, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        cmd = [sys.executable, "-m", "minikube_lite.cli.main", *args, "--state-dir", str(self.settings.state_dir)]
+        proc = subprocess.run(cmd, env=self.env, capture_output=True, text=True, timeout=timeout)
+        if check and proc.returncode != 0:
+            raise AssertionError(f"{' '.join(args)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+        return proc
+
+    def kubectl_cmd(self, version: str | None = None) -> list[str]:
+        return [kubectl_binary(version), "--kubeconfig", str(self.kubeconfig), "--cache-dir", str(self.cache_dir)]
+
+    def kubectl(self, *args: str, version: str | None = None, check: bool = True, input: str | None = None,
+                timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        cmd = [*self.kubectl_cmd(version), *args]
+        proc = subprocess.run(cmd, env=self.env, capture_output=True, text=True, input=input, timeout=timeout)
+        if check and proc.returncode != 0:
+            raise AssertionError(f"kubectl {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout}\n"
+                                 f"{proc.stderr}")
+        return proc
+
+    def http(self) -> httpx.Client:
+        return httpx.Client(base_url=self.url, timeout=10)
+
+    def get(self, path: str) -> Any:
+        with self.http() as c:
+            r = c.get(path)
+            return r.json() if r.status_code == 200 else None
+
+    def pod(self, name: str, namespace: str = "default") -> dict[str, Any] | None:
+        return self.get(f"/api/v1/namespaces/{namespace}/pods/{name}")
+
+    def containers(self, pod: str | None = None, *, all: bool = False) -> list[Any]:
+        filters = {"label": [f"{CLUSTER_LABEL}={self.settings.cluster_id}"]}
+        if pod:
+            filters["label"].append(f"io.kubernetes.pod.name={pod}")
+        return docker.from_env().containers.list(all=all, filters=filters)
+
+
+def pod_running(cluster: Cluster, name: str, restarts: int | None = None) -> bool:
+    pod = cluster.pod(name)
+    if not pod:
+        return False
+    status = pod.get("status") or {}
+    statuses = status.get("containerStatuses") or []
+    ok = status.get("phase") == "Running" and statuses and all(
+        s.get("ready") and "running" in (s.get("state") or {}) for s in statuses)
+    if ok and restarts is not None:
+        ok = all(s.get("restartCount") == restarts for s in statuses)
+    return bool(ok)
+
+
+@contextlib.contextmanager
+def running_cluster(root: Path) -> Iterator[Cluster]:
+    """A cluster of its own in ``root``: started with the real CLI, deleted afterwards."""
+    from minikube_lite.images import ensure_images
+
+    ensure_images()
+    settings = Settings(state_dir=(root / "state").resolve(), port=free_port())
+    env = {k: v for k, v in os.environ.items() if k != "MINIKUBE_LITE_HOME"}
+    env.update(KUBECONFIG=str(root / "kubeconfig"), KUBECACHEDIR=str(root / "kubecache"), HOME=str(root / "home"))
+    (root / "home").mkdir(exist_ok=True)
+    c = Cluster(settings, root / "kubeconfig", root / "kubecache", env)
+    c.cli("start", "--port", str(settings.port))
+    try:
+        wait_for(lambda: (c.get(f"/api/v1/nodes/{settings.node_name}") or {}).get("status", {}).get("conditions"),
+                 timeout=30, what="the node to register")
+        yield c
+    finally:
+        c.cli("delete", check=False)
+
+
+@pytest.fixture(scope="session")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    with running_cluster(tmp_path_factory.mktemp("cluster")) as c:
+        yield c
