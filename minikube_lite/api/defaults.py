@@ -1,0 +1,195 @@
+"""Defaulting: the values Kubernetes fills in when a manifest leaves them out.
+
+This is what ``pkg/apis/core/v1/defaults.go`` and the registries' ``PrepareForCreate`` do, so
+that ``kubectl get -o yaml`` shows the object a learner would see on a real cluster
+(``restartPolicy: Always``, ``imagePullPolicy``, ``protocol: TCP``, ``targetPort`` ...), and so
+that the controllers and the kubelet can read those fields without guessing. Allocation of
+cluster IPs and nodePorts is not defaulting: the API server does that. Everything here works in
+place on plain dicts and never overwrites a value the user gave (except where Kubernetes does:
+the namespace name label).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from minikube_lite.api.resources import Resource
+
+_PROBES = ("livenessProbe", "readinessProbe", "startupProbe")
+_QOS_RESOURCES = ("cpu", "memory")
+
+
+def image_tag(image: str) -> str:
+    """The tag of an image reference as Kubernetes reads it: "latest" when none is written,
+    "" when the image is pinned by digest only."""
+    name, _, digest = image.partition("@")
+    last = name.rsplit("/", 1)[-1]
+    if ":" in last:
+        return last.rsplit(":", 1)[1]
+    return "" if digest else "latest"
+
+
+def _default_handler(handler: dict[str, Any] | None) -> None:
+    http = (handler or {}).get("httpGet")
+    if isinstance(http, dict):
+        http.setdefault("path", "/")
+        http.setdefault("scheme", "HTTP")
+
+
+def _default_container(c: dict[str, Any], *, host_network: bool) -> None:
+    if not c.get("imagePullPolicy"):
+        c["imagePullPolicy"] = "Always" if image_tag(c.get("image") or "") == "latest" else "IfNotPresent"
+    c.setdefault("terminationMessagePath", "/dev/termination-log")
+    c.setdefault("terminationMessagePolicy", "File")
+    resources = c.setdefault("resources", {})
+    # A limit without a request means "request the same" (SetDefaults_Pod).
+    limits = resources.get("limits") or {}
+    if limits:
+        requests = resources.setdefault("requests", {})
+        for name, value in limits.items():
+            requests.setdefault(name, value)
+    for port in c.get("ports") or []:
+        port.setdefault("protocol", "TCP")
+        if host_network and not port.get("hostPort") and port.get("containerPort"):
+            port["hostPort"] = port["containerPort"]
+    for probe_name in _PROBES:
+        probe = c.get(probe_name)
+        if isinstance(probe, dict):
+            probe.setdefault("timeoutSeconds", 1)
+            probe.setdefault("periodSeconds", 10)
+            probe.setdefault("successThreshold", 1)
+            probe.setdefault("failureThreshold", 3)
+            _default_handler(probe)
+    lifecycle = c.get("lifecycle") or {}
+    for hook in ("postStart", "preStop"):
+        _default_handler(lifecycle.get(hook))
+    for env in c.get("env") or []:
+        field_ref = (env.get("valueFrom") or {}).get("fieldRef")
+        if isinstance(field_ref, dict):
+            field_ref.setdefault("apiVersion", "v1")
+
+
+def _default_volume(vol: dict[str, Any]) -> None:
+    sources = [k for k in vol if k != "name"]
+    if not sources:
+        vol["emptyDir"] = {}
+    for key in ("configMap", "secret", "downwardAPI", "projected"):
+        if isinstance(vol.get(key), dict):
+            vol[key].setdefault("defaultMode", 420)
+
+
+def apply_defaults_to_pod_spec(spec: dict[str, Any]) -> None:
+    """Kubernetes' PodSpec defaults, in place (also used for pod templates)."""
+    spec.setdefault("restartPolicy", "Always")
+    spec.setdefault("dnsPolicy", "ClusterFirst")
+    spec.setdefault("terminationGracePeriodSeconds", 30)
+    spec.setdefault("securityContext", {})
+    spec.setdefault("schedulerName", "default-scheduler")
+    spec.setdefault("enableServiceLinks", True)
+    host_network = bool(spec.get("hostNetwork"))
+    for key in ("initContainers", "containers", "ephemeralContainers"):
+        for c in spec.get(key) or []:
+            if isinstance(c, dict):
+                _default_container(c, host_network=host_network)
+    for vol in spec.get("volumes") or []:
+        if isinstance(vol, dict):
+            _default_volume(vol)
+
+
+def qos_class(spec: dict[str, Any]) -> str:
+    """The pod's QoS class (Guaranteed, Burstable, BestEffort) from its containers' cpu/memory
+    requests and limits, as the kubelet and ``kubectl describe`` report it."""
+    containers = list(spec.get("containers") or []) + list(spec.get("initContainers") or [])
+    any_set = False
+    guaranteed = True
+    for c in containers:
+        res = c.get("resources") or {}
+        requests = {k: v for k, v in (res.get("requests") or {}).items() if k in _QOS_RESOURCES}
+        limits = {k: v for k, v in (res.get("limits") or {}).items() if k in _QOS_RESOURCES}
+        if requests or limits:
+            any_set = True
+        if set(limits) != set(_QOS_RESOURCES):
+            guaranteed = False
+        for name, value in requests.items():
+            if _same_quantity(value, limits.get(name)) is False:
+                guaranteed = False
+    if not any_set:
+        return "BestEffort"
+    return "Guaranteed" if guaranteed else "Burstable"
+
+
+def _same_quantity(a: Any, b: Any) -> bool:
+    from minikube_lite.api.validation import parse_quantity
+
+    if b is None:
+        return False
+    try:
+        return parse_quantity(a) == parse_quantity(b)
+    except (ValueError, TypeError, ArithmeticError):
+        return a == b
+
+
+def _default_pod(obj: dict[str, Any]) -> None:
+    spec = obj.setdefault("spec", {})
+    apply_defaults_to_pod_spec(spec)
+    if not obj.get("status"):
+        obj["status"] = {"phase": "Pending", "qosClass": qos_class(spec)}
+
+
+def _default_service(obj: dict[str, Any]) -> None:
+    spec = obj.setdefault("spec", {})
+    spec.setdefault("type", "ClusterIP")
+    spec.setdefault("sessionAffinity", "None")
+    stype = spec["type"]
+    for port in spec.get("ports") or []:
+        port.setdefault("protocol", "TCP")
+        if port.get("targetPort") in (None, 0, ""):
+            port["targetPort"] = port.get("port")
+    if stype != "ExternalName":
+        spec.setdefault("internalTrafficPolicy", "Cluster")
+        spec.setdefault("ipFamilyPolicy", "SingleStack")
+        spec.setdefault("ipFamilies", ["IPv4"])
+    if stype in ("NodePort", "LoadBalancer"):
+        spec.setdefault("externalTrafficPolicy", "Cluster")
+    if stype == "LoadBalancer":
+        spec.setdefault("allocateLoadBalancerNodePorts", True)
+    if spec["sessionAffinity"] == "ClientIP":
+        client_ip = spec.setdefault("sessionAffinityConfig", {}).setdefault("clientIP", {})
+        client_ip.setdefault("timeoutSeconds", 10800)
+    if not obj.get("status"):
+        obj["status"] = {"loadBalancer": {}}
+
+
+def _default_namespace(obj: dict[str, Any]) -> None:
+    meta = obj.setdefault("metadata", {})
+    if meta.get("name"):
+        labels = meta.get("labels") or {}
+        labels["kubernetes.io/metadata.name"] = meta["name"]
+        meta["labels"] = labels
+    spec = obj.setdefault("spec", {})
+    if not spec.get("finalizers"):
+        spec["finalizers"] = ["kubernetes"]
+    status = obj.get("status") or {}
+    status.setdefault("phase", "Active")
+    obj["status"] = status
+
+
+def _default_node(obj: dict[str, Any]) -> None:
+    status = obj.get("status")
+    if isinstance(status, dict) and status.get("capacity") and not status.get("allocatable"):
+        status["allocatable"] = dict(status["capacity"])
+
+
+_RULES = {
+    "Pod": _default_pod,
+    "Service": _default_service,
+    "Namespace": _default_namespace,
+    "Node": _default_node,
+}
+
+
+def apply_defaults(resource: Resource, obj: dict[str, Any]) -> None:
+    """Fill in, in place, what Kubernetes' defaulting fills in for an object of ``resource``."""
+    rule = _RULES.get(resource.kind)
+    if rule is not None:
+        rule(obj)
