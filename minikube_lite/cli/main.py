@@ -249,8 +249,9 @@ def _log_tail(settings: Settings, offset: int, lines: int = 25) -> str:
     return "\n".join(text.splitlines()[-lines:]) or "(the log is empty)"
 
 
-def stop_daemon(settings: Settings, timeout: float = STOP_TIMEOUT) -> bool:
-    """SIGTERM the daemon and wait (SIGKILL after ``timeout``). Returns False when it was not running."""
+def stop_daemon(settings: Settings, timeout: float | None = None) -> bool:
+    """SIGTERM the daemon and wait (SIGKILL after ``timeout``, default 60 s). False when it was not running."""
+    timeout = STOP_TIMEOUT if timeout is None else timeout
     pid = running_pid(settings)
     if pid is None:
         return False
