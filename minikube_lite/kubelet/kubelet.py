@@ -1,0 +1,737 @@
+"""The kubelet: keeps the pods bound to this node running as Docker containers.
+
+It is a reconcile loop in the client-go manner. Triggers (the pod watch filtered on
+``spec.nodeName``, the Docker event stream, a periodic resync, back-off timers) only put the
+pod's key on a work queue; ``_sync_pod(key)`` then compares what the API wants with what
+Docker runs and acts, and is the same function whatever woke it (level-triggered: a missed
+event costs latency, never correctness).
+
+One pod is one pause container (holding the network namespace and the pod IP) plus one
+container per spec container joined to it. Containers are found only through their labels
+(see runtime.py), so a restarted daemon adopts what runs, and a container without this
+cluster's label is never touched. Deaths are learned from Docker's ``die`` events (well under
+0.1 s), so a killed container is replaced in about the time Docker takes to create and start
+one; the new container gets ``restartCount + 1``, the dead one is kept for ``logs --previous``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+import threading
+import time
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+import docker
+import docker.errors
+
+from minikube_lite.api.errors import AlreadyExists, BadRequest, Conflict, Gone, NotFound
+from minikube_lite.client.base import Client
+
+from .backoff import Backoff
+from .events import EventRecorder, now_rfc3339
+from .node import conditions as node_conditions
+from .node import node_object
+from .runtime import SANDBOX, ContainerRecord, Runtime
+from .spec import (
+    ConfigError,
+    app_container_args,
+    pause_container_args,
+    pull_policy,
+    referenced_objects,
+    resolve_env,
+)
+from .status import Waiting, group_records, pod_status, should_restart
+from .workqueue import WorkQueue
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+DEFAULT_GRACE_SECONDS = 30
+
+
+def pod_key(pod: dict[str, Any]) -> str:
+    meta = pod.get("metadata") or {}
+    return f"{meta.get('namespace', 'default')}/{meta.get('name', '')}"
+
+
+def _uid(pod: dict[str, Any]) -> str:
+    return (pod.get("metadata") or {}).get("uid", "")
+
+
+def _docker_message(e: Exception) -> str:
+    if isinstance(e, docker.errors.APIError):
+        return str(e.explanation or e)
+    return str(e)
+
+
+class Kubelet:
+    """Runs the pods bound to ``node_name`` on the local Docker engine."""
+
+    def __init__(
+        self,
+        client: Client,
+        *,
+        node_name: str,
+        cluster_id: str,
+        network_name: str,
+        docker_client: docker.DockerClient | None = None,
+        resync_seconds: float = 10.0,
+        heartbeat_seconds: float = 20.0,
+        docker_threads: int = 16,
+    ) -> None:
+        self._client = client
+        self.node_name = node_name
+        self.cluster_id = cluster_id
+        self.network_name = network_name
+        self.runtime = Runtime(cluster_id=cluster_id, network_name=network_name, docker_client=docker_client)
+        self.host_ip = "127.0.0.1"
+        self._resync_seconds = resync_seconds
+        self._heartbeat_seconds = heartbeat_seconds
+        # A pool of our own: long Docker calls (pulls, stops) must not starve the process-wide
+        # default executor the API server and other components share.
+        self._pool = ThreadPoolExecutor(max_workers=docker_threads, thread_name_prefix="kubelet-docker")
+        self._pods: dict[str, dict[str, Any]] = {}  # key -> pod, as the watch last saw it
+        self._listed = False  # the initial list is in: only then may unknown containers be removed
+        self._queue = WorkQueue(self._sync_pod)
+        self._events = EventRecorder(client, node_name=node_name)
+        self._backoff = Backoff()  # (uid, container) -> restart back-off
+        self._pull_backoff = Backoff()  # (uid, container) -> image pull back-off
+        self._pull_failed_at: dict[tuple[str, str], float] = {}
+        self._waiting: dict[str, dict[str, Waiting]] = {}  # uid -> container -> why it waits
+        self._written: dict[str, dict[str, Any]] = {}  # uid -> the status last written
+        self._die_waiters: dict[str, list[asyncio.Future[None]]] = {}
+        self._tasks: list[asyncio.Task[Any]] = []
+        self._events_thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._runtime_version = "unknown"
+        self._stopping = False
+
+    # ---- plumbing ---------------------------------------------------------------------------
+
+    async def _docker(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run a blocking Docker call in the kubelet's thread pool."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool, functools.partial(fn, *args, **kwargs))
+
+    def _spawn(self, coro: Any, name: str) -> asyncio.Task[Any]:
+        task = asyncio.get_running_loop().create_task(coro, name=name)
+        self._tasks.append(task)
+        return task
+
+    # ---- lifecycle --------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Register the node and keep this node's pods running, until cancelled."""
+        self._loop = asyncio.get_running_loop()
+        await self._docker(self.runtime.ping)
+        self.host_ip = await self._docker(self.runtime.ensure_network)
+        await self._docker(self.runtime.ensure_pause_image)
+        self._runtime_version = await self._docker(self.runtime.version)
+        await self._register_node()
+        self._start_docker_events()
+        self._spawn(self._watch_pods(), "kubelet pod watch")
+        self._spawn(self._resync_loop(), "kubelet resync")
+        self._spawn(self._heartbeat_loop(), "kubelet heartbeat")
+        try:
+            await asyncio.gather(*self._tasks)
+        finally:
+            await self._stop_background()
+
+    async def _stop_background(self) -> None:
+        tasks, self._tasks = self._tasks, []
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await self._queue.close()
+        self.runtime.close()  # also ends the Docker event thread
+
+    async def shutdown(self, *, remove_containers: bool = True) -> None:
+        """Stop the loops; with ``remove_containers`` also kill and remove every container of this cluster.
+
+        Without it the containers keep running and the next kubelet on the same cluster adopts them.
+        """
+        self._stopping = True
+        await self._stop_background()
+        if remove_containers:
+            try:
+                found = await self._docker(self.runtime.list_ids)
+                await asyncio.gather(*(self._docker(self.runtime.remove, c["Id"]) for c in found),
+                                     return_exceptions=True)
+            except docker.errors.DockerException as e:
+                log.warning("could not remove the pod containers: %s", e)
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self._events.flush(), 2.0)
+        self.runtime.close()
+        self._pool.shutdown(wait=False)
+
+    # ---- node -------------------------------------------------------------------------------
+
+    async def _register_node(self) -> None:
+        desired = node_object(self.node_name, internal_ip=self.host_ip, runtime_version=self._runtime_version,
+                              now=now_rfc3339())
+        try:
+            node = await self._client.get("nodes", self.node_name)
+        except NotFound:
+            try:
+                node = await self._client.create("nodes", desired)
+            except AlreadyExists:
+                node = await self._client.get("nodes", self.node_name)
+        labels = (node.get("metadata") or {}).get("labels") or {}
+        if any(labels.get(k) != v for k, v in desired["metadata"]["labels"].items()):
+            node["metadata"]["labels"] = {**labels, **desired["metadata"]["labels"]}
+            node = await self._client.update("nodes", node)
+        status = desired["status"]
+        status["conditions"] = node_conditions(now_rfc3339(), (node.get("status") or {}).get("conditions"))
+        node["status"] = status
+        await self._client.update_status("nodes", node)
+
+    async def _heartbeat_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self._heartbeat_seconds)
+            try:
+                for _ in range(3):
+                    node = await self._client.get("nodes", self.node_name)
+                    status = node.setdefault("status", {})
+                    status["conditions"] = node_conditions(now_rfc3339(), status.get("conditions"))
+                    try:
+                        await self._client.update_status("nodes", node)
+                        break
+                    except Conflict:
+                        continue
+            except NotFound:
+                with contextlib.suppress(Exception):
+                    await self._register_node()
+            except Exception as e:  # noqa: BLE001 - the next beat tries again
+                log.warning("node heartbeat failed: %s", e)
+
+    # ---- triggers ---------------------------------------------------------------------------
+
+    async def _watch_pods(self) -> None:
+        selector = f"spec.nodeName={self.node_name}"
+        while True:
+            try:
+                items, rv = await self._client.list("pods", field_selector=selector)
+                fresh = {pod_key(p): p for p in items}
+                gone = set(self._pods) - set(fresh)
+                self._pods = fresh
+                self._listed = True
+                for key in [*fresh, *gone]:
+                    self._queue.add(key)
+                await self._sweep_orphans()
+                async for event in self._client.watch("pods", resource_version=rv, field_selector=selector):
+                    if event.type == "ERROR":
+                        break
+                    if event.type == "BOOKMARK":
+                        continue
+                    self._on_pod_event(event.type, event.object)
+            except asyncio.CancelledError:
+                raise
+            except Gone:
+                continue
+            except Exception as e:  # noqa: BLE001 - relist after a short pause
+                log.warning("pod watch failed (%s); relisting", e)
+                await asyncio.sleep(1.0)
+
+    def _on_pod_event(self, kind: str, pod: dict[str, Any]) -> None:
+        key = pod_key(pod)
+        if kind == "DELETED":
+            old = self._pods.get(key)
+            if old is not None and _uid(old) == _uid(pod):
+                del self._pods[key]
+            self._queue.add(key)
+            return
+        old = self._pods.get(key)
+        self._pods[key] = pod
+        if old is None or _needs_sync(old, pod):
+            self._queue.add(key)
+
+    async def _resync_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self._resync_seconds)
+            for key in list(self._pods):
+                self._queue.add(key)
+            try:
+                await self._sweep_orphans()
+            except Exception as e:  # noqa: BLE001 - Docker may be restarting; next round
+                log.warning("resync could not list containers: %s", e)
+
+    async def _sweep_orphans(self) -> None:
+        """Queue every pod key whose containers belong to no pod we know (the sync removes them)."""
+        if not self._listed:
+            return
+        for ns, name, uid in await self._docker(self.runtime.all_pod_keys):
+            key = f"{ns}/{name}"
+            pod = self._pods.get(key)
+            if pod is None or _uid(pod) != uid:
+                self._queue.add(key)
+
+    def _start_docker_events(self) -> None:
+        loop = asyncio.get_running_loop()
+
+        def deliver(event: dict[str, Any] | None) -> None:
+            with contextlib.suppress(RuntimeError):  # the loop is closed: we are shutting down
+                loop.call_soon_threadsafe(self._on_docker_event, event)
+
+        self._events_thread = threading.Thread(target=self.runtime.watch_events, args=(deliver,),
+                                               name="kubelet-docker-events", daemon=True)
+        self._events_thread.start()
+
+    def _on_docker_event(self, event: dict[str, Any] | None) -> None:
+        if self._stopping:
+            return
+        if event is None:  # the engine came back: anything may have happened meanwhile
+            log.info("reconnected to the Docker engine; resyncing every pod")
+            for key in list(self._pods):
+                self._queue.add(key)
+            asyncio.get_running_loop().create_task(self._sweep_orphans())
+            return
+        action = str(event.get("Action") or event.get("status") or "")
+        actor = event.get("Actor") or {}
+        cid = actor.get("ID") or event.get("id") or ""
+        attrs = actor.get("Attributes") or {}
+        if action in ("die", "oom", "destroy"):
+            for fut in self._die_waiters.pop(cid, []):
+                if not fut.done():
+                    fut.set_result(None)
+            ns, name = attrs.get("io.kubernetes.pod.namespace"), attrs.get("io.kubernetes.pod.name")
+            if ns and name:
+                self._queue.add(f"{ns}/{name}")
+
+    # ---- the sync ---------------------------------------------------------------------------
+
+    async def _sync_pod(self, key: str) -> None:
+        ns, name = key.split("/", 1)
+        pod = self._pods.get(key)
+        records = await self._docker(self.runtime.pod_containers, ns, name)
+        if pod is None:
+            if self._listed and records:
+                await self._remove(records)
+            for uid in {r.pod_uid for r in records}:
+                self._forget(uid)
+            return
+        uid = _uid(pod)
+        stale = [r for r in records if r.pod_uid != uid]
+        if stale:  # an older pod of the same name
+            await self._remove(stale)
+            for old_uid in {r.pod_uid for r in stale}:
+                self._forget(old_uid)
+        records = [r for r in records if r.pod_uid == uid]
+        if (pod.get("metadata") or {}).get("deletionTimestamp"):
+            await self._terminate(pod, records)
+            return
+        records = await self._reconcile(pod, records)
+        await self._write_status(pod, records)
+        await self._collect_old_attempts(records)
+
+    async def _reconcile(self, pod: dict[str, Any], records: list[ContainerRecord]) -> list[ContainerRecord]:
+        """Make Docker match the pod's spec; returns the records after any change."""
+        spec = pod.get("spec") or {}
+        policy = spec.get("restartPolicy") or "Always"
+        uid = _uid(pod)
+        ns, name = pod["metadata"].get("namespace", "default"), pod["metadata"]["name"]
+        grouped = group_records(records)
+        sandboxes = grouped.get(SANDBOX, [])
+        sandbox = sandboxes[-1] if sandboxes else None
+
+        if (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed") or _finished(spec, grouped, policy):
+            # A pod that will run nothing more gives its network namespace back.
+            if any(s.running for s in sandboxes):
+                await self._remove([s for s in sandboxes if s.running])
+                return await self._docker(self.runtime.pod_containers_of, ns, name, uid)
+            return records
+
+        if sandbox is None or not sandbox.running:
+            if sandbox is None and not records and not (pod.get("status") or {}).get("containerStatuses"):
+                await self._write_status(pod, records)  # ContainerCreating while the sandbox comes up
+            running = [r for r in records if r.name != SANDBOX and r.running]
+            if sandbox is not None:
+                self._events.record(pod, "SandboxChanged", "Pod sandbox changed, it will be killed and re-created.")
+            if running:  # they lost their network with the old sandbox
+                await asyncio.gather(*(self._docker(self.runtime.kill, r) for r in running))
+            await self._create_sandbox(pod, sandbox.restart_count + 1 if sandbox else 0)
+            if sandboxes:
+                await self._remove(sandboxes)
+            records = await self._docker(self.runtime.pod_containers_of, ns, name, uid)
+            grouped = group_records(records)
+            sandbox = grouped[SANDBOX][-1] if grouped.get(SANDBOX) else None
+            if sandbox is None or not sandbox.running:
+                raise RuntimeError(f"the pause container of pod {ns}/{name} did not start")
+
+        changed = False
+        for init in spec.get("initContainers") or []:
+            attempts = grouped.get(init["name"], [])
+            latest = attempts[-1] if attempts else None
+            if latest is not None and latest.finished and latest.exit_code == 0 and not latest.error:
+                continue
+            if latest is None:
+                changed |= await self._start_container(pod, init, sandbox, 0)
+            elif latest.finished and policy != "Never":
+                changed |= await self._restart(pod, init, sandbox, latest)
+            elif latest.status == "created":
+                changed |= await self._start_existing(pod, latest)
+            break  # the next init container waits for this one
+        else:
+            for container in spec.get("containers") or []:
+                attempts = grouped.get(container["name"], [])
+                latest = attempts[-1] if attempts else None
+                if latest is None:
+                    changed |= await self._start_container(pod, container, sandbox, 0)
+                elif latest.running:
+                    self._waiting.get(uid, {}).pop(container["name"], None)
+                elif latest.finished:
+                    if should_restart(policy, latest.exit_code):
+                        changed |= await self._restart(pod, container, sandbox, latest)
+                    else:
+                        self._waiting.get(uid, {}).pop(container["name"], None)
+                elif latest.status == "created":
+                    changed |= await self._start_existing(pod, latest)
+        if changed:
+            records = await self._docker(self.runtime.pod_containers_of, ns, name, uid)
+        return records
+
+    async def _create_sandbox(self, pod: dict[str, Any], attempt: int) -> None:
+        meta = pod["metadata"]
+        labels = self.runtime.labels(pod, SANDBOX, attempt)
+        create, host = pause_container_args(pod, labels=labels, network=self.network_name)
+        docker_name = self.runtime.container_name(meta.get("namespace", "default"), meta["name"], meta["uid"],
+                                                  SANDBOX, attempt)
+        cid = await self._docker(self.runtime.create, docker_name, create, host, join_network=True)
+        await self._docker(self.runtime.start, cid)
+
+    async def _restart(self, pod: dict[str, Any], container: dict[str, Any], sandbox: ContainerRecord,
+                       latest: ContainerRecord) -> bool:
+        """Run a finished container again, unless it is in its restart back-off."""
+        uid, cname = _uid(pod), container["name"]
+        meta = pod["metadata"]
+        now = time.time()
+        key = (uid, cname)
+        finished = latest.finished_ts or latest.created_ts or now
+        wait = self._backoff.wait_time(key, finished, now)
+        if wait > 0:
+            delay = int(self._backoff.delay(key, now))
+            message = (f"back-off {delay}s restarting failed container={cname} "
+                       f"pod={meta['name']}_{meta.get('namespace', 'default')}({uid})")
+            waiting = self._waiting.setdefault(uid, {})
+            if waiting.get(cname) != Waiting("CrashLoopBackOff", message):
+                waiting[cname] = Waiting("CrashLoopBackOff", message)
+                self._events.record(pod, "BackOff", "Back-off restarting failed container "
+                                    f"{cname} in pod {meta['name']}_{meta.get('namespace', 'default')}({uid})",
+                                    type="Warning", container=cname)
+            self._queue.add_after(pod_key(pod), wait + 0.05)
+            return False
+        self._backoff.record(key, now)
+        return await self._start_container(pod, container, sandbox, latest.restart_count + 1)
+
+    async def _start_existing(self, pod: dict[str, Any], record: ContainerRecord) -> bool:
+        """Start a container that was created but never started (e.g. the daemon died in between)."""
+        try:
+            await self._docker(self.runtime.start, record.id)
+        except docker.errors.APIError as e:
+            self._events.record(pod, "Failed", f"Error: {_docker_message(e)}", type="Warning",
+                                container=record.name)
+        return True
+
+    async def _start_container(self, pod: dict[str, Any], container: dict[str, Any], sandbox: ContainerRecord,
+                               attempt: int) -> bool:
+        """Pull if needed, create and start attempt ``attempt`` of ``container``; False if it must wait."""
+        uid, cname = _uid(pod), container["name"]
+        meta = pod["metadata"]
+        waiting = self._waiting.setdefault(uid, {})
+        if not await self._ensure_image(pod, container):
+            return False
+        try:
+            env = await self._environment(pod, container, sandbox.ip)
+        except ConfigError as e:
+            waiting[cname] = Waiting("CreateContainerConfigError", str(e))
+            self._events.record(pod, "Failed", f"Error: {e}", type="Warning", container=cname)
+            self._queue.add_after(pod_key(pod), 5.0)
+            return False
+        labels = self.runtime.labels(pod, cname, attempt)
+        create, host = app_container_args(pod, container, pause_id=sandbox.id, labels=labels, env=env)
+        docker_name = self.runtime.container_name(meta.get("namespace", "default"), meta["name"], uid, cname,
+                                                  attempt)
+        try:
+            cid = await self._docker(self.runtime.create, docker_name, create, host)
+        except docker.errors.APIError as e:
+            waiting[cname] = Waiting("CreateContainerError", _docker_message(e))
+            self._events.record(pod, "Failed", f"Error: {_docker_message(e)}", type="Warning", container=cname)
+            self._queue.add_after(pod_key(pod), 5.0)
+            return False
+        self._events.record(pod, "Created", f"Created container: {cname}", container=cname)
+        waiting.pop(cname, None)
+        try:
+            await self._docker(self.runtime.start, cid)
+        except docker.errors.APIError as e:
+            # The container stays "created" with Docker's error: ContainerCannotRun, restarted with back-off.
+            self._events.record(pod, "Failed", f"Error: failed to start container \"{cname}\": "
+                                f"{_docker_message(e)}", type="Warning", container=cname)
+            return True
+        self._events.record(pod, "Started", f"Started container {cname}", container=cname)
+        return True
+
+    async def _ensure_image(self, pod: dict[str, Any], container: dict[str, Any]) -> bool:
+        uid, cname, image = _uid(pod), container["name"], container.get("image", "")
+        policy = pull_policy(container)
+        waiting = self._waiting.setdefault(uid, {})
+        present = await self._docker(self.runtime.image_present, image)
+        if policy == "Never" and not present:
+            message = f'Container image "{image}" is not present with pull policy of Never'
+            if waiting.get(cname) != Waiting("ErrImageNeverPull", message):
+                self._events.record(pod, "ErrImageNeverPull", message, type="Warning", container=cname)
+            waiting[cname] = Waiting("ErrImageNeverPull", message)
+            return False
+        if present and policy != "Always":
+            self._events.record(pod, "Pulled", f'Container image "{image}" already present on machine',
+                                container=cname)
+            return True
+        key = (uid, cname)
+        now = time.time()
+        wait = self._pull_backoff.wait_time(key, self._pull_failed_at.get(key, now), now)
+        if wait > 0:
+            message = f'Back-off pulling image "{image}"'
+            if waiting.get(cname) != Waiting("ImagePullBackOff", message):
+                self._events.record(pod, "BackOff", message, container=cname)
+            waiting[cname] = Waiting("ImagePullBackOff", message)
+            self._queue.add_after(pod_key(pod), wait + 0.05)
+            return False
+        waiting[cname] = Waiting("ContainerCreating")
+        self._events.record(pod, "Pulling", f'Pulling image "{image}"', container=cname)
+        started = time.monotonic()
+        try:
+            await self._docker(self.runtime.pull, image)
+        except docker.errors.DockerException as e:
+            message = _docker_message(e)
+            self._pull_backoff.record(key, now)
+            self._pull_failed_at[key] = now
+            waiting[cname] = Waiting("ErrImagePull", message)
+            self._events.record(pod, "Failed", f'Failed to pull image "{image}": {message}', type="Warning",
+                                container=cname)
+            self._events.record(pod, "Failed", "Error: ErrImagePull", type="Warning", container=cname)
+            self._queue.add_after(pod_key(pod), 2.0)  # then shows ImagePullBackOff until the retry
+            return False
+        self._pull_backoff.forget(key)
+        self._events.record(pod, "Pulled", f'Successfully pulled image "{image}" in '
+                            f"{time.monotonic() - started:.3f}s", container=cname)
+        return True
+
+    async def _environment(self, pod: dict[str, Any], container: dict[str, Any], pod_ip: str | None) -> list[str]:
+        ns = pod["metadata"].get("namespace", "default")
+        objects: dict[tuple[str, str], dict[str, Any] | None] = {}
+        for resource, name in referenced_objects(container):
+            try:
+                objects[(resource, name)] = await self._client.get(resource, name, namespace=ns)
+            except NotFound:
+                objects[(resource, name)] = None
+            except Exception:  # noqa: BLE001 - e.g. the kind is not served yet: treat as missing
+                objects[(resource, name)] = None
+        return resolve_env(pod, container, lookup=lambda r, n: objects.get((r, n)), pod_ip=pod_ip,
+                           host_ip=self.host_ip)
+
+    async def _collect_old_attempts(self, records: list[ContainerRecord]) -> None:
+        """Keep the newest two attempts of each container (the live one and the previous, for logs)."""
+        extra: list[ContainerRecord] = []
+        for cname, attempts in group_records(records).items():
+            keep = 1 if cname == SANDBOX else 2
+            extra.extend(r for r in attempts[:-keep] if not r.running)
+        if extra:
+            await self._remove(extra)
+
+    async def _remove(self, records: list[ContainerRecord]) -> None:
+        await asyncio.gather(*(self._docker(self.runtime.remove, r.id) for r in records))
+
+    def _forget(self, uid: str) -> None:
+        self._waiting.pop(uid, None)
+        self._written.pop(uid, None)
+        self._backoff.forget_where(lambda k: isinstance(k, tuple) and k[0] == uid)
+        self._pull_backoff.forget_where(lambda k: isinstance(k, tuple) and k[0] == uid)
+        for k in [k for k in self._pull_failed_at if k[0] == uid]:
+            del self._pull_failed_at[k]
+
+    # ---- termination ------------------------------------------------------------------------
+
+    async def _terminate(self, pod: dict[str, Any], records: list[ContainerRecord]) -> None:
+        """Graceful delete: preStop, SIGTERM, wait the grace period, SIGKILL; then finish the delete."""
+        meta, spec = pod["metadata"], pod.get("spec") or {}
+        grace = meta.get("deletionGracePeriodSeconds")
+        if grace is None:
+            grace = spec.get("terminationGracePeriodSeconds", DEFAULT_GRACE_SECONDS)
+        running = [r for r in records if r.name != SANDBOX and r.running]
+        await asyncio.gather(*(self._stop_container(pod, r, float(grace)) for r in running))
+        ns, name, uid = meta.get("namespace", "default"), meta["name"], meta["uid"]
+        await self._remove(await self._docker(self.runtime.pod_containers_of, ns, name, uid))
+        self._forget(uid)
+        try:
+            await self._client.delete("pods", name, namespace=ns, grace_period_seconds=0)
+        except NotFound:
+            pass
+
+    async def _stop_container(self, pod: dict[str, Any], record: ContainerRecord, grace: float) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + grace
+        spec = next((c for c in (pod.get("spec") or {}).get("containers") or [] if c.get("name") == record.name),
+                    None) or next((c for c in (pod.get("spec") or {}).get("initContainers") or []
+                                   if c.get("name") == record.name), {})
+        self._events.record(pod, "Killing", f"Stopping container {record.name}", container=record.name)
+        pre_stop = ((spec.get("lifecycle") or {}).get("preStop")) or {}
+        if grace > 0 and pre_stop:
+            try:
+                if (pre_stop.get("exec") or {}).get("command"):
+                    await asyncio.wait_for(self._docker(self.runtime.exec, record.id, pre_stop["exec"]["command"]),
+                                           grace)
+                elif (pre_stop.get("sleep") or {}).get("seconds") is not None:
+                    await asyncio.sleep(min(float(pre_stop["sleep"]["seconds"]), grace))
+            except Exception as e:  # noqa: BLE001 - a failing hook does not stop the termination
+                self._events.record(pod, "FailedPreStopHook", f"PreStopHook failed: {e}", type="Warning",
+                                    container=record.name)
+        remaining = deadline - loop.time()
+        if remaining > 0:
+            died: asyncio.Future[None] = loop.create_future()
+            self._die_waiters.setdefault(record.id, []).append(died)
+            await self._docker(self.runtime.kill, record, "SIGTERM")
+            while not died.done() and (remaining := deadline - loop.time()) > 0:
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(asyncio.shield(died), min(remaining, 1.0))
+                if not died.done():
+                    fresh = await self._docker(self.runtime.inspect, record.id)
+                    if fresh is None or not fresh.running:
+                        break
+        await self._docker(self.runtime.kill, record, "SIGKILL")
+
+    # ---- status -----------------------------------------------------------------------------
+
+    async def _write_status(self, pod: dict[str, Any], records: list[ContainerRecord]) -> None:
+        uid = _uid(pod)
+        meta = pod["metadata"]
+        ns, name = meta.get("namespace", "default"), meta["name"]
+        for _ in range(5):
+            status = pod_status(pod, records, self._waiting.get(uid, {}), host_ip=self.host_ip, now=now_rfc3339())
+            if self._written.get(uid) == status:
+                return
+            try:
+                updated = await self._client.update_status("pods", {**pod, "status": status}, namespace=ns)
+            except Conflict:
+                try:
+                    pod = await self._client.get("pods", name, namespace=ns)
+                except NotFound:
+                    return
+                if _uid(pod) != uid:
+                    return
+                continue
+            except NotFound:
+                return
+            self._written[uid] = status
+            key = pod_key(pod)
+            cached = self._pods.get(key)
+            if cached is not None and _uid(cached) == uid and _rv(updated) >= _rv(cached):
+                self._pods[key] = updated
+            return
+
+    # ---- logs -------------------------------------------------------------------------------
+
+    async def logs(
+        self,
+        namespace: str,
+        pod: str,
+        container: str | None = None,
+        *,
+        follow: bool = False,
+        tail_lines: int | None = None,
+        previous: bool = False,
+        timestamps: bool = False,
+        since_seconds: int | None = None,
+    ) -> AsyncIterator[bytes]:
+        """The output of a container of a pod (``kubectl logs``); raises before the first chunk on errors."""
+        records = await self._docker(self.runtime.pod_containers, namespace, pod)
+        known = self._pods.get(f"{namespace}/{pod}")
+        if known is not None:
+            uid = _uid(known)
+        elif records:
+            uid = max(records, key=lambda r: r.created_ts).pod_uid
+        else:
+            raise NotFound("pods", pod)
+        if container is None:
+            names = [c["name"] for c in ((known or {}).get("spec") or {}).get("containers") or []]
+            names = names or sorted({r.name for r in records if r.name != SANDBOX})
+            if not names:
+                raise BadRequest(f'a container name must be specified for pod {pod}')
+            container = names[0]
+        attempts = group_records(r for r in records if r.pod_uid == uid).get(container, [])
+        if previous:
+            if len(attempts) < 2:
+                raise BadRequest(f'previous terminated container "{container}" in pod "{pod}" not found')
+            target = attempts[-2]
+        else:
+            if not attempts:
+                raise BadRequest(f'container "{container}" in pod "{pod}" is waiting to start: ContainerCreating')
+            target = attempts[-1]
+        since = time.time() - since_seconds if since_seconds else None
+        if not follow:
+            data = await self._docker(self.runtime.logs, target.id, tail=tail_lines, timestamps=timestamps,
+                                      since=since)
+            if data:
+                yield data  # type: ignore[misc]
+            return
+        stream: Any = await self._docker(self.runtime.logs, target.id, follow=True, tail=tail_lines,
+                                         timestamps=timestamps, since=since)
+        loop = asyncio.get_running_loop()
+        chunks: asyncio.Queue[bytes | None] = asyncio.Queue()
+
+        def pump() -> None:
+            try:
+                for chunk in stream:
+                    loop.call_soon_threadsafe(chunks.put_nowait, chunk)
+            except Exception as e:  # noqa: BLE001 - the stream ends when closed under us
+                log.debug("log stream ended: %s", e)
+            finally:
+                with contextlib.suppress(RuntimeError):
+                    loop.call_soon_threadsafe(chunks.put_nowait, None)
+
+        threading.Thread(target=pump, name="kubelet-logs", daemon=True).start()
+        try:
+            while (chunk := await chunks.get()) is not None:
+                yield chunk
+        finally:
+            with contextlib.suppress(Exception):
+                stream.close()
+
+
+def _rv(obj: dict[str, Any]) -> int:
+    try:
+        return int((obj.get("metadata") or {}).get("resourceVersion") or 0)
+    except ValueError:
+        return 0
+
+
+def _needs_sync(old: dict[str, Any], new: dict[str, Any]) -> bool:
+    """A pod event matters to the kubelet unless only status/resourceVersion moved (its own writes)."""
+    if old.get("spec") != new.get("spec"):
+        return True
+    om, nm = old.get("metadata") or {}, new.get("metadata") or {}
+    return any(om.get(k) != nm.get(k) for k in ("uid", "deletionTimestamp", "deletionGracePeriodSeconds",
+                                                  "labels", "annotations"))
+
+
+def _finished(spec: dict[str, Any], grouped: dict[str, list[ContainerRecord]], policy: str) -> bool:
+    """Whether the pod will run nothing more: every app container finished and is not to be restarted
+    (or an init container failed under ``restartPolicy: Never``)."""
+    if policy == "Never":
+        for init in spec.get("initContainers") or []:
+            attempts = grouped.get(init["name"], [])
+            if attempts and attempts[-1].finished and (attempts[-1].exit_code != 0 or attempts[-1].error):
+                return True
+    containers = spec.get("containers") or []
+    if not containers or policy == "Always":
+        return False
+    for c in containers:
+        attempts = grouped.get(c["name"], [])
+        if not attempts or not attempts[-1].finished:
+            return False
+        if should_restart(policy, attempts[-1].exit_code):
+            return False
+    return True

@@ -1,0 +1,360 @@
+"""The kubelet's only door to the Docker engine (the "container runtime" of this node).
+
+Every call here blocks (the Docker SDK speaks HTTP over a socket); the kubelet runs them in
+its own thread pool so the event loop never waits on Docker. Containers are found only by
+their labels: the cluster label first, then the pod's namespace, name and uid, the container
+name and the restart count. That is what lets a restarted daemon adopt what runs, and what
+keeps containers of other clusters (or of anyone else) out of reach: every query filters on
+``io.minikube-lite.cluster=<cluster id>`` and every change goes through a record that came
+out of such a query.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import docker
+import docker.errors
+
+from minikube_lite.config import CLUSTER_LABEL
+
+from .pause import PAUSE_IMAGE, ensure_pause_image
+
+log = logging.getLogger(__name__)
+
+LABEL_NAMESPACE = "io.kubernetes.pod.namespace"
+LABEL_POD = "io.kubernetes.pod.name"
+LABEL_UID = "io.kubernetes.pod.uid"
+LABEL_CONTAINER = "io.kubernetes.container.name"
+LABEL_RESTART_COUNT = "io.kubernetes.container.restartCount"
+SANDBOX = "POD"  # the container name of the pause container, as Kubernetes' dockershim named it
+
+_ZERO_TIME = "0001-01-01T00:00:00Z"
+
+
+def epoch(docker_time: str | None) -> float | None:
+    """Docker's RFC 3339 time (nanoseconds, ``Z``) as seconds since the epoch; None for zero."""
+    if not docker_time or docker_time.startswith("0001-01-01"):
+        return None
+    main, _, frac = docker_time.rstrip("Z").partition(".")
+    try:
+        stamp = datetime.strptime(main[:19], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=UTC).timestamp()
+    except ValueError:
+        return None
+    digits = "".join(ch for ch in frac if ch.isdigit())
+    return stamp + (float("0." + digits) if digits else 0.0)
+
+
+def k8s_time(docker_time: str | None) -> str | None:
+    """Docker's nanosecond RFC 3339 time -> Kubernetes' second-precision form (None for zero)."""
+    if not docker_time or docker_time.startswith("0001-01-01"):
+        return None
+    return docker_time[:19] + "Z"
+
+
+@dataclass
+class ContainerRecord:
+    """What the kubelet needs to know of one of its containers (from ``docker inspect``)."""
+
+    id: str
+    docker_name: str
+    name: str  # the Kubernetes container name; SANDBOX for the pause container
+    namespace: str
+    pod: str
+    pod_uid: str
+    restart_count: int
+    status: str  # created / running / paused / restarting / removing / exited / dead
+    exit_code: int = 0
+    started_at: str | None = None
+    finished_at: str | None = None
+    oom_killed: bool = False
+    error: str = ""
+    image: str = ""
+    image_id: str = ""
+    ip: str | None = None
+    labels: dict[str, str] = field(default_factory=dict)
+    created_ts: float = 0.0
+    finished_ts: float | None = None
+
+    @property
+    def running(self) -> bool:
+        return self.status in ("running", "paused", "restarting")
+
+    @property
+    def finished(self) -> bool:
+        """Ran and stopped, or could not be started at all."""
+        return self.status in ("exited", "dead") or (self.status == "created" and bool(self.error))
+
+    @classmethod
+    def from_inspect(cls, data: dict[str, Any], network: str) -> ContainerRecord:
+        labels = data["Config"].get("Labels") or {}
+        state = data.get("State") or {}
+        networks = (data.get("NetworkSettings") or {}).get("Networks") or {}
+        ip = (networks.get(network) or {}).get("IPAddress") or None
+        return cls(
+            id=data["Id"],
+            docker_name=data.get("Name", "").lstrip("/"),
+            name=labels.get(LABEL_CONTAINER, ""),
+            namespace=labels.get(LABEL_NAMESPACE, ""),
+            pod=labels.get(LABEL_POD, ""),
+            pod_uid=labels.get(LABEL_UID, ""),
+            restart_count=_int(labels.get(LABEL_RESTART_COUNT)),
+            status=state.get("Status", ""),
+            exit_code=int(state.get("ExitCode") or 0),
+            started_at=k8s_time(state.get("StartedAt")),
+            finished_at=k8s_time(state.get("FinishedAt")),
+            oom_killed=bool(state.get("OOMKilled")),
+            error=state.get("Error") or "",
+            image=data["Config"].get("Image", ""),
+            image_id=data.get("Image", ""),
+            ip=ip,
+            labels=labels,
+            created_ts=epoch(data.get("Created")) or 0.0,
+            finished_ts=epoch(state.get("FinishedAt")),
+        )
+
+
+def _int(value: str | None) -> int:
+    try:
+        return int(value or 0)
+    except ValueError:
+        return 0
+
+
+class Runtime:
+    """Blocking Docker operations, all scoped to one cluster's label."""
+
+    def __init__(self, *, cluster_id: str, network_name: str,
+                 docker_client: docker.DockerClient | None = None) -> None:
+        self.cluster_id = cluster_id
+        self.network_name = network_name
+        self._docker = docker_client
+        self._owned_client = docker_client is None
+        self._events_stream: Any = None
+        self._events_client: docker.DockerClient | None = None
+        self._stop_events = threading.Event()
+
+    # -- connection -------------------------------------------------------------------------
+    @property
+    def docker(self) -> docker.DockerClient:
+        if self._docker is None:
+            self._docker = docker.from_env(timeout=120)
+        return self._docker
+
+    def ping(self) -> None:
+        self.docker.ping()
+
+    def version(self) -> str:
+        return str(self.docker.version().get("Version", "unknown"))
+
+    def close(self) -> None:
+        self._stop_events.set()
+        stream = self._events_stream
+        if stream is not None:
+            try:
+                stream.close()
+            except Exception as e:  # noqa: BLE001 - closing a dead stream may fail in many ways
+                log.debug("closing the docker event stream: %s", e)
+        if self._owned_client and self._docker is not None:
+            self._docker.close()
+            self._docker = None
+
+    @property
+    def cluster_filter(self) -> str:
+        return f"{CLUSTER_LABEL}={self.cluster_id}"
+
+    def container_name(self, namespace: str, pod: str, uid: str, container: str, attempt: int) -> str:
+        """``mkl_<cluster>_<container>_<pod>_<namespace>_<uid>_<attempt>`` (dockershim's k8s_ scheme)."""
+        return f"mkl_{self.cluster_id[:8]}_{container}_{pod}_{namespace}_{uid}_{attempt}"
+
+    def labels(self, pod: dict[str, Any], container: str, restart_count: int) -> dict[str, str]:
+        meta = pod["metadata"]
+        return {
+            CLUSTER_LABEL: self.cluster_id,
+            LABEL_NAMESPACE: meta.get("namespace", "default"),
+            LABEL_POD: meta["name"],
+            LABEL_UID: meta.get("uid", ""),
+            LABEL_CONTAINER: container,
+            LABEL_RESTART_COUNT: str(restart_count),
+        }
+
+    # -- network and images -----------------------------------------------------------------
+    def ensure_network(self) -> str:
+        """Create the pods' bridge network when missing; returns its gateway address."""
+        try:
+            net = self.docker.networks.get(self.network_name)
+        except docker.errors.NotFound:
+            try:
+                net = self.docker.networks.create(self.network_name, driver="bridge", check_duplicate=True,
+                                                  labels={CLUSTER_LABEL: self.cluster_id})
+            except docker.errors.APIError:
+                net = self.docker.networks.get(self.network_name)  # created meanwhile by someone else
+            net.reload()
+        for cfg in (net.attrs.get("IPAM") or {}).get("Config") or []:
+            if cfg.get("Gateway"):
+                return str(cfg["Gateway"]).split("/")[0]
+        return "127.0.0.1"
+
+    def ensure_pause_image(self) -> str:
+        return ensure_pause_image(self.docker, PAUSE_IMAGE)
+
+    def image_present(self, image: str) -> bool:
+        try:
+            self.docker.images.get(image)
+            return True
+        except docker.errors.ImageNotFound:
+            return False
+
+    def pull(self, image: str) -> None:
+        repository, tag = _split_image(image)
+        self.docker.images.pull(repository, tag=tag)
+
+    # -- listing ----------------------------------------------------------------------------
+    def list_ids(self, *label_filters: str) -> list[dict[str, Any]]:
+        """Sparse list (id, labels, state) of this cluster's containers matching the labels."""
+        filters = {"label": [self.cluster_filter, *label_filters]}
+        return self.docker.api.containers(all=True, filters=filters)
+
+    def inspect(self, container_id: str) -> ContainerRecord | None:
+        try:
+            data = self.docker.api.inspect_container(container_id)
+        except docker.errors.NotFound:
+            return None
+        if (data["Config"].get("Labels") or {}).get(CLUSTER_LABEL) != self.cluster_id:
+            return None  # never look at (let alone touch) a container that is not ours
+        return ContainerRecord.from_inspect(data, self.network_name)
+
+    def pod_containers(self, namespace: str, pod: str) -> list[ContainerRecord]:
+        """All containers of pod ``namespace/pod`` (any uid), oldest attempt first."""
+        found = self.list_ids(f"{LABEL_NAMESPACE}={namespace}", f"{LABEL_POD}={pod}")
+        records = [r for r in (self.inspect(c["Id"]) for c in found) if r is not None]
+        records.sort(key=lambda r: (r.name, r.restart_count, r.started_at or ""))
+        return records
+
+    def pod_containers_of(self, namespace: str, pod: str, uid: str) -> list[ContainerRecord]:
+        """The containers of one incarnation (uid) of pod ``namespace/pod``."""
+        return [r for r in self.pod_containers(namespace, pod) if r.pod_uid == uid]
+
+    def all_pod_keys(self) -> list[tuple[str, str, str]]:
+        """(namespace, pod, uid) of every container this cluster owns."""
+        return [((c.get("Labels") or {}).get(LABEL_NAMESPACE, ""), (c.get("Labels") or {}).get(LABEL_POD, ""),
+                 (c.get("Labels") or {}).get(LABEL_UID, "")) for c in self.list_ids()]
+
+    # -- lifecycle --------------------------------------------------------------------------
+    def create(self, name: str, create: dict[str, Any], host: dict[str, Any], *,
+               join_network: bool = False) -> str:
+        """Create a container (not started); a leftover of ours with the same name is replaced."""
+        labels = create.get("labels") or {}
+        if labels.get(CLUSTER_LABEL) != self.cluster_id:
+            raise ValueError("refusing to create a container without this cluster's label")
+        api = self.docker.api
+        kwargs = dict(create)
+        kwargs["host_config"] = api.create_host_config(**host)
+        if join_network:
+            kwargs["networking_config"] = api.create_networking_config(
+                {self.network_name: api.create_endpoint_config()})
+        try:
+            return api.create_container(name=name, **kwargs)["Id"]
+        except docker.errors.APIError as e:
+            if e.status_code != 409:
+                raise
+            old = self.inspect(name)
+            if old is None:
+                raise
+            self.remove(old.id)
+            return api.create_container(name=name, **kwargs)["Id"]
+
+    def start(self, container_id: str) -> None:
+        self.docker.api.start(container_id)
+
+    def kill(self, record: ContainerRecord, signal: str = "SIGKILL") -> None:
+        try:
+            self.docker.api.kill(record.id, signal=signal)
+        except docker.errors.APIError as e:
+            if e.status_code not in (404, 409):  # gone, or not running any more
+                raise
+
+    def remove(self, container_id: str) -> None:
+        try:
+            self.docker.api.remove_container(container_id, force=True)
+        except docker.errors.APIError as e:
+            if e.status_code not in (404, 409):  # 409: removal already in progress
+                raise
+
+    def exec(self, container_id: str, command: list[str]) -> int:
+        exec_id = self.docker.api.exec_create(container_id, command)["Id"]
+        self.docker.api.exec_start(exec_id)
+        return int(self.docker.api.exec_inspect(exec_id).get("ExitCode") or 0)
+
+    def read_file(self, container_id: str, path: str, limit: int = 4096) -> str | None:
+        """A small file from a (possibly stopped) container, e.g. its termination message."""
+        import io
+        import tarfile
+
+        try:
+            stream, _ = self.docker.api.get_archive(container_id, path)
+            data = b"".join(stream)
+            with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+                member = tar.next()
+                if member is None or not member.isfile():
+                    return None
+                f = tar.extractfile(member)
+                return f.read(limit).decode(errors="replace") if f else None
+        except (docker.errors.APIError, tarfile.TarError):
+            return None
+
+    # -- logs -------------------------------------------------------------------------------
+    def logs(self, container_id: str, *, follow: bool = False, tail: int | None = None,
+             timestamps: bool = False, since: float | None = None) -> Iterator[bytes] | bytes:
+        kwargs: dict[str, Any] = {"stdout": True, "stderr": True, "timestamps": timestamps,
+                                  "tail": "all" if tail is None else tail}
+        if since is not None:
+            kwargs["since"] = int(since)
+        if follow:
+            return self.docker.api.logs(container_id, stream=True, follow=True, **kwargs)
+        return self.docker.api.logs(container_id, stream=False, follow=False, **kwargs)
+
+    # -- events -----------------------------------------------------------------------------
+    def watch_events(self, callback: Callable[[dict[str, Any] | None], None]) -> None:
+        """Feed this cluster's container events to ``callback`` until ``close()``; runs in a thread.
+
+        ``callback(None)`` signals a reconnection after the engine went away (state may have
+        changed unseen, so the kubelet resyncs everything).
+        """
+        failed = False
+        while not self._stop_events.is_set():
+            try:
+                client = self.docker
+                if self._owned_client:  # a connection of its own: the stream holds it for hours
+                    if self._events_client is not None:
+                        self._events_client.close()
+                    client = self._events_client = docker.from_env(timeout=None)
+                stream = client.events(decode=True, filters={"label": [self.cluster_filter],
+                                                             "type": "container"})
+                self._events_stream = stream
+                if failed:
+                    callback(None)
+                    failed = False
+                for event in stream:
+                    callback(event)
+            except Exception as e:  # noqa: BLE001 - the engine may vanish in many ways
+                if not self._stop_events.is_set():
+                    log.warning("docker event stream broke (%s); reconnecting", e)
+            if not self._stop_events.is_set():
+                failed = True
+                time.sleep(0.5)
+
+
+def _split_image(image: str) -> tuple[str, str | None]:
+    if "@" in image:
+        return image, None
+    name, _, tag = image.rpartition(":")
+    if name and "/" not in tag:
+        return name, tag
+    return image, "latest"

@@ -1,0 +1,288 @@
+"""A pod's spec, translated into what ``docker create`` takes.
+
+Pure functions (no Docker, no API calls) so every rule can be tested with plain dicts:
+image pull policy defaults, CPU and memory quantities, environment variables (values, field
+references, config map and secret keys), security context and resources. The pause container
+gets the pod's hostname and network; app containers join its network namespace with
+``network_mode="container:<pause id>"`` and never get a Docker restart policy (the kubelet
+restarts them itself; two restarters would fight).
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from collections.abc import Callable
+from typing import Any
+
+from .pause import PAUSE_IMAGE
+
+
+class ConfigError(Exception):
+    """The container cannot be configured yet (``CreateContainerConfigError``)."""
+
+
+# ---- images -------------------------------------------------------------------------------
+
+def image_tag(image: str) -> str | None:
+    """The tag of an image reference, or None when it has none (digests count as tagged)."""
+    if "@" in image:
+        return "@digest"
+    last = image.rsplit("/", 1)[-1]
+    return last.split(":", 1)[1] if ":" in last else None
+
+
+def pull_policy(container: dict[str, Any]) -> str:
+    """``imagePullPolicy`` as set, else Kubernetes' default: Always for ``:latest`` or no tag."""
+    policy = container.get("imagePullPolicy")
+    if policy in ("Always", "IfNotPresent", "Never"):
+        return policy
+    tag = image_tag(container.get("image", ""))
+    return "Always" if tag in (None, "latest") else "IfNotPresent"
+
+
+# ---- quantities ---------------------------------------------------------------------------
+
+_SUFFIXES = {
+    "Ki": 1024, "Mi": 1024**2, "Gi": 1024**3, "Ti": 1024**4, "Pi": 1024**5, "Ei": 1024**6,
+    "n": 1e-9, "u": 1e-6, "m": 1e-3, "": 1, "k": 1e3, "K": 1e3, "M": 1e6, "G": 1e9, "T": 1e12,
+    "P": 1e15, "E": 1e18,
+}
+_QUANTITY = re.compile(r"^([+-]?[0-9.]+(?:[eE][+-]?[0-9]+)?)(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|K|M|G|T|P|E)?$")
+
+
+def parse_quantity(value: Any) -> float:
+    """A Kubernetes quantity (``"500m"``, ``"128Mi"``, ``2``) as a number."""
+    if isinstance(value, (int, float)):
+        return float(value)
+    match = _QUANTITY.match(str(value).strip())
+    if not match:
+        raise ValueError(f"invalid quantity {value!r}")
+    number, suffix = match.groups()
+    if "e" in number.lower() and suffix is None:
+        return float(number)
+    return float(number) * _SUFFIXES[suffix or ""]
+
+
+# ---- environment --------------------------------------------------------------------------
+
+Lookup = Callable[[str, str], dict[str, Any] | None]
+"""``lookup("configmaps" | "secrets", name)`` -> the object in the pod's namespace, or None."""
+
+
+def referenced_objects(container: dict[str, Any]) -> set[tuple[str, str]]:
+    """The config maps and secrets a container's environment reads, as (resource, name)."""
+    refs: set[tuple[str, str]] = set()
+    for env in container.get("env") or []:
+        source = env.get("valueFrom") or {}
+        if "configMapKeyRef" in source:
+            refs.add(("configmaps", source["configMapKeyRef"].get("name", "")))
+        if "secretKeyRef" in source:
+            refs.add(("secrets", source["secretKeyRef"].get("name", "")))
+    for env_from in container.get("envFrom") or []:
+        if "configMapRef" in env_from:
+            refs.add(("configmaps", env_from["configMapRef"].get("name", "")))
+        if "secretRef" in env_from:
+            refs.add(("secrets", env_from["secretRef"].get("name", "")))
+    return refs
+
+
+def _object_data(resource: str, obj: dict[str, Any]) -> dict[str, str]:
+    if resource == "secrets":
+        data = {k: base64.b64decode(v).decode(errors="replace") for k, v in (obj.get("data") or {}).items()}
+        data.update(obj.get("stringData") or {})
+        return data
+    return dict(obj.get("data") or {})
+
+
+def _field_ref(pod: dict[str, Any], path: str, *, pod_ip: str | None, host_ip: str | None) -> str:
+    meta = pod.get("metadata") or {}
+    simple = {
+        "metadata.name": meta.get("name", ""),
+        "metadata.namespace": meta.get("namespace", "default"),
+        "metadata.uid": meta.get("uid", ""),
+        "spec.nodeName": (pod.get("spec") or {}).get("nodeName", ""),
+        "spec.serviceAccountName": (pod.get("spec") or {}).get("serviceAccountName", "default"),
+        "status.podIP": pod_ip or "",
+        "status.podIPs": pod_ip or "",
+        "status.hostIP": host_ip or "",
+        "status.hostIPs": host_ip or "",
+    }
+    if path in simple:
+        return simple[path]
+    match = re.fullmatch(r"metadata\.(labels|annotations)\[['\"]?(.+?)['\"]?\]", path)
+    if match:
+        return str((meta.get(match.group(1)) or {}).get(match.group(2), ""))
+    if path in ("metadata.labels", "metadata.annotations"):
+        items = meta.get(path.split(".")[1]) or {}
+        return "\n".join(f'{k}="{v}"' for k, v in sorted(items.items()))
+    raise ConfigError(f"unsupported fieldRef {path!r}")
+
+
+def _resource_ref(container: dict[str, Any], ref: dict[str, Any]) -> str:
+    resource = ref.get("resource", "")
+    divisor = parse_quantity(ref.get("divisor") or 1)
+    kind, _, name = resource.partition(".")
+    value = ((container.get("resources") or {}).get(kind) or {}).get(name)
+    if value is None:
+        return "0"
+    amount = parse_quantity(value) / divisor
+    return str(int(-(-amount // 1)))  # Kubernetes rounds up
+
+
+def resolve_env(pod: dict[str, Any], container: dict[str, Any], *, lookup: Lookup,
+                pod_ip: str | None, host_ip: str | None) -> list[str]:
+    """``NAME=value`` strings in Kubernetes' order: ``envFrom`` first, then ``env`` (which wins)."""
+    ns = (pod.get("metadata") or {}).get("namespace", "default")
+    env: dict[str, str] = {}
+    for env_from in container.get("envFrom") or []:
+        prefix = env_from.get("prefix", "")
+        for key, resource, kind in (("configMapRef", "configmaps", "configmap"), ("secretRef", "secrets", "secret")):
+            if key not in env_from:
+                continue
+            ref = env_from[key]
+            obj = lookup(resource, ref.get("name", ""))
+            if obj is None:
+                if ref.get("optional"):
+                    continue
+                raise ConfigError(f'{kind} "{ref.get("name", "")}" not found')
+            for k, v in _object_data(resource, obj).items():
+                env[prefix + k] = v
+    for item in container.get("env") or []:
+        name = item.get("name", "")
+        if "value" in item or "valueFrom" not in item:
+            env[name] = _expand(str(item.get("value", "")), env)
+            continue
+        source = item["valueFrom"] or {}
+        if "fieldRef" in source:
+            env[name] = _field_ref(pod, source["fieldRef"].get("fieldPath", ""), pod_ip=pod_ip, host_ip=host_ip)
+        elif "resourceFieldRef" in source:
+            env[name] = _resource_ref(container, source["resourceFieldRef"])
+        else:
+            for key, resource, kind in (("configMapKeyRef", "configmaps", "ConfigMap"),
+                                        ("secretKeyRef", "secrets", "Secret")):
+                if key not in source:
+                    continue
+                ref = source[key]
+                obj = lookup(resource, ref.get("name", ""))
+                if obj is None:
+                    if ref.get("optional"):
+                        break
+                    raise ConfigError(f'{kind.lower()} "{ref.get("name", "")}" not found')
+                data = _object_data(resource, obj)
+                if ref.get("key") not in data:
+                    if ref.get("optional"):
+                        break
+                    raise ConfigError(f"couldn't find key {ref.get('key')} in {kind} {ns}/{ref.get('name')}")
+                env[name] = data[ref["key"]]
+                break
+    return [f"{k}={v}" for k, v in env.items()]
+
+
+def _expand(value: str, env: dict[str, str]) -> str:
+    """``$(VAR)`` references to earlier variables, ``$$`` escapes, as Kubernetes expands them."""
+    def repl(match: re.Match[str]) -> str:
+        if match.group(0) == "$$":
+            return "$"
+        return env.get(match.group(1), match.group(0))
+    return re.sub(r"\$\$|\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)", repl, value)
+
+
+def expand_args(args: list[str] | None, env: list[str]) -> list[str] | None:
+    if args is None:
+        return None
+    values = dict(e.split("=", 1) for e in env)
+    return [_expand(str(a), values) for a in args]
+
+
+# ---- docker create ------------------------------------------------------------------------
+
+def _user(pod: dict[str, Any], container: dict[str, Any]) -> str | None:
+    pod_ctx = (pod.get("spec") or {}).get("securityContext") or {}
+    ctx = container.get("securityContext") or {}
+    uid = ctx.get("runAsUser", pod_ctx.get("runAsUser"))
+    gid = ctx.get("runAsGroup", pod_ctx.get("runAsGroup"))
+    if uid is None and gid is None:
+        return None
+    if uid is None:
+        return None  # Docker cannot set a group alone; the image's user stays
+    return f"{uid}:{gid}" if gid is not None else str(uid)
+
+
+def host_resources(container: dict[str, Any]) -> dict[str, Any]:
+    """CPU and memory limits/requests as Docker host-config settings."""
+    resources = container.get("resources") or {}
+    limits = resources.get("limits") or {}
+    requests = resources.get("requests") or {}
+    out: dict[str, Any] = {}
+    if "memory" in limits:
+        out["mem_limit"] = int(parse_quantity(limits["memory"]))
+        out["memswap_limit"] = out["mem_limit"]  # no swap, as on a Kubernetes node
+    if "cpu" in limits:
+        out["nano_cpus"] = int(parse_quantity(limits["cpu"]) * 1e9)
+    cpu_request = requests.get("cpu", limits.get("cpu"))
+    if cpu_request is not None:
+        out["cpu_shares"] = max(2, int(parse_quantity(cpu_request) * 1024))
+    return out
+
+
+def app_container_args(pod: dict[str, Any], container: dict[str, Any], *, pause_id: str, labels: dict[str, str],
+                       env: list[str]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(create_container kwargs, host config kwargs) of one app or init container."""
+    ctx = container.get("securityContext") or {}
+    caps = ctx.get("capabilities") or {}
+    host: dict[str, Any] = {
+        "network_mode": f"container:{pause_id}",
+        "ipc_mode": f"container:{pause_id}",
+        "privileged": bool(ctx.get("privileged", False)),
+        "read_only": bool(ctx.get("readOnlyRootFilesystem", False)),
+        **host_resources(container),
+    }
+    if caps.get("add"):
+        host["cap_add"] = list(caps["add"])
+    if caps.get("drop"):
+        host["cap_drop"] = list(caps["drop"])
+    create: dict[str, Any] = {
+        "image": container["image"],
+        "labels": labels,
+        "environment": env,
+        "detach": True,
+        "stdin_open": bool(container.get("stdin", False)),
+        "tty": bool(container.get("tty", False)),
+    }
+    if container.get("command"):
+        create["entrypoint"] = expand_args(container["command"], env)
+        create["command"] = expand_args(container.get("args") or [], env)
+    elif container.get("args"):
+        create["command"] = expand_args(container["args"], env)
+    if container.get("workingDir"):
+        create["working_dir"] = container["workingDir"]
+    user = _user(pod, container)
+    if user:
+        create["user"] = user
+    return create, host
+
+
+def pause_container_args(pod: dict[str, Any], *, labels: dict[str, str],
+                         network: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(create_container kwargs, host config kwargs) of the pod's pause container."""
+    spec = pod.get("spec") or {}
+    hostname = spec.get("hostname") or pod["metadata"]["name"]
+    port_bindings: dict[str, Any] = {}
+    for c in spec.get("containers") or []:
+        for p in c.get("ports") or []:
+            if p.get("hostPort"):
+                key = f"{p['containerPort']}/{(p.get('protocol') or 'TCP').lower()}"
+                port_bindings[key] = (p.get("hostIP") or "0.0.0.0", int(p["hostPort"]))
+    host: dict[str, Any] = {"network_mode": network, "ipc_mode": "shareable"}
+    if port_bindings:
+        host["port_bindings"] = port_bindings
+    create: dict[str, Any] = {
+        "image": PAUSE_IMAGE,
+        "labels": labels,
+        "hostname": hostname[:63],
+        "detach": True,
+    }
+    if port_bindings:
+        create["ports"] = [tuple(k.split("/")) for k in port_bindings]
+    return create, host
