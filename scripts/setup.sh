@@ -12,7 +12,7 @@
 # Safe to run again: every step skips what is already done.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-export DEBIAN_FRONTEND=noninteractive PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_INPUT=1
+export DEBIAN_FRONTEND=noninteractive PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_INPUT=1 PIP_ROOT_USER_ACTION=ignore
 
 is_root() { [[ "$(id -u)" -eq 0 ]]; }
 apt_updated=0
@@ -32,7 +32,12 @@ if [[ -z "$PY" ]] || ! "$PY" -m pip --version >/dev/null 2>&1; then
   PY="$(command -v python3)"
 fi
 
-static_busybox() { [[ -x /bin/busybox ]] && LC_ALL=C ldd /bin/busybox 2>&1 | grep -q "not a dynamic executable"; }
+static_busybox() {  # ldd exits 1 on a static binary: don't pipe it (pipefail)
+  local out
+  [[ -x /bin/busybox ]] || return 1
+  out="$(LC_ALL=C ldd /bin/busybox 2>&1 || true)"
+  [[ "$out" == *"not a dynamic executable"* ]]
+}
 if ! static_busybox; then
   echo "📦  Installing busybox-static (the base of the local images) ..."
   apt_install busybox-static

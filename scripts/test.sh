@@ -6,13 +6,19 @@
 # Extra arguments go to pytest, e.g. scripts/test.sh tests/unit -x
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-export DEBIAN_FRONTEND=noninteractive PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_INPUT=1
+export DEBIAN_FRONTEND=noninteractive PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_INPUT=1 PIP_ROOT_USER_ACTION=ignore
 
 PY="${PYTHON:-$(command -v python3 || command -v python)}"
 
 scripts/ensure-docker.sh
 
-if ! { [[ -x /bin/busybox ]] && LC_ALL=C ldd /bin/busybox 2>&1 | grep -q "not a dynamic executable"; }; then
+static_busybox() {  # ldd exits 1 on a static binary: don't pipe it (pipefail)
+  local out
+  [[ -x /bin/busybox ]] || return 1
+  out="$(LC_ALL=C ldd /bin/busybox 2>&1 || true)"
+  [[ "$out" == *"not a dynamic executable"* ]]
+}
+if ! static_busybox; then
   if [[ "$(id -u)" -ne 0 ]]; then
     echo "❌  A static busybox is needed for the test images: sudo apt-get install -y busybox-static" >&2
     exit 1
