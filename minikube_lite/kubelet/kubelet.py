@@ -127,8 +127,15 @@ class Kubelet:
     # ---- lifecycle --------------------------------------------------------------------------
 
     async def run(self) -> None:
-        """Register the node and keep this node's pods running, until cancelled."""
+        """Register the node and keep this node's pods running, until cancelled.
+
+        May be called again after it failed (the daemon's supervisor does): each run starts
+        with a fresh work queue and a fresh view of the pods.
+        """
         self._loop = asyncio.get_running_loop()
+        self._stopping = False
+        self._listed = False
+        self._queue = WorkQueue(self._sync_pod)
         await self._docker(self.runtime.ping)
         self.host_ip = await self._docker(self.runtime.ensure_network)
         await self._docker(self.runtime.ensure_pause_image)
@@ -278,9 +285,7 @@ class Kubelet:
             with contextlib.suppress(RuntimeError):  # the loop is closed: we are shutting down
                 loop.call_soon_threadsafe(self._on_docker_event, event)
 
-        self._events_thread = threading.Thread(target=self.runtime.watch_events, args=(deliver,),
-                                               name="kubelet-docker-events", daemon=True)
-        self._events_thread.start()
+        self._events_thread = self.runtime.start_event_thread(deliver)
 
     def _on_docker_event(self, event: dict[str, Any] | None) -> None:
         if self._stopping:

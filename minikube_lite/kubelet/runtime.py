@@ -321,14 +321,21 @@ class Runtime:
         return self.docker.api.logs(container_id, stream=False, follow=False, **kwargs)
 
     # -- events -----------------------------------------------------------------------------
-    def watch_events(self, callback: Callable[[dict[str, Any] | None], None]) -> None:
-        """Feed this cluster's container events to ``callback`` until ``close()``; runs in a thread.
+    def start_event_thread(self, callback: Callable[[dict[str, Any] | None], None]) -> threading.Thread:
+        """Feed this cluster's container events to ``callback`` from a thread, until ``close()``.
 
         ``callback(None)`` signals a reconnection after the engine went away (state may have
         changed unseen, so the kubelet resyncs everything).
         """
+        stop = self._stop_events = threading.Event()  # this thread's own: a later run gets another
+        thread = threading.Thread(target=self._watch_events, args=(callback, stop), name="kubelet-docker-events",
+                                  daemon=True)
+        thread.start()
+        return thread
+
+    def _watch_events(self, callback: Callable[[dict[str, Any] | None], None], stop: threading.Event) -> None:
         failed = False
-        while not self._stop_events.is_set():
+        while not stop.is_set():
             try:
                 client = self.docker
                 if self._owned_client:  # a connection of its own: the stream holds it for hours
@@ -338,15 +345,18 @@ class Runtime:
                 stream = client.events(decode=True, filters={"label": [self.cluster_filter],
                                                              "type": "container"})
                 self._events_stream = stream
+                if stop.is_set():  # closed while we were connecting
+                    stream.close()
+                    return
                 if failed:
                     callback(None)
                     failed = False
                 for event in stream:
                     callback(event)
             except Exception as e:  # noqa: BLE001 - the engine may vanish in many ways
-                if not self._stop_events.is_set():
+                if not stop.is_set():
                     log.warning("docker event stream broke (%s); reconnecting", e)
-            if not self._stop_events.is_set():
+            if not stop.is_set():
                 failed = True
                 time.sleep(0.5)
 
