@@ -16,6 +16,7 @@ as is.
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, PlainValidator
@@ -42,7 +43,9 @@ def _quantity(value: Any) -> int | float | str:
     return value
 
 
-def _time(value: Any) -> str:
+def _time(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value  # YAML loaders turn unquoted timestamps into datetimes; they are well formed
     if not isinstance(value, str):
         raise PydanticCustomError("string_type", "Input should be a valid string")
     if not _TIME_RE.match(value):

@@ -80,6 +80,14 @@ def test_seed_service_validates_clean_and_unchanged() -> None:
     assert cleaned == service()
 
 
+def test_timestamps_must_be_rfc3339() -> None:
+    obj = pod()
+    obj["metadata"]["creationTimestamp"] = None  # as `kubectl create --dry-run -o yaml` writes it
+    validate(POD, obj)
+    obj["metadata"]["creationTimestamp"] = "yesterday"
+    assert "metadata.creationTimestamp" in invalid_causes(POD, obj)
+
+
 def test_validate_does_not_touch_the_input() -> None:
     obj = pod()
     obj["spec"]["contianers"] = []
