@@ -484,6 +484,9 @@ class Kubelet:
         uid, cname, image = _uid(pod), container["name"], container.get("image", "")
         policy = pull_policy(container)
         waiting = self._waiting.setdefault(uid, {})
+        if not image.strip():
+            waiting[cname] = Waiting("InvalidImageName", "the container has no image")
+            return False
         present = await self._docker(self.runtime.image_present, image)
         if policy == "Never" and not present:
             message = f'Container image "{image}" is not present with pull policy of Never'

@@ -105,7 +105,7 @@ class Env:
         return found[0]
 
     async def create_pod(self, name: str, containers: list[dict[str, Any]], **spec: Any) -> dict[str, Any]:
-        for c in containers:
+        for c in [*containers, *spec.get("initContainers", [])]:
             c.setdefault("image", self.image)
         return await self.api.create("pods", {
             "apiVersion": "v1", "kind": "Pod",
@@ -423,5 +423,79 @@ def test_kill_to_running_median(env: Env) -> None:
         median = statistics.median(times)
         print(f"kill -> Running: median {median:.3f}s, max {max(times):.3f}s")
         assert median < 0.8, times
+
+    run_with_kubelet(env, scenario)
+
+
+def test_init_containers_run_in_order_before_the_app(env: Env) -> None:
+    async def scenario(kubelet: Kubelet) -> None:
+        await env.create_pod("init", [{"name": "app", "command": ["sleep", "3600"]}], initContainers=[
+            {"name": "one", "command": ["sh", "-c", "sleep 0.5; echo one > /dev/shm/order"]},
+            {"name": "two", "command": ["sh", "-c", "echo two >> /dev/shm/order"]},
+        ])
+
+        def init_state() -> list[str]:
+            st = (env.api.pod("init") or {}).get("status") or {}
+            return [next(iter(s["state"])) for s in st.get("initContainerStatuses") or []]
+
+        await eventually(lambda: init_state() == ["running", "waiting"], what="first init running")
+        pod = env.api.pod("init")
+        assert pod["status"]["phase"] == "Pending"
+        assert pod["status"]["containerStatuses"][0]["state"]["waiting"]["reason"] == "PodInitializing"
+        pod = await eventually(lambda: running(env.api, "init"), what="app running")
+        assert [s["state"]["terminated"]["reason"] for s in pod["status"]["initContainerStatuses"]] == \
+            ["Completed", "Completed"]
+        _, out = env.app_container("init", "app").exec_run(["cat", "/dev/shm/order"])  # IPC shared with the pod
+        assert out.split() == [b"one", b"two"]
+
+    run_with_kubelet(env, scenario)
+
+
+def test_missing_config_map_is_create_container_config_error_until_created(env: Env) -> None:
+    async def scenario(kubelet: Kubelet) -> None:
+        await env.create_pod("cfg", [{"name": "app", "command": ["sleep", "3600"], "env": [
+            {"name": "MODE", "valueFrom": {"configMapKeyRef": {"name": "settings", "key": "mode"}}}]}])
+
+        def waiting_reason() -> str | None:
+            cs = ((env.api.pod("cfg") or {}).get("status") or {}).get("containerStatuses") or [{}]
+            return ((cs[0].get("state") or {}).get("waiting") or {}).get("reason")
+
+        await eventually(lambda: waiting_reason() == "CreateContainerConfigError", what="config error")
+        cs = env.api.pod("cfg")["status"]["containerStatuses"][0]
+        assert cs["state"]["waiting"]["message"] == 'configmap "settings" not found'
+        await env.api.create("configmaps", {"metadata": {"name": "settings", "namespace": "default"},
+                                            "data": {"mode": "fast"}})
+        await eventually(lambda: running(env.api, "cfg"), timeout=15, what="running once the map exists")
+        _, out = env.app_container("cfg", "app").exec_run(["sh", "-c", "echo $MODE"])
+        assert out.strip() == b"fast"
+
+    run_with_kubelet(env, scenario)
+
+
+def test_graceful_delete_runs_pre_stop_then_sigterm(env: Env) -> None:
+    # "app" ignores SIGTERM and only ends once its preStop hook ran; "watcher" ends on SIGTERM.
+    # With a 20 s grace period, a delete finishing in a few seconds proves both were honoured.
+    app = {"name": "app", "command": ["sh", "-c", "trap '' TERM; while [ ! -f /dev/shm/stop ]; do sleep 0.1; done"],
+           "lifecycle": {"preStop": {"exec": {"command": ["touch", "/dev/shm/stop"]}}},
+           "resources": {"limits": {"memory": "64Mi", "cpu": "500m"}}}
+    watcher = {"name": "watcher", "command": ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 0.1; done"]}
+
+    async def scenario(kubelet: Kubelet) -> None:
+        await env.create_pod("grace", [app, watcher], terminationGracePeriodSeconds=20)
+        pod = await eventually(lambda: running(env.api, "grace"), what="Running")
+        assert pod["status"]["qosClass"] == "Burstable"
+        c = env.app_container("grace", "app")
+        assert c.attrs["HostConfig"]["Memory"] == 64 * 1024**2
+        assert c.attrs["HostConfig"]["NanoCpus"] == 500_000_000
+        t0 = time.monotonic()
+        await env.api.delete("pods", "grace")
+        await eventually(lambda: env.api.pod("grace") is None, timeout=25, what="deleted")
+        elapsed = time.monotonic() - t0
+        assert elapsed < 5, f"delete took {elapsed:.1f}s: preStop or SIGTERM not honoured"
+        assert not env.containers("grace")
+        await kubelet._events.flush()
+        events, _ = await env.api.list("events")
+        assert {e["involvedObject"].get("fieldPath") for e in events if e["reason"] == "Killing"} == \
+            {"spec.containers{app}", "spec.containers{watcher}"}
 
     run_with_kubelet(env, scenario)
