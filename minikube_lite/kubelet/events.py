@@ -57,7 +57,10 @@ class EventRecorder:
                      container: str | None) -> None:
         meta = pod.get("metadata") or {}
         ns = meta.get("namespace", "default")
-        field_path = f"spec.containers{{{container}}}" if container else ""
+        field_path = ""
+        if container:
+            inits = {c.get("name") for c in (pod.get("spec") or {}).get("initContainers") or []}
+            field_path = f"spec.{'initContainers' if container in inits else 'containers'}{{{container}}}"
         key = (meta.get("uid", ""), field_path, reason, message)
         lock = self._locks.setdefault(key, asyncio.Lock())
         try:

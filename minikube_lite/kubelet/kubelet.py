@@ -84,7 +84,10 @@ class Kubelet:
         resync_seconds: float = 10.0,
         heartbeat_seconds: float = 20.0,
         docker_threads: int = 16,
+        dns_server: str | None = None,
     ) -> None:
+        """``dns_server``: the cluster DNS address given to pods (``dnsPolicy: ClusterFirst``);
+        None leaves Docker's default resolver."""
         self._client = client
         self.node_name = node_name
         self.cluster_id = cluster_id
@@ -92,6 +95,7 @@ class Kubelet:
         self.runtime = Runtime(cluster_id=cluster_id, network_name=network_name, docker_client=docker_client)
         self.host_ip = "127.0.0.1"
         self._resync_seconds = resync_seconds
+        self.dns_server = dns_server
         self._heartbeat_seconds = heartbeat_seconds
         # A pool of our own: long Docker calls (pulls, stops) must not starve the process-wide
         # default executor the API server and other components share.
@@ -403,7 +407,8 @@ class Kubelet:
     async def _create_sandbox(self, pod: dict[str, Any], attempt: int) -> None:
         meta = pod["metadata"]
         labels = self.runtime.labels(pod, SANDBOX, attempt)
-        create, host = pause_container_args(pod, labels=labels, network=self.network_name)
+        create, host = pause_container_args(pod, labels=labels, network=self.network_name,
+                                            dns_server=self.dns_server)
         docker_name = self.runtime.container_name(meta.get("namespace", "default"), meta["name"], meta["uid"],
                                                   SANDBOX, attempt)
         cid = await self._docker(self.runtime.create, docker_name, create, host, join_network=True)
@@ -676,7 +681,9 @@ class Kubelet:
             target = attempts[-2]
         else:
             if not attempts:
-                raise BadRequest(f'container "{container}" in pod "{pod}" is waiting to start: ContainerCreating')
+                why = self._waiting.get(uid, {}).get(container)
+                raise BadRequest(f'container "{container}" in pod "{pod}" is waiting to start: '
+                                 f'{why.reason if why else "ContainerCreating"}')
             target = attempts[-1]
         since = time.time() - since_seconds if since_seconds else None
         if not follow:

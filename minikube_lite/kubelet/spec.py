@@ -263,9 +263,13 @@ def app_container_args(pod: dict[str, Any], container: dict[str, Any], *, pause_
     return create, host
 
 
-def pause_container_args(pod: dict[str, Any], *, labels: dict[str, str],
-                         network: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(create_container kwargs, host config kwargs) of the pod's pause container."""
+def pause_container_args(pod: dict[str, Any], *, labels: dict[str, str], network: str,
+                         dns_server: str | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(create_container kwargs, host config kwargs) of the pod's pause container.
+
+    App containers share its network namespace and its ``/etc/resolv.conf``, so the cluster DNS
+    settings (``dns_server`` with Kubernetes' search list and ``ndots:5``) are set here only.
+    """
     spec = pod.get("spec") or {}
     hostname = spec.get("hostname") or pod["metadata"]["name"]
     port_bindings: dict[str, Any] = {}
@@ -275,6 +279,11 @@ def pause_container_args(pod: dict[str, Any], *, labels: dict[str, str],
                 key = f"{p['containerPort']}/{(p.get('protocol') or 'TCP').lower()}"
                 port_bindings[key] = (p.get("hostIP") or "0.0.0.0", int(p["hostPort"]))
     host: dict[str, Any] = {"network_mode": network, "ipc_mode": "shareable"}
+    if dns_server and (spec.get("dnsPolicy") or "ClusterFirst") == "ClusterFirst":
+        ns = pod["metadata"].get("namespace", "default")
+        host["dns"] = [dns_server]
+        host["dns_search"] = [f"{ns}.svc.cluster.local", "svc.cluster.local", "cluster.local"]
+        host["dns_opt"] = ["ndots:5"]
     if port_bindings:
         host["port_bindings"] = port_bindings
     create: dict[str, Any] = {

@@ -406,7 +406,7 @@ def test_logs_current_and_previous(env: Env) -> None:
 
 def test_kill_to_running_median(env: Env) -> None:
     """The figure of the issue: median kill -> Running over pods (each killed once) well under 1 s."""
-    count = 8
+    count = int(os.environ.get("KUBELET_BENCH_KILLS", "8"))
 
     async def scenario(kubelet: Kubelet) -> None:
         for i in range(count):

@@ -179,3 +179,11 @@ def test_work_queue_retries_a_failing_sync() -> None:
         await q.close()
 
     asyncio.run(scenario())
+
+
+def test_pause_container_gets_cluster_dns_when_given() -> None:
+    _, host = pause_container_args(POD, labels={}, network="net", dns_server="10.0.0.1")
+    assert host["dns"] == ["10.0.0.1"] and host["dns_opt"] == ["ndots:5"]
+    assert host["dns_search"] == ["shop.svc.cluster.local", "svc.cluster.local", "cluster.local"]
+    _, plain = pause_container_args(POD, labels={}, network="net")
+    assert "dns" not in plain
