@@ -499,3 +499,18 @@ def test_graceful_delete_runs_pre_stop_then_sigterm(env: Env) -> None:
             {"spec.containers{app}", "spec.containers{watcher}"}
 
     run_with_kubelet(env, scenario)
+
+
+def test_missing_executable_is_container_cannot_run(env: Env) -> None:
+    async def scenario(kubelet: Kubelet) -> None:
+        await env.create_pod("nocmd", [{"name": "c", "command": ["/no/such/binary"]}], restartPolicy="Never")
+
+        def terminated() -> dict[str, Any] | None:
+            cs = ((env.api.pod("nocmd") or {}).get("status") or {}).get("containerStatuses") or [{}]
+            return (cs[0].get("state") or {}).get("terminated")
+
+        term = await eventually(terminated, what="terminated")
+        assert term["reason"] == "ContainerCannotRun" and "no/such/binary" in term["message"]
+        await eventually(lambda: (env.api.pod("nocmd") or {})["status"]["phase"] == "Failed", what="Failed")
+
+    run_with_kubelet(env, scenario)
