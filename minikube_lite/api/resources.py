@@ -60,6 +60,10 @@ RESOURCES: list[Resource] = [
     Resource("", "v1", "services", "service", "Service", True, ("svc",), ("all",), tuple(ALL_VERBS),
              ("status",)),
     Resource("", "v1", "events", "event", "Event", True, ("ev",), (), tuple(ALL_VERBS)),
+    # Served read-only and empty: kubectl's client-side validation lists CRDs before it reports an
+    # unknown kind ("no matches for kind ..."); a 404 here would turn that into a confusing error.
+    Resource("apiextensions.k8s.io", "v1", "customresourcedefinitions", "customresourcedefinition",
+             "CustomResourceDefinition", False, ("crd", "crds"), ("api-extensions",), ("get", "list", "watch")),
 ]
 
 _BY_PLURAL = {(r.group, r.plural): r for r in RESOURCES}

@@ -39,6 +39,10 @@ MAX_BODY = 3 * 1024 * 1024  # kube-apiserver's limit on a request body
 _TABLE_MARK = "as=table"
 
 
+_VERBS = {("GET", True): "list", ("POST", True): "create", ("DELETE", True): "deletecollection",
+          ("GET", False): "get", ("PUT", False): "update", ("PATCH", False): "patch", ("DELETE", False): "delete"}
+
+
 @dataclass
 class Target:
     res: Resource
@@ -239,6 +243,13 @@ def create_app(registry: Registry, *, server_address: str = "127.0.0.1:8080") ->
                 return JSONResponse(lst)
         target = parse_path(prefix, rest)
         method = request.method
+        if target.subresource is None:
+            verb = _VERBS.get((method, target.name is None), "")
+            if verb == "list" and _bool(request.query_params.get("watch")):
+                verb = "watch"
+            if verb not in target.res.verbs:
+                raise MethodNotAllowed(f"the server does not allow this method on the requested resource "
+                                       f"({method} {target.res.plural})")
         if target.subresource == "log" and method == "GET":
             return await pod_logs(request, target)
         if target.name is None:

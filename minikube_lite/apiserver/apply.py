@@ -20,7 +20,7 @@ import yaml
 
 from ..api.errors import ApiError, BadRequest, NotFound
 from ..api.resources import Resource, by_kind
-from .patch import strategic_merge_patch
+from .patch import merge_key_for, strategic_merge_patch
 from .registry import Registry
 
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
@@ -47,17 +47,31 @@ def parse_documents(body: bytes) -> list[Any]:
     return out
 
 
-def _deletions(old: Any, new: Any) -> Any:
-    """A merge patch that removes the map keys ``old`` had and ``new`` dropped."""
-    if not isinstance(old, dict) or not isinstance(new, dict):
-        return new
-    patch: dict[str, Any] = {}
-    for k, v in new.items():
-        patch[k] = _deletions(old.get(k), v)
-    for k in old:
-        if k not in new:
-            patch[k] = None
-    return patch
+def three_way_patch(old: Any, new: Any, kind: str, path: str = "") -> Any:
+    """The strategic merge patch taking the live object from ``old`` (last applied) to ``new``.
+
+    Everything in ``new`` is set; map keys that ``old`` had and ``new`` dropped become ``null``;
+    items of merge-keyed lists (containers by name, ports by port ...) that ``new`` dropped become
+    ``{"$patch": "delete", <key>: ...}``. Fields the server or controllers added, which neither
+    manifest names, are left as they are, as kubectl's client-side apply does.
+    """
+    if isinstance(old, dict) and isinstance(new, dict):
+        patch: dict[str, Any] = {}
+        for k, v in new.items():
+            patch[k] = three_way_patch(old.get(k), v, kind, f"{path}.{k}" if path else k)
+        for k in old:
+            if k not in new:
+                patch[k] = None
+        return patch
+    if isinstance(old, list) and isinstance(new, list):
+        key = merge_key_for(kind, path)
+        if key and all(isinstance(i, dict) for i in old + new):
+            old_by_key = {i.get(key): i for i in old}
+            new_keys = {i.get(key) for i in new}
+            items = [three_way_patch(old_by_key.get(i.get(key)), i, kind, path) for i in new]
+            items += [{"$patch": "delete", key: i.get(key)} for i in old if i.get(key) not in new_keys]
+            return items
+    return new
 
 
 def display_name(res: Resource, name: str) -> str:
@@ -101,7 +115,7 @@ def apply_one(registry: Registry, doc: Any, namespace: str, *, dry_run: bool = F
             previous = json.loads(raw)
         except json.JSONDecodeError:
             previous = {}
-    merged = strategic_merge_patch(live, _deletions(previous, annotated), res.kind)
+    merged = strategic_merge_patch(live, three_way_patch(previous, annotated, res.kind), res.kind)
     merged.setdefault("metadata", {})["resourceVersion"] = live["metadata"]["resourceVersion"]
     updated, _ = registry.update(res, ns, name, merged, dry_run=dry_run, field_validation="Strict",
                                  field_manager="minikube-lite-apply")

@@ -435,7 +435,8 @@ class Registry:
             merged = apply_patch(current, body, ctype, res.kind)
             if not isinstance(merged, dict):
                 raise BadRequest("the patch did not produce an object")
-            if merged.get("metadata", {}).get("resourceVersion") == current["metadata"]["resourceVersion"]:
+            merged = self._check_identity(res, merged, namespace)
+            if merged["metadata"].get("resourceVersion") == current["metadata"]["resourceVersion"]:
                 merged["metadata"].pop("resourceVersion", None)  # the patch did not ask for a precondition
         merged = self._check_identity(res, merged, namespace)
         obj, warnings = self._update_from(res, entry, merged, subresource=subresource, dry_run=dry_run,

@@ -92,9 +92,12 @@ class Cluster:
         return httpx.Client(base_url=self.url, timeout=10)
 
     def get(self, path: str) -> Any:
-        with self.http() as c:
-            r = c.get(path)
-            return r.json() if r.status_code == 200 else None
+        try:
+            with self.http() as c:
+                r = c.get(path)
+        except httpx.TransportError:
+            return None
+        return r.json() if r.status_code == 200 else None
 
     def pod(self, name: str, namespace: str = "default") -> dict[str, Any] | None:
         return self.get(f"/api/v1/namespaces/{namespace}/pods/{name}")

@@ -44,6 +44,9 @@ def test_kill_daemon_and_restart_adopts_containers(tmp_path: Path) -> None:
         cluster.cli("stop")
         assert cluster.containers("survivor", all=True) == []
         cluster.cli("start")
-        wait_for(lambda: pod_running(cluster, "survivor"), timeout=15, what="survivor back after stop/start")
+        wait_for(lambda: [c for c in cluster.containers("survivor")
+                          if c.labels.get("io.kubernetes.container.name") == "main"],
+                 timeout=15, what="survivor's container back after stop/start")
+        wait_for(lambda: pod_running(cluster, "survivor"), timeout=15, what="survivor Running after stop/start")
         assert len([c for c in cluster.containers("survivor")
                     if c.labels.get("io.kubernetes.container.name") == "main"]) == 1
