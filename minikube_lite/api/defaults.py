@@ -186,6 +186,9 @@ _RULES = {
     "Namespace": _default_namespace,
     "Node": _default_node,
 }
+from minikube_lite.api import apps as _apps
+
+_RULES.update({"Deployment": _apps.default_deployment, "ReplicaSet": _apps.default_replicaset})
 
 
 def apply_defaults(resource: Resource, obj: dict[str, Any]) -> None:

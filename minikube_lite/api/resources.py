@@ -64,6 +64,10 @@ RESOURCES: list[Resource] = [
     # unknown kind ("no matches for kind ..."); a 404 here would turn that into a confusing error.
     Resource("apiextensions.k8s.io", "v1", "customresourcedefinitions", "customresourcedefinition",
              "CustomResourceDefinition", False, ("crd", "crds"), ("api-extensions",), ("get", "list", "watch")),
+    Resource("apps", "v1", "deployments", "deployment", "Deployment", True, ("deploy",), ("all",), tuple(ALL_VERBS),
+             ("status", "scale"), {"scale": ("Scale", "autoscaling", "v1")}),
+    Resource("apps", "v1", "replicasets", "replicaset", "ReplicaSet", True, ("rs",), ("all",), tuple(ALL_VERBS),
+             ("status", "scale"), {"scale": ("Scale", "autoscaling", "v1")}),
 ]
 
 _BY_PLURAL = {(r.group, r.plural): r for r in RESOURCES}

@@ -407,6 +407,10 @@ _CELLS = {
     "Node": _node_cells,
     "Event": _event_cells,
 }
+from minikube_lite.api import apps as _apps
+
+_CELLS.update(_apps.CELLS)
+COLUMNS.update(_apps._columns())
 
 
 # Rows of finished pods carry a "Completed" condition, as Kubernetes' printer marks them.

@@ -760,6 +760,14 @@ _KIND_RULES = {
     "Event": _validate_event,
 }
 
+# apps/v1 Deployment and ReplicaSet (schemas and rules in api/apps.py)
+from minikube_lite.api import apps as _apps
+from minikube_lite.api.models import MODELS as _MODELS
+
+_MODELS.update(_apps.MODELS)
+_KIND_RULES.update({"Deployment": _apps.validate_deployment, "ReplicaSet": _apps.validate_replicaset})
+_UPDATE_RULES = {"Deployment": _apps.validate_update, "ReplicaSet": _apps.validate_update}
+
 
 def validate(resource: Resource, obj: dict[str, Any], *,
              field_validation: str = "Strict") -> tuple[dict[str, Any], list[str]]:
@@ -891,5 +899,7 @@ def validate_update(resource: Resource, old: dict[str, Any], new: dict[str, Any]
         _validate_pod_update(errs, old, new)
     elif resource.kind == "Service":
         _validate_service_update(errs, old, new)
+    elif resource.kind in _UPDATE_RULES:
+        _UPDATE_RULES[resource.kind](errs, old, new)
     if errs.causes:
         raise errors.Invalid(resource.kind, _name_of(new) or _name_of(old), errs.causes, resource.group)

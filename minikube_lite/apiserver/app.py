@@ -29,7 +29,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from ..api import tables
 from ..api.errors import ApiError, BadRequest, MethodNotAllowed, NotFound, RequestEntityTooLarge
 from ..api.resources import Resource, by_plural
-from . import discovery, openapi
+from . import discovery, openapi, scale
 from .apply import apply_documents
 from .registry import Registry
 
@@ -250,6 +250,9 @@ def create_app(registry: Registry, *, server_address: str = "127.0.0.1:8080") ->
             if verb not in target.res.verbs:
                 raise MethodNotAllowed(f"the server does not allow this method on the requested resource "
                                        f"({method} {target.res.plural})")
+        if target.subresource == "scale" and target.name is not None:
+            return await scale.handle(request, registry, target.res, target.namespace, target.name,
+                                      await read_body(request), dry_run=_dry_run(request))
         if target.subresource == "log" and method == "GET":
             return await pod_logs(request, target)
         if target.name is None:

@@ -1,0 +1,330 @@
+"""apps/v1 Deployment and ReplicaSet: schemas, validation, defaults and ``kubectl get`` columns.
+
+Everything the API server needs to know about the two workload kinds lives here, and the shared
+tables (``models.MODELS``, ``validation._KIND_RULES``, ``defaults._RULES``, ``tables._CELLS``)
+register it with a line each. The rules follow ``pkg/apis/apps/validation`` and
+``pkg/apis/apps/v1/defaults.go``: a selector is required, must be non-empty and must select the
+template's labels; it may not change after creation (apps/v1); replicas are non-negative;
+maxSurge and maxUnavailable are ints or percentages and may not both be zero; the template's pod
+spec is checked like a pod's (with ``restartPolicy: Always`` only).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any
+
+from .models import IntOrString, K8sModel, ObjectMeta, PodSpec, StrMap, Time, TypedObject
+
+# --- models ------------------------------------------------------------------------------------
+
+
+class LabelSelectorRequirement(K8sModel):
+    key: str | None = None
+    operator: str | None = None
+    values: list[str] | None = None
+
+
+class LabelSelector(K8sModel):
+    matchLabels: StrMap | None = None
+    matchExpressions: list[LabelSelectorRequirement] | None = None
+
+
+class PodTemplateSpec(K8sModel):
+    metadata: ObjectMeta | None = None
+    spec: PodSpec | None = None
+
+
+class RollingUpdateDeployment(K8sModel):
+    maxUnavailable: IntOrString | None = None
+    maxSurge: IntOrString | None = None
+
+
+class DeploymentStrategy(K8sModel):
+    type: str | None = None
+    rollingUpdate: RollingUpdateDeployment | None = None
+
+
+class DeploymentSpec(K8sModel):
+    replicas: int | None = None
+    selector: LabelSelector | None = None
+    template: PodTemplateSpec | None = None
+    strategy: DeploymentStrategy | None = None
+    minReadySeconds: int | None = None
+    revisionHistoryLimit: int | None = None
+    paused: bool | None = None
+    progressDeadlineSeconds: int | None = None
+
+
+class DeploymentCondition(K8sModel):
+    type: str | None = None
+    status: str | None = None
+    lastUpdateTime: Time | None = None
+    lastTransitionTime: Time | None = None
+    reason: str | None = None
+    message: str | None = None
+
+
+class DeploymentStatus(K8sModel):
+    observedGeneration: int | None = None
+    replicas: int | None = None
+    updatedReplicas: int | None = None
+    readyReplicas: int | None = None
+    availableReplicas: int | None = None
+    unavailableReplicas: int | None = None
+    terminatingReplicas: int | None = None
+    conditions: list[DeploymentCondition] | None = None
+    collisionCount: int | None = None
+
+
+class Deployment(TypedObject):
+    spec: DeploymentSpec | None = None
+    status: DeploymentStatus | None = None
+
+
+class ReplicaSetSpec(K8sModel):
+    replicas: int | None = None
+    minReadySeconds: int | None = None
+    selector: LabelSelector | None = None
+    template: PodTemplateSpec | None = None
+
+
+class ReplicaSetCondition(K8sModel):
+    type: str | None = None
+    status: str | None = None
+    lastTransitionTime: Time | None = None
+    reason: str | None = None
+    message: str | None = None
+
+
+class ReplicaSetStatus(K8sModel):
+    replicas: int | None = None
+    fullyLabeledReplicas: int | None = None
+    readyReplicas: int | None = None
+    availableReplicas: int | None = None
+    terminatingReplicas: int | None = None
+    observedGeneration: int | None = None
+    conditions: list[ReplicaSetCondition] | None = None
+
+
+class ReplicaSet(TypedObject):
+    spec: ReplicaSetSpec | None = None
+    status: ReplicaSetStatus | None = None
+
+
+MODELS: dict[str, type[TypedObject]] = {"Deployment": Deployment, "ReplicaSet": ReplicaSet}
+
+# --- validation ----------------------------------------------------------------------------------
+
+_PERCENT_RE = re.compile(r"^[0-9]+%$")
+_SELECTOR_OPS = ["DoesNotExist", "Exists", "In", "NotIn"]
+
+
+def _validate_int_or_percent(errs: Any, value: Any, path: str) -> None:
+    if isinstance(value, str):
+        if not _PERCENT_RE.match(value):
+            errs.invalid(path, value, "a valid percent string must be a numeric string followed by an ending '%' "
+                                      "(e.g. '1%',  or '93%', regex used for validation is '[0-9]+%')")
+        elif int(value[:-1]) > 100:
+            errs.invalid(path, value, "must not be greater than 100%")
+    elif isinstance(value, int) and value < 0:
+        errs.invalid(path, value, "must be greater than or equal to 0")
+
+
+def _is_zero(value: Any) -> bool:
+    return value is None or value == 0 or (isinstance(value, str) and value.rstrip("%") in ("0", ""))
+
+
+def _validate_selector(errs: Any, selector: dict[str, Any] | None, template: dict[str, Any] | None,
+                       path: str = "spec") -> None:
+    from ..apiserver.selectors import matches_selector
+    from . import validation as v
+
+    if not selector:
+        errs.required(f"{path}.selector")
+        return
+    if not selector.get("matchLabels") and not selector.get("matchExpressions"):
+        errs.invalid(f"{path}.selector", selector, "empty selector is invalid for deployment")
+    v._validate_labels(errs, selector.get("matchLabels"), f"{path}.selector.matchLabels")
+    for i, expr in enumerate(selector.get("matchExpressions") or []):
+        p = f"{path}.selector.matchExpressions[{i}]"
+        op, values = expr.get("operator"), expr.get("values") or []
+        if not expr.get("key"):
+            errs.required(f"{p}.key")
+        errs.enum(f"{p}.operator", op, _SELECTOR_OPS)
+        if op in ("In", "NotIn") and not values:
+            errs.required(f"{p}.values", "must be specified when `operator` is 'In' or 'NotIn'")
+        if op in ("Exists", "DoesNotExist") and values:
+            errs.forbidden(f"{p}.values", "may not be specified when `operator` is 'Exists' or 'DoesNotExist'")
+    labels = ((template or {}).get("metadata") or {}).get("labels") or {}
+    if template is not None and not matches_selector(selector, labels):
+        errs.invalid(f"{path}.template.metadata.labels", labels,
+                     "`selector` does not match template `labels`")
+
+
+def _validate_template(errs: Any, template: dict[str, Any] | None, path: str = "spec.template") -> None:
+    from . import validation as v
+
+    if template is None:
+        errs.required(path)
+        return
+    meta = template.get("metadata") or {}
+    v._validate_labels(errs, meta.get("labels"), f"{path}.metadata.labels")
+    v._validate_pod_spec(errs, template.get("spec"), f"{path}.spec")
+    policy = (template.get("spec") or {}).get("restartPolicy")
+    if policy not in (None, "Always"):
+        errs.not_supported(f"{path}.spec.restartPolicy", policy, ["Always"])
+    if (template.get("spec") or {}).get("activeDeadlineSeconds") is not None:
+        errs.forbidden(f"{path}.spec.activeDeadlineSeconds", "activeDeadlineSeconds in ReplicaSet is not Supported")
+
+
+def _non_negative(errs: Any, spec: dict[str, Any], key: str, path: str = "spec") -> None:
+    value = spec.get(key)
+    if value is not None and value < 0:
+        errs.invalid(f"{path}.{key}", value, "must be greater than or equal to 0")
+
+
+def validate_deployment(errs: Any, obj: dict[str, Any]) -> None:
+    spec = obj.get("spec") or {}
+    for key in ("replicas", "minReadySeconds", "revisionHistoryLimit"):
+        _non_negative(errs, spec, key)
+    _validate_selector(errs, spec.get("selector"), spec.get("template"))
+    _validate_template(errs, spec.get("template"))
+    strategy = spec.get("strategy") or {}
+    stype = strategy.get("type")
+    errs.enum("spec.strategy.type", stype, ["Recreate", "RollingUpdate"])
+    rolling = strategy.get("rollingUpdate")
+    if stype == "Recreate" and rolling is not None:
+        errs.forbidden("spec.strategy.rollingUpdate", "may not be specified when strategy `type` is 'Recreate'")
+    if rolling is not None and stype != "Recreate":
+        surge, unavailable = rolling.get("maxSurge"), rolling.get("maxUnavailable")
+        _validate_int_or_percent(errs, unavailable, "spec.strategy.rollingUpdate.maxUnavailable")
+        _validate_int_or_percent(errs, surge, "spec.strategy.rollingUpdate.maxSurge")
+        if "maxSurge" in rolling and "maxUnavailable" in rolling and _is_zero(surge) and _is_zero(unavailable):
+            errs.invalid("spec.strategy.rollingUpdate.maxUnavailable", unavailable,
+                         "may not be 0 when `maxSurge` is 0")
+    deadline = spec.get("progressDeadlineSeconds")
+    if deadline is not None:
+        if deadline < 0:
+            errs.invalid("spec.progressDeadlineSeconds", deadline, "must be greater than or equal to 0")
+        elif deadline <= (spec.get("minReadySeconds") or 0):
+            errs.invalid("spec.progressDeadlineSeconds", deadline,
+                         "must be greater than minReadySeconds")
+
+
+def validate_replicaset(errs: Any, obj: dict[str, Any]) -> None:
+    spec = obj.get("spec") or {}
+    for key in ("replicas", "minReadySeconds"):
+        _non_negative(errs, spec, key)
+    _validate_selector(errs, spec.get("selector"), spec.get("template"))
+    _validate_template(errs, spec.get("template"))
+
+
+def validate_update(errs: Any, old: dict[str, Any], new: dict[str, Any]) -> None:
+    """apps/v1: the selector is immutable."""
+    from . import validation as v
+
+    old_sel = v._normalized((old.get("spec") or {}).get("selector"))
+    new_sel = v._normalized((new.get("spec") or {}).get("selector"))
+    if old_sel != new_sel:
+        errs.invalid("spec.selector", (new.get("spec") or {}).get("selector"), "field is immutable")
+
+
+# --- defaults ------------------------------------------------------------------------------------
+
+
+def _default_template(spec: dict[str, Any]) -> None:
+    from .defaults import apply_defaults_to_pod_spec
+
+    template = spec.get("template")
+    if isinstance(template, dict):
+        template.setdefault("metadata", {})
+        if isinstance(template.get("spec"), dict):
+            apply_defaults_to_pod_spec(template["spec"])
+
+
+def default_deployment(obj: dict[str, Any]) -> None:
+    spec = obj.setdefault("spec", {})
+    spec.setdefault("replicas", 1)
+    strategy = spec.setdefault("strategy", {})
+    strategy.setdefault("type", "RollingUpdate")
+    if strategy["type"] == "RollingUpdate":
+        rolling = strategy.setdefault("rollingUpdate", {})
+        rolling.setdefault("maxUnavailable", "25%")
+        rolling.setdefault("maxSurge", "25%")
+    spec.setdefault("revisionHistoryLimit", 10)
+    spec.setdefault("progressDeadlineSeconds", 600)
+    _default_template(spec)
+
+
+def default_replicaset(obj: dict[str, Any]) -> None:
+    spec = obj.setdefault("spec", {})
+    spec.setdefault("replicas", 1)
+    _default_template(spec)
+
+
+# --- tables --------------------------------------------------------------------------------------
+
+
+def _columns() -> dict[str, list[dict[str, Any]]]:
+    from .tables import _AGE, _NAME, _col
+
+    containers = _col("Containers", "Names of each container in the template.", priority=1)
+    images = _col("Images", "Images referenced by each container in the template.", priority=1)
+    selector = _col("Selector", "Label selector for pods. Existing ReplicaSets whose pods are selected by this "
+                                "will be the ones affected by this deployment.", priority=1)
+    return {
+        "Deployment": [
+            _NAME,
+            _col("Ready", "Number of the pod with ready state"),
+            _col("Up-to-date", "Total number of non-terminated pods targeted by this deployment that have the "
+                               "desired template spec.", type_="integer"),
+            _col("Available", "Total number of available pods (ready for at least minReadySeconds) targeted by "
+                              "this deployment.", type_="integer"),
+            _AGE, containers, images, selector,
+        ],
+        "ReplicaSet": [
+            _NAME,
+            _col("Desired", "Replicas is the number of desired replicas.", type_="integer"),
+            _col("Current", "Replicas is the most recently observed number of replicas.", type_="integer"),
+            _col("Ready", "The number of ready replicas for this replica set.", type_="integer"),
+            _AGE, containers, images, selector,
+        ],
+    }
+
+
+def _selector_string(selector: dict[str, Any] | None) -> str:
+    selector = selector or {}
+    parts = [f"{k}={v}" for k, v in sorted((selector.get("matchLabels") or {}).items())]
+    for e in selector.get("matchExpressions") or []:
+        op, key, values = e.get("operator"), e.get("key"), ",".join(sorted(e.get("values") or []))
+        parts.append({"In": f"{key} in ({values})", "NotIn": f"{key} notin ({values})", "Exists": key,
+                      "DoesNotExist": f"!{key}"}.get(op, key))
+    return ",".join(parts) or "<none>"
+
+
+def _template_cells(spec: dict[str, Any]) -> list[str]:
+    containers = ((spec.get("template") or {}).get("spec") or {}).get("containers") or []
+    return [",".join(c.get("name", "") for c in containers), ",".join(c.get("image", "") for c in containers),
+            _selector_string(spec.get("selector"))]
+
+
+def deployment_cells(obj: dict[str, Any], now: datetime) -> list[Any]:
+    from .tables import _age, _name
+
+    spec, status = obj.get("spec") or {}, obj.get("status") or {}
+    return [_name(obj), f"{status.get('readyReplicas', 0)}/{spec.get('replicas', 0)}",
+            status.get("updatedReplicas", 0), status.get("availableReplicas", 0), _age(obj, now),
+            *_template_cells(spec)]
+
+
+def replicaset_cells(obj: dict[str, Any], now: datetime) -> list[Any]:
+    from .tables import _age, _name
+
+    spec, status = obj.get("spec") or {}, obj.get("status") or {}
+    return [_name(obj), spec.get("replicas", 0), status.get("replicas", 0), status.get("readyReplicas", 0),
+            _age(obj, now), *_template_cells(spec)]
+
+
+CELLS = {"Deployment": deployment_cells, "ReplicaSet": replicaset_cells}

@@ -1,0 +1,90 @@
+"""The ``/scale`` subresource of Deployments and ReplicaSets (``autoscaling/v1`` Scale).
+
+``kubectl scale deploy/web --replicas=5`` sends a merge patch ``{"spec":{"replicas":5}}`` to
+``.../deployments/web/scale``; with ``--current-replicas`` or ``--resource-version`` it GETs the
+Scale and PUTs it back, and a stale ``metadata.resourceVersion`` must be a 409 Conflict. The
+Scale is a view: reading it builds one from the parent (``spec.replicas``, ``status.replicas``,
+the selector as a string), writing it changes only the parent's ``spec.replicas`` through the
+registry, so generation, validation and watch behave exactly as for any other update.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import JSONResponse
+
+from ..api.errors import BadRequest, Conflict, Invalid, MethodNotAllowed, cause
+from ..api.resources import Resource
+from .patch import apply_patch
+from .registry import _OPTIMISTIC_MSG, Registry
+
+
+def selector_string(selector: dict[str, Any] | None) -> str:
+    """A LabelSelector as the string Scale.status.selector carries (``app=web,tier in (a,b)``)."""
+    selector = selector or {}
+    parts = [f"{k}={v}" for k, v in sorted((selector.get("matchLabels") or {}).items())]
+    for e in selector.get("matchExpressions") or []:
+        key, op, values = e.get("key"), e.get("operator"), ",".join(sorted(e.get("values") or []))
+        parts.append({"In": f"{key} in ({values})", "NotIn": f"{key} notin ({values})", "Exists": f"{key}",
+                      "DoesNotExist": f"!{key}"}.get(op or "", f"{key}"))
+    return ",".join(parts)
+
+
+def to_scale(obj: dict[str, Any]) -> dict[str, Any]:
+    meta, spec, status = obj["metadata"], obj.get("spec") or {}, obj.get("status") or {}
+    return {
+        "kind": "Scale", "apiVersion": "autoscaling/v1",
+        "metadata": {k: meta[k] for k in ("name", "namespace", "uid", "resourceVersion", "creationTimestamp")
+                     if k in meta},
+        "spec": {"replicas": spec.get("replicas", 0)},
+        "status": {"replicas": status.get("replicas", 0), "selector": selector_string(spec.get("selector"))},
+    }
+
+
+def _write(registry: Registry, res: Resource, namespace: str | None, name: str, scale: Any, *,
+           dry_run: bool) -> dict[str, Any]:
+    if not isinstance(scale, dict):
+        raise BadRequest("the body of the request must be a Scale object")
+    replicas = (scale.get("spec") or {}).get("replicas", 0)
+    if isinstance(replicas, bool) or not isinstance(replicas, int):
+        raise Invalid("Scale", name, [cause("spec.replicas", f"Invalid value: {json.dumps(replicas)}: "
+                                            "must be of type integer", "FieldValueTypeInvalid")], "autoscaling")
+    if replicas < 0:
+        raise Invalid("Scale", name, [cause("spec.replicas", f"Invalid value: {replicas}: must be greater "
+                                            "than or equal to 0")], "autoscaling")
+    entry = registry._get_entry(res, namespace, name)
+    rv = (scale.get("metadata") or {}).get("resourceVersion")
+    if rv and rv != str(entry.mod_rev):
+        raise Conflict(res.plural, name, _OPTIMISTIC_MSG, res.group)
+    obj = registry._out(entry)
+    obj.setdefault("spec", {})["replicas"] = replicas
+    obj["metadata"]["resourceVersion"] = str(entry.mod_rev)  # the write is conditional on what was read
+    updated, _ = registry.update(res, namespace, name, obj, dry_run=dry_run, field_validation="Ignore")
+    return to_scale(updated)
+
+
+async def handle(request: Request, registry: Registry, res: Resource, namespace: str | None, name: str,
+                 body: bytes, *, dry_run: bool) -> JSONResponse:
+    """GET, PUT or PATCH on ``<plural>/<name>/scale``."""
+    from .app import decode_body
+
+    method = request.method
+    if method == "GET":
+        return JSONResponse(to_scale(registry.get(res, namespace, name)))
+    if method == "PUT":
+        scale = decode_body(body, request.headers.get("content-type", ""))
+        return JSONResponse(_write(registry, res, namespace, name, scale, dry_run=dry_run))
+    if method == "PATCH":
+        current = to_scale(registry.get(res, namespace, name))
+        ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if ctype == "application/apply-patch+yaml":
+            raise BadRequest("server-side apply is not supported on the scale subresource")
+        patched = apply_patch(current, body, ctype, "Scale")
+        if isinstance(patched, dict) and (patched.get("metadata") or {}).get("resourceVersion") == \
+                current["metadata"].get("resourceVersion"):
+            patched["metadata"].pop("resourceVersion", None)  # no precondition asked for
+        return JSONResponse(_write(registry, res, namespace, name, patched, dry_run=dry_run))
+    raise MethodNotAllowed(f"{method} is not supported on the scale subresource")
