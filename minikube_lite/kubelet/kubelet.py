@@ -12,28 +12,33 @@ container per spec container joined to it. Containers are found only through the
 cluster's label is never touched. Deaths are learned from Docker's ``die`` events (well under
 0.1 s), so a killed container is replaced in about the time Docker takes to create and start
 one; the new container gets ``restartCount + 1``, the dead one is kept for ``logs --previous``.
+
+This module holds the sync loop (triggers, reconcile, starting containers, the node); the
+other ideas live beside it as mixins: images.py (pulls), termination.py (graceful delete),
+status_writer.py (status writes), logs.py (``kubectl logs``), see base.py.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 import threading
 import time
-from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from typing import Any
 
 import docker
 import docker.errors
 
-from minikube_lite.api.errors import AlreadyExists, BadRequest, Conflict, Gone, NotFound
+from minikube_lite.api.errors import AlreadyExists, Conflict, Gone, NotFound
 from minikube_lite.client.base import Client
 
 from .backoff import Backoff
+from .base import docker_message, pod_key, pod_uid
 from .events import EventRecorder, now_rfc3339
+from .images import ImagePuller
+from .logs import Logs
 from .node import conditions as node_conditions
 from .node import node_object
 from .runtime import SANDBOX, ContainerRecord, Runtime
@@ -41,36 +46,18 @@ from .spec import (
     ConfigError,
     app_container_args,
     pause_container_args,
-    pull_policy,
     referenced_objects,
     resolve_env,
 )
-from .status import Waiting, group_records, pod_status, should_restart
+from .status import Waiting, group_records, should_restart
+from .status_writer import StatusWriter
+from .termination import Termination
 from .workqueue import WorkQueue
 
 log = logging.getLogger(__name__)
 
-T = TypeVar("T")
 
-DEFAULT_GRACE_SECONDS = 30
-
-
-def pod_key(pod: dict[str, Any]) -> str:
-    meta = pod.get("metadata") or {}
-    return f"{meta.get('namespace', 'default')}/{meta.get('name', '')}"
-
-
-def _uid(pod: dict[str, Any]) -> str:
-    return (pod.get("metadata") or {}).get("uid", "")
-
-
-def _docker_message(e: Exception) -> str:
-    if isinstance(e, docker.errors.APIError):
-        return str(e.explanation or e)
-    return str(e)
-
-
-class Kubelet:
+class Kubelet(Termination, StatusWriter, Logs, ImagePuller):
     """Runs the pods bound to ``node_name`` on the local Docker engine."""
 
     def __init__(
@@ -117,16 +104,6 @@ class Kubelet:
         self._stopping = False
 
     # ---- plumbing ---------------------------------------------------------------------------
-
-    async def _docker(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """Run a blocking Docker call in the kubelet's thread pool."""
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._pool, functools.partial(fn, *args, **kwargs))
-
-    def _spawn(self, coro: Any, name: str) -> asyncio.Task[Any]:
-        task = asyncio.get_running_loop().create_task(coro, name=name)
-        self._tasks.append(task)
-        return task
 
     # ---- lifecycle --------------------------------------------------------------------------
 
@@ -253,7 +230,7 @@ class Kubelet:
         key = pod_key(pod)
         if kind == "DELETED":
             old = self._pods.get(key)
-            if old is not None and _uid(old) == _uid(pod):
+            if old is not None and pod_uid(old) == pod_uid(pod):
                 del self._pods[key]
             self._queue.add(key)
             return
@@ -279,7 +256,7 @@ class Kubelet:
         for ns, name, uid in await self._docker(self.runtime.all_pod_keys):
             key = f"{ns}/{name}"
             pod = self._pods.get(key)
-            if pod is None or _uid(pod) != uid:
+            if pod is None or pod_uid(pod) != uid:
                 self._queue.add(key)
 
     def _start_docker_events(self) -> None:
@@ -324,7 +301,7 @@ class Kubelet:
             for uid in {r.pod_uid for r in records}:
                 self._forget(uid)
             return
-        uid = _uid(pod)
+        uid = pod_uid(pod)
         stale = [r for r in records if r.pod_uid != uid]
         if stale:  # an older pod of the same name
             await self._remove(stale)
@@ -342,7 +319,7 @@ class Kubelet:
         """Make Docker match the pod's spec; returns the records after any change."""
         spec = pod.get("spec") or {}
         policy = spec.get("restartPolicy") or "Always"
-        uid = _uid(pod)
+        uid = pod_uid(pod)
         ns, name = pod["metadata"].get("namespace", "default"), pod["metadata"]["name"]
         grouped = group_records(records)
         sandboxes = grouped.get(SANDBOX, [])
@@ -417,7 +394,7 @@ class Kubelet:
     async def _restart(self, pod: dict[str, Any], container: dict[str, Any], sandbox: ContainerRecord,
                        latest: ContainerRecord) -> bool:
         """Run a finished container again, unless it is in its restart back-off."""
-        uid, cname = _uid(pod), container["name"]
+        uid, cname = pod_uid(pod), container["name"]
         meta = pod["metadata"]
         now = time.time()
         key = (uid, cname)
@@ -443,14 +420,14 @@ class Kubelet:
         try:
             await self._docker(self.runtime.start, record.id)
         except docker.errors.APIError as e:
-            self._events.record(pod, "Failed", f"Error: {_docker_message(e)}", type="Warning",
+            self._events.record(pod, "Failed", f"Error: {docker_message(e)}", type="Warning",
                                 container=record.name)
         return True
 
     async def _start_container(self, pod: dict[str, Any], container: dict[str, Any], sandbox: ContainerRecord,
                                attempt: int) -> bool:
         """Pull if needed, create and start attempt ``attempt`` of ``container``; False if it must wait."""
-        uid, cname = _uid(pod), container["name"]
+        uid, cname = pod_uid(pod), container["name"]
         meta = pod["metadata"]
         waiting = self._waiting.setdefault(uid, {})
         if not await self._ensure_image(pod, container):
@@ -469,8 +446,8 @@ class Kubelet:
         try:
             cid = await self._docker(self.runtime.create, docker_name, create, host)
         except docker.errors.APIError as e:
-            waiting[cname] = Waiting("CreateContainerError", _docker_message(e))
-            self._events.record(pod, "Failed", f"Error: {_docker_message(e)}", type="Warning", container=cname)
+            waiting[cname] = Waiting("CreateContainerError", docker_message(e))
+            self._events.record(pod, "Failed", f"Error: {docker_message(e)}", type="Warning", container=cname)
             self._queue.add_after(pod_key(pod), 5.0)
             return False
         self._events.record(pod, "Created", f"Created container: {cname}", container=cname)
@@ -480,57 +457,9 @@ class Kubelet:
         except docker.errors.APIError as e:
             # The container stays "created" with Docker's error: ContainerCannotRun, restarted with back-off.
             self._events.record(pod, "Failed", f"Error: failed to start container \"{cname}\": "
-                                f"{_docker_message(e)}", type="Warning", container=cname)
+                                f"{docker_message(e)}", type="Warning", container=cname)
             return True
         self._events.record(pod, "Started", f"Started container {cname}", container=cname)
-        return True
-
-    async def _ensure_image(self, pod: dict[str, Any], container: dict[str, Any]) -> bool:
-        uid, cname, image = _uid(pod), container["name"], container.get("image", "")
-        policy = pull_policy(container)
-        waiting = self._waiting.setdefault(uid, {})
-        if not image.strip():
-            waiting[cname] = Waiting("InvalidImageName", "the container has no image")
-            return False
-        present = await self._docker(self.runtime.image_present, image)
-        if policy == "Never" and not present:
-            message = f'Container image "{image}" is not present with pull policy of Never'
-            if waiting.get(cname) != Waiting("ErrImageNeverPull", message):
-                self._events.record(pod, "ErrImageNeverPull", message, type="Warning", container=cname)
-            waiting[cname] = Waiting("ErrImageNeverPull", message)
-            return False
-        if present and policy != "Always":
-            self._events.record(pod, "Pulled", f'Container image "{image}" already present on machine',
-                                container=cname)
-            return True
-        key = (uid, cname)
-        now = time.time()
-        wait = self._pull_backoff.wait_time(key, self._pull_failed_at.get(key, now), now)
-        if wait > 0:
-            message = f'Back-off pulling image "{image}"'
-            if waiting.get(cname) != Waiting("ImagePullBackOff", message):
-                self._events.record(pod, "BackOff", message, container=cname)
-            waiting[cname] = Waiting("ImagePullBackOff", message)
-            self._queue.add_after(pod_key(pod), wait + 0.05)
-            return False
-        waiting[cname] = Waiting("ContainerCreating")
-        self._events.record(pod, "Pulling", f'Pulling image "{image}"', container=cname)
-        started = time.monotonic()
-        try:
-            await self._docker(self.runtime.pull, image)
-        except docker.errors.DockerException as e:
-            message = _docker_message(e)
-            self._pull_backoff.record(key, now)
-            self._pull_failed_at[key] = now
-            waiting[cname] = Waiting("ErrImagePull", message)
-            self._events.record(pod, "Failed", f'Failed to pull image "{image}": {message}', type="Warning",
-                                container=cname)
-            self._events.record(pod, "Failed", "Error: ErrImagePull", type="Warning", container=cname)
-            self._queue.add_after(pod_key(pod), 2.0)  # then shows ImagePullBackOff until the retry
-            return False
-        self._pull_backoff.forget(key)
-        self._events.record(pod, "Pulled", f'Successfully pulled image "{image}" in '
-                            f"{time.monotonic() - started:.3f}s", container=cname)
         return True
 
     async def _environment(self, pod: dict[str, Any], container: dict[str, Any], pod_ip: str | None) -> list[str]:
@@ -555,9 +484,6 @@ class Kubelet:
         if extra:
             await self._remove(extra)
 
-    async def _remove(self, records: list[ContainerRecord]) -> None:
-        await asyncio.gather(*(self._docker(self.runtime.remove, r.id) for r in records))
-
     def _forget(self, uid: str) -> None:
         self._waiting.pop(uid, None)
         self._written.pop(uid, None)
@@ -565,162 +491,6 @@ class Kubelet:
         self._pull_backoff.forget_where(lambda k: isinstance(k, tuple) and k[0] == uid)
         for k in [k for k in self._pull_failed_at if k[0] == uid]:
             del self._pull_failed_at[k]
-
-    # ---- termination ------------------------------------------------------------------------
-
-    async def _terminate(self, pod: dict[str, Any], records: list[ContainerRecord]) -> None:
-        """Graceful delete: preStop, SIGTERM, wait the grace period, SIGKILL; then finish the delete."""
-        meta, spec = pod["metadata"], pod.get("spec") or {}
-        grace = meta.get("deletionGracePeriodSeconds")
-        if grace is None:
-            grace = spec.get("terminationGracePeriodSeconds", DEFAULT_GRACE_SECONDS)
-        running = [r for r in records if r.name != SANDBOX and r.running]
-        await asyncio.gather(*(self._stop_container(pod, r, float(grace)) for r in running))
-        ns, name, uid = meta.get("namespace", "default"), meta["name"], meta["uid"]
-        await self._remove(await self._docker(self.runtime.pod_containers_of, ns, name, uid))
-        self._forget(uid)
-        try:
-            await self._client.delete("pods", name, namespace=ns, grace_period_seconds=0)
-        except NotFound:
-            pass
-
-    async def _stop_container(self, pod: dict[str, Any], record: ContainerRecord, grace: float) -> None:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + grace
-        spec = next((c for c in (pod.get("spec") or {}).get("containers") or [] if c.get("name") == record.name),
-                    None) or next((c for c in (pod.get("spec") or {}).get("initContainers") or []
-                                   if c.get("name") == record.name), {})
-        self._events.record(pod, "Killing", f"Stopping container {record.name}", container=record.name)
-        pre_stop = ((spec.get("lifecycle") or {}).get("preStop")) or {}
-        if grace > 0 and pre_stop:
-            try:
-                if (pre_stop.get("exec") or {}).get("command"):
-                    await asyncio.wait_for(self._docker(self.runtime.exec, record.id, pre_stop["exec"]["command"]),
-                                           grace)
-                elif (pre_stop.get("sleep") or {}).get("seconds") is not None:
-                    await asyncio.sleep(min(float(pre_stop["sleep"]["seconds"]), grace))
-            except Exception as e:  # noqa: BLE001 - a failing hook does not stop the termination
-                self._events.record(pod, "FailedPreStopHook", f"PreStopHook failed: {e}", type="Warning",
-                                    container=record.name)
-        remaining = deadline - loop.time()
-        if remaining > 0:
-            died: asyncio.Future[None] = loop.create_future()
-            self._die_waiters.setdefault(record.id, []).append(died)
-            await self._docker(self.runtime.kill, record, "SIGTERM")
-            while not died.done() and (remaining := deadline - loop.time()) > 0:
-                with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(asyncio.shield(died), min(remaining, 1.0))
-                if not died.done():
-                    fresh = await self._docker(self.runtime.inspect, record.id)
-                    if fresh is None or not fresh.running:
-                        break
-        await self._docker(self.runtime.kill, record, "SIGKILL")
-
-    # ---- status -----------------------------------------------------------------------------
-
-    async def _write_status(self, pod: dict[str, Any], records: list[ContainerRecord]) -> None:
-        uid = _uid(pod)
-        meta = pod["metadata"]
-        ns, name = meta.get("namespace", "default"), meta["name"]
-        for _ in range(5):
-            status = pod_status(pod, records, self._waiting.get(uid, {}), host_ip=self.host_ip, now=now_rfc3339())
-            if self._written.get(uid) == status:
-                return
-            try:
-                updated = await self._client.update_status("pods", {**pod, "status": status}, namespace=ns)
-            except Conflict:
-                try:
-                    pod = await self._client.get("pods", name, namespace=ns)
-                except NotFound:
-                    return
-                if _uid(pod) != uid:
-                    return
-                continue
-            except NotFound:
-                return
-            self._written[uid] = status
-            key = pod_key(pod)
-            cached = self._pods.get(key)
-            if cached is not None and _uid(cached) == uid and _rv(updated) >= _rv(cached):
-                self._pods[key] = updated
-            return
-
-    # ---- logs -------------------------------------------------------------------------------
-
-    async def logs(
-        self,
-        namespace: str,
-        pod: str,
-        container: str | None = None,
-        *,
-        follow: bool = False,
-        tail_lines: int | None = None,
-        previous: bool = False,
-        timestamps: bool = False,
-        since_seconds: int | None = None,
-    ) -> AsyncIterator[bytes]:
-        """The output of a container of a pod (``kubectl logs``); raises before the first chunk on errors."""
-        records = await self._docker(self.runtime.pod_containers, namespace, pod)
-        known = self._pods.get(f"{namespace}/{pod}")
-        if known is not None:
-            uid = _uid(known)
-        elif records:
-            uid = max(records, key=lambda r: r.created_ts).pod_uid
-        else:
-            raise NotFound("pods", pod)
-        if container is None:
-            names = [c["name"] for c in ((known or {}).get("spec") or {}).get("containers") or []]
-            names = names or sorted({r.name for r in records if r.name != SANDBOX})
-            if not names:
-                raise BadRequest(f'a container name must be specified for pod {pod}')
-            container = names[0]
-        attempts = group_records(r for r in records if r.pod_uid == uid).get(container, [])
-        if previous:
-            if len(attempts) < 2:
-                raise BadRequest(f'previous terminated container "{container}" in pod "{pod}" not found')
-            target = attempts[-2]
-        else:
-            if not attempts:
-                why = self._waiting.get(uid, {}).get(container)
-                raise BadRequest(f'container "{container}" in pod "{pod}" is waiting to start: '
-                                 f'{why.reason if why else "ContainerCreating"}')
-            target = attempts[-1]
-        since = time.time() - since_seconds if since_seconds else None
-        if not follow:
-            data = await self._docker(self.runtime.logs, target.id, tail=tail_lines, timestamps=timestamps,
-                                      since=since)
-            if data:
-                yield data  # type: ignore[misc]
-            return
-        stream: Any = await self._docker(self.runtime.logs, target.id, follow=True, tail=tail_lines,
-                                         timestamps=timestamps, since=since)
-        loop = asyncio.get_running_loop()
-        chunks: asyncio.Queue[bytes | None] = asyncio.Queue()
-
-        def pump() -> None:
-            try:
-                for chunk in stream:
-                    loop.call_soon_threadsafe(chunks.put_nowait, chunk)
-            except Exception as e:  # noqa: BLE001 - the stream ends when closed under us
-                log.debug("log stream ended: %s", e)
-            finally:
-                with contextlib.suppress(RuntimeError):
-                    loop.call_soon_threadsafe(chunks.put_nowait, None)
-
-        threading.Thread(target=pump, name="kubelet-logs", daemon=True).start()
-        try:
-            while (chunk := await chunks.get()) is not None:
-                yield chunk
-        finally:
-            with contextlib.suppress(Exception):
-                stream.close()
-
-
-def _rv(obj: dict[str, Any]) -> int:
-    try:
-        return int((obj.get("metadata") or {}).get("resourceVersion") or 0)
-    except ValueError:
-        return 0
 
 
 def _needs_sync(old: dict[str, Any], new: dict[str, Any]) -> bool:
