@@ -81,6 +81,8 @@ class Daemon:
 
         components: list[tuple[str, Any]] = [("scheduler", Scheduler(self.client)),
                                              ("proxy", NodePortProxy(self.client))]
+        from .controllers.garbagecollector import GarbageCollector
+        components.append(("garbagecollector", GarbageCollector(self.client)))
         if self.with_kubelet:
             from .kubelet.kubelet import Kubelet
 

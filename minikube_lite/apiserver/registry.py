@@ -39,6 +39,11 @@ _STATUS_SUBRESOURCE = {"pods", "services", "nodes", "namespaces", "deployments",
                        "daemonsets", "jobs"}
 # Kinds without a spec whose generation still counts changes (configmaps, secrets ...) are
 # left alone; generation is bumped on spec changes only.
+FOREGROUND_FINALIZER = "foregroundDeletion"
+ORPHAN_FINALIZER = "orphan"
+NAMESPACE_FINALIZER = "kubernetes"
+# kube-apiserver's NamespaceLifecycle admission refuses to delete these.
+IMMORTAL_NAMESPACES = ("default", "kube-system", "kube-public")
 _OPTIMISTIC_MSG = "the object has been modified; please apply your changes to the latest version and try again"
 
 
@@ -227,16 +232,19 @@ class Registry:
             meta.pop("namespace", None)
         return obj
 
-    def _check_namespace(self, res: Resource, namespace: str) -> None:
+    def _check_namespace(self, res: Resource, namespace: str, name: str = "") -> None:
+        """NamespaceLifecycle admission: no new objects in a missing or terminating namespace."""
         if not res.namespaced:
             return
         entry = self.store.get(f"/registry/core/namespaces/{namespace}")
         if entry is None:
             raise NotFound("namespaces", namespace)
         if entry.value.get("metadata", {}).get("deletionTimestamp"):
-            raise ApiError(f"{res.plural} \"{entry.value['metadata']['name']}\" is forbidden: unable to create "
-                           f"new content in namespace {namespace} because it is being terminated",
-                           code=403, reason="Forbidden")
+            raise ApiError(f'{res.plural} "{name}" is forbidden: unable to create new content in namespace '
+                           f"{namespace} because it is being terminated", code=403, reason="Forbidden",
+                           details={"name": name, "kind": res.plural,
+                                    "causes": [{"reason": "NamespaceTerminating", "message": f"namespace {namespace} "
+                                                "is being terminated", "field": "metadata.namespace"}]})
 
     def create(
         self,
@@ -260,7 +268,7 @@ class Registry:
         meta = obj["metadata"]
         ns = meta.get("namespace")
         if res.namespaced:
-            self._check_namespace(res, ns)
+            self._check_namespace(res, ns, meta["name"])
         api_defaults.apply_defaults(res, obj)
         self._prepare_create(res, obj)
         for k in ("resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds", "selfLink"):
@@ -346,6 +354,10 @@ class Registry:
             new = copy.deepcopy(old)
             new["status"] = obj.get("status", {})
             new, warnings = validation.validate(res, new, field_validation=field_validation)
+        elif subresource == "finalize" and res.plural == "namespaces":
+            new = copy.deepcopy(old)
+            spec = obj.get("spec") if isinstance(obj.get("spec"), dict) else {}
+            new.setdefault("spec", {})["finalizers"] = list(spec.get("finalizers") or [])
         elif subresource not in (None, ""):
             raise BadRequest(f"subresource {subresource!r} of {res.plural} cannot be updated this way")
         else:
@@ -365,7 +377,12 @@ class Registry:
                 new_meta["managedFields"] = old["metadata"]["managedFields"]
             if old["metadata"].get("deletionTimestamp"):
                 # While an object terminates, finalizers may only be removed.
-                pass
+                added = [f for f in new_meta.get("finalizers") or []
+                         if f not in (old["metadata"].get("finalizers") or [])]
+                if added:
+                    raise Invalid(res.kind, name, [cause(
+                        "metadata.finalizers", "Forbidden: no new finalizers can be added if the object is "
+                        f"being deleted, found new finalizers {json.dumps(added)}", "FieldValueForbidden")])
             if res.plural == "services":
                 allocation.allocate(new, self._all("services"), old)
             if "spec" in new and new.get("spec") != old.get("spec"):
@@ -376,9 +393,14 @@ class Registry:
         if new == old_cmp:
             return self._out(entry), warnings  # a no-op write keeps the resourceVersion, as Kubernetes does
         meta = new["metadata"]
-        if meta.get("deletionTimestamp") and not meta.get("finalizers") and res.plural != "pods":
+        if meta.get("deletionTimestamp") and not meta.get("finalizers") and _may_vanish(res, new):
+            # The last finalizer is gone: the deletion the object was waiting for happens now.
             if not dry_run:
-                self.store.delete(entry.key, entry.mod_rev)
+                try:
+                    self.store.delete(entry.key, entry.mod_rev)
+                except RevisionMismatch as exc:
+                    raise Conflict(res.plural, name, _OPTIMISTIC_MSG, res.group) from exc
+            meta["resourceVersion"] = str(entry.mod_rev)
             return new, warnings
         if dry_run:
             meta["resourceVersion"] = str(entry.mod_rev)
@@ -469,6 +491,18 @@ class Registry:
         if propagation_policy not in (None, "", "Background", "Foreground", "Orphan"):
             raise BadRequest(f'invalid propagationPolicy "{propagation_policy}": must be Orphan, '
                              "Background or Foreground")
+        if grace_period_seconds is not None and grace_period_seconds < 0:
+            grace_period_seconds = 1  # Kubernetes turns a negative grace period into the shortest one
+        if res.plural == "namespaces":
+            return self._delete_namespace(res, entry, obj, dry_run=dry_run)
+        old_finalizers = list(meta.get("finalizers") or [])
+        finalizers = _gc_finalizers(old_finalizers, propagation_policy)
+        if finalizers:
+            meta["finalizers"] = finalizers
+        else:
+            meta.pop("finalizers", None)
+        if meta.get("deletionTimestamp") and finalizers == old_finalizers and res.plural != "pods":
+            return obj, False  # already being deleted: nothing more to do until the finalizers go
         graceful = False
         if res.plural == "pods":
             grace = grace_period_seconds
@@ -487,9 +521,12 @@ class Registry:
                 meta["deletionTimestamp"] = (datetime.now(UTC) + timedelta(seconds=grace)).strftime(
                     "%Y-%m-%dT%H:%M:%SZ")
         if meta.get("finalizers"):
+            # Marked only: the object goes when its last finalizer is removed (see _update_from).
+            if not graceful:
+                meta["deletionGracePeriodSeconds"] = 0
+                if not meta.get("deletionTimestamp") or res.plural == "pods":
+                    meta["deletionTimestamp"] = now_iso()
             graceful = True
-            meta.setdefault("deletionTimestamp", now_iso())
-            meta.setdefault("deletionGracePeriodSeconds", 0)
         if dry_run:
             return obj, not graceful
         if graceful:
@@ -508,6 +545,34 @@ class Registry:
         except KeyNotFound as exc:
             raise NotFound(res.plural, name, res.group) from exc
         return obj, True
+
+    def _delete_namespace(self, res: Resource, entry: Entry, obj: Obj, *, dry_run: bool) -> tuple[Obj, bool]:
+        """Deleting a namespace only marks it Terminating; the namespace controller empties it,
+        removes the ``kubernetes`` finalizer (``/finalize``) and the namespace then goes."""
+        meta = obj["metadata"]
+        name = meta["name"]
+        if name in IMMORTAL_NAMESPACES:
+            raise ApiError(f'namespaces "{name}" is forbidden: this namespace may not be deleted',
+                           code=403, reason="Forbidden", details={"name": name, "kind": "namespaces"})
+        if meta.get("deletionTimestamp"):
+            return obj, False
+        if not (obj.get("spec") or {}).get("finalizers") and not meta.get("finalizers"):
+            if not dry_run:
+                self.store.delete(entry.key, entry.mod_rev)
+            return obj, True
+        meta["deletionTimestamp"] = now_iso()
+        meta["deletionGracePeriodSeconds"] = 0
+        obj.setdefault("status", {})["phase"] = "Terminating"
+        if dry_run:
+            return obj, False
+        new = copy.deepcopy(obj)
+        new["metadata"].pop("resourceVersion", None)
+        try:
+            rev = self.store.update(entry.key, new, entry.mod_rev)
+        except RevisionMismatch as exc:
+            raise Conflict(res.plural, name, _OPTIMISTIC_MSG) from exc
+        new["metadata"]["resourceVersion"] = str(rev)
+        return new, False
 
     def bind(self, namespace: str, name: str, node: str) -> Obj:
         """Set ``spec.nodeName`` of an unbound pod (the ``pods/binding`` subresource)."""
@@ -542,6 +607,31 @@ class Registry:
         meta = obj["metadata"]
         if self.store.get(self._key(res, meta.get("namespace"), meta["name"])) is None:
             self.create(res, meta.get("namespace"), obj, field_validation="Ignore")
+
+
+def _may_vanish(res: Resource, obj: Obj) -> bool:
+    """Whether an object marked for deletion with no finalizers left is deleted for good now.
+
+    A pod in graceful deletion waits for its kubelet (which deletes it with grace 0); a
+    namespace waits for its ``spec.finalizers`` (the namespace controller's ``/finalize``)."""
+    if res.plural == "pods":
+        return not obj["metadata"].get("deletionGracePeriodSeconds")
+    if res.plural == "namespaces":
+        return not (obj.get("spec") or {}).get("finalizers")
+    return True
+
+
+def _gc_finalizers(finalizers: list[str], policy: str | None) -> list[str]:
+    """The finalizers a DELETE leaves for the garbage collector, as kube-apiserver sets them:
+    Foreground adds ``foregroundDeletion``, Orphan adds ``orphan``, Background removes both."""
+    if not policy:
+        return finalizers
+    out = [f for f in finalizers if f not in (FOREGROUND_FINALIZER, ORPHAN_FINALIZER)]
+    if policy == "Foreground":
+        out.append(FOREGROUND_FINALIZER)
+    elif policy == "Orphan":
+        out.append(ORPHAN_FINALIZER)
+    return out
 
 
 def _qos_class(spec: Obj) -> str:
