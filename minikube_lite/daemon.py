@@ -83,6 +83,8 @@ class Daemon:
                                              ("proxy", NodePortProxy(self.client))]
         from .controllers.garbagecollector import GarbageCollector
         components.append(("garbagecollector", GarbageCollector(self.client)))
+        from .controllers.namespace import NamespaceController
+        components.append(("namespace-controller", NamespaceController(self.client)))
         if self.with_kubelet:
             from .kubelet.kubelet import Kubelet
 

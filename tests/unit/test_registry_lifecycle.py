@@ -167,3 +167,34 @@ async def _not(aw: Awaitable[bool]) -> bool:
 async def _marked(client: LocalClient, name: str) -> bool:
     obj = await client.get("pods", name, namespace="default")
     return bool(obj["metadata"].get("deletionTimestamp"))
+
+
+def test_namespace_controller_empties_then_removes(registry: Registry) -> None:
+    from minikube_lite.controllers.namespace import NamespaceController
+
+    async def main() -> None:
+        client = LocalClient(registry)
+        await client.create("namespaces", {"metadata": {"name": "gone"}})
+        await client.create("pods", _pod("a"), namespace="gone")
+        await client.create("pods", _pod("b", finalizers=["test/hold"]), namespace="gone")
+        async with _running(NamespaceController(client)):
+            await client.delete("namespaces", "gone")
+            ns = await client.get("namespaces", "gone")
+            assert ns["status"]["phase"] == "Terminating"
+
+            async def pod_a_gone() -> bool:
+                return not [p for p in (await client.list("pods", namespace="gone"))[0]
+                            if p["metadata"]["name"] == "a"]
+            await _until(pod_a_gone)
+            assert await client.get("namespaces", "gone")  # b still holds it
+            await client.patch("pods", "b", {"metadata": {"finalizers": None}}, namespace="gone")
+
+            async def ns_gone() -> bool:
+                try:
+                    await client.get("namespaces", "gone")
+                    return False
+                except NotFound:
+                    return True
+            await _until(ns_gone)
+
+    asyncio.run(main())
