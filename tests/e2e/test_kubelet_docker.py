@@ -216,7 +216,7 @@ def test_pod_runs_restarts_on_kill_and_is_deleted(env: Env) -> None:
         app.kill()
         pod = await eventually(lambda: running(env.api, "web", restarts=1), timeout=5, what="restart")
         elapsed = time.monotonic() - t0
-        assert elapsed < 1.0, f"kill -> Running took {elapsed:.2f}s"
+        assert elapsed < 2.0, f"kill -> Running took {elapsed:.2f}s"
         [cs] = pod["status"]["containerStatuses"]
         assert cs["lastState"]["terminated"]["exitCode"] == 137
         assert cs["lastState"]["terminated"]["reason"] == "Error"

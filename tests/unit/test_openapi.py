@@ -146,7 +146,18 @@ def test_v3_group_lookup_forms() -> None:
     assert openapi.v3_group("api/v2") is None
 
 
-@pytest.mark.parametrize("r", RESOURCES, ids=lambda r: f"{r.group or 'core'}/{r.version}/{r.kind}")
+WRITABLE = [r for r in RESOURCES if {"update", "patch", "delete", "create"} <= set(r.verbs)]
+
+
+def test_read_only_resources_offer_only_their_verbs() -> None:
+    for r in RESOURCES:
+        if r in WRITABLE:
+            continue
+        item = openapi.v3_group(_gv(r))["paths"][_item_path(r)]
+        assert "get" in item and "patch" not in item and "put" not in item and "delete" not in item
+
+
+@pytest.mark.parametrize("r", WRITABLE, ids=lambda r: f"{r.group or 'core'}/{r.version}/{r.kind}")
 def test_v3_item_path_has_patch_with_gvk_and_field_validation(r: Resource) -> None:
     doc = openapi.v3_group(_gv(r))
     assert doc is not None and doc["openapi"].startswith("3.")
@@ -238,7 +249,7 @@ def test_generated_from_the_table_for_new_kinds() -> None:
 def test_v2_json_structure() -> None:
     doc = openapi.v2_json()
     assert doc["swagger"] == "2.0"
-    for r in RESOURCES:
+    for r in WRITABLE:
         patch = doc["paths"][_item_path(r)]["patch"]
         assert patch["x-kubernetes-group-version-kind"] == {"group": r.group, "version": r.version, "kind": r.kind}
         assert any(p["name"] == "fieldValidation" and p["in"] == "query" for p in patch["parameters"])
