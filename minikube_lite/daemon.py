@@ -14,8 +14,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import importlib
 import logging
 import os
+import pkgutil
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -64,16 +66,33 @@ class Daemon:
         self.with_kubelet = with_kubelet
         self.kubelet: Any = None
         self._tasks: list[asyncio.Task[None]] = []
+        self._server: uvicorn.Server | None = None
         self.app: FastAPI = create_app(self.registry, server_address=f"{settings.host}:{settings.port}")
         self.app.router.lifespan_context = self._lifespan
 
     @contextlib.asynccontextmanager
     async def _lifespan(self, app: FastAPI) -> AsyncIterator[None]:
-        await self.start_components()
+        starter = asyncio.create_task(self._start_when_serving())
         try:
             yield
         finally:
+            starter.cancel()
+            with contextlib.suppress(BaseException):
+                await starter
             await self.stop_components()
+
+    async def _start_when_serving(self) -> None:
+        """Start the components once the API answers.
+
+        uvicorn runs the lifespan before it binds its socket; importing the kubelet (the Docker
+        SDK), the controllers and compiling the schemas there would hold ``/readyz`` back by
+        several hundred milliseconds. They load in a worker thread instead, after the API is up;
+        the components list and watch through the API like any client, so nothing is missed.
+        """
+        while self._server is None or not self._server.started:
+            await asyncio.sleep(0.005)
+        await asyncio.to_thread(_preload_components)
+        await self.start_components()
 
     async def start_components(self) -> None:
         from .proxy.nodeport import NodePortProxy
@@ -85,6 +104,10 @@ class Daemon:
         components.append(("garbagecollector", GarbageCollector(self.client)))
         from .controllers.namespace import NamespaceController
         components.append(("namespace-controller", NamespaceController(self.client)))
+        from .controllers.deployment import DeploymentController
+        from .controllers.replicaset import ReplicaSetController
+        components += [("replicaset-controller", ReplicaSetController(self.client)),
+                       ("deployment-controller", DeploymentController(self.client))]
         if self.with_kubelet:
             from .kubelet.kubelet import Kubelet
 
@@ -123,7 +146,28 @@ class Daemon:
     async def serve(self) -> None:
         config = uvicorn.Config(self.app, host=self.settings.host, port=self.settings.port, log_level="warning",
                                 access_log=False, lifespan="on", timeout_graceful_shutdown=2)
-        await uvicorn.Server(config).serve()
+        self._server = uvicorn.Server(config)
+        await self._server.serve()
+
+
+_COMPONENT_PACKAGES = ("scheduler", "controllers", "kubelet", "proxy", "dns")
+
+
+def _preload_components() -> None:
+    """Import every component module and compile the object schemas (run in a worker thread)."""
+    for package in _COMPONENT_PACKAGES:
+        try:
+            pkg = importlib.import_module(f"{__package__}.{package}")
+        except ImportError:
+            continue
+        for info in pkgutil.iter_modules(pkg.__path__):
+            try:
+                importlib.import_module(f"{pkg.__name__}.{info.name}")
+            except Exception:
+                log.debug("preloading %s.%s failed", pkg.__name__, info.name, exc_info=True)
+    from .api.models import warm_up
+
+    warm_up()
 
 
 def main(argv: list[str] | None = None) -> None:

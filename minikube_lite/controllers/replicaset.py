@@ -1,0 +1,278 @@
+"""The ReplicaSet controller: keeps ``spec.replicas`` pods matching a ReplicaSet's selector.
+
+Shaped as Kubernetes' ``pkg/controller/replicaset``: informers on ReplicaSets and pods feed a
+work queue of ReplicaSet keys; one idempotent ``sync(key)`` reads the caches, claims the pods
+(adopts orphans its selector matches, releases pods it owns that no longer match), creates or
+deletes the difference and writes the status. Creations and deletions in flight are recorded
+as expectations (controllers/expectations.py) so a second pass never acts on a cache that has
+not yet seen the first pass's writes: the count never overshoots. Pods are created from the
+template with ``generateName: <rs>-`` and a controller owner reference
+(``blockOwnerDeletion``); the scheduler binds them like any pod.
+
+Everything is level-triggered: an event only queues a key, and every ReplicaSet is queued
+again on a slow resync, so a lost event or a daemon restart costs latency, never correctness.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import logging
+from typing import Any
+
+from ..api.errors import AlreadyExists, ApiError, Conflict, NotFound
+from ..apiserver.selectors import matches_selector
+from ..client.base import Client
+from ..client.events import record_event
+from ..client.informer import Informer, object_key
+from ..client.workqueue import WorkQueue
+from . import rollout as ro
+from .expectations import Expectations
+
+log = logging.getLogger(__name__)
+
+COMPONENT = "replicaset-controller"
+BURST_REPLICAS = 500  # at most this many creations or deletions per sync, as Kubernetes
+RESYNC_SECONDS = 30.0
+
+
+class ReplicaSetController:
+    def __init__(self, client: Client, *, workers: int = 4) -> None:
+        self.client = client
+        self.workers = workers
+        self.replicasets = Informer(client, "replicasets")
+        self.pods = Informer(client, "pods")
+        self.queue = WorkQueue("replicaset")
+        self.expectations = Expectations()
+        self.replicasets.add_handler(self._on_rs)
+        self.pods.add_handler(self._on_pod)
+
+    # event handlers: note work, never do it
+
+    def _on_rs(self, etype: str, rs: dict[str, Any]) -> None:
+        key = object_key(rs)
+        if etype == "DELETED":
+            self.expectations.forget(key)
+        self.queue.add(key)
+
+    def _owner_key(self, pod: dict[str, Any]) -> str | None:
+        ref = ro.controller_ref(pod)
+        if ref is None or ref.get("kind") != "ReplicaSet":
+            return None
+        key = f"{pod['metadata'].get('namespace')}/{ref.get('name')}"
+        rs = self.replicasets.get(key)
+        if rs is None or rs["metadata"].get("uid") != ref.get("uid"):
+            return None
+        return key
+
+    def _on_pod(self, etype: str, pod: dict[str, Any]) -> None:
+        owner = self._owner_key(pod)
+        pod_key = object_key(pod)
+        if owner is not None:
+            if etype == "ADDED" and not pod["metadata"].get("deletionTimestamp"):
+                self.expectations.creation_observed(owner)
+            if etype == "DELETED" or pod["metadata"].get("deletionTimestamp"):
+                self.expectations.deletion_observed(owner, pod_key)
+            self.queue.add(owner)
+            return
+        if ro.controller_ref(pod) is not None or etype == "DELETED":
+            return
+        # An orphan: every ReplicaSet that could adopt it takes a look.
+        ns = pod["metadata"].get("namespace")
+        labels = pod["metadata"].get("labels") or {}
+        for rs in self.replicasets.list():
+            if rs["metadata"].get("namespace") == ns and \
+                    matches_selector((rs.get("spec") or {}).get("selector"), labels):
+                self.queue.add(object_key(rs))
+
+    # running
+
+    async def run(self) -> None:
+        await asyncio.gather(self.replicasets.run(), self.pods.run(), self._work(), self._resync())
+
+    async def _work(self) -> None:
+        await self.replicasets.synced.wait()
+        await self.pods.synced.wait()
+        await self.queue.run(self.sync, workers=self.workers)
+
+    async def _resync(self) -> None:
+        while True:
+            await asyncio.sleep(RESYNC_SECONDS)
+            for rs in self.replicasets.list():
+                self.queue.add(object_key(rs))
+
+    # the reconcile
+
+    async def sync(self, key: str) -> None:
+        cached = self.replicasets.get(key)
+        if cached is None:
+            self.expectations.forget(key)
+            return
+        rs = copy.deepcopy(cached)
+        needs_sync = self.expectations.satisfied(key)
+        pods = await self._claim_pods(rs)
+        active = [p for p in pods if ro.pod_active(p)]
+        if needs_sync and not rs["metadata"].get("deletionTimestamp"):
+            await self._manage_replicas(key, rs, active)
+        await self._update_status(rs, active)
+
+    async def _claim_pods(self, rs: dict[str, Any]) -> list[dict[str, Any]]:
+        """The pods this ReplicaSet owns, adopting matching orphans and releasing strays."""
+        meta = rs["metadata"]
+        ns, uid = meta.get("namespace"), meta.get("uid")
+        selector = (rs.get("spec") or {}).get("selector")
+        owned: list[dict[str, Any]] = []
+        fresh_checked = False
+        for pod in self.pods.list():
+            pmeta = pod["metadata"]
+            if pmeta.get("namespace") != ns:
+                continue
+            labels = pmeta.get("labels") or {}
+            ref = ro.controller_ref(pod)
+            matches = matches_selector(selector, labels)
+            if ref is not None:
+                if ref.get("uid") != uid:
+                    continue
+                if matches:
+                    owned.append(pod)
+                elif not pmeta.get("deletionTimestamp"):
+                    await self._release(pod, uid)
+                continue
+            if not matches or meta.get("deletionTimestamp") or pmeta.get("deletionTimestamp"):
+                continue
+            if (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
+                continue
+            if not fresh_checked:
+                # Adopt only if the ReplicaSet is still the one we cached (not deleted and re-made).
+                try:
+                    current = await self.client.get("replicasets", meta["name"], namespace=ns)
+                except NotFound:
+                    return owned
+                if current["metadata"].get("uid") != uid or current["metadata"].get("deletionTimestamp"):
+                    return owned
+                fresh_checked = True
+            adopted = await self._adopt(pod, rs)
+            if adopted is not None:
+                owned.append(adopted)
+        return owned
+
+    async def _adopt(self, pod: dict[str, Any], rs: dict[str, Any]) -> dict[str, Any] | None:
+        refs = list(pod["metadata"].get("ownerReferences") or []) + [ro.owner_reference(rs)]
+        patch = {"metadata": {"ownerReferences": refs, "resourceVersion": pod["metadata"]["resourceVersion"]}}
+        try:
+            return await self.client.patch("pods", pod["metadata"]["name"], patch,
+                                           namespace=pod["metadata"]["namespace"])
+        except (NotFound, Conflict):
+            return None
+
+    async def _release(self, pod: dict[str, Any], uid: str | None) -> None:
+        refs = [r for r in pod["metadata"].get("ownerReferences") or [] if r.get("uid") != uid]
+        patch = {"metadata": {"ownerReferences": refs or None,
+                              "resourceVersion": pod["metadata"]["resourceVersion"]}}
+        try:
+            await self.client.patch("pods", pod["metadata"]["name"], patch, namespace=pod["metadata"]["namespace"])
+        except (NotFound, Conflict):
+            pass
+
+    async def _manage_replicas(self, key: str, rs: dict[str, Any], active: list[dict[str, Any]]) -> None:
+        diff = len(active) - ro.spec_replicas(rs)
+        if diff < 0:
+            await self._create_pods(key, rs, min(-diff, BURST_REPLICAS))
+        elif diff > 0:
+            await self._delete_pods(key, rs, active, min(diff, BURST_REPLICAS))
+
+    def _pod_from_template(self, rs: dict[str, Any]) -> dict[str, Any]:
+        template = copy.deepcopy((rs.get("spec") or {}).get("template") or {})
+        tmeta = template.get("metadata") or {}
+        meta: dict[str, Any] = {"generateName": f"{rs['metadata']['name']}-",
+                                "namespace": rs["metadata"]["namespace"],
+                                "ownerReferences": [ro.owner_reference(rs)]}
+        for k in ("labels", "annotations", "finalizers"):
+            if tmeta.get(k):
+                meta[k] = tmeta[k]
+        return {"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": template.get("spec") or {}}
+
+    async def _create_pods(self, key: str, rs: dict[str, Any], n: int) -> None:
+        """Create ``n`` pods in doubling batches (1, 2, 4 ...): a failing template fails fast."""
+        self.expectations.expect_creations(key, n)
+        remaining, batch = n, 1
+        while remaining > 0:
+            size = min(batch, remaining)
+            results = await asyncio.gather(*(self._create_one(rs) for _ in range(size)), return_exceptions=True)
+            failures = [r for r in results if isinstance(r, BaseException)]
+            remaining -= size
+            if failures:
+                # Those that failed and those never tried will not be observed.
+                self.expectations.lower_creations(key, len(failures) + remaining)
+                exc = failures[0]
+                await record_event(self.client, rs, "FailedCreate", f"Error creating: {exc}", type_="Warning",
+                                   component=COMPONENT)
+                if isinstance(exc, ApiError):
+                    raise exc
+                raise RuntimeError(str(exc))
+            batch *= 2
+
+    async def _create_one(self, rs: dict[str, Any]) -> None:
+        for _ in range(3):  # a generated name may collide; Kubernetes' clients retry the same way
+            try:
+                pod = await self.client.create("pods", self._pod_from_template(rs),
+                                               namespace=rs["metadata"]["namespace"])
+                break
+            except AlreadyExists:
+                continue
+        else:
+            raise AlreadyExists("pods", rs["metadata"]["name"])
+        await record_event(self.client, rs, "SuccessfulCreate", f"Created pod: {pod['metadata']['name']}",
+                           component=COMPONENT)
+
+    async def _delete_pods(self, key: str, rs: dict[str, Any], active: list[dict[str, Any]], n: int) -> None:
+        victims = sorted(active, key=ro.deletion_rank)[:n]
+        self.expectations.expect_deletions(key, [object_key(p) for p in victims])
+        for pod in victims:
+            name = pod["metadata"]["name"]
+            try:
+                await self.client.delete("pods", name, namespace=pod["metadata"]["namespace"])
+            except NotFound:
+                self.expectations.deletion_observed(key, object_key(pod))
+                continue
+            await record_event(self.client, rs, "SuccessfulDelete", f"Deleted pod: {name}", component=COMPONENT)
+
+    def calculate_status(self, rs: dict[str, Any], active: list[dict[str, Any]]) -> dict[str, Any]:
+        spec = rs.get("spec") or {}
+        min_ready = int(spec.get("minReadySeconds", 0) or 0)
+        template_labels = ((spec.get("template") or {}).get("metadata") or {}).get("labels") or {}
+        at = ro.now()
+        status: dict[str, Any] = {
+            "replicas": len(active),
+            "fullyLabeledReplicas": sum(
+                1 for p in active
+                if all((p["metadata"].get("labels") or {}).get(k) == v for k, v in template_labels.items())),
+            "readyReplicas": sum(1 for p in active if ro.pod_ready(p)),
+            "availableReplicas": sum(1 for p in active if ro.pod_available(p, min_ready, at)),
+            "observedGeneration": rs["metadata"].get("generation", 1),
+        }
+        compact = ro.compact_status(status)
+        compact["replicas"] = status["replicas"]  # ReplicaSetStatus.replicas is always written
+        conditions = (rs.get("status") or {}).get("conditions")
+        if conditions:
+            compact["conditions"] = conditions
+        return compact
+
+    async def _update_status(self, rs: dict[str, Any], active: list[dict[str, Any]]) -> None:
+        status = self.calculate_status(rs, active)
+        min_ready = int((rs.get("spec") or {}).get("minReadySeconds", 0) or 0)
+        if min_ready > 0 and status.get("readyReplicas", 0) != status.get("availableReplicas", 0):
+            self.queue.add_after(object_key(rs), float(min_ready))
+        if status == (rs.get("status") or {}):
+            return
+        rs["status"] = status
+        try:
+            await self.client.update_status("replicasets", rs, namespace=rs["metadata"]["namespace"])
+        except NotFound:
+            return
+        except Conflict:
+            fresh = await self.client.get("replicasets", rs["metadata"]["name"], namespace=rs["metadata"]["namespace"])
+            if fresh["metadata"].get("uid") != rs["metadata"].get("uid"):
+                return
+            fresh["status"] = self.calculate_status(fresh, active)
+            await self.client.update_status("replicasets", fresh, namespace=rs["metadata"]["namespace"])
