@@ -30,6 +30,7 @@ from ..api import tables
 from ..api.errors import ApiError, BadRequest, MethodNotAllowed, NotFound, RequestEntityTooLarge
 from ..api.resources import Resource, by_plural
 from . import discovery, openapi, scale
+from . import exec as exec_routes
 from .apply import apply_documents
 from .registry import Registry
 
@@ -117,6 +118,20 @@ def _dry_run(request: Request) -> bool:
     return bool(values)
 
 
+def _field_manager(request: Request, *, apply: bool = False) -> str | None:
+    """``?fieldManager=``, else (except for apply, where it is required) the User-Agent's product
+    name, as kube-apiserver does (``kubectl``, ``OpenAPI-Generator`` ...)."""
+    manager = request.query_params.get("fieldManager")
+    if manager:
+        if len(manager) > 128:
+            raise BadRequest("fieldManager: must be at most 128 characters")
+        return manager
+    if apply:
+        return None
+    agent = request.headers.get("user-agent", "").split("/")[0].strip()
+    return agent[:128] or "unknown"
+
+
 def _field_validation(request: Request, default: str = "Warn") -> str:
     v = request.query_params.get("fieldValidation") or default
     if v not in ("Strict", "Warn", "Ignore"):
@@ -157,6 +172,7 @@ def create_app(registry: Registry, *, server_address: str = "127.0.0.1:8080") ->
     app = FastAPI(title="minikube-lite", openapi_url=None, docs_url=None, redoc_url=None)
     app.state.registry = registry
     app.state.kubelets = {}  # node name -> kubelet (for logs)
+    exec_routes.install(app)  # pods/<name>/exec over WebSocket
 
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
@@ -255,6 +271,8 @@ def create_app(registry: Registry, *, server_address: str = "127.0.0.1:8080") ->
                                       await read_body(request), dry_run=_dry_run(request))
         if target.subresource == "log" and method == "GET":
             return await pod_logs(request, target)
+        if target.subresource == "exec":
+            return exec_routes.not_websocket(request)
         if target.name is None:
             if method == "GET":
                 if _bool(request.query_params.get("watch")):
@@ -371,7 +389,7 @@ def create_app(registry: Registry, *, server_address: str = "127.0.0.1:8080") ->
         body = decode_body(await read_body(request), request.headers.get("content-type", ""))
         obj, warnings = registry.create(target.res, target.namespace, body, dry_run=_dry_run(request),
                                         field_validation=_field_validation(request),
-                                        field_manager=request.query_params.get("fieldManager"))
+                                        field_manager=_field_manager(request))
         return _object_response(request, target.res, obj, 201, _warning_headers(warnings))
 
     async def update(request: Request, target: Target) -> JSONResponse:
@@ -380,7 +398,7 @@ def create_app(registry: Registry, *, server_address: str = "127.0.0.1:8080") ->
         obj, warnings = registry.update(target.res, target.namespace, target.name, body,
                                         subresource=target.subresource, dry_run=_dry_run(request),
                                         field_validation=_field_validation(request),
-                                        field_manager=request.query_params.get("fieldManager"))
+                                        field_manager=_field_manager(request))
         return _object_response(request, target.res, obj, 200, _warning_headers(warnings))
 
     async def patch(request: Request, target: Target) -> JSONResponse:
@@ -390,7 +408,8 @@ def create_app(registry: Registry, *, server_address: str = "127.0.0.1:8080") ->
         obj, created, warnings = registry.patch(
             target.res, target.namespace, target.name, body, request.headers.get("content-type", ""),
             subresource=target.subresource, dry_run=_dry_run(request),
-            field_validation=_field_validation(request), field_manager=q.get("fieldManager"),
+            field_validation=_field_validation(request),
+            field_manager=_field_manager(request, apply="apply-patch" in request.headers.get("content-type", "")),
             force=_bool(q.get("force")))
         return _object_response(request, target.res, obj, 201 if created else 200, _warning_headers(warnings))
 
@@ -465,6 +484,10 @@ def create_app(registry: Registry, *, server_address: str = "127.0.0.1:8080") ->
             return StreamingResponse(chunks, media_type="text/plain")
         data = b"".join([c async for c in chunks])
         return Response(data, media_type="text/plain")
+
+    from ..dashboard import install as install_dashboard
+
+    install_dashboard(app)  # the web page at /dashboard/ (a client of the API above, like kubectl)
 
     for prefix in ("api", "apis"):
         def make(prefix: str = prefix):

@@ -37,6 +37,7 @@ from minikube_lite.client.base import Client
 from .backoff import Backoff
 from .base import docker_message, pod_key, pod_uid
 from .events import EventRecorder, now_rfc3339
+from .exec import Exec
 from .images import ImagePuller
 from .logs import Logs
 from .node import conditions as node_conditions
@@ -57,7 +58,7 @@ from .workqueue import WorkQueue
 log = logging.getLogger(__name__)
 
 
-class Kubelet(Termination, StatusWriter, Logs, ImagePuller):
+class Kubelet(Termination, StatusWriter, Logs, Exec, ImagePuller):
     """Runs the pods bound to ``node_name`` on the local Docker engine."""
 
     def __init__(
