@@ -189,6 +189,11 @@ _RULES = {
 from minikube_lite.api import apps as _apps
 
 _RULES.update({"Deployment": _apps.default_deployment, "ReplicaSet": _apps.default_replicaset})
+from minikube_lite.api import config as _config
+from minikube_lite.api import endpoints as _endpoints
+from minikube_lite.api import storage as _storage
+
+_RULES.update({**_config.DEFAULTS, **_endpoints.DEFAULTS, **_storage.DEFAULTS})
 
 
 def apply_defaults(resource: Resource, obj: dict[str, Any]) -> None:

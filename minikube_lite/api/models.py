@@ -822,6 +822,7 @@ MODELS: dict[str, type[TypedObject]] = {
 MAP_FIELDS = frozenset({
     "labels", "annotations", "nodeSelector", "selector", "limits", "requests", "overhead",
     "capacity", "allocatable", "allocatedResources",
+    "data", "binaryData", "stringData", "parameters",  # ConfigMap, Secret, StorageClass
 })
 
 

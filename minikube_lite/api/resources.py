@@ -68,6 +68,16 @@ RESOURCES: list[Resource] = [
              ("status", "scale"), {"scale": ("Scale", "autoscaling", "v1")}),
     Resource("apps", "v1", "replicasets", "replicaset", "ReplicaSet", True, ("rs",), ("all",), tuple(ALL_VERBS),
              ("status", "scale"), {"scale": ("Scale", "autoscaling", "v1")}),
+    # Configuration and storage kinds (schemas and rules in api/config.py, api/storage.py, api/endpoints.py)
+    Resource("", "v1", "configmaps", "configmap", "ConfigMap", True, ("cm",)),
+    Resource("", "v1", "secrets", "secret", "Secret", True),
+    Resource("", "v1", "endpoints", "endpoints", "Endpoints", True, ("ep",)),
+    Resource("discovery.k8s.io", "v1", "endpointslices", "endpointslice", "EndpointSlice", True),
+    Resource("", "v1", "persistentvolumeclaims", "persistentvolumeclaim", "PersistentVolumeClaim", True, ("pvc",),
+             (), tuple(ALL_VERBS), ("status",)),
+    Resource("", "v1", "persistentvolumes", "persistentvolume", "PersistentVolume", False, ("pv",), (),
+             tuple(ALL_VERBS), ("status",)),
+    Resource("storage.k8s.io", "v1", "storageclasses", "storageclass", "StorageClass", False, ("sc",)),
 ]
 
 _BY_PLURAL = {(r.group, r.plural): r for r in RESOURCES}

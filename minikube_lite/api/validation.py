@@ -767,6 +767,15 @@ from minikube_lite.api.models import MODELS as _MODELS
 _MODELS.update(_apps.MODELS)
 _KIND_RULES.update({"Deployment": _apps.validate_deployment, "ReplicaSet": _apps.validate_replicaset})
 _UPDATE_RULES = {"Deployment": _apps.validate_update, "ReplicaSet": _apps.validate_update}
+# ConfigMap, Secret, Endpoints, EndpointSlice, PVC, PV, StorageClass (api/config.py, endpoints.py, storage.py)
+from minikube_lite.api import config as _config
+from minikube_lite.api import endpoints as _endpoints
+from minikube_lite.api import storage as _storage
+
+for _kinds in (_config, _endpoints, _storage):
+    _MODELS.update(_kinds.MODELS)
+    _KIND_RULES.update(_kinds.VALIDATORS)
+    _UPDATE_RULES.update(_kinds.UPDATE_VALIDATORS)
 
 
 def validate(resource: Resource, obj: dict[str, Any], *,

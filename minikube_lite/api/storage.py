@@ -1,0 +1,452 @@
+"""PersistentVolumeClaim, PersistentVolume (core/v1) and StorageClass (storage.k8s.io/v1).
+
+Schemas, validation, defaults and ``kubectl get pvc,pv,sc`` columns of the three storage kinds,
+registered with a line each in the shared tables. The rules follow Kubernetes'
+``ValidatePersistentVolumeClaim``/``ValidatePersistentVolume`` (access modes required and known,
+a positive ``storage`` quantity, exactly one volume source, known reclaim policy and volume mode)
+and ``ValidateStorageClass`` (a provisioner, immutable parameters/provisioner/reclaimPolicy/
+volumeBindingMode). A claim's spec is immutable once created except what binding and the default
+class fill in (``volumeName``, a missing ``storageClassName``) and ``resources.requests``.
+
+Defaults are Kubernetes': ``volumeMode: Filesystem``; a PersistentVolume written by hand is
+``Retain`` (a provisioned one takes its class's policy, ``Delete`` by default); a StorageClass is
+``reclaimPolicy: Delete`` and ``volumeBindingMode: Immediate``. The binding itself is the storage
+controller's work (``controllers/storage.py``).
+"""
+
+from __future__ import annotations
+
+import copy
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from .models import (
+    HostPathVolumeSource,
+    K8sModel,
+    Loose,
+    ObjectReference,
+    ResourceList,
+    StrMap,
+    Time,
+    TypedObject,
+)
+
+if TYPE_CHECKING:
+    from .validation import ErrorList
+
+ACCESS_MODES = ["ReadOnlyMany", "ReadWriteMany", "ReadWriteOnce", "ReadWriteOncePod"]
+_MODE_ABBREVIATIONS = (("ReadWriteOnce", "RWO"), ("ReadOnlyMany", "ROX"), ("ReadWriteMany", "RWX"),
+                       ("ReadWriteOncePod", "RWOP"))
+VOLUME_MODES = ["Block", "Filesystem"]
+PV_RECLAIM_POLICIES = ["Delete", "Recycle", "Retain"]
+SC_RECLAIM_POLICIES = ["Delete", "Retain"]
+BINDING_MODES = ["Immediate", "WaitForFirstConsumer"]
+DEFAULT_CLASS_ANNOTATION = "storageclass.kubernetes.io/is-default-class"
+_BETA_DEFAULT_CLASS_ANNOTATION = "storageclass.beta.kubernetes.io/is-default-class"
+_BETA_CLASS_ANNOTATION = "volume.beta.kubernetes.io/storage-class"
+# The volume sources a PersistentVolume may have (PersistentVolumeSource); hostPath and local are
+# the ones this cluster can mount, the others are accepted as objects.
+PV_SOURCES = ("hostPath", "local", "nfs", "csi", "iscsi", "fc", "glusterfs", "rbd", "cephfs", "cinder",
+              "flexVolume", "azureFile", "azureDisk", "awsElasticBlockStore", "gcePersistentDisk",
+              "vsphereVolume", "quobyte", "photonPersistentDisk", "portworxVolume", "scaleIO", "storageos",
+              "flocker")
+
+
+# --- models ------------------------------------------------------------------------------------
+
+
+class VolumeResourceRequirements(K8sModel):
+    limits: ResourceList | None = None
+    requests: ResourceList | None = None
+
+
+class PersistentVolumeClaimSpec(K8sModel):
+    accessModes: list[str] | None = None
+    selector: Loose | None = None
+    resources: VolumeResourceRequirements | None = None
+    volumeName: str | None = None
+    storageClassName: str | None = None
+    volumeMode: str | None = None
+    dataSource: Loose | None = None
+    dataSourceRef: Loose | None = None
+    volumeAttributesClassName: str | None = None
+
+
+class PersistentVolumeClaimStatus(K8sModel):
+    phase: str | None = None
+    accessModes: list[str] | None = None
+    capacity: ResourceList | None = None
+    conditions: list[Loose] | None = None
+    allocatedResources: ResourceList | None = None
+    allocatedResourceStatuses: StrMap | None = None
+    currentVolumeAttributesClassName: str | None = None
+    modifyVolumeStatus: Loose | None = None
+
+
+class PersistentVolumeClaim(TypedObject):
+    spec: PersistentVolumeClaimSpec | None = None
+    status: PersistentVolumeClaimStatus | None = None
+
+
+class LocalVolumeSource(K8sModel):
+    path: str | None = None
+    fsType: str | None = None
+
+
+class PersistentVolumeSpec(K8sModel):
+    capacity: ResourceList | None = None
+    accessModes: list[str] | None = None
+    claimRef: ObjectReference | None = None
+    persistentVolumeReclaimPolicy: str | None = None
+    storageClassName: str | None = None
+    mountOptions: list[str] | None = None
+    volumeMode: str | None = None
+    nodeAffinity: Loose | None = None
+    volumeAttributesClassName: str | None = None
+    hostPath: HostPathVolumeSource | None = None
+    local: LocalVolumeSource | None = None
+    nfs: Loose | None = None
+    csi: Loose | None = None
+    iscsi: Loose | None = None
+    fc: Loose | None = None
+    glusterfs: Loose | None = None
+    rbd: Loose | None = None
+    cephfs: Loose | None = None
+    cinder: Loose | None = None
+    flexVolume: Loose | None = None
+    azureFile: Loose | None = None
+    azureDisk: Loose | None = None
+    awsElasticBlockStore: Loose | None = None
+    gcePersistentDisk: Loose | None = None
+    vsphereVolume: Loose | None = None
+    quobyte: Loose | None = None
+    photonPersistentDisk: Loose | None = None
+    portworxVolume: Loose | None = None
+    scaleIO: Loose | None = None
+    storageos: Loose | None = None
+    flocker: Loose | None = None
+
+
+class PersistentVolumeStatus(K8sModel):
+    phase: str | None = None
+    message: str | None = None
+    reason: str | None = None
+    lastPhaseTransitionTime: Time | None = None
+
+
+class PersistentVolume(TypedObject):
+    spec: PersistentVolumeSpec | None = None
+    status: PersistentVolumeStatus | None = None
+
+
+class StorageClass(TypedObject):
+    provisioner: str | None = None
+    parameters: StrMap | None = None
+    reclaimPolicy: str | None = None
+    mountOptions: list[str] | None = None
+    allowVolumeExpansion: bool | None = None
+    volumeBindingMode: str | None = None
+    allowedTopologies: list[Loose] | None = None
+
+
+MODELS: dict[str, type[TypedObject]] = {
+    "PersistentVolumeClaim": PersistentVolumeClaim,
+    "PersistentVolume": PersistentVolume,
+    "StorageClass": StorageClass,
+}
+
+
+# --- validation ----------------------------------------------------------------------------------
+
+
+def _validate_access_modes(errs: ErrorList, modes: list[str] | None, path: str) -> None:
+    if not modes:
+        errs.required(path, "at least 1 access mode is required")
+        return
+    for mode in modes:
+        errs.enum(path, mode, ACCESS_MODES)
+    if "ReadWriteOncePod" in modes and len(modes) > 1:
+        errs.forbidden(path, "may not use ReadWriteOncePod with other access modes")
+
+
+def _validate_storage(errs: ErrorList, value: Any, path: str) -> None:
+    from .validation import parse_quantity
+
+    try:
+        positive = parse_quantity(value) > 0
+    except (ValueError, TypeError, ArithmeticError):
+        return  # a malformed quantity is already refused while decoding
+    if not positive:
+        errs.invalid(path, value, "must be greater than zero")
+
+
+def _validate_class_name(errs: ErrorList, name: str | None, path: str) -> None:
+    from .validation import is_dns1123_subdomain
+
+    if name:
+        errs.each(path, name, is_dns1123_subdomain(name))
+
+
+def validate_pvc(errs: ErrorList, obj: dict[str, Any]) -> None:
+    spec = obj.get("spec") or {}
+    _validate_access_modes(errs, spec.get("accessModes"), "spec.accessModes")
+    requests = (spec.get("resources") or {}).get("requests") or {}
+    if "storage" not in requests:
+        errs.required("spec.resources[storage]")
+    else:
+        _validate_storage(errs, requests["storage"], "spec.resources[storage]")
+    _validate_class_name(errs, spec.get("storageClassName"), "spec.storageClassName")
+    errs.enum("spec.volumeMode", spec.get("volumeMode"), VOLUME_MODES)
+
+
+def pv_sources(spec: dict[str, Any]) -> list[str]:
+    """The volume sources a PersistentVolume spec names (exactly one is valid)."""
+    return [key for key in PV_SOURCES if spec.get(key) is not None]
+
+
+def validate_pv(errs: ErrorList, obj: dict[str, Any]) -> None:
+    spec = obj.get("spec") or {}
+    _validate_access_modes(errs, spec.get("accessModes"), "spec.accessModes")
+    capacity = spec.get("capacity") or {}
+    if not capacity:
+        errs.required("spec.capacity")
+    elif "storage" not in capacity or len(capacity) > 1:
+        errs.not_supported("spec.capacity", sorted(capacity), ["storage"])
+    else:
+        _validate_storage(errs, capacity["storage"], "spec.capacity[storage]")
+    errs.enum("spec.persistentVolumeReclaimPolicy", spec.get("persistentVolumeReclaimPolicy"), PV_RECLAIM_POLICIES)
+    _validate_class_name(errs, spec.get("storageClassName"), "spec.storageClassName")
+    errs.enum("spec.volumeMode", spec.get("volumeMode"), VOLUME_MODES)
+    sources = pv_sources(spec)
+    if not sources:
+        errs.required("spec", "must specify a volume type")
+    for extra in sources[1:]:
+        errs.forbidden(f"spec.{extra}", "may not specify more than 1 volume type")
+    for key in ("hostPath", "local"):
+        source = spec.get(key)
+        if source is None:
+            continue
+        path = source.get("path") or ""
+        if not path:
+            errs.required(f"spec.{key}.path")
+        elif ".." in path.split("/"):
+            errs.invalid(f"spec.{key}.path", path, "must not contain '..'")
+    if spec.get("hostPath") is not None:
+        errs.enum("spec.hostPath.type", spec["hostPath"].get("type") or None,
+                  ["BlockDevice", "CharDevice", "Directory", "DirectoryOrCreate", "File", "FileOrCreate", "Socket"])
+
+
+def validate_storageclass(errs: ErrorList, obj: dict[str, Any]) -> None:
+    from .validation import is_qualified_name
+
+    provisioner = obj.get("provisioner") or ""
+    if not provisioner:
+        errs.required("provisioner")
+    else:
+        if len(provisioner) > 63:
+            errs.add("provisioner", "FieldValueTooLong", "Too long: may not be more than 63 bytes")
+        errs.each("provisioner", provisioner, is_qualified_name(provisioner.lower()))
+    for key in obj.get("parameters") or {}:
+        if not key:
+            errs.invalid("parameters", key, "key may not be empty")
+    errs.enum("reclaimPolicy", obj.get("reclaimPolicy"), SC_RECLAIM_POLICIES)
+    errs.enum("volumeBindingMode", obj.get("volumeBindingMode"), BINDING_MODES)
+
+
+def _without(spec: dict[str, Any], old: dict[str, Any]) -> dict[str, Any]:
+    """``spec`` with the fields a claim may change after creation taken from ``old``."""
+    from .validation import _normalized
+
+    out = copy.deepcopy(spec)
+    if not old.get("volumeName"):
+        out["volumeName"] = old.get("volumeName")  # binding sets it once
+    if not old.get("storageClassName"):
+        out["storageClassName"] = old.get("storageClassName")  # the default class fills in a missing one
+    resources = out.setdefault("resources", {})
+    resources["requests"] = copy.deepcopy((old.get("resources") or {}).get("requests"))
+    out["volumeAttributesClassName"] = old.get("volumeAttributesClassName")
+    return _normalized(out)
+
+
+def validate_pvc_update(errs: ErrorList, old: dict[str, Any], new: dict[str, Any]) -> None:
+    from .validation import _normalized
+
+    old_spec, new_spec = old.get("spec") or {}, new.get("spec") or {}
+    if _without(new_spec, old_spec) != _normalized(old_spec):
+        errs.forbidden("spec", "spec is immutable after creation except resources.requests and "
+                               "volumeAttributesClassName for bound claims")
+    if old_spec.get("volumeName") and new_spec.get("volumeName") != old_spec["volumeName"]:
+        errs.forbidden("spec.volumeName", "may not change once set")
+
+
+def validate_pv_update(errs: ErrorList, old: dict[str, Any], new: dict[str, Any]) -> None:
+    old_spec, new_spec = old.get("spec") or {}, new.get("spec") or {}
+    if {k: old_spec.get(k) for k in PV_SOURCES} != {k: new_spec.get(k) for k in PV_SOURCES}:
+        errs.forbidden("spec.persistentvolumesource", "spec.persistentvolumesource is immutable after creation")
+    if (old_spec.get("volumeMode") or "Filesystem") != (new_spec.get("volumeMode") or "Filesystem"):
+        errs.invalid("spec.volumeMode", new_spec.get("volumeMode"), "field is immutable")
+
+
+def validate_storageclass_update(errs: ErrorList, old: dict[str, Any], new: dict[str, Any]) -> None:
+    if (old.get("parameters") or {}) != (new.get("parameters") or {}):
+        errs.forbidden("parameters", "updates to parameters are forbidden.")
+    if old.get("provisioner") != new.get("provisioner"):
+        errs.forbidden("provisioner", "updates to provisioner are forbidden.")
+    if (old.get("reclaimPolicy") or "Delete") != (new.get("reclaimPolicy") or "Delete"):
+        errs.forbidden("reclaimPolicy", "updates to reclaimPolicy are forbidden.")
+    if (old.get("volumeBindingMode") or "Immediate") != (new.get("volumeBindingMode") or "Immediate"):
+        errs.invalid("volumeBindingMode", new.get("volumeBindingMode"), "field is immutable")
+
+
+VALIDATORS = {"PersistentVolumeClaim": validate_pvc, "PersistentVolume": validate_pv,
+              "StorageClass": validate_storageclass}
+UPDATE_VALIDATORS = {"PersistentVolumeClaim": validate_pvc_update, "PersistentVolume": validate_pv_update,
+                     "StorageClass": validate_storageclass_update}
+
+
+# --- defaults ----------------------------------------------------------------------------------
+
+
+def default_pvc(obj: dict[str, Any]) -> None:
+    spec = obj.setdefault("spec", {})
+    spec.setdefault("volumeMode", "Filesystem")
+    if not obj.get("status"):
+        obj["status"] = {"phase": "Pending"}
+
+
+def default_pv(obj: dict[str, Any]) -> None:
+    spec = obj.setdefault("spec", {})
+    spec.setdefault("persistentVolumeReclaimPolicy", "Retain")
+    spec.setdefault("volumeMode", "Filesystem")
+    if isinstance(spec.get("hostPath"), dict):
+        spec["hostPath"].setdefault("type", "")
+    if not obj.get("status"):
+        obj["status"] = {"phase": "Pending"}
+
+
+def default_storageclass(obj: dict[str, Any]) -> None:
+    obj.setdefault("reclaimPolicy", "Delete")
+    obj.setdefault("volumeBindingMode", "Immediate")
+
+
+DEFAULTS = {"PersistentVolumeClaim": default_pvc, "PersistentVolume": default_pv,
+            "StorageClass": default_storageclass}
+
+
+# --- helpers shared with the controller -------------------------------------------------------------
+
+
+def is_default_class(sc: dict[str, Any]) -> bool:
+    annotations = (sc.get("metadata") or {}).get("annotations") or {}
+    return "true" in (annotations.get(DEFAULT_CLASS_ANNOTATION), annotations.get(_BETA_DEFAULT_CLASS_ANNOTATION))
+
+
+def claim_class(pvc: dict[str, Any]) -> str:
+    """The class a claim asks for ("" = none), the beta annotation winning as in Kubernetes."""
+    annotations = (pvc.get("metadata") or {}).get("annotations") or {}
+    if _BETA_CLASS_ANNOTATION in annotations:
+        return annotations[_BETA_CLASS_ANNOTATION]
+    return (pvc.get("spec") or {}).get("storageClassName") or ""
+
+
+def volume_class(pv: dict[str, Any]) -> str:
+    annotations = (pv.get("metadata") or {}).get("annotations") or {}
+    if _BETA_CLASS_ANNOTATION in annotations:
+        return annotations[_BETA_CLASS_ANNOTATION]
+    return (pv.get("spec") or {}).get("storageClassName") or ""
+
+
+def access_modes_string(modes: list[str] | None) -> str:
+    """``RWO,ROX``: Kubernetes' GetAccessModesAsString, in its fixed order."""
+    modes = modes or []
+    return ",".join(short for mode, short in _MODE_ABBREVIATIONS if mode in modes)
+
+
+# --- tables --------------------------------------------------------------------------------------
+
+
+def columns() -> dict[str, list[dict[str, Any]]]:
+    from .tables import _AGE, _NAME, _col
+
+    def mode(what: str) -> dict[str, Any]:
+        return _col("VolumeMode", f"volumeMode defines what type of volume is required by the {what}.", priority=1)
+
+    return {
+        "PersistentVolumeClaim": [
+            _NAME,
+            _col("Status", "phase represents the current phase of PersistentVolumeClaim."),
+            _col("Volume", "volumeName is the binding reference to the PersistentVolume backing this claim."),
+            _col("Capacity", "capacity represents the actual resources of the underlying volume."),
+            _col("Access Modes", "accessModes contains the actual access modes the volume backing the PVC has."),
+            _col("StorageClass", "StorageClass of the pvc"),
+            _col("VolumeAttributesClass", "VolumeAttributesClass of the pvc"),
+            _AGE, mode("claim"),
+        ],
+        "PersistentVolume": [
+            _NAME,
+            _col("Capacity", "capacity is the description of the persistent volume's resources and capacity."),
+            _col("Access Modes", "accessModes contains all ways the volume can be mounted."),
+            _col("Reclaim Policy", "persistentVolumeReclaimPolicy defines what happens to a persistent volume "
+                                   "when released from its claim."),
+            _col("Status", "phase indicates if a volume is available, bound to a claim, or released by a claim."),
+            _col("Claim", "claimRef is part of a bi-directional binding between PersistentVolume and "
+                          "PersistentVolumeClaim."),
+            _col("StorageClass", "StorageClass of the pv"),
+            _col("VolumeAttributesClass", "VolumeAttributesClass of the pv"),
+            _col("Reason", "reason is a brief CamelCase string that describes any failure and is meant for "
+                           "machine parsing and tidy display in the CLI."),
+            _AGE, mode("persistent volume"),
+        ],
+        "StorageClass": [
+            _NAME,
+            _col("Provisioner", "provisioner indicates the type of the provisioner."),
+            _col("ReclaimPolicy", "reclaimPolicy controls the reclaimPolicy for dynamically provisioned "
+                                  "PersistentVolumes of this storage class. Defaults to Delete."),
+            _col("VolumeBindingMode", "volumeBindingMode indicates how PersistentVolumeClaims should be "
+                                      "provisioned and bound. When unset, VolumeBindingImmediate is used."),
+            _col("AllowVolumeExpansion", "allowVolumeExpansion shows whether the storage class allow volume "
+                                         "expand."),
+            _AGE,
+        ],
+    }
+
+
+def _phase(obj: dict[str, Any]) -> str:
+    if (obj.get("metadata") or {}).get("deletionTimestamp"):
+        return "Terminating"
+    return (obj.get("status") or {}).get("phase") or ""
+
+
+def pvc_cells(obj: dict[str, Any], now: datetime) -> list[Any]:
+    from .tables import _age, _name
+
+    spec, status = obj.get("spec") or {}, obj.get("status") or {}
+    capacity = modes = ""
+    if spec.get("volumeName"):
+        capacity = str((status.get("capacity") or {}).get("storage") or "")
+        modes = access_modes_string(status.get("accessModes"))
+    return [_name(obj), _phase(obj), spec.get("volumeName") or "", capacity, modes, claim_class(obj),
+            spec.get("volumeAttributesClassName") or "<unset>", _age(obj, now), spec.get("volumeMode") or "<unset>"]
+
+
+def pv_cells(obj: dict[str, Any], now: datetime) -> list[Any]:
+    from .tables import _age, _name
+
+    spec, status = obj.get("spec") or {}, obj.get("status") or {}
+    ref = spec.get("claimRef")
+    claim = f"{ref.get('namespace') or ''}/{ref.get('name') or ''}" if ref else ""
+    return [_name(obj), str((spec.get("capacity") or {}).get("storage") or ""),
+            access_modes_string(spec.get("accessModes")), spec.get("persistentVolumeReclaimPolicy") or "",
+            _phase(obj), claim, volume_class(obj), spec.get("volumeAttributesClassName") or "<unset>",
+            status.get("reason") or "", _age(obj, now), spec.get("volumeMode") or "<unset>"]
+
+
+def storageclass_cells(obj: dict[str, Any], now: datetime) -> list[Any]:
+    from .tables import _age, _name
+
+    name = _name(obj) + (" (default)" if is_default_class(obj) else "")
+    return [name, obj.get("provisioner") or "", obj.get("reclaimPolicy") or "Delete",
+            obj.get("volumeBindingMode") or "Immediate", bool(obj.get("allowVolumeExpansion")), _age(obj, now)]
+
+
+CELLS = {"PersistentVolumeClaim": pvc_cells, "PersistentVolume": pv_cells, "StorageClass": storageclass_cells}
