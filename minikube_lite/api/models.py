@@ -62,9 +62,14 @@ ResourceList = dict[str, Quantity]
 
 
 class K8sModel(BaseModel):
-    """Base of every model: unknown keys are errors, scalars are never coerced."""
+    """Base of every model: unknown keys are errors, scalars are never coerced.
 
-    model_config = ConfigDict(extra="forbid", strict=True)
+    ``defer_build``: pydantic compiles a model's validator on first use instead of at import, so
+    the daemon answers ``/readyz`` without paying for every kind's schema up front (start must
+    take well under a second); ``warm_up()`` compiles them right after start.
+    """
+
+    model_config = ConfigDict(extra="forbid", strict=True, defer_build=True)
 
 
 # --- meta/v1 ---------------------------------------------------------------------------------
@@ -824,6 +829,12 @@ MAP_FIELDS = frozenset({
     "capacity", "allocatable", "allocatedResources",
     "data", "binaryData", "stringData", "parameters",  # ConfigMap, Secret, StorageClass
 })
+
+
+def warm_up() -> None:
+    """Compile every model's validator now (the daemon calls this once it is serving)."""
+    for model in MODELS.values():
+        model.model_rebuild()
 
 
 def model_for(kind: str) -> type[TypedObject]:
