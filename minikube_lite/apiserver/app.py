@@ -31,7 +31,6 @@ from ..api.errors import ApiError, BadRequest, MethodNotAllowed, NotFound, Reque
 from ..api.resources import Resource, by_plural
 from . import discovery, openapi, scale
 from . import exec as exec_routes
-from . import exec as exec_routes
 from .apply import apply_documents
 from .registry import Registry
 
@@ -174,7 +173,6 @@ def create_app(registry: Registry, *, server_address: str = "127.0.0.1:8080") ->
     app.state.registry = registry
     app.state.kubelets = {}  # node name -> kubelet (for logs)
     exec_routes.install(app)  # pods/<name>/exec over WebSocket
-    exec_routes.install(app)  # pods/<name>/exec over WebSocket
 
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
@@ -273,8 +271,6 @@ def create_app(registry: Registry, *, server_address: str = "127.0.0.1:8080") ->
                                       await read_body(request), dry_run=_dry_run(request))
         if target.subresource == "log" and method == "GET":
             return await pod_logs(request, target)
-        if target.subresource == "exec":
-            return exec_routes.not_websocket(request)
         if target.subresource == "exec":
             return exec_routes.not_websocket(request)
         if target.name is None:
