@@ -27,7 +27,7 @@ from ..api import validation
 from ..api.errors import AlreadyExists, ApiError, BadRequest, Conflict, Gone, Invalid, NotFound, cause
 from ..api.resources import Resource, by_plural
 from ..store.base import Compacted, Entry, KeyExists, KeyNotFound, RevisionMismatch, Store
-from . import allocation
+from . import allocation, ssa
 from .patch import apply_patch, strategic_merge_patch
 from .selectors import parse_field_selector, parse_label_selector, single_name
 
@@ -255,7 +255,9 @@ class Registry:
         dry_run: bool = False,
         field_validation: str = "Strict",
         field_manager: str | None = None,
+        managed_fields: list[Obj] | None = None,
     ) -> tuple[Obj, list[str]]:
+        """POST. ``managed_fields`` (server-side apply) replaces the Update entry of ``field_manager``."""
         obj = self._check_identity(res, copy.deepcopy(obj), namespace)
         meta = obj["metadata"]
         if not meta.get("name") and meta.get("generateName"):
@@ -277,9 +279,11 @@ class Registry:
         meta["creationTimestamp"] = now_iso()
         if "spec" in obj:
             meta["generation"] = 1
-        if field_manager:
-            meta["managedFields"] = [self._managed_entry(field_manager, "Update" if not field_manager.endswith(
-                "apply") else "Apply", res)]
+        meta.pop("managedFields", None)
+        if managed_fields is not None:
+            meta["managedFields"] = managed_fields
+        elif field_manager:
+            meta["managedFields"] = ssa.record_update(res, None, obj, field_manager)
         key = self._key(res, ns, meta["name"])
         if res.plural == "services":
             allocation.allocate(obj, self._all("services"))
@@ -293,11 +297,6 @@ class Registry:
             raise AlreadyExists(res.plural, meta["name"], res.group) from exc
         meta["resourceVersion"] = str(rev)
         return obj, warnings
-
-    @staticmethod
-    def _managed_entry(manager: str, operation: str, res: Resource) -> Obj:
-        return {"manager": manager, "operation": operation, "apiVersion": res.api_version,
-                "time": now_iso(), "fieldsType": "FieldsV1", "fieldsV1": {}}
 
     def _all(self, plural: str) -> list[Obj]:
         res = by_plural(plural)
@@ -339,10 +338,12 @@ class Registry:
         dry_run: bool,
         field_validation: str,
         field_manager: str | None,
+        managed_fields: list[Obj] | None = None,
     ) -> tuple[Obj, list[str]]:
         old = entry.value
         name = old["metadata"]["name"]
         meta = obj.setdefault("metadata", {})
+        requested_managed = meta.get("managedFields")
         if meta.get("name") and meta["name"] != name:
             raise BadRequest(f"the name of the object ({meta['name']}) does not match the name on the URL ({name})")
         meta["name"] = name
@@ -373,8 +374,6 @@ class Registry:
                     new_meta[k] = old["metadata"][k]
                 else:
                     new_meta.pop(k, None)
-            if "managedFields" not in new_meta and "managedFields" in old["metadata"]:
-                new_meta["managedFields"] = old["metadata"]["managedFields"]
             if old["metadata"].get("deletionTimestamp"):
                 # While an object terminates, finalizers may only be removed.
                 added = [f for f in new_meta.get("finalizers") or []
@@ -388,11 +387,27 @@ class Registry:
             if "spec" in new and new.get("spec") != old.get("spec"):
                 new_meta["generation"] = int(old["metadata"].get("generation", 1)) + 1
         new["metadata"].pop("resourceVersion", None)
+        stored_managed = old["metadata"].get("managedFields")
+        if managed_fields is not None:
+            base_managed = managed_fields
+        elif requested_managed is None or requested_managed == stored_managed or subresource:
+            base_managed = stored_managed
+        else:  # the request rewrote managedFields ([] clears them), as Kubernetes allows
+            base_managed = ssa.encode(ssa.decode(requested_managed))
+        if base_managed:
+            new["metadata"]["managedFields"] = base_managed
+        else:
+            new["metadata"].pop("managedFields", None)
         old_cmp = dict(old)
         old_cmp["metadata"] = {k: v for k, v in old["metadata"].items() if k != "resourceVersion"}
         if new == old_cmp:
             return self._out(entry), warnings  # a no-op write keeps the resourceVersion, as Kubernetes does
         meta = new["metadata"]
+        if managed_fields is None and field_manager:
+            meta["managedFields"] = ssa.record_update(res, old, new, field_manager, subresource=subresource,
+                                                      base=ssa.decode(base_managed))
+            if not meta["managedFields"]:
+                del meta["managedFields"]
         if meta.get("deletionTimestamp") and not meta.get("finalizers") and _may_vanish(res, new):
             # The last finalizer is gone: the deletion the object was waiting for happens now.
             if not dry_run:
@@ -443,14 +458,30 @@ class Registry:
                 raise BadRequest(f"the name of the object ({applied['metadata']['name']}) does not match "
                                  f"the name on the URL ({name})")
             applied["metadata"]["name"] = name
+            if not field_manager:
+                raise BadRequest("PATCH: fieldManager is required for apply requests")
+            if subresource:
+                raise BadRequest(f"server-side apply to the {subresource} subresource is not supported")
+            applied["metadata"].pop("managedFields", None)
             entry = self.store.get(self._key(res, namespace, name))
             if entry is None:
-                obj, warnings = self.create(res, namespace, applied, dry_run=dry_run,
-                                            field_validation=field_validation,
-                                            field_manager=field_manager or "apply")
+                obj, warnings = self.create(
+                    res, namespace, applied, dry_run=dry_run, field_validation=field_validation,
+                    field_manager=field_manager,
+                    managed_fields=ssa.created_by_apply(res, applied, field_manager))
                 return obj, True, warnings
-            merged = strategic_merge_patch(self._out(entry), applied, res.kind)
+            live = self._out(entry)
+            precondition = applied["metadata"].get("resourceVersion")
+            merged, managed = ssa.apply(res, live, applied, field_manager, force=force,
+                                        merge=lambda base, cfg: strategic_merge_patch(base, cfg, res.kind))
             merged["metadata"].pop("resourceVersion", None)
+            if precondition:
+                merged["metadata"]["resourceVersion"] = precondition
+            merged = self._check_identity(res, merged, namespace)
+            obj, warnings = self._update_from(res, entry, merged, subresource=None, dry_run=dry_run,
+                                              field_validation=field_validation, field_manager=field_manager,
+                                              managed_fields=managed)
+            return obj, False, warnings
         else:
             entry = self._get_entry(res, namespace, name)
             current = self._out(entry)
