@@ -27,6 +27,15 @@ if ! static_busybox; then
   apt-get update -q && apt-get install -y -q busybox-static
 fi
 
+if ! command -v chromium >/dev/null 2>&1; then  # the dashboard's tests drive a real headless Chromium
+  if [[ "$(id -u)" -ne 0 ]]; then
+    echo "❌  Chromium is needed for the dashboard tests: sudo apt-get install -y chromium" >&2
+    exit 1
+  fi
+  echo "📦  Installing chromium (for the dashboard tests) ..."
+  apt-get update -q && apt-get install -y -q chromium
+fi
+
 pip_args=(-q)
 if [[ -f "$("$PY" -c 'import sysconfig; print(sysconfig.get_path("stdlib"))')/EXTERNALLY-MANAGED" ]]; then
   pip_args+=(--break-system-packages)
