@@ -27,7 +27,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response, Streami
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..api import tables
-from ..api.errors import ApiError, BadRequest, MethodNotAllowed, NotFound, RequestEntityTooLarge
+from ..api.errors import ApiError, BadRequest, Gone, MethodNotAllowed, NotFound, RequestEntityTooLarge
 from ..api.resources import Resource, by_plural
 from . import discovery, openapi, scale
 from . import exec as exec_routes
@@ -172,6 +172,7 @@ def create_app(registry: Registry, *, server_address: str = "127.0.0.1:8080") ->
     app = FastAPI(title="minikube-lite", openapi_url=None, docs_url=None, redoc_url=None)
     app.state.registry = registry
     app.state.kubelets = {}  # node name -> kubelet (for logs)
+    app.state.bookmark_interval = 60.0  # seconds between watch bookmarks, as kube-apiserver (about a minute)
     exec_routes.install(app)  # pods/<name>/exec over WebSocket
 
     @app.exception_handler(ApiError)
@@ -284,6 +285,7 @@ def create_app(registry: Registry, *, server_address: str = "127.0.0.1:8080") ->
                 return delete_collection(request, target)
         else:
             if method == "GET":
+                registry.check_read_version(request.query_params.get("resourceVersion"), None)
                 obj = registry.get(target.res, target.namespace, target.name)
                 return _object_response(request, target.res, obj)
             if method == "PUT":
@@ -306,6 +308,7 @@ def create_app(registry: Registry, *, server_address: str = "127.0.0.1:8080") ->
 
     def list_objects(request: Request, target: Target) -> JSONResponse:
         q = request.query_params
+        registry.check_read_version(q.get("resourceVersion"), q.get("resourceVersionMatch"))
         items, rv, cont = registry.list(
             target.res, target.namespace, label_selector=q.get("labelSelector"),
             field_selector=q.get("fieldSelector"), limit=_int(q.get("limit"), "limit"),
@@ -328,8 +331,26 @@ def create_app(registry: Registry, *, server_address: str = "127.0.0.1:8080") ->
         bookmarks = _bool(q.get("allowWatchBookmarks"))
         as_table = _wants_table(request)
         include = q.get("includeObject", "Metadata")
-        events = await registry.watch(target.res, target.namespace, resource_version=q.get("resourceVersion"),
-                                      label_selector=q.get("labelSelector"), field_selector=q.get("fieldSelector"))
+        rv = q.get("resourceVersion")
+        send_initial = q.get("sendInitialEvents")
+        registry.check_read_version(rv, q.get("resourceVersionMatch"), watch=True,
+                                    send_initial_events=send_initial is not None)
+        initial: bool | None = None if send_initial is None else _bool(send_initial)
+        try:
+            events = await registry.watch(target.res, target.namespace, resource_version=rv,
+                                          label_selector=q.get("labelSelector"),
+                                          field_selector=q.get("fieldSelector"), send_initial_events=initial)
+        except Gone as exc:  # as kube-apiserver's watch cache: a 200 stream holding one 410 ERROR event
+            gone = (json.dumps({"type": "ERROR", "object": exc.status()}) + "\n").encode()
+            return StreamingResponse(iter([gone]), media_type="application/json")
+        interval = app.state.bookmark_interval
+
+        def bookmark(rv: str, annotations: dict[str, str] | None = None) -> bytes:
+            meta: dict[str, Any] = {"resourceVersion": rv}
+            if annotations:
+                meta["annotations"] = annotations
+            obj = {"kind": target.res.kind, "apiVersion": target.res.api_version, "metadata": meta}
+            return (json.dumps({"type": "BOOKMARK", "object": obj}) + "\n").encode()
 
         async def stream() -> AsyncIterator[bytes]:
             queue: asyncio.Queue[tuple[str, Any] | None] = asyncio.Queue()
@@ -338,7 +359,7 @@ def create_app(registry: Registry, *, server_address: str = "127.0.0.1:8080") ->
                 try:
                     async for ev in events:
                         queue.put_nowait(ev)
-                except ApiError as exc:
+                except ApiError as exc:  # e.g. 410 Expired mid-stream: an ERROR event, then the end
                     queue.put_nowait(("ERROR", exc.status()))
                 finally:
                     queue.put_nowait(None)
@@ -346,24 +367,41 @@ def create_app(registry: Registry, *, server_address: str = "127.0.0.1:8080") ->
             task = asyncio.create_task(pump())
             loop = asyncio.get_running_loop()
             deadline = loop.time() + timeout
+            next_bookmark = loop.time() + interval
             first = True
-            last_rv = q.get("resourceVersion") or "0"
+            last_rv = rv or "0"
+
+            def progress() -> str | None:
+                # Every write up to the store's revision has reached this watcher once both queues
+                # are drained (one event loop does all writes and fan-out), so that revision is safe.
+                return str(registry.store.revision) if queue.empty() else None
+
             try:
                 while True:
-                    remaining = deadline - loop.time()
-                    if remaining <= 0:
+                    now = loop.time()
+                    if now >= deadline:
+                        await asyncio.sleep(0)
+                        if bookmarks and (at := progress()):
+                            yield bookmark(at)  # a last bookmark so the client resumes from here
                         return
+                    if bookmarks and now >= next_bookmark:
+                        next_bookmark = now + interval
+                        await asyncio.sleep(0)
+                        if at := progress():
+                            yield bookmark(at)
                     try:
-                        item = await asyncio.wait_for(queue.get(), timeout=min(remaining, 30.0))
+                        item = await asyncio.wait_for(queue.get(), timeout=max(
+                            0.0, min(deadline, next_bookmark if bookmarks else deadline) - loop.time()))
                     except TimeoutError:
-                        if bookmarks:
-                            bm = {"kind": target.res.kind, "apiVersion": target.res.api_version,
-                                  "metadata": {"resourceVersion": str(registry.store.revision)}}
-                            yield (json.dumps({"type": "BOOKMARK", "object": bm}) + "\n").encode()
                         continue
                     if item is None:
                         return
                     etype, obj = item
+                    if etype == "BOOKMARK":  # the end of sendInitialEvents
+                        last_rv = obj["metadata"]["resourceVersion"]
+                        if bookmarks:
+                            yield bookmark(last_rv, obj["metadata"].get("annotations"))
+                        continue
                     if etype != "ERROR":
                         last_rv = obj["metadata"].get("resourceVersion", last_rv)
                         if as_table:

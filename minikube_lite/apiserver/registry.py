@@ -117,7 +117,12 @@ class Registry:
                 start_after, token_rv = token["start"], token["rv"]
             except Exception as exc:
                 raise BadRequest(f"continue key is not valid: {continue_token!r}") from exc
-            del token_rv  # lists are served from the latest state; the token only keeps the position
+            if not isinstance(start_after, str) or not isinstance(token_rv, int):
+                raise BadRequest(f"continue key is not valid: {continue_token!r}")
+        else:
+            token_rv = None
+        if limit is not None and limit < 0:
+            raise BadRequest(f"limit must not be negative: {limit}")
         name = single_name(field_selector)
         if name is not None and (namespace or not res.namespaced):
             entry = self.store.get(prefix + name)
@@ -141,7 +146,52 @@ class Registry:
                 break
             items.append(obj)
             last_key = entry.key
+        # Later pages are read from the latest state in key order (what Kubernetes does once the
+        # first page's revision is compacted): every object that lives through the whole listing
+        # appears exactly once, and all pages report the first page's resourceVersion.
+        if token_rv is not None:
+            rev = token_rv
+            if next_token:
+                next_token = base64.urlsafe_b64encode(json.dumps({"start": last_key, "rv": rev}).encode()).decode()
         return items, str(rev), next_token
+
+    def check_read_version(self, resource_version: str | None, match: str | None, *, watch: bool = False,
+                           send_initial_events: bool = False) -> None:
+        """``resourceVersion`` / ``resourceVersionMatch`` of a GET, LIST or WATCH, as Kubernetes checks them.
+
+        Reads are served from the latest state (what kube-apiserver's watch cache does for
+        ``resourceVersion=0`` or ``NotOlderThan``); an ``Exact`` older revision is not kept (410),
+        a revision from the future is a 504 ``Too large resource version``.
+        """
+        if match is not None and match not in ("", "Exact", "NotOlderThan"):
+            raise Invalid("ListOptions", "", [cause("resourceVersionMatch", f'Unsupported value: "{match}": '
+                                                   'supported values: "Exact", "NotOlderThan"',
+                                                   "FieldValueNotSupported")], "meta.k8s.io")
+        if match and not resource_version and not send_initial_events:
+            raise Invalid("ListOptions", "", [cause("resourceVersionMatch", "Forbidden: resourceVersionMatch is "
+                                                   "forbidden unless resourceVersion is provided",
+                                                   "FieldValueForbidden")], "meta.k8s.io")
+        if match and watch and not send_initial_events:
+            raise Invalid("ListOptions", "", [cause("resourceVersionMatch", "Forbidden: resourceVersionMatch is "
+                                                   "forbidden for watch unless sendInitialEvents is provided",
+                                                   "FieldValueForbidden")], "meta.k8s.io")
+        if not resource_version:
+            return
+        try:
+            wanted = int(resource_version)
+        except ValueError as exc:
+            raise BadRequest(f'invalid resource version "{resource_version}"') from exc
+        if match == "Exact" and wanted == 0:
+            raise Invalid("ListOptions", "", [cause("resourceVersionMatch", 'Forbidden: resourceVersionMatch "exact" '
+                                                   'is forbidden for resourceVersion "0"', "FieldValueForbidden")],
+                          "meta.k8s.io")
+        current = self.store.revision
+        if wanted > current and not watch:
+            raise ApiError(f"Too large resource version: {wanted}, current: {current}", code=504, reason="Timeout",
+                           details={"causes": [{"reason": "ResourceVersionTooLarge",
+                                                "message": "Too large resource version"}], "retryAfterSeconds": 1})
+        if match == "Exact" and wanted != current:
+            raise Gone(f"too old resource version: {wanted} ({current})")
 
     async def watch(
         self,
@@ -151,6 +201,7 @@ class Registry:
         resource_version: str | None = None,
         label_selector: str | None = None,
         field_selector: str | None = None,
+        send_initial_events: bool | None = None,
     ) -> AsyncIterator[tuple[str, Obj]]:
         """(type, object) pairs: ADDED / MODIFIED / DELETED as seen through the selectors.
 
@@ -168,10 +219,16 @@ class Registry:
 
         prefix = self._prefix(res, namespace)
         initial: list[Obj] = []
-        if not resource_version or resource_version == "0":
+        end_marker = None
+        if send_initial_events or (send_initial_events is None and resource_version in (None, "", "0")):
             items, rv, _ = self.list(res, namespace, label_selector=label_selector,
                                      field_selector=field_selector)
             initial, from_rev = items, int(rv)
+            if send_initial_events:  # the WatchList protocol: a bookmark says the initial state is complete
+                end_marker = {"metadata": {"resourceVersion": rv,
+                                           "annotations": {"k8s.io/initial-events-end": "true"}}}
+        elif not resource_version or resource_version == "0":
+            from_rev = self.store.revision
         else:
             try:
                 from_rev = int(resource_version)
@@ -181,12 +238,14 @@ class Registry:
             stream = self.store.watch(prefix, from_rev)
         except Compacted as exc:
             raise Gone(f"too old resource version: {from_rev} ({self.store.revision})") from exc
-        return self._watch_stream(initial, stream, matches)
+        return self._watch_stream(initial, stream, matches, end_marker)
 
-    async def _watch_stream(self, initial: list[Obj], stream: AsyncIterator[Any], matches: Any
-                            ) -> AsyncIterator[tuple[str, Obj]]:
+    async def _watch_stream(self, initial: list[Obj], stream: AsyncIterator[Any], matches: Any,
+                            end_marker: Obj | None = None) -> AsyncIterator[tuple[str, Obj]]:
         for obj in initial:
             yield "ADDED", obj
+        if end_marker is not None:
+            yield "BOOKMARK", end_marker
         try:
             async for ev in stream:
                 new = self._shared_out(ev.value, ev.rev)
