@@ -354,9 +354,13 @@ def start(state_dir: str, port: int | None, host: str | None, foreground: bool) 
                     f"    See {saved.log_file}; restart with: minikube-lite stop && minikube-lite start")
 
     if port_in_use(settings.host, settings.port):
-        other = " (another minikube-lite cluster, with another --state-dir)" if api_ready(settings, 0.5) else ""
-        _fail("❌", f"Port {settings.port} on {settings.host} is already in use by another program{other}.\n"
-                    f"    Choose another port with: minikube-lite start --port {settings.port + 1}")
+        free = next((p for p in range(settings.port + 1, settings.port + 100) if not port_in_use(settings.host, p)),
+                    settings.port + 1)
+        who = ("another minikube-lite cluster (one started with another --state-dir; stop it with "
+               "minikube-lite stop --state-dir <its folder>)" if api_ready(settings, 0.5) else "another program")
+        _fail("❌", f"Port {settings.port} on {settings.host} is already in use by {who}.\n"
+                    f"    Choose a free port: minikube-lite start --port {free}"
+                    + (f" --state-dir {settings.state_dir}" if state_dir != str(default_state_dir()) else ""))
 
     settings.save()
     settings.pid_file.unlink(missing_ok=True)
@@ -399,7 +403,9 @@ def start(state_dir: str, port: int | None, host: str | None, foreground: bool) 
     # The daemon lives on in its own session; don't let Popen's finalizer warn about it.
     proc.returncode = 0
     _say("🌟", f"API server ready in {time.monotonic() - t0:.2f}s (pid {proc.pid})")
+    sd = f" --state-dir {settings.state_dir}" if state_dir != str(default_state_dir()) else ""
     _say("🏄", f'Done! kubectl is now configured to use "{NAME}" cluster and "default" namespace by default')
+    _say("👉", f"Next: kubectl apply -f examples/seed/   ·   watch it live: minikube-lite dashboard --url{sd}")
 
 
 @cli.command()
@@ -408,7 +414,8 @@ def stop(state_dir: str) -> None:
     """Stop the daemon (its pod containers stop with it; the state is kept)."""
     settings = _settings_for(state_dir)
     if running_pid(settings) is None:
-        _say("🤷", f'"{NAME}" is not running (state: {settings.state_dir})')
+        _say("🤷", f'"{NAME}" is not running (state: {settings.state_dir}): nothing to stop.')
+        _say("👉", 'To start a cluster, run: "minikube-lite start"')
         return
     _say("✋", f'Stopping node "{settings.node_name}" ...')
     stop_daemon(settings)
@@ -480,6 +487,87 @@ def ip(state_dir: str) -> None:
     _fail("❌", f'Node "{settings.node_name}" reports no InternalIP address')
 
 
+def dashboard_url(settings: Settings) -> str:
+    return f"http://{_connect_host(settings.host)}:{settings.port}/dashboard/"
+
+
+@cli.command()
+@state_dir_option
+@click.option("--url", "url_only", is_flag=True, help="Print the dashboard's URL instead of opening a browser.")
+def dashboard(state_dir: str, url_only: bool) -> None:
+    """Open the dashboard: a live web page of the cluster, served by the daemon."""
+    settings = _settings_for(state_dir)
+    _require_running(settings)
+    url = dashboard_url(settings)
+    try:
+        code, _body = http_get(settings, "/dashboard/")
+    except (OSError, http.client.HTTPException) as exc:
+        code, _body = 0, str(exc).encode()
+    if code != 200:
+        _fail("❌", f"The daemon does not serve the dashboard (HTTP {code}); see: minikube-lite logs")
+    if url_only:
+        click.echo(url)
+        return
+    if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY") or sys.platform == "darwin"):
+        _say("👉", f"No graphical display here: open {url} in a browser on this machine")
+        return
+    import webbrowser
+
+    _say("🎉", f"Opening {url} in your default browser...")
+    if not webbrowser.open(url):
+        _say("👉", f"No browser could be started: open {url} yourself")
+
+
+def _tail_lines(path: Path, count: int) -> tuple[list[str], int]:
+    """The last ``count`` lines of ``path`` and the file's size (where following resumes)."""
+    with open(path, "rb") as f:
+        f.seek(0, os.SEEK_END)
+        size = f.tell()
+        block, data = 64 * 1024, b""
+        pos = size
+        while pos > 0 and data.count(b"\n") <= count:
+            pos = max(0, pos - block)
+            f.seek(pos)
+            data = f.read(size - pos)
+    lines = data.decode("utf-8", "replace").splitlines()
+    return (lines[-count:] if count > 0 else []), size
+
+
+@cli.command()
+@state_dir_option
+@click.option("-f", "--follow", is_flag=True, help="Keep printing new lines as the daemon writes them.")
+@click.option("-n", "--length", type=int, default=60, show_default=True, help="How many lines back to show.")
+def logs(state_dir: str, follow: bool, length: int) -> None:
+    """Print the daemon's own log (API server, controllers, scheduler, kubelet, proxy)."""
+    settings = _settings_for(state_dir)
+    path = settings.log_file
+    if not path.exists():
+        _fail("🤷", f"No log at {path}: this cluster was never started in the background.\n"
+                    f'👉  To start a cluster, run: "minikube-lite start"')
+    lines, pos = _tail_lines(path, length)
+    for line in lines:
+        click.echo(line)
+    if not follow:
+        return
+    try:
+        while True:
+            try:
+                size = path.stat().st_size
+            except FileNotFoundError:  # the cluster was deleted
+                return
+            if size < pos:  # truncated or recreated: start over
+                pos = 0
+            if size > pos:
+                with open(path, "rb") as f:
+                    f.seek(pos)
+                    chunk = f.read(size - pos)
+                pos = size
+                click.echo(chunk.decode("utf-8", "replace"), nl=False)
+            time.sleep(0.2)
+    except KeyboardInterrupt:
+        pass
+
+
 def _delete_docker_objects(settings: Settings) -> None:
     try:
         docker_ping()
@@ -537,9 +625,17 @@ def delete(state_dir: str) -> None:
 
 
 @cli.command()
-def version() -> None:
-    """Print the version."""
+@click.option("--short", is_flag=True, help="Print just the version number.")
+def version(short: bool) -> None:
+    """Print the version (and the Kubernetes API version it serves)."""
+    if short:
+        click.echo(f"v{__version__}")
+        return
+    from minikube_lite.apiserver.discovery import KUBERNETES_VERSION
+
     click.echo(f"minikube-lite version: v{__version__}")
+    click.echo(f"kubernetes API: {KUBERNETES_VERSION['gitVersion']}  (kubectl 1.27 to 1.33 can talk to it)")
+    click.echo(f"python: {sys.version.split()[0]}")
 
 
 @cli.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True,

@@ -104,7 +104,7 @@ def run(*args: str) -> object:
 def test_version() -> None:
     result = run("version")
     assert result.exit_code == 0
-    assert result.output.strip() == "minikube-lite version: v0.1.0"
+    assert result.output.splitlines()[0] == "minikube-lite version: v0.1.0"
 
 
 def test_start_status_ip_stop_cycle(env: dict[str, object]) -> None:
