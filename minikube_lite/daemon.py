@@ -27,7 +27,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from .api.resources import by_plural
-from .apiserver.allocation import KUBERNETES_SERVICE_IP
+from .apiserver.allocation import DNS_SERVICE_IP, KUBERNETES_SERVICE_IP
 from .apiserver.app import create_app
 from .apiserver.registry import Registry
 from .client.local import LocalClient
@@ -95,11 +95,11 @@ class Daemon:
         await self.start_components()
 
     async def start_components(self) -> None:
-        from .proxy.nodeport import NodePortProxy
         from .scheduler.scheduler import Scheduler
 
-        components: list[tuple[str, Any]] = [("scheduler", Scheduler(self.client)),
-                                             ("proxy", NodePortProxy(self.client))]
+        components: list[tuple[str, Any]] = [("scheduler", Scheduler(self.client))]
+        networking, dns_ip = await _networking_components(self.client, self.settings)
+        components += networking
         from .controllers.garbagecollector import GarbageCollector
         components.append(("garbagecollector", GarbageCollector(self.client)))
         from .controllers.namespace import NamespaceController
@@ -108,11 +108,15 @@ class Daemon:
         from .controllers.replicaset import ReplicaSetController
         components += [("replicaset-controller", ReplicaSetController(self.client)),
                        ("deployment-controller", DeploymentController(self.client))]
+        from .controllers.storage import StorageController
+        components.append(("storage-controller",
+                           StorageController(self.client, volumes_dir=self.settings.state_dir / "volumes")))
         if self.with_kubelet:
             from .kubelet.kubelet import Kubelet
 
             self.kubelet = Kubelet(self.client, node_name=self.settings.node_name,
-                                   cluster_id=self.settings.cluster_id, network_name=self.settings.network_name)
+                                   cluster_id=self.settings.cluster_id, network_name=self.settings.network_name,
+                                   dns_server=dns_ip)
             self.app.state.kubelets[self.settings.node_name] = self.kubelet
             components.append(("kubelet", self.kubelet))
         for name, comp in components:
@@ -150,6 +154,36 @@ class Daemon:
         await self._server.serve()
 
 
+async def _networking_components(client: LocalClient, settings: Settings) -> tuple[list[tuple[str, Any]], str]:
+    """kube-proxy, cluster DNS, the endpoints and ingress controllers (issue 6), and the DNS address.
+
+    The cluster DNS listens on the gateway of the cluster's own bridge (unique per cluster, so
+    several clusters on one host never answer for each other); the pods' network is created
+    here when missing so that address is known before the kubelet creates any pod.
+    """
+    from .config import CLUSTER_LABEL
+    from .controllers.endpoints import EndpointsController
+    from .dns.server import DNSServer
+    from .proxy.hostnet import ensure_network
+    from .proxy.ingress import IngressController
+    from .proxy.proxier import ServiceProxy
+
+    try:
+        _, dns_ip = await asyncio.to_thread(ensure_network, settings.network_name, settings.cluster_id,
+                                            CLUSTER_LABEL)
+    except Exception as exc:  # noqa: BLE001 - no engine yet: the kubelet will report it
+        log.warning("cannot prepare the pods' network (%s); cluster DNS on %s", exc, DNS_SERVICE_IP)
+        dns_ip = ""
+    dns_ip = dns_ip or DNS_SERVICE_IP
+    api_ip = "127.0.0.1" if settings.host in ("0.0.0.0", "", "localhost") else settings.host
+    return [("endpoints-controller", EndpointsController(client, api_endpoint=(api_ip, settings.port))),
+            ("proxy", ServiceProxy(client, cluster_id=settings.cluster_id, network_name=settings.network_name,
+                                   network_label=CLUSTER_LABEL,
+                                   dns_ip=DNS_SERVICE_IP if dns_ip == DNS_SERVICE_IP else None)),
+            ("dns", DNSServer(client, address=dns_ip)),
+            ("ingress-controller", IngressController(client, port=settings.ingress_port))], dns_ip
+
+
 _COMPONENT_PACKAGES = ("scheduler", "controllers", "kubelet", "proxy", "dns")
 
 
@@ -176,10 +210,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=8080)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--no-kubelet", action="store_true", help="API server and controllers only")
+    parser.add_argument("--ingress-port", type=int, default=int(os.environ.get("MINIKUBE_LITE_INGRESS_PORT", "80")),
+                        help="host port of the built-in ingress controller (another is used, with an event, if taken)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=os.environ.get("MINIKUBE_LITE_LOG", "INFO"), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    settings = Settings(state_dir=args.state_dir.expanduser().resolve(), port=args.port, host=args.host)
+    settings = Settings(state_dir=args.state_dir.expanduser().resolve(), port=args.port, host=args.host,
+                        ingress_port=args.ingress_port)
     daemon = Daemon(settings, with_kubelet=not args.no_kubelet)
     asyncio.run(daemon.serve())
 
