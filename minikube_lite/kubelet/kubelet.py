@@ -42,6 +42,7 @@ from .images import ImagePuller
 from .logs import Logs
 from .node import conditions as node_conditions
 from .node import node_object
+from .probes import Prober
 from .runtime import SANDBOX, ContainerRecord, Runtime
 from .spec import (
     ConfigError,
@@ -50,7 +51,7 @@ from .spec import (
     referenced_objects,
     resolve_env,
 )
-from .status import Waiting, group_records, should_restart
+from .status import Observed, Waiting, group_records, should_restart
 from .status_writer import StatusWriter
 from .termination import Termination
 from .workqueue import WorkQueue
@@ -58,7 +59,7 @@ from .workqueue import WorkQueue
 log = logging.getLogger(__name__)
 
 
-class Kubelet(Termination, StatusWriter, Logs, Exec, ImagePuller):
+class Kubelet(Termination, StatusWriter, Logs, Exec, Prober, ImagePuller):
     """Runs the pods bound to ``node_name`` on the local Docker engine."""
 
     def __init__(
@@ -98,6 +99,8 @@ class Kubelet(Termination, StatusWriter, Logs, Exec, ImagePuller):
         self._waiting: dict[str, dict[str, Waiting]] = {}  # uid -> container -> why it waits
         self._written: dict[str, dict[str, Any]] = {}  # uid -> the status last written
         self._die_waiters: dict[str, list[asyncio.Future[None]]] = {}
+        self._probes = {}
+        self._kills = set()
         self._tasks: list[asyncio.Task[Any]] = []
         self._events_thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -133,7 +136,8 @@ class Kubelet(Termination, StatusWriter, Logs, Exec, ImagePuller):
             await self._stop_background()
 
     async def _stop_background(self) -> None:
-        tasks, self._tasks = self._tasks, []
+        self._stop_all_probes()
+        tasks, self._tasks = [*self._tasks, *self._kills], []
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -313,6 +317,7 @@ class Kubelet(Termination, StatusWriter, Logs, Exec, ImagePuller):
             await self._terminate(pod, records)
             return
         records = await self._reconcile(pod, records)
+        self._sync_probes(pod, records)
         await self._write_status(pod, records)
         await self._collect_old_attempts(records)
 
@@ -485,7 +490,11 @@ class Kubelet(Termination, StatusWriter, Logs, Exec, ImagePuller):
         if extra:
             await self._remove(extra)
 
+    def _observed(self, uid: str, records: list[ContainerRecord], pod: dict[str, Any]) -> Observed:
+        return self._probe_view(uid, records, pod)
+
     def _forget(self, uid: str) -> None:
+        self._forget_probes(uid)
         self._waiting.pop(uid, None)
         self._written.pop(uid, None)
         self._backoff.forget_where(lambda k: isinstance(k, tuple) and k[0] == uid)

@@ -292,6 +292,14 @@ class Runtime:
         self.docker.api.exec_start(exec_id)
         return int(self.docker.api.exec_inspect(exec_id).get("ExitCode") or 0)
 
+    def exec_output(self, container_id: str, command: list[str]) -> tuple[int, str]:
+        """Run ``command`` in the container and wait: (exit code, combined output, at most 10 KiB)."""
+        api = self.docker.api
+        exec_id = api.exec_create(container_id, command, stdout=True, stderr=True)["Id"]
+        output = api.exec_start(exec_id) or b""
+        code = api.exec_inspect(exec_id).get("ExitCode")
+        return int(code if code is not None else -1), bytes(output)[:10240].decode(errors="replace")
+
     def read_file(self, container_id: str, path: str, limit: int = 4096) -> str | None:
         """A small file from a (possibly stopped) container, e.g. its termination message."""
         import io

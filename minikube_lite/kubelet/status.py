@@ -13,7 +13,7 @@ which exits are final.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from .runtime import SANDBOX, ContainerRecord
@@ -26,6 +26,15 @@ class Waiting:
 
     reason: str
     message: str = ""
+
+
+@dataclass
+class Observed:
+    """What the kubelet knows of a pod beyond Docker's records (all optional)."""
+
+    ready: dict[str, bool] = field(default_factory=dict)  # container name -> readiness probe result
+    started: dict[str, bool] = field(default_factory=dict)  # container name -> startup probe passed
+    messages: dict[str, str] = field(default_factory=dict)  # container id -> termination message
 
 
 def should_restart(restart_policy: str, exit_code: int) -> bool:
@@ -63,8 +72,15 @@ def _image_id(record: ContainerRecord) -> str:
     return f"docker://{record.image_id}" if record.image_id else ""
 
 
-def container_status(spec: dict[str, Any], records: list[ContainerRecord], waiting: Waiting | None) -> dict[str, Any]:
-    """One entry of ``containerStatuses``; ``records`` are this container's attempts, oldest first."""
+def container_status(spec: dict[str, Any], records: list[ContainerRecord], waiting: Waiting | None,
+                     observed: Observed | None = None) -> dict[str, Any]:
+    """One entry of ``containerStatuses``; ``records`` are this container's attempts, oldest first.
+
+    A running container is ``started`` unless its startup probe has not passed yet, and ``ready``
+    when started and (with a readiness probe) the probe says so, as Kubernetes' prober does.
+    """
+    seen = observed or Observed()
+    messages = seen.messages
     latest = records[-1] if records else None
     previous = records[-2] if len(records) >= 2 else None
     status: dict[str, Any] = {
@@ -85,22 +101,22 @@ def container_status(spec: dict[str, Any], records: list[ContainerRecord], waiti
     status["imageID"] = _image_id(latest)
     if latest.running:
         status["state"] = {"running": {"startedAt": latest.started_at}}
-        status["ready"] = True
-        status["started"] = True
+        status["started"] = seen.started.get(spec["name"], True)
+        status["ready"] = status["started"] and seen.ready.get(spec["name"], True)
         if previous is not None and previous.finished:
-            status["lastState"] = {"terminated": terminated_state(previous)}
+            status["lastState"] = {"terminated": terminated_state(previous, messages.get(previous.id))}
     elif latest.finished:
         if waiting is not None:  # about to run again (back-off, or a new attempt being made)
             status["state"] = {"waiting": _waiting(waiting)}
-            status["lastState"] = {"terminated": terminated_state(latest)}
+            status["lastState"] = {"terminated": terminated_state(latest, messages.get(latest.id))}
         else:
-            status["state"] = {"terminated": terminated_state(latest)}
+            status["state"] = {"terminated": terminated_state(latest, messages.get(latest.id))}
             if previous is not None and previous.finished:
-                status["lastState"] = {"terminated": terminated_state(previous)}
+                status["lastState"] = {"terminated": terminated_state(previous, messages.get(previous.id))}
     else:  # created, not started yet
         status["state"] = {"waiting": _waiting(waiting or Waiting("ContainerCreating"))}
         if previous is not None and previous.finished:
-            status["lastState"] = {"terminated": terminated_state(previous)}
+            status["lastState"] = {"terminated": terminated_state(previous, messages.get(previous.id))}
     return status
 
 
@@ -198,6 +214,7 @@ def pod_status(
     *,
     host_ip: str,
     now: str,
+    observed: Observed | None = None,
 ) -> dict[str, Any]:
     """The whole ``status`` of ``pod`` from its containers' records (of its current uid only)."""
     spec = pod.get("spec") or {}
@@ -207,12 +224,12 @@ def pod_status(
     sandboxes = grouped.pop(SANDBOX, [])
     sandbox = sandboxes[-1] if sandboxes and sandboxes[-1].running else None
 
-    init_statuses = [container_status(c, grouped.get(c["name"], []), waiting.get(c["name"]))
+    init_statuses = [container_status(c, grouped.get(c["name"], []), waiting.get(c["name"]), observed)
                      for c in spec.get("initContainers") or []]
     init_done = all(
         "terminated" in s["state"] and s["state"]["terminated"].get("exitCode") == 0 for s in init_statuses
     )
-    statuses = [container_status(c, grouped.get(c["name"], []), waiting.get(c["name"]))
+    statuses = [container_status(c, grouped.get(c["name"], []), waiting.get(c["name"]), observed)
                 for c in spec.get("containers") or []]
     if not init_done:  # app containers wait for the init containers: PodInitializing
         for s in statuses:

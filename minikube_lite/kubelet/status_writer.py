@@ -15,16 +15,21 @@ from minikube_lite.api.errors import Conflict, NotFound
 from .base import KubeletBase, pod_key, pod_uid, resource_version
 from .events import now_rfc3339
 from .runtime import ContainerRecord
-from .status import pod_status
+from .status import Observed, pod_status
 
 
 class StatusWriter(KubeletBase):
+    def _observed(self, uid: str, records: list[ContainerRecord], pod: dict[str, Any]) -> Observed:
+        """Probe results and termination messages (from the other parts of the kubelet)."""
+        return Observed()
+
     async def _write_status(self, pod: dict[str, Any], records: list[ContainerRecord]) -> None:
         uid = pod_uid(pod)
         meta = pod["metadata"]
         ns, name = meta.get("namespace", "default"), meta["name"]
         for _ in range(5):
-            status = pod_status(pod, records, self._waiting.get(uid, {}), host_ip=self.host_ip, now=now_rfc3339())
+            status = pod_status(pod, records, self._waiting.get(uid, {}), host_ip=self.host_ip, now=now_rfc3339(),
+                                observed=self._observed(uid, records, pod))
             if self._written.get(uid) == status:
                 return
             try:

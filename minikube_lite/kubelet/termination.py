@@ -39,13 +39,16 @@ class Termination(KubeletBase):
         except NotFound:
             pass
 
-    async def _stop_container(self, pod: dict[str, Any], record: ContainerRecord, grace: float) -> None:
+    async def _stop_container(self, pod: dict[str, Any], record: ContainerRecord, grace: float, *,
+                              event: bool = True) -> None:
+        """preStop, SIGTERM, up to ``grace`` seconds, SIGKILL (``event``: record ``Killing`` here)."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + grace
         spec = next((c for c in (pod.get("spec") or {}).get("containers") or [] if c.get("name") == record.name),
                     None) or next((c for c in (pod.get("spec") or {}).get("initContainers") or []
                                    if c.get("name") == record.name), {})
-        self._events.record(pod, "Killing", f"Stopping container {record.name}", container=record.name)
+        if event:
+            self._events.record(pod, "Killing", f"Stopping container {record.name}", container=record.name)
         pre_stop = ((spec.get("lifecycle") or {}).get("preStop")) or {}
         if grace > 0 and pre_stop:
             try:
