@@ -35,6 +35,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from minikube_lite import multi_tier_images
+
 HASH_LABEL = "io.minikube-lite.image-hash"
 BUSYBOX_IMAGE = "minikube-lite/busybox:1.0"
 MULTI_CLIENT_IMAGE = "minikube-lite/multi-client:1.0"
@@ -170,6 +172,7 @@ def specs() -> list[ImageSpec]:
             files={"app/start.sh": (MULTI_CLIENT_START.encode(), 0o755)},
             dirs=["app"],
         ),
+        *multi_tier_images.specs(ImageSpec, env_path),  # examples/multi-tier/
     ]
 
 
