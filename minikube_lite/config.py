@@ -31,6 +31,7 @@ class Settings:
     port: int = DEFAULT_PORT
     host: str = DEFAULT_HOST
     node_name: str = NODE_NAME
+    ingress_port: int = 80  # the built-in ingress controller's host port (another one is used if taken)
 
     @property
     def cluster_id(self) -> str:
@@ -74,5 +75,6 @@ class Settings:
         if path.exists():
             data = json.loads(path.read_text())
             return cls(state_dir=state_dir, port=int(data.get("port", DEFAULT_PORT)),
-                       host=data.get("host", DEFAULT_HOST), node_name=data.get("node_name", NODE_NAME))
+                       host=data.get("host", DEFAULT_HOST), node_name=data.get("node_name", NODE_NAME),
+                       ingress_port=int(data.get("ingress_port", 80)))
         return cls(state_dir=state_dir)

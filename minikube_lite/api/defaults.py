@@ -194,6 +194,9 @@ from minikube_lite.api import endpoints as _endpoints
 from minikube_lite.api import storage as _storage
 
 _RULES.update({**_config.DEFAULTS, **_endpoints.DEFAULTS, **_storage.DEFAULTS})
+from minikube_lite.api import networking as _networking  # noqa: E402  (Ingress, IngressClass)
+
+_RULES.update(_networking.DEFAULTS)
 
 
 def apply_defaults(resource: Resource, obj: dict[str, Any]) -> None:

@@ -78,6 +78,10 @@ RESOURCES: list[Resource] = [
     Resource("", "v1", "persistentvolumes", "persistentvolume", "PersistentVolume", False, ("pv",), (),
              tuple(ALL_VERBS), ("status",)),
     Resource("storage.k8s.io", "v1", "storageclasses", "storageclass", "StorageClass", False, ("sc",)),
+    # Ingress (schemas and rules in api/networking.py; served by proxy/ingress.py)
+    Resource("networking.k8s.io", "v1", "ingresses", "ingress", "Ingress", True, ("ing",), (), tuple(ALL_VERBS),
+             ("status",)),
+    Resource("networking.k8s.io", "v1", "ingressclasses", "ingressclass", "IngressClass", False),
 ]
 
 _BY_PLURAL = {(r.group, r.plural): r for r in RESOURCES}

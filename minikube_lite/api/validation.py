@@ -770,9 +770,10 @@ _UPDATE_RULES = {"Deployment": _apps.validate_update, "ReplicaSet": _apps.valida
 # ConfigMap, Secret, Endpoints, EndpointSlice, PVC, PV, StorageClass (api/config.py, endpoints.py, storage.py)
 from minikube_lite.api import config as _config
 from minikube_lite.api import endpoints as _endpoints
+from minikube_lite.api import networking as _networking
 from minikube_lite.api import storage as _storage
 
-for _kinds in (_config, _endpoints, _storage):
+for _kinds in (_config, _endpoints, _storage, _networking):
     _MODELS.update(_kinds.MODELS)
     _KIND_RULES.update(_kinds.VALIDATORS)
     _UPDATE_RULES.update(_kinds.UPDATE_VALIDATORS)

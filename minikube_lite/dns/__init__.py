@@ -1,0 +1,1 @@
+"""Cluster DNS: the zone computed from Services and Endpoints, and the server answering it."""

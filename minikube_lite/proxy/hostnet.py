@@ -1,0 +1,96 @@
+"""The host side of the pods' network: the cluster's Docker bridge, its addresses and one sysctl.
+
+Cluster IPs are real addresses here: each is added as ``<ip>/32`` to the cluster's own Docker
+bridge, so a pod's packet to a cluster IP reaches the host (its default gateway), where the
+kernel's DNAT (proxy/iptables.py) sends it on, and a port with no endpoint is refused at once
+instead of being routed nowhere. Only /32 addresses inside the Service range on *our* bridge
+are ever added or removed.
+
+``route_localnet`` is set on our bridge only (never globally): it lets ``localhost:<nodePort>``
+be DNATed to a pod, and pods reach the API server (``kubernetes`` Service) on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import json
+import logging
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+SERVICE_CIDR = ipaddress.ip_network("10.96.0.0/12")
+
+
+def ensure_network(network_name: str, cluster_id: str, label: str) -> tuple[str, str]:
+    """The cluster's bridge network (created when missing, as the kubelet does): (bridge, gateway)."""
+    import docker
+    import docker.errors
+
+    client = docker.from_env()
+    try:
+        try:
+            net = client.networks.get(network_name)
+        except docker.errors.NotFound:
+            try:
+                net = client.networks.create(network_name, driver="bridge", check_duplicate=True,
+                                             labels={label: cluster_id})
+            except docker.errors.APIError:
+                net = client.networks.get(network_name)
+            net.reload()
+        options = net.attrs.get("Options") or {}
+        bridge = options.get("com.docker.network.bridge.name") or f"br-{net.id[:12]}"
+        gateway = ""
+        for cfg in (net.attrs.get("IPAM") or {}).get("Config") or []:
+            if cfg.get("Gateway"):
+                gateway = str(cfg["Gateway"]).split("/")[0]
+        return bridge, gateway
+    finally:
+        client.close()
+
+
+async def _ip(*args: str) -> tuple[int, str]:
+    proc = await asyncio.create_subprocess_exec("ip", *args, stdout=asyncio.subprocess.PIPE,
+                                                stderr=asyncio.subprocess.STDOUT)
+    out, _ = await proc.communicate()
+    return proc.returncode or 0, out.decode(errors="replace")
+
+
+async def service_addresses(bridge: str) -> set[str]:
+    """The /32 Service-range addresses on ``bridge`` (ours by construction)."""
+    code, out = await _ip("-j", "addr", "show", "dev", bridge)
+    if code != 0:
+        return set()
+    found: set[str] = set()
+    for link in json.loads(out or "[]"):
+        for info in link.get("addr_info") or []:
+            if info.get("family") != "inet" or info.get("prefixlen") != 32:
+                continue
+            try:
+                if ipaddress.ip_address(info["local"]) in SERVICE_CIDR:
+                    found.add(info["local"])
+            except (KeyError, ValueError):
+                continue
+    return found
+
+
+async def sync_addresses(bridge: str, wanted: set[str]) -> None:
+    """Make the Service-range /32 addresses on ``bridge`` exactly ``wanted``."""
+    have = await service_addresses(bridge)
+    for ip in sorted(wanted - have):
+        code, out = await _ip("addr", "add", f"{ip}/32", "dev", bridge)
+        if code != 0 and "File exists" not in out:
+            log.warning("ip addr add %s dev %s: %s", ip, bridge, out.strip())
+    for ip in sorted(have - wanted):
+        code, out = await _ip("addr", "del", f"{ip}/32", "dev", bridge)
+        if code != 0:
+            log.warning("ip addr del %s dev %s: %s", ip, bridge, out.strip())
+
+
+def set_route_localnet(bridge: str, on: bool) -> None:
+    path = Path(f"/proc/sys/net/ipv4/conf/{bridge}/route_localnet")
+    try:
+        path.write_text("1" if on else "0")
+    except OSError as exc:
+        log.warning("cannot set %s: %s (localhost:<nodePort> may not work)", path, exc)

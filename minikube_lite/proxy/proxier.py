@@ -1,0 +1,283 @@
+"""The service proxy (kube-proxy): cluster IPs, nodePorts and LoadBalancer ports on this host.
+
+It watches Services and Endpoints (written by controllers/endpoints.py, or by hand for a
+Service without a selector) and after every change makes the host match, in one pass:
+
+1. cluster IPs (and the cluster DNS address) exist as /32 addresses on the cluster's bridge
+   (proxy/hostnet.py), so pods and the host reach them and a port nobody serves is refused;
+2. every host port a Service asks for (``nodePort``; a LoadBalancer Service's ``port``) is held
+   by a socket (proxy/userspace.py). A port another program already holds is reported as a
+   Warning event ``PortInUse`` and a ``PortsAvailable=False`` condition on that Service, and is
+   left alone: the other program keeps its port, other Services are not affected;
+3. the kernel forwards (proxy/iptables.py): cluster IP and host ports DNAT to a random ready
+   endpoint. Without iptables the held sockets forward in user space instead;
+4. a LoadBalancer Service gets ``status.loadBalancer.ingress`` (``lb_address``, 127.0.0.1 by
+   default), as k3s' service load balancer or ``minikube tunnel`` give it.
+
+``close()`` undoes all of it: addresses, chains and jumps, sockets, the sysctl.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+from ..api.errors import ApiError, Conflict, NotFound
+from ..apiserver.allocation import DNS_SERVICE_IP
+from ..client.base import Client
+from ..client.events import record_event
+from ..client.informer import Informer, object_key
+from . import hostnet, iptables
+from .iptables import ServiceRule
+from .userspace import Holder
+
+log = logging.getLogger(__name__)
+
+Obj = dict[str, Any]
+CONDITION = "PortsAvailable"
+
+
+def service_endpoints(port: Obj, endpoints: Obj | None) -> list[tuple[str, int]]:
+    """Ready (ip, port) pairs of one Service port, from the Service's Endpoints object."""
+    if not endpoints:
+        return []
+    name, proto = port.get("name") or "", port.get("protocol") or "TCP"
+    out: list[tuple[str, int]] = []
+    for subset in endpoints.get("subsets") or []:
+        for p in subset.get("ports") or []:
+            if (p.get("name") or "") == name and (p.get("protocol") or "TCP") == proto:
+                out.extend((a["ip"], int(p["port"])) for a in subset.get("addresses") or [] if a.get("ip"))
+    return sorted(set(out))
+
+
+def _cluster_ip(spec: Obj) -> str | None:
+    ip = spec.get("clusterIP")
+    if not ip or ip == "None":
+        return None
+    try:
+        return ip if ipaddress.ip_address(ip).version == 4 else None
+    except ValueError:
+        return None
+
+
+def host_ports(service: Obj) -> list[tuple[int, str, Obj]]:
+    """(host port, protocol, service port) a Service asks this host to serve."""
+    spec = service.get("spec") or {}
+    stype = spec.get("type") or "ClusterIP"
+    out = []
+    for p in spec.get("ports") or []:
+        proto = p.get("protocol") or "TCP"
+        if stype in ("NodePort", "LoadBalancer") and p.get("nodePort"):
+            out.append((int(p["nodePort"]), proto, p))
+        if stype == "LoadBalancer" and p.get("port"):
+            out.append((int(p["port"]), proto, p))
+    return out
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class ServiceProxy:
+    def __init__(self, client: Client, *, cluster_id: str, network_name: str, network_label: str,
+                 mode: str = "auto", lb_address: str = "127.0.0.1", bind_host: str = "0.0.0.0",
+                 dns_ip: str | None = DNS_SERVICE_IP) -> None:
+        self.client = client
+        self.cluster_id = cluster_id
+        self.network_name = network_name
+        self.network_label = network_label
+        self.mode = ("iptables" if iptables.available() else "userspace") if mode == "auto" else mode
+        self.lb_address = lb_address
+        self.bind_host = bind_host
+        self.dns_ip = dns_ip
+        self.bridge: str | None = None
+        self.gateway: str | None = None
+        self.ipt = iptables.IPTables(cluster_id)
+        self.services = Informer(client, "services")
+        self.endpoints = Informer(client, "endpoints")
+        self.holders: dict[tuple[int, str], tuple[str, Holder]] = {}  # (port, proto) -> (service key, holder)
+        self.cluster_holders: dict[tuple[str, int, str], Holder] = {}  # userspace mode only
+        self.conflicts: dict[str, list[str]] = {}  # service key -> messages
+        self._dirty = asyncio.Event()
+        self.ready = asyncio.Event()  # set after the first full sync
+        self.services.add_handler(lambda _t, _o: self._dirty.set())
+        self.endpoints.add_handler(lambda _t, _o: self._dirty.set())
+
+    async def run(self) -> None:
+        self.bridge, self.gateway = await asyncio.to_thread(
+            hostnet.ensure_network, self.network_name, self.cluster_id, self.network_label)
+        if self.mode == "iptables":
+            await self.ipt.remove()  # leftovers of a daemon that was killed
+        hostnet.set_route_localnet(self.bridge, True)
+        tasks = [asyncio.create_task(self.services.run()), asyncio.create_task(self.endpoints.run())]
+        try:
+            await self.services.synced.wait()
+            await self.endpoints.synced.wait()
+            while True:
+                self._dirty.clear()
+                try:
+                    await self.sync()
+                except (OSError, ApiError) as exc:
+                    log.warning("proxy sync failed: %s; retrying", exc)
+                    await asyncio.sleep(1)
+                    self._dirty.set()
+                self.ready.set()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._dirty.wait(), timeout=30)
+        finally:
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await self.close()
+
+    def _endpoints_for(self, key: str, port: Obj) -> list[tuple[str, int]]:
+        return service_endpoints(port, self.endpoints.get(key))
+
+    async def sync(self) -> None:
+        services = sorted(self.services.list(),
+                          key=lambda s: (s["metadata"].get("creationTimestamp") or "", object_key(s)))
+        addresses = {self.dns_ip} if self.dns_ip else set()
+        rules: list[ServiceRule] = []
+        wanted_holders: dict[tuple[int, str], tuple[str, Obj]] = {}
+        conflicts: dict[str, list[str]] = {}
+        for svc in services:
+            key = object_key(svc)
+            spec = svc.get("spec") or {}
+            if spec.get("type") == "ExternalName":
+                continue
+            cip = _cluster_ip(spec)
+            if cip:
+                addresses.add(cip)
+            for hp, proto, p in host_ports(svc):
+                owner = wanted_holders.get((hp, proto))
+                if owner is not None and owner[0] != key:
+                    conflicts.setdefault(key, []).append(
+                        f"port {hp}/{proto} is already served for service {owner[0]}")
+                    continue
+                wanted_holders[(hp, proto)] = (key, p)
+        # host ports: bind what is new, release what is gone
+        for hp_key in list(self.holders):
+            if hp_key not in wanted_holders or self.holders[hp_key][0] != wanted_holders[hp_key][0]:
+                _, holder = self.holders.pop(hp_key)
+                await holder.close()
+        held: set[tuple[int, str]] = set()
+        for (hp, proto), (key, p) in wanted_holders.items():
+            if (hp, proto) in self.holders:
+                held.add((hp, proto))
+                continue
+            holder = Holder(self.bind_host, hp, proto,
+                            lambda key=key, p=p: self._endpoints_for(key, p))  # type: ignore[misc]
+            try:
+                await holder.open()
+            except OSError as exc:
+                conflicts.setdefault(key, []).append(
+                    f"port {hp}/{proto} is in use by another program on this host ({exc.strerror or exc})")
+                continue
+            self.holders[(hp, proto)] = (key, holder)
+            held.add((hp, proto))
+        for svc in services:
+            key = object_key(svc)
+            spec = svc.get("spec") or {}
+            if spec.get("type") == "ExternalName":
+                continue
+            cip = _cluster_ip(spec)
+            for p in spec.get("ports") or []:
+                proto = p.get("protocol") or "TCP"
+                mine = tuple(hp for hp, pr, sp in host_ports(svc)
+                             if sp is p and pr == proto and (hp, pr) in held
+                             and self.holders[(hp, pr)][0] == key)
+                rules.append(ServiceRule(name=f"{key}:{p.get('name') or p.get('port')}", protocol=proto,
+                                         cluster_ip=cip, port=int(p.get("port") or 0),
+                                         endpoints=tuple(self._endpoints_for(key, p)), host_ports=mine))
+        if self.bridge:
+            await hostnet.sync_addresses(self.bridge, addresses)
+        if self.mode == "iptables":
+            await self.ipt.sync(rules, self.bridge or "")
+        else:
+            await self._sync_userspace_cluster_ips(rules)
+        await self._report(services, conflicts)
+
+    async def _sync_userspace_cluster_ips(self, rules: list[ServiceRule]) -> None:
+        wanted = {(r.cluster_ip, r.port, r.protocol): r for r in rules
+                  if r.cluster_ip and r.protocol == "TCP"}
+        for k in list(self.cluster_holders):
+            if k not in wanted:
+                await self.cluster_holders.pop(k).close()
+        for k, rule in wanted.items():
+            holder = self.cluster_holders.get(k)
+            if holder is None:
+                holder = Holder(k[0], k[1], "TCP", list)
+                try:
+                    await holder.open()
+                except OSError as exc:
+                    log.warning("cannot listen on %s:%d: %s", k[0], k[1], exc)
+                    continue
+                self.cluster_holders[k] = holder
+            holder.picker = lambda eps=rule.endpoints: list(eps)  # type: ignore[misc]
+
+    async def _report(self, services: list[Obj], conflicts: dict[str, list[str]]) -> None:
+        """LoadBalancer ingress and the PortsAvailable condition; an event when a conflict starts."""
+        for svc in services:
+            key = object_key(svc)
+            status = dict(svc.get("status") or {})
+            changed = False
+            spec = svc.get("spec") or {}
+            if spec.get("type") == "LoadBalancer":
+                lb_ok = key not in conflicts
+                want_lb: Obj = {"ingress": [{"ip": self.lb_address}]} if lb_ok else {}
+                if (status.get("loadBalancer") or {}) != want_lb:
+                    status["loadBalancer"] = want_lb
+                    changed = True
+            elif status.get("loadBalancer"):
+                status["loadBalancer"] = {}
+                changed = True
+            conds = [c for c in status.get("conditions") or [] if c.get("type") != CONDITION]
+            old = next((c for c in status.get("conditions") or [] if c.get("type") == CONDITION), None)
+            messages = conflicts.get(key)
+            if messages:
+                message = "; ".join(messages)
+                if old is None or old.get("status") != "False" or old.get("message") != message:
+                    conds.append({"type": CONDITION, "status": "False", "reason": "PortInUse", "message": message,
+                                  "lastTransitionTime": _now(),
+                                  "observedGeneration": svc["metadata"].get("generation") or 1})
+                    status["conditions"] = conds
+                    changed = True
+                    await record_event(self.client, svc, "PortInUse", message, type_="Warning",
+                                       component="kube-proxy")
+            elif old is not None:
+                status["conditions"] = conds
+                changed = True
+            if changed:
+                try:
+                    await self.client.update_status("services", {**svc, "status": status})
+                except (Conflict, NotFound):
+                    self._dirty.set()
+        self.conflicts = conflicts
+
+    async def close(self) -> None:
+        for _, holder in list(self.holders.values()):
+            await holder.close()
+        self.holders.clear()
+        for holder in list(self.cluster_holders.values()):
+            await holder.close()
+        self.cluster_holders.clear()
+        if self.mode == "iptables":
+            try:
+                await self.ipt.remove()
+            except OSError as exc:
+                log.warning("could not remove iptables rules: %s", exc)
+        if self.bridge:
+            await hostnet.sync_addresses(self.bridge, set())
+            hostnet.set_route_localnet(self.bridge, False)
+
+
+async def cleanup(cluster_id: str, bridge: str | None) -> None:
+    """Remove what a cluster's proxy added, when its daemon could not (killed): for ``delete``."""
+    if iptables.available():
+        await iptables.IPTables(cluster_id).remove()
+    if bridge:
+        await hostnet.sync_addresses(bridge, set())
