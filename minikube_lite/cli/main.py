@@ -568,6 +568,18 @@ def logs(state_dir: str, follow: bool, length: int) -> None:
         pass
 
 
+def _remove_networking(settings: Settings) -> None:
+    """Cluster IPs and iptables chains a killed daemon may have left (the daemon removes them on stop)."""
+    import asyncio
+
+    from minikube_lite.proxy.proxier import cleanup
+
+    try:
+        asyncio.run(cleanup(settings.cluster_id, settings.network_name))
+    except Exception as exc:  # noqa: BLE001 - best effort; never stop a delete
+        click.echo(f"⚠️  Could not remove the cluster's network rules: {exc}", err=True)
+
+
 def _delete_docker_objects(settings: Settings) -> None:
     try:
         docker_ping()
@@ -613,6 +625,7 @@ def delete(state_dir: str) -> None:
     _say("🔥", f'Deleting "{NAME}" (state: {settings.state_dir}) ...')
     if stop_daemon(settings):
         _say("🛑", "Stopped the daemon")
+    _remove_networking(settings)
     _delete_docker_objects(settings)
     if settings.state_dir.exists():
         import shutil
@@ -622,6 +635,28 @@ def delete(state_dir: str) -> None:
     if kubeconfig.remove_context(only_server=settings.server_url):
         _say("🔥", f'Removed the "{NAME}" context from {kubeconfig.kubeconfig_path()}')
     _say("💀", f'Removed all traces of the "{NAME}" cluster.')
+
+
+@cli.command()
+@state_dir_option
+@click.argument("name")
+@click.option("--url", is_flag=True, help="Print the URL(s) only (there is no browser to open here).")
+@click.option("-n", "--namespace", default="default", show_default=True)
+def service(state_dir: str, name: str, url: bool, namespace: str) -> None:
+    """Print the URL(s) of a NodePort or LoadBalancer Service, as ``minikube service --url``."""
+    from minikube_lite.proxy.service_url import service_urls
+
+    settings = _settings_for(state_dir)
+    _require_running(settings)
+    svc = get_json(settings, f"/api/v1/namespaces/{namespace}/services/{name}")
+    if svc is None:
+        _fail("😿", f'service "{name}" was not found in namespace "{namespace}"')
+    node = get_json(settings, f"/api/v1/nodes/{settings.node_name}") or {}
+    urls, problem = service_urls(svc, node)
+    if problem:
+        _fail("😿", problem)
+    for u in urls:
+        click.echo(u)
 
 
 @cli.command()

@@ -50,6 +50,26 @@ def ensure_network(network_name: str, cluster_id: str, label: str) -> tuple[str,
         client.close()
 
 
+def find_bridge(network_name: str) -> str | None:
+    """The bridge interface of an existing network, or None (no engine, no network)."""
+    try:
+        import docker
+
+        client = docker.from_env()
+    except Exception:  # noqa: BLE001 - no engine: nothing to find
+        return None
+    try:
+        for net in client.networks.list(names=[network_name]):
+            if net.name == network_name:
+                options = net.attrs.get("Options") or {}
+                return str(options.get("com.docker.network.bridge.name") or f"br-{net.id[:12]}")
+        return None
+    except Exception:  # noqa: BLE001
+        return None
+    finally:
+        client.close()
+
+
 async def _ip(*args: str) -> tuple[int, str]:
     proc = await asyncio.create_subprocess_exec("ip", *args, stdout=asyncio.subprocess.PIPE,
                                                 stderr=asyncio.subprocess.STDOUT)

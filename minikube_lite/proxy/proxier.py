@@ -275,9 +275,10 @@ class ServiceProxy:
             hostnet.set_route_localnet(self.bridge, False)
 
 
-async def cleanup(cluster_id: str, bridge: str | None) -> None:
-    """Remove what a cluster's proxy added, when its daemon could not (killed): for ``delete``."""
+async def cleanup(cluster_id: str, network_name: str) -> None:
+    """Remove what a cluster's proxy added when its daemon could not (it was killed): for ``delete``."""
     if iptables.available():
         await iptables.IPTables(cluster_id).remove()
+    bridge = await asyncio.to_thread(hostnet.find_bridge, network_name)
     if bridge:
         await hostnet.sync_addresses(bridge, set())
