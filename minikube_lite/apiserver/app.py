@@ -27,9 +27,17 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response, Streami
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..api import tables
-from ..api.errors import ApiError, BadRequest, Gone, MethodNotAllowed, NotFound, RequestEntityTooLarge
+from ..api.errors import (
+    ApiError,
+    BadRequest,
+    Gone,
+    MethodNotAllowed,
+    NotFound,
+    RequestEntityTooLarge,
+    UnsupportedMediaType,
+)
 from ..api.resources import Resource, by_plural
-from . import discovery, openapi, scale
+from . import discovery, openapi, protobuf, scale
 from . import exec as exec_routes
 from .apply import apply_documents
 from .registry import Registry
@@ -149,6 +157,13 @@ async def read_body(request: Request) -> bytes:
 
 
 def decode_body(body: bytes, content_type: str) -> Any:
+    if "protobuf" in content_type:
+        # Typed clients (kubectl create namespace/configmap/secret ...) write protobuf.
+        return protobuf.decode_object(body)
+    if "cbor" in content_type:
+        raise UnsupportedMediaType(f'the body of the request was in an unknown format - accepted media types '
+                                   f'include: application/json, application/yaml, '
+                                   f'application/apply-patch+yaml (got "{content_type}")')
     if not body.strip():
         raise BadRequest("the request body is empty: send a JSON or YAML object")
     try:
@@ -282,7 +297,7 @@ def create_app(registry: Registry, *, server_address: str = "127.0.0.1:8080") ->
             if method == "POST":
                 return await create(request, target)
             if method == "DELETE":
-                return delete_collection(request, target)
+                return await delete_collection(request, target)
         else:
             if method == "GET":
                 registry.check_read_version(request.query_params.get("resourceVersion"), None)
@@ -451,8 +466,8 @@ def create_app(registry: Registry, *, server_address: str = "127.0.0.1:8080") ->
             force=_bool(q.get("force")))
         return _object_response(request, target.res, obj, 201 if created else 200, _warning_headers(warnings))
 
-    async def delete(request: Request, target: Target) -> JSONResponse:
-        assert target.name is not None
+    async def delete_options(request: Request) -> dict[str, Any]:
+        """DeleteOptions from the query and the body (kubectl sends them as a JSON body)."""
         q = request.query_params
         opts: dict[str, Any] = {}
         raw = await read_body(request)
@@ -465,24 +480,36 @@ def create_app(registry: Registry, *, server_address: str = "127.0.0.1:8080") ->
         if grace is None and opts.get("gracePeriodSeconds") is not None:
             grace = _int(str(opts["gracePeriodSeconds"]), "gracePeriodSeconds")
         policy = q.get("propagationPolicy") or opts.get("propagationPolicy")
+        if policy is not None and not isinstance(policy, str):
+            raise BadRequest("propagationPolicy must be a string")
         if opts.get("orphanDependents") is True and not policy:
             policy = "Orphan"
-        obj, finished = registry.delete(target.res, target.namespace, target.name, grace_period_seconds=grace,
-                                        propagation_policy=policy, preconditions=opts.get("preconditions"),
-                                        dry_run=_dry_run(request))
+        body_dry = opts.get("dryRun") or []
+        if not isinstance(body_dry, list) or any(v != "All" for v in body_dry):
+            raise BadRequest(f"Invalid dry run value {body_dry!r}: supported value is All")
+        preconditions = opts.get("preconditions")
+        if preconditions is not None and not isinstance(preconditions, dict):
+            raise BadRequest("preconditions must be an object")
+        return {"grace_period_seconds": grace, "propagation_policy": policy or None,
+                "preconditions": preconditions, "dry_run": _dry_run(request) or bool(body_dry)}
+
+    async def delete(request: Request, target: Target) -> JSONResponse:
+        assert target.name is not None
+        opts = await delete_options(request)
+        obj, finished = registry.delete(target.res, target.namespace, target.name, **opts)
         return JSONResponse(obj, status_code=200 if finished or target.res.plural == "pods" else 202)
 
-    def delete_collection(request: Request, target: Target) -> JSONResponse:
+    async def delete_collection(request: Request, target: Target) -> JSONResponse:
         q = request.query_params
+        opts = await delete_options(request)
+        opts.pop("preconditions", None)
         items, _, _ = registry.list(target.res, target.namespace, label_selector=q.get("labelSelector"),
                                     field_selector=q.get("fieldSelector"))
         deleted = []
         for obj in items:
             meta = obj["metadata"]
             with contextlib.suppress(NotFound):
-                deleted.append(registry.delete(target.res, meta.get("namespace"), meta["name"],
-                                               grace_period_seconds=_int(q.get("gracePeriodSeconds"), "grace"),
-                                               dry_run=_dry_run(request))[0])
+                deleted.append(registry.delete(target.res, meta.get("namespace"), meta["name"], **opts)[0])
         return JSONResponse({"kind": target.res.list_kind, "apiVersion": target.res.api_version,
                              "metadata": {"resourceVersion": str(registry.store.revision)}, "items": deleted})
 
