@@ -7,16 +7,19 @@
 // has its section hidden. Plain JavaScript, no build step, nothing loaded from the network.
 "use strict";
 
+// A browser opens at most 6 HTTP/1.1 connections to one server, and each watch holds one open.
+// So the kinds that move with the reconcile loop are watched; the slow ones (namespaces,
+// services, ingresses) are listed again every POLL_MS, which leaves connections for the lists.
 const KINDS = [
-  // plural, group ("" = core), version, section id
-  { plural: "namespaces", group: "", version: "v1" },
+  { plural: "namespaces", group: "", version: "v1", poll: true },
   { plural: "deployments", group: "apps", version: "v1" },
   { plural: "replicasets", group: "apps", version: "v1" },
   { plural: "pods", group: "", version: "v1" },
-  { plural: "services", group: "", version: "v1" },
-  { plural: "ingresses", group: "networking.k8s.io", version: "v1" },
+  { plural: "services", group: "", version: "v1", poll: true },
+  { plural: "ingresses", group: "networking.k8s.io", version: "v1", poll: true },
   { plural: "events", group: "", version: "v1" },
 ];
+const POLL_MS = 2000;
 const HISTORY_LEN = 12;
 const EVENTS_SHOWN = 40;
 const BAD_REASONS = new Set([
@@ -415,11 +418,12 @@ function renderAll() {
 function setConn() {
   const el = $("conn");
   const wanted = [...state.running];
+  const streams = wanted.filter((p) => !(KINDS.find((k) => k.plural === p) || {}).poll);
   const up = wanted.filter((p) => state.streamsUp.has(p)).length;
   if (wanted.length && up === wanted.length) {
     el.className = "conn conn-live";
     el.textContent = "● live";
-    el.title = `following ${wanted.join(", ")} through watch streams`;
+    el.title = `following ${streams.join(", ")} through watch streams; listing the others every ${POLL_MS / 1000}s`;
   } else {
     el.className = "conn conn-down";
     el.textContent = state.lastError ? "reconnecting…" : "connecting…";
@@ -445,6 +449,12 @@ async function reflect(kind) {
       }
       let rv = (list.metadata || {}).resourceVersion || "0";
       render(kind.plural);
+      if (kind.poll) {
+        state.streamsUp.add(kind.plural);
+        setConn();
+        await sleep(POLL_MS);
+        continue;
+      }
       for (;;) {  // one watch request after another from the last resourceVersion seen
         rv = await watchOnce(kind, path, rv, cache);
       }
