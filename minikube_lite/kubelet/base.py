@@ -13,6 +13,7 @@ import asyncio
 import functools
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any, TypeVar
 
 import docker
@@ -68,6 +69,14 @@ class KubeletBase:
     _written: dict[str, dict[str, Any]]  # uid -> the status last written
     _die_waiters: dict[str, list[asyncio.Future[None]]]
     _tasks: list[asyncio.Task[Any]]
+    root_dir: Path  # the kubelet's folder: pods/<uid>/volumes/..., pods/<uid>/containers/...
+
+    def pod_dir(self, uid: str) -> Path:
+        return self.root_dir / "pods" / uid
+
+    def termination_log(self, uid: str, container: str, attempt: int) -> Path:
+        """The host file bind-mounted at a container attempt's ``terminationMessagePath``."""
+        return self.pod_dir(uid) / "containers" / container / str(attempt)
 
     async def _docker(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run a blocking Docker call in the kubelet's thread pool."""

@@ -23,13 +23,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import docker
 import docker.errors
+from docker.types import Mount
 
 from minikube_lite.api.errors import AlreadyExists, Conflict, Gone, NotFound
 from minikube_lite.client.base import Client
@@ -48,18 +51,20 @@ from .spec import (
     ConfigError,
     app_container_args,
     pause_container_args,
+    pod_references,
     referenced_objects,
     resolve_env,
 )
 from .status import Observed, Waiting, group_records, should_restart
 from .status_writer import StatusWriter
 from .termination import Termination
+from .volumes import HostVolume, MountError, Volumes, container_mounts
 from .workqueue import WorkQueue
 
 log = logging.getLogger(__name__)
 
 
-class Kubelet(Termination, StatusWriter, Logs, Exec, Prober, ImagePuller):
+class Kubelet(Termination, StatusWriter, Logs, Exec, Prober, Volumes, ImagePuller):
     """Runs the pods bound to ``node_name`` on the local Docker engine."""
 
     def __init__(
@@ -74,9 +79,11 @@ class Kubelet(Termination, StatusWriter, Logs, Exec, Prober, ImagePuller):
         heartbeat_seconds: float = 20.0,
         docker_threads: int = 16,
         dns_server: str | None = None,
+        root_dir: Path | str | None = None,
     ) -> None:
         """``dns_server``: the cluster DNS address given to pods (``dnsPolicy: ClusterFirst``);
-        None leaves Docker's default resolver."""
+        None leaves Docker's default resolver. ``root_dir``: the kubelet's folder for pod volumes
+        and termination messages (the daemon passes ``<state dir>/kubelet``)."""
         self._client = client
         self.node_name = node_name
         self.cluster_id = cluster_id
@@ -101,6 +108,10 @@ class Kubelet(Termination, StatusWriter, Logs, Exec, Prober, ImagePuller):
         self._die_waiters: dict[str, list[asyncio.Future[None]]] = {}
         self._probes = {}
         self._kills = set()
+        self._volumes: dict[str, dict[str, HostVolume]] = {}  # uid -> volume name -> host folder
+        self._messages: dict[str, dict[str, str]] = {}  # uid -> container id -> termination message
+        self.root_dir = Path(root_dir) if root_dir is not None else (
+            Path(tempfile.gettempdir()) / f"minikube-lite-kubelet-{cluster_id[:12]}")
         self._tasks: list[asyncio.Task[Any]] = []
         self._events_thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -129,6 +140,8 @@ class Kubelet(Termination, StatusWriter, Logs, Exec, Prober, ImagePuller):
         self._start_docker_events()
         self._spawn(self._watch_pods(), "kubelet pod watch")
         self._spawn(self._resync_loop(), "kubelet resync")
+        for resource in ("configmaps", "secrets", "persistentvolumeclaims"):
+            self._spawn(self._watch_referenced(resource), f"kubelet {resource} watch")
         self._spawn(self._heartbeat_loop(), "kubelet heartbeat")
         try:
             await asyncio.gather(*self._tasks)
@@ -244,6 +257,30 @@ class Kubelet(Termination, StatusWriter, Logs, Exec, Prober, ImagePuller):
         if old is None or _needs_sync(old, pod):
             self._queue.add(key)
 
+    async def _watch_referenced(self, resource: str) -> None:
+        """Sync the pods that read a config map / secret / claim when it changes (env, volumes, binding)."""
+        while True:
+            try:
+                _, rv = await self._client.list(resource)
+                async for event in self._client.watch(resource, resource_version=rv):
+                    if event.type == "ERROR":
+                        break
+                    if event.type == "BOOKMARK":
+                        continue
+                    meta = event.object.get("metadata") or {}
+                    ref, ns = (resource, meta.get("name", "")), meta.get("namespace", "default")
+                    for key, pod in list(self._pods.items()):
+                        if (pod.get("metadata") or {}).get("namespace", "default") == ns and \
+                                ref in pod_references(pod):
+                            self._queue.add(key)
+            except asyncio.CancelledError:
+                raise
+            except Gone:
+                continue
+            except Exception as e:  # noqa: BLE001 - e.g. the kind is not served: try again later
+                log.debug("%s watch failed (%s); retrying", resource, e)
+                await asyncio.sleep(5.0)
+
     async def _resync_loop(self) -> None:
         while True:
             await asyncio.sleep(self._resync_seconds)
@@ -318,6 +355,7 @@ class Kubelet(Termination, StatusWriter, Logs, Exec, Prober, ImagePuller):
             return
         records = await self._reconcile(pod, records)
         self._sync_probes(pod, records)
+        await self._collect_messages(pod, records)
         await self._write_status(pod, records)
         await self._collect_old_attempts(records)
 
@@ -337,6 +375,16 @@ class Kubelet(Termination, StatusWriter, Logs, Exec, Prober, ImagePuller):
                 await self._remove([s for s in sandboxes if s.running])
                 return await self._docker(self.runtime.pod_containers_of, ns, name, uid)
             return records
+
+        try:
+            self._volumes[uid] = await self._setup_volumes(pod)
+        except MountError as e:
+            self._events.record(pod, "FailedMount", str(e), type="Warning")
+            self._queue.add_after(pod_key(pod), 2.0)
+            if uid not in self._volumes:  # nothing ran yet: the pod waits in ContainerCreating
+                if not (pod.get("status") or {}).get("containerStatuses"):
+                    await self._write_status(pod, records)
+                return records
 
         if sandbox is None or not sandbox.running:
             if sandbox is None and not records and not (pod.get("status") or {}).get("containerStatuses"):
@@ -440,6 +488,7 @@ class Kubelet(Termination, StatusWriter, Logs, Exec, Prober, ImagePuller):
             return False
         try:
             env = await self._environment(pod, container, sandbox.ip)
+            mounts = await self._docker(self._mounts, pod, container, attempt)
         except ConfigError as e:
             waiting[cname] = Waiting("CreateContainerConfigError", str(e))
             self._events.record(pod, "Failed", f"Error: {e}", type="Warning", container=cname)
@@ -447,6 +496,7 @@ class Kubelet(Termination, StatusWriter, Logs, Exec, Prober, ImagePuller):
             return False
         labels = self.runtime.labels(pod, cname, attempt)
         create, host = app_container_args(pod, container, pause_id=sandbox.id, labels=labels, env=env)
+        host["mounts"] = mounts
         docker_name = self.runtime.container_name(meta.get("namespace", "default"), meta["name"], uid, cname,
                                                   attempt)
         try:
@@ -481,6 +531,18 @@ class Kubelet(Termination, StatusWriter, Logs, Exec, Prober, ImagePuller):
         return resolve_env(pod, container, lookup=lambda r, n: objects.get((r, n)), pod_ip=pod_ip,
                            host_ip=self.host_ip)
 
+    def _mounts(self, pod: dict[str, Any], container: dict[str, Any], attempt: int) -> list[Mount]:
+        """The container's volume mounts plus its termination message file (blocking: file system)."""
+        uid = pod_uid(pod)
+        mounts = container_mounts(container, self._volumes.get(uid, {}))
+        log_file = self.termination_log(uid, container["name"], attempt)
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+        log_file.write_bytes(b"")
+        log_file.chmod(0o666)  # any container user may write its message
+        mounts.append(Mount(target=container.get("terminationMessagePath") or "/dev/termination-log",
+                            source=str(log_file), type="bind"))
+        return mounts
+
     async def _collect_old_attempts(self, records: list[ContainerRecord]) -> None:
         """Keep the newest two attempts of each container (the live one and the previous, for logs)."""
         extra: list[ContainerRecord] = []
@@ -491,10 +553,16 @@ class Kubelet(Termination, StatusWriter, Logs, Exec, Prober, ImagePuller):
             await self._remove(extra)
 
     def _observed(self, uid: str, records: list[ContainerRecord], pod: dict[str, Any]) -> Observed:
-        return self._probe_view(uid, records, pod)
+        observed = self._probe_view(uid, records, pod)
+        observed.messages = self._messages.get(uid, {})
+        return observed
 
     def _forget(self, uid: str) -> None:
         self._forget_probes(uid)
+        self._volumes.pop(uid, None)
+        self._messages.pop(uid, None)
+        with contextlib.suppress(RuntimeError):  # the pool is shut down: the next start sweeps
+            self._pool.submit(self._remove_pod_dir, uid)
         self._waiting.pop(uid, None)
         self._written.pop(uid, None)
         self._backoff.forget_where(lambda k: isinstance(k, tuple) and k[0] == uid)

@@ -87,6 +87,27 @@ def referenced_objects(container: dict[str, Any]) -> set[tuple[str, str]]:
     return refs
 
 
+def pod_references(pod: dict[str, Any]) -> set[tuple[str, str]]:
+    """Every (resource, name) a pod reads: config maps and secrets (environment and volumes), claims."""
+    spec = pod.get("spec") or {}
+    refs: set[tuple[str, str]] = set()
+    for c in [*(spec.get("initContainers") or []), *(spec.get("containers") or [])]:
+        refs |= referenced_objects(c)
+    for vol in spec.get("volumes") or []:
+        if "configMap" in vol:
+            refs.add(("configmaps", (vol["configMap"] or {}).get("name", "")))
+        if "secret" in vol:
+            refs.add(("secrets", (vol["secret"] or {}).get("secretName", "")))
+        if "persistentVolumeClaim" in vol:
+            refs.add(("persistentvolumeclaims", (vol["persistentVolumeClaim"] or {}).get("claimName", "")))
+        for src in (vol.get("projected") or {}).get("sources") or []:
+            if "configMap" in src:
+                refs.add(("configmaps", (src["configMap"] or {}).get("name", "")))
+            if "secret" in src:
+                refs.add(("secrets", (src["secret"] or {}).get("name", "")))
+    return refs
+
+
 def _object_data(resource: str, obj: dict[str, Any]) -> dict[str, str]:
     if resource == "secrets":
         data = {k: base64.b64decode(v).decode(errors="replace") for k, v in (obj.get("data") or {}).items()}
@@ -128,6 +149,16 @@ def _resource_ref(container: dict[str, Any], ref: dict[str, Any]) -> str:
         return "0"
     amount = parse_quantity(value) / divisor
     return str(int(-(-amount // 1)))  # Kubernetes rounds up
+
+
+def field_ref_value(pod: dict[str, Any], path: str, *, pod_ip: str | None, host_ip: str | None) -> str:
+    """The value of a downward API ``fieldRef`` (environment and downwardAPI volumes)."""
+    return _field_ref(pod, path, pod_ip=pod_ip, host_ip=host_ip)
+
+
+def resource_ref_value(container: dict[str, Any], ref: dict[str, Any]) -> str:
+    """The value of a downward API ``resourceFieldRef`` for ``container``."""
+    return _resource_ref(container, ref)
 
 
 def resolve_env(pod: dict[str, Any], container: dict[str, Any], *, lookup: Lookup,

@@ -23,6 +23,41 @@ DEFAULT_GRACE_SECONDS = 30
 
 
 class Termination(KubeletBase):
+    _messages: dict[str, dict[str, str]]
+
+    async def _collect_messages(self, pod: dict[str, Any], records: list[ContainerRecord]) -> None:
+        """Read the termination message of each container that finished since the last sync.
+
+        The file at ``terminationMessagePath`` is a host file bind-mounted into the container
+        (see volumes.py), read here once the container stopped (at most 4 KiB); when it is empty,
+        the container failed and ``terminationMessagePolicy`` is ``FallbackToLogsOnError``, the
+        last 80 lines of its log (at most 2 KiB) are the message, as in Kubernetes.
+        """
+        uid = (pod.get("metadata") or {}).get("uid", "")
+        known = self._messages.setdefault(uid, {})
+        specs = {c["name"]: c for c in [*((pod.get("spec") or {}).get("initContainers") or []),
+                                         *((pod.get("spec") or {}).get("containers") or [])]}
+        for r in records:
+            if r.name == SANDBOX or not r.finished or r.id in known or r.name not in specs:
+                continue
+            message = await self._docker(self._read_message, uid, r, specs[r.name])
+            known[r.id] = message
+        live = {r.id for r in records}
+        for cid in [c for c in known if c not in live]:
+            del known[cid]
+
+    def _read_message(self, uid: str, record: ContainerRecord, spec: dict[str, Any]) -> str:
+        path = self.termination_log(uid, record.name, record.restart_count)
+        try:
+            with open(path, "rb") as f:
+                message = f.read(4096).decode(errors="replace")
+        except OSError:
+            message = ""
+        if not message and record.exit_code != 0 and spec.get("terminationMessagePolicy") == "FallbackToLogsOnError":
+            data = self.runtime.logs(record.id, tail=80)
+            message = bytes(data)[-2048:].decode(errors="replace") if isinstance(data, bytes) else ""
+        return message
+
     async def _terminate(self, pod: dict[str, Any], records: list[ContainerRecord]) -> None:
         """Graceful delete: preStop, SIGTERM, wait the grace period, SIGKILL; then finish the delete."""
         meta, spec = pod["metadata"], pod.get("spec") or {}
