@@ -116,7 +116,7 @@ class Daemon:
 
             self.kubelet = Kubelet(self.client, node_name=self.settings.node_name,
                                    cluster_id=self.settings.cluster_id, network_name=self.settings.network_name,
-                                   dns_server=dns_ip)
+                                   dns_server=dns_ip, root_dir=self.settings.state_dir / "kubelet")
             self.app.state.kubelets[self.settings.node_name] = self.kubelet
             components.append(("kubelet", self.kubelet))
         for name, comp in components:
