@@ -8,14 +8,14 @@ with a short termination grace (``sleep`` as PID 1 ignores SIGTERM) so replaced 
 from __future__ import annotations
 
 import json
-import re
 import os
+import re
 import signal
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import pytest
 
@@ -106,7 +106,7 @@ class Sampler:
             self.samples.append(active(pods(self.cluster, self.ns, self.selector)))
             time.sleep(0.05)
 
-    def __enter__(self) -> Sampler:
+    def __enter__(self) -> Self:
         self._thread.start()
         return self
 
