@@ -1,0 +1,232 @@
+"""Workload figures (issue 4): Deployment → all Ready vs. Docker directly, idle CPU, scale leaks.
+
+Run: ``python bench/bench_deployments.py [--replicas 20] [--rounds 3]`` (needs a Docker engine and
+the local images). It starts a cluster of its own (temporary state folder and port), prints a
+table and writes ``bench/results/deployments.json``.
+
+- apply→ready: wall time from ``kubectl apply`` of a Deployment of N replicas (busybox
+  ``sleep 3600``) until the API shows N ready replicas, measured side by side with the time the
+  Docker SDK takes to create and start the equivalent directly, at the kubelet's parallelism
+  (16 threads): N pods = N pause containers plus N app containers joined to their network
+  namespace ("pod-equivalent"), and N single containers ("plain"). Each is repeated ``--rounds``
+  times, alternating, and the medians are compared.
+- idle CPU: the daemon's CPU time over 20 s with 50 Running pods and nothing changing.
+- scale 0→50→0, three times: after each round no containers of the cluster, no pods and exactly
+  one ReplicaSet remain; the store's key count returns to where it started.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import docker
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from minikube_lite.config import CLUSTER_LABEL, Settings
+from minikube_lite.images import ensure_images
+from minikube_lite.kubelet.pause import PAUSE_IMAGE
+
+IMAGE = "minikube-lite/busybox:1.0"
+THREADS = 16
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def manifest(name: str, replicas: int) -> str:
+    return f"""apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: {name}}}
+spec:
+  replicas: {replicas}
+  selector: {{matchLabels: {{app: {name}}}}}
+  template:
+    metadata: {{labels: {{app: {name}}}}}
+    spec:
+      terminationGracePeriodSeconds: 0
+      containers:
+        - {{name: main, image: "{IMAGE}", command: ["sleep", "3600"]}}
+"""
+
+
+class Bench:
+    def __init__(self, root: Path) -> None:
+        self.settings = Settings(state_dir=root / "state", port=free_port())
+        (root / "home").mkdir()
+        self.env = {k: v for k, v in os.environ.items() if k != "MINIKUBE_LITE_HOME"}
+        self.env.update(KUBECONFIG=str(root / "kubeconfig"), KUBECACHEDIR=str(root / "cache"), HOME=str(root / "home"))
+        self.http = httpx.Client(base_url=self.settings.server_url, timeout=10)
+        self.docker = docker.from_env()
+
+    def cli(self, *args: str) -> None:
+        subprocess.run([sys.executable, "-m", "minikube_lite.cli.main", *args, "--state-dir",
+                        str(self.settings.state_dir)], check=True, env=self.env, capture_output=True)
+
+    def kubectl(self, *args: str, input: str | None = None) -> None:
+        subprocess.run(["kubectl", *args], check=True, env=self.env, capture_output=True, text=True, input=input)
+
+    def deployment(self, name: str) -> dict[str, Any]:
+        r = self.http.get(f"/apis/apps/v1/namespaces/default/deployments/{name}")
+        return r.json() if r.status_code == 200 else {}
+
+    def wait(self, pred: Any, timeout: float = 120, interval: float = 0.02) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if pred():
+                return
+            time.sleep(interval)
+        raise TimeoutError(str(pred))
+
+    def ready_replicas(self, name: str) -> int:
+        return int((self.deployment(name).get("status") or {}).get("readyReplicas", 0))
+
+    def cluster_containers(self) -> list[Any]:
+        return self.docker.containers.list(all=True, filters={"label": f"{CLUSTER_LABEL}={self.settings.cluster_id}"})
+
+    def pod_count(self) -> int:
+        return len(self.http.get("/api/v1/namespaces/default/pods").json()["items"])
+
+    def daemon_pid(self) -> int:
+        return int(self.settings.pid_file.read_text())
+
+    def store_keys(self) -> int:
+        """Objects in the store other than events (events pile up by design)."""
+        with sqlite3.connect(f"file:{self.settings.db_path}?mode=ro", uri=True) as db:
+            return int(db.execute("select count(*) from kv where key not like '/registry/core/events/%'")
+                       .fetchone()[0])
+
+    # measurements
+
+    def apply_to_ready(self, name: str, replicas: int) -> float:
+        t0 = time.perf_counter()
+        self.kubectl("apply", "-f", "-", input=manifest(name, replicas))
+        self.wait(lambda: self.ready_replicas(name) >= replicas, interval=0.01)
+        elapsed = time.perf_counter() - t0
+        self.kubectl("delete", "deployment", name)
+        self.wait(lambda: self.pod_count() == 0 and not self.cluster_containers(), timeout=60)
+        return elapsed
+
+    def docker_direct(self, replicas: int, *, pod_equivalent: bool) -> float:
+        label = {"minikube-lite.bench": "deployments"}
+        network = self.settings.network_name
+
+        def one(i: int) -> list[Any]:
+            made = []
+            if pod_equivalent:
+                sandbox = self.docker.containers.create(PAUSE_IMAGE, labels=label, network=network)
+                sandbox.start()
+                made.append(sandbox)
+                app = self.docker.containers.create(IMAGE, ["sleep", "3600"], labels=label,
+                                                    network_mode=f"container:{sandbox.id}")
+            else:
+                app = self.docker.containers.create(IMAGE, ["sleep", "3600"], labels=label, network=network)
+            app.start()
+            made.append(app)
+            return made
+
+        t0 = time.perf_counter()
+        with ThreadPoolExecutor(THREADS) as pool:
+            made = [c for cs in pool.map(one, range(replicas)) for c in cs]
+        elapsed = time.perf_counter() - t0
+        with ThreadPoolExecutor(THREADS) as pool:
+            list(pool.map(lambda c: c.remove(force=True), reversed(made)))
+        return elapsed
+
+    def idle_cpu(self, pods: int, seconds: float = 20.0) -> float:
+        self.kubectl("apply", "-f", "-", input=manifest("idle", pods))
+        self.wait(lambda: self.ready_replicas("idle") >= pods, timeout=180)
+        time.sleep(5)
+        pid = self.daemon_pid()
+        before = _cpu_seconds(pid)
+        time.sleep(seconds)
+        used = _cpu_seconds(pid) - before
+        self.kubectl("delete", "deployment", "idle")
+        self.wait(lambda: self.pod_count() == 0 and not self.cluster_containers(), timeout=120)
+        return used / seconds * 100
+
+    def scale_rounds(self, rounds: int, top: int) -> list[dict[str, Any]]:
+        self.kubectl("apply", "-f", "-", input=manifest("scaler", 0))
+        time.sleep(1)
+        keys0 = self.store_keys()
+        results = []
+        for _ in range(rounds):
+            t0 = time.perf_counter()
+            self.kubectl("scale", "deployment", "scaler", f"--replicas={top}")
+            self.wait(lambda: self.ready_replicas("scaler") >= top, timeout=180)
+            up = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            self.kubectl("scale", "deployment", "scaler", "--replicas=0")
+            self.wait(lambda: self.pod_count() == 0 and not self.cluster_containers(), timeout=180)
+            down = time.perf_counter() - t0
+            rs = self.http.get("/apis/apps/v1/namespaces/default/replicasets").json()["items"]
+            results.append({"up_s": round(up, 2), "down_s": round(down, 2), "pods": self.pod_count(),
+                            "containers": len(self.cluster_containers()), "replicasets": len(rs),
+                            "store_keys_delta_excluding_events": self.store_keys() - keys0})
+        self.kubectl("delete", "deployment", "scaler")
+        return results
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--replicas", type=int, default=20)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--idle-pods", type=int, default=50)
+    args = parser.parse_args()
+    ensure_images()
+    with tempfile.TemporaryDirectory(prefix="bench-deploy-") as tmp:
+        b = Bench(Path(tmp))
+        b.cli("start", "--port", str(b.settings.port))
+        try:
+            b.wait(lambda: b.http.get(f"/api/v1/nodes/{b.settings.node_name}").status_code == 200, timeout=30)
+            time.sleep(1)
+            k8s, pod_eq, plain = [], [], []
+            for i in range(args.rounds):
+                k8s.append(b.apply_to_ready(f"bench{i}", args.replicas))
+                pod_eq.append(b.docker_direct(args.replicas, pod_equivalent=True))
+                plain.append(b.docker_direct(args.replicas, pod_equivalent=False))
+            cpu = b.idle_cpu(args.idle_pods)
+            scale = b.scale_rounds(3, args.idle_pods)
+        finally:
+            b.cli("delete")
+    med = statistics.median
+    result = {
+        "replicas": args.replicas, "rounds": args.rounds,
+        "apply_to_ready_s": [round(x, 2) for x in k8s],
+        "docker_pod_equivalent_s": [round(x, 2) for x in pod_eq],
+        "docker_plain_s": [round(x, 2) for x in plain],
+        "ratio_vs_pod_equivalent": round(med(k8s) / med(pod_eq), 2),
+        "ratio_vs_plain": round(med(k8s) / med(plain), 2),
+        "idle_cpu_percent_of_core": round(cpu, 2), "idle_pods": args.idle_pods,
+        "scale_rounds": scale,
+    }
+    print(json.dumps(result, indent=2))
+    out = ROOT / "bench" / "results" / "deployments.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
