@@ -102,7 +102,13 @@ def _warning_headers(warnings: list[str]) -> dict[str, str]:
     if not warnings:
         return {}
     # Starlette joins repeated headers poorly; one header holding several warnings is valid HTTP.
-    return {"Warning": ", ".join(f'299 - "{w}"' for w in warnings)}
+    # Header values must be Latin-1 without line breaks: escape the rest (field names come from users).
+    return {"Warning": ", ".join(f'299 - "{_header_text(w)}"' for w in warnings)}
+
+
+def _header_text(text: str) -> str:
+    text = text.replace("\\", "\\\\").replace('"', '\\"')
+    return "".join(c if " " <= c <= "~" else c.encode("unicode_escape").decode("ascii") for c in text)
 
 
 def _bool(v: str | None) -> bool:
