@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import ssl
 import time
 from dataclasses import dataclass, field
@@ -132,7 +133,7 @@ async def probe_http(host: str, port: int, path: str, headers: list[dict[str, An
     except ConnectionRefusedError:
         return False, f'Get "{url}": dial tcp {host}:{port}: connect: connection refused'
     except OSError as e:
-        return False, f'Get "{url}": dial tcp {host}:{port}: {e.strerror or e}'
+        return False, f'Get "{url}": dial tcp {host}:{port}: {os.strerror(e.errno) if e.errno else e}'
 
 
 async def probe_tcp(host: str, port: int, timeout: float) -> tuple[bool, str]:
@@ -140,9 +141,10 @@ async def probe_tcp(host: str, port: int, timeout: float) -> tuple[bool, str]:
         _, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout)
     except TimeoutError:
         return False, f"dial tcp {host}:{port}: i/o timeout"
+    except ConnectionRefusedError:
+        return False, f"dial tcp {host}:{port}: connect: connection refused"
     except OSError as e:
-        return False, f"dial tcp {host}:{port}: connect: {e.strerror or 'connection refused'}".replace(
-            "Connection refused", "connection refused")
+        return False, f"dial tcp {host}:{port}: connect: {os.strerror(e.errno) if e.errno else e}"
     writer.close()
     with contextlib.suppress(Exception):
         await writer.wait_closed()
