@@ -108,6 +108,7 @@ class Kubelet(Termination, StatusWriter, Logs, Exec, Prober, Volumes, ImagePulle
         self._die_waiters: dict[str, list[asyncio.Future[None]]] = {}
         self._probes = {}
         self._kills = set()
+        self._last_records = {}
         self._volumes: dict[str, dict[str, HostVolume]] = {}  # uid -> volume name -> host folder
         self._messages: dict[str, dict[str, str]] = {}  # uid -> container id -> termination message
         self.root_dir = Path(root_dir) if root_dir is not None else (
@@ -171,6 +172,8 @@ class Kubelet(Termination, StatusWriter, Logs, Exec, Prober, Volumes, ImagePulle
                                      return_exceptions=True)
             except docker.errors.DockerException as e:
                 log.warning("could not remove the pod containers: %s", e)
+            # memory-backed emptyDirs are gone with their pods' containers (and must not pin the folder)
+            await self._docker(self._unmount_all)
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(self._events.flush(), 2.0)
         self.runtime.close()
@@ -356,6 +359,7 @@ class Kubelet(Termination, StatusWriter, Logs, Exec, Prober, Volumes, ImagePulle
         records = await self._reconcile(pod, records)
         self._sync_probes(pod, records)
         await self._collect_messages(pod, records)
+        self._last_records[uid] = records
         await self._write_status(pod, records)
         await self._collect_old_attempts(records)
 
@@ -561,6 +565,7 @@ class Kubelet(Termination, StatusWriter, Logs, Exec, Prober, Volumes, ImagePulle
         self._forget_probes(uid)
         self._volumes.pop(uid, None)
         self._messages.pop(uid, None)
+        self._last_records.pop(uid, None)
         with contextlib.suppress(RuntimeError):  # the pool is shut down: the next start sweeps
             self._pool.submit(self._remove_pod_dir, uid)
         self._waiting.pop(uid, None)

@@ -71,6 +71,7 @@ class ProbeState:
     """Results of one container's probes (one container id)."""
 
     container_id: str
+    pod_uid: str = ""
     ready: bool = False
     started: bool = False
     tasks: dict[str, asyncio.Task[None]] = field(default_factory=dict)
@@ -155,7 +156,11 @@ class Prober(KubeletBase):
     """Starts and stops the probe tasks of the pods' containers; owns their results."""
 
     _probes: dict[tuple[str, str], ProbeState]  # (pod uid, container name) -> state
-    _kills: set[asyncio.Task[None]]  # kills after failed probes, in flight
+    _kills: set[asyncio.Task[None]]  # kills after failed probes and fast status writes, in flight
+    _last_records: dict[str, list[ContainerRecord]]  # uid -> the records of the pod's last sync
+
+    async def _write_status(self, pod: dict[str, Any], records: list[ContainerRecord]) -> None:
+        raise NotImplementedError
 
     def _probe_view(self, uid: str, records: list[ContainerRecord], pod: dict[str, Any]) -> Observed:
         """Readiness and startup results of the pod's current containers, for its status."""
@@ -193,7 +198,7 @@ class Prober(KubeletBase):
                 continue
             if state is not None:
                 self._stop_probe_tasks(state)
-            state = ProbeState(container_id=record.id, started=not c.get("startupProbe"))
+            state = ProbeState(container_id=record.id, pod_uid=uid, started=not c.get("startupProbe"))
             self._probes[key] = state
             for kind in KINDS:
                 if c.get(f"{kind}Probe"):
@@ -301,7 +306,16 @@ class Prober(KubeletBase):
             state.ready = ok
         elif kind == "startup":
             state.started = ok
-        self._queue.add(key)
+        # Fast path: write the status from the records of the last sync, without waiting for Docker
+        # (a resync of every pod may hold the Docker pool for a while). A running sync of the pod
+        # already computes with the new result, or runs once more (the key is marked dirty).
+        pod, records = self._pods.get(key), self._last_records.get(state.pod_uid)
+        if self._queue.busy(key) or pod is None or records is None or pod_uid(pod) != state.pod_uid:
+            self._queue.add(key)
+            return
+        task = asyncio.get_running_loop().create_task(self._write_status(pod, records), name=f"probe status {key}")
+        self._kills.add(task)
+        task.add_done_callback(self._kills.discard)
 
     def _spawn_kill(self, pod: dict[str, Any], record: ContainerRecord, grace: float) -> None:
         """Stop a container that failed its liveness/startup probe; the restart policy does the rest."""

@@ -332,6 +332,15 @@ class Volumes(KubeletBase):
         await self._docker(lambda: Path(path).mkdir(parents=True, exist_ok=True))
         return HostVolume(Path(path), read_only=bool(source.get("readOnly")))
 
+    def _unmount_all(self) -> None:
+        """Unmount every tmpfs volume under the kubelet's folder (blocking)."""
+        pods = self.root_dir / "pods"
+        if not pods.is_dir():
+            return
+        for vol in pods.glob("*/volumes/*"):
+            if os.path.ismount(vol):
+                subprocess.run(["umount", "-l", str(vol)], capture_output=True, timeout=10, check=False)
+
     def _remove_pod_dir(self, uid: str) -> None:
         """Unmount the pod's tmpfs volumes and remove its folder (blocking: run in the pool)."""
         folder = self.pod_dir(uid)
