@@ -99,7 +99,8 @@ class Bench:
         return int((self.deployment(name).get("status") or {}).get("readyReplicas", 0))
 
     def cluster_containers(self) -> list[Any]:
-        return self.docker.containers.list(all=True, filters={"label": f"{CLUSTER_LABEL}={self.settings.cluster_id}"})
+        # The low-level call: listing models inspects each container, which races with removal.
+        return self.docker.api.containers(all=True, filters={"label": f"{CLUSTER_LABEL}={self.settings.cluster_id}"})
 
     def pod_count(self) -> int:
         return len(self.http.get("/api/v1/namespaces/default/pods").json()["items"])
