@@ -327,24 +327,27 @@ def create_app(registry: Registry, *, server_address: str = "127.0.0.1:8080") ->
             return JSONResponse(table, status_code=status_code, headers=headers)
         return JSONResponse(obj, status_code=status_code, headers=headers)
 
-    def list_objects(request: Request, target: Target) -> JSONResponse:
+    def list_objects(request: Request, target: Target) -> Response:
         q = request.query_params
         registry.check_read_version(q.get("resourceVersion"), q.get("resourceVersionMatch"))
-        items, rv, cont = registry.list(
+        cached, rv, cont = registry.list(
             target.res, target.namespace, label_selector=q.get("labelSelector"),
             field_selector=q.get("fieldSelector"), limit=_int(q.get("limit"), "limit"),
-            continue_token=q.get("continue"))
+            continue_token=q.get("continue"), shared=True)
         if _wants_table(request):
-            table = tables.to_table(target.res, items, include_object=q.get("includeObject", "Metadata"),
-                                    resource_version=rv)
+            table = tables.to_table(target.res, [c.obj for c in cached],
+                                    include_object=q.get("includeObject", "Metadata"), resource_version=rv)
             if cont:
                 table["metadata"]["continue"] = cont
-            return JSONResponse(table)
+            return Response(json.dumps(table, separators=(",", ":")).encode(), media_type="application/json")
         meta: dict[str, Any] = {"resourceVersion": rv}
         if cont:
             meta["continue"] = cont
-        return JSONResponse({"kind": target.res.list_kind, "apiVersion": target.res.api_version,
-                             "metadata": meta, "items": items})
+        # Each object's JSON is cached with it: a list is a join of ready-made pieces.
+        head = json.dumps({"kind": target.res.list_kind, "apiVersion": target.res.api_version, "metadata": meta},
+                          separators=(",", ":")).encode()
+        body = head[:-1] + b',"items":[' + b",".join(c.json() for c in cached) + b"]}"
+        return Response(body, media_type="application/json")
 
     async def watch(request: Request, target: Target) -> StreamingResponse:
         q = request.query_params
@@ -360,7 +363,8 @@ def create_app(registry: Registry, *, server_address: str = "127.0.0.1:8080") ->
         try:
             events = await registry.watch(target.res, target.namespace, resource_version=rv,
                                           label_selector=q.get("labelSelector"),
-                                          field_selector=q.get("fieldSelector"), send_initial_events=initial)
+                                          field_selector=q.get("fieldSelector"), send_initial_events=initial,
+                                          shared=True)
         except Gone as exc:  # as kube-apiserver's watch cache: a 200 stream holding one 410 ERROR event
             gone = (json.dumps({"type": "ERROR", "object": exc.status()}) + "\n").encode()
             return StreamingResponse(iter([gone]), media_type="application/json")
@@ -410,28 +414,43 @@ def create_app(registry: Registry, *, server_address: str = "127.0.0.1:8080") ->
                         await asyncio.sleep(0)
                         if at := progress():
                             yield bookmark(at)
-                    try:
-                        item = await asyncio.wait_for(queue.get(), timeout=max(
-                            0.0, min(deadline, next_bookmark if bookmarks else deadline) - loop.time()))
-                    except TimeoutError:
-                        continue
+                    if queue.empty():
+                        try:
+                            item = await asyncio.wait_for(queue.get(), timeout=max(
+                                0.0, min(deadline, next_bookmark if bookmarks else deadline) - loop.time()))
+                        except TimeoutError:
+                            continue
+                    else:
+                        item = queue.get_nowait()
+                    # Whatever else is already queued goes out in the same chunk: one write for a
+                    # burst instead of one per event keeps many watchers cheap for the writers.
+                    batch: list[bytes] = []
+                    while item is not None:
+                        etype, obj = item
+                        if etype == "BOOKMARK":  # the end of sendInitialEvents
+                            last_rv = obj["metadata"]["resourceVersion"]
+                            if bookmarks:
+                                batch.append(bookmark(last_rv, obj["metadata"].get("annotations")))
+                        elif etype == "ERROR":
+                            batch.append((json.dumps({"type": etype, "object": obj}) + "\n").encode())
+                        elif as_table:
+                            last_rv = obj.obj["metadata"].get("resourceVersion", last_rv)
+                            table = tables.to_table(target.res, [obj.obj], include_object=include,
+                                                    resource_version=last_rv)
+                            if not first:
+                                table["columnDefinitions"] = []
+                            first = False
+                            batch.append((json.dumps({"type": etype, "object": table}) + "\n").encode())
+                        else:
+                            last_rv = obj.obj["metadata"].get("resourceVersion", last_rv)
+                            batch.append(obj.watch_line(etype))
+                        if len(batch) >= 256 or queue.empty():
+                            break
+                        item = queue.get_nowait()
+                    if batch:
+                        yield b"".join(batch)
                     if item is None:
                         return
-                    etype, obj = item
-                    if etype == "BOOKMARK":  # the end of sendInitialEvents
-                        last_rv = obj["metadata"]["resourceVersion"]
-                        if bookmarks:
-                            yield bookmark(last_rv, obj["metadata"].get("annotations"))
-                        continue
-                    if etype != "ERROR":
-                        last_rv = obj["metadata"].get("resourceVersion", last_rv)
-                        if as_table:
-                            obj = tables.to_table(target.res, [obj], include_object=include,
-                                                  resource_version=last_rv)
-                            if not first:
-                                obj["columnDefinitions"] = []
-                            first = False
-                    yield (json.dumps({"type": etype, "object": obj}) + "\n").encode()
             finally:
                 task.cancel()
                 with contextlib.suppress(BaseException):

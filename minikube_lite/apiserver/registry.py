@@ -56,9 +56,68 @@ def _random_suffix(n: int = 5) -> str:
     return "".join(secrets.choice(alphabet) for _ in range(n))
 
 
+class Cached:
+    """One stored object as the HTTP layer serves it: decoded once, encoded once, never changed.
+
+    Lists and watch streams over HTTP share these instead of decoding and copying every object
+    for every request and every watcher; anything that may change an object gets a copy."""
+
+    __slots__ = ("_json", "_lines", "mod_rev", "obj")
+
+    def __init__(self, mod_rev: int, obj: Obj) -> None:
+        self.mod_rev = mod_rev
+        self.obj = obj
+        self._json: bytes | None = None
+        self._lines: dict[str, bytes] = {}
+
+    def json(self) -> bytes:
+        if self._json is None:
+            self._json = json.dumps(self.obj, separators=(",", ":")).encode()
+        return self._json
+
+    def watch_line(self, etype: str) -> bytes:
+        """``{"type": ..., "object": ...}`` and a newline: one line of a watch stream."""
+        line = self._lines.get(etype)
+        if line is None:
+            line = self._lines[etype] = b'{"type":"' + etype.encode() + b'","object":' + self.json() + b"}\n"
+        return line
+
+
+_CACHE_LIMIT = 200_000  # objects; beyond this the cache starts again empty (memory guard)
+_EVENT_CACHE = 4096  # recent watch events whose shared object is kept for all watchers
+
+
 class Registry:
     def __init__(self, store: Store) -> None:
         self.store = store
+        self._cache: dict[str, Cached] = {}
+        self._event_objs: dict[int, Cached] = {}
+
+    def _delete_key(self, key: str, expected_rev: int) -> None:
+        self.store.delete(key, expected_rev)
+        self._cache.pop(key, None)
+
+    def _cached(self, key: str, mod_rev: int) -> Cached | None:
+        hit = self._cache.get(key)
+        if hit is not None and hit.mod_rev == mod_rev:
+            return hit
+        entry = self.store.get(key)
+        if entry is None:
+            return None
+        if len(self._cache) >= _CACHE_LIMIT:
+            self._cache.clear()
+        hit = self._cache[key] = Cached(entry.mod_rev, self._out(entry))
+        return hit
+
+    def event_object(self, value: Obj, rev: int) -> Cached:
+        """The shared, read-only object of the watch event at ``rev`` (one per write)."""
+        hit = self._event_objs.get(rev)
+        if hit is None:
+            if len(self._event_objs) >= _EVENT_CACHE:
+                for old in list(self._event_objs)[: _EVENT_CACHE // 2]:
+                    del self._event_objs[old]
+            hit = self._event_objs[rev] = Cached(rev, self._shared_out(value, rev))
+        return hit
 
     # keys
 
@@ -105,8 +164,12 @@ class Registry:
         field_selector: str | None = None,
         limit: int | None = None,
         continue_token: str | None = None,
-    ) -> tuple[list[Obj], str, str | None]:
-        """Items, the list's resourceVersion, and a continue token when ``limit`` cut the list."""
+        shared: bool = False,
+    ) -> tuple[list[Any], str, str | None]:
+        """Items, the list's resourceVersion, and a continue token when ``limit`` cut the list.
+
+        ``shared``: items are ``Cached`` (read-only, shared with other readers) instead of
+        objects of the caller's own."""
         labels = parse_label_selector(label_selector)
         fields = parse_field_selector(field_selector, res.plural)
         prefix = self._prefix(res, namespace)
@@ -124,18 +187,30 @@ class Registry:
         if limit is not None and limit < 0:
             raise BadRequest(f"limit must not be negative: {limit}")
         name = single_name(field_selector)
+        list_revisions = getattr(self.store, "list_revisions", None) if shared else None
+        rows: list[tuple[str, Any]]
         if name is not None and (namespace or not res.namespaced):
             entry = self.store.get(prefix + name)
-            entries, rev = ([entry] if entry else []), self.store.revision
+            rows, rev = ([(entry.key, entry)] if entry else []), self.store.revision
+        elif list_revisions is not None:
+            rows, rev = list_revisions(prefix)
         else:
             entries, rev = self.store.list(prefix)
-        items: list[Obj] = []
+            rows = [(e.key, e) for e in entries]
+        items: list[Any] = []
         next_token = None
         last_key = start_after or ""
-        for entry in entries:
-            if start_after is not None and entry.key <= start_after:
+        for key, row in rows:
+            if start_after is not None and key <= start_after:
                 continue
-            obj = self._out(entry)
+            item: Any
+            if shared:
+                item = self._cached(key, row if isinstance(row, int) else row.mod_rev)
+                if item is None:
+                    continue
+                obj = item.obj
+            else:
+                item = obj = self._out(row)
             if labels and not labels(obj):
                 continue
             if fields and not fields(obj):
@@ -144,8 +219,8 @@ class Registry:
                 next_token = base64.urlsafe_b64encode(
                     json.dumps({"start": last_key, "rv": rev}).encode()).decode()
                 break
-            items.append(obj)
-            last_key = entry.key
+            items.append(item)
+            last_key = key
         # Later pages are read from the latest state in key order (what Kubernetes does once the
         # first page's revision is compacted): every object that lives through the whole listing
         # appears exactly once, and all pages report the first page's resourceVersion.
@@ -202,7 +277,8 @@ class Registry:
         label_selector: str | None = None,
         field_selector: str | None = None,
         send_initial_events: bool | None = None,
-    ) -> AsyncIterator[tuple[str, Obj]]:
+        shared: bool = False,
+    ) -> AsyncIterator[tuple[str, Any]]:
         """(type, object) pairs: ADDED / MODIFIED / DELETED as seen through the selectors.
 
         Without a resourceVersion (or "0") the current objects come first as ADDED. An object
@@ -222,7 +298,7 @@ class Registry:
         end_marker = None
         if send_initial_events or (send_initial_events is None and resource_version in (None, "", "0")):
             items, rv, _ = self.list(res, namespace, label_selector=label_selector,
-                                     field_selector=field_selector)
+                                     field_selector=field_selector, shared=shared)
             initial, from_rev = items, int(rv)
             if send_initial_events:  # the WatchList protocol: a bookmark says the initial state is complete
                 end_marker = {"metadata": {"resourceVersion": rv,
@@ -238,23 +314,29 @@ class Registry:
             stream = self.store.watch(prefix, from_rev)
         except Compacted as exc:
             raise Gone(f"too old resource version: {from_rev} ({self.store.revision})") from exc
-        return self._watch_stream(initial, stream, matches, end_marker)
+        return self._watch_stream(initial, stream, matches, end_marker, shared)
 
-    async def _watch_stream(self, initial: list[Obj], stream: AsyncIterator[Any], matches: Any,
-                            end_marker: Obj | None = None) -> AsyncIterator[tuple[str, Obj]]:
+    async def _watch_stream(self, initial: list[Any], stream: AsyncIterator[Any], matches: Any,
+                            end_marker: Obj | None = None, shared: bool = False) -> AsyncIterator[tuple[str, Any]]:
+        """Objects of the caller's own, or with ``shared`` ``Cached`` ones common to all watchers."""
         for obj in initial:
             yield "ADDED", obj
         if end_marker is not None:
             yield "BOOKMARK", end_marker
         try:
             async for ev in stream:
-                new = self._shared_out(ev.value, ev.rev)
+                new: Any
+                if shared:
+                    new = self.event_object(ev.value, ev.rev)
+                    value = new.obj
+                else:
+                    new = value = self._shared_out(ev.value, ev.rev)
                 if ev.type == "DELETE":
-                    if matches(new):
+                    if matches(value):
                         yield "DELETED", new
                     continue
                 old_match = ev.prev is not None and matches(ev.prev)
-                new_match = matches(new)
+                new_match = matches(value)
                 if new_match and old_match:
                     yield "MODIFIED", new
                 elif new_match:
@@ -471,7 +553,7 @@ class Registry:
             # The last finalizer is gone: the deletion the object was waiting for happens now.
             if not dry_run:
                 try:
-                    self.store.delete(entry.key, entry.mod_rev)
+                    self._delete_key(entry.key, entry.mod_rev)
                 except RevisionMismatch as exc:
                     raise Conflict(res.plural, name, _OPTIMISTIC_MSG, res.group) from exc
             meta["resourceVersion"] = str(entry.mod_rev)
@@ -629,7 +711,7 @@ class Registry:
             new["metadata"]["resourceVersion"] = str(rev)
             return new, False
         try:
-            self.store.delete(entry.key, entry.mod_rev)
+            self._delete_key(entry.key, entry.mod_rev)
         except RevisionMismatch as exc:
             raise Conflict(res.plural, name, _OPTIMISTIC_MSG, res.group) from exc
         except KeyNotFound as exc:
@@ -648,7 +730,7 @@ class Registry:
             return obj, False
         if not (obj.get("spec") or {}).get("finalizers") and not meta.get("finalizers"):
             if not dry_run:
-                self.store.delete(entry.key, entry.mod_rev)
+                self._delete_key(entry.key, entry.mod_rev)
             return obj, True
         meta["deletionTimestamp"] = now_iso()
         meta["deletionGracePeriodSeconds"] = 0

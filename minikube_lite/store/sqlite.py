@@ -80,6 +80,15 @@ class SQLiteStore:
         ).fetchall()
         return [Entry(k, json.loads(v), m, c) for k, v, m, c in rows], self._rev
 
+    def list_revisions(self, prefix: str) -> tuple[list[tuple[str, int]], int]:
+        """Keys under ``prefix`` with their ``mod_rev``, without decoding values: lets the API
+        server serve lists from its cache of decoded objects."""
+        rows = self._db.execute(
+            "SELECT key, mod_rev FROM kv WHERE key >= ? AND key < ? ORDER BY key",
+            (prefix, prefix + "\uffff"),
+        ).fetchall()
+        return rows, self._rev
+
     # writes
 
     def _commit(self, sql: str, args: tuple[Any, ...]) -> int:
