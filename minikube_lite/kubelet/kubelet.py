@@ -298,11 +298,19 @@ class Kubelet(Termination, StatusWriter, Logs, Exec, Prober, Volumes, ImagePulle
         """Queue every pod key whose containers belong to no pod we know (the sync removes them)."""
         if not self._listed:
             return
-        for ns, name, uid in await self._docker(self.runtime.all_pod_keys):
+        owned = await self._docker(self.runtime.all_pod_keys)
+        for ns, name, uid in owned:
             key = f"{ns}/{name}"
             pod = self._pods.get(key)
             if pod is None or pod_uid(pod) != uid:
                 self._queue.add(key)
+        # Volume folders of pods that are gone and have no container left (e.g. deleted while the
+        # daemon was down): nothing else would ever remove them.
+        known = {pod_uid(p) for p in self._pods.values()} | {uid for _, _, uid in owned}
+        pods_dir = self.root_dir / "pods"
+        leftovers = [d.name for d in pods_dir.iterdir() if d.name not in known] if pods_dir.is_dir() else []
+        for uid in leftovers:
+            await self._docker(self._remove_pod_dir, uid)
 
     def _start_docker_events(self) -> None:
         loop = asyncio.get_running_loop()
