@@ -194,7 +194,7 @@ from minikube_lite.api import endpoints as _endpoints
 from minikube_lite.api import storage as _storage
 
 _RULES.update({**_config.DEFAULTS, **_endpoints.DEFAULTS, **_storage.DEFAULTS})
-from minikube_lite.api import networking as _networking  # noqa: E402  (Ingress, IngressClass)
+from minikube_lite.api import networking as _networking
 
 _RULES.update(_networking.DEFAULTS)
 

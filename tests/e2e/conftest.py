@@ -71,7 +71,7 @@ class Cluster:
 
     def cli(self, *args: str, check: bool = True, timeout: float = 60) -> subprocess.CompletedProcess[str]:
         cmd = [sys.executable, "-m", "minikube_lite.cli.main", *args, "--state-dir", str(self.settings.state_dir)]
-        proc = subprocess.run(cmd, env=self.env, capture_output=True, text=True, timeout=timeout)
+        proc = subprocess.run(cmd, env=self.env, capture_output=True, text=True, timeout=timeout, check=False)
         if check and proc.returncode != 0:
             raise AssertionError(f"{' '.join(args)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
         return proc
@@ -82,7 +82,8 @@ class Cluster:
     def kubectl(self, *args: str, version: str | None = None, check: bool = True, input: str | None = None,
                 timeout: float = 60) -> subprocess.CompletedProcess[str]:
         cmd = [*self.kubectl_cmd(version), *args]
-        proc = subprocess.run(cmd, env=self.env, capture_output=True, text=True, input=input, timeout=timeout)
+        proc = subprocess.run(cmd, env=self.env, capture_output=True, text=True, input=input, timeout=timeout,
+                              check=False)
         if check and proc.returncode != 0:
             raise AssertionError(f"kubectl {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout}\n"
                                  f"{proc.stderr}")
