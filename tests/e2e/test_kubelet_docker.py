@@ -114,11 +114,16 @@ class Env:
         })
 
     def cleanup(self) -> None:
-        for c in self.containers():
+        # the sparse list (no inspect per container): a container the kubelet removes meanwhile
+        # must not fail the clean-up
+        for c in self.docker.api.containers(all=True, filters={"label": [f"{CLUSTER_LABEL}={self.cluster_id}"]}):
             try:
-                c.remove(force=True)
+                self.docker.api.remove_container(c["Id"], force=True)
             except docker.errors.NotFound:
                 pass
+            except docker.errors.APIError as e:
+                if e.status_code != 409:  # removal already in progress
+                    raise
         try:
             self.docker.networks.get(self.network).remove()
         except docker.errors.NotFound:
