@@ -187,6 +187,7 @@ class Runtime:
     # -- network and images -----------------------------------------------------------------
     def ensure_network(self) -> str:
         """Create the pods' bridge network when missing; returns its gateway address."""
+        self._drop_duplicate_networks()
         try:
             net = self.docker.networks.get(self.network_name)
         except docker.errors.NotFound:
@@ -195,11 +196,30 @@ class Runtime:
                                                   labels={CLUSTER_LABEL: self.cluster_id})
             except docker.errors.APIError:
                 net = self.docker.networks.get(self.network_name)  # created meanwhile by someone else
+            self._drop_duplicate_networks()
+            net = self.docker.networks.get(self.network_name)
             net.reload()
         for cfg in (net.attrs.get("IPAM") or {}).get("Config") or []:
             if cfg.get("Gateway"):
                 return str(cfg["Gateway"]).split("/")[0]
         return "127.0.0.1"
+
+    def _drop_duplicate_networks(self) -> None:
+        """Two networks of this cluster with one name (two creates raced: Docker's duplicate check is
+        best effort) make every container start fail with "network ... is ambiguous"; keep the
+        oldest, remove the others when nothing is attached to them."""
+        same = [n for n in self.docker.api.networks(names=[self.network_name])
+                if n.get("Name") == self.network_name and (n.get("Labels") or {}).get(CLUSTER_LABEL) == self.cluster_id]
+        if len(same) < 2:
+            return
+        same.sort(key=lambda n: n.get("Created", ""))
+        for extra in same[1:]:
+            try:
+                self.docker.api.remove_network(extra["Id"])
+                log.warning("removed a duplicate network %s (%s)", self.network_name, extra["Id"][:12])
+            except docker.errors.APIError as e:
+                log.warning("duplicate network %s (%s) could not be removed: %s", self.network_name,
+                            extra["Id"][:12], e)
 
     def ensure_pause_image(self) -> str:
         return ensure_pause_image(self.docker, PAUSE_IMAGE)
