@@ -23,7 +23,7 @@ from typing import Any
 import yaml
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
+from fastapi.responses import PlainTextResponse, Response, StreamingResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..api import tables
@@ -41,6 +41,7 @@ from . import discovery, openapi, protobuf, scale
 from . import exec as exec_routes
 from .apply import apply_documents
 from .registry import Registry
+from .responses import KubeJSONResponse as JSONResponse
 
 log = logging.getLogger(__name__)
 
@@ -190,7 +191,8 @@ def decode_body(body: bytes, content_type: str) -> Any:
 
 
 def create_app(registry: Registry, *, server_address: str = "127.0.0.1:8080") -> FastAPI:
-    app = FastAPI(title="minikube-lite", openapi_url=None, docs_url=None, redoc_url=None)
+    app = FastAPI(title="minikube-lite", openapi_url=None, docs_url=None, redoc_url=None,
+                  default_response_class=JSONResponse)
     app.state.registry = registry
     app.state.kubelets = {}  # node name -> kubelet (for logs)
     app.state.bookmark_interval = 60.0  # seconds between watch bookmarks, as kube-apiserver (about a minute)

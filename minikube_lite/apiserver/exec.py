@@ -27,11 +27,11 @@ import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from ..api.errors import ApiError, BadRequest
 from ..api.resources import by_plural
+from .responses import KubeJSONResponse as JSONResponse
 
 log = logging.getLogger(__name__)
 

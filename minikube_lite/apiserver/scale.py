@@ -14,12 +14,12 @@ import json
 from typing import Any
 
 from fastapi import Request
-from fastapi.responses import JSONResponse
 
 from ..api.errors import BadRequest, Conflict, Invalid, MethodNotAllowed, cause
 from ..api.resources import Resource
 from .patch import apply_patch
 from .registry import _OPTIMISTIC_MSG, Registry
+from .responses import KubeJSONResponse as JSONResponse
 
 
 def selector_string(selector: dict[str, Any] | None) -> str:

@@ -96,3 +96,19 @@ def test_garbage_bodies_never_500(cluster: Cluster) -> None:
         assert c.get("/readyz").status_code == 200
         names = [p["metadata"]["name"] for p in c.get("/api/v1/namespaces/default/pods").json()["items"]]
         assert "x" not in names and "Bad_Name" not in names
+
+
+def test_lone_surrogates_never_break_a_reply(cluster: Cluster) -> None:
+    """JSON may carry "\\ud800"; the object round-trips and errors quoting it stay 4xx."""
+    body = ('{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"surrogate",'
+            '"annotations":{"note":"\\ud800 and \\udfff"}},"data":{"k":"v"}}')
+    with cluster.http() as c:
+        r = c.post("/api/v1/namespaces/default/configmaps", content=body,
+                   headers={"Content-Type": "application/json"})
+        assert r.status_code == 201, r.text
+        r = c.get("/api/v1/namespaces/default/configmaps/surrogate")
+        assert r.status_code == 200 and r.json()["metadata"]["annotations"]["note"].endswith("and \udfff")
+        r = c.patch("/api/v1/namespaces/default/configmaps/surrogate", content='{"metadata":{"name":"\\ud800"}}',
+                    headers={"Content-Type": "application/merge-patch+json"})
+        assert 400 <= r.status_code < 500, r.text
+        assert c.delete("/api/v1/namespaces/default/configmaps/surrogate").status_code == 200

@@ -16,6 +16,7 @@ import json
 import socket
 import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -69,12 +70,15 @@ def _http(cluster: Cluster, host: str, port: int, pod: str = "netclient") -> str
 
 
 @pytest.fixture(scope="module")
-def net(cluster: Cluster) -> Cluster:
+def net(cluster: Cluster) -> Iterator[Cluster]:
     cluster.kubectl("apply", "-f", "-", input=SETUP)
-    for name in ("netweb-1", "netweb-2", "netclient"):
-        wait_for(lambda n=name: pod_running(cluster, n), timeout=60, what=f"{name} running")
-    wait_for(lambda: len(_ready_ips(cluster, "netweb")) == 2, timeout=10, what="two endpoints")
-    return cluster
+    try:
+        for name in ("netweb-1", "netweb-2", "netclient"):
+            wait_for(lambda n=name: pod_running(cluster, n), timeout=60, what=f"{name} running")
+        wait_for(lambda: len(_ready_ips(cluster, "netweb")) == 2, timeout=10, what="two endpoints")
+        yield cluster
+    finally:  # the session cluster is shared: leave the default namespace as it was found
+        cluster.kubectl("delete", "-f", "-", "--ignore-not-found", "--wait=false", input=SETUP, check=False)
 
 
 def _ready_ips(cluster: Cluster, svc: str) -> list[str]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -83,7 +84,7 @@ def test_seed_walkthrough(cluster: Cluster, tmp_path: Path) -> None:
     out = cluster.kubectl("delete", "-f", str(SEED), timeout=60).stdout
     assert 'pod "client-pod" deleted' in out and 'service "client-node-port" deleted' in out
     assert cluster.containers("client-pod", all=True) == []
-    assert cluster.kubectl("get", "pods").stderr.strip() == "No resources found in default namespace."
+    assert "client-pod" not in cluster.kubectl("get", "pods").stdout
 
 
 def _get(url: str) -> str | None:
@@ -98,14 +99,20 @@ def _check_watch(cluster: Cluster) -> None:
     """`kubectl get pods -w` prints the list, then a line for each change."""
     cmd = [*cluster.kubectl_cmd(), "get", "pods", "-w"]
     proc = subprocess.Popen(cmd, env=cluster.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    watchdog = threading.Timer(30, proc.kill)  # a missing line must fail the test, not hang it
+    watchdog.start()
     try:
         assert proc.stdout is not None
         header = proc.stdout.readline()
         assert header.split()[:3] == ["NAME", "READY", "STATUS"]
-        assert proc.stdout.readline().startswith("client-pod")
+        # the list first (other tests' pods may share the namespace), then one line per change
+        while not (line := proc.stdout.readline()).startswith("client-pod"):
+            assert line, "the watch ended before listing client-pod"
         cluster.kubectl("label", "pod", "client-pod", "watched=yes")
-        line = proc.stdout.readline()
-        assert line.startswith("client-pod"), line
+        while not (line := proc.stdout.readline()).startswith("client-pod"):
+            assert line, "the watch ended without showing the change"
+        assert "Running" in line
     finally:
+        watchdog.cancel()
         proc.kill()
         proc.wait()
