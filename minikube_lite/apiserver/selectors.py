@@ -14,6 +14,9 @@ from collections.abc import Callable
 from typing import Any
 
 from ..api.errors import BadRequest
+from ..api.labels import label_selector_from_map, matches_selector
+
+__all__ = ["label_selector_from_map", "matches_selector", "parse_field_selector", "parse_label_selector"]
 
 Predicate = Callable[[dict[str, Any]], bool]
 
@@ -94,31 +97,6 @@ def parse_label_selector(selector: str | None) -> Predicate | None:
         return all(r(labels) for r in reqs)
 
     return match
-
-
-def label_selector_from_map(match_labels: dict[str, str]) -> str:
-    return ",".join(f"{k}={v}" for k, v in sorted(match_labels.items()))
-
-
-def matches_selector(selector: dict[str, Any] | None, labels: dict[str, str] | None) -> bool:
-    """A ``LabelSelector`` object (matchLabels + matchExpressions) against labels. Empty matches all."""
-    labels = labels or {}
-    if not selector:
-        return True
-    for k, v in (selector.get("matchLabels") or {}).items():
-        if labels.get(k) != v:
-            return False
-    for expr in selector.get("matchExpressions") or []:
-        key, op, values = expr.get("key"), expr.get("operator"), expr.get("values") or []
-        if op == "In" and labels.get(key) not in values:
-            return False
-        if op == "NotIn" and key in labels and labels[key] in values:
-            return False
-        if op == "Exists" and key not in labels:
-            return False
-        if op == "DoesNotExist" and key in labels:
-            return False
-    return True
 
 
 # Fields each kind can be selected on (beyond metadata.name and metadata.namespace).

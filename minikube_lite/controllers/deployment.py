@@ -30,7 +30,7 @@ import logging
 from typing import Any
 
 from ..api.errors import AlreadyExists, Conflict, NotFound
-from ..apiserver.selectors import matches_selector
+from ..api.labels import matches_selector
 from ..client.base import Client
 from ..client.events import record_event
 from ..client.informer import Informer, object_key
