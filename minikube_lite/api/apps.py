@@ -138,7 +138,7 @@ def _is_zero(value: Any) -> bool:
 
 def _validate_selector(errs: Any, selector: dict[str, Any] | None, template: dict[str, Any] | None,
                        path: str = "spec") -> None:
-    from ..api.labels import matches_selector
+    from .labels import matches_selector
     from . import validation as v
 
     if not selector:
