@@ -337,6 +337,8 @@ class Kubelet(Termination, StatusWriter, Logs, Exec, Prober, Volumes, ImagePulle
         actor = event.get("Actor") or {}
         cid = actor.get("ID") or event.get("id") or ""
         attrs = actor.get("Attributes") or {}
+        if cid:
+            self.runtime.forget(cid)
         if action in ("die", "oom", "destroy"):
             for fut in self._die_waiters.pop(cid, []):
                 if not fut.done():
@@ -367,6 +369,11 @@ class Kubelet(Termination, StatusWriter, Logs, Exec, Prober, Volumes, ImagePulle
         if (pod.get("metadata") or {}).get("deletionTimestamp"):
             await self._terminate(pod, records)
             return
+        if _death_unreported(pod, records):
+            # Report the crash before the restart, as the kubelet does: `kubectl get pods -w`, the
+            # endpoints and the dashboard see "0/1 Error" (or Completed, OOMKilled) for a moment.
+            self._last_records[uid] = records
+            await self._write_status(pod, records)
         records = await self._reconcile(pod, records)
         self._sync_probes(pod, records)
         await self._collect_messages(pod, records)
@@ -614,3 +621,14 @@ def _finished(spec: dict[str, Any], grouped: dict[str, list[ContainerRecord]], p
         if should_restart(policy, attempts[-1].exit_code):
             return False
     return True
+
+
+def _death_unreported(pod: dict[str, Any], records: list[ContainerRecord]) -> bool:
+    """Whether a container the pod's status still shows running has died since."""
+    latest = {name: attempts[-1] for name, attempts in group_records(records).items() if name != SANDBOX}
+    for cs in (pod.get("status") or {}).get("containerStatuses") or []:
+        record = latest.get(cs.get("name"))
+        if (record is not None and record.finished and "running" in (cs.get("state") or {})
+                and cs.get("containerID") == f"docker://{record.id}"):
+            return True
+    return False

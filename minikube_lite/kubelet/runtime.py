@@ -276,6 +276,14 @@ class Runtime:
             self._inspected.pop(cid, None)
         return record
 
+    def forget(self, container_id: str) -> None:
+        """Drop the cached inspect of a container (a Docker event said it changed).
+
+        The event can arrive before the sparse list shows the new state, so the list's state
+        alone cannot be trusted to invalidate the cache right after an event.
+        """
+        self._inspected.pop(container_id, None)
+
     def pod_containers(self, namespace: str, pod: str) -> list[ContainerRecord]:
         """All containers of pod ``namespace/pod`` (any uid), oldest attempt first."""
         found = self.list_ids(f"{LABEL_NAMESPACE}={namespace}", f"{LABEL_POD}={pod}")

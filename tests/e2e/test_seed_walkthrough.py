@@ -8,6 +8,7 @@ builds on the one before, exactly as the notes do.
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import threading
@@ -55,10 +56,14 @@ def test_seed_walkthrough(cluster: Cluster, tmp_path: Path) -> None:
     # docker kill: the master brings the pod back, RESTARTS 1
     (container,) = [c for c in cluster.containers("client-pod") if c.labels.get("io.kubernetes.container.name")
                     == "client"]
+    seen = _watch_pod_states(cluster, "client-pod")
     killed_at = time.monotonic()
     container.kill()
     wait_for(lambda: pod_running(cluster, "client-pod", 1), timeout=5, interval=0.02, what="pod back after kill")
     assert time.monotonic() - killed_at < 2.0
+    # as on a real node, the crash itself is reported before the restart (kubectl -w shows 0/1 Error)
+    wait_for(lambda: ("terminated", False, 0) in seen and ("running", True, 1) in seen, timeout=5,
+             what=f"the crash and the restart in the pod's watch stream: {seen}")
     rows = _table(cluster.kubectl("get", "pods").stdout)
     assert rows[1][:3] == ["client-pod", "1/1", "Running"] and rows[1][3].startswith("1")
     wait_for(lambda: _get("http://localhost:31515/"), timeout=10, what="the NodePort after the restart")
@@ -85,6 +90,25 @@ def test_seed_walkthrough(cluster: Cluster, tmp_path: Path) -> None:
     assert 'pod "client-pod" deleted' in out and 'service "client-node-port" deleted' in out
     assert cluster.containers("client-pod", all=True) == []
     assert "client-pod" not in cluster.kubectl("get", "pods").stdout
+
+
+def _watch_pod_states(cluster: Cluster, name: str) -> list[tuple[str, bool, int]]:
+    """Collect (state, ready, restarts) of the pod's container from a watch, in a thread."""
+    seen: list[tuple[str, bool, int]] = []
+    started = threading.Event()
+
+    def run() -> None:
+        url = f"{cluster.url}/api/v1/namespaces/default/pods"
+        params = {"watch": "true", "fieldSelector": f"metadata.name={name}", "timeoutSeconds": "10"}
+        with httpx.stream("GET", url, params=params, timeout=15) as r:
+            for line in r.iter_lines():
+                started.set()
+                for cs in json.loads(line)["object"].get("status", {}).get("containerStatuses") or []:
+                    seen.append((next(iter(cs["state"])), cs["ready"], cs["restartCount"]))
+
+    threading.Thread(target=run, daemon=True).start()
+    started.wait(5)
+    return seen
 
 
 def _get(url: str) -> str | None:
