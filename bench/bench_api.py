@@ -166,6 +166,9 @@ def main() -> None:
         finally:
             daemon.terminate()
             daemon.wait(10)
+            # the daemon made the cluster's network on start: `delete` takes it (and the state) away
+            subprocess.run([sys.executable, "-m", "minikube_lite.cli.main", "delete", "--state-dir", state],
+                           capture_output=True, check=False)
 
     results["load_average_after"] = os.getloadavg()[0]
     print(f"load average {results['load_average_before']:.1f} -> {results['load_average_after']:.1f} "
