@@ -109,7 +109,7 @@ def main() -> None:
     url = f"http://127.0.0.1:{port}"
     results: dict[str, Any] = {"pods": args.pods, "watchers": args.watchers, "writes": args.writes,
                                "load_average_before": os.getloadavg()[0], "cpus": os.cpu_count()}
-    with tempfile.TemporaryDirectory() as state:
+    with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as state:
         env = dict(os.environ, MINIKUBE_LITE_LOG="WARNING")
         daemon = subprocess.Popen([sys.executable, "-m", "minikube_lite.daemon", "--state-dir", state, "--port",
                                    str(port), "--no-kubelet"], cwd=ROOT, env=env)
