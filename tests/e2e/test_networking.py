@@ -113,6 +113,32 @@ def test_headless_service_resolves_to_pod_ips(net: Cluster) -> None:
     assert net.get("/api/v1/namespaces/default/services/netweb")["spec"]["clusterIP"] not in out
 
 
+def test_service_without_selector_uses_hand_written_endpoints(net: Cluster) -> None:
+    """No selector: the controller leaves Endpoints alone, and the proxy routes to what a person wrote."""
+    ip = net.pod("netweb-1")["status"]["podIP"]
+    manifest = f"""
+apiVersion: v1
+kind: Service
+metadata: {{name: manual}}
+spec:
+  ports: [{{port: 8080, targetPort: 3000}}]
+---
+apiVersion: v1
+kind: Endpoints
+metadata: {{name: manual}}
+subsets:
+- addresses: [{{ip: "{ip}"}}]
+  ports: [{{port: 3000}}]
+"""
+    net.kubectl("apply", "-f", "-", input=manifest)
+    try:
+        wait_for(lambda: _http(net, "manual", 8080) == "netweb-1", timeout=10, what="the hand-written endpoint")
+        ep = net.get("/api/v1/namespaces/default/endpoints/manual")
+        assert [a["ip"] for a in ep["subsets"][0]["addresses"]] == [ip]  # untouched by the controller
+    finally:
+        net.kubectl("delete", "-f", "-", "--ignore-not-found", input=manifest, check=False)
+
+
 def test_unknown_names_fail_and_kubernetes_service_reaches_the_api(net: Cluster) -> None:
     out = net.kubectl("exec", "netclient", "--", "nslookup", "nothing-here.default.svc.cluster.local",
                       check=False).stdout
