@@ -139,6 +139,36 @@ subsets:
         net.kubectl("delete", "-f", "-", "--ignore-not-found", input=manifest, check=False)
 
 
+def test_udp_service_port_is_forwarded(net: Cluster) -> None:
+    """A UDP port of a ClusterIP Service reaches its endpoint (here the cluster DNS on the node's
+    address, written by hand: busybox has no UDP server, and DNS is the UDP service pods use)."""
+    node = net.get(f"/api/v1/nodes/{net.settings.node_name}")
+    node_ip = next(a["address"] for a in node["status"]["addresses"] if a["type"] == "InternalIP")
+    manifest = f"""
+apiVersion: v1
+kind: Service
+metadata: {{name: udp-dns}}
+spec:
+  ports: [{{name: dns, port: 5353, targetPort: 53, protocol: UDP}}]
+---
+apiVersion: v1
+kind: Endpoints
+metadata: {{name: udp-dns}}
+subsets:
+- addresses: [{{ip: "{node_ip}"}}]
+  ports: [{{name: dns, port: 53, protocol: UDP}}]
+"""
+    net.kubectl("apply", "-f", "-", input=manifest)
+    try:
+        cip = net.get("/api/v1/namespaces/default/services/udp-dns")["spec"]["clusterIP"]
+        netweb = net.get("/api/v1/namespaces/default/services/netweb")["spec"]["clusterIP"]
+        out = wait_for(lambda: netweb in _exec(net, f"nslookup netweb.default.svc.cluster.local {cip}:5353 || true"),
+                       timeout=10, what="a DNS answer through the UDP cluster IP")
+        assert out
+    finally:
+        net.kubectl("delete", "-f", "-", "--ignore-not-found", input=manifest, check=False)
+
+
 def test_unknown_names_fail_and_kubernetes_service_reaches_the_api(net: Cluster) -> None:
     out = net.kubectl("exec", "netclient", "--", "nslookup", "nothing-here.default.svc.cluster.local",
                       check=False).stdout
