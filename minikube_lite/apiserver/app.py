@@ -403,6 +403,18 @@ def create_app(registry: Registry, *, server_address: str = "127.0.0.1:8080") ->
                 # are drained (one event loop does all writes and fan-out), so that revision is safe.
                 return str(registry.store.revision) if queue.empty() else None
 
+            # One timer at a time wakes the loop for the next bookmark or the deadline (a TICK in the
+            # queue): waiting with asyncio.wait_for would create a task and a timer per event, per
+            # watcher, which is most of what many watchers cost the writers.
+            tick: tuple[str, Any] = ("TICK", None)
+            timer: asyncio.TimerHandle | None = None
+
+            def arm() -> None:
+                nonlocal timer
+                if timer is None:
+                    timer = loop.call_at(min(deadline, next_bookmark) if bookmarks else deadline,
+                                         queue.put_nowait, tick)
+
             try:
                 while True:
                     now = loop.time()
@@ -416,14 +428,11 @@ def create_app(registry: Registry, *, server_address: str = "127.0.0.1:8080") ->
                         await asyncio.sleep(0)
                         if at := progress():
                             yield bookmark(at)
-                    if queue.empty():
-                        try:
-                            item = await asyncio.wait_for(queue.get(), timeout=max(
-                                0.0, min(deadline, next_bookmark if bookmarks else deadline) - loop.time()))
-                        except TimeoutError:
-                            continue
-                    else:
-                        item = queue.get_nowait()
+                    arm()
+                    item = await queue.get()
+                    if item is tick:
+                        timer = None
+                        continue
                     # Whatever else is already queued goes out in the same chunk: one write for a
                     # burst instead of one per event keeps many watchers cheap for the writers.
                     batch: list[bytes] = []
@@ -449,11 +458,16 @@ def create_app(registry: Registry, *, server_address: str = "127.0.0.1:8080") ->
                         if len(batch) >= 256 or queue.empty():
                             break
                         item = queue.get_nowait()
+                        if item is tick:
+                            timer = None
+                            break
                     if batch:
                         yield b"".join(batch)
                     if item is None:
                         return
             finally:
+                if timer is not None:
+                    timer.cancel()
                 task.cancel()
                 with contextlib.suppress(BaseException):
                     await task
