@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import sqlite3
 import statistics
 import subprocess
@@ -37,18 +36,14 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchlib import cpu_seconds, free_port
+
 from minikube_lite.config import CLUSTER_LABEL, Settings
 from minikube_lite.images import ensure_images
 from minikube_lite.kubelet.pause import PAUSE_IMAGE
 
 IMAGE = "minikube-lite/busybox:1.0"
 THREADS = 16
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def manifest(name: str, replicas: int) -> str:
@@ -156,9 +151,9 @@ class Bench:
         self.wait(lambda: self.ready_replicas("idle") >= pods, timeout=180)
         time.sleep(5)
         pid = self.daemon_pid()
-        before = _cpu_seconds(pid)
+        before = cpu_seconds(pid)
         time.sleep(seconds)
-        used = _cpu_seconds(pid) - before
+        used = cpu_seconds(pid) - before
         self.kubectl("delete", "deployment", "idle")
         self.wait(lambda: self.pod_count() == 0 and not self.cluster_containers(), timeout=120)
         return used / seconds * 100
@@ -184,10 +179,6 @@ class Bench:
         self.kubectl("delete", "deployment", "scaler")
         return results
 
-
-def _cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def main() -> None:

@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -31,14 +30,10 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchlib import cpu_seconds, free_port
+
 from minikube_lite.config import CLUSTER_LABEL, Settings
 from minikube_lite.images import ensure_images
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def cli(settings: Settings, *args: str, env: dict[str, str]) -> float:
@@ -124,9 +119,9 @@ def main() -> None:
         time.sleep(5)
         pid = int(settings.pid_file.read_text())
         results["idle_rss_mb_with_seed"] = round(rss_mb(pid), 1)
-        cpu0 = _cpu_seconds(pid)
+        cpu0 = cpu_seconds(pid)
         time.sleep(10)
-        results["idle_cpu_percent_of_core"] = round((_cpu_seconds(pid) - cpu0) / 10 * 100, 2)
+        results["idle_cpu_percent_of_core"] = round((cpu_seconds(pid) - cpu0) / 10 * 100, 2)
     finally:
         subprocess.run([sys.executable, "-m", "minikube_lite.cli.main", "delete", "--state-dir",
                         str(settings.state_dir)], env=env, capture_output=True, check=False)
@@ -135,10 +130,6 @@ def main() -> None:
     (out / "foundation.json").write_text(json.dumps(results, indent=2) + "\n")
     print(json.dumps(results, indent=2))
 
-
-def _cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 if __name__ == "__main__":

@@ -32,6 +32,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchlib import free_port
+
 from minikube_lite.images import ensure_images
 from minikube_lite.proxy.userspace import Holder
 
@@ -47,12 +49,6 @@ spec:
     command: ["sh", "-c", "mkdir -p /www && echo ok > /www/index.html && dd if=/dev/zero of=/www/big bs=1M count={mb} 2>/dev/null && exec httpd -f -p 3000 -h /www"]
     ports: [{{name: http, containerPort: 3000}}]
 """
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def cli(state: Path, env: dict[str, str], *args: str) -> str:
