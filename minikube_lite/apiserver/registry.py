@@ -414,6 +414,8 @@ class Registry:
             self._check_namespace(res, ns, meta["name"])
         api_defaults.apply_defaults(res, obj)
         self._prepare_create(res, obj)
+        if res.plural == "ingresses":
+            self._default_ingress_class(obj)
         for k in ("resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds", "selfLink"):
             meta.pop(k, None)
         meta["uid"] = str(uuid.uuid4())
@@ -450,6 +452,24 @@ class Registry:
             obj["status"] = {"phase": "Pending", "qosClass": _qos_class(obj.get("spec") or {})}
         elif res.plural == "services":
             obj["status"] = {"loadBalancer": {}}
+
+    def _default_ingress_class(self, ingress: Obj) -> None:
+        """The DefaultIngressClass admission: a new Ingress naming no class gets the default one.
+
+        As kube-apiserver's plugin: only on create, only when neither ``spec.ingressClassName``
+        nor the legacy ``kubernetes.io/ingress.class`` annotation is set, and only when a class is
+        marked default (the newest, if several are).
+        """
+        spec = ingress.setdefault("spec", {})
+        annotations = ingress["metadata"].get("annotations") or {}
+        if spec.get("ingressClassName") or "kubernetes.io/ingress.class" in annotations:
+            return
+        defaults = [c for c in self._all("ingressclasses")
+                    if ((c.get("metadata") or {}).get("annotations") or {}).get(
+                        "ingressclass.kubernetes.io/is-default-class") == "true"]
+        if defaults:
+            newest = max(defaults, key=lambda c: c["metadata"].get("creationTimestamp") or "")
+            spec["ingressClassName"] = newest["metadata"]["name"]
 
     def update(
         self,

@@ -379,6 +379,9 @@ def test_ingress_routes_by_host_and_path_with_rewrite(net: Cluster) -> None:
         table = net.kubectl("get", "ingress").stdout
         assert "NAME" in table and "CLASS" in table and "ADDRESS" in table and "PORTS" in table
         assert "127.0.0.1" in table and "api.net.test" in table and "nginx" in table
+        # the classless Ingress got the default class on create (the DefaultIngressClass admission)
+        hosted = net.get("/apis/networking.k8s.io/v1/namespaces/default/ingresses/net-hosted")
+        assert hosted["spec"]["ingressClassName"] == "nginx"
         wait_for(lambda: _get(p, "/api/values/")[1] == "api-values", timeout=5, what="rewrite to the api")
         assert _get(p, "/api/")[1] == "api-root"
         assert _get(p, "/")[1].startswith("netweb-")
