@@ -138,8 +138,8 @@ def _is_zero(value: Any) -> bool:
 
 def _validate_selector(errs: Any, selector: dict[str, Any] | None, template: dict[str, Any] | None,
                        path: str = "spec") -> None:
-    from .labels import matches_selector
     from . import validation as v
+    from .labels import matches_selector
 
     if not selector:
         errs.required(f"{path}.selector")

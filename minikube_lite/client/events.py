@@ -7,6 +7,7 @@ an event is a courtesy, and a failure to write one must not break the work it de
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 from datetime import UTC, datetime
@@ -19,6 +20,8 @@ log = logging.getLogger(__name__)
 
 # (namespace, uid, reason, message, component) -> (event name, count)
 _seen: dict[tuple[str, str, str, str, str], tuple[str, int]] = {}
+# one lock per key, so two identical events recorded at once make one object with count 2
+_locks: dict[tuple[str, str, str, str, str], asyncio.Lock] = {}
 _MAX_SEEN = 4096
 
 
@@ -39,6 +42,15 @@ async def record_event(client: Client, obj: dict[str, Any], reason: str, message
         involved["fieldPath"] = field_path
     involved = {k: v for k, v in involved.items() if v is not None}
     key = (namespace, str(meta.get("uid")), reason, message, component + (field_path or ""))
+    async with _locks.setdefault(key, asyncio.Lock()):
+        await _write(client, key, obj, involved, reason, message, type_, component, host)
+
+
+async def _write(client: Client, key: tuple[str, str, str, str, str], obj: dict[str, Any],
+                 involved: dict[str, Any], reason: str, message: str, type_: str, component: str,
+                 host: str | None) -> None:
+    meta = obj.get("metadata") or {}
+    namespace = key[0]
     now = _now()
     try:
         seen = _seen.get(key)
@@ -65,6 +77,7 @@ async def record_event(client: Client, obj: dict[str, Any], reason: str, message
         await client.create("events", event, namespace=namespace)
         if len(_seen) > _MAX_SEEN:
             _seen.clear()
+            _locks.clear()
         _seen[key] = (name, 1)
     except Exception as exc:  # noqa: BLE001 - never let an event break the caller
         log.debug("could not record event %s on %s: %s", reason, meta.get("name"), exc)

@@ -1,27 +1,19 @@
 """Kubernetes Events the kubelet records about pods (Pulling, Created, Started, BackOff ...).
 
 They are what ``kubectl describe pod`` and ``kubectl get events`` show. Recording must never
-slow down or break a pod's sync: ``record`` only schedules a background write, and any error
-of that write is logged and dropped. A repeat of the same event (same pod, container, reason
-and message) bumps ``count`` and ``lastTimestamp`` of the existing object, as Kubernetes'
-event correlator does.
+slow down or break a pod's sync: ``record`` only schedules a background write through the shared
+recorder (``client/events.py``, which also bumps ``count`` of a repeated event, as Kubernetes'
+event correlator does); any error of that write is logged and dropped.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
-import secrets
-from collections import OrderedDict
 from datetime import UTC, datetime
 from typing import Any
 
-from minikube_lite.api.errors import NotFound
 from minikube_lite.client.base import Client
-
-log = logging.getLogger(__name__)
-
-_REMEMBERED = 2000
+from minikube_lite.client.events import record_event
 
 
 def now_rfc3339() -> str:
@@ -34,9 +26,6 @@ class EventRecorder:
         self._node = node_name
         self._component = component
         self._tasks: set[asyncio.Task[None]] = set()
-        # (uid, fieldPath, reason, message) -> [event name, namespace, count]
-        self._seen: OrderedDict[tuple[str, str, str, str], list[Any]] = OrderedDict()
-        self._locks: dict[tuple[str, str, str, str], asyncio.Lock] = {}
 
     def record(self, pod: dict[str, Any], reason: str, message: str, *, type: str = "Normal",
                container: str | None = None) -> None:
@@ -55,55 +44,10 @@ class EventRecorder:
 
     async def _write(self, pod: dict[str, Any], reason: str, message: str, type: str,
                      container: str | None) -> None:
-        meta = pod.get("metadata") or {}
-        ns = meta.get("namespace", "default")
-        field_path = ""
+        field_path = None
         if container:
             inits = {c.get("name") for c in (pod.get("spec") or {}).get("initContainers") or []}
             field_path = f"spec.{'initContainers' if container in inits else 'containers'}{{{container}}}"
-        key = (meta.get("uid", ""), field_path, reason, message)
-        lock = self._locks.setdefault(key, asyncio.Lock())
-        try:
-            async with lock:
-                now = now_rfc3339()
-                seen = self._seen.get(key)
-                if seen is not None:
-                    seen[2] += 1
-                    try:
-                        await self._client.patch("events", seen[0], {"count": seen[2], "lastTimestamp": now},
-                                                 namespace=ns, patch_type="merge")
-                        self._seen.move_to_end(key)
-                        return
-                    except NotFound:
-                        pass
-                involved: dict[str, Any] = {
-                    "kind": "Pod", "apiVersion": "v1", "namespace": ns, "name": meta.get("name", ""),
-                    "uid": meta.get("uid", ""),
-                }
-                if meta.get("resourceVersion"):
-                    involved["resourceVersion"] = meta["resourceVersion"]
-                if field_path:
-                    involved["fieldPath"] = field_path
-                name = f"{meta.get('name', 'pod')}.{secrets.token_hex(8)}"
-                event = {
-                    "apiVersion": "v1",
-                    "kind": "Event",
-                    "metadata": {"name": name, "namespace": ns},
-                    "involvedObject": involved,
-                    "reason": reason,
-                    "message": message,
-                    "source": {"component": self._component, "host": self._node},
-                    "firstTimestamp": now,
-                    "lastTimestamp": now,
-                    "count": 1,
-                    "type": type,
-                    "reportingComponent": self._component,
-                    "reportingInstance": self._node,
-                }
-                await self._client.create("events", event, namespace=ns)
-                self._seen[key] = [name, ns, 1]
-                if len(self._seen) > _REMEMBERED:
-                    old, _ = self._seen.popitem(last=False)
-                    self._locks.pop(old, None)
-        except Exception as e:  # noqa: BLE001 - an event must never break a sync
-            log.warning("could not record event %s for pod %s/%s: %s", reason, ns, meta.get("name"), e)
+        subject = {**pod, "kind": pod.get("kind") or "Pod", "apiVersion": pod.get("apiVersion") or "v1"}
+        await record_event(self._client, subject, reason, message, type_=type, component=self._component,
+                           field_path=field_path, host=self._node)
