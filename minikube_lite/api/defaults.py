@@ -29,6 +29,11 @@ def image_tag(image: str) -> str:
     return "" if digest else "latest"
 
 
+def default_pull_policy(image: str) -> str:
+    """Kubernetes' default ``imagePullPolicy``: Always for ``:latest`` (or no tag), else IfNotPresent."""
+    return "Always" if image_tag(image) == "latest" else "IfNotPresent"
+
+
 def _default_handler(handler: dict[str, Any] | None) -> None:
     http = (handler or {}).get("httpGet")
     if isinstance(http, dict):
@@ -38,7 +43,7 @@ def _default_handler(handler: dict[str, Any] | None) -> None:
 
 def _default_container(c: dict[str, Any], *, host_network: bool) -> None:
     if not c.get("imagePullPolicy"):
-        c["imagePullPolicy"] = "Always" if image_tag(c.get("image") or "") == "latest" else "IfNotPresent"
+        c["imagePullPolicy"] = default_pull_policy(c.get("image") or "")
     c.setdefault("terminationMessagePath", "/dev/termination-log")
     c.setdefault("terminationMessagePolicy", "File")
     resources = c.setdefault("resources", {})

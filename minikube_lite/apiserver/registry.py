@@ -449,7 +449,7 @@ class Registry:
     @staticmethod
     def _prepare_create(res: Resource, obj: Obj) -> None:
         if res.plural == "pods":
-            obj["status"] = {"phase": "Pending", "qosClass": _qos_class(obj.get("spec") or {})}
+            obj["status"] = {"phase": "Pending", "qosClass": api_defaults.qos_class(obj.get("spec") or {})}
         elif res.plural == "services":
             obj["status"] = {"loadBalancer": {}}
 
@@ -824,24 +824,3 @@ def _gc_finalizers(finalizers: list[str], policy: str | None) -> list[str]:
     elif policy == "Orphan":
         out.append(ORPHAN_FINALIZER)
     return out
-
-
-def _qos_class(spec: Obj) -> str:
-    containers = list(spec.get("containers") or []) + list(spec.get("initContainers") or [])
-    requests_any = limits_all = False
-    guaranteed = bool(containers)
-    for c in containers:
-        res = c.get("resources") or {}
-        req, lim = res.get("requests") or {}, res.get("limits") or {}
-        if req or lim:
-            requests_any = True
-        for r in ("cpu", "memory"):
-            if r not in lim or (r in req and req[r] != lim[r]):
-                guaranteed = False
-        limits_all = limits_all or bool(lim)
-    if guaranteed and requests_any:
-        return "Guaranteed"
-    return "Burstable" if requests_any else "BestEffort"
-
-
-

@@ -15,6 +15,8 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from ..api.defaults import default_pull_policy
+from ..api.validation import parse_quantity as _parse_quantity
 from .pause import PAUSE_IMAGE
 
 
@@ -24,44 +26,20 @@ class ConfigError(Exception):
 
 # ---- images -------------------------------------------------------------------------------
 
-def image_tag(image: str) -> str | None:
-    """The tag of an image reference, or None when it has none (digests count as tagged)."""
-    if "@" in image:
-        return "@digest"
-    last = image.rsplit("/", 1)[-1]
-    return last.split(":", 1)[1] if ":" in last else None
-
-
 def pull_policy(container: dict[str, Any]) -> str:
-    """``imagePullPolicy`` as set, else Kubernetes' default: Always for ``:latest`` or no tag."""
+    """``imagePullPolicy`` as set (the API server defaults it), else Kubernetes' default by tag."""
     policy = container.get("imagePullPolicy")
     if policy in ("Always", "IfNotPresent", "Never"):
         return policy
-    tag = image_tag(container.get("image", ""))
-    return "Always" if tag in (None, "latest") else "IfNotPresent"
+    return default_pull_policy(container.get("image", ""))
 
 
 # ---- quantities ---------------------------------------------------------------------------
 
-_SUFFIXES = {
-    "Ki": 1024, "Mi": 1024**2, "Gi": 1024**3, "Ti": 1024**4, "Pi": 1024**5, "Ei": 1024**6,
-    "n": 1e-9, "u": 1e-6, "m": 1e-3, "": 1, "k": 1e3, "K": 1e3, "M": 1e6, "G": 1e9, "T": 1e12,
-    "P": 1e15, "E": 1e18,
-}
-_QUANTITY = re.compile(r"^([+-]?[0-9.]+(?:[eE][+-]?[0-9]+)?)(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|K|M|G|T|P|E)?$")
-
 
 def parse_quantity(value: Any) -> float:
-    """A Kubernetes quantity (``"500m"``, ``"128Mi"``, ``2``) as a number."""
-    if isinstance(value, (int, float)):
-        return float(value)
-    match = _QUANTITY.match(str(value).strip())
-    if not match:
-        raise ValueError(f"invalid quantity {value!r}")
-    number, suffix = match.groups()
-    if "e" in number.lower() and suffix is None:
-        return float(number)
-    return float(number) * _SUFFIXES[suffix or ""]
+    """A Kubernetes quantity (``"500m"``, ``"128Mi"``, ``2``) as a number (the API's own parser)."""
+    return float(_parse_quantity(value))
 
 
 # ---- environment --------------------------------------------------------------------------

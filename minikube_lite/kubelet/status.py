@@ -16,8 +16,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..api.defaults import qos_class as spec_qos_class
 from .runtime import SANDBOX, ContainerRecord
-from .spec import parse_quantity
 
 
 @dataclass(frozen=True)
@@ -174,23 +174,7 @@ def pod_phase(restart_policy: str, statuses: list[dict[str, Any]], init_statuses
 
 def qos_class(pod: dict[str, Any]) -> str:
     """BestEffort (no requests or limits), Guaranteed (limits == requests for cpu and memory), else Burstable."""
-    spec = pod.get("spec") or {}
-    containers = list(spec.get("containers") or []) + list(spec.get("initContainers") or [])
-    any_set = False
-    guaranteed = bool(containers)
-    for c in containers:
-        res = c.get("resources") or {}
-        limits = {k: v for k, v in (res.get("limits") or {}).items() if k in ("cpu", "memory")}
-        requests = {k: v for k, v in (res.get("requests") or {}).items() if k in ("cpu", "memory")}
-        if limits or requests:
-            any_set = True
-        for k in ("cpu", "memory"):
-            unequal = k in limits and k in requests and parse_quantity(requests[k]) != parse_quantity(limits[k])
-            if k not in limits or unequal:
-                guaranteed = False
-    if not any_set:
-        return "BestEffort"
-    return "Guaranteed" if guaranteed else "Burstable"
+    return spec_qos_class(pod.get("spec") or {})
 
 
 def _condition(kind: str, ok: bool, previous: dict[str, dict[str, Any]], now: str, reason: str | None = None,
