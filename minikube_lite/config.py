@@ -19,6 +19,13 @@ DEFAULT_HOST = "127.0.0.1"
 NODE_NAME = "minikube-lite"
 CLUSTER_LABEL = "io.minikube-lite.cluster"
 
+# The Service network, as kubeadm and minikube lay it out: the API server's `kubernetes` Service
+# takes the first address, the cluster DNS the tenth. The API server allocates from it; the proxy
+# and the daemon need the same facts.
+SERVICE_CIDR = "10.96.0.0/12"
+KUBERNETES_SERVICE_IP = "10.96.0.1"
+DNS_SERVICE_IP = "10.96.0.10"
+
 
 def default_state_dir() -> Path:
     env = os.environ.get("MINIKUBE_LITE_HOME")

@@ -27,11 +27,10 @@ import uvicorn
 from fastapi import FastAPI
 
 from .api.resources import by_plural
-from .apiserver.allocation import DNS_SERVICE_IP, KUBERNETES_SERVICE_IP
 from .apiserver.app import create_app
 from .apiserver.registry import Registry
 from .client.local import LocalClient
-from .config import Settings
+from .config import DNS_SERVICE_IP, KUBERNETES_SERVICE_IP, Settings
 from .store.sqlite import SQLiteStore
 
 log = logging.getLogger("minikube_lite.daemon")

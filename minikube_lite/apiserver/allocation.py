@@ -11,11 +11,12 @@ import ipaddress
 import random
 from typing import Any
 
+from .. import config
 from ..api.errors import Invalid, cause
 
-SERVICE_CIDR = ipaddress.ip_network("10.96.0.0/12")
-KUBERNETES_SERVICE_IP = "10.96.0.1"
-DNS_SERVICE_IP = "10.96.0.10"  # kept free for the cluster DNS, as kubeadm and minikube do
+SERVICE_CIDR = ipaddress.ip_network(config.SERVICE_CIDR)
+KUBERNETES_SERVICE_IP = config.KUBERNETES_SERVICE_IP
+DNS_SERVICE_IP = config.DNS_SERVICE_IP  # kept free for the cluster DNS, as kubeadm and minikube do
 NODE_PORT_RANGE = range(30000, 32768)
 _NODE_PORT_TYPES = ("NodePort", "LoadBalancer")
 

@@ -18,9 +18,11 @@ import json
 import logging
 from pathlib import Path
 
+from .. import config
+
 log = logging.getLogger(__name__)
 
-SERVICE_CIDR = ipaddress.ip_network("10.96.0.0/12")
+SERVICE_CIDR = ipaddress.ip_network(config.SERVICE_CIDR)
 
 
 def ensure_network(network_name: str, cluster_id: str, label: str) -> tuple[str, str]:

@@ -33,10 +33,11 @@ import shlex
 import shutil
 from dataclasses import dataclass, field
 
+from ..config import SERVICE_CIDR
+
 log = logging.getLogger(__name__)
 
 MASQ_MARK = "0x4000/0x4000"  # kube-proxy's bit: "this connection needs masquerading"
-SERVICE_CIDR = "10.96.0.0/12"
 
 
 @dataclass(frozen=True)

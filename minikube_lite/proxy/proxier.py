@@ -27,10 +27,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ..api.errors import ApiError, Conflict, NotFound
-from ..apiserver.allocation import DNS_SERVICE_IP
 from ..client.base import Client
 from ..client.events import record_event
 from ..client.informer import Informer, object_key
+from ..config import DNS_SERVICE_IP
 from . import hostnet, iptables
 from .iptables import ServiceRule
 from .userspace import Holder
