@@ -591,28 +591,15 @@ def _delete_docker_objects(settings: Settings) -> None:
         click.echo(f"⚠️  Could not reach the Docker engine ({exc}); containers labelled "
                    f"{CLUSTER_LABEL}={settings.cluster_id} may remain", err=True)
         return
-    label = f"{CLUSTER_LABEL}={settings.cluster_id}"
-    containers = client.containers.list(all=True, filters={"label": label})
-    for c in containers:
-        try:
-            c.remove(force=True)
-        except docker.errors.NotFound:
-            pass
-        except docker.errors.APIError as exc:
-            click.echo(f"⚠️  Could not remove container {c.name}: {exc}", err=True)
-    if containers:
-        _say("🔥", f"Removed {len(containers)} container(s)")
-    networks = {n.id: n for n in client.networks.list(names=[settings.network_name])
-                if n.name == settings.network_name}
-    networks.update({n.id: n for n in client.networks.list(filters={"label": label})})
-    for n in networks.values():
-        try:
-            n.remove()
-            _say("🔥", f"Removed network {n.name}")
-        except docker.errors.NotFound:
-            pass
-        except docker.errors.APIError as exc:
-            click.echo(f"⚠️  Could not remove network {n.name}: {exc}", err=True)
+    from minikube_lite.kubelet.cleanup import remove_cluster_objects
+
+    removed = remove_cluster_objects(client, settings.cluster_id, settings.network_name)
+    if removed.containers:
+        _say("🔥", f"Removed {removed.containers} container(s)")
+    for name in removed.networks:
+        _say("🔥", f"Removed network {name}")
+    for problem in removed.problems:
+        click.echo(f"⚠️  Could not remove {problem}", err=True)
 
 
 @cli.command()

@@ -13,6 +13,7 @@ import secrets
 import statistics
 import subprocess
 import tarfile
+import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
@@ -23,6 +24,7 @@ import pytest
 
 from minikube_lite.config import CLUSTER_LABEL
 from minikube_lite.kubelet import Kubelet
+from minikube_lite.kubelet.cleanup import remove_cluster_objects
 from tests.e2e.test_kubelet_fakeclient import FakeClient
 
 NODE = "kubelet-test-node"
@@ -114,20 +116,8 @@ class Env:
         })
 
     def cleanup(self) -> None:
-        # the sparse list (no inspect per container): a container the kubelet removes meanwhile
-        # must not fail the clean-up
-        for c in self.docker.api.containers(all=True, filters={"label": [f"{CLUSTER_LABEL}={self.cluster_id}"]}):
-            try:
-                self.docker.api.remove_container(c["Id"], force=True)
-            except docker.errors.NotFound:
-                pass
-            except docker.errors.APIError as e:
-                if e.status_code != 409:  # removal already in progress
-                    raise
-        try:
-            self.docker.networks.get(self.network).remove()
-        except docker.errors.NotFound:
-            pass
+        removed = remove_cluster_objects(self.docker, self.cluster_id, self.network)
+        assert not removed.problems, removed.problems
 
 
 @pytest.fixture
@@ -519,3 +509,48 @@ def test_missing_executable_is_container_cannot_run(env: Env) -> None:
         await eventually(lambda: (env.api.pod("nocmd") or {})["status"]["phase"] == "Failed", what="Failed")
 
     run_with_kubelet(env, scenario)
+
+
+def test_cluster_cleanup_outlasts_a_racing_kubelet(image: str) -> None:
+    """Removing a cluster's objects while something still creates containers on its network: the
+    network has "active endpoints" until every late container is gone, so the removal retries; a
+    container and a network of another cluster are never touched."""
+    client = _docker()
+    ours, theirs = f"cleanup-{secrets.token_hex(4)}", f"cleanup-other-{secrets.token_hex(4)}"
+    net = client.networks.create(f"minikube-lite-test-{ours}", labels={CLUSTER_LABEL: ours})
+    other_net = client.networks.create(f"minikube-lite-test-{theirs}", labels={CLUSTER_LABEL: theirs})
+    other = client.containers.run(image, ["sleep", "300"], detach=True, network=other_net.name,
+                                  labels={CLUSTER_LABEL: theirs})
+    try:
+        client.containers.run(image, ["sleep", "300"], detach=True, network=net.name, labels={CLUSTER_LABEL: ours})
+
+        def late_container() -> None:
+            time.sleep(0.3)  # after the first listing: the first network removal meets its endpoint
+            client.containers.run(image, ["sleep", "300"], detach=True, network=net.name,
+                                  labels={CLUSTER_LABEL: ours})
+
+        t = threading.Thread(target=late_container)
+        t.start()
+        # a listing that "misses" the late container on the first round: hold it until it exists
+        real_remove_network = client.api.remove_network
+        attempts: list[str] = []
+
+        def remove_network(net_id: str) -> None:
+            attempts.append(net_id)
+            if len(attempts) == 1:
+                t.join()
+            real_remove_network(net_id)
+
+        client.api.remove_network = remove_network  # type: ignore[method-assign]
+        removed = remove_cluster_objects(client, ours, net.name)
+        assert not removed.problems, removed.problems
+        assert len(attempts) >= 2, "the first network removal should have met the late container"
+        assert removed.networks == [net.name]
+        assert not client.api.containers(all=True, filters={"label": f"{CLUSTER_LABEL}={ours}"})
+        other.reload()
+        assert other.status == "running"
+        assert client.networks.get(other_net.id)
+    finally:
+        other.remove(force=True)
+        other_net.remove()
+        remove_cluster_objects(docker.from_env(), ours, net.name)
