@@ -82,6 +82,8 @@ RESOURCES: list[Resource] = [
     Resource("networking.k8s.io", "v1", "ingresses", "ingress", "Ingress", True, ("ing",), (), tuple(ALL_VERBS),
              ("status",)),
     Resource("networking.k8s.io", "v1", "ingressclasses", "ingressclass", "IngressClass", False),
+    # Leases (api/coordination.py): the kubelet's heartbeat lives in kube-node-lease
+    Resource("coordination.k8s.io", "v1", "leases", "lease", "Lease", True),
 ]
 
 _BY_PLURAL = {(r.group, r.plural): r for r in RESOURCES}

@@ -412,11 +412,12 @@ from minikube_lite.api import apps as _apps
 _CELLS.update(_apps.CELLS)
 COLUMNS.update(_apps._columns())
 from minikube_lite.api import config as _config
+from minikube_lite.api import coordination as _coordination
 from minikube_lite.api import endpoints as _endpoints
 from minikube_lite.api import networking as _networking
 from minikube_lite.api import storage as _storage
 
-for _kinds in (_config, _endpoints, _storage, _networking):
+for _kinds in (_config, _endpoints, _storage, _networking, _coordination):
     _CELLS.update(_kinds.CELLS)
     COLUMNS.update(_kinds.columns())
 

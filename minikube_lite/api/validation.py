@@ -769,11 +769,12 @@ _KIND_RULES.update({"Deployment": _apps.validate_deployment, "ReplicaSet": _apps
 _UPDATE_RULES = {"Deployment": _apps.validate_update, "ReplicaSet": _apps.validate_update}
 # ConfigMap, Secret, Endpoints, EndpointSlice, PVC, PV, StorageClass (api/config.py, endpoints.py, storage.py)
 from minikube_lite.api import config as _config
+from minikube_lite.api import coordination as _coordination
 from minikube_lite.api import endpoints as _endpoints
 from minikube_lite.api import networking as _networking
 from minikube_lite.api import storage as _storage
 
-for _kinds in (_config, _endpoints, _storage, _networking):
+for _kinds in (_config, _endpoints, _storage, _networking, _coordination):
     _MODELS.update(_kinds.MODELS)
     _KIND_RULES.update(_kinds.VALIDATORS)
     _UPDATE_RULES.update(_kinds.UPDATE_VALIDATORS)

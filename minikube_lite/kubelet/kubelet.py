@@ -27,6 +27,7 @@ import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,7 @@ import docker
 import docker.errors
 from docker.types import Mount
 
+from minikube_lite.api.coordination import NODE_LEASE_DURATION_SECONDS, NODE_LEASE_NAMESPACE
 from minikube_lite.api.errors import AlreadyExists, Conflict, Gone, NotFound
 from minikube_lite.client.base import Client
 
@@ -44,7 +46,7 @@ from .exec import Exec
 from .images import ImagePuller
 from .logs import Logs
 from .node import conditions as node_conditions
-from .node import node_object
+from .node import lease_object, node_object
 from .probes import Prober
 from .runtime import SANDBOX, ContainerRecord, Runtime
 from .spec import (
@@ -77,6 +79,7 @@ class Kubelet(Termination, StatusWriter, Logs, Exec, Prober, Volumes, ImagePulle
         docker_client: docker.DockerClient | None = None,
         resync_seconds: float = 30.0,
         heartbeat_seconds: float = 20.0,
+        lease_seconds: float = 10.0,
         docker_threads: int = 16,
         dns_server: str | None = None,
         root_dir: Path | str | None = None,
@@ -96,6 +99,7 @@ class Kubelet(Termination, StatusWriter, Logs, Exec, Prober, Volumes, ImagePulle
         self._resync_seconds = resync_seconds
         self.dns_server = dns_server
         self._heartbeat_seconds = heartbeat_seconds
+        self._lease_seconds = lease_seconds
         # A pool of our own: long Docker calls (pulls, stops) must not starve the process-wide
         # default executor the API server and other components share.
         self._pool = ThreadPoolExecutor(max_workers=docker_threads, thread_name_prefix="kubelet-docker")
@@ -147,6 +151,7 @@ class Kubelet(Termination, StatusWriter, Logs, Exec, Prober, Volumes, ImagePulle
         for resource in ("configmaps", "secrets", "persistentvolumeclaims"):
             self._spawn(self._watch_referenced(resource), f"kubelet {resource} watch")
         self._spawn(self._heartbeat_loop(), "kubelet heartbeat")
+        self._spawn(self._lease_loop(), "kubelet node lease")
         try:
             await asyncio.gather(*self._tasks)
         finally:
@@ -221,6 +226,39 @@ class Kubelet(Termination, StatusWriter, Logs, Exec, Prober, Volumes, ImagePulle
                     await self._register_node()
             except Exception as e:  # noqa: BLE001 - the next beat tries again
                 log.warning("node heartbeat failed: %s", e)
+
+    async def _renew_lease(self) -> None:
+        renew = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")  # a MicroTime
+        try:
+            lease = await self._client.get("leases", self.node_name, namespace=NODE_LEASE_NAMESPACE)
+        except NotFound:
+            node = await self._client.get("nodes", self.node_name)
+            with contextlib.suppress(AlreadyExists):  # a racing renewal made it; the next one renews
+                await self._client.create("leases", lease_object(node, renew), namespace=NODE_LEASE_NAMESPACE)
+            return
+        spec = lease.setdefault("spec", {})
+        if spec.get("holderIdentity") != self.node_name:
+            spec["acquireTime"] = renew
+            spec["leaseTransitions"] = (spec.get("leaseTransitions") or 0) + 1
+        spec.update({"holderIdentity": self.node_name,
+                     "leaseDurationSeconds": NODE_LEASE_DURATION_SECONDS, "renewTime": renew})
+        await self._client.update("leases", lease, namespace=NODE_LEASE_NAMESPACE)
+
+    async def _lease_loop(self) -> None:
+        """Renew the node's Lease now and every ``lease_seconds``; a failed renewal is retried at
+        once with a short pause (200 ms, doubling up to the period), as Kubernetes' lease controller."""
+        pause = 0.2
+        while True:
+            try:
+                await self._renew_lease()
+                pause = 0.2
+                await asyncio.sleep(self._lease_seconds)
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:  # noqa: BLE001 - Conflict, a missing namespace ...: try again soon
+                log.warning("node lease renewal failed: %s", e)
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, self._lease_seconds)
 
     # ---- triggers ---------------------------------------------------------------------------
 

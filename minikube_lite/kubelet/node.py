@@ -2,8 +2,10 @@
 
 Kubernetes learners read a node with ``kubectl get nodes`` / ``describe node``: it must say
 Ready, carry the usual labels, addresses and real capacity (CPUs, memory, a pod limit of 110 as
-the kubelet's default) and the versions of the kubelet and the runtime. The heartbeat only
-moves the conditions' ``lastHeartbeatTime``, one small status write every ~20 s.
+the kubelet's default) and the versions of the kubelet and the runtime. The heartbeat is two
+small writes: the node's Lease in ``kube-node-lease`` renewed every 10 s (a quarter of its 40 s
+duration, as Kubernetes' node lease controller does; ``kubectl describe node`` shows it) and the
+conditions' ``lastHeartbeatTime`` moved every ~20 s.
 """
 
 from __future__ import annotations
@@ -121,4 +123,19 @@ def node_status(node_name: str, *, internal_ip: str, runtime_version: str, now: 
             "architecture": arch,
         },
         "images": [],
+    }
+
+
+def lease_object(node: dict[str, Any], renew_time: str) -> dict[str, Any]:
+    """The node's Lease, owned by the Node so that deleting the node removes it."""
+    from minikube_lite.api.coordination import NODE_LEASE_DURATION_SECONDS, NODE_LEASE_NAMESPACE
+
+    meta = node.get("metadata") or {}
+    owner = {"apiVersion": "v1", "kind": "Node", "name": meta.get("name"), "uid": meta.get("uid")}
+    return {
+        "apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+        "metadata": {"name": meta.get("name"), "namespace": NODE_LEASE_NAMESPACE,
+                     "ownerReferences": [owner] if meta.get("uid") else []},
+        "spec": {"holderIdentity": meta.get("name"), "leaseDurationSeconds": NODE_LEASE_DURATION_SECONDS,
+                 "renewTime": renew_time},
     }

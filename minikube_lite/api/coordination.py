@@ -1,0 +1,69 @@
+"""coordination.k8s.io/v1 Lease: schema, validation and ``kubectl get`` columns.
+
+The kubelet holds one Lease per node in ``kube-node-lease`` and renews it every 10 s (a quarter
+of its 40 s duration), as Kubernetes' node lease controller does; that renewal is the node's
+heartbeat, and ``kubectl describe node`` shows it under "Lease". Users may create Leases of their
+own (leader election in their programs uses them). Rules follow Kubernetes'
+``pkg/apis/coordination/validation``: a duration must be positive, transitions not negative.
+
+``kubectl get lease`` prints ``NAME HOLDER AGE``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from .models import K8sModel, Time, TypedObject
+
+if TYPE_CHECKING:
+    from .validation import ErrorList
+
+NODE_LEASE_NAMESPACE = "kube-node-lease"
+NODE_LEASE_DURATION_SECONDS = 40
+
+
+class LeaseSpec(K8sModel):
+    holderIdentity: str | None = None
+    leaseDurationSeconds: int | None = None
+    acquireTime: Time | None = None
+    renewTime: Time | None = None
+    leaseTransitions: int | None = None
+    strategy: str | None = None
+    preferredHolder: str | None = None
+
+
+class Lease(TypedObject):
+    spec: LeaseSpec | None = None
+
+
+MODELS: dict[str, type[TypedObject]] = {"Lease": Lease}
+
+
+def validate_lease(errs: ErrorList, obj: dict[str, Any]) -> None:
+    spec = obj.get("spec") or {}
+    duration = spec.get("leaseDurationSeconds")
+    if duration is not None and duration <= 0:
+        errs.invalid("spec.leaseDurationSeconds", duration, "must be greater than 0")
+    transitions = spec.get("leaseTransitions")
+    if transitions is not None and transitions < 0:
+        errs.invalid("spec.leaseTransitions", transitions, "must be greater than or equal to 0")
+
+
+VALIDATORS = {"Lease": validate_lease}
+UPDATE_VALIDATORS: dict[str, Any] = {}
+
+
+def columns() -> dict[str, list[dict[str, Any]]]:
+    from .tables import _AGE, _NAME, _col
+
+    return {"Lease": [_NAME, _col("Holder", "The holder of the lease"), _AGE]}
+
+
+def lease_cells(obj: dict[str, Any], now: datetime) -> list[Any]:
+    from .tables import _age, _name
+
+    return [_name(obj), (obj.get("spec") or {}).get("holderIdentity") or "", _age(obj, now)]
+
+
+CELLS = {"Lease": lease_cells}
