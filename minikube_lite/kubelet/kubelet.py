@@ -66,6 +66,9 @@ from .workqueue import WorkQueue
 log = logging.getLogger(__name__)
 
 
+POST_START_TIMEOUT_SECONDS = 120.0  # Kubernetes gives hooks no timeout; a stuck one must not hold the pod forever
+
+
 class Kubelet(Termination, StatusWriter, Logs, Exec, Prober, Volumes, ImagePuller):
     """Runs the pods bound to ``node_name`` on the local Docker engine."""
 
@@ -576,7 +579,38 @@ class Kubelet(Termination, StatusWriter, Logs, Exec, Prober, Volumes, ImagePulle
                                 f"{docker_message(e)}", type="Warning", container=cname)
             return True
         self._events.record(pod, "Started", f"Started container {cname}", container=cname)
+        hook = (container.get("lifecycle") or {}).get("postStart")
+        if hook:
+            await self._post_start(pod, container, cid, sandbox.ip or "", hook)
         return True
+
+    async def _post_start(self, pod: dict[str, Any], container: dict[str, Any], cid: str, pod_ip: str,
+                          hook: dict[str, Any]) -> None:
+        """Run ``lifecycle.postStart`` right after the start, as the kubelet does before it moves on;
+        a failing hook kills the container (events ``FailedPostStartHook`` and ``Killing``) and the
+        restart policy takes over."""
+        cname, meta = container["name"], pod["metadata"]
+        if (hook.get("sleep") or {}).get("seconds") is not None:
+            await asyncio.sleep(float(hook["sleep"]["seconds"]))
+            return
+        record = await self._docker(self.runtime.inspect, cid)
+        if record is None or not record.running:
+            return  # it died at once: the restart policy handles it
+        ok, output = await self._run_probe(hook, container, record, pod_ip, POST_START_TIMEOUT_SECONDS)
+        if ok:
+            return
+        where = f'Container "{cname}" in Pod "{meta["name"]}_{meta.get("namespace", "default")}({pod_uid(pod)})"'
+        if "exec" in hook:
+            command = (hook["exec"] or {}).get("command") or []
+            what = f"Exec lifecycle hook ({command})"
+        else:
+            what = f"HTTP lifecycle hook ({(hook.get('httpGet') or {}).get('path') or '/'})"
+        message = f"{what} for {where} failed - error: {output}"
+        self._waiting.setdefault(pod_uid(pod), {})[cname] = Waiting("PostStartHookError", message)
+        self._events.record(pod, "FailedPostStartHook", message, type="Warning", container=cname)
+        self._events.record(pod, "Killing", "FailedPostStartHook", container=cname)
+        grace = float((pod.get("spec") or {}).get("terminationGracePeriodSeconds", 30))
+        await self._stop_container(pod, record, grace, event=False)
 
     async def _environment(self, pod: dict[str, Any], container: dict[str, Any], pod_ip: str | None) -> list[str]:
         ns = pod["metadata"].get("namespace", "default")

@@ -496,6 +496,41 @@ def test_graceful_delete_runs_pre_stop_then_sigterm(env: Env) -> None:
     run_with_kubelet(env, scenario)
 
 
+def test_post_start_hook_runs_and_a_failing_one_restarts_the_container(env: Env) -> None:
+    # "hooked" waits for the file its postStart hook writes; "broken"'s hook fails, so the kubelet
+    # kills the container (FailedPostStartHook, Killing) and the restart policy brings it back.
+    hooked = {"name": "app", "command": ["sh", "-c", "while [ ! -f /tmp/hooked ]; do sleep 0.05; done; sleep 3600"],
+              "lifecycle": {"postStart": {"exec": {"command": ["sh", "-c", "echo from-hook > /tmp/hooked"]}}}}
+    broken = {"name": "app", "command": ["sleep", "3600"],
+              "lifecycle": {"postStart": {"exec": {"command": ["sh", "-c", "echo no-good; exit 3"]}}}}
+
+    async def scenario(kubelet: Kubelet) -> None:
+        await env.create_pod("hooked", [hooked])
+        await env.create_pod("broken", [broken], terminationGracePeriodSeconds=0)
+        await eventually(lambda: running(env.api, "hooked"), what="hooked Running")
+        code, out = env.app_container("hooked", "app").exec_run(["cat", "/tmp/hooked"])
+        assert (code, out) == (0, b"from-hook\n")
+
+        def restarted() -> bool:
+            cs = ((env.api.pod("broken") or {}).get("status") or {}).get("containerStatuses") or [{}]
+            return cs[0].get("restartCount", 0) >= 1
+
+        await eventually(restarted, timeout=20, what="broken restarted after its hook failed")
+        await kubelet._events.flush()
+        events, _ = await env.api.list("events")
+        failed = [e for e in events if e["reason"] == "FailedPostStartHook"
+                  and e["involvedObject"]["name"] == "broken"]
+        assert failed and failed[0]["type"] == "Warning"
+        assert "Exec lifecycle hook (['sh', '-c', 'echo no-good; exit 3'])" in failed[0]["message"]
+        assert 'for Container "app" in Pod "broken_default(' in failed[0]["message"]
+        assert "no-good" in failed[0]["message"]
+        assert any(e["reason"] == "Killing" and e["message"] == "FailedPostStartHook" for e in events
+                   if e["involvedObject"]["name"] == "broken")
+        assert not any(e["reason"] == "FailedPostStartHook" for e in events if e["involvedObject"]["name"] == "hooked")
+
+    run_with_kubelet(env, scenario)
+
+
 def test_missing_executable_is_container_cannot_run(env: Env) -> None:
     async def scenario(kubelet: Kubelet) -> None:
         await env.create_pod("nocmd", [{"name": "c", "command": ["/no/such/binary"]}], restartPolicy="Never")
