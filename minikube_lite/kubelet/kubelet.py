@@ -56,6 +56,8 @@ from .spec import (
     pod_references,
     referenced_objects,
     resolve_env,
+    run_as_non_root,
+    verify_non_root,
 )
 from .status import Observed, Waiting, group_records, should_restart
 from .status_writer import StatusWriter
@@ -550,6 +552,8 @@ class Kubelet(Termination, StatusWriter, Logs, Exec, Prober, Volumes, ImagePulle
         if not await self._ensure_image(pod, container):
             return False
         try:
+            if run_as_non_root(pod, container):
+                verify_non_root(pod, container, await self._docker(self.runtime.image_user, container["image"]))
             env = await self._environment(pod, container, sandbox.ip)
             mounts = await self._docker(self._mounts, pod, container, attempt)
         except ConfigError as e:

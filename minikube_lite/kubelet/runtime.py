@@ -242,6 +242,10 @@ class Runtime:
         except docker.errors.ImageNotFound:
             return False
 
+    def image_user(self, image: str) -> str:
+        """The user the image runs as (its ``USER``; "" means root)."""
+        return str((self.docker.api.inspect_image(image).get("Config") or {}).get("User") or "")
+
     def pull(self, image: str) -> None:
         repository, tag = _split_image(image)
         self.docker.images.pull(repository, tag=tag)

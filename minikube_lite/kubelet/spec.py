@@ -24,6 +24,31 @@ class ConfigError(Exception):
     """The container cannot be configured yet (``CreateContainerConfigError``)."""
 
 
+def run_as_non_root(pod: dict[str, Any], container: dict[str, Any]) -> bool:
+    pod_ctx = (pod.get("spec") or {}).get("securityContext") or {}
+    return bool((container.get("securityContext") or {}).get("runAsNonRoot", pod_ctx.get("runAsNonRoot")))
+
+
+def verify_non_root(pod: dict[str, Any], container: dict[str, Any], image_user: str) -> None:
+    """Kubernetes' check before a ``runAsNonRoot`` container starts (``verifyRunAsNonRoot``):
+    the effective user must be known to be non-zero, else ``CreateContainerConfigError``."""
+    meta = pod.get("metadata") or {}
+    where = f'(pod: "{meta.get("name")}_{meta.get("namespace", "default")}({meta.get("uid", "")})", ' \
+            f'container: {container.get("name")})'
+    pod_ctx = (pod.get("spec") or {}).get("securityContext") or {}
+    uid = (container.get("securityContext") or {}).get("runAsUser", pod_ctx.get("runAsUser"))
+    if uid is not None:
+        if int(uid) == 0:
+            raise ConfigError(f"container's runAsUser breaks non-root policy {where}")
+        return
+    user = image_user.split(":", 1)[0]
+    if user in ("", "0", "root"):
+        raise ConfigError(f"container has runAsNonRoot and image will run as root {where}")
+    if not user.isdigit():
+        raise ConfigError(f"container has runAsNonRoot and image has non-numeric user ({user}), "
+                          f"cannot verify user is non-root {where}")
+
+
 # ---- images -------------------------------------------------------------------------------
 
 def pull_policy(container: dict[str, Any]) -> str:
@@ -247,6 +272,8 @@ def app_container_args(pod: dict[str, Any], container: dict[str, Any], *, pause_
         "read_only": bool(ctx.get("readOnlyRootFilesystem", False)),
         **host_resources(container),
     }
+    if ctx.get("allowPrivilegeEscalation") is False:
+        host["security_opt"] = ["no-new-privileges"]  # the process's no_new_privs flag, as runc sets it
     if caps.get("add"):
         host["cap_add"] = list(caps["add"])
     if caps.get("drop"):

@@ -177,6 +177,34 @@ def test_security_context_on_docker(env: Env) -> None:
     run_with_kubelet(env, scenario)
 
 
+def test_run_as_non_root_and_no_new_privileges(env: Env) -> None:
+    """runAsNonRoot with an image that runs as root is CreateContainerConfigError with the kubelet's
+    message; with a non-root runAsUser it runs. allowPrivilegeEscalation: false sets NoNewPrivs."""
+    async def scenario(kubelet: Kubelet) -> None:
+        await env.create_pod("rooted", [{"name": "app", "command": ["sleep", "3600"],
+                                         "securityContext": {"runAsNonRoot": True}}])
+        script = "grep NoNewPrivs /proc/self/status; id -u; sleep 3600"
+        await env.create_pod("unrooted", [{"name": "app", "command": ["sh", "-c", script],
+                                           "securityContext": {"runAsNonRoot": True, "runAsUser": 1000,
+                                                               "allowPrivilegeEscalation": False}}])
+
+        def waiting(name: str) -> dict[str, Any] | None:
+            cs = ((env.api.pod(name) or {}).get("status") or {}).get("containerStatuses") or [{}]
+            return (cs[0].get("state") or {}).get("waiting")
+
+        state = await eventually(lambda: (w := waiting("rooted")) and w.get("reason") == "CreateContainerConfigError"
+                                 and w, what="CreateContainerConfigError")
+        assert state["message"].startswith("container has runAsNonRoot and image will run as root (pod: \"rooted_default(")
+        assert not [c for c in env.containers("rooted") if c.labels.get("io.kubernetes.container.name") == "app"]
+        await eventually(lambda: running(env.api, "unrooted"), what="unrooted Running")
+        out = await eventually(lambda: (o := b"".join(env.app_container("unrooted", "app").logs(stream=False)
+                                                      .splitlines(keepends=True))) and b"1000" in o and o,
+                               what="unrooted's output")
+        assert out.split() == [b"NoNewPrivs:", b"1", b"1000"]
+
+    run_with_kubelet(env, scenario)
+
+
 def test_stdin_and_tty_keep_a_shell_running(env: Env) -> None:
     async def scenario(kubelet: Kubelet) -> None:
         await env.create_pod("shell", [{"name": "app", "command": ["sh"], "stdin": True, "tty": True}])

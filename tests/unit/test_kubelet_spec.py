@@ -187,3 +187,24 @@ def test_pause_container_gets_cluster_dns_when_given() -> None:
     assert host["dns_search"] == ["shop.svc.cluster.local", "svc.cluster.local", "cluster.local"]
     _, plain = pause_container_args(POD, labels={}, network="net")
     assert "dns" not in plain
+
+
+def test_run_as_non_root_is_verified_as_the_kubelet_does() -> None:
+    from minikube_lite.kubelet.spec import ConfigError, run_as_non_root, verify_non_root
+
+    pod = {"metadata": {"name": "p", "namespace": "default", "uid": "u1"},
+           "spec": {"securityContext": {"runAsNonRoot": True}}}
+    c = {"name": "app"}
+    assert run_as_non_root(pod, c)
+    assert not run_as_non_root(pod, {"name": "app", "securityContext": {"runAsNonRoot": False}})
+    for image_user in ("", "0", "root", "0:0"):
+        with pytest.raises(ConfigError, match=r'^container has runAsNonRoot and image will run as root '
+                                              r'\(pod: "p_default\(u1\)", container: app\)$'):
+            verify_non_root(pod, c, image_user)
+    with pytest.raises(ConfigError, match=r"image has non-numeric user \(nobody\), cannot verify user is non-root"):
+        verify_non_root(pod, c, "nobody")
+    verify_non_root(pod, c, "1000")
+    verify_non_root(pod, c, "1000:1000")
+    verify_non_root(pod, {"name": "app", "securityContext": {"runAsUser": 1000}}, "")  # runAsUser wins
+    with pytest.raises(ConfigError, match="container's runAsUser breaks non-root policy"):
+        verify_non_root(pod, {"name": "app", "securityContext": {"runAsUser": 0}}, "1000")
