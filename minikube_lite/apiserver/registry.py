@@ -452,6 +452,13 @@ class Registry:
             obj["status"] = {"phase": "Pending", "qosClass": api_defaults.qos_class(obj.get("spec") or {})}
         elif res.plural == "services":
             obj["status"] = {"loadBalancer": {}}
+        # the StorageObjectInUseProtection admission plugin
+        protection = {"persistentvolumeclaims": "kubernetes.io/pvc-protection",
+                      "persistentvolumes": "kubernetes.io/pv-protection"}.get(res.plural)
+        if protection:
+            finalizers = obj["metadata"].setdefault("finalizers", [])
+            if protection not in finalizers:
+                finalizers.append(protection)
 
     def _default_ingress_class(self, ingress: Obj) -> None:
         """The DefaultIngressClass admission: a new Ingress naming no class gets the default one.

@@ -23,6 +23,12 @@ pods and a daemon restart; everything else is in the API, so the controller is l
 
 The kubelet mounts a ``persistentVolumeClaim`` volume by reading the bound volume's
 ``spec.hostPath.path`` (claim ``spec.volumeName`` → PersistentVolume).
+
+Also the two *storage object in-use protection* controllers: the API server gives every new claim
+the finalizer ``kubernetes.io/pvc-protection`` and every new volume ``kubernetes.io/pv-protection``
+(apiserver/registry.py); a deleted claim stays ``Terminating`` while a pod that is not finished
+uses it, and a deleted volume while it is ``Bound``. Here the finalizer is removed once that is no
+longer so (pods are watched, so a claim goes as soon as its last pod does).
 """
 
 from __future__ import annotations
@@ -48,6 +54,8 @@ COMPONENT = "persistentvolume-controller"
 PROVISIONER = "k8s.io/minikube-hostpath"
 DEFAULT_CLASS = "standard"
 RESYNC_SECONDS = 15.0  # kube-controller-manager's pvclaimbinder sync period
+PVC_PROTECTION = "kubernetes.io/pvc-protection"
+PV_PROTECTION = "kubernetes.io/pv-protection"
 
 ANN_BIND_COMPLETED = "pv.kubernetes.io/bind-completed"
 ANN_BOUND_BY_CONTROLLER = "pv.kubernetes.io/bound-by-controller"
@@ -55,6 +63,19 @@ ANN_PROVISIONED_BY = "pv.kubernetes.io/provisioned-by"
 ANN_STORAGE_PROVISIONER = "volume.kubernetes.io/storage-provisioner"
 ANN_BETA_STORAGE_PROVISIONER = "volume.beta.kubernetes.io/storage-provisioner"
 ANN_PROVISIONER_IDENTITY = "hostPathProvisionerIdentity"
+
+
+def claims_used_by(pod: dict[str, Any]) -> list[str]:
+    return [(v.get("persistentVolumeClaim") or {}).get("claimName")
+            for v in (pod.get("spec") or {}).get("volumes") or []
+            if (v.get("persistentVolumeClaim") or {}).get("claimName")]
+
+
+def _in_use(pod: dict[str, Any], claim: str) -> bool:
+    """A pod keeps a claim while it is not finished (Kubernetes' pvc-protection controller)."""
+    if (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
+        return False
+    return claim in claims_used_by(pod)
 
 
 def default_storage_class() -> dict[str, Any]:
@@ -99,10 +120,12 @@ class StorageController:
         self.claims = Informer(client, "persistentvolumeclaims")
         self.volumes = Informer(client, "persistentvolumes")
         self.classes = Informer(client, "storageclasses")
+        self.pods = Informer(client, "pods")
         self.queue = WorkQueue("storage")
         self.claims.add_handler(self._on_claim)
         self.volumes.add_handler(self._on_volume)
         self.classes.add_handler(self._on_class)
+        self.pods.add_handler(self._on_pod)
 
     # event handlers: note work, never do it
 
@@ -123,12 +146,20 @@ class StorageController:
             if not (claim.get("spec") or {}).get("volumeName"):
                 self.queue.add("claim/" + object_key(claim))
 
+    def _on_pod(self, etype: str, pod: dict[str, Any]) -> None:
+        # only a claim being deleted waits on its pods
+        ns = pod["metadata"].get("namespace")
+        for name in claims_used_by(pod):
+            claim = self.claims.get(f"{ns}/{name}")
+            if claim is not None and claim["metadata"].get("deletionTimestamp"):
+                self.queue.add(f"claim/{ns}/{name}")
+
     # the loop
 
     async def run(self) -> None:
         await self._ensure_default_class()
-        await asyncio.gather(self.claims.run(), self.volumes.run(), self.classes.run(), self._work(),
-                             self._resync())
+        await asyncio.gather(self.claims.run(), self.volumes.run(), self.classes.run(), self.pods.run(),
+                             self._work(), self._resync())
 
     async def _ensure_default_class(self) -> None:
         try:
@@ -137,7 +168,7 @@ class StorageController:
             pass
 
     async def _work(self) -> None:
-        for informer in (self.claims, self.volumes, self.classes):
+        for informer in (self.claims, self.volumes, self.classes, self.pods):
             await informer.synced.wait()
         await self.queue.run(self.sync, workers=self.workers)
 
@@ -153,12 +184,46 @@ class StorageController:
         kind, _, rest = key.partition("/")
         if kind == "claim":
             claim = self.claims.get(rest)
-            if claim is not None and not claim["metadata"].get("deletionTimestamp"):
+            if claim is None:
+                return
+            if claim["metadata"].get("deletionTimestamp"):
+                await self._release_claim_protection(claim)
+            else:
                 await self.sync_claim(claim)
         else:
             pv = self.volumes.get(rest)
-            if pv is not None and not pv["metadata"].get("deletionTimestamp"):
-                await self.sync_volume(pv)
+            if pv is None:
+                return
+            if pv["metadata"].get("deletionTimestamp") and (pv.get("status") or {}).get("phase") != "Bound":
+                await self._drop_finalizer("persistentvolumes", pv, PV_PROTECTION)
+            else:
+                await self.sync_volume(pv)  # a bound volume being deleted is still released with its claim
+
+    # in-use protection
+
+    async def _release_claim_protection(self, claim: dict[str, Any]) -> None:
+        if PVC_PROTECTION not in (claim["metadata"].get("finalizers") or []):
+            return
+        ns, name = claim["metadata"].get("namespace"), claim["metadata"]["name"]
+        if any(_in_use(p, name) for p in self.pods.list() if p["metadata"].get("namespace") == ns):
+            return  # the pod's deletion brings the claim back here
+        # The cache may lag behind a pod just created: ask the API, as Kubernetes' controller does.
+        live, _ = await self.client.list("pods", namespace=ns)
+        if any(_in_use(p, name) for p in live):
+            return
+        await self._drop_finalizer("persistentvolumeclaims", claim, PVC_PROTECTION)
+
+    async def _drop_finalizer(self, resource: str, obj: dict[str, Any], finalizer: str) -> None:
+        meta = obj["metadata"]
+        if finalizer not in (meta.get("finalizers") or []):
+            return
+        left = [f for f in meta["finalizers"] if f != finalizer]
+        patch = {"metadata": {"finalizers": left or None, "resourceVersion": meta.get("resourceVersion")}}
+        try:
+            await self.client.patch(resource, meta["name"], patch, namespace=meta.get("namespace"))
+        except NotFound:
+            pass
+        # a Conflict propagates: the work queue retries with the newer object
 
     # claims
 

@@ -5,6 +5,7 @@ applies on deletion, and a claim that cannot be bound stays Pending with an even
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -128,3 +129,52 @@ spec:
 """)
     assert proc.returncode == 1
     assert 'The PersistentVolumeClaim "bad" is invalid: spec.accessModes: Required value' in proc.stderr
+
+
+def test_a_claim_in_use_is_protected_until_its_pod_is_gone(cluster: Cluster) -> None:
+    """kubernetes.io/pvc-protection: deleting a claim a running pod mounts leaves it Terminating (data
+    and volume intact) until the pod is deleted; then the claim, its volume and the folder go.
+    A bound volume deleted by hand stays Terminating while its claim exists (pv-protection)."""
+    cluster.kubectl("apply", "-f", "-", input=claim("guarded") + """
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: guarded-user}
+spec:
+  terminationGracePeriodSeconds: 0
+  volumes: [{name: data, persistentVolumeClaim: {claimName: guarded}}]
+  containers:
+  - name: main
+    image: minikube-lite/busybox:1.0
+    command: ["sleep", "3600"]
+    volumeMounts: [{name: data, mountPath: /data}]
+""")
+    try:
+        wait_for(lambda: phase(cluster, "guarded") == "Bound", timeout=10, what="the claim to be Bound")
+        pvc = get(cluster, "pvc", "guarded")
+        assert pvc["metadata"]["finalizers"] == ["kubernetes.io/pvc-protection"]
+        volume = pvc["spec"]["volumeName"]
+        assert get(cluster, "pv", volume)["metadata"]["finalizers"] == ["kubernetes.io/pv-protection"]
+        wait_for(lambda: (get(cluster, "pod", "guarded-user") or {}).get("status", {}).get("phase") == "Running",
+                 timeout=30, what="the pod to run")
+
+        cluster.kubectl("delete", "pv", volume, "--wait=false")
+        cluster.kubectl("delete", "pvc", "guarded", "--wait=false")
+        rows = cluster.kubectl("get", "pvc", "guarded").stdout.splitlines()
+        assert rows[1].split()[1] == "Terminating", rows
+        described = cluster.kubectl("describe", "pvc", "guarded").stdout
+        assert "Used By:" in described and "guarded-user" in described.split("Used By:", 1)[1].splitlines()[0]
+        time.sleep(2)  # give the controllers every chance to (wrongly) let go
+        assert get(cluster, "pvc", "guarded") is not None
+        pv = get(cluster, "pv", volume)
+        assert pv is not None and pv["metadata"].get("deletionTimestamp")
+        folder = Path(pv["spec"]["hostPath"]["path"])
+        assert folder.is_dir()
+
+        cluster.kubectl("delete", "pod", "guarded-user")
+        wait_for(lambda: get(cluster, "pvc", "guarded") is None, timeout=10, what="the claim to go with its pod")
+        wait_for(lambda: get(cluster, "pv", volume) is None, timeout=10, what="the volume to be deleted")
+        assert not folder.exists()
+    finally:
+        cluster.kubectl("delete", "pod", "guarded-user", "--wait=false", check=False)
+        cluster.kubectl("delete", "pvc", "guarded", "--wait=false", check=False)
