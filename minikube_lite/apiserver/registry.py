@@ -23,7 +23,7 @@ from typing import Any
 import yaml
 
 from ..api import defaults as api_defaults
-from ..api import validation
+from ..api import unsupported, validation
 from ..api.errors import AlreadyExists, ApiError, BadRequest, Conflict, Gone, Invalid, NotFound, cause
 from ..api.resources import Resource, by_plural
 from ..store.base import Compacted, Entry, KeyExists, KeyNotFound, RevisionMismatch, Store
@@ -408,6 +408,7 @@ class Registry:
                                                 "Required value: name or generateName is required",
                                                 "FieldValueRequired")])
         obj, warnings = validation.validate(res, obj, field_validation=field_validation)
+        warnings += unsupported.warnings_for(res.kind, obj)
         meta = obj["metadata"]
         ns = meta.get("namespace")
         if res.namespaced:
@@ -531,6 +532,7 @@ class Registry:
             raise BadRequest(f"subresource {subresource!r} of {res.plural} cannot be updated this way")
         else:
             new, warnings = validation.validate(res, obj, field_validation=field_validation)
+            warnings += unsupported.warnings_for(res.kind, new)
             api_defaults.apply_defaults(res, new)
             if res.plural in _STATUS_SUBRESOURCE and "status" in old:
                 new["status"] = copy.deepcopy(old["status"])
