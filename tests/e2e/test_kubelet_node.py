@@ -77,8 +77,8 @@ metadata: {name: my-leader}
 spec: {holderIdentity: me, leaseDurationSeconds: 0}
 """)
     assert bad.returncode != 0
-    assert 'Lease.coordination.k8s.io "my-leader" is invalid: spec.leaseDurationSeconds: Invalid value: 0: ' \
-           "must be greater than 0" in bad.stderr
+    assert bad.stderr.strip() == ('The Lease "my-leader" is invalid: spec.leaseDurationSeconds: Invalid value: 0: '
+                                  "must be greater than 0")
     assert cluster.kubectl("get", "lease", "my-leader", check=False).returncode != 0
     cluster.kubectl("apply", "-f", "-", input="""
 apiVersion: coordination.k8s.io/v1
