@@ -341,6 +341,14 @@ def is_default_class(sc: dict[str, Any]) -> bool:
     return "true" in (annotations.get(DEFAULT_CLASS_ANNOTATION), annotations.get(_BETA_DEFAULT_CLASS_ANNOTATION))
 
 
+# set on a claim by the scheduler when the first pod using it (class WaitForFirstConsumer) gets a node
+SELECTED_NODE_ANNOTATION = "volume.kubernetes.io/selected-node"
+
+
+def waits_for_consumer(sc: dict[str, Any] | None) -> bool:
+    return (sc or {}).get("volumeBindingMode") == "WaitForFirstConsumer"
+
+
 def claim_class(pvc: dict[str, Any]) -> str:
     """The class a claim asks for ("" = none), the beta annotation winning as in Kubernetes."""
     annotations = (pvc.get("metadata") or {}).get("annotations") or {}

@@ -15,6 +15,8 @@ Two Kubernetes programs in one loop, as minikube runs them:
   container user may write) and a PersistentVolume ``pvc-<claim uid>`` with a ``hostPath`` to it,
   pre-bound to the claim and taking the class's reclaim policy.
 
+A claim of a ``WaitForFirstConsumer`` class waits (``Pending``, event ``WaitForFirstConsumer``)
+until the scheduler marks it with the node of the first pod using it, then binds as above.
 A claim that cannot be bound stays ``Pending`` with the event Kubernetes gives: ``FailedBinding``
 (no volume and no class), ``ProvisioningFailed`` (an unknown class) or ``ExternalProvisioning``
 (a class whose provisioner does not run here). The data is a folder on the host: it outlives the
@@ -41,7 +43,13 @@ from pathlib import Path
 from typing import Any
 
 from ..api.errors import AlreadyExists, ApiError, NotFound
-from ..api.storage import claim_class, is_default_class, volume_class
+from ..api.storage import (
+    SELECTED_NODE_ANNOTATION,
+    claim_class,
+    is_default_class,
+    volume_class,
+    waits_for_consumer,
+)
 from ..api.validation import parse_quantity
 from ..client.base import Client
 from ..client.events import record_event
@@ -240,6 +248,12 @@ class StorageController:
                                         {"spec": {"storageClassName": default["metadata"]["name"]}},
                                         namespace=claim["metadata"]["namespace"])
                 return  # the update comes back through the informer
+        annotations = claim["metadata"].get("annotations") or {}
+        if waits_for_consumer(self.classes.get(claim_class(claim))) and SELECTED_NODE_ANNOTATION not in annotations:
+            # the scheduler sets the node when a pod using the claim is scheduled; that update brings it back
+            await record_event(self.client, claim, "WaitForFirstConsumer",
+                               "waiting for first consumer to be created before binding", component=COMPONENT)
+            return
         candidates = [pv for pv in self.volumes.list() if self._available_for(pv, claim) and volume_fits(pv, claim)]
         if candidates:
             best = min(candidates, key=lambda pv: _quantity(_storage_of(pv["spec"].get("capacity"))))

@@ -5,6 +5,10 @@ schedulable node whose labels satisfy the pod's ``nodeSelector`` (with one node 
 little to choose, but the pod never bypasses this step, as on a real cluster), posts the
 binding and records a ``Scheduled`` event. A pod that fits nowhere stays Pending with a
 ``FailedScheduling`` event and is retried when nodes change.
+
+Before binding, the volume binding step: an unbound claim of the pod whose class binds
+``WaitForFirstConsumer`` is annotated with the chosen node
+(``volume.kubernetes.io/selected-node``), which lets the storage controller provision it.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import logging
 from typing import Any
 
 from ..api.errors import ApiError, Conflict, NotFound
+from ..api.storage import SELECTED_NODE_ANNOTATION, claim_class, waits_for_consumer
 from ..client.base import Client
 from ..client.events import record_event
 from ..client.informer import Informer
@@ -89,6 +94,7 @@ class Scheduler:
             return
         node = min(candidates, key=lambda n: n["metadata"]["name"])
         node_name = node["metadata"]["name"]
+        await self._select_node_for_claims(pod, node_name)
         try:
             await self.client.bind(meta["name"], node_name, namespace=meta["namespace"])  # type: ignore[attr-defined]
         except (NotFound, Conflict):
@@ -100,3 +106,24 @@ class Scheduler:
         await record_event(self.client, pod, "Scheduled",
                            f"Successfully assigned {meta['namespace']}/{meta['name']} to {node_name}",
                            component=SCHEDULER_NAME)
+
+    async def _select_node_for_claims(self, pod: dict[str, Any], node_name: str) -> None:
+        ns = pod["metadata"]["namespace"]
+        for volume in (pod.get("spec") or {}).get("volumes") or []:
+            name = (volume.get("persistentVolumeClaim") or {}).get("claimName")
+            if not name:
+                continue
+            try:
+                claim = await self.client.get("persistentvolumeclaims", name, namespace=ns)
+                if (claim.get("spec") or {}).get("volumeName"):
+                    continue
+                annotations = claim["metadata"].get("annotations") or {}
+                if annotations.get(SELECTED_NODE_ANNOTATION) == node_name or not claim_class(claim):
+                    continue
+                if not waits_for_consumer(await self.client.get("storageclasses", claim_class(claim))):
+                    continue
+            except NotFound:
+                continue  # the kubelet reports a missing claim or class when it mounts
+            await self.client.patch("persistentvolumeclaims", name,
+                                    {"metadata": {"annotations": {SELECTED_NODE_ANNOTATION: node_name}}},
+                                    namespace=ns)

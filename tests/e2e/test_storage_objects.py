@@ -178,3 +178,49 @@ spec:
     finally:
         cluster.kubectl("delete", "pod", "guarded-user", "--wait=false", check=False)
         cluster.kubectl("delete", "pvc", "guarded", "--wait=false", check=False)
+
+
+def test_wait_for_first_consumer_binds_when_a_pod_is_scheduled(cluster: Cluster) -> None:
+    """volumeBindingMode WaitForFirstConsumer: the claim stays Pending (event WaitForFirstConsumer)
+    until a pod using it is scheduled; the scheduler marks the claim with its node, then the volume is
+    provisioned and the pod runs with it."""
+    cluster.kubectl("apply", "-f", "-", input="""
+apiVersion: storage.k8s.io/v1
+kind: StorageClass
+metadata: {name: late}
+provisioner: k8s.io/minikube-hostpath
+volumeBindingMode: WaitForFirstConsumer
+""" + "---" + claim("late-claim", "late"))
+    try:
+        events = wait_for(lambda: cluster.kubectl("get", "events", "--field-selector",
+                                                  "involvedObject.name=late-claim").stdout, timeout=10,
+                          what="an event on the claim")
+        assert "WaitForFirstConsumer" in events and "waiting for first consumer to be created before binding" in events
+        time.sleep(1)
+        assert phase(cluster, "late-claim") == "Pending"
+        assert "WaitForFirstConsumer" in cluster.kubectl("get", "sc", "late").stdout
+
+        cluster.kubectl("apply", "-f", "-", input="""
+apiVersion: v1
+kind: Pod
+metadata: {name: late-user}
+spec:
+  terminationGracePeriodSeconds: 0
+  volumes: [{name: data, persistentVolumeClaim: {claimName: late-claim}}]
+  containers:
+  - name: main
+    image: minikube-lite/busybox:1.0
+    command: ["sh", "-c", "echo hello > /data/f && sleep 3600"]
+    volumeMounts: [{name: data, mountPath: /data}]
+""")
+        wait_for(lambda: phase(cluster, "late-claim") == "Bound", timeout=15, what="the claim to be Bound")
+        pvc = get(cluster, "pvc", "late-claim")
+        assert pvc["metadata"]["annotations"]["volume.kubernetes.io/selected-node"] == cluster.settings.node_name
+        wait_for(lambda: (get(cluster, "pod", "late-user") or {}).get("status", {}).get("phase") == "Running",
+                 timeout=30, what="the pod to run")
+        folder = Path(get(cluster, "pv", pvc["spec"]["volumeName"])["spec"]["hostPath"]["path"])
+        wait_for(lambda: (folder / "f").exists(), timeout=10, what="the pod's file in the volume")
+    finally:
+        cluster.kubectl("delete", "pod", "late-user", check=False)
+        cluster.kubectl("delete", "pvc", "late-claim", check=False)
+        cluster.kubectl("delete", "sc", "late", check=False)
