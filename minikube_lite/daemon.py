@@ -103,6 +103,8 @@ class Daemon:
         components.append(("garbagecollector", GarbageCollector(self.client)))
         from .controllers.namespace import NamespaceController
         components.append(("namespace-controller", NamespaceController(self.client)))
+        from .controllers.eventttl import EventTTL
+        components.append(("event-ttl", EventTTL(self.client)))
         from .controllers.deployment import DeploymentController
         from .controllers.replicaset import ReplicaSetController
         components += [("replicaset-controller", ReplicaSetController(self.client)),
