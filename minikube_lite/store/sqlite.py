@@ -6,9 +6,14 @@ the API server calls them from its event loop, which is also the only thread tha
 events out to watchers, so registering a watcher and replaying the window cannot race a
 write.
 
-The event window (default 20,000 events) is what a watch can resume from. After a restart
-the window starts empty at the stored revision: a client resuming from an older revision
-gets ``Compacted`` (HTTP 410) and relists, as informers do against etcd.
+The event window is what a watch can resume from: the events of the last 5 minutes (etcd's
+compaction interval in Kubernetes), at most 20,000. It keeps each event as the JSON text the
+write stored, not as decoded objects (a pod is ~4 KB of text but ~10x that as Python dicts, and
+every update keeps the value before and after), so a busy or crash-looping cluster does not
+grow the daemon's memory. Live watchers still get decoded objects; only a watch resuming from
+an older revision decodes the kept text. After a restart the window starts empty at the stored
+revision: a client resuming from an older revision gets ``Compacted`` (HTTP 410) and relists,
+as informers do against etcd.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
+import time
 from collections import deque
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -47,15 +53,31 @@ class _Watcher:
         self.overflowed = False
 
 
+class _Kept:
+    """One event of the window, as text."""
+
+    __slots__ = ("at", "key", "prev", "rev", "type", "value")
+
+    def __init__(self, event: Event, value: str, prev: str | None) -> None:
+        self.type, self.key, self.rev = event.type, event.key, event.rev
+        self.value, self.prev = value, prev
+        self.at = time.monotonic()
+
+    def event(self) -> Event:
+        return Event(self.type, self.key, json.loads(self.value), self.rev,  # type: ignore[arg-type]
+                     json.loads(self.prev) if self.prev is not None else None)
+
+
 class SQLiteStore:
-    def __init__(self, path: Path | str, *, window: int = 20_000) -> None:
+    def __init__(self, path: Path | str, *, window: int = 20_000, window_seconds: float = 300.0) -> None:
         self._db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
         row = self._db.execute("SELECT value FROM meta WHERE name='revision'").fetchone()
         self._rev: int = row[0] if row else 1
-        self._events: deque[Event] = deque(maxlen=window)
+        self._events: deque[_Kept] = deque()
+        self._window, self._window_seconds = window, window_seconds
         self._oldest: int = self._rev  # a watch from any revision >= this can be served
         self._watchers: set[_Watcher] = set()
 
@@ -65,10 +87,11 @@ class SQLiteStore:
 
     # reads
 
+    def _row(self, key: str) -> tuple[str, int, int] | None:
+        return self._db.execute("SELECT value, mod_rev, create_rev FROM kv WHERE key=?", (key,)).fetchone()
+
     def get(self, key: str) -> Entry | None:
-        row = self._db.execute(
-            "SELECT value, mod_rev, create_rev FROM kv WHERE key=?", (key,)
-        ).fetchone()
+        row = self._row(key)
         if row is None:
             return None
         return Entry(key, json.loads(row[0]), row[1], row[2])
@@ -106,39 +129,44 @@ class SQLiteStore:
         return rev
 
     def create(self, key: str, value: dict[str, Any]) -> int:
-        if self.get(key) is not None:
+        if self._row(key) is not None:
             raise KeyExists(key)
+        text = json.dumps(value)
         rev = self._commit("INSERT INTO kv(key, value, create_rev, mod_rev) VALUES(?, ?, ?, ?)",
-                           (key, json.dumps(value), _REV, _REV))
-        self._publish(Event("PUT", key, value, rev, None))
+                           (key, text, _REV, _REV))
+        self._publish(Event("PUT", key, value, rev, None), text, None)
         return rev
 
     def update(self, key: str, value: dict[str, Any], expected_rev: int | None = None) -> int:
-        current = self.get(key)
-        if current is None:
+        row = self._row(key)
+        if row is None:
             raise KeyNotFound(key)
-        if expected_rev is not None and current.mod_rev != expected_rev:
+        if expected_rev is not None and row[1] != expected_rev:
             raise RevisionMismatch(key)
-        rev = self._commit("UPDATE kv SET value=?, mod_rev=? WHERE key=?", (json.dumps(value), _REV, key))
-        self._publish(Event("PUT", key, value, rev, current.value))
+        text = json.dumps(value)
+        rev = self._commit("UPDATE kv SET value=?, mod_rev=? WHERE key=?", (text, _REV, key))
+        self._publish(Event("PUT", key, value, rev, json.loads(row[0])), text, row[0])
         return rev
 
     def delete(self, key: str, expected_rev: int | None = None) -> tuple[Entry, int]:
-        current = self.get(key)
-        if current is None:
+        row = self._row(key)
+        if row is None:
             raise KeyNotFound(key)
-        if expected_rev is not None and current.mod_rev != expected_rev:
+        if expected_rev is not None and row[1] != expected_rev:
             raise RevisionMismatch(key)
+        current = Entry(key, json.loads(row[0]), row[1], row[2])
         rev = self._commit("DELETE FROM kv WHERE key=?", (key,))
-        self._publish(Event("DELETE", key, current.value, rev, current.value))
+        self._publish(Event("DELETE", key, current.value, rev, current.value), row[0], row[0])
         return current, rev
 
     # watch
 
-    def _publish(self, event: Event) -> None:
-        self._events.append(event)
-        if len(self._events) == self._events.maxlen:
-            self._oldest = self._events[0].rev - 1
+    def _publish(self, event: Event, value: str, prev: str | None) -> None:
+        kept = _Kept(event, value, prev)
+        self._events.append(kept)
+        horizon = kept.at - self._window_seconds
+        while len(self._events) > self._window or self._events[0].at < horizon:
+            self._oldest = self._events.popleft().rev  # a watch from this revision on is still served
         for w in list(self._watchers):
             if event.key.startswith(w.prefix):
                 if w.queue.qsize() >= _MAX_BACKLOG:
@@ -157,9 +185,9 @@ class SQLiteStore:
         if from_rev < self._oldest:
             raise Compacted(f"too old resource version: {from_rev} ({self._oldest})")
         watcher = _Watcher(prefix)
-        for ev in self._events:
-            if ev.rev > from_rev and ev.key.startswith(prefix):
-                watcher.queue.put_nowait(ev)
+        for kept in self._events:
+            if kept.rev > from_rev and kept.key.startswith(prefix):
+                watcher.queue.put_nowait(kept.event())
         self._watchers.add(watcher)
         return self._stream(watcher)
 

@@ -63,3 +63,29 @@ def test_watch_from_compacted_revision_is_refused(tmp_path: Path) -> None:
     with pytest.raises(Compacted):
         s.watch("/k/", start)
     s.watch("/k/", s.revision)  # from now: fine
+
+
+def test_window_keeps_minutes_not_forever(tmp_path: Path) -> None:
+    """Events older than the window's age are dropped on the next write; a watch from before them
+    is Compacted (410), one from after them replays the kept events, decoded, with prev values."""
+    import time
+
+    s = SQLiteStore(tmp_path / "db", window_seconds=0.2)
+    start = s.revision
+    s.create("/k/a", {"n": 1})
+    time.sleep(0.3)
+    after_old = s.revision
+    s.update("/k/a", {"n": 2})
+    s.delete("/k/a")
+    with pytest.raises(Compacted):
+        s.watch("/k/", start)
+
+    async def main() -> list[tuple]:
+        got = []
+        async for ev in s.watch("/k/", after_old):
+            got.append((ev.type, ev.value, ev.prev))
+            if len(got) == 2:
+                return got
+        return got
+
+    assert asyncio.run(main()) == [("PUT", {"n": 2}, {"n": 1}), ("DELETE", {"n": 2}, {"n": 2})]
