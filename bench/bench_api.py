@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from benchlib import free_port
+from benchlib import free_port, save_results
 
 ROOT = Path(__file__).resolve().parents[1]
 PODS = "/api/v1/namespaces/default/pods"
@@ -178,9 +178,7 @@ def main() -> None:
     print(f"{f'{args.writes} writes, 0 / {args.watchers} watchers (s)':44} {w['no_watchers']:6.2f} / "
           f"{w['with_watchers']:5.2f}  ratio {w['ratio']:.2f} (< 2); each watcher got >= "
           f"{w['events_per_watcher_min']} events")
-    out = ROOT / "bench" / "results" / "api.json"
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps(results, indent=2) + "\n")
+    save_results("api", results, show=False)
 
 
 if __name__ == "__main__":

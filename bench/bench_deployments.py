@@ -18,7 +18,6 @@ table and writes ``bench/results/deployments.json``.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sqlite3
 import statistics
@@ -36,7 +35,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchlib import cpu_seconds, free_port
+from benchlib import cpu_seconds, free_port, save_results
 
 from minikube_lite.config import CLUSTER_LABEL, Settings
 from minikube_lite.images import ensure_images
@@ -214,10 +213,7 @@ def main() -> None:
         "idle_cpu_percent_of_core": round(cpu, 2), "idle_pods": args.idle_pods,
         "scale_rounds": scale,
     }
-    print(json.dumps(result, indent=2))
-    out = ROOT / "bench" / "results" / "deployments.json"
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps(result, indent=2) + "\n")
+    save_results("deployments", result)
 
 
 if __name__ == "__main__":

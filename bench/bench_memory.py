@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
-import json
 import tempfile
 import threading
 import time
@@ -27,15 +26,13 @@ from typing import Any
 
 import docker
 import httpx
-from benchlib import free_port
+from benchlib import free_port, save_results
 
 from minikube_lite.config import CLUSTER_LABEL, Settings
 from minikube_lite.daemon import Daemon
 from minikube_lite.kubelet.cleanup import remove_cluster_objects
 from minikube_lite.proxy.proxier import cleanup as proxy_cleanup
 from minikube_lite.store import sqlite
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def rss_mb() -> float:
@@ -124,10 +121,7 @@ def main() -> None:
         asyncio.run_coroutine_threadsafe(daemon.stop_components(), loop).result(60)
         asyncio.run(proxy_cleanup(settings.cluster_id, settings.network_name))  # the cluster's iptables rules
         remove_cluster_objects(engine, settings.cluster_id, settings.network_name)
-    out = ROOT / "bench" / "results"
-    out.mkdir(exist_ok=True)
-    (out / "memory.json").write_text(json.dumps(results, indent=2) + "\n")
-    print(json.dumps(results, indent=2))
+    save_results("memory", results)
 
 
 if __name__ == "__main__":

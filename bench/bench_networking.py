@@ -32,7 +32,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchlib import free_port
+from benchlib import free_port, save_results
 
 from minikube_lite.images import ensure_images
 from minikube_lite.proxy.userspace import Holder
@@ -211,9 +211,7 @@ spec:
     print("connection rate via nodePort:", results["connection_rate"])
     print("connection rate direct:     ", results["connection_rate_direct"])
     print("load average:", os.getloadavg())
-    out = ROOT / "bench" / "results"
-    out.mkdir(exist_ok=True)
-    (out / "networking.json").write_text(json.dumps(results, indent=2))
+    save_results("networking", results, show=False)
 
 
 if __name__ == "__main__":

@@ -33,7 +33,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchlib import cpu_seconds, free_port
+from benchlib import cpu_seconds, free_port, save_results
 
 from minikube_lite.config import CLUSTER_LABEL, Settings
 from minikube_lite.images import ensure_images
@@ -160,10 +160,7 @@ def main() -> None:
     finally:
         subprocess.run([sys.executable, "-m", "minikube_lite.cli.main", "delete", "--state-dir",
                         str(settings.state_dir)], env=env, capture_output=True, check=False)
-    out = ROOT / "bench" / "results"
-    out.mkdir(exist_ok=True)
-    (out / "probes.json").write_text(json.dumps(results, indent=2) + "\n")
-    print(json.dumps(results, indent=2))
+    save_results("probes", results)
 
 
 if __name__ == "__main__":

@@ -6,9 +6,13 @@ Run the scripts from the repository root (``python bench/bench_X.py``): Python t
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 from pathlib import Path
+from typing import Any
+
+RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def free_port() -> int:
@@ -22,3 +26,13 @@ def cpu_seconds(pid: int) -> float:
     """User + system CPU time a process has used so far (from /proc)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def save_results(name: str, results: Any, *, show: bool = True) -> Path:
+    """Write ``bench/results/<name>.json`` (and print it unless ``show`` is False)."""
+    RESULTS.mkdir(exist_ok=True)
+    path = RESULTS / f"{name}.json"
+    path.write_text(json.dumps(results, indent=2) + "\n")
+    if show:
+        print(json.dumps(results, indent=2))
+    return path
