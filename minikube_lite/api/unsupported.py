@@ -1,12 +1,12 @@
 """Warnings for valid Kubernetes fields that minikube-lite stores but does not act on.
 
 The same YAML must work here and on a real cluster, so nothing Kubernetes accepts is refused. But
-a field that changes behaviour on a real node and changes nothing here (``hostNetwork: true``, an NFS
+a field that changes behaviour on a real node and changes nothing here (``hostPID: true``, an NFS
 volume) must not be ignored in silence: the write succeeds and the
 answer carries a ``Warning`` header per field, which kubectl prints as ``Warning: ...`` the way it
 prints Kubernetes' own deprecation warnings.
 
-Only fields whose value would make a difference are reported: ``hostNetwork: false`` or an empty
+Only fields whose value would make a difference are reported: ``hostPID: false`` or an empty
 ``affinity`` say nothing. Pods are checked directly and through the pod template of Deployments
 and ReplicaSets; Services for the fields the proxy does not implement.
 """
@@ -20,7 +20,6 @@ _SUFFIX = "minikube-lite stores it but does not act on it"
 
 # pod spec field -> what happens here instead (reported when the value is set and not false/empty)
 _POD_FIELDS = {
-    "hostNetwork": "the pod gets its own network namespace and IP, not the node's",
     "hostPID": "the pod's containers see only their own processes",
     "hostIPC": "the pod gets its own IPC namespace",
     "shareProcessNamespace": "each container keeps its own process namespace",

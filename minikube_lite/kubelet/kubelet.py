@@ -507,7 +507,8 @@ class Kubelet(Termination, StatusWriter, Logs, Exec, Prober, Volumes, ImagePulle
                                             dns_server=self.dns_server)
         docker_name = self.runtime.container_name(meta.get("namespace", "default"), meta["name"], meta["uid"],
                                                   SANDBOX, attempt)
-        cid = await self._docker(self.runtime.create, docker_name, create, host, join_network=True)
+        cid = await self._docker(self.runtime.create, docker_name, create, host,
+                                 join_network=host["network_mode"] != "host")
         await self._docker(self.runtime.start, cid)
 
     async def _restart(self, pod: dict[str, Any], container: dict[str, Any], sandbox: ContainerRecord,

@@ -97,11 +97,14 @@ class ContainerRecord:
         return self.status in ("exited", "dead") or (self.status == "created" and bool(self.error))
 
     @classmethod
-    def from_inspect(cls, data: dict[str, Any], network: str) -> ContainerRecord:
+    def from_inspect(cls, data: dict[str, Any], network: str, host_ip: str | None = None) -> ContainerRecord:
+        """``host_ip``: the address of a container in the host's network namespace (``hostNetwork``)."""
         labels = data["Config"].get("Labels") or {}
         state = data.get("State") or {}
         networks = (data.get("NetworkSettings") or {}).get("Networks") or {}
         ip = (networks.get(network) or {}).get("IPAddress") or None
+        if (data.get("HostConfig") or {}).get("NetworkMode") == "host":
+            ip = host_ip
         return cls(
             id=data["Id"],
             docker_name=data.get("Name", "").lstrip("/"),
@@ -139,6 +142,9 @@ class Runtime:
                  docker_client: docker.DockerClient | None = None) -> None:
         self.cluster_id = cluster_id
         self.network_name = network_name
+        # the node's address on the pods' network (the bridge's gateway), set by ensure_network;
+        # it is also the IP of hostNetwork pods
+        self.host_ip: str | None = None
         self._docker = docker_client
         self._owned_client = docker_client is None
         self._events_stream: Any = None
@@ -210,10 +216,12 @@ class Runtime:
             self._drop_duplicate_networks()
             net = self.docker.networks.get(self.network_name)
             net.reload()
+        self.host_ip = "127.0.0.1"
         for cfg in (net.attrs.get("IPAM") or {}).get("Config") or []:
             if cfg.get("Gateway"):
-                return str(cfg["Gateway"]).split("/")[0]
-        return "127.0.0.1"
+                self.host_ip = str(cfg["Gateway"]).split("/")[0]
+                break
+        return self.host_ip
 
     def _drop_duplicate_networks(self) -> None:
         """Two networks of this cluster with one name (two creates raced: Docker's duplicate check is
@@ -263,7 +271,7 @@ class Runtime:
             return None
         if (data["Config"].get("Labels") or {}).get(CLUSTER_LABEL) != self.cluster_id:
             return None  # never look at (let alone touch) a container that is not ours
-        return ContainerRecord.from_inspect(data, self.network_name)
+        return ContainerRecord.from_inspect(data, self.network_name, self.host_ip)
 
     def _inspect_listed(self, listed: dict[str, Any]) -> ContainerRecord | None:
         """``inspect`` of a container seen in a sparse list, reusing the last one if its state held."""

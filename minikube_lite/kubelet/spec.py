@@ -305,29 +305,31 @@ def pause_container_args(pod: dict[str, Any], *, labels: dict[str, str], network
 
     App containers share its network namespace and its ``/etc/resolv.conf``, so the cluster DNS
     settings (``dns_server`` with Kubernetes' search list and ``ndots:5``) are set here only.
+    A ``hostNetwork`` pod's pause container joins the host's network namespace instead of the
+    pods' bridge: its containers' ports are the host's, its IP is the node's.
     """
     spec = pod.get("spec") or {}
+    host_network = bool(spec.get("hostNetwork"))
     hostname = spec.get("hostname") or pod["metadata"]["name"]
     port_bindings: dict[str, Any] = {}
-    for c in spec.get("containers") or []:
+    for c in [] if host_network else spec.get("containers") or []:  # with the host's network a port is the host's
         for p in c.get("ports") or []:
             if p.get("hostPort"):
                 key = f"{p['containerPort']}/{(p.get('protocol') or 'TCP').lower()}"
                 port_bindings[key] = (p.get("hostIP") or "0.0.0.0", int(p["hostPort"]))
-    host: dict[str, Any] = {"network_mode": network, "ipc_mode": "shareable"}
-    if dns_server and (spec.get("dnsPolicy") or "ClusterFirst") == "ClusterFirst":
+    host: dict[str, Any] = {"network_mode": "host" if host_network else network, "ipc_mode": "shareable"}
+    # ClusterFirst means the node's resolver for a hostNetwork pod, unless ClusterFirstWithHostNet
+    policy = spec.get("dnsPolicy") or "ClusterFirst"
+    if dns_server and (policy == "ClusterFirstWithHostNet" or (policy == "ClusterFirst" and not host_network)):
         ns = pod["metadata"].get("namespace", "default")
         host["dns"] = [dns_server]
         host["dns_search"] = [f"{ns}.svc.cluster.local", "svc.cluster.local", "cluster.local"]
         host["dns_opt"] = ["ndots:5"]
     if port_bindings:
         host["port_bindings"] = port_bindings
-    create: dict[str, Any] = {
-        "image": PAUSE_IMAGE,
-        "labels": labels,
-        "hostname": hostname[:63],
-        "detach": True,
-    }
+    create: dict[str, Any] = {"image": PAUSE_IMAGE, "labels": labels, "detach": True}
+    if not host_network:  # a hostNetwork pod has the node's hostname, as on Kubernetes
+        create["hostname"] = hostname[:63]
     if port_bindings:
         create["ports"] = [tuple(k.split("/")) for k in port_bindings]
     return create, host

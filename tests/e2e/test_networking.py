@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import Cluster, pod_running, running_cluster, wait_for
+from .conftest import Cluster, free_port, pod_running, running_cluster, wait_for
 
 WEB = """
 apiVersion: v1
@@ -103,6 +103,59 @@ def test_cluster_ip_and_dns_names_reach_both_endpoints(net: Cluster) -> None:
     slices = net.kubectl("get", "endpointslices", "-l", "kubernetes.io/service-name=netweb", "-o", "json").stdout
     items = json.loads(slices)["items"]
     assert items and len(items[0]["endpoints"]) == 2 and items[0]["ports"][0]["port"] == 3000
+
+
+def test_host_network_pod_shares_the_nodes_network(net: Cluster) -> None:
+    """hostNetwork: true: the pod's IP and hostname are the node's, its port is a port of the host
+    (127.0.0.1 answers), a Service routes to it by the node's IP, and pods still reach it."""
+    port = free_port()
+    applied = net.kubectl("apply", "-f", "-", input=f"""
+apiVersion: v1
+kind: Pod
+metadata: {{name: hostnet, labels: {{app: hostnet}}}}
+spec:
+  hostNetwork: true
+  terminationGracePeriodSeconds: 0
+  containers:
+  - name: web
+    image: minikube-lite/busybox:1.0
+    command: ["sh", "-c", "mkdir -p /www && echo hostnet-$(hostname) > /www/index.html && exec httpd -f -p {port} -h /www"]
+    ports: [{{containerPort: {port}}}]
+---
+apiVersion: v1
+kind: Service
+metadata: {{name: hostnet}}
+spec:
+  selector: {{app: hostnet}}
+  ports: [{{port: 80, targetPort: {port}}}]
+""")
+    assert "Warning" not in applied.stderr, applied.stderr  # supported: no "does not act on it"
+    try:
+        wait_for(lambda: pod_running(net, "hostnet"), timeout=60, what="hostnet running")
+        pod = net.pod("hostnet")
+        assert pod["status"]["podIP"] == pod["status"]["hostIP"]
+        assert pod["spec"]["containers"][0]["ports"][0]["hostPort"] == port  # Kubernetes' default
+        expected = f"hostnet-{socket.gethostname()}"
+
+        def answered(host: str, p: int) -> str:
+            with socket.create_connection((host, p), timeout=2) as conn:
+                conn.sendall(b"GET / HTTP/1.0\r\n\r\n")
+                return conn.makefile("rb").read().decode().strip().splitlines()[-1]
+
+        assert wait_for(lambda: _quiet(answered, "127.0.0.1", port), timeout=10, what="localhost answers") == expected
+        wait_for(lambda: _ready_ips(net, "hostnet") == [pod["status"]["hostIP"]], timeout=10, what="endpoint")
+        cip = net.get("/api/v1/namespaces/default/services/hostnet")["spec"]["clusterIP"]
+        assert wait_for(lambda: _quiet(answered, cip, 80), timeout=10, what="cluster IP answers") == expected
+        assert _http(net, "hostnet", 80) == expected  # from a pod on the bridge, by DNS name
+    finally:
+        net.kubectl("delete", "pod,service", "hostnet", "--wait=false", check=False)
+
+
+def _quiet(fn, *args):  # type: ignore[no-untyped-def]
+    try:
+        return fn(*args)
+    except OSError:
+        return None
 
 
 def test_headless_service_resolves_to_pod_ips(net: Cluster) -> None:

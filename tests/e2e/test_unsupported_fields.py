@@ -16,7 +16,7 @@ apiVersion: v1
 kind: Pod
 metadata: {name: warned-pod}
 spec:
-  hostNetwork: true
+  hostPID: true
   terminationGracePeriodSeconds: 0
   containers:
   - name: main
@@ -49,7 +49,7 @@ apiVersion: v1
 kind: Pod
 metadata: {name: plain-pod}
 spec:
-  hostNetwork: false
+  hostPID: false
   affinity: {}
   containers:
   - {name: main, image: minikube-lite/busybox:1.0, command: ["sleep", "3600"]}
@@ -60,11 +60,11 @@ def test_unsupported_fields_are_stored_with_a_warning(cluster: Cluster) -> None:
     try:
         out = cluster.kubectl("apply", "-f", "-", input=POD)
         assert "pod/warned-pod created" in out.stdout
-        assert ("Warning: spec.hostNetwork: minikube-lite stores it but does not act on it "
-                "(the pod gets its own network namespace and IP, not the node's)") in out.stderr, out.stderr
+        assert ("Warning: spec.hostPID: minikube-lite stores it but does not act on it "
+                "(the pod's containers see only their own processes)") in out.stderr, out.stderr
         assert "Warning: spec.dnsConfig: minikube-lite stores it but does not act on it" in out.stderr
         stored = json.loads(cluster.kubectl("get", "pod", "warned-pod", "-o", "json").stdout)
-        assert stored["spec"]["hostNetwork"] is True  # kept as written, not dropped
+        assert stored["spec"]["hostPID"] is True  # kept as written, not dropped
         assert stored["spec"]["dnsConfig"]["options"] == [{"name": "ndots", "value": "2"}]
         wait_for(lambda: pod_running(cluster, "warned-pod"), timeout=30, what="warned-pod running")
 

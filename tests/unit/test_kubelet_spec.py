@@ -208,3 +208,26 @@ def test_run_as_non_root_is_verified_as_the_kubelet_does() -> None:
     verify_non_root(pod, {"name": "app", "securityContext": {"runAsUser": 1000}}, "")  # runAsUser wins
     with pytest.raises(ConfigError, match="container's runAsUser breaks non-root policy"):
         verify_non_root(pod, {"name": "app", "securityContext": {"runAsUser": 0}}, "1000")
+
+
+def test_host_network_pause_container() -> None:
+    from minikube_lite.kubelet.spec import pause_container_args
+
+    def pod(**spec: object) -> dict:
+        return {"metadata": {"name": "p", "namespace": "ns"},
+                "spec": {"containers": [{"name": "c", "ports": [{"containerPort": 8080, "hostPort": 8080}]}],
+                         **spec}}
+
+    create, host = pause_container_args(pod(), labels={}, network="bridge-net", dns_server="10.0.0.10")
+    assert host["network_mode"] == "bridge-net" and host["dns"] == ["10.0.0.10"]
+    assert create["hostname"] == "p" and host["port_bindings"] == {"8080/tcp": ("0.0.0.0", 8080)}
+
+    create, host = pause_container_args(pod(hostNetwork=True), labels={}, network="bridge-net",
+                                        dns_server="10.0.0.10")
+    assert host["network_mode"] == "host"
+    assert "hostname" not in create and "port_bindings" not in host  # the node's name; ports are the host's
+    assert "dns" not in host  # ClusterFirst on the host's network: the node's resolver, as Kubernetes
+
+    _, host = pause_container_args(pod(hostNetwork=True, dnsPolicy="ClusterFirstWithHostNet"), labels={},
+                                   network="bridge-net", dns_server="10.0.0.10")
+    assert host["dns"] == ["10.0.0.10"] and host["dns_search"][0] == "ns.svc.cluster.local"
