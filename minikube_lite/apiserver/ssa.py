@@ -25,7 +25,9 @@ only the wire form. With it:
 
 Kubernetes derives all this from the OpenAPI schema (structured-merge-diff). This module
 works from the objects alone plus the merge-key table, which is enough for the kinds served
-here: maps of user keys (labels, annotations, selectors, data ...) are listed in ``_MAPS``.
+here: maps of user keys (labels, annotations, selectors, data ...) are listed in ``_MAPS``, and
+the lists keyed by more than their strategic-merge key (ports: number and protocol) in
+``_LIST_MAP_KEYS``.
 """
 
 from __future__ import annotations
@@ -46,6 +48,22 @@ FieldSet = set[Path]
 
 _MISSING = object()
 
+#: Lists whose schema key (``x-kubernetes-list-map-keys``) has more fields than their
+#: strategic-merge key: Service ports are keyed by port *and* protocol, container ports by
+#: containerPort and protocol, so 53/UDP and 53/TCP are two elements. A key field an element
+#: leaves out takes its default.
+_LIST_MAP_KEYS: dict[str, tuple[str, ...]] = {"port": ("port", "protocol"),
+                                              "containerPort": ("containerPort", "protocol")}
+_KEY_DEFAULTS: dict[str, Any] = {"protocol": "TCP"}
+
+
+def _list_keys(mkey: str) -> tuple[str, ...]:
+    return _LIST_MAP_KEYS.get(mkey, (mkey,))
+
+
+def _key_of(element: Obj, keys: tuple[str, ...]) -> dict[str, Any]:
+    return {k: element.get(k, _KEY_DEFAULTS.get(k)) for k in keys}
+
 #: Maps whose keys are data, not schema fields: the map node itself is owned (``.``).
 _MAPS = frozenset({"labels", "annotations", "nodeSelector", "selector", "matchLabels", "data", "stringData",
                    "binaryData", "limits", "requests", "capacity", "allocatable", "overhead"})
@@ -61,7 +79,7 @@ def _now() -> str:
 
 
 def _key_json(element: Obj, mkey: str) -> str:
-    return "k:" + json.dumps({mkey: element[mkey]}, separators=(",", ":"), sort_keys=True)
+    return "k:" + json.dumps(_key_of(element, _list_keys(mkey)), separators=(",", ":"), sort_keys=True)
 
 
 # -- object -> field set ---------------------------------------------------------------------
@@ -165,7 +183,8 @@ def _step(value: Any, element: str) -> Any:
         return _MISSING
     if kind == "k" and isinstance(want, dict):
         for item in value:
-            if isinstance(item, dict) and all(item.get(k, _MISSING) == v for k, v in want.items()):
+            if isinstance(item, dict) and all(item.get(k, _KEY_DEFAULTS.get(k, _MISSING)) == v
+                                              for k, v in want.items()):
                 return item
     elif kind == "v":
         for item in value:
@@ -342,7 +361,9 @@ def apply(res: Resource, live: Obj, applied: Obj, manager: str, *, force: bool,
     for path in sorted(dropped, key=len):
         if not any(path[:i] in dropped for i in range(1, len(path))):  # an element goes whole
             remove_path(merged, path)
+    base = copy.deepcopy(merged)
     merged = merge(merged, applied)
+    _merge_multi_key_lists(merged, base, applied, res.kind, "")
     new_entries: list[tuple[Obj, FieldSet]] = []
     placed = False
     for entry, fields in entries:
@@ -359,6 +380,40 @@ def apply(res: Resource, live: Obj, applied: Obj, manager: str, *, force: bool,
     if not placed:
         new_entries.append((_new_entry(manager, "Apply", res, None), applied_fields))
     return merged, encode(new_entries)
+
+
+def _merge_multi_key_lists(merged: Any, base: Any, applied: Any, kind: str, dotted: str) -> None:
+    """Redo, by their full keys, the merge of the lists in ``_LIST_MAP_KEYS`` that the strategic
+    merge (one key field) did: ``merged`` is the strategic merge of ``applied`` into ``base``."""
+    if not isinstance(applied, dict) or not isinstance(merged, dict):
+        return
+    for field, value in applied.items():
+        path = f"{dotted}.{field}" if dotted else field
+        target, before = merged.get(field), base.get(field) if isinstance(base, dict) else None
+        if isinstance(value, dict):
+            _merge_multi_key_lists(target, before, value, kind, path)
+        elif isinstance(value, list) and isinstance(target, list):
+            mkey = merge_key_for(kind, path)
+            if not mkey or not all(isinstance(v, dict) for v in value):
+                continue
+            keys = _list_keys(mkey)
+            if len(keys) > 1:
+                merged[field] = _merge_by_keys(before if isinstance(before, list) else [], value, keys)
+                continue
+            for element in value:  # e.g. containers by name: their ports inside
+                match = [t for t in target if isinstance(t, dict) and t.get(mkey) == element.get(mkey)]
+                old = [b for b in before or [] if isinstance(b, dict) and b.get(mkey) == element.get(mkey)]
+                if match:
+                    _merge_multi_key_lists(match[0], old[0] if old else {}, element, kind, path)
+
+
+def _merge_by_keys(base: list[Any], applied: list[Obj], keys: tuple[str, ...]) -> list[Any]:
+    by_key = {json.dumps(_key_of(a, keys), sort_keys=True): a for a in applied}
+    out: list[Any] = []
+    for item in base:
+        k = json.dumps(_key_of(item, keys), sort_keys=True) if isinstance(item, dict) else None
+        out.append({**item, **by_key.pop(k)} if k in by_key else item)
+    return out + list(by_key.values())
 
 
 def created_by_apply(res: Resource, applied: Obj, manager: str) -> list[Obj]:

@@ -129,6 +129,25 @@ def test_server_side_apply(cluster: Cluster, ns: str, tmp_path: Path) -> None:
     assert "manager: kubectl" in yaml_out and "operation: Apply" in yaml_out and "fieldsV1:" in yaml_out
 
 
+def test_server_side_apply_of_a_tcp_and_udp_service(cluster: Cluster, ns: str, tmp_path: Path) -> None:
+    """A DNS-style Service (53/UDP and 53/TCP): applied server-side twice, the second is a no-op."""
+    k = cluster.kubectl
+    f = _write(tmp_path, "dns.yaml", """
+apiVersion: v1
+kind: Service
+metadata: {name: dns}
+spec:
+  selector: {app: dns}
+  ports:
+  - {name: dns, port: 53, protocol: UDP}
+  - {name: dns-tcp, port: 53, protocol: TCP}
+""")
+    assert k("apply", "--server-side", "-n", ns, "-f", f).stdout.strip() == "service/dns serverside-applied"
+    assert k("apply", "--server-side", "-n", ns, "-f", f).stdout.strip() == "service/dns serverside-applied"
+    row = k("get", "service", "dns", "-n", ns).stdout.splitlines()[1].split()
+    assert row[4] == "53/UDP,53/TCP"
+
+
 def test_diff_and_server_dry_run(cluster: Cluster, ns: str, tmp_path: Path) -> None:
     k = cluster.kubectl
     f = _write(tmp_path, "d.yaml", _pod_yaml("d"))

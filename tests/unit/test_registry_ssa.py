@@ -118,3 +118,32 @@ def test_service_ports_by_key(registry: Registry) -> None:
     svc["spec"]["ports"] = [{"port": 81}]
     obj, _, _ = registry.patch(SVCS, "default", "s", json.dumps(svc).encode(), APPLY, field_manager="kubectl")
     assert [p["port"] for p in obj["spec"]["ports"]] == [81]
+
+
+def test_service_ports_are_keyed_by_port_and_protocol(registry: Registry) -> None:
+    """53/UDP and 53/TCP are two elements (x-kubernetes-list-map-keys: port, protocol): re-applying
+    changes nothing, dropping one removes only it, and managedFields name both keys."""
+    svc = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "dns"},
+           "spec": {"selector": {"app": "dns"}, "ports": [{"name": "dns", "port": 53, "protocol": "UDP"},
+                                                          {"name": "dns-tcp", "port": 53, "protocol": "TCP"}]}}
+    body = json.dumps(svc).encode()
+    first, created, _ = registry.patch(SVCS, "default", "dns", body, APPLY, field_manager="kubectl")
+    again, created_again, _ = registry.patch(SVCS, "default", "dns", body, APPLY, field_manager="kubectl")
+    assert created and not created_again
+    assert again["metadata"]["resourceVersion"] == first["metadata"]["resourceVersion"]  # a no-op
+    ports = _managers(again)[("kubectl", "Apply")]["f:spec"]["f:ports"]
+    assert set(ports) == {'k:{"port":53,"protocol":"TCP"}', 'k:{"port":53,"protocol":"UDP"}'}
+    svc["spec"]["ports"] = [{"name": "dns", "port": 53, "protocol": "UDP"}]
+    obj, _, _ = registry.patch(SVCS, "default", "dns", json.dumps(svc).encode(), APPLY, field_manager="kubectl")
+    assert [(p["port"], p["protocol"]) for p in obj["spec"]["ports"]] == [(53, "UDP")]
+
+
+def test_container_ports_are_keyed_by_port_and_protocol(registry: Registry) -> None:
+    pod = _pod()
+    pod["spec"]["containers"][0]["ports"] = [{"containerPort": 53, "protocol": "UDP"}, {"containerPort": 53}]
+    _apply(registry, pod, "kubectl")
+    obj, _ = _apply(registry, pod, "kubectl")
+    assert [(p["containerPort"], p["protocol"]) for p in obj["spec"]["containers"][0]["ports"]] == \
+        [(53, "UDP"), (53, "TCP")]
+    fields = _managers(obj)[("kubectl", "Apply")]["f:spec"]["f:containers"]['k:{"name":"c"}']["f:ports"]
+    assert set(fields) == {'k:{"containerPort":53,"protocol":"TCP"}', 'k:{"containerPort":53,"protocol":"UDP"}'}
