@@ -83,6 +83,8 @@ class Cached:
         return line
 
 
+_CONTINUE_EXPIRED = ("The provided continue parameter is too old to display a consistent list result. You can "
+                     "start a new list without the continue parameter.")
 _CACHE_LIMIT = 200_000  # objects; beyond this the cache starts again empty (memory guard)
 _EVENT_CACHE = 4096  # recent watch events whose shared object is kept for all watchers
 
@@ -189,9 +191,17 @@ class Registry:
         name = single_name(field_selector)
         list_revisions = getattr(self.store, "list_revisions", None) if shared else None
         rows: list[tuple[str, Any]]
+        entries_at = getattr(self.store, "entries_at", None)
+        snapshot = token_rv is not None and token_rv < self.store.revision and entries_at is not None
         if name is not None and (namespace or not res.namespaced):
             entry = self.store.get(prefix + name)
             rows, rev = ([(entry.key, entry)] if entry else []), self.store.revision
+        elif snapshot:
+            # a later page: the objects as they were at the first page's revision, as etcd serves it
+            try:
+                rows, rev = [(e.key, e) for e in entries_at(prefix, token_rv)], token_rv
+            except Compacted as exc:
+                raise Gone(_CONTINUE_EXPIRED) from exc
         elif list_revisions is not None:
             rows, rev = list_revisions(prefix)
         else:
@@ -204,7 +214,10 @@ class Registry:
             if start_after is not None and key <= start_after:
                 continue
             item: Any
-            if shared:
+            if shared and snapshot:
+                item = Cached(row.mod_rev, self._out(row))  # an old version: not for the shared cache
+                obj = item.obj
+            elif shared:
                 item = self._cached(key, row if isinstance(row, int) else row.mod_rev)
                 if item is None:
                     continue
@@ -221,9 +234,8 @@ class Registry:
                 break
             items.append(item)
             last_key = key
-        # Later pages are read from the latest state in key order (what Kubernetes does once the
-        # first page's revision is compacted): every object that lives through the whole listing
-        # appears exactly once, and all pages report the first page's resourceVersion.
+        # Every page reports the first page's resourceVersion, and later pages show the objects as
+        # they were then (a token older than the store's 5-minute window is 410, as Kubernetes).
         if token_rv is not None:
             rev = token_rv
             if next_token:

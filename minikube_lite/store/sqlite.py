@@ -54,13 +54,13 @@ class _Watcher:
 
 
 class _Kept:
-    """One event of the window, as text."""
+    """One event of the window, as text (``prev_rev``: the revision ``prev`` was written at)."""
 
-    __slots__ = ("at", "key", "prev", "rev", "type", "value")
+    __slots__ = ("at", "key", "prev", "prev_rev", "rev", "type", "value")
 
-    def __init__(self, event: Event, value: str, prev: str | None) -> None:
+    def __init__(self, event: Event, value: str, prev: str | None, prev_rev: int | None = None) -> None:
         self.type, self.key, self.rev = event.type, event.key, event.rev
-        self.value, self.prev = value, prev
+        self.value, self.prev, self.prev_rev = value, prev, prev_rev
         self.at = time.monotonic()
 
     def event(self) -> Event:
@@ -145,7 +145,7 @@ class SQLiteStore:
             raise RevisionMismatch(key)
         text = json.dumps(value)
         rev = self._commit("UPDATE kv SET value=?, mod_rev=? WHERE key=?", (text, _REV, key))
-        self._publish(Event("PUT", key, value, rev, json.loads(row[0])), text, row[0])
+        self._publish(Event("PUT", key, value, rev, json.loads(row[0])), text, row[0], row[1])
         return rev
 
     def delete(self, key: str, expected_rev: int | None = None) -> tuple[Entry, int]:
@@ -156,13 +156,13 @@ class SQLiteStore:
             raise RevisionMismatch(key)
         current = Entry(key, json.loads(row[0]), row[1], row[2])
         rev = self._commit("DELETE FROM kv WHERE key=?", (key,))
-        self._publish(Event("DELETE", key, current.value, rev, current.value), row[0], row[0])
+        self._publish(Event("DELETE", key, current.value, rev, current.value), row[0], row[0], row[1])
         return current, rev
 
     # watch
 
-    def _publish(self, event: Event, value: str, prev: str | None) -> None:
-        kept = _Kept(event, value, prev)
+    def _publish(self, event: Event, value: str, prev: str | None, prev_rev: int | None = None) -> None:
+        kept = _Kept(event, value, prev, prev_rev)
         self._events.append(kept)
         horizon = kept.at - self._window_seconds
         while len(self._events) > self._window or self._events[0].at < horizon:
@@ -175,6 +175,28 @@ class SQLiteStore:
                     w.queue.put_nowait(None)
                 else:
                     w.queue.put_nowait(event)
+
+    def entries_at(self, prefix: str, rev: int) -> list[Entry]:
+        """The keys under ``prefix`` as they were at revision ``rev`` (a list served in pages reads
+        its later pages here, as etcd serves them at the first page's revision). Rebuilt from the
+        latest state and the window's values before each later write; ``Compacted`` when ``rev``
+        is older than the window."""
+        if rev < self._oldest:
+            raise Compacted(f"revision {rev} is no longer kept ({self._oldest})")
+        entries, _ = self.list(prefix)
+        at = {e.key: e for e in entries}
+        undone: set[str] = set()
+        for kept in self._events:  # oldest first: the first write after rev tells the value at rev
+            if kept.rev <= rev or not kept.key.startswith(prefix) or kept.key in undone:
+                continue
+            undone.add(kept.key)
+            if kept.prev is None or kept.prev_rev is None:  # created after rev
+                at.pop(kept.key, None)
+            else:
+                old = at.get(kept.key)
+                at[kept.key] = Entry(kept.key, json.loads(kept.prev), kept.prev_rev,
+                                     old.create_rev if old else kept.prev_rev)
+        return [at[k] for k in sorted(at)]
 
     def watch(self, prefix: str, from_rev: int) -> AsyncIterator[Event]:
         """Events on keys under ``prefix`` with revision > ``from_rev``.

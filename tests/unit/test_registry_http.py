@@ -81,22 +81,49 @@ def test_too_old_resource_version_is_an_error_event(tmp_path: Path) -> None:
 
 
 def test_pagination_under_concurrent_writes(client: TestClient) -> None:
+    """Later pages show the objects as they were at the first page's revision (etcd's snapshot):
+    a pod deleted meanwhile is still listed with its old content, one created meanwhile is not,
+    one changed meanwhile shows its old labels and old resourceVersion."""
     for i in range(20):
         client.post(PODS, json=_pod(f"p{i:02d}"))
     seen: list[str] = []
     page = client.get(f"{PODS}?limit=5").json()
     rv = page["metadata"]["resourceVersion"]
     seen += [p["metadata"]["name"] for p in page["items"]]
+    before = client.get(f"{PODS}/p12").json()
     client.delete(f"{PODS}/p07")  # on a later page: gone before it is read
     client.delete(f"{PODS}/p01")  # already read
     client.post(PODS, json=_pod("p99"))  # created during the listing
+    client.patch(f"{PODS}/p12", json={"metadata": {"labels": {"changed": "yes"}}},
+                 headers={"Content-Type": "application/merge-patch+json"})
+    later: dict[str, Any] = {}
     while page["metadata"].get("continue"):
         page = client.get(f"{PODS}?limit=5&continue={page['metadata']['continue']}").json()
         assert page["metadata"]["resourceVersion"] == rv
         seen += [p["metadata"]["name"] for p in page["items"]]
-    assert len(seen) == len(set(seen))
-    survivors = {f"p{i:02d}" for i in range(20)} - {"p07", "p01"}
-    assert survivors <= set(seen)
+        later.update({p["metadata"]["name"]: p for p in page["items"]})
+    assert seen == [f"p{i:02d}" for i in range(20)]  # exactly the 20 of the first page's revision
+    assert later["p12"]["metadata"].get("labels") is None
+    assert later["p12"]["metadata"]["resourceVersion"] == before["metadata"]["resourceVersion"]
+    assert "p07" in later and "p99" not in later
+    # a listing without continue sees the new state
+    now = {p["metadata"]["name"] for p in client.get(PODS).json()["items"]}
+    assert "p99" in now and "p07" not in now and "p01" not in now
+
+
+def test_a_continue_token_older_than_the_window_is_410(tmp_path: Path) -> None:
+    with _make(tmp_path, window=3) as c:
+        for i in range(6):
+            c.post(PODS, json=_pod(f"q{i}"))
+        page = c.get(f"{PODS}?limit=2").json()
+        for i in range(5):  # more writes than the window keeps
+            c.post(PODS, json=_pod(f"r{i}"))
+        r = c.get(f"{PODS}?limit=2&continue={page['metadata']['continue']}")
+        assert r.status_code == 410 and r.json()["reason"] == "Expired"
+        assert r.json()["message"].startswith("The provided continue parameter is too old")
+
+
+def test_pagination_rejects_bad_tokens(client: TestClient) -> None:
     assert client.get(f"{PODS}?limit=5&continue=bm90IGEgdG9rZW4=").status_code == 400
     assert client.get(f"{PODS}?limit=-1").status_code == 400
 
