@@ -402,7 +402,7 @@ class DeploymentController:
             _, old[i] = await self._scale_rs(d, rs, replicas - down)
             cleaned += down
         # 2. Then available ones, while at least minAvailable pods stay available.
-        available = sum(ro.status_field(rs, "availableReplicas") for rs in all_rs)
+        available = sum(ro.counted_available(rs) for rs in [new, *old] if rs is not None)
         scaled = 0
         if available > min_available:
             total_down = available - min_available

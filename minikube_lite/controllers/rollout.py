@@ -161,6 +161,13 @@ def status_field(obj: Obj | None, key: str) -> int:
     return int(((obj or {}).get("status") or {}).get(key, 0) or 0)
 
 
+def counted_available(rs: Obj | None) -> int:
+    """The available pods of a ReplicaSet that may be counted on: at most its ``spec.replicas``.
+    Right after a scale-down its status still counts the pods being removed; counting those would
+    let a rolling update take away more old pods than maxUnavailable allows."""
+    return min(status_field(rs, "availableReplicas"), spec_replicas(rs))
+
+
 # --- pods ----------------------------------------------------------------------------------------
 
 def _ready_condition(pod: Obj) -> Obj | None:

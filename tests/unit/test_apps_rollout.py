@@ -145,3 +145,33 @@ def test_table_columns() -> None:
     names = [c["name"] for c in table["columnDefinitions"] if c["priority"] == 0]
     assert names == ["Name", "Ready", "Up-to-date", "Available", "Age"]
     assert table["rows"][0]["cells"][:4] == ["web", "2/3", 3, 2]
+
+
+def test_old_pods_are_not_scaled_down_on_a_stale_status() -> None:
+    """Right after the old ReplicaSet went 4 -> 3 its status still says 4 available. Counting those
+    would scale it to 1 and leave 2 ready pods where maxUnavailable=1 of 4 allows no fewer than 3
+    (a CI run caught exactly that); at most spec.replicas of a ReplicaSet's pods count."""
+    import asyncio
+
+    from minikube_lite.controllers.deployment import DeploymentController
+
+    d = {"metadata": {"name": "roll", "namespace": "ns"},
+         "spec": {"replicas": 4, "strategy": {"type": "RollingUpdate",
+                                              "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 1}}}}
+
+    def rs(name: str, created: str, spec: int, available: int) -> dict[str, Any]:
+        return {"metadata": {"name": name, "namespace": "ns", "creationTimestamp": created},
+                "spec": {"replicas": spec}, "status": {"replicas": available, "availableReplicas": available}}
+
+    new = rs("roll-new", "2026-01-01T00:01:00Z", 2, 1)
+    old = rs("roll-old", "2026-01-01T00:00:00Z", 3, 4)  # the stale status
+    scaled: list[tuple[str, int]] = []
+    controller = DeploymentController(None)  # type: ignore[arg-type] - only the decision is run
+
+    async def scale(_d: Any, target: dict[str, Any], replicas: int) -> tuple[bool, dict[str, Any]]:
+        scaled.append((target["metadata"]["name"], replicas))
+        return True, {**target, "spec": {"replicas": replicas}}
+
+    controller._scale_rs = scale  # type: ignore[method-assign]
+    asyncio.run(controller._reconcile_old(d, new, [old]))
+    assert scaled == [("roll-old", 2)]  # 2 old + 1 new available = 3 = replicas - maxUnavailable
