@@ -185,6 +185,7 @@ def main() -> None:
     parser.add_argument("--replicas", type=int, default=20)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--idle-pods", type=int, default=50)
+    parser.add_argument("--idle-seconds", type=float, default=20.0, help="how long the idle CPU is measured")
     args = parser.parse_args()
     ensure_images()
     with tempfile.TemporaryDirectory(prefix="bench-deploy-") as tmp:
@@ -198,7 +199,7 @@ def main() -> None:
                 k8s.append(b.apply_to_ready(f"bench{i}", args.replicas))
                 pod_eq.append(b.docker_direct(args.replicas, pod_equivalent=True))
                 plain.append(b.docker_direct(args.replicas, pod_equivalent=False))
-            cpu = b.idle_cpu(args.idle_pods)
+            cpu = b.idle_cpu(args.idle_pods, args.idle_seconds)
             scale = b.scale_rounds(3, args.idle_pods)
         finally:
             b.cli("delete")
