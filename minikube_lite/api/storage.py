@@ -345,6 +345,13 @@ def is_default_class(sc: dict[str, Any]) -> bool:
 SELECTED_NODE_ANNOTATION = "volume.kubernetes.io/selected-node"
 
 
+def claims_used_by(pod: dict[str, Any]) -> list[str]:
+    """Names of the PersistentVolumeClaims a pod's volumes use (in its namespace)."""
+    return [(v.get("persistentVolumeClaim") or {}).get("claimName")
+            for v in (pod.get("spec") or {}).get("volumes") or []
+            if (v.get("persistentVolumeClaim") or {}).get("claimName")]
+
+
 def waits_for_consumer(sc: dict[str, Any] | None) -> bool:
     return (sc or {}).get("volumeBindingMode") == "WaitForFirstConsumer"
 

@@ -46,6 +46,7 @@ from ..api.errors import AlreadyExists, ApiError, NotFound
 from ..api.storage import (
     SELECTED_NODE_ANNOTATION,
     claim_class,
+    claims_used_by,
     is_default_class,
     volume_class,
     waits_for_consumer,
@@ -71,12 +72,6 @@ ANN_PROVISIONED_BY = "pv.kubernetes.io/provisioned-by"
 ANN_STORAGE_PROVISIONER = "volume.kubernetes.io/storage-provisioner"
 ANN_BETA_STORAGE_PROVISIONER = "volume.beta.kubernetes.io/storage-provisioner"
 ANN_PROVISIONER_IDENTITY = "hostPathProvisionerIdentity"
-
-
-def claims_used_by(pod: dict[str, Any]) -> list[str]:
-    return [(v.get("persistentVolumeClaim") or {}).get("claimName")
-            for v in (pod.get("spec") or {}).get("volumes") or []
-            if (v.get("persistentVolumeClaim") or {}).get("claimName")]
 
 
 def _in_use(pod: dict[str, Any], claim: str) -> bool:

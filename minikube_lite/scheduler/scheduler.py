@@ -18,7 +18,7 @@ import logging
 from typing import Any
 
 from ..api.errors import ApiError, Conflict, NotFound
-from ..api.storage import SELECTED_NODE_ANNOTATION, claim_class, waits_for_consumer
+from ..api.storage import SELECTED_NODE_ANNOTATION, claim_class, claims_used_by, waits_for_consumer
 from ..client.base import Client
 from ..client.events import record_event
 from ..client.informer import Informer
@@ -109,10 +109,7 @@ class Scheduler:
 
     async def _select_node_for_claims(self, pod: dict[str, Any], node_name: str) -> None:
         ns = pod["metadata"]["namespace"]
-        for volume in (pod.get("spec") or {}).get("volumes") or []:
-            name = (volume.get("persistentVolumeClaim") or {}).get("claimName")
-            if not name:
-                continue
+        for name in claims_used_by(pod):
             try:
                 claim = await self.client.get("persistentvolumeclaims", name, namespace=ns)
                 if (claim.get("spec") or {}).get("volumeName"):
