@@ -145,7 +145,9 @@ class SQLiteStore:
             raise RevisionMismatch(key)
         text = json.dumps(value)
         rev = self._commit("UPDATE kv SET value=?, mod_rev=? WHERE key=?", (text, _REV, key))
-        self._publish(Event("PUT", key, value, rev, json.loads(row[0])), text, row[0], row[1])
+        # the previous value is decoded only for watchers that will get the event (selector checks)
+        prev = json.loads(row[0]) if self._watched(key) else {}
+        self._publish(Event("PUT", key, value, rev, prev), text, row[0], row[1])
         return rev
 
     def delete(self, key: str, expected_rev: int | None = None) -> tuple[Entry, int]:
@@ -160,6 +162,9 @@ class SQLiteStore:
         return current, rev
 
     # watch
+
+    def _watched(self, key: str) -> bool:
+        return any(key.startswith(w.prefix) for w in self._watchers)
 
     def _publish(self, event: Event, value: str, prev: str | None, prev_rev: int | None = None) -> None:
         kept = _Kept(event, value, prev, prev_rev)
@@ -190,7 +195,7 @@ class SQLiteStore:
             if kept.rev <= rev or not kept.key.startswith(prefix) or kept.key in undone:
                 continue
             undone.add(kept.key)
-            if kept.prev is None or kept.prev_rev is None:  # created after rev
+            if kept.prev_rev is None:  # created after rev
                 at.pop(kept.key, None)
             else:
                 old = at.get(kept.key)
