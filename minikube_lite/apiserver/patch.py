@@ -68,6 +68,10 @@ APPLY_PATCH = "application/apply-patch+yaml"  # server-side apply: handled by th
 #: Marks a list of scalars merged as a set (union keeping order), e.g. ``metadata.finalizers``.
 PRIMITIVE = ""
 
+#: ``(merge key, element) -> identity``: how a caller with more key fields than the merge key
+#: tells elements apart (server-side apply: ports by number *and* protocol).
+ElementKey = Callable[[str, dict[str, Any]], Any]
+
 #: Lists inside a container (``containers``, ``initContainers``, ``ephemeralContainers``).
 _CONTAINER_LISTS: dict[str, str] = {
     "ports": "containerPort",
@@ -239,8 +243,15 @@ def _identity(value: Any) -> tuple[Any, ...]:
 class _Smp:
     """One strategic-merge-patch application: knows the kind, walks original and patch together."""
 
-    def __init__(self, kind: str) -> None:
+    def __init__(self, kind: str, element_key: ElementKey | None = None) -> None:
         self.fields = _fields_for(kind)
+        self.element_key = element_key
+
+    def _key(self, mkey: str, element: dict[str, Any]) -> tuple[Any, ...]:
+        """The identity of a keyed list element: its merge key's value, or ``element_key``'s."""
+        if self.element_key is not None:
+            return _identity(self.element_key(mkey, element))
+        return _identity(element[mkey])
 
     # -- maps ----------------------------------------------------------------------------------
 
@@ -394,7 +405,7 @@ class _Smp:
                     if mkey not in item:
                         raise BadRequest(f"{_where(path)}: $patch: delete element {_short(item)} lacks the "
                                          f"merge key {mkey!r}")
-                    deletes.add(_identity(item[mkey]))
+                    deletes.add(self._key(mkey, item))
                     continue
                 if directive != "merge":
                     raise BadRequest(f"{_where(path)}: unknown $patch directive {_short(directive)} "
@@ -407,7 +418,7 @@ class _Smp:
             items.append(item)
 
         def ident(element: Any) -> tuple[Any, ...] | None:
-            return _identity(element[mkey]) if isinstance(element, dict) and mkey in element else None
+            return self._key(mkey, element) if isinstance(element, dict) and mkey in element else None
 
         merged: list[Any] = [] if replace else [e for e in original if ident(e) not in deletes]
         position = {ident(e): i for i, e in reversed(list(enumerate(merged))) if ident(e) is not None}
@@ -426,8 +437,8 @@ class _Smp:
 
     # -- order ---------------------------------------------------------------------------------
 
-    @staticmethod
-    def _ordered(merged: list[Any], order: list[Any], server_order: list[Any], mkey: str, path: str) -> list[Any]:
+    def _ordered(self, merged: list[Any], order: list[Any], server_order: list[Any], mkey: str,
+                 path: str) -> list[Any]:
         """Order ``merged`` the way Kubernetes does.
 
         Elements named in ``order`` (``$setElementOrder``, else the patch list itself) follow that
@@ -439,7 +450,7 @@ class _Smp:
             if mkey == PRIMITIVE:
                 return _identity(element)
             if isinstance(element, dict) and mkey in element:
-                return _identity(element[mkey])
+                return self._key(mkey, element)
             return None
 
         wanted: dict[tuple[Any, ...], int] = {}
@@ -447,7 +458,7 @@ class _Smp:
             if mkey != PRIMITIVE and not (isinstance(element, dict) and mkey in element):
                 raise BadRequest(f"{_where(path)}: $setElementOrder element {_short(element)} does not contain "
                                  f"the merge key {mkey!r}")
-            wanted.setdefault(_identity(element) if mkey == PRIMITIVE else _identity(element[mkey]), i)
+            wanted.setdefault(_identity(element) if mkey == PRIMITIVE else self._key(mkey, element), i)
         stored: dict[tuple[Any, ...], int] = {}
         for i, element in enumerate(server_order):
             key = ident(element)
@@ -485,17 +496,19 @@ class _Smp:
 
 
 @_api_errors_only
-def strategic_merge_patch(original: dict[str, Any], patch: dict[str, Any], kind: str) -> dict[str, Any]:
+def strategic_merge_patch(original: dict[str, Any], patch: dict[str, Any], kind: str, *,
+                          element_key: ElementKey | None = None) -> dict[str, Any]:
     """Apply a Kubernetes strategic merge patch to ``original`` (an object of ``kind``).
 
-    Lists with a merge key (see :func:`merge_key_for`) are merged by that key, other lists are
-    replaced, maps merge recursively and ``null`` deletes. Directives are honoured and removed.
+    Lists with a merge key (see :func:`merge_key_for`) are merged by that key (or by
+    ``element_key``'s identity when given), other lists are replaced, maps merge recursively and
+    ``null`` deletes. Directives are honoured and removed.
     """
     if not isinstance(original, dict):
         raise BadRequest("the object to patch must be a JSON object")
     if not isinstance(patch, dict):
         raise BadRequest(f"a strategic merge patch must be a JSON object, got {_short(patch)}")
-    result = _Smp(kind).merge_map(copy.deepcopy(original), patch, "")
+    result = _Smp(kind, element_key).merge_map(copy.deepcopy(original), patch, "")
     return {} if isinstance(result, _Deleted) else result
 
 

@@ -655,7 +655,8 @@ class Registry:
             live = self._out(entry)
             precondition = applied["metadata"].get("resourceVersion")
             merged, managed = ssa.apply(res, live, applied, field_manager, force=force,
-                                        merge=lambda base, cfg: strategic_merge_patch(base, cfg, res.kind))
+                                        merge=lambda base, cfg: strategic_merge_patch(
+                                            base, cfg, res.kind, element_key=ssa.element_key))
             merged["metadata"].pop("resourceVersion", None)
             if precondition:
                 merged["metadata"]["resourceVersion"] = precondition

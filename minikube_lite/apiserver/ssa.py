@@ -332,7 +332,8 @@ def apply(res: Resource, live: Obj, applied: Obj, manager: str, *, force: bool,
           merge: Any) -> tuple[Obj, list[Obj]]:
     """Server-side apply of ``applied`` over ``live``: the merged object and its managedFields.
 
-    ``merge(base, applied)`` merges the configuration into the object (strategic merge).
+    ``merge(base, applied)`` merges the configuration into the object (strategic merge, with
+    list elements told apart by :func:`element_key`).
     """
     applied_fields = fields_of(applied, res.kind)
     entries = decode(live.get("metadata", {}).get("managedFields"))
@@ -361,9 +362,7 @@ def apply(res: Resource, live: Obj, applied: Obj, manager: str, *, force: bool,
     for path in sorted(dropped, key=len):
         if not any(path[:i] in dropped for i in range(1, len(path))):  # an element goes whole
             remove_path(merged, path)
-    base = copy.deepcopy(merged)
     merged = merge(merged, applied)
-    _merge_multi_key_lists(merged, base, applied, res.kind, "")
     new_entries: list[tuple[Obj, FieldSet]] = []
     placed = False
     for entry, fields in entries:
@@ -382,38 +381,9 @@ def apply(res: Resource, live: Obj, applied: Obj, manager: str, *, force: bool,
     return merged, encode(new_entries)
 
 
-def _merge_multi_key_lists(merged: Any, base: Any, applied: Any, kind: str, dotted: str) -> None:
-    """Redo, by their full keys, the merge of the lists in ``_LIST_MAP_KEYS`` that the strategic
-    merge (one key field) did: ``merged`` is the strategic merge of ``applied`` into ``base``."""
-    if not isinstance(applied, dict) or not isinstance(merged, dict):
-        return
-    for field, value in applied.items():
-        path = f"{dotted}.{field}" if dotted else field
-        target, before = merged.get(field), base.get(field) if isinstance(base, dict) else None
-        if isinstance(value, dict):
-            _merge_multi_key_lists(target, before, value, kind, path)
-        elif isinstance(value, list) and isinstance(target, list):
-            mkey = merge_key_for(kind, path)
-            if not mkey or not all(isinstance(v, dict) for v in value):
-                continue
-            keys = _list_keys(mkey)
-            if len(keys) > 1:
-                merged[field] = _merge_by_keys(before if isinstance(before, list) else [], value, keys)
-                continue
-            for element in value:  # e.g. containers by name: their ports inside
-                match = [t for t in target if isinstance(t, dict) and t.get(mkey) == element.get(mkey)]
-                old = [b for b in before or [] if isinstance(b, dict) and b.get(mkey) == element.get(mkey)]
-                if match:
-                    _merge_multi_key_lists(match[0], old[0] if old else {}, element, kind, path)
-
-
-def _merge_by_keys(base: list[Any], applied: list[Obj], keys: tuple[str, ...]) -> list[Any]:
-    by_key = {json.dumps(_key_of(a, keys), sort_keys=True): a for a in applied}
-    out: list[Any] = []
-    for item in base:
-        k = json.dumps(_key_of(item, keys), sort_keys=True) if isinstance(item, dict) else None
-        out.append({**item, **by_key.pop(k)} if k in by_key else item)
-    return out + list(by_key.values())
+def element_key(mkey: str, element: Obj) -> str:
+    """A keyed list element's identity by all its schema key fields (for the strategic merge)."""
+    return json.dumps(_key_of(element, _list_keys(mkey)), sort_keys=True)
 
 
 def created_by_apply(res: Resource, applied: Obj, manager: str) -> list[Obj]:
