@@ -97,7 +97,6 @@ class Kubelet(Termination, StatusWriter, Logs, Exec, Prober, Volumes, ImagePulle
         self.cluster_id = cluster_id
         self.network_name = network_name
         self.runtime = Runtime(cluster_id=cluster_id, network_name=network_name, docker_client=docker_client)
-        self.host_ip = "127.0.0.1"
         # The resync is the safety net, not the fast path: Docker events, the pod/config watches
         # and the reconnect resync drive every change. 30 s (Kubernetes' kubelet uses 60 s) keeps
         # a steady node of 50 pods under 1% of a core (bench/bench_deployments.py).
@@ -133,6 +132,11 @@ class Kubelet(Termination, StatusWriter, Logs, Exec, Prober, Volumes, ImagePulle
 
     # ---- plumbing ---------------------------------------------------------------------------
 
+    @property
+    def host_ip(self) -> str:
+        """The node's address: the gateway of the pods' bridge, as the runtime found it."""
+        return self.runtime.host_ip or "127.0.0.1"
+
     # ---- lifecycle --------------------------------------------------------------------------
 
     async def run(self) -> None:
@@ -146,7 +150,7 @@ class Kubelet(Termination, StatusWriter, Logs, Exec, Prober, Volumes, ImagePulle
         self._listed = False
         self._queue = WorkQueue(self._sync_pod)
         await self._docker(self.runtime.ping)
-        self.host_ip = await self._docker(self.runtime.ensure_network)
+        await self._docker(self.runtime.ensure_network)  # also learns the node's address (host_ip)
         await self._docker(self.runtime.ensure_pause_image)
         self._runtime_version = await self._docker(self.runtime.version)
         await self._register_node()
