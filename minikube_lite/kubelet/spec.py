@@ -24,9 +24,14 @@ class ConfigError(Exception):
     """The container cannot be configured yet (``CreateContainerConfigError``)."""
 
 
+def security_setting(pod: dict[str, Any], container: dict[str, Any], field: str) -> Any:
+    """A securityContext field as it applies to ``container``: its own, else the pod's."""
+    ctx = container.get("securityContext") or {}
+    return ctx[field] if field in ctx else ((pod.get("spec") or {}).get("securityContext") or {}).get(field)
+
+
 def run_as_non_root(pod: dict[str, Any], container: dict[str, Any]) -> bool:
-    pod_ctx = (pod.get("spec") or {}).get("securityContext") or {}
-    return bool((container.get("securityContext") or {}).get("runAsNonRoot", pod_ctx.get("runAsNonRoot")))
+    return bool(security_setting(pod, container, "runAsNonRoot"))
 
 
 def verify_non_root(pod: dict[str, Any], container: dict[str, Any], image_user: str) -> None:
@@ -35,8 +40,7 @@ def verify_non_root(pod: dict[str, Any], container: dict[str, Any], image_user: 
     meta = pod.get("metadata") or {}
     where = f'(pod: "{meta.get("name")}_{meta.get("namespace", "default")}({meta.get("uid", "")})", ' \
             f'container: {container.get("name")})'
-    pod_ctx = (pod.get("spec") or {}).get("securityContext") or {}
-    uid = (container.get("securityContext") or {}).get("runAsUser", pod_ctx.get("runAsUser"))
+    uid = security_setting(pod, container, "runAsUser")
     if uid is not None:
         if int(uid) == 0:
             raise ConfigError(f"container's runAsUser breaks non-root policy {where}")
@@ -232,10 +236,8 @@ def expand_args(args: list[str] | None, env: list[str]) -> list[str] | None:
 # ---- docker create ------------------------------------------------------------------------
 
 def _user(pod: dict[str, Any], container: dict[str, Any]) -> str | None:
-    pod_ctx = (pod.get("spec") or {}).get("securityContext") or {}
-    ctx = container.get("securityContext") or {}
-    uid = ctx.get("runAsUser", pod_ctx.get("runAsUser"))
-    gid = ctx.get("runAsGroup", pod_ctx.get("runAsGroup"))
+    uid = security_setting(pod, container, "runAsUser")
+    gid = security_setting(pod, container, "runAsGroup")
     if uid is None and gid is None:
         return None
     if uid is None:
