@@ -1,0 +1,174 @@
+"""apps/v1 DaemonSet: schema, validation, defaults and ``kubectl get`` columns.
+
+Rules from Kubernetes' ``pkg/apis/apps/validation`` (``ValidateDaemonSetSpec``) and
+``pkg/apis/apps/v1/defaults.go``: a non-empty selector selecting the template's labels, the
+template's ``restartPolicy`` only ``Always``, ``updateStrategy`` RollingUpdate (``maxUnavailable``
+and ``maxSurge`` ints or percentages, not both zero; defaults 1 and 0) or OnDelete; the selector
+is immutable.
+
+``kubectl get ds`` prints ``NAME DESIRED CURRENT READY UP-TO-DATE AVAILABLE NODE SELECTOR AGE``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from .apps import (
+    LabelSelector,
+    PodTemplateSpec,
+    _is_zero,
+    _template_cells,
+    _validate_int_or_percent,
+    _validate_selector,
+    _validate_template,
+)
+from .models import IntOrString, K8sModel, Time, TypedObject
+
+if TYPE_CHECKING:
+    from .validation import ErrorList
+
+
+class RollingUpdateDaemonSet(K8sModel):
+    maxUnavailable: IntOrString | None = None
+    maxSurge: IntOrString | None = None
+
+
+class DaemonSetUpdateStrategy(K8sModel):
+    type: str | None = None
+    rollingUpdate: RollingUpdateDaemonSet | None = None
+
+
+class DaemonSetSpec(K8sModel):
+    selector: LabelSelector | None = None
+    template: PodTemplateSpec | None = None
+    updateStrategy: DaemonSetUpdateStrategy | None = None
+    minReadySeconds: int | None = None
+    revisionHistoryLimit: int | None = None
+
+
+class DaemonSetCondition(K8sModel):
+    type: str | None = None
+    status: str | None = None
+    lastTransitionTime: Time | None = None
+    reason: str | None = None
+    message: str | None = None
+
+
+class DaemonSetStatus(K8sModel):
+    currentNumberScheduled: int | None = None
+    numberMisscheduled: int | None = None
+    desiredNumberScheduled: int | None = None
+    numberReady: int | None = None
+    observedGeneration: int | None = None
+    updatedNumberScheduled: int | None = None
+    numberAvailable: int | None = None
+    numberUnavailable: int | None = None
+    collisionCount: int | None = None
+    conditions: list[DaemonSetCondition] | None = None
+
+
+class DaemonSet(TypedObject):
+    spec: DaemonSetSpec | None = None
+    status: DaemonSetStatus | None = None
+
+
+MODELS: dict[str, type[TypedObject]] = {"DaemonSet": DaemonSet}
+
+
+def validate_daemonset(errs: ErrorList, obj: dict[str, Any]) -> None:
+    spec = obj.get("spec") or {}
+    for key in ("minReadySeconds", "revisionHistoryLimit"):
+        value = spec.get(key)
+        if value is not None and value < 0:
+            errs.invalid(f"spec.{key}", value, "must be greater than or equal to 0")
+    selector = spec.get("selector")
+    if selector is not None and not selector.get("matchLabels") and not selector.get("matchExpressions"):
+        errs.invalid("spec.selector", selector, "empty selector is invalid for daemonset")
+    else:
+        _validate_selector(errs, selector, spec.get("template"))
+    _validate_template(errs, spec.get("template"))
+    strategy = spec.get("updateStrategy") or {}
+    stype = strategy.get("type")
+    errs.enum("spec.updateStrategy.type", stype, ["OnDelete", "RollingUpdate"])
+    rolling = strategy.get("rollingUpdate")
+    if rolling is not None and stype in (None, "RollingUpdate"):
+        surge, unavailable = rolling.get("maxSurge"), rolling.get("maxUnavailable")
+        _validate_int_or_percent(errs, unavailable, "spec.updateStrategy.rollingUpdate.maxUnavailable")
+        _validate_int_or_percent(errs, surge, "spec.updateStrategy.rollingUpdate.maxSurge")
+        if _is_zero(surge) and _is_zero(unavailable):
+            errs.invalid("spec.updateStrategy.rollingUpdate.maxUnavailable", unavailable if unavailable is not None
+                         else 0, "may not be 0 when `maxSurge` is 0")
+        elif not _is_zero(surge) and not _is_zero(unavailable):
+            errs.invalid("spec.updateStrategy.rollingUpdate.maxUnavailable", unavailable,
+                         "may not be set when maxSurge is set")
+
+
+def validate_daemonset_update(errs: ErrorList, old: dict[str, Any], new: dict[str, Any]) -> None:
+    from . import validation as v
+
+    if v._normalized((old.get("spec") or {}).get("selector")) != v._normalized((new.get("spec") or {}).get("selector")):
+        errs.invalid("spec.selector", (new.get("spec") or {}).get("selector"), "field is immutable")
+
+
+VALIDATORS = {"DaemonSet": validate_daemonset}
+UPDATE_VALIDATORS = {"DaemonSet": validate_daemonset_update}
+
+
+def default_daemonset(obj: dict[str, Any]) -> None:
+    from .apps import _default_template
+
+    spec = obj.setdefault("spec", {})
+    strategy = spec.setdefault("updateStrategy", {})
+    strategy.setdefault("type", "RollingUpdate")
+    if strategy["type"] == "RollingUpdate":
+        rolling = strategy.setdefault("rollingUpdate", {})
+        rolling.setdefault("maxUnavailable", 1)
+        rolling.setdefault("maxSurge", 0)
+    spec.setdefault("revisionHistoryLimit", 10)
+    _default_template(spec)
+
+
+DEFAULTS = {"DaemonSet": default_daemonset}
+
+
+def columns() -> dict[str, list[dict[str, Any]]]:
+    from .tables import _AGE, _NAME, _col
+
+    return {"DaemonSet": [
+        _NAME,
+        _col("Desired", "The total number of nodes that should be running the daemon pod (including nodes "
+                        "correctly running the daemon pod). More info: https://kubernetes.io/docs/concepts/"
+                        "workloads/controllers/daemonset/", type_="integer"),
+        _col("Current", "The number of nodes that are running at least 1 daemon pod and are supposed to run the "
+                        "daemon pod. More info: https://kubernetes.io/docs/concepts/workloads/controllers/"
+                        "daemonset/", type_="integer"),
+        _col("Ready", "numberReady is the number of nodes that should be running the daemon pod and have one or "
+                      "more of the daemon pod running with a Ready Condition.", type_="integer"),
+        _col("Up-to-date", "The total number of nodes that are running updated daemon pod", type_="integer"),
+        _col("Available", "The number of nodes that should be running the daemon pod and have one or more of the "
+                          "daemon pod running and available (ready for at least spec.minReadySeconds)",
+             type_="integer"),
+        _col("Node Selector", "NodeSelector is a selector which must be true for the pod to fit on a node. "
+                              "Selector which must match a node's labels for the pod to be scheduled on that node. "
+                              "More info: https://kubernetes.io/docs/concepts/configuration/assign-pod-node/"),
+        _AGE,
+        _col("Containers", "Names of each container in the template.", priority=1),
+        _col("Images", "Images referenced by each container in the template.", priority=1),
+        _col("Selector", "A label query over pods that are managed by the daemon set. Must match in order to be "
+                         "controlled. It must match the pod template's labels. More info: https://kubernetes.io/"
+                         "docs/concepts/overview/working-with-objects/labels/#label-selectors", priority=1),
+    ]}
+
+
+def daemonset_cells(obj: dict[str, Any], now: datetime) -> list[Any]:
+    from .tables import _age, _name, format_selector
+
+    spec, status = obj.get("spec") or {}, obj.get("status") or {}
+    node_selector = ((spec.get("template") or {}).get("spec") or {}).get("nodeSelector")
+    return [_name(obj), status.get("desiredNumberScheduled", 0), status.get("currentNumberScheduled", 0),
+            status.get("numberReady", 0), status.get("updatedNumberScheduled", 0), status.get("numberAvailable", 0),
+            format_selector(node_selector), _age(obj, now), *_template_cells(spec)]
+
+
+CELLS = {"DaemonSet": daemonset_cells}

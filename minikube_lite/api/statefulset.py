@@ -1,0 +1,268 @@
+"""apps/v1 StatefulSet and ControllerRevision: schemas, validation, defaults and ``kubectl get`` columns.
+
+Rules from Kubernetes' ``pkg/apis/apps/validation`` (``ValidateStatefulSetSpec``, ``...Update``)
+and ``pkg/apis/apps/v1/defaults.go``: a non-empty selector that selects the template's labels,
+the template's ``restartPolicy`` only ``Always``, ``podManagementPolicy`` OrderedReady / Parallel,
+``updateStrategy`` RollingUpdate (``partition`` >= 0, ``maxUnavailable`` > 0) or OnDelete,
+the claim templates checked as claims; on update only ``replicas``, ``ordinals``, ``template``,
+``updateStrategy``, ``persistentVolumeClaimRetentionPolicy``, ``minReadySeconds`` (and
+``revisionHistoryLimit``) may change, with Kubernetes' one-line message.
+
+A ControllerRevision (the StatefulSet's and the DaemonSet's revision history) holds ``data`` (the
+template as a patch) and ``revision``; ``data`` is immutable.
+
+Columns: StatefulSet ``NAME READY AGE`` (+ ``CONTAINERS IMAGES``), ControllerRevision ``NAME
+CONTROLLER REVISION AGE``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from .apps import (
+    LabelSelector,
+    PodTemplateSpec,
+    _validate_int_or_percent,
+    _validate_selector,
+    _validate_template,
+)
+from .models import IntOrString, K8sModel, Loose, Time, TypedObject
+from .storage import PersistentVolumeClaim
+
+if TYPE_CHECKING:
+    from .validation import ErrorList
+
+POD_NAME_LABEL = "statefulset.kubernetes.io/pod-name"
+POD_INDEX_LABEL = "apps.kubernetes.io/pod-index"
+REVISION_HASH_LABEL = "controller-revision-hash"
+
+# --- models ------------------------------------------------------------------------------------
+
+
+class RollingUpdateStatefulSetStrategy(K8sModel):
+    partition: int | None = None
+    maxUnavailable: IntOrString | None = None
+
+
+class StatefulSetUpdateStrategy(K8sModel):
+    type: str | None = None
+    rollingUpdate: RollingUpdateStatefulSetStrategy | None = None
+
+
+class StatefulSetPersistentVolumeClaimRetentionPolicy(K8sModel):
+    whenDeleted: str | None = None
+    whenScaled: str | None = None
+
+
+class StatefulSetOrdinals(K8sModel):
+    start: int | None = None
+
+
+class StatefulSetSpec(K8sModel):
+    replicas: int | None = None
+    selector: LabelSelector | None = None
+    template: PodTemplateSpec | None = None
+    volumeClaimTemplates: list[PersistentVolumeClaim] | None = None
+    serviceName: str | None = None
+    podManagementPolicy: str | None = None
+    updateStrategy: StatefulSetUpdateStrategy | None = None
+    revisionHistoryLimit: int | None = None
+    minReadySeconds: int | None = None
+    persistentVolumeClaimRetentionPolicy: StatefulSetPersistentVolumeClaimRetentionPolicy | None = None
+    ordinals: StatefulSetOrdinals | None = None
+
+
+class StatefulSetCondition(K8sModel):
+    type: str | None = None
+    status: str | None = None
+    lastTransitionTime: Time | None = None
+    reason: str | None = None
+    message: str | None = None
+
+
+class StatefulSetStatus(K8sModel):
+    observedGeneration: int | None = None
+    replicas: int | None = None
+    readyReplicas: int | None = None
+    currentReplicas: int | None = None
+    updatedReplicas: int | None = None
+    currentRevision: str | None = None
+    updateRevision: str | None = None
+    collisionCount: int | None = None
+    conditions: list[StatefulSetCondition] | None = None
+    availableReplicas: int | None = None
+
+
+class StatefulSet(TypedObject):
+    spec: StatefulSetSpec | None = None
+    status: StatefulSetStatus | None = None
+
+
+class ControllerRevision(TypedObject):
+    data: Loose | None = None
+    revision: int | None = None
+
+
+MODELS: dict[str, type[TypedObject]] = {"StatefulSet": StatefulSet, "ControllerRevision": ControllerRevision}
+
+# --- validation ----------------------------------------------------------------------------------
+
+
+def validate_statefulset(errs: ErrorList, obj: dict[str, Any]) -> None:
+    from .storage import validate_pvc
+    from .validation import ErrorList as _Errors
+
+    spec = obj.get("spec") or {}
+    for key in ("replicas", "minReadySeconds", "revisionHistoryLimit"):
+        value = spec.get(key)
+        if value is not None and value < 0:
+            errs.invalid(f"spec.{key}", value, "must be greater than or equal to 0")
+    errs.enum("spec.podManagementPolicy", spec.get("podManagementPolicy"), ["OrderedReady", "Parallel"])
+    strategy = spec.get("updateStrategy") or {}
+    stype = strategy.get("type")
+    errs.enum("spec.updateStrategy.type", stype, ["OnDelete", "RollingUpdate"])
+    rolling = strategy.get("rollingUpdate")
+    if rolling is not None:
+        if stype not in (None, "RollingUpdate"):
+            errs.invalid("spec.updateStrategy.rollingUpdate", rolling,
+                         "only allowed for updateStrategy 'RollingUpdate'")
+        partition = rolling.get("partition")
+        if partition is not None and partition < 0:
+            errs.invalid("spec.updateStrategy.rollingUpdate.partition", partition,
+                         "must be greater than or equal to 0")
+        unavailable = rolling.get("maxUnavailable")
+        if unavailable is not None:
+            _validate_int_or_percent(errs, unavailable, "spec.updateStrategy.rollingUpdate.maxUnavailable")
+            if unavailable in (0, "0%"):
+                errs.invalid("spec.updateStrategy.rollingUpdate.maxUnavailable", unavailable,
+                             "must be greater than 0")
+    policy = spec.get("persistentVolumeClaimRetentionPolicy") or {}
+    for key in ("whenDeleted", "whenScaled"):
+        errs.enum(f"spec.persistentVolumeClaimRetentionPolicy.{key}", policy.get(key), ["Delete", "Retain"])
+    start = (spec.get("ordinals") or {}).get("start")
+    if start is not None and start < 0:
+        errs.invalid("spec.ordinals.start", start, "must be greater than or equal to 0")
+    selector = spec.get("selector")
+    if selector is not None and not selector.get("matchLabels") and not selector.get("matchExpressions"):
+        errs.invalid("spec.selector", selector, "empty selector is invalid for statefulset")
+    else:
+        _validate_selector(errs, selector, spec.get("template"))
+    _validate_template(errs, spec.get("template"))
+    for i, claim in enumerate(spec.get("volumeClaimTemplates") or []):
+        sub = _Errors()
+        validate_pvc(sub, claim)
+        for cause in sub.causes:
+            errs.add(f"spec.volumeClaimTemplates[{i}].{cause['field']}", cause["reason"], cause["message"])
+
+
+_MUTABLE = ("replicas", "ordinals", "template", "updateStrategy", "persistentVolumeClaimRetentionPolicy",
+            "minReadySeconds", "revisionHistoryLimit")
+
+
+def validate_statefulset_update(errs: ErrorList, old: dict[str, Any], new: dict[str, Any]) -> None:
+    from . import validation as v
+
+    old_rest = {k: v_ for k, v_ in (old.get("spec") or {}).items() if k not in _MUTABLE}
+    new_rest = {k: v_ for k, v_ in (new.get("spec") or {}).items() if k not in _MUTABLE}
+    for rest in (old_rest, new_rest):
+        for claim in rest.get("volumeClaimTemplates") or []:
+            claim.pop("status", None)
+    if v._normalized(old_rest) != v._normalized(new_rest):
+        errs.forbidden("spec", "updates to statefulset spec for fields other than 'replicas', 'ordinals', "
+                               "'template', 'updateStrategy', 'persistentVolumeClaimRetentionPolicy' and "
+                               "'minReadySeconds' are forbidden")
+
+
+def validate_controllerrevision(errs: ErrorList, obj: dict[str, Any]) -> None:
+    revision = obj.get("revision")
+    if revision is not None and revision < 0:
+        errs.invalid("revision", revision, "must be greater than or equal to 0")
+
+
+def validate_controllerrevision_update(errs: ErrorList, old: dict[str, Any], new: dict[str, Any]) -> None:
+    if old.get("data") != new.get("data"):
+        errs.invalid("data", new.get("data"), "field is immutable")
+
+
+VALIDATORS = {"StatefulSet": validate_statefulset, "ControllerRevision": validate_controllerrevision}
+UPDATE_VALIDATORS = {"StatefulSet": validate_statefulset_update,
+                     "ControllerRevision": validate_controllerrevision_update}
+
+# --- defaults ------------------------------------------------------------------------------------
+
+
+def default_statefulset(obj: dict[str, Any]) -> None:
+    from .apps import _default_template
+    from .storage import default_pvc
+
+    spec = obj.setdefault("spec", {})
+    spec.setdefault("replicas", 1)
+    spec.setdefault("podManagementPolicy", "OrderedReady")
+    strategy = spec.setdefault("updateStrategy", {})
+    strategy.setdefault("type", "RollingUpdate")
+    if strategy["type"] == "RollingUpdate":
+        strategy.setdefault("rollingUpdate", {}).setdefault("partition", 0)
+    spec.setdefault("revisionHistoryLimit", 10)
+    policy = spec.setdefault("persistentVolumeClaimRetentionPolicy", {})
+    policy.setdefault("whenDeleted", "Retain")
+    policy.setdefault("whenScaled", "Retain")
+    for claim in spec.get("volumeClaimTemplates") or []:
+        if isinstance(claim, dict):
+            claim.setdefault("apiVersion", "v1")
+            claim.setdefault("kind", "PersistentVolumeClaim")
+            default_pvc(claim)
+    _default_template(spec)
+
+
+DEFAULTS = {"StatefulSet": default_statefulset}
+
+# --- tables --------------------------------------------------------------------------------------
+
+
+def columns() -> dict[str, list[dict[str, Any]]]:
+    from .tables import _AGE, _NAME, _col
+
+    return {
+        "StatefulSet": [
+            _NAME,
+            _col("Ready", "Number of the pod with ready state"),
+            _AGE,
+            _col("Containers", "Names of each container in the template.", priority=1),
+            _col("Images", "Images referenced by each container in the template.", priority=1),
+        ],
+        "ControllerRevision": [
+            _NAME,
+            _col("Controller", "Controller of the object"),
+            _col("Revision", "Revision indicates the revision of the state represented by Data.", type_="integer"),
+            _AGE,
+        ],
+    }
+
+
+def statefulset_cells(obj: dict[str, Any], now: datetime) -> list[Any]:
+    from .tables import _age, _name
+
+    spec, status = obj.get("spec") or {}, obj.get("status") or {}
+    containers = ((spec.get("template") or {}).get("spec") or {}).get("containers") or []
+    return [_name(obj), f"{status.get('readyReplicas', 0) or 0}/{spec.get('replicas', 0)}", _age(obj, now),
+            ",".join(c.get("name", "") for c in containers), ",".join(c.get("image", "") for c in containers)]
+
+
+def controller_name(obj: dict[str, Any]) -> str:
+    """``statefulset.apps/web``: the controlling owner as kubectl writes a resource."""
+    for ref in (obj.get("metadata") or {}).get("ownerReferences") or []:
+        if ref.get("controller"):
+            group = (ref.get("apiVersion") or "").rpartition("/")[0]
+            kind = (ref.get("kind") or "").lower()
+            return f"{kind}.{group}/{ref.get('name')}" if group else f"{kind}/{ref.get('name')}"
+    return "<none>"
+
+
+def controllerrevision_cells(obj: dict[str, Any], now: datetime) -> list[Any]:
+    from .tables import _age, _name
+
+    return [_name(obj), controller_name(obj), obj.get("revision", 0), _age(obj, now)]
+
+
+CELLS = {"StatefulSet": statefulset_cells, "ControllerRevision": controllerrevision_cells}
