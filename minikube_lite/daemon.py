@@ -109,6 +109,16 @@ class Daemon:
         from .controllers.replicaset import ReplicaSetController
         components += [("replicaset-controller", ReplicaSetController(self.client)),
                        ("deployment-controller", DeploymentController(self.client))]
+        from .controllers.cronjob import CronJobController
+        from .controllers.daemonset import DaemonSetController
+        from .controllers.job import JobController
+        from .controllers.replicationcontroller import ReplicationControllerController
+        from .controllers.statefulset import StatefulSetController
+        components += [("job-controller", JobController(self.client)),
+                       ("cronjob-controller", CronJobController(self.client)),
+                       ("statefulset-controller", StatefulSetController(self.client)),
+                       ("daemonset-controller", DaemonSetController(self.client)),
+                       ("replicationcontroller-controller", ReplicationControllerController(self.client))]
         from .controllers.storage import StorageController
         components.append(("storage-controller",
                            StorageController(self.client, volumes_dir=self.settings.state_dir / "volumes")))

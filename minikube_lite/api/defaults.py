@@ -202,6 +202,14 @@ _RULES.update({**_config.DEFAULTS, **_endpoints.DEFAULTS, **_storage.DEFAULTS})
 from minikube_lite.api import networking as _networking
 
 _RULES.update(_networking.DEFAULTS)
+from minikube_lite.api import cronjob as _cronjob
+from minikube_lite.api import daemonset as _daemonset
+from minikube_lite.api import job as _job
+from minikube_lite.api import replicationcontroller as _rc
+from minikube_lite.api import statefulset as _statefulset
+
+for _kinds in (_job, _cronjob, _statefulset, _daemonset, _rc):
+    _RULES.update(_kinds.DEFAULTS)
 
 
 def apply_defaults(resource: Resource, obj: dict[str, Any]) -> None:

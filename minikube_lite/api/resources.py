@@ -84,6 +84,17 @@ RESOURCES: list[Resource] = [
     Resource("networking.k8s.io", "v1", "ingressclasses", "ingressclass", "IngressClass", False),
     # Leases (api/coordination.py): the kubelet's heartbeat lives in kube-node-lease
     Resource("coordination.k8s.io", "v1", "leases", "lease", "Lease", True),
+    # Workloads (api/job.py, cronjob.py, statefulset.py, daemonset.py, replicationcontroller.py)
+    Resource("batch", "v1", "jobs", "job", "Job", True, (), ("all",), tuple(ALL_VERBS), ("status",)),
+    Resource("batch", "v1", "cronjobs", "cronjob", "CronJob", True, ("cj",), ("all",), tuple(ALL_VERBS),
+             ("status",)),
+    Resource("apps", "v1", "statefulsets", "statefulset", "StatefulSet", True, ("sts",), ("all",), tuple(ALL_VERBS),
+             ("status", "scale"), {"scale": ("Scale", "autoscaling", "v1")}),
+    Resource("apps", "v1", "daemonsets", "daemonset", "DaemonSet", True, ("ds",), ("all",), tuple(ALL_VERBS),
+             ("status",)),
+    Resource("apps", "v1", "controllerrevisions", "controllerrevision", "ControllerRevision", True),
+    Resource("", "v1", "replicationcontrollers", "replicationcontroller", "ReplicationController", True, ("rc",),
+             ("all",), tuple(ALL_VERBS), ("status", "scale"), {"scale": ("Scale", "autoscaling", "v1")}),
 ]
 
 _BY_PLURAL = {(r.group, r.plural): r for r in RESOURCES}

@@ -413,11 +413,17 @@ _CELLS.update(_apps.CELLS)
 COLUMNS.update(_apps._columns())
 from minikube_lite.api import config as _config
 from minikube_lite.api import coordination as _coordination
+from minikube_lite.api import cronjob as _cronjob
+from minikube_lite.api import daemonset as _daemonset
 from minikube_lite.api import endpoints as _endpoints
+from minikube_lite.api import job as _job
 from minikube_lite.api import networking as _networking
+from minikube_lite.api import replicationcontroller as _rc
+from minikube_lite.api import statefulset as _statefulset
 from minikube_lite.api import storage as _storage
 
-for _kinds in (_config, _endpoints, _storage, _networking, _coordination):
+for _kinds in (_config, _endpoints, _storage, _networking, _coordination, _job, _cronjob, _statefulset, _daemonset,
+               _rc):
     _CELLS.update(_kinds.CELLS)
     COLUMNS.update(_kinds.columns())
 

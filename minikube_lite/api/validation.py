@@ -770,11 +770,17 @@ _UPDATE_RULES = {"Deployment": _apps.validate_update, "ReplicaSet": _apps.valida
 # ConfigMap, Secret, Endpoints, EndpointSlice, PVC, PV, StorageClass (api/config.py, endpoints.py, storage.py)
 from minikube_lite.api import config as _config
 from minikube_lite.api import coordination as _coordination
+from minikube_lite.api import cronjob as _cronjob
+from minikube_lite.api import daemonset as _daemonset
 from minikube_lite.api import endpoints as _endpoints
+from minikube_lite.api import job as _job
 from minikube_lite.api import networking as _networking
+from minikube_lite.api import replicationcontroller as _rc
+from minikube_lite.api import statefulset as _statefulset
 from minikube_lite.api import storage as _storage
 
-for _kinds in (_config, _endpoints, _storage, _networking, _coordination):
+for _kinds in (_config, _endpoints, _storage, _networking, _coordination, _job, _cronjob, _statefulset, _daemonset,
+               _rc):
     _MODELS.update(_kinds.MODELS)
     _KIND_RULES.update(_kinds.VALIDATORS)
     _UPDATE_RULES.update(_kinds.UPDATE_VALIDATORS)

@@ -419,6 +419,12 @@ class Registry:
             raise Invalid(res.kind, "", [cause("metadata.name",
                                                 "Required value: name or generateName is required",
                                                 "FieldValueRequired")])
+        uid = str(uuid.uuid4())
+        if res.kind == "Job":  # the Job strategy labels the template with the uid before validating
+            from ..api.job import generate_selector
+
+            meta["uid"] = uid
+            generate_selector(obj)
         obj, warnings = validation.validate(res, obj, field_validation=field_validation)
         warnings += unsupported.warnings_for(res.kind, obj)
         meta = obj["metadata"]
@@ -431,7 +437,7 @@ class Registry:
             self._default_ingress_class(obj)
         for k in ("resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds", "selfLink"):
             meta.pop(k, None)
-        meta["uid"] = str(uuid.uuid4())
+        meta["uid"] = uid
         meta["creationTimestamp"] = now_iso()
         if "spec" in obj:
             meta["generation"] = 1
