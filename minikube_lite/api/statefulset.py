@@ -17,6 +17,7 @@ CONTROLLER REVISION AGE``.
 
 from __future__ import annotations
 
+import copy
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -148,8 +149,18 @@ def validate_statefulset(errs: ErrorList, obj: dict[str, Any]) -> None:
         errs.invalid("spec.selector", selector, "empty selector is invalid for statefulset")
     else:
         _validate_selector(errs, selector, spec.get("template"))
-    _validate_template(errs, spec.get("template"))
-    for i, claim in enumerate(spec.get("volumeClaimTemplates") or []):
+    template = spec.get("template")
+    claims = spec.get("volumeClaimTemplates") or []
+    if isinstance(template, dict) and claims:
+        # the claim templates are volumes of every pod (the controller adds them), so mounts may name them
+        template = copy.deepcopy(template)
+        tspec = template.setdefault("spec", {})
+        names = {v.get("name") for v in tspec.get("volumes") or []}
+        tspec["volumes"] = list(tspec.get("volumes") or []) + [
+            {"name": c["metadata"]["name"], "persistentVolumeClaim": {"claimName": c["metadata"]["name"]}}
+            for c in claims if (c.get("metadata") or {}).get("name") and c["metadata"]["name"] not in names]
+    _validate_template(errs, template)
+    for i, claim in enumerate(claims):
         sub = _Errors()
         validate_pvc(sub, claim)
         for cause in sub.causes:

@@ -29,7 +29,9 @@ _MAX_DEPTH = 64
 #: Pointer fields whose zero value is meaningful and so kept.
 _KEEP_ZERO = frozenset({"replicas", "revisionHistoryLimit", "terminationGracePeriodSeconds", "parallelism",
                         "backoffLimit", "completions", "runAsUser", "runAsGroup", "fsGroup", "defaultMode",
-                        "activeDeadlineSeconds", "minReadySeconds", "progressDeadlineSeconds"})
+                        "activeDeadlineSeconds", "minReadySeconds", "progressDeadlineSeconds",
+                        "ttlSecondsAfterFinished", "startingDeadlineSeconds", "successfulJobsHistoryLimit",
+                        "failedJobsHistoryLimit", "partition"})
 
 Fields = dict[int, list[tuple[int, Any]]]
 

@@ -31,6 +31,7 @@ from ..client.workqueue import WorkQueue
 from . import daemonset_policy as dp
 from . import history
 from . import rollout as ro
+from .expectations import Expectations
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +50,7 @@ class DaemonSetController:
         self.pods = Informer(client, "pods")
         self.revisions = Informer(client, "controllerrevisions")
         self.queue = WorkQueue("daemonset")
+        self.expectations = Expectations()
         self.sets.add_handler(lambda t, d: self.queue.add(object_key(d)))
         self.nodes.add_handler(self._on_node)
         self.pods.add_handler(self._on_owned)
@@ -61,7 +63,13 @@ class DaemonSetController:
     def _on_owned(self, etype: str, obj: Obj) -> None:
         ref = ro.controller_ref(obj)
         if ref is not None and ref.get("kind") == "DaemonSet":
-            self.queue.add(f"{obj['metadata'].get('namespace')}/{ref.get('name')}")
+            key = f"{obj['metadata'].get('namespace')}/{ref.get('name')}"
+            if obj.get("kind") == "Pod":
+                if etype == "ADDED":
+                    self.expectations.creation_observed(key)
+                if etype == "DELETED" or obj["metadata"].get("deletionTimestamp"):
+                    self.expectations.deletion_observed(key, object_key(obj))
+            self.queue.add(key)
 
     async def run(self) -> None:
         await asyncio.gather(self.sets.run(), self.nodes.run(), self.pods.run(), self.revisions.run(),
@@ -130,10 +138,20 @@ class DaemonSetController:
                                                      lambda p: p is not None and _available(p, min_ready, at))
             to_delete += [old_on_node[n] for n in old_nodes]
             to_create += surge_nodes
-        for pod in to_delete:
-            await self._delete(ds, pod)
-        for node in to_create:
-            await self._create(ds, node, update_hash)
+        if self.expectations.satisfied(key):
+            # (the pods cache may not show the last pass's creations yet: act only once it does)
+            if to_delete:
+                self.expectations.expect_deletions(key, [object_key(p) for p in to_delete])
+            for pod in to_delete:
+                await self._delete(ds, pod)
+            if to_create:
+                self.expectations.expect_creations(key, len(to_create))
+            for node in to_create:
+                try:
+                    await self._create(ds, node, update_hash)
+                except Exception:
+                    self.expectations.lower_creations(key, 1)
+                    raise
         status = self._status(ds, eligible, by_node, update_hash, min_ready)
         await self._write_status(ds, status)
         await history.prune(self.client, ds, owned_revs, {update_rev["metadata"]["name"]} | {
@@ -224,7 +242,9 @@ class DaemonSetController:
         except NotFound:
             return
         except Conflict:
-            self.queue.add(object_key(ds))
+            # Our cache is behind (often our own last write): its watch event queues the key again;
+            # a retry at once would spin on the same stale copy without ever letting the informer run.
+            self.queue.add_after(object_key(ds), 0.1)
 
 
 def _hash(pod: Obj) -> str | None:

@@ -244,6 +244,9 @@ class JobController:
             "terminating": len(terminating),
             "uncountedTerminatedPods": status.get("uncountedTerminatedPods") or {},
         })
+        for counter in ("active", "succeeded", "failed"):  # omitempty in Kubernetes' JobStatus (ready is a pointer)
+            if not status[counter]:
+                del status[counter]
         if indexed:
             status["completedIndexes"] = jp.format_indexes(succeeded_indexes)
         await self._write_status(job, status)
@@ -364,7 +367,9 @@ class JobController:
         except NotFound:
             return
         except Conflict:
-            self.queue.add(object_key(job))  # a newer Job: the next pass recomputes from it
+            # Our cache is behind (often our own last write): its watch event queues the key again;
+            # a retry at once would spin on the same stale copy without ever letting the informer run.
+            self.queue.add_after(object_key(job), 0.1)
 
     async def _after_finished(self, key: str, job: Obj) -> None:
         """ttlSecondsAfterFinished: delete the finished Job (and, in the foreground, its pods)."""

@@ -293,4 +293,6 @@ class StatefulSetController:
         except NotFound:
             return
         except Conflict:
-            self.queue.add(object_key(sts))
+            # Our cache is behind (often our own last write): its watch event queues the key again;
+            # a retry at once would spin on the same stale copy without ever letting the informer run.
+            self.queue.add_after(object_key(sts), 0.1)
