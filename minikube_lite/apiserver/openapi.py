@@ -8,11 +8,11 @@ query parameter, kubectl concludes the server validates, sends ``?fieldValidatio
 does no client-side schema validation. Without any OpenAPI, apply fails outright.
 ``kubectl explain`` reads the kinds' schemas from the same documents.
 
-Everything is generated from ``minikube_lite.api.resources.RESOURCES``: for each kind its
+Everything is generated from the register of kinds (``api/register.py``): for each kind its
 collection paths (list, create, deletecollection), its item path (get, replace, patch, delete),
 its subresource paths and a schema. Kinds with a hand-written description below (Pod, Service,
 the Scale subresource) get a real schema; every other kind gets a permissive object schema that
-still carries its group-version-kind, so adding a kind to the table is enough.
+still carries its group-version-kind, so registering a kind is enough.
 
 How kubectl computes client-side apply patches matters here: it uses an OpenAPI schema only if
 the v3 PATCH operation accepts ``application/strategic-merge-patch+json`` or, failing that, if a
@@ -30,7 +30,8 @@ dependency on ``protobuf`` plus generated gnostic classes: the message set is sm
 and it keeps the server free of a compiled dependency. Vendor extensions are ``NamedAny`` whose
 ``Any.yaml`` holds the value as JSON text (JSON is YAML).
 
-All documents are computed once per process and cached; the v3 root advertises each group
+All documents are computed once per register revision and cached (a kind registered at run
+time changes them, as a CRD changes kube-apiserver's); the v3 root advertises each group
 document at ``/openapi/v3/<path>?hash=<digest of the document>`` as Kubernetes does.
 """
 
@@ -43,7 +44,8 @@ import json
 import struct
 from typing import Any
 
-from minikube_lite.api.resources import RESOURCES, Resource
+from minikube_lite.api import register
+from minikube_lite.api.resources import Resource
 
 V2_PROTOBUF_CONTENT_TYPE = "application/com.github.proto-openapi.spec.v2.v1.0+protobuf"
 V3_CONTENT_TYPE = "application/json"
@@ -739,11 +741,15 @@ def _digest(doc: Any) -> str:
     return hashlib.sha512(json.dumps(doc, sort_keys=True).encode()).hexdigest().upper()
 
 
-@functools.cache
 def _v3_documents() -> dict[str, tuple[dict[str, Any], str]]:
     """group-version path ("api/v1", "apis/apps/v1") -> (document, hash)."""
+    return _v3_documents_at(register.revision())
+
+
+@functools.lru_cache(maxsize=2)
+def _v3_documents_at(revision: int) -> dict[str, tuple[dict[str, Any], str]]:
     by_gv: dict[str, list[Resource]] = {}
-    for r in RESOURCES:
+    for r in register.resources():
         by_gv.setdefault(_gv_path(r), []).append(r)
     docs: dict[str, tuple[dict[str, Any], str]] = {}
     for gv, resources in by_gv.items():
@@ -784,11 +790,11 @@ def v3_group(path: str) -> dict[str, Any] | None:
 
 def v3_group_bytes(path: str) -> bytes | None:
     """``v3_group`` serialized once (the documents are large; avoid re-encoding on every request)."""
-    return _v3_group_bytes(_normalize_gv(path))
+    return _v3_group_bytes(_normalize_gv(path), register.revision())
 
 
-@functools.cache
-def _v3_group_bytes(gv: str) -> bytes | None:
+@functools.lru_cache(maxsize=256)
+def _v3_group_bytes(gv: str, revision: int) -> bytes | None:
     found = _v3_documents().get(gv)
     return None if found is None else json.dumps(found[0], separators=(",", ":")).encode()
 
@@ -860,10 +866,15 @@ def _v2_operation(o: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-@functools.cache
 def _v2_document() -> dict[str, Any]:
+    return _v2_document_at(register.revision())
+
+
+@functools.lru_cache(maxsize=2)
+def _v2_document_at(revision: int) -> dict[str, Any]:
+    resources = register.resources()
     paths: dict[str, Any] = {}
-    for r in RESOURCES:
+    for r in resources:
         for path, item in _operations(r).items():
             paths[path] = {m: ([_v2_param(p) for p in o] if m == "parameters" else _v2_operation(o))
                            for m, o in item.items()}
@@ -871,7 +882,7 @@ def _v2_document() -> dict[str, Any]:
         "swagger": "2.0",
         "info": {"title": "Kubernetes", "version": API_VERSION},
         "paths": paths,
-        "definitions": {name: _to_v2_schema(s) for name, s in _schemas_for(list(RESOURCES)).items()},
+        "definitions": {name: _to_v2_schema(s) for name, s in _schemas_for(resources).items()},
     }
 
 
@@ -883,9 +894,13 @@ def v2_json() -> dict[str, Any]:
     return _v2_document()
 
 
-@functools.cache
 def v2_json_bytes() -> bytes:
-    """``v2_json`` serialized once."""
+    """``v2_json`` serialized once (per register revision)."""
+    return _v2_json_bytes(register.revision())
+
+
+@functools.lru_cache(maxsize=2)
+def _v2_json_bytes(revision: int) -> bytes:
     return json.dumps(_v2_document(), separators=(",", ":")).encode()
 
 
@@ -898,9 +913,13 @@ def v2_wants_protobuf(accept: str | None) -> bool:
     return bool(accept) and "protobuf" in accept and "proto-openapi" in accept
 
 
-@functools.cache
 def v2_protobuf() -> bytes:
     """The Swagger 2.0 document as a serialized gnostic ``openapi.v2.Document``."""
+    return _v2_protobuf(register.revision())
+
+
+@functools.lru_cache(maxsize=2)
+def _v2_protobuf(revision: int) -> bytes:
     return _enc_document(_v2_document())
 
 
