@@ -15,16 +15,18 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import croniter
 
+from . import mergekeys, tables
+from .apps import _default_template
 from .job import JobSpec, template_cells, validate_job_spec
+from .kind import Kind, StoreView, Strategy
 from .models import K8sModel, ObjectMeta, ObjectReference, Time, TypedObject
-
-if TYPE_CHECKING:
-    from .validation import ErrorList
+from .resources import ALL_VERBS, Resource
+from .validation import ErrorList, validate_labels
 
 MAX_NAME_LENGTH = 52
 DESCRIPTORS = {"@yearly": "0 0 1 1 *", "@annually": "0 0 1 1 *", "@monthly": "0 0 1 * *",
@@ -62,8 +64,6 @@ class CronJob(TypedObject):
     spec: CronJobSpec | None = None
     status: CronJobStatus | None = None
 
-
-MODELS: dict[str, type[TypedObject]] = {"CronJob": CronJob}
 
 # --- the schedule --------------------------------------------------------------------------------
 
@@ -154,10 +154,9 @@ def validate_cronjob(errs: ErrorList, obj: dict[str, Any]) -> None:
     if template is None:
         errs.required("spec.jobTemplate")
         return
-    from . import validation as v
 
     tmeta = template.get("metadata") or {}
-    v._validate_labels(errs, tmeta.get("labels"), "spec.jobTemplate.metadata.labels")
+    validate_labels(errs, tmeta.get("labels"), "spec.jobTemplate.metadata.labels")
     jspec = template.get("spec") or {}
     if jspec.get("selector") is not None:
         errs.invalid("spec.jobTemplate.spec.selector", jspec["selector"], "`selector` will be auto-generated")
@@ -170,14 +169,10 @@ def validate_cronjob_update(errs: ErrorList, old: dict[str, Any], new: dict[str,
     """Every field of a CronJob's spec may change (its Jobs keep the template they were made from)."""
 
 
-VALIDATORS = {"CronJob": validate_cronjob}
-UPDATE_VALIDATORS = {"CronJob": validate_cronjob_update}
-
 # --- defaults ------------------------------------------------------------------------------------
 
 
 def default_cronjob(obj: dict[str, Any]) -> None:
-    from .apps import _default_template
 
     spec = obj.setdefault("spec", {})
     spec.setdefault("concurrencyPolicy", "Allow")
@@ -191,18 +186,13 @@ def default_cronjob(obj: dict[str, Any]) -> None:
             _default_template(jspec)
 
 
-DEFAULTS = {"CronJob": default_cronjob}
-
 # --- tables --------------------------------------------------------------------------------------
 
 
-def columns() -> dict[str, list[dict[str, Any]]]:
-    from .tables import _AGE, _NAME, _col
-
-    return {"CronJob": [
-        _NAME,
-        _col("Schedule", "The schedule in Cron format, see https://en.wikipedia.org/wiki/Cron."),
-        _col("Timezone", "The time zone name for the given schedule, see https://en.wikipedia.org/wiki/"
+COLUMNS = [
+        tables.NAME_COLUMN,
+        tables.column("Schedule", "The schedule in Cron format, see https://en.wikipedia.org/wiki/Cron."),
+        tables.column("Timezone", "The time zone name for the given schedule, see https://en.wikipedia.org/wiki/"
                          "List_of_tz_database_time_zones. If not specified, this will default to the time zone "
                          "of the kube-controller-manager process. The set of valid time zone names and the time "
                          "zone offset is loaded from the system-wide time zone database by the API server during "
@@ -212,30 +202,43 @@ def columns() -> dict[str, list[dict[str, Any]]]:
                          "host configuration, the controller will stop creating new new Jobs and will create a "
                          "system event with the reason UnknownTimeZone. More information can be found in "
                          "https://kubernetes.io/docs/concepts/workloads/controllers/cron-jobs/#time-zones"),
-        _col("Suspend", "This flag tells the controller to suspend subsequent executions, it does not apply to "
+        tables.column("Suspend", "This flag tells the controller to suspend subsequent executions, it does not apply to "
                         "already started executions.  Defaults to false.", type_="boolean"),
-        _col("Active", "A list of pointers to currently running jobs.", type_="integer"),
-        _col("Last Schedule", "Information when was the last time the job was successfully scheduled."),
-        _AGE,
-        _col("Containers", "Names of each container in the template.", priority=1),
-        _col("Images", "Images referenced by each container in the template.", priority=1),
-        _col("Selector", "A label query over pods that should match the pod count. Normally, the system sets "
+        tables.column("Active", "A list of pointers to currently running jobs.", type_="integer"),
+        tables.column("Last Schedule", "Information when was the last time the job was successfully scheduled."),
+        tables.AGE_COLUMN,
+        tables.column("Containers", "Names of each container in the template.", priority=1),
+        tables.column("Images", "Images referenced by each container in the template.", priority=1),
+        tables.column("Selector", "A label query over pods that should match the pod count. Normally, the system sets "
                          "this field for you. More info: https://kubernetes.io/docs/concepts/overview/"
                          "working-with-objects/labels/#label-selectors", priority=1),
-    ]}
+]
 
 
 def cronjob_cells(obj: dict[str, Any], now: datetime) -> list[Any]:
-    from .tables import _age, _name, _since
 
     spec, status = obj.get("spec") or {}, obj.get("status") or {}
     suspend = spec.get("suspend")
     last = status.get("lastScheduleTime")
     jspec = ((spec.get("jobTemplate") or {}).get("spec")) or {}
-    return [_name(obj), spec.get("schedule", ""), spec.get("timeZone") or "<none>",
+    return [tables.name(obj), spec.get("schedule", ""), spec.get("timeZone") or "<none>",
             "<unset>" if suspend is None else ("True" if suspend else "False"),
-            len(status.get("active") or []), _since(last, now) if last else "<none>", _age(obj, now),
+            len(status.get("active") or []), tables.since(last, now) if last else "<none>", tables.age(obj, now),
             *template_cells(jspec.get("template"), jspec.get("selector"))]
 
 
-CELLS = {"CronJob": cronjob_cells}
+
+
+class CronJobStrategy(Strategy):
+    def prepare_create(self, obj: dict[str, Any], store: StoreView) -> None:
+        obj["status"] = {}
+
+
+CRONJOB = Kind(
+    Resource("batch", "v1", "cronjobs", "cronjob", "CronJob", True, ("cj",), ("all",), tuple(ALL_VERBS), ("status",)),
+    model=CronJob, validate=validate_cronjob, validate_update=validate_cronjob_update, default=default_cronjob,
+    columns=COLUMNS, cells=cronjob_cells,
+    merge_keys=mergekeys.merge_keys(mergekeys.pod_spec_at("spec.jobTemplate.spec.template.spec")),
+    strategy=CronJobStrategy(),
+)
+KINDS = [CRONJOB]

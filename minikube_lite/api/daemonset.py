@@ -12,21 +12,24 @@ is immutable.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from . import mergekeys, tables
 from .apps import (
     LabelSelector,
     PodTemplateSpec,
+    _default_template,
     _is_zero,
     _template_cells,
     _validate_int_or_percent,
-    _validate_selector,
-    _validate_template,
+    validate_selector,
+    validate_template,
 )
+from .kind import Kind
 from .models import IntOrString, K8sModel, Time, TypedObject
-
-if TYPE_CHECKING:
-    from .validation import ErrorList
+from .resources import ALL_VERBS, Resource
+from .statefulset import StatusResetStrategy
+from .validation import ErrorList, normalized
 
 
 class RollingUpdateDaemonSet(K8sModel):
@@ -73,8 +76,6 @@ class DaemonSet(TypedObject):
     status: DaemonSetStatus | None = None
 
 
-MODELS: dict[str, type[TypedObject]] = {"DaemonSet": DaemonSet}
-
 
 def validate_daemonset(errs: ErrorList, obj: dict[str, Any]) -> None:
     spec = obj.get("spec") or {}
@@ -86,8 +87,8 @@ def validate_daemonset(errs: ErrorList, obj: dict[str, Any]) -> None:
     if selector is not None and not selector.get("matchLabels") and not selector.get("matchExpressions"):
         errs.invalid("spec.selector", selector, "empty selector is invalid for daemonset")
     else:
-        _validate_selector(errs, selector, spec.get("template"))
-    _validate_template(errs, spec.get("template"))
+        validate_selector(errs, selector, spec.get("template"))
+    validate_template(errs, spec.get("template"))
     strategy = spec.get("updateStrategy") or {}
     stype = strategy.get("type")
     errs.enum("spec.updateStrategy.type", stype, ["OnDelete", "RollingUpdate"])
@@ -105,18 +106,13 @@ def validate_daemonset(errs: ErrorList, obj: dict[str, Any]) -> None:
 
 
 def validate_daemonset_update(errs: ErrorList, old: dict[str, Any], new: dict[str, Any]) -> None:
-    from . import validation as v
 
-    if v._normalized((old.get("spec") or {}).get("selector")) != v._normalized((new.get("spec") or {}).get("selector")):
+    if normalized((old.get("spec") or {}).get("selector")) != normalized((new.get("spec") or {}).get("selector")):
         errs.invalid("spec.selector", (new.get("spec") or {}).get("selector"), "field is immutable")
 
 
-VALIDATORS = {"DaemonSet": validate_daemonset}
-UPDATE_VALIDATORS = {"DaemonSet": validate_daemonset_update}
-
 
 def default_daemonset(obj: dict[str, Any]) -> None:
-    from .apps import _default_template
 
     spec = obj.setdefault("spec", {})
     strategy = spec.setdefault("updateStrategy", {})
@@ -129,46 +125,50 @@ def default_daemonset(obj: dict[str, Any]) -> None:
     _default_template(spec)
 
 
-DEFAULTS = {"DaemonSet": default_daemonset}
 
-
-def columns() -> dict[str, list[dict[str, Any]]]:
-    from .tables import _AGE, _NAME, _col
-
-    return {"DaemonSet": [
-        _NAME,
-        _col("Desired", "The total number of nodes that should be running the daemon pod (including nodes "
+COLUMNS = [
+        tables.NAME_COLUMN,
+        tables.column("Desired", "The total number of nodes that should be running the daemon pod (including nodes "
                         "correctly running the daemon pod). More info: https://kubernetes.io/docs/concepts/"
                         "workloads/controllers/daemonset/", type_="integer"),
-        _col("Current", "The number of nodes that are running at least 1 daemon pod and are supposed to run the "
+        tables.column("Current", "The number of nodes that are running at least 1 daemon pod and are supposed to run the "
                         "daemon pod. More info: https://kubernetes.io/docs/concepts/workloads/controllers/"
                         "daemonset/", type_="integer"),
-        _col("Ready", "numberReady is the number of nodes that should be running the daemon pod and have one or "
+        tables.column("Ready", "numberReady is the number of nodes that should be running the daemon pod and have one or "
                       "more of the daemon pod running with a Ready Condition.", type_="integer"),
-        _col("Up-to-date", "The total number of nodes that are running updated daemon pod", type_="integer"),
-        _col("Available", "The number of nodes that should be running the daemon pod and have one or more of the "
+        tables.column("Up-to-date", "The total number of nodes that are running updated daemon pod", type_="integer"),
+        tables.column("Available", "The number of nodes that should be running the daemon pod and have one or more of the "
                           "daemon pod running and available (ready for at least spec.minReadySeconds)",
              type_="integer"),
-        _col("Node Selector", "NodeSelector is a selector which must be true for the pod to fit on a node. "
+        tables.column("Node Selector", "NodeSelector is a selector which must be true for the pod to fit on a node. "
                               "Selector which must match a node's labels for the pod to be scheduled on that node. "
                               "More info: https://kubernetes.io/docs/concepts/configuration/assign-pod-node/"),
-        _AGE,
-        _col("Containers", "Names of each container in the template.", priority=1),
-        _col("Images", "Images referenced by each container in the template.", priority=1),
-        _col("Selector", "A label query over pods that are managed by the daemon set. Must match in order to be "
+        tables.AGE_COLUMN,
+        tables.column("Containers", "Names of each container in the template.", priority=1),
+        tables.column("Images", "Images referenced by each container in the template.", priority=1),
+        tables.column("Selector", "A label query over pods that are managed by the daemon set. Must match in order to be "
                          "controlled. It must match the pod template's labels. More info: https://kubernetes.io/"
                          "docs/concepts/overview/working-with-objects/labels/#label-selectors", priority=1),
-    ]}
+]
 
 
 def daemonset_cells(obj: dict[str, Any], now: datetime) -> list[Any]:
-    from .tables import _age, _name, format_selector
 
     spec, status = obj.get("spec") or {}, obj.get("status") or {}
     node_selector = ((spec.get("template") or {}).get("spec") or {}).get("nodeSelector")
-    return [_name(obj), status.get("desiredNumberScheduled", 0), status.get("currentNumberScheduled", 0),
+    return [tables.name(obj), status.get("desiredNumberScheduled", 0), status.get("currentNumberScheduled", 0),
             status.get("numberReady", 0), status.get("updatedNumberScheduled", 0), status.get("numberAvailable", 0),
-            format_selector(node_selector), _age(obj, now), *_template_cells(spec)]
+            tables.format_selector(node_selector), tables.age(obj, now), *_template_cells(spec)]
 
 
-CELLS = {"DaemonSet": daemonset_cells}
+
+
+DAEMONSET = Kind(
+    Resource("apps", "v1", "daemonsets", "daemonset", "DaemonSet", True, ("ds",), ("all",), tuple(ALL_VERBS),
+             ("status",)),
+    model=DaemonSet, validate=validate_daemonset, validate_update=validate_daemonset_update,
+    default=default_daemonset, columns=COLUMNS, cells=daemonset_cells,
+    merge_keys=mergekeys.merge_keys(mergekeys.pod_spec_at("spec.template.spec"), mergekeys.CONDITIONS),
+    strategy=StatusResetStrategy(),
+)
+KINDS = [DAEMONSET]

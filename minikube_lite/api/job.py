@@ -18,14 +18,18 @@ STATUS COMPLETIONS DURATION AGE`` (+ ``CONTAINERS IMAGES SELECTOR`` with ``-o wi
 
 from __future__ import annotations
 
+import copy
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from .apps import LabelSelector, PodTemplateSpec, _selector_string
+from . import mergekeys, tables
+from .apps import LabelSelector, PodTemplateSpec, _default_template, _selector_string
+from .kind import Kind, StoreView, Strategy
+from .labels import matches_selector
 from .models import K8sModel, Time, TypedObject
-
-if TYPE_CHECKING:
-    from .validation import ErrorList
+from .podspec import validate_pod_spec
+from .resources import ALL_VERBS, Resource
+from .validation import ErrorList, normalized, validate_labels
 
 CONTROLLER_UID_LABEL = "batch.kubernetes.io/controller-uid"
 JOB_NAME_LABEL = "batch.kubernetes.io/job-name"
@@ -121,8 +125,6 @@ class Job(TypedObject):
     status: JobStatus | None = None
 
 
-MODELS: dict[str, type[TypedObject]] = {"Job": Job}
-
 # --- the generated selector (the registry strategy, before validation) ---------------------------
 
 
@@ -154,13 +156,12 @@ def generate_selector(obj: dict[str, Any]) -> None:
 
 def validate_pod_template(errs: ErrorList, template: dict[str, Any] | None, path: str) -> None:
     """A pod template's labels and pod spec (the restart policy is each kind's own rule)."""
-    from . import validation as v
 
     if template is None:
         errs.required(path)
         return
-    v._validate_labels(errs, (template.get("metadata") or {}).get("labels"), f"{path}.metadata.labels")
-    v._validate_pod_spec(errs, template.get("spec"), f"{path}.spec")
+    validate_labels(errs, (template.get("metadata") or {}).get("labels"), f"{path}.metadata.labels")
+    validate_pod_spec(errs, template.get("spec"), f"{path}.spec")
 
 
 def _non_negative(errs: ErrorList, spec: dict[str, Any], key: str, path: str) -> None:
@@ -174,6 +175,11 @@ def _validate_generated_selector(errs: ErrorList, obj: dict[str, Any], path: str
     if spec.get("manualSelector") is True:
         return
     uid = (obj.get("metadata") or {}).get("uid") or ""
+    if not uid:
+        # a create: the uid (and so the selector) is assigned after validation (JobStrategy.begin_create)
+        if spec.get("selector") is not None:
+            errs.invalid(f"{path}.selector", spec["selector"], "`selector` not auto-generated")
+        return
     labels = (((spec.get("template") or {}).get("metadata") or {}).get("labels")) or {}
     lpath = f"{path}.template.metadata.labels"
     for key in (LEGACY_CONTROLLER_UID_LABEL, CONTROLLER_UID_LABEL):
@@ -280,7 +286,6 @@ def validate_job_spec(errs: ErrorList, spec: dict[str, Any], path: str = "spec")
     _validate_pod_failure_policy(errs, spec, path)
     selector = spec.get("selector")
     if selector is not None and template is not None:
-        from .labels import matches_selector
 
         labels = ((template.get("metadata") or {}).get("labels")) or {}
         if not matches_selector(selector, labels):
@@ -294,29 +299,27 @@ def validate_job(errs: ErrorList, obj: dict[str, Any]) -> None:
 
 
 def validate_job_update(errs: ErrorList, old: dict[str, Any], new: dict[str, Any]) -> None:
-    from . import validation as v
 
     old_spec, new_spec = old.get("spec") or {}, new.get("spec") or {}
-    if v._normalized(old_spec.get("selector")) != v._normalized(new_spec.get("selector")):
+    if normalized(old_spec.get("selector")) != normalized(new_spec.get("selector")):
         errs.invalid("spec.selector", new_spec.get("selector"), "field is immutable")
     if (old_spec.get("completionMode") or "NonIndexed") != (new_spec.get("completionMode") or "NonIndexed"):
         errs.invalid("spec.completionMode", new_spec.get("completionMode"), "field is immutable")
     if old_spec.get("completions") != new_spec.get("completions") and not (
             new_spec.get("completionMode") == "Indexed" and new_spec.get("completions") == new_spec.get("parallelism")):
         errs.invalid("spec.completions", new_spec.get("completions"), "field is immutable")
-    if v._normalized(old_spec.get("podFailurePolicy")) != v._normalized(new_spec.get("podFailurePolicy")):
+    if normalized(old_spec.get("podFailurePolicy")) != normalized(new_spec.get("podFailurePolicy")):
         errs.invalid("spec.podFailurePolicy", new_spec.get("podFailurePolicy"), "field is immutable")
-    if v._normalized(old_spec.get("template")) != v._normalized(new_spec.get("template")):
+    if normalized(old_spec.get("template")) != normalized(new_spec.get("template")):
         # A suspended Job that never started may change its scheduling directives (Kubernetes'
         # mutable scheduling directives); anything else in the template is immutable.
         old_t, new_t = _without_scheduling(old_spec.get("template")), _without_scheduling(new_spec.get("template"))
         never_started = not (old.get("status") or {}).get("startTime")
-        if not (old_spec.get("suspend") and never_started and v._normalized(old_t) == v._normalized(new_t)):
+        if not (old_spec.get("suspend") and never_started and normalized(old_t) == normalized(new_t)):
             errs.invalid("spec.template", new_spec.get("template"), "field is immutable")
 
 
 def _without_scheduling(template: dict[str, Any] | None) -> dict[str, Any]:
-    import copy
 
     out = copy.deepcopy(template or {})
     spec = out.get("spec") or {}
@@ -328,14 +331,10 @@ def _without_scheduling(template: dict[str, Any] | None) -> dict[str, Any]:
     return out
 
 
-VALIDATORS = {"Job": validate_job}
-UPDATE_VALIDATORS = {"Job": validate_job_update}
-
 # --- defaults ------------------------------------------------------------------------------------
 
 
 def default_job_spec(spec: dict[str, Any]) -> None:
-    from .apps import _default_template
 
     if spec.get("completions") is None and spec.get("parallelism") is None:
         spec["completions"] = 1
@@ -364,28 +363,23 @@ def default_job(obj: dict[str, Any]) -> None:
         meta["labels"] = dict(labels)
 
 
-DEFAULTS = {"Job": default_job}
-
 # --- tables --------------------------------------------------------------------------------------
 
 
-def columns() -> dict[str, list[dict[str, Any]]]:
-    from .tables import _AGE, _NAME, _col
-
-    return {"Job": [
-        _NAME,
-        _col("Status", "Status of the job."),
-        _col("Completions", "The number of pods which reached phase Succeeded. The value increases monotonically "
+COLUMNS = [
+        tables.NAME_COLUMN,
+        tables.column("Status", "Status of the job."),
+        tables.column("Completions", "The number of pods which reached phase Succeeded. The value increases monotonically "
                             "for a given spec. However, it may decrease in reaction to scale down of elastic "
                             "indexed jobs."),
-        _col("Duration", "Time required to complete the job."),
-        _AGE,
-        _col("Containers", "Names of each container in the template.", priority=1),
-        _col("Images", "Images referenced by each container in the template.", priority=1),
-        _col("Selector", "A label query over pods that should match the pod count. Normally, the system sets "
+        tables.column("Duration", "Time required to complete the job."),
+        tables.AGE_COLUMN,
+        tables.column("Containers", "Names of each container in the template.", priority=1),
+        tables.column("Images", "Images referenced by each container in the template.", priority=1),
+        tables.column("Selector", "A label query over pods that should match the pod count. Normally, the system sets "
                          "this field for you. More info: https://kubernetes.io/docs/concepts/overview/"
                          "working-with-objects/labels/#label-selectors", priority=1),
-    ]}
+]
 
 
 def _condition_true(status: dict[str, Any], ctype: str) -> bool:
@@ -421,14 +415,13 @@ def job_completions(obj: dict[str, Any]) -> str:
 
 
 def job_duration(obj: dict[str, Any], now: datetime) -> str:
-    from .tables import human_duration, parse_time
 
     status = obj.get("status") or {}
-    start = parse_time(status.get("startTime"))
+    start = tables.parse_time(status.get("startTime"))
     if start is None:
         return ""
-    end = parse_time(status.get("completionTime")) or now
-    return human_duration((end - start).total_seconds())
+    end = tables.parse_time(status.get("completionTime")) or now
+    return tables.human_duration((end - start).total_seconds())
 
 
 def template_cells(template: dict[str, Any] | None, selector: dict[str, Any] | None) -> list[str]:
@@ -438,11 +431,34 @@ def template_cells(template: dict[str, Any] | None, selector: dict[str, Any] | N
 
 
 def job_cells(obj: dict[str, Any], now: datetime) -> list[Any]:
-    from .tables import _age, _name
 
     spec = obj.get("spec") or {}
-    return [_name(obj), job_status_word(obj), job_completions(obj), job_duration(obj, now), _age(obj, now),
+    return [tables.name(obj), job_status_word(obj), job_completions(obj), job_duration(obj, now), tables.age(obj, now),
             *template_cells(spec.get("template"), spec.get("selector"))]
 
 
-CELLS = {"Job": job_cells}
+
+
+class JobStrategy(Strategy):
+    """The Job registry strategy: status starts empty; the selector and the template's labels are
+    generated from the uid (assigned after validation here, so they are added just before the store)."""
+
+    def prepare_create(self, obj: dict[str, Any], store: StoreView) -> None:
+        obj["status"] = {}
+
+    def begin_create(self, obj: dict[str, Any], store: StoreView) -> None:
+        generate_selector(obj)
+        meta = obj.setdefault("metadata", {})
+        labels = (((obj.get("spec") or {}).get("template") or {}).get("metadata") or {}).get("labels")
+        if labels and not meta.get("labels"):
+            meta["labels"] = dict(labels)
+
+
+JOB = Kind(
+    Resource("batch", "v1", "jobs", "job", "Job", True, (), ("all",), tuple(ALL_VERBS), ("status",)),
+    model=Job, validate=validate_job, validate_update=validate_job_update, default=default_job,
+    columns=COLUMNS, cells=job_cells,
+    merge_keys=mergekeys.merge_keys(mergekeys.pod_spec_at("spec.template.spec"), mergekeys.CONDITIONS),
+    strategy=JobStrategy(),
+)
+KINDS = [JOB]

@@ -12,13 +12,15 @@ non-negative. Kept by the ReplicaSet controller's loop (controllers/replicationc
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from .apps import PodTemplateSpec, ReplicaSetCondition, _validate_template
+from . import mergekeys, tables
+from .apps import PodTemplateSpec, ReplicaSetCondition, _default_template, validate_template
+from .kind import Kind
 from .models import K8sModel, StrMap, TypedObject
-
-if TYPE_CHECKING:
-    from .validation import ErrorList
+from .resources import ALL_VERBS, Resource
+from .statefulset import StatusResetStrategy
+from .validation import ErrorList, validate_labels
 
 
 class ReplicationControllerSpec(K8sModel):
@@ -42,15 +44,12 @@ class ReplicationController(TypedObject):
     status: ReplicationControllerStatus | None = None
 
 
-MODELS: dict[str, type[TypedObject]] = {"ReplicationController": ReplicationController}
-
 
 def _effective_selector(spec: dict[str, Any]) -> dict[str, str]:
     return spec.get("selector") or (((spec.get("template") or {}).get("metadata") or {}).get("labels")) or {}
 
 
 def validate_replicationcontroller(errs: ErrorList, obj: dict[str, Any]) -> None:
-    from . import validation as v
 
     spec = obj.get("spec") or {}
     for key in ("replicas", "minReadySeconds"):
@@ -60,7 +59,7 @@ def validate_replicationcontroller(errs: ErrorList, obj: dict[str, Any]) -> None
     selector = _effective_selector(spec)
     if not selector:
         errs.required("spec.selector")
-    v._validate_labels(errs, spec.get("selector"), "spec.selector")
+    validate_labels(errs, spec.get("selector"), "spec.selector")
     template = spec.get("template")
     if template is None:
         errs.required("spec.template")
@@ -68,19 +67,15 @@ def validate_replicationcontroller(errs: ErrorList, obj: dict[str, Any]) -> None
     labels = ((template.get("metadata") or {}).get("labels")) or {}
     if selector and any(labels.get(k) != val for k, val in selector.items()):
         errs.invalid("spec.template.metadata.labels", labels, "`selector` does not match template `labels`")
-    _validate_template(errs, template)
+    validate_template(errs, template)
 
 
 def validate_replicationcontroller_update(errs: ErrorList, old: dict[str, Any], new: dict[str, Any]) -> None:
     """A ReplicationController's selector may change (unlike apps/v1 kinds)."""
 
 
-VALIDATORS = {"ReplicationController": validate_replicationcontroller}
-UPDATE_VALIDATORS = {"ReplicationController": validate_replicationcontroller_update}
-
 
 def default_replicationcontroller(obj: dict[str, Any]) -> None:
-    from .apps import _default_template
 
     spec = obj.setdefault("spec", {})
     labels = ((spec.get("template") or {}).get("metadata") or {}).get("labels") or {}
@@ -94,41 +89,46 @@ def default_replicationcontroller(obj: dict[str, Any]) -> None:
     _default_template(spec)
 
 
-DEFAULTS = {"ReplicationController": default_replicationcontroller}
 
-
-def columns() -> dict[str, list[dict[str, Any]]]:
-    from .tables import _AGE, _NAME, _col
-
-    return {"ReplicationController": [
-        _NAME,
-        _col("Desired", "Replicas is the number of desired replicas. This is a pointer to distinguish between "
+COLUMNS = [
+        tables.NAME_COLUMN,
+        tables.column("Desired", "Replicas is the number of desired replicas. This is a pointer to distinguish between "
                         "explicit zero and unspecified. Defaults to 1. More info: https://kubernetes.io/docs/"
                         "concepts/workloads/controllers/replicationcontroller#what-is-a-replicationcontroller",
              type_="integer"),
-        _col("Current", "Replicas is the most recently observed number of replicas. More info: https://"
+        tables.column("Current", "Replicas is the most recently observed number of replicas. More info: https://"
                         "kubernetes.io/docs/concepts/workloads/controllers/replicationcontroller"
                         "#what-is-a-replicationcontroller", type_="integer"),
-        _col("Ready", "The number of ready replicas for this replication controller.", type_="integer"),
-        _AGE,
-        _col("Containers", "Names of each container in the template.", priority=1),
-        _col("Images", "Images referenced by each container in the template.", priority=1),
-        _col("Selector", "Selector is a label query over pods that should match the Replicas count. If Selector "
+        tables.column("Ready", "The number of ready replicas for this replication controller.", type_="integer"),
+        tables.AGE_COLUMN,
+        tables.column("Containers", "Names of each container in the template.", priority=1),
+        tables.column("Images", "Images referenced by each container in the template.", priority=1),
+        tables.column("Selector", "Selector is a label query over pods that should match the Replicas count. If Selector "
                          "is empty, it is defaulted to the labels present on the Pod template. Label keys and "
                          "values that must match in order to be controlled by this replication controller, if "
                          "empty defaulted to labels on Pod template. More info: https://kubernetes.io/docs/"
                          "concepts/overview/working-with-objects/labels/#label-selectors", priority=1),
-    ]}
+]
 
 
 def replicationcontroller_cells(obj: dict[str, Any], now: datetime) -> list[Any]:
-    from .tables import _age, _name, format_selector
 
     spec, status = obj.get("spec") or {}, obj.get("status") or {}
     containers = ((spec.get("template") or {}).get("spec") or {}).get("containers") or []
-    return [_name(obj), spec.get("replicas", 0), status.get("replicas", 0), status.get("readyReplicas", 0),
-            _age(obj, now), ",".join(c.get("name", "") for c in containers),
-            ",".join(c.get("image", "") for c in containers), format_selector(spec.get("selector"))]
+    return [tables.name(obj), spec.get("replicas", 0), status.get("replicas", 0), status.get("readyReplicas", 0),
+            tables.age(obj, now), ",".join(c.get("name", "") for c in containers),
+            ",".join(c.get("image", "") for c in containers), tables.format_selector(spec.get("selector"))]
 
 
-CELLS = {"ReplicationController": replicationcontroller_cells}
+
+
+REPLICATIONCONTROLLER = Kind(
+    Resource("", "v1", "replicationcontrollers", "replicationcontroller", "ReplicationController", True, ("rc",),
+             ("all",), tuple(ALL_VERBS), ("status", "scale"), {"scale": ("Scale", "autoscaling", "v1")}),
+    model=ReplicationController, validate=validate_replicationcontroller,
+    validate_update=validate_replicationcontroller_update, default=default_replicationcontroller,
+    columns=COLUMNS, cells=replicationcontroller_cells,
+    merge_keys=mergekeys.merge_keys(mergekeys.pod_spec_at("spec.template.spec"), mergekeys.CONDITIONS),
+    strategy=StatusResetStrategy(),
+)
+KINDS = [REPLICATIONCONTROLLER]

@@ -19,20 +19,22 @@ from __future__ import annotations
 
 import copy
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from . import mergekeys, tables
 from .apps import (
     LabelSelector,
     PodTemplateSpec,
+    _default_template,
     _validate_int_or_percent,
-    _validate_selector,
-    _validate_template,
+    validate_selector,
+    validate_template,
 )
+from .kind import Kind, StoreView, Strategy
 from .models import IntOrString, K8sModel, Loose, Time, TypedObject
-from .storage import PersistentVolumeClaim
-
-if TYPE_CHECKING:
-    from .validation import ErrorList
+from .resources import ALL_VERBS, Resource
+from .storage import PersistentVolumeClaim, default_pvc, validate_pvc
+from .validation import ErrorList, normalized
 
 POD_NAME_LABEL = "statefulset.kubernetes.io/pod-name"
 POD_INDEX_LABEL = "apps.kubernetes.io/pod-index"
@@ -105,14 +107,10 @@ class ControllerRevision(TypedObject):
     revision: int | None = None
 
 
-MODELS: dict[str, type[TypedObject]] = {"StatefulSet": StatefulSet, "ControllerRevision": ControllerRevision}
-
 # --- validation ----------------------------------------------------------------------------------
 
 
 def validate_statefulset(errs: ErrorList, obj: dict[str, Any]) -> None:
-    from .storage import validate_pvc
-    from .validation import ErrorList as _Errors
 
     spec = obj.get("spec") or {}
     for key in ("replicas", "minReadySeconds", "revisionHistoryLimit"):
@@ -148,7 +146,7 @@ def validate_statefulset(errs: ErrorList, obj: dict[str, Any]) -> None:
     if selector is not None and not selector.get("matchLabels") and not selector.get("matchExpressions"):
         errs.invalid("spec.selector", selector, "empty selector is invalid for statefulset")
     else:
-        _validate_selector(errs, selector, spec.get("template"))
+        validate_selector(errs, selector, spec.get("template"))
     template = spec.get("template")
     claims = spec.get("volumeClaimTemplates") or []
     if isinstance(template, dict) and claims:
@@ -159,9 +157,9 @@ def validate_statefulset(errs: ErrorList, obj: dict[str, Any]) -> None:
         tspec["volumes"] = list(tspec.get("volumes") or []) + [
             {"name": c["metadata"]["name"], "persistentVolumeClaim": {"claimName": c["metadata"]["name"]}}
             for c in claims if (c.get("metadata") or {}).get("name") and c["metadata"]["name"] not in names]
-    _validate_template(errs, template)
+    validate_template(errs, template)
     for i, claim in enumerate(claims):
-        sub = _Errors()
+        sub = ErrorList()
         validate_pvc(sub, claim)
         for cause in sub.causes:
             errs.add(f"spec.volumeClaimTemplates[{i}].{cause['field']}", cause["reason"], cause["message"])
@@ -172,14 +170,13 @@ _MUTABLE = ("replicas", "ordinals", "template", "updateStrategy", "persistentVol
 
 
 def validate_statefulset_update(errs: ErrorList, old: dict[str, Any], new: dict[str, Any]) -> None:
-    from . import validation as v
 
     old_rest = {k: v_ for k, v_ in (old.get("spec") or {}).items() if k not in _MUTABLE}
     new_rest = {k: v_ for k, v_ in (new.get("spec") or {}).items() if k not in _MUTABLE}
     for rest in (old_rest, new_rest):
         for claim in rest.get("volumeClaimTemplates") or []:
             claim.pop("status", None)
-    if v._normalized(old_rest) != v._normalized(new_rest):
+    if normalized(old_rest) != normalized(new_rest):
         errs.forbidden("spec", "updates to statefulset spec for fields other than 'replicas', 'ordinals', "
                                "'template', 'updateStrategy', 'persistentVolumeClaimRetentionPolicy' and "
                                "'minReadySeconds' are forbidden")
@@ -196,16 +193,10 @@ def validate_controllerrevision_update(errs: ErrorList, old: dict[str, Any], new
         errs.invalid("data", new.get("data"), "field is immutable")
 
 
-VALIDATORS = {"StatefulSet": validate_statefulset, "ControllerRevision": validate_controllerrevision}
-UPDATE_VALIDATORS = {"StatefulSet": validate_statefulset_update,
-                     "ControllerRevision": validate_controllerrevision_update}
-
 # --- defaults ------------------------------------------------------------------------------------
 
 
 def default_statefulset(obj: dict[str, Any]) -> None:
-    from .apps import _default_template
-    from .storage import default_pvc
 
     spec = obj.setdefault("spec", {})
     spec.setdefault("replicas", 1)
@@ -226,37 +217,31 @@ def default_statefulset(obj: dict[str, Any]) -> None:
     _default_template(spec)
 
 
-DEFAULTS = {"StatefulSet": default_statefulset}
-
 # --- tables --------------------------------------------------------------------------------------
 
 
-def columns() -> dict[str, list[dict[str, Any]]]:
-    from .tables import _AGE, _NAME, _col
-
-    return {
+_COLUMNS = {
         "StatefulSet": [
-            _NAME,
-            _col("Ready", "Number of the pod with ready state"),
-            _AGE,
-            _col("Containers", "Names of each container in the template.", priority=1),
-            _col("Images", "Images referenced by each container in the template.", priority=1),
+            tables.NAME_COLUMN,
+            tables.column("Ready", "Number of the pod with ready state"),
+            tables.AGE_COLUMN,
+            tables.column("Containers", "Names of each container in the template.", priority=1),
+            tables.column("Images", "Images referenced by each container in the template.", priority=1),
         ],
         "ControllerRevision": [
-            _NAME,
-            _col("Controller", "Controller of the object"),
-            _col("Revision", "Revision indicates the revision of the state represented by Data.", type_="integer"),
-            _AGE,
+            tables.NAME_COLUMN,
+            tables.column("Controller", "Controller of the object"),
+            tables.column("Revision", "Revision indicates the revision of the state represented by Data.", type_="integer"),
+            tables.AGE_COLUMN,
         ],
-    }
+}
 
 
 def statefulset_cells(obj: dict[str, Any], now: datetime) -> list[Any]:
-    from .tables import _age, _name
 
     spec, status = obj.get("spec") or {}, obj.get("status") or {}
     containers = ((spec.get("template") or {}).get("spec") or {}).get("containers") or []
-    return [_name(obj), f"{status.get('readyReplicas', 0) or 0}/{spec.get('replicas', 0)}", _age(obj, now),
+    return [tables.name(obj), f"{status.get('readyReplicas', 0) or 0}/{spec.get('replicas', 0)}", tables.age(obj, now),
             ",".join(c.get("name", "") for c in containers), ",".join(c.get("image", "") for c in containers)]
 
 
@@ -271,9 +256,31 @@ def controller_name(obj: dict[str, Any]) -> str:
 
 
 def controllerrevision_cells(obj: dict[str, Any], now: datetime) -> list[Any]:
-    from .tables import _age, _name
 
-    return [_name(obj), controller_name(obj), obj.get("revision", 0), _age(obj, now)]
+    return [tables.name(obj), controller_name(obj), obj.get("revision", 0), tables.age(obj, now)]
 
 
-CELLS = {"StatefulSet": statefulset_cells, "ControllerRevision": controllerrevision_cells}
+
+
+class StatusResetStrategy(Strategy):
+    """PrepareForCreate of the workload kinds: a new object's status starts empty."""
+
+    def prepare_create(self, obj: dict[str, Any], store: StoreView) -> None:
+        obj["status"] = {}
+
+
+STATEFULSET = Kind(
+    Resource("apps", "v1", "statefulsets", "statefulset", "StatefulSet", True, ("sts",), ("all",), tuple(ALL_VERBS),
+             ("status", "scale"), {"scale": ("Scale", "autoscaling", "v1")}),
+    model=StatefulSet, validate=validate_statefulset, validate_update=validate_statefulset_update,
+    default=default_statefulset, columns=_COLUMNS["StatefulSet"], cells=statefulset_cells,
+    merge_keys=mergekeys.merge_keys(mergekeys.pod_spec_at("spec.template.spec"), mergekeys.CONDITIONS),
+    strategy=StatusResetStrategy(),
+)
+CONTROLLERREVISION = Kind(
+    Resource("apps", "v1", "controllerrevisions", "controllerrevision", "ControllerRevision", True),
+    model=ControllerRevision, validate=validate_controllerrevision,
+    validate_update=validate_controllerrevision_update, columns=_COLUMNS["ControllerRevision"],
+    cells=controllerrevision_cells,
+)
+KINDS = [STATEFULSET, CONTROLLERREVISION]
