@@ -113,14 +113,14 @@ def _messages(errs: ErrorList) -> list[str]:
 def test_statefulset_validation_and_update_rule() -> None:
     errs = ErrorList()
     api_sts.validate_statefulset(errs, _sts(podManagementPolicy="Random"))
-    assert _messages(errs) == ['spec.podManagementPolicy: Unsupported value: "Random": supported values: '
-                               '"OrderedReady", "Parallel"']
+    assert _messages(errs) == [('spec.podManagementPolicy: Unsupported value: "Random": supported values: '
+                               '"OrderedReady", "Parallel"')]
     bad = _sts()
     bad["spec"]["template"]["metadata"]["labels"] = {"app": "other"}
     errs = ErrorList()
     api_sts.validate_statefulset(errs, bad)
-    assert _messages(errs) == ['spec.template.metadata.labels: Invalid value: {"app":"other"}: `selector` does '
-                               'not match template `labels`']
+    assert _messages(errs) == [('spec.template.metadata.labels: Invalid value: {"app":"other"}: `selector` does '
+                               'not match template `labels`')]
     errs = ErrorList()
     api_sts.validate_statefulset_update(errs, _sts(), _sts(serviceName="other"))
     assert [c["field"] for c in errs.causes] == ["spec"]
@@ -215,8 +215,8 @@ def test_daemonset_validation_defaults_cells() -> None:
                    "updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0}}}}
     errs = ErrorList()
     api_ds.validate_daemonset(errs, ds)
-    assert _messages(errs) == ["spec.updateStrategy.rollingUpdate.maxUnavailable: Invalid value: 0: may not be 0 "
-                               "when `maxSurge` is 0"]
+    assert _messages(errs) == [("spec.updateStrategy.rollingUpdate.maxUnavailable: Invalid value: 0: may not be 0 "
+                               "when `maxSurge` is 0")]
     del ds["spec"]["updateStrategy"]
     api_ds.default_daemonset(ds)
     assert ds["spec"]["updateStrategy"] == {"type": "RollingUpdate",
@@ -239,5 +239,5 @@ def test_replicationcontroller_selector_defaults_from_template() -> None:
     rc["spec"]["selector"] = {"app": "other"}
     errs = ErrorList()
     api_rc.validate_replicationcontroller(errs, rc)
-    assert _messages(errs) == ['spec.template.metadata.labels: Invalid value: {"app":"nginx"}: `selector` does not '
-                               'match template `labels`']
+    assert _messages(errs) == [('spec.template.metadata.labels: Invalid value: {"app":"nginx"}: `selector` does not '
+                               'match template `labels`')]

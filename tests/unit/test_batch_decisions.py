@@ -33,7 +33,7 @@ def _messages(errs: ErrorList) -> list[str]:
 # --- backoff ---------------------------------------------------------------------------------------
 
 def test_backoff_doubles_from_ten_seconds_and_caps_at_six_minutes() -> None:
-    assert [jp.backoff_delay(n) for n in range(0, 8)] == [0, 10, 20, 40, 80, 160, 320, 360]
+    assert [jp.backoff_delay(n) for n in range(8)] == [0, 10, 20, 40, 80, 160, 320, 360]
     assert jp.backoff_delay(30) == 360
 
 
@@ -136,8 +136,8 @@ def test_restart_policy_always_is_refused_as_kubernetes_does() -> None:
         job["spec"]["template"]["spec"]["restartPolicy"] = policy
         errs = ErrorList()
         api_job.validate_job(errs, job)
-        assert _messages(errs) == ['spec.template.spec.restartPolicy: Required value: valid values: "OnFailure", '
-                                   '"Never"']
+        assert _messages(errs) == [('spec.template.spec.restartPolicy: Required value: valid values: "OnFailure", '
+                                   '"Never"')]
 
 
 def test_hand_written_selector_is_refused() -> None:
@@ -148,8 +148,8 @@ def test_hand_written_selector_is_refused() -> None:
     api_job.generate_selector(obj)
     errs = ErrorList()
     api_job.validate_job(errs, obj)
-    assert _messages(errs) == ['spec.selector: Invalid value: {"matchLabels":{"app":"x"}}: `selector` not '
-                               'auto-generated']
+    assert _messages(errs) == [('spec.selector: Invalid value: {"matchLabels":{"app":"x"}}: `selector` not '
+                               'auto-generated')]
 
 
 def test_manual_selector_must_match_the_template() -> None:
@@ -159,8 +159,8 @@ def test_manual_selector_must_match_the_template() -> None:
                                  "spec": {"restartPolicy": "Never", "containers": [{"name": "c", "image": "b"}]}}}}
     errs = ErrorList()
     api_job.validate_job(errs, obj)
-    assert _messages(errs) == ['spec.template.metadata.labels: Invalid value: {"app":"y"}: `selector` does not '
-                               'match template `labels`']
+    assert _messages(errs) == [('spec.template.metadata.labels: Invalid value: {"app":"y"}: `selector` does not '
+                               'match template `labels`')]
 
 
 def test_indexed_needs_completions_and_failure_policy_needs_never() -> None:
@@ -173,8 +173,8 @@ def test_indexed_needs_completions_and_failure_policy_needs_never() -> None:
     errs = ErrorList()
     api_job.validate_job(errs, job)
     assert _messages(errs) == [
-        'spec.template.spec.restartPolicy: Invalid value: "OnFailure": only "Never" is supported when '
-        'podFailurePolicy is specified',
+        ('spec.template.spec.restartPolicy: Invalid value: "OnFailure": only "Never" is supported when '
+        'podFailurePolicy is specified'),
         "spec.podFailurePolicy.rules[0].onExitCodes.values[0]: Invalid value: 0: must not be 0 for the In operator"]
 
 
@@ -240,8 +240,8 @@ def test_cronjob_validation() -> None:
     api_cronjob.validate_cronjob(errs, cj)
     assert _messages(errs) == [
         f'metadata.name: Invalid value: "{"x" * 53}": must be no more than 52 characters',
-        'spec.schedule: Invalid value: "TZ=UTC * * * * *": cannot use TZ or CRON_TZ in schedule, use timeZone '
-        'field instead',
+        ('spec.schedule: Invalid value: "TZ=UTC * * * * *": cannot use TZ or CRON_TZ in schedule, use timeZone '
+        'field instead'),
         'spec.timeZone: Invalid value: "Mars/Olympus": unknown time zone Mars/Olympus',
         'spec.concurrencyPolicy: Unsupported value: "Sometimes": supported values: "Allow", "Forbid", "Replace"',
         'spec.jobTemplate.spec.template.spec.restartPolicy: Required value: valid values: "OnFailure", "Never"',
