@@ -228,7 +228,7 @@ def test_cronjob_runs_on_the_minute_and_survives_a_restart(tmp_path: Any) -> Non
         # restart the daemon within the same minute: the schedule that ran must not run again
         cluster.cli("stop")
         cluster.cli("start")
-        wait_for(lambda: cluster.get("/readyz") is not None, timeout=20, what="the daemon back")
+        wait_for(lambda: cluster.get("/api/v1/namespaces/default") is not None, timeout=20, what="the daemon back")
         time.sleep(3)
         names = [j["metadata"]["name"] for j in scheduled()]
         assert names.count(first["metadata"]["name"]) == 1
