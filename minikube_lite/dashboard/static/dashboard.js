@@ -592,10 +592,10 @@ async function discover() {
 function showSections() {
   const missing = [];
   for (const kind of KINDS) {
-    const sec = $(`sec-${kind.plural}`);
-    const on = state.served.has(kind.plural);
-    if (sec) sec.hidden = !on;
-    if (!on) missing.push(kind.plural);
+    if (!state.served.has(kind.plural)) missing.push(kind.plural);
+  }
+  for (const sec of document.querySelectorAll("section[data-kind]")) {
+    sec.hidden = !state.served.has(sec.dataset.kind);
   }
   $("not-served").textContent = missing.length
     ? `Not served by this API server yet, so not shown: ${missing.join(", ")}.` : "";
