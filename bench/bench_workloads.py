@@ -107,7 +107,7 @@ class Bench:
         self.env = {k: v for k, v in os.environ.items() if k != "MINIKUBE_LITE_HOME"}
         self.env.update(KUBECONFIG=str(root / "kubeconfig"), KUBECACHEDIR=str(root / "cache"), HOME=str(root / "home"))
         self.http = httpx.Client(base_url=self.settings.server_url, timeout=30)
-        self.docker = docker.from_env()
+        self.docker = docker.from_env(max_pool_size=THREADS * 2)  # each thread holds one for wait()
 
     def cli(self, *args: str) -> None:
         subprocess.run([sys.executable, "-m", "minikube_lite.cli.main", *args, "--state-dir",
