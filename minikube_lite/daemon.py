@@ -36,6 +36,8 @@ from .store.sqlite import SQLiteStore
 log = logging.getLogger("minikube_lite.daemon")
 
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+#: how long a stop waits for components still starting (so the kubelet can remove its containers)
+STARTING_GRACE_SECONDS = 20.0
 
 
 def bootstrap(registry: Registry, settings: Settings) -> None:
@@ -75,6 +77,11 @@ class Daemon:
         try:
             yield
         finally:
+            # A stop that comes while the components are still starting (the preload runs in a
+            # thread and cannot be interrupted) waits for them, bounded: otherwise the kubelet
+            # would not exist yet to remove its containers, and they would outlive the daemon.
+            with contextlib.suppress(BaseException):
+                await asyncio.wait_for(asyncio.shield(starter), timeout=STARTING_GRACE_SECONDS)
             starter.cancel()
             with contextlib.suppress(BaseException):
                 await starter
