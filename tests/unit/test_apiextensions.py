@@ -363,3 +363,30 @@ def test_scale_mapping() -> None:
     assert subresources.to_scale({"metadata": {}}, scale)["spec"] == {"replicas": 0}
     with pytest.raises(subresources.ScaleError):
         subresources.to_scale({"metadata": {}, "spec": {"replicas": "x"}}, scale)
+
+
+# --- published OpenAPI --------------------------------------------------------------------------
+
+def test_openapi_v3_and_v2_schemas() -> None:
+    from minikube_lite.apiextensions import openapi
+
+    names = {"kind": "Widget", "listKind": "WidgetList", "plural": "widgets"}
+    schema = {"type": "object", "properties": {"spec": {"type": "object", "properties": {
+        "note": {"type": "string", "nullable": True}, "free": {"type": "object",
+                                                            "x-kubernetes-preserve-unknown-fields": True,
+                                                            "properties": {"a": {"type": "string"}}},
+        "t": {"type": "object", "x-kubernetes-embedded-resource": True, "x-kubernetes-preserve-unknown-fields": True},
+    }, "required": ["note"]}}}
+    v3 = openapi.kind_schemas("example.com", "v1", names, schema)
+    root = v3["com.example.v1.Widget"]
+    assert root["x-kubernetes-group-version-kind"] == [{"group": "example.com", "version": "v1", "kind": "Widget"}]
+    assert set(root["properties"]) == {"apiVersion", "kind", "metadata", "spec"}
+    assert root["properties"]["spec"]["properties"]["t"]["required"] == ["kind", "apiVersion"]
+    assert v3["com.example.v1.WidgetList"]["properties"]["items"]["items"] == {
+        "$ref": "#/components/schemas/com.example.v1.Widget"}
+    v2 = openapi.kind_schemas("example.com", "v1", names, schema, v2=True)["com.example.v1.Widget"]
+    spec = v2["properties"]["spec"]
+    assert spec["properties"]["note"] == {} and "required" not in spec
+    assert "properties" not in spec["properties"]["free"] and "type" not in spec["properties"]["free"]
+    assert v2["properties"]["metadata"]["$ref"] == "#/definitions/io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"
+    assert schema["properties"]["spec"]["required"] == ["note"]  # the CRD's own schema is not changed
