@@ -814,14 +814,6 @@ class AnyObject(TypedObject):
     model_config = ConfigDict(extra="allow", strict=True)
 
 
-MODELS: dict[str, type[TypedObject]] = {
-    "Pod": Pod,
-    "Service": Service,
-    "Namespace": Namespace,
-    "Node": Node,
-    "Event": Event,
-}
-
 # Keys under which a pydantic location segment is a map key, not a field name: printed
 # ``metadata.labels[app]`` the Kubernetes way.
 MAP_FIELDS = frozenset({
@@ -829,14 +821,3 @@ MAP_FIELDS = frozenset({
     "capacity", "allocatable", "allocatedResources",
     "data", "binaryData", "stringData", "parameters",  # ConfigMap, Secret, StorageClass
 })
-
-
-def warm_up() -> None:
-    """Compile every model's validator now (the daemon calls this once it is serving)."""
-    for model in MODELS.values():
-        model.model_rebuild()
-
-
-def model_for(kind: str) -> type[TypedObject]:
-    """The model that checks a manifest of ``kind`` (a permissive one for kinds without a model)."""
-    return MODELS.get(kind, AnyObject)

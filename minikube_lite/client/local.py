@@ -14,7 +14,8 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from ..api.errors import BadRequest
-from ..api.resources import Resource, by_plural
+from ..api.register import by_plural
+from ..api.resources import Resource
 from ..apiserver.registry import Registry
 from .base import PatchType, WatchEvent
 
