@@ -21,20 +21,30 @@ import logging
 from functools import lru_cache
 from typing import Any
 
-import celpy
-from celpy import celtypes
-
 from ..api.validation import ErrorList
 
 Schema = dict[str, Any]
 
-logging.getLogger("celpy").setLevel(logging.WARNING)
-_ENV = celpy.Environment()
+
+@lru_cache(maxsize=1)
+def _celpy() -> Any:
+    """cel-python, imported on first use: it takes about half a second, which a daemon with no
+    CEL rules should not pay at start."""
+    import celpy
+
+    logging.getLogger("celpy").setLevel(logging.WARNING)
+    return celpy
+
+
+@lru_cache(maxsize=1)
+def _env() -> Any:
+    return _celpy().Environment()
 
 
 @lru_cache(maxsize=512)
 def _program(rule: str) -> Any:
-    return _ENV.program(_ENV.compile(rule))
+    env = _env()
+    return env.program(env.compile(rule))
 
 
 def compile_errors(schema: Schema, path: str) -> list[dict[str, str]]:
@@ -118,10 +128,11 @@ def _rules(errs: ErrorList, x: Any, old: Any, s: Schema, path: str) -> None:
         uses_old = "oldSelf" in text
         if uses_old and old is _MISSING and not rule.get("optionalOldSelf"):
             continue
+        celpy = _celpy()
         activation: dict[str, Any] = {"self": celpy.json_to_cel(x)}
         if uses_old:
             activation["oldSelf"] = (celpy.json_to_cel(old) if old is not _MISSING
-                                     else celtypes.MapType({}))
+                                     else celpy.celtypes.MapType({}))
         where = path
         if rule.get("fieldPath"):
             where = _join(path, str(rule["fieldPath"]).lstrip("."))
@@ -134,7 +145,7 @@ def _rules(errs: ErrorList, x: Any, old: Any, s: Schema, path: str) -> None:
         if isinstance(result, celpy.CELEvalError):
             errs.invalid(where or ".", stype, f"{_short(result)} evaluating rule: {_rule_text(rule)}")
             continue
-        if result is True or result == celtypes.BoolType(True):
+        if result is True or result == celpy.celtypes.BoolType(True):
             continue
         detail = str(rule["message"]).strip() if rule.get("message") else f"failed rule: {_rule_text(rule)}"
         reason = rule.get("reason") or "FieldValueInvalid"

@@ -16,7 +16,7 @@ import copy
 from typing import Any
 
 from ..api.validation import ErrorList, is_dns1035_label, is_dns1123_subdomain
-from . import structural
+from . import cel, structural
 
 Obj = dict[str, Any]
 
@@ -111,8 +111,11 @@ def validate(crd: Obj) -> list[dict[str, str]]:
         if schema is None:
             errs.required(path + ".schema.openAPIV3Schema")
         else:
-            errs.causes += structural.schema_errors(schema, path + ".schema.openAPIV3Schema",
-                                                    status_subresource=_status_enabled(v))
+            found = structural.schema_errors(schema, path + ".schema.openAPIV3Schema",
+                                             status_subresource=_status_enabled(v))
+            if not found:
+                found = cel.compile_errors(schema, path + ".schema.openAPIV3Schema")
+            errs.causes += found
         _subresources(errs, v.get("subresources"), path + ".subresources")
         for j, col in enumerate(v.get("additionalPrinterColumns") or []):
             _column(errs, col, f"{path}.additionalPrinterColumns[{j}]")

@@ -24,9 +24,10 @@ from __future__ import annotations
 import json
 import re
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from jsonschema import Draft4Validator, ValidationError, validators
+if TYPE_CHECKING:
+    from jsonschema import ValidationError
 
 from ..api.validation import ErrorList, is_dns1035_label
 
@@ -73,10 +74,10 @@ def _type(validator: Any, _value: Any, instance: Any, schema: Schema):
     if instance is None:
         if schema.get("nullable"):
             return
-        yield ValidationError("type", validator="type", instance=instance, schema=schema)
+        yield _error("type", validator="type", instance=instance, schema=schema)
         return
     if not _type_matches(instance, types):
-        yield ValidationError("type", validator="type", instance=instance, schema=schema)
+        yield _error("type", validator="type", instance=instance, schema=schema)
 
 
 def _int_or_string(validator: Any, on: Any, instance: Any, schema: Schema):
@@ -89,12 +90,12 @@ def _required(validator: Any, required: Any, instance: Any, schema: Schema):
         return
     for name in required or []:
         if name not in instance:
-            yield ValidationError("required", validator="required", path=[name], instance=None, schema=schema)
+            yield _error("required", validator="required", path=[name], instance=None, schema=schema)
 
 
 def _pattern(validator: Any, pattern: str, instance: Any, schema: Schema):
     if isinstance(instance, str) and _compiled(pattern).search(instance) is None:
-        yield ValidationError("pattern", validator="pattern", instance=instance, schema=schema)
+        yield _error("pattern", validator="pattern", instance=instance, schema=schema)
 
 
 def _embedded(validator: Any, on: Any, instance: Any, schema: Schema):
@@ -102,14 +103,14 @@ def _embedded(validator: Any, on: Any, instance: Any, schema: Schema):
         return
     for word in ("apiVersion", "kind"):
         if word not in instance:
-            yield ValidationError("required", validator="required", path=[word], instance=None, schema=schema)
+            yield _error("required", validator="required", path=[word], instance=None, schema=schema)
         elif not isinstance(instance[word], str):
-            yield ValidationError("must be a string", validator="embedded", path=[word], instance=instance[word])
+            yield _error("must be a string", validator="embedded", path=[word], instance=instance[word])
         elif not instance[word]:
-            yield ValidationError("must not be empty", validator="embedded", path=[word], instance=instance[word])
+            yield _error("must not be empty", validator="embedded", path=[word], instance=instance[word])
     kind = instance.get("kind")
     if isinstance(kind, str) and kind and (msgs := is_dns1035_label(kind.lower())):
-        yield ValidationError("may have mixed case, but should otherwise match: " + ",".join(msgs),
+        yield _error("may have mixed case, but should otherwise match: " + ",".join(msgs),
                               validator="embedded", path=["kind"], instance=kind)
 
 
@@ -122,15 +123,26 @@ def _compiled(pattern: str) -> re.Pattern[str]:
     return re.compile(pattern)
 
 
-_Validator = validators.extend(Draft4Validator, validators={
-    "type": _type,
-    "required": _required,
-    "pattern": _pattern,
-    "format": _ignore,
-    "$ref": _ignore,
-    "x-kubernetes-embedded-resource": _embedded,
-    "x-kubernetes-int-or-string": _int_or_string,
-})
+@lru_cache(maxsize=1)
+def _validator_class() -> Any:
+    """Draft 4 with Kubernetes' keywords (jsonschema is imported on first use: 0.2 s at start)."""
+    from jsonschema import Draft4Validator, validators
+
+    return validators.extend(Draft4Validator, validators={
+        "type": _type,
+        "required": _required,
+        "pattern": _pattern,
+        "format": _ignore,
+        "$ref": _ignore,
+        "x-kubernetes-embedded-resource": _embedded,
+        "x-kubernetes-int-or-string": _int_or_string,
+    })
+
+
+def _error(*args: Any, **kwargs: Any) -> ValidationError:
+    from jsonschema import ValidationError
+
+    return ValidationError(*args, **kwargs)
 
 
 def _path(error: ValidationError) -> str:
@@ -216,7 +228,7 @@ def _detail(name: str, error: ValidationError) -> str:
 
 @lru_cache(maxsize=128)
 def _validator_for(schema_json: str) -> Any:
-    return _Validator(json.loads(schema_json))
+    return _validator_class()(json.loads(schema_json))
 
 
 def validator_for(schema: Schema) -> Any:
