@@ -4,7 +4,8 @@ They exist to *check the shape* of a manifest the way Kubernetes' strict JSON de
 every field Kubernetes knows is declared (so nothing real Kubernetes accepts is refused), any
 other key is an unknown field (``extra="forbid"``), and scalars are strict (a string is never
 turned into an int, ``replicas: "three"`` and ``image: 5`` are type errors). The semantic rules
-(names, ports, enums, immutability) live in ``validation.py``; the objects themselves stay plain
+(names, ports, enums, immutability) live in each kind's module (``pods.py``, ``services.py``,
+``core.py``), which also names its model on its ``Kind``; the objects themselves stay plain
 dicts everywhere in the project, these classes are never stored.
 
 Attribute names are written exactly as the JSON keys (camelCase), so a pydantic error location

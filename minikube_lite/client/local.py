@@ -28,7 +28,9 @@ _PATCH_TYPES = {
 
 
 def _resource(plural: str) -> Resource:
-    res = by_plural(plural)
+    """``pods``, or ``plural.group`` as kubectl writes it (``widgets.example.com``) to pick a group."""
+    name, _, group = plural.partition(".")
+    res = by_plural(name, group) if group else by_plural(plural)
     if res is None:
         raise BadRequest(f'the server doesn\'t have a resource type "{plural}"')
     return res
