@@ -384,7 +384,7 @@ def test_crd_and_objects_survive_a_restart(tmp_path: Path) -> None:
                                                                "metadata": {"name": "kept"}, "spec": {"a": 1}}))
         cluster.cli("stop")
         cluster.cli("start")
-        wait_for(lambda: cluster.get("/readyz") is not None, timeout=15, what="the API after restart")
+        wait_for(lambda: cluster.get("/version") is not None, timeout=15, what="the API after restart")
         assert cluster.get(f"/apis/{GROUP}/v1/gizmos/kept")["spec"] == {"a": 1}
         assert cluster.kubectl("get", "gizmos", "-o", "name").stdout.split() == ["gizmo.example.com/kept"]
 

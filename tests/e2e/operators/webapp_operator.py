@@ -4,7 +4,8 @@ A ``WebApp`` (``apps.example.com/v1``) asks for an image and a replica count; th
 creates a Deployment of that image owned by the WebApp (kopf.adopt: ownerReferences, so the
 garbage collector deletes it with the WebApp), then writes ``status.phase`` and
 ``status.deployment``, which the CRD's printer columns show in ``kubectl get webapps``. A change
-of ``spec.replicas`` is carried to the Deployment. It uses only public client libraries (kopf
+of ``spec.replicas`` is carried to the Deployment; the delete handler makes kopf hold the WebApp
+with its finalizer until it has run. It uses only public client libraries (kopf
 for the reactor, the official ``kubernetes`` client for the Deployment), nothing of
 minikube-lite.
 """
@@ -60,3 +61,10 @@ def replicas_fn(new: Any, name: str, namespace: str, patch: kopf.Patch, **_: Any
     kubernetes.client.AppsV1Api().patch_namespaced_deployment(
         name=f"{name}-web", namespace=namespace, body={"spec": {"replicas": new}})
     patch.status["replicas"] = new
+
+
+@kopf.on.delete("apps.example.com", "v1", "webapps")
+def delete_fn(name: str, logger: kopf.Logger, **_: Any) -> None:
+    # kopf holds the WebApp with its finalizer until this has run; the Deployment then goes with
+    # its owner through the garbage collector (ownerReferences), nothing to delete here
+    logger.info("WebApp %s released", name)
