@@ -106,6 +106,9 @@ def crds(cluster: Cluster) -> Iterator[Cluster]:
     yield cluster
     cluster.kubectl("delete", "crd", f"widgets.{GROUP}", f"gizmos.{GROUP}", "--ignore-not-found", check=False)
     cluster.kubectl("delete", "namespace", NS, "--wait=false", check=False)
+    # kubectl's discovery cache (shared by the session's tests) would still expand "all" to widgets:
+    # api-resources refreshes it, as a user would after removing a CRD
+    cluster.kubectl("api-resources", check=False)
 
 
 @pytest.fixture(scope="module")
