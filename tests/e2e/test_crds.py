@@ -308,6 +308,21 @@ def test_explain_reads_the_published_schema(crds: Cluster) -> None:
     assert "How big the widget is." in out
 
 
+@pytest.mark.parametrize("version", ["1.27", "1.28", "1.33"])
+def test_custom_objects_with_every_kubectl(crds: Cluster, version: str) -> None:
+    """kubectl 1.27/1.28 read the protobuf OpenAPI v2, later ones v3: a custom kind works with each."""
+    name = f"kv-{version.replace('.', '-')}"
+    obj = widget(name, replicas=1)
+    run = lambda *a, **kw: crds.kubectl(*a, version=version, **kw)
+    assert run("apply", "-f", "-", input=json.dumps(obj)).stdout.strip() == f"widget.example.com/{name} created"
+    assert run("apply", "-f", "-", input=json.dumps(obj)).stdout.strip() == f"widget.example.com/{name} unchanged"
+    obj["spec"]["replicas"] = 2
+    assert run("apply", "-f", "-", input=json.dumps(obj)).stdout.strip() == f"widget.example.com/{name} configured"
+    assert run("get", "widgets", name, "-n", NS).stdout.splitlines()[1].split()[:3] == [name, "small", "2"]
+    assert "How big the widget is." in run("explain", "widgets.spec.size").stdout
+    assert f'widget.example.com "{name}" deleted' in run("delete", "widget", name, "-n", NS).stdout
+
+
 # --- the official Python client ----------------------------------------------------------------------
 
 def test_custom_objects_api(custom: client.CustomObjectsApi) -> None:
