@@ -4,7 +4,8 @@ registry/customresource strategy and scale storage).
 With ``subresources.status`` the object has two halves written through different doors: the
 main resource ignores ``status`` (dropped on create, kept from the stored object on update) and
 ``/status`` changes nothing but ``status``. ``metadata.generation`` counts changes to everything
-but ``metadata`` and ``status`` (without the subresource, to everything but ``metadata``).
+but ``metadata`` and ``status`` (without the subresource, to everything but ``metadata``). A
+``/status`` write itself is the generic registry's (the stored object with the new status).
 
 With ``subresources.scale`` the kind has an ``autoscaling/v1`` Scale read from and written to the
 paths the CRD names (``specReplicasPath``, ``statusReplicasPath``, ``labelSelectorPath``), which
@@ -43,21 +44,6 @@ def prepare_update(new: Obj, old: Obj, version: Obj) -> None:
             new["status"] = copy.deepcopy(old["status"])
         else:
             new.pop("status", None)
-
-
-def prepare_status_update(new: Obj, old: Obj) -> Obj:
-    """A ``/status`` write: the stored object with only ``status`` (and managedFields) from ``new``."""
-    out = copy.deepcopy(old)
-    if "status" in new:
-        out["status"] = copy.deepcopy(new["status"])
-    else:
-        out.pop("status", None)
-    managed = (new.get("metadata") or {}).get("managedFields")
-    if managed is not None:
-        out["metadata"]["managedFields"] = managed
-    elif "managedFields" in out.get("metadata", {}):
-        pass
-    return out
 
 
 def generation_changed(new: Obj, old: Obj, version: Obj) -> bool:

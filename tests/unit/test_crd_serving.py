@@ -95,6 +95,13 @@ def test_crd_served_validated_and_removed(store_dir: Path) -> None:
                           headers={"Content-Type": "application/merge-patch+json"})
         assert patched.json()["metadata"]["generation"] == 2
 
+        # a changed schema is served at once (the handler re-registers the kind)
+        crd = c.get(CRDS + "/things.test.example.com").json()
+        crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"]["size"][
+            "maximum"] = 10
+        assert c.put(CRDS + "/things.test.example.com", json=crd).status_code == 200
+        wait(lambda: c.post(THINGS, json=thing("big", size=9)).status_code == 201)
+
         # a second CRD of the group may not take the same names
         clash = copy.deepcopy(CRD)
         clash["metadata"]["name"] = "others.test.example.com"
