@@ -88,10 +88,12 @@ class Kubelet(Termination, StatusWriter, Logs, Exec, Prober, Volumes, ImagePulle
         docker_threads: int = 16,
         dns_server: str | None = None,
         root_dir: Path | str | None = None,
+        image_pull: str = "local-fallback",
     ) -> None:
         """``dns_server``: the cluster DNS address given to pods (``dnsPolicy: ClusterFirst``);
         None leaves Docker's default resolver. ``root_dir``: the kubelet's folder for pod volumes
-        and termination messages (the daemon passes ``<state dir>/kubelet``)."""
+        and termination messages (the daemon passes ``<state dir>/kubelet``). ``image_pull``: what a
+        failed pull does when the engine holds an image of that name (images.py)."""
         self._client = client
         self.node_name = node_name
         self.cluster_id = cluster_id
@@ -114,6 +116,7 @@ class Kubelet(Termination, StatusWriter, Logs, Exec, Prober, Volumes, ImagePulle
         self._backoff = Backoff()  # (uid, container) -> restart back-off
         self._pull_backoff = Backoff()  # (uid, container) -> image pull back-off
         self._pull_failed_at: dict[tuple[str, str], float] = {}
+        self.image_pull = image_pull
         self._waiting: dict[str, dict[str, Waiting]] = {}  # uid -> container -> why it waits
         self._written: dict[str, dict[str, Any]] = {}  # uid -> the status last written
         self._die_waiters: dict[str, list[asyncio.Future[None]]] = {}
