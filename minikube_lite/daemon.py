@@ -150,8 +150,12 @@ class Daemon:
         self.store.close()
 
     async def serve(self) -> None:
+        from .apiserver.upgrade import default_handlers, streaming_protocol
+
+        # httptools, plus the SPDY/3.1 upgrades of exec, attach and port-forward (upgrade.py)
         config = uvicorn.Config(self.app, host=self.settings.host, port=self.settings.port, log_level="warning",
-                                access_log=False, lifespan="on", timeout_graceful_shutdown=2)
+                                access_log=False, lifespan="on", timeout_graceful_shutdown=2,
+                                http=streaming_protocol(self.app, default_handlers()))
         self._server = uvicorn.Server(config)
         await self._server.serve()
 

@@ -196,7 +196,7 @@ def create_app(registry: Registry, *, server_address: str = "127.0.0.1:8080") ->
     app.state.registry = registry
     app.state.kubelets = {}  # node name -> kubelet (for logs)
     app.state.bookmark_interval = 60.0  # seconds between watch bookmarks, as kube-apiserver (about a minute)
-    exec_routes.install(app)  # pods/<name>/exec over WebSocket
+    exec_routes.install(app)  # pods/<name>/exec and attach over WebSocket
 
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
@@ -295,7 +295,7 @@ def create_app(registry: Registry, *, server_address: str = "127.0.0.1:8080") ->
                                       await read_body(request), dry_run=_dry_run(request))
         if target.subresource == "log" and method == "GET":
             return await pod_logs(request, target)
-        if target.subresource == "exec":
+        if target.subresource in ("exec", "attach", "portforward"):
             return exec_routes.not_websocket(request)
         if target.name is None:
             if method == "GET":

@@ -42,7 +42,7 @@ from minikube_lite.client.base import Client
 from .backoff import Backoff
 from .base import docker_message, pod_key, pod_uid
 from .events import EventRecorder, now_rfc3339
-from .exec import Exec
+from .exec import Attach, Exec
 from .images import ImagePuller
 from .logs import Logs
 from .node import conditions as node_conditions
@@ -71,7 +71,7 @@ log = logging.getLogger(__name__)
 POST_START_TIMEOUT_SECONDS = 120.0  # Kubernetes gives hooks no timeout; a stuck one must not hold the pod forever
 
 
-class Kubelet(Termination, StatusWriter, Logs, Exec, Prober, Volumes, ImagePuller):
+class Kubelet(Termination, StatusWriter, Logs, Exec, Attach, Prober, Volumes, ImagePuller):
     """Runs the pods bound to ``node_name`` on the local Docker engine."""
 
     def __init__(
