@@ -81,9 +81,8 @@ async def _forward(target: tuple[str, str], name: str, error: Stream, data: Stre
 
     upload = asyncio.create_task(to_pod(), name=f"portforward {port} in")
     try:
-        await from_pod()
-        await asyncio.wait_for(asyncio.shield(upload), timeout=0.1)
-    except (TimeoutError, OSError) as e:
+        await from_pod()  # the pod closed its side: kubectl waits for the error stream to end, now
+    except OSError as e:
         log.debug("port-forward connection to %s:%s ended: %s", ip, port, e)
     finally:
         upload.cancel()

@@ -126,8 +126,9 @@ class Stream:
     async def write(self, data: bytes) -> None:
         if self.local_closed or self.session.closed:
             return
-        for i in range(0, len(data), MAX_DATA):
-            await self.session.send(data_frame(self.id, data[i:i + MAX_DATA]))
+        # every frame of the chunk in one write: one lock, one transport call
+        await self.session.send(b"".join(data_frame(self.id, data[i:i + MAX_DATA])
+                                         for i in range(0, len(data), MAX_DATA)))
 
     async def close(self) -> None:
         """Half-close: FIN on an empty data frame (what spdystream's Close does)."""
