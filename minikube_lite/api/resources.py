@@ -56,7 +56,7 @@ RESOURCES: list[Resource] = [
              tuple(v for v in ALL_VERBS if v != "deletecollection"), ("status", "finalize")),
     Resource("", "v1", "nodes", "node", "Node", False, ("no",), (), tuple(ALL_VERBS), ("status",)),
     Resource("", "v1", "pods", "pod", "Pod", True, ("po",), ("all",), tuple(ALL_VERBS),
-             ("status", "log", "exec", "attach", "portforward", "binding")),
+             ("status", "log", "exec", "attach", "portforward", "ephemeralcontainers", "binding")),
     Resource("", "v1", "services", "service", "Service", True, ("svc",), ("all",), tuple(ALL_VERBS),
              ("status",)),
     Resource("", "v1", "events", "event", "Event", True, ("ev",), (), tuple(ALL_VERBS)),

@@ -576,8 +576,9 @@ def create_app(registry: Registry, *, server_address: str = "127.0.0.1:8080") ->
                 raise BadRequest(f"a container name must be specified for pod {target.name}, "
                                  f"choose one of: [{' '.join(containers)}]")
             container = containers[0]
-        init = [c["name"] for c in (pod.get("spec") or {}).get("initContainers") or []]
-        if container not in containers + init:
+        others = [c["name"] for key in ("initContainers", "ephemeralContainers")
+                  for c in (pod.get("spec") or {}).get(key) or []]
+        if container not in containers + others:
             raise BadRequest(f"container {container} is not valid for pod {target.name}")
         kubelet = app.state.kubelets.get((pod.get("spec") or {}).get("nodeName"))
         if kubelet is None:

@@ -57,12 +57,13 @@ _SUBRESOURCE_VERBS = {
     "exec": ["create", "get"],
     "attach": ["create", "get"],
     "portforward": ["create", "get"],
+    "ephemeralcontainers": ["get", "patch", "update"],
     "binding": ["create"],
     "finalize": ["update"],
     "scale": ["get", "patch", "update"],
 }
 _SUBRESOURCE_KINDS = {"log": "Pod", "exec": "PodExecOptions", "attach": "PodAttachOptions",
-                      "portforward": "PodPortForwardOptions", "binding": "Binding"}
+                      "portforward": "PodPortForwardOptions", "ephemeralcontainers": "Pod", "binding": "Binding"}
 
 
 def api_resource_list(group: str, version: str) -> dict[str, Any] | None:

@@ -98,7 +98,8 @@ def check_request(app: Any, req: StreamRequest) -> Any:
     spec = pod.get("spec") or {}
     names = [c["name"] for c in spec.get("containers") or []]
     req.container = req.container or (names[0] if names else "")
-    if req.container not in names + [c["name"] for c in spec.get("initContainers") or []]:
+    others = [c["name"] for key in ("initContainers", "ephemeralContainers") for c in spec.get(key) or []]
+    if req.container not in names + others:
         raise BadRequest(f"container {req.container} is not valid for pod {req.name}")
     phase = (pod.get("status") or {}).get("phase")
     if phase in ("Succeeded", "Failed"):

@@ -27,7 +27,7 @@ from ..api import unsupported, validation
 from ..api.errors import AlreadyExists, ApiError, BadRequest, Conflict, Gone, Invalid, NotFound, cause
 from ..api.resources import Resource, by_plural
 from ..store.base import Compacted, Entry, KeyExists, KeyNotFound, RevisionMismatch, Store
-from . import allocation, ssa
+from . import allocation, ephemeral, ssa
 from .patch import apply_patch, strategic_merge_patch
 from .selectors import parse_field_selector, parse_label_selector, single_name
 
@@ -536,6 +536,8 @@ class Registry:
             new = copy.deepcopy(old)
             new["status"] = obj.get("status", {})
             new, warnings = validation.validate(res, new, field_validation=field_validation)
+        elif subresource == "ephemeralcontainers" and res.plural == "pods":
+            new, warnings = ephemeral.update(res, old, obj, field_validation=field_validation)
         elif subresource == "finalize" and res.plural == "namespaces":
             new = copy.deepcopy(old)
             spec = obj.get("spec") if isinstance(obj.get("spec"), dict) else {}

@@ -503,6 +503,9 @@ class Kubelet(Termination, StatusWriter, Logs, Exec, Attach, Prober, Volumes, Im
                         self._waiting.get(uid, {}).pop(container["name"], None)
                 elif latest.status == "created":
                     changed |= await self._start_existing(pod, latest)
+            for container in spec.get("ephemeralContainers") or []:  # kubectl debug: started once, never restarted
+                if not grouped.get(container["name"]):
+                    changed |= await self._start_container(pod, container, sandbox, 0, grouped=grouped)
         if changed:
             records = await self._docker(self.runtime.pod_containers_of, ns, name, uid)
         return records
@@ -552,7 +555,7 @@ class Kubelet(Termination, StatusWriter, Logs, Exec, Attach, Prober, Volumes, Im
         return True
 
     async def _start_container(self, pod: dict[str, Any], container: dict[str, Any], sandbox: ContainerRecord,
-                               attempt: int) -> bool:
+                               attempt: int, grouped: dict[str, list[ContainerRecord]] | None = None) -> bool:
         """Pull if needed, create and start attempt ``attempt`` of ``container``; False if it must wait."""
         uid, cname = pod_uid(pod), container["name"]
         meta = pod["metadata"]
@@ -572,6 +575,9 @@ class Kubelet(Termination, StatusWriter, Logs, Exec, Attach, Prober, Volumes, Im
         labels = self.runtime.labels(pod, cname, attempt)
         create, host = app_container_args(pod, container, pause_id=sandbox.id, labels=labels, env=env)
         host["mounts"] = mounts
+        target = (grouped or {}).get(container.get("targetContainerName") or "")
+        if target and target[-1].running:  # an ephemeral container sharing the target's processes
+            host["pid_mode"] = f"container:{target[-1].id}"
         docker_name = self.runtime.container_name(meta.get("namespace", "default"), meta["name"], uid, cname,
                                                   attempt)
         try:

@@ -1,4 +1,4 @@
-"""Streams with the real kubectl: port-forward, attach, ``run -it --rm``, cp, debug.
+"""Streams with the real kubectl: port-forward, attach, ``run -it --rm``, cp, debug (ephemeral containers).
 
 port-forward and attach are driven with the oldest kubectl here (1.27: SPDY/3.1 upgrades), 1.30
 (the last that port-forwards over plain SPDY) and the newest (1.31+ port-forward through the
@@ -280,7 +280,41 @@ def test_cp_both_ways(cluster: Cluster, web_pod: str, version: str, tmp_path: Pa
     assert back.read_text() == src.read_text()
 
 
-def test_debug_says_ephemeral_containers_are_unsupported(cluster: Cluster, web_pod: str) -> None:
-    proc = cluster.kubectl("debug", web_pod, "--image=minikube-lite/busybox:1.0", "--", "true", check=False)
-    assert proc.returncode == 1
-    assert "ephemeral containers are disabled for this cluster" in proc.stderr, proc.stderr
+@pytest.mark.parametrize("version", ["1.27", "1.33"])
+def test_debug_adds_an_ephemeral_container_sharing_the_targets_processes(cluster: Cluster, web_pod: str,
+                                                                        version: str) -> None:
+    proc = cluster.kubectl("debug", web_pod, "-i", "--image=minikube-lite/busybox:1.0", "--target=web",
+                           "--profile=general", f"--container=dbg-{version.replace('.', '')}", "--",
+                           "sh", version=version, input='ps | grep -c "[h]ttpd -f -p 4000"; echo bye; exit 3\n',
+                           check=False, timeout=60)
+    assert "1\nbye\n" in proc.stdout, (proc.stdout, proc.stderr)  # the pod's httpd is visible from the debugger
+    pod = cluster.pod(web_pod) or {}
+    ephemeral = {c["name"]: c for c in pod["spec"].get("ephemeralContainers") or []}
+    assert ephemeral[f"dbg-{version.replace('.', '')}"]["targetContainerName"] == "web"
+
+    def finished() -> dict | None:
+        statuses = ((cluster.pod(web_pod) or {}).get("status") or {}).get("ephemeralContainerStatuses") or []
+        mine = [s for s in statuses if s["name"] == f"dbg-{version.replace('.', '')}"]
+        return mine[0] if mine and "terminated" in mine[0]["state"] else None
+
+    status = wait_for(finished, timeout=20, what="the ephemeral container's status")
+    assert status["state"]["terminated"]["exitCode"] == 3 and status["ready"] is False
+    assert pod_running(cluster, web_pod, restarts=0), "the pod's own containers are untouched"
+    logs = cluster.kubectl("logs", web_pod, "-c", f"dbg-{version.replace('.', '')}").stdout
+    assert logs == "1\nbye\n"
+
+
+def test_ephemeral_containers_may_only_be_added(cluster: Cluster, web_pod: str) -> None:
+    cluster.kubectl("debug", web_pod, "--image=minikube-lite/busybox:1.0", "--container=keep", "--profile=general",
+                    "--", "true")
+    removed = cluster.kubectl("patch", "pod", web_pod, "--subresource=ephemeralcontainers", "--type=json",
+                              "-p", '[{"op":"remove","path":"/spec/ephemeralContainers/0"}]', check=False)
+    assert removed.returncode == 1
+    assert "may not be removed" in removed.stderr and f'The Pod "{web_pod}" is invalid' in removed.stderr
+    ports = cluster.kubectl("patch", "pod", web_pod, "--subresource=ephemeralcontainers", "--type=strategic", "-p",
+                            '{"spec":{"ephemeralContainers":[{"name":"withport","image":"minikube-lite/busybox:1.0",'
+                            '"ports":[{"containerPort":80}]}]}}', check=False)
+    assert ports.returncode == 1 and "cannot be set for an Ephemeral Container" in ports.stderr, ports.stderr
+    plain = cluster.kubectl("patch", "pod", web_pod, "--type=merge", "-p",
+                            '{"spec":{"ephemeralContainers":[{"name":"sneaky","image":"x"}]}}', check=False)
+    assert plain.returncode == 1, "only the subresource may add ephemeral containers"
