@@ -154,8 +154,9 @@ class Kubelet(Termination, StatusWriter, Logs, Exec, Attach, Prober, Volumes, Im
         self._queue = WorkQueue(self._sync_pod)
         await self._docker(self.runtime.ping)
         await self._docker(self.runtime.ensure_network)  # also learns the node's address (host_ip)
-        await self._docker(self.runtime.ensure_pause_image)
-        self._runtime_version = await self._docker(self.runtime.version)
+        # side by side: `minikube-lite start` waits for the node to be Ready
+        _, self._runtime_version = await asyncio.gather(self._docker(self.runtime.ensure_pause_image),
+                                                        self._docker(self.runtime.version))
         await self._register_node()
         self._start_docker_events()
         self._spawn(self._watch_pods(), "kubelet pod watch")
