@@ -25,7 +25,7 @@ import logging
 from typing import Any
 
 from ..api.errors import BadRequest
-from ..api.resources import by_plural
+from ..api.register import by_plural
 from .spdy import SpdySession, Stream
 
 log = logging.getLogger(__name__)

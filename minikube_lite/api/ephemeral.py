@@ -15,17 +15,16 @@ import copy
 import json
 from typing import Any
 
-from ..api import defaults as api_defaults
-from ..api import validation
-from ..api.errors import Invalid, cause
-from ..api.resources import Resource
+from minikube_lite.api.defaults import apply_defaults_to_pod_spec
+from minikube_lite.api.errors import Invalid, cause
+from minikube_lite.api.resources import Resource
 
 FORBIDDEN_FIELDS = ("ports", "livenessProbe", "readinessProbe", "startupProbe", "resources", "lifecycle")
 
 
-def update(res: Resource, old: dict[str, Any], obj: dict[str, Any], *, field_validation: str
-           ) -> tuple[dict[str, Any], list[str]]:
-    """The pod after the ephemeral containers of ``obj`` are taken in (the rest of ``obj`` is ignored)."""
+def update(res: Resource, old: dict[str, Any], obj: dict[str, Any]) -> dict[str, Any]:
+    """The pod after the ephemeral containers of ``obj`` are taken in (the rest of ``obj`` is ignored);
+    called by the Pod kind's strategy (api/pods.py) for writes to this subresource."""
     name = old["metadata"]["name"]
     spec = obj.get("spec") if isinstance(obj.get("spec"), dict) else {}
     wanted = spec.get("ephemeralContainers") or []
@@ -33,7 +32,7 @@ def update(res: Resource, old: dict[str, Any], obj: dict[str, Any], *, field_val
         raise Invalid("Pod", name, [cause("spec.ephemeralContainers", "Invalid value: must be a list of containers")])
     new = copy.deepcopy(old)
     new.setdefault("spec", {})["ephemeralContainers"] = copy.deepcopy(wanted)
-    api_defaults.apply_defaults_to_pod_spec(new["spec"])
+    apply_defaults_to_pod_spec(new["spec"])
     before = {c.get("name"): c for c in (old.get("spec") or {}).get("ephemeralContainers") or []}
     after = {c.get("name"): c for c in new["spec"]["ephemeralContainers"]}
     causes = []
@@ -55,4 +54,7 @@ def update(res: Resource, old: dict[str, Any], obj: dict[str, Any], *, field_val
                                 f"Not found: {json.dumps(target)}", "FieldValueNotFound"))
     if causes:
         raise Invalid("Pod", name, causes)
-    return validation.validate(res, new, field_validation=field_validation)
+    from minikube_lite.api import register  # the register imports the kinds, this among them
+
+    validated, _ = register.validate(res, new)
+    return validated
