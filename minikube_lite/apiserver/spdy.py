@@ -183,7 +183,10 @@ class SpdySession:
             del self._buffer[:8 + length]
             flags = second >> 24
             if first & 0x80000000:
-                await self._control((first >> 16) & 0x7FFF, first & 0xFFFF, flags, payload)
+                try:
+                    await self._control((first >> 16) & 0x7FFF, first & 0xFFFF, flags, payload)
+                except struct.error as e:  # a control frame shorter than its type needs
+                    raise ProtocolError(f"truncated control frame: {e}") from e
             else:
                 stream = self._open.get(first & 0x7FFFFFFF)
                 if stream is not None and not stream.remote_closed:

@@ -16,6 +16,7 @@ import pty
 import re
 import select
 import signal
+import socket
 import struct
 import subprocess
 import termios
@@ -318,3 +319,42 @@ def test_ephemeral_containers_may_only_be_added(cluster: Cluster, web_pod: str) 
     plain = cluster.kubectl("patch", "pod", web_pod, "--type=merge", "-p",
                             '{"spec":{"ephemeralContainers":[{"name":"sneaky","image":"x"}]}}', check=False)
     assert plain.returncode == 1, "only the subresource may add ephemeral containers"
+
+
+def _raw_upgrade(cluster: Cluster, path: str, headers: str) -> tuple[bytes, socket.socket]:
+    host, port = cluster.url.removeprefix("http://").rsplit(":", 1)
+    s = socket.create_connection((host, int(port)), timeout=10)
+    s.sendall(f"POST {path} HTTP/1.1\r\nHost: {host}\r\nConnection: Upgrade\r\nUpgrade: SPDY/3.1\r\n{headers}\r\n"
+              .encode())
+    head = b""
+    while b"\r\n\r\n" not in head:
+        chunk = s.recv(4096)
+        if not chunk:
+            break
+        head += chunk
+    return head, s
+
+
+def test_bad_spdy_requests_get_a_status_and_the_daemon_lives(cluster: Cluster, web_pod: str) -> None:
+    path = f"/api/v1/namespaces/default/pods/{web_pod}/portforward"
+    head, s = _raw_upgrade(cluster, path, "X-Stream-Protocol-Version: nope.k8s.io\r\n")
+    while chunk := s.recv(4096):  # the Status body; then the server closes
+        head += chunk
+    s.close()
+    assert head.startswith(b"HTTP/1.1 403") and b"unable to negotiate protocol" in head, head
+    head, s = _raw_upgrade(cluster, "/api/v1/namespaces/default/pods/no-such-pod/portforward",
+                           "X-Stream-Protocol-Version: portforward.k8s.io\r\n")
+    s.close()
+    assert head.startswith(b"HTTP/1.1 404"), head
+    head, s = _raw_upgrade(cluster, path, "X-Stream-Protocol-Version: portforward.k8s.io\r\n")
+    assert head.startswith(b"HTTP/1.1 101"), head
+    s.sendall(b"\x80\x03\x00\x01\x00\x00\x00\x02\x00\x01" + b"garbage that is not SPDY" * 10)
+    s.settimeout(10)
+    with contextlib.suppress(OSError):
+        while s.recv(4096):  # the server closes the connection
+            pass
+    s.close()
+    assert cluster.get("/version")["major"] == "1"
+    a = free_port()
+    with port_forward(cluster, f"pod/{web_pod}", f"{a}:4000"):
+        assert fetch(a) == b"port-b\n"

@@ -65,3 +65,18 @@ def test_session_streams_data_ping_and_reply() -> None:
         assert await session.streams.get() is None
 
     asyncio.run(run())
+
+
+def test_garbage_is_a_protocol_error_not_a_crash() -> None:
+    import pytest
+
+    from minikube_lite.apiserver.spdy import ProtocolError
+
+    async def run() -> None:
+        for wire in (control_frame(SYN_STREAM, 0, b"\x00\x01"),  # truncated SYN_STREAM
+                     control_frame(SYN_STREAM, 0, struct.pack(">IIBB", 1, 0, 0, 0) + b"not zlib"),
+                     struct.pack(">HHI", 0x8000 | 2, 1, 0)):  # SPDY/2
+            with pytest.raises(ProtocolError):
+                await SpdySession(lambda b: None).feed(wire)
+
+    asyncio.run(run())
