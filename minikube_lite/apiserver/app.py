@@ -213,7 +213,7 @@ def create_app(registry: Registry, *, server_address: str = "127.0.0.1:8080") ->
     app.state.crd_handler.sync()
     app.state.kubelets = {}  # node name -> kubelet (for logs)
     app.state.bookmark_interval = 60.0  # seconds between watch bookmarks, as kube-apiserver (about a minute)
-    exec_routes.install(app)  # pods/<name>/exec over WebSocket
+    exec_routes.install(app)  # pods/<name>/exec and attach over WebSocket
 
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
@@ -312,7 +312,7 @@ def create_app(registry: Registry, *, server_address: str = "127.0.0.1:8080") ->
                                       await read_body(request), dry_run=_dry_run(request))
         if target.subresource == "log" and method == "GET":
             return await pod_logs(request, target)
-        if target.subresource == "exec":
+        if target.subresource in ("exec", "attach", "portforward"):
             return exec_routes.not_websocket(request)
         if target.name is None:
             if method == "GET":
@@ -593,8 +593,9 @@ def create_app(registry: Registry, *, server_address: str = "127.0.0.1:8080") ->
                 raise BadRequest(f"a container name must be specified for pod {target.name}, "
                                  f"choose one of: [{' '.join(containers)}]")
             container = containers[0]
-        init = [c["name"] for c in (pod.get("spec") or {}).get("initContainers") or []]
-        if container not in containers + init:
+        others = [c["name"] for key in ("initContainers", "ephemeralContainers")
+                  for c in (pod.get("spec") or {}).get(key) or []]
+        if container not in containers + others:
             raise BadRequest(f"container {container} is not valid for pod {target.name}")
         kubelet = app.state.kubelets.get((pod.get("spec") or {}).get("nodeName"))
         if kubelet is None:
