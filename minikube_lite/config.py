@@ -39,6 +39,9 @@ class Settings:
     host: str = DEFAULT_HOST
     node_name: str = NODE_NAME
     ingress_port: int = 80  # the built-in ingress controller's host port (another one is used if taken)
+    # "local-fallback": a failed pull runs the engine's image of that name (kubelet/images.py);
+    # "kubernetes": Kubernetes' exact pull semantics (ErrImagePull).
+    image_pull: str = "local-fallback"
 
     @property
     def cluster_id(self) -> str:
@@ -83,5 +86,6 @@ class Settings:
             data = json.loads(path.read_text())
             return cls(state_dir=state_dir, port=int(data.get("port", DEFAULT_PORT)),
                        host=data.get("host", DEFAULT_HOST), node_name=data.get("node_name", NODE_NAME),
-                       ingress_port=int(data.get("ingress_port", 80)))
+                       ingress_port=int(data.get("ingress_port", 80)),
+                       image_pull=str(data.get("image_pull", "local-fallback")))
         return cls(state_dir=state_dir)

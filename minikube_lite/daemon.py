@@ -27,7 +27,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from .api.register import by_plural, warm_up
-from .apiserver.app import create_app
+from .apiserver.app import crd_handler_running, create_app
 from .apiserver.registry import Registry
 from .client.local import LocalClient
 from .config import DNS_SERVICE_IP, KUBERNETES_SERVICE_IP, Settings
@@ -75,7 +75,8 @@ class Daemon:
     async def _lifespan(self, app: FastAPI) -> AsyncIterator[None]:
         starter = asyncio.create_task(self._start_when_serving())
         try:
-            yield
+            async with crd_handler_running(app):
+                yield
         finally:
             # A stop that comes while the components are still starting (the preload runs in a
             # thread and cannot be interrupted) waits for them, bounded: otherwise the kubelet
@@ -134,7 +135,8 @@ class Daemon:
 
             self.kubelet = Kubelet(self.client, node_name=self.settings.node_name,
                                    cluster_id=self.settings.cluster_id, network_name=self.settings.network_name,
-                                   dns_server=dns_ip, root_dir=self.settings.state_dir / "kubelet")
+                                   dns_server=dns_ip, root_dir=self.settings.state_dir / "kubelet",
+                                   image_pull=self.settings.image_pull)
             self.app.state.kubelets[self.settings.node_name] = self.kubelet
             components.append(("kubelet", self.kubelet))
         for name, comp in components:
@@ -166,8 +168,12 @@ class Daemon:
         self.store.close()
 
     async def serve(self) -> None:
+        from .apiserver.upgrade import default_handlers, streaming_protocol
+
+        # httptools, plus the SPDY/3.1 upgrades of exec, attach and port-forward (upgrade.py)
         config = uvicorn.Config(self.app, host=self.settings.host, port=self.settings.port, log_level="warning",
-                                access_log=False, lifespan="on", timeout_graceful_shutdown=2)
+                                access_log=False, lifespan="on", timeout_graceful_shutdown=2,
+                                http=streaming_protocol(self.app, default_handlers()))
         self._server = uvicorn.Server(config)
         await self._server.serve()
 
@@ -228,11 +234,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-kubelet", action="store_true", help="API server and controllers only")
     parser.add_argument("--ingress-port", type=int, default=int(os.environ.get("MINIKUBE_LITE_INGRESS_PORT", "80")),
                         help="host port of the built-in ingress controller (another is used, with an event, if taken)")
+    parser.add_argument("--image-pull", choices=("local-fallback", "kubernetes"), default=None,
+                        help="what a failed pull does when the engine holds the image [default: as saved]")
     args = parser.parse_args(argv)
     logging.basicConfig(level=os.environ.get("MINIKUBE_LITE_LOG", "INFO"), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = Settings(state_dir=args.state_dir.expanduser().resolve(), port=args.port, host=args.host,
-                        ingress_port=args.ingress_port)
+                        ingress_port=args.ingress_port,
+                        image_pull=args.image_pull or Settings.load(args.state_dir.expanduser().resolve()).image_pull)
     daemon = Daemon(settings, with_kubelet=not args.no_kubelet)
     asyncio.run(daemon.serve())
 

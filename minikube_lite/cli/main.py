@@ -49,12 +49,14 @@ def _fail(emoji: str, text: str, code: int = 1) -> None:
     sys.exit(code)
 
 
-def _settings_for(state_dir: str, port: int | None = None, host: str | None = None) -> Settings:
-    """The cluster's saved settings, with any explicitly given port/host applied."""
+def _settings_for(state_dir: str, port: int | None = None, host: str | None = None,
+                  image_pull: str | None = None) -> Settings:
+    """The cluster's saved settings, with any explicitly given port/host/image-pull mode applied."""
     path = Path(state_dir).expanduser().resolve()
     saved = Settings.load(path)
     return Settings(state_dir=path, port=port if port is not None else saved.port,
-                    host=host if host is not None else saved.host, node_name=saved.node_name)
+                    host=host if host is not None else saved.host, node_name=saved.node_name,
+                    ingress_port=saved.ingress_port, image_pull=image_pull or saved.image_pull)
 
 
 def _connect_host(host: str) -> str:
@@ -215,7 +217,7 @@ def running_pid(settings: Settings) -> int | None:
 def daemon_command(settings: Settings) -> list[str]:
     """How the daemon is started (``python -m minikube_lite.daemon``); tests replace it with a stub."""
     return [sys.executable, "-m", "minikube_lite.daemon", "--state-dir", str(settings.state_dir),
-            "--port", str(settings.port), "--host", settings.host]
+            "--port", str(settings.port), "--host", settings.host, "--image-pull", settings.image_pull]
 
 
 def _daemon_env() -> dict[str, str]:
@@ -326,10 +328,14 @@ def cli() -> None:
 @click.option("--port", type=int, default=None, help=f"API server port [default: {DEFAULT_PORT}, or as last started]")
 @click.option("--host", default=None, help=f"Address the API server listens on [default: {DEFAULT_HOST}]")
 @click.option("--foreground", is_flag=True, help="Run the daemon in this process instead of in the background.")
-def start(state_dir: str, port: int | None, host: str | None, foreground: bool) -> None:
+@click.option("--image-pull", type=click.Choice(["local-fallback", "kubernetes"]), default=None,
+              help="When a pull fails: run the engine's image of that name with a Warning event (local-fallback), "
+                   "or fail with ErrImagePull as Kubernetes does (kubernetes) [default: local-fallback, or as last "
+                   "started]")
+def start(state_dir: str, port: int | None, host: str | None, foreground: bool, image_pull: str | None) -> None:
     """Start the cluster: the daemon in the background, then point kubectl at it."""
     t0 = time.monotonic()
-    settings = _settings_for(state_dir, port, host)
+    settings = _settings_for(state_dir, port, host, image_pull)
     _say("😄", f"minikube-lite v{__version__} on {_os_name()}  (state: {settings.state_dir})")
     try:
         engine = docker_ping()
@@ -347,6 +353,10 @@ def start(state_dir: str, port: int | None, host: str | None, foreground: bool) 
             _say("🏃", f'"{NAME}" is already running at {saved.server_url} (pid {pid})')
             if port is not None and port != saved.port:
                 _say("💡", f"To use port {port}, stop it first: minikube-lite stop --state-dir {settings.state_dir}")
+            if image_pull is not None and image_pull != saved.image_pull:
+                _say("💡", f"It runs with --image-pull={saved.image_pull}; to use {image_pull}, stop it first: "
+                           f"minikube-lite stop --state-dir {settings.state_dir}")
+            _wait_node_ready(saved, t0, None)
             _write_kubeconfig(saved)
             _say("🏄", f'kubectl is now configured to use "{NAME}" cluster and "default" namespace by default')
             return
@@ -403,9 +413,34 @@ def start(state_dir: str, port: int | None, host: str | None, foreground: bool) 
     # The daemon lives on in its own session; don't let Popen's finalizer warn about it.
     proc.returncode = 0
     _say("🌟", f"API server ready in {time.monotonic() - t0:.2f}s (pid {proc.pid})")
+    _wait_node_ready(settings, t0, offset)
     sd = f" --state-dir {settings.state_dir}" if state_dir != str(default_state_dir()) else ""
     _say("🏄", f'Done! kubectl is now configured to use "{NAME}" cluster and "default" namespace by default')
     _say("👉", f"Next: kubectl apply -f examples/seed/   ·   watch it live: minikube-lite dashboard --url{sd}")
+
+
+def node_ready(settings: Settings) -> bool:
+    """The node is registered and its Ready condition is True (what `kubectl get nodes` shows as Ready)."""
+    node = get_json(settings, f"/api/v1/nodes/{settings.node_name}") or {}
+    conditions = (node.get("status") or {}).get("conditions") or []
+    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
+
+
+def _wait_node_ready(settings: Settings, t0: float, log_offset: int | None) -> None:
+    """Return once the node is Ready, as minikube waits for its components: before that the scheduler
+    has no node (a pod applied at once would get FailedScheduling) and `ip` / `status` fail."""
+    deadline = time.monotonic() + READY_TIMEOUT
+    while not node_ready(settings):
+        pid = running_pid(settings)
+        if pid is None:
+            _fail("❌", "The daemon exited before its node became Ready. Last lines of "
+                        f"{settings.log_file}:\n{_log_tail(settings, log_offset or 0)}")
+        if time.monotonic() > deadline:
+            _fail("⌛", f'Node "{settings.node_name}" did not become Ready within {READY_TIMEOUT:.0f}s '
+                        f"(the API server runs at {settings.server_url}). Last lines of {settings.log_file}:\n"
+                        f"{_log_tail(settings, log_offset or 0)}")
+        time.sleep(READY_POLL)
+    _say("✅", f'Node "{settings.node_name}" Ready in {time.monotonic() - t0:.2f}s')
 
 
 @cli.command()
@@ -432,12 +467,7 @@ def _status(settings: Settings) -> tuple[dict[str, str], int]:
         host = "Stopped"
     pid = running_pid(settings)
     apiserver = "Running" if pid is not None and api_ready(settings) else "Stopped"
-    kubelet = "Stopped"
-    if apiserver == "Running":
-        node = get_json(settings, f"/api/v1/nodes/{settings.node_name}") or {}
-        conditions = (node.get("status") or {}).get("conditions") or []
-        if any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions):
-            kubelet = "Running"
+    kubelet = "Running" if apiserver == "Running" and node_ready(settings) else "Stopped"
     if apiserver != "Running":
         kube = "Stopped"
     else:
