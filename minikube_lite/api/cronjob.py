@@ -22,7 +22,7 @@ from croniter import croniter
 
 from . import mergekeys, tables
 from .apps import _default_template
-from .job import JobSpec, template_cells, validate_job_spec
+from .job import JobSpec, dict_at, template_cells, validate_job_spec
 from .kind import Kind, StoreView, Strategy
 from .models import K8sModel, ObjectMeta, ObjectReference, Time, TypedObject
 from .resources import ALL_VERBS, Resource
@@ -174,14 +174,14 @@ def validate_cronjob_update(errs: ErrorList, old: dict[str, Any], new: dict[str,
 
 def default_cronjob(obj: dict[str, Any]) -> None:
 
-    spec = obj.setdefault("spec", {})
+    spec = dict_at(obj, "spec")
     spec.setdefault("concurrencyPolicy", "Allow")
     spec.setdefault("suspend", False)
     spec.setdefault("successfulJobsHistoryLimit", 3)
     spec.setdefault("failedJobsHistoryLimit", 1)
-    template = spec.setdefault("jobTemplate", {})
+    template = dict_at(spec, "jobTemplate")
     if isinstance(template, dict):
-        jspec = template.setdefault("spec", {})
+        jspec = dict_at(template, "spec")
         if isinstance(jspec, dict):
             _default_template(jspec)
 

@@ -25,6 +25,7 @@ from .apps import (
     validate_selector,
     validate_template,
 )
+from .job import dict_at
 from .kind import Kind
 from .models import IntOrString, K8sModel, Time, TypedObject
 from .resources import ALL_VERBS, Resource
@@ -114,11 +115,11 @@ def validate_daemonset_update(errs: ErrorList, old: dict[str, Any], new: dict[st
 
 def default_daemonset(obj: dict[str, Any]) -> None:
 
-    spec = obj.setdefault("spec", {})
-    strategy = spec.setdefault("updateStrategy", {})
+    spec = dict_at(obj, "spec")
+    strategy = dict_at(spec, "updateStrategy")
     strategy.setdefault("type", "RollingUpdate")
     if strategy["type"] == "RollingUpdate":
-        rolling = strategy.setdefault("rollingUpdate", {})
+        rolling = dict_at(strategy, "rollingUpdate")
         rolling.setdefault("maxUnavailable", 1)
         rolling.setdefault("maxSurge", 0)
     spec.setdefault("revisionHistoryLimit", 10)

@@ -40,6 +40,14 @@ MAX_INDEXED_COMPLETIONS = 100_000
 MAX_POD_FAILURE_POLICY_RULES = 20
 MAX_EXIT_CODE_VALUES = 255
 
+def dict_at(parent: dict[str, Any], key: str) -> dict[str, Any]:
+    """``parent[key]`` as a map, made empty when missing or null (``setdefault`` keeps a null)."""
+    value = parent.get(key)
+    if not isinstance(value, dict):
+        value = parent[key] = {}
+    return value
+
+
 # --- models ------------------------------------------------------------------------------------
 
 
@@ -139,11 +147,11 @@ def generate_selector(obj: dict[str, Any]) -> None:
         return
     meta = obj.get("metadata") or {}
     uid, name = meta.get("uid") or "", meta.get("name") or ""
-    template = spec.setdefault("template", {})
+    template = dict_at(spec, "template")
     if not isinstance(template, dict):
         return
-    tmeta = template.setdefault("metadata", {})
-    labels = tmeta.setdefault("labels", {})
+    tmeta = dict_at(template, "metadata")
+    labels = dict_at(tmeta, "labels")
     for key, value in ((CONTROLLER_UID_LABEL, uid), (JOB_NAME_LABEL, name),
                        (LEGACY_CONTROLLER_UID_LABEL, uid), (LEGACY_JOB_NAME_LABEL, name)):
         labels.setdefault(key, value)
@@ -355,9 +363,9 @@ def default_job_spec(spec: dict[str, Any]) -> None:
 
 
 def default_job(obj: dict[str, Any]) -> None:
-    spec = obj.setdefault("spec", {})
+    spec = dict_at(obj, "spec")
     default_job_spec(spec)
-    meta = obj.setdefault("metadata", {})
+    meta = dict_at(obj, "metadata")
     labels = ((spec.get("template") or {}).get("metadata") or {}).get("labels")
     if labels and not meta.get("labels"):
         meta["labels"] = dict(labels)
@@ -448,7 +456,7 @@ class JobStrategy(Strategy):
 
     def begin_create(self, obj: dict[str, Any], store: StoreView) -> None:
         generate_selector(obj)
-        meta = obj.setdefault("metadata", {})
+        meta = dict_at(obj, "metadata")
         labels = (((obj.get("spec") or {}).get("template") or {}).get("metadata") or {}).get("labels")
         if labels and not meta.get("labels"):
             meta["labels"] = dict(labels)

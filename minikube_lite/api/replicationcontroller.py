@@ -16,6 +16,7 @@ from typing import Any
 
 from . import mergekeys, tables
 from .apps import PodTemplateSpec, ReplicaSetCondition, _default_template, validate_template
+from .job import dict_at
 from .kind import Kind
 from .models import K8sModel, StrMap, TypedObject
 from .resources import ALL_VERBS, Resource
@@ -77,12 +78,12 @@ def validate_replicationcontroller_update(errs: ErrorList, old: dict[str, Any], 
 
 def default_replicationcontroller(obj: dict[str, Any]) -> None:
 
-    spec = obj.setdefault("spec", {})
+    spec = dict_at(obj, "spec")
     labels = ((spec.get("template") or {}).get("metadata") or {}).get("labels") or {}
     if labels:
         if not spec.get("selector"):
             spec["selector"] = dict(labels)
-        meta = obj.setdefault("metadata", {})
+        meta = dict_at(obj, "metadata")
         if not meta.get("labels"):
             meta["labels"] = dict(labels)
     spec.setdefault("replicas", 1)

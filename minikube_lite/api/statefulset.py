@@ -30,6 +30,7 @@ from .apps import (
     validate_selector,
     validate_template,
 )
+from .job import dict_at
 from .kind import Kind, StoreView, Strategy
 from .models import IntOrString, K8sModel, Loose, Time, TypedObject
 from .resources import ALL_VERBS, Resource
@@ -152,7 +153,7 @@ def validate_statefulset(errs: ErrorList, obj: dict[str, Any]) -> None:
     if isinstance(template, dict) and claims:
         # the claim templates are volumes of every pod (the controller adds them), so mounts may name them
         template = copy.deepcopy(template)
-        tspec = template.setdefault("spec", {})
+        tspec = dict_at(template, "spec")
         names = {v.get("name") for v in tspec.get("volumes") or []}
         tspec["volumes"] = list(tspec.get("volumes") or []) + [
             {"name": c["metadata"]["name"], "persistentVolumeClaim": {"claimName": c["metadata"]["name"]}}
@@ -198,15 +199,15 @@ def validate_controllerrevision_update(errs: ErrorList, old: dict[str, Any], new
 
 def default_statefulset(obj: dict[str, Any]) -> None:
 
-    spec = obj.setdefault("spec", {})
+    spec = dict_at(obj, "spec")
     spec.setdefault("replicas", 1)
     spec.setdefault("podManagementPolicy", "OrderedReady")
-    strategy = spec.setdefault("updateStrategy", {})
+    strategy = dict_at(spec, "updateStrategy")
     strategy.setdefault("type", "RollingUpdate")
     if strategy["type"] == "RollingUpdate":
-        strategy.setdefault("rollingUpdate", {}).setdefault("partition", 0)
+        dict_at(strategy, "rollingUpdate").setdefault("partition", 0)
     spec.setdefault("revisionHistoryLimit", 10)
-    policy = spec.setdefault("persistentVolumeClaimRetentionPolicy", {})
+    policy = dict_at(spec, "persistentVolumeClaimRetentionPolicy")
     policy.setdefault("whenDeleted", "Retain")
     policy.setdefault("whenScaled", "Retain")
     for claim in spec.get("volumeClaimTemplates") or []:

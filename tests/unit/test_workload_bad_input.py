@@ -77,7 +77,7 @@ def test_the_valid_manifests_are_accepted(client: TestClient) -> None:
         assert r.status_code == 201, (url, r.json())
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_mutated_manifests_never_give_a_500(client: TestClient, data: st.DataObject) -> None:
     url = data.draw(st.sampled_from(sorted(VALID)))
