@@ -128,6 +128,9 @@ class Kind:
     #: top-level fields a write to ``/status`` may change
     status_fields: tuple[str, ...] = ("status",)
     strategy: Strategy = DEFAULT_STRATEGY
+    #: the kind's published OpenAPI v3 schema when it is not derived from ``model`` (a custom
+    #: resource's ``openAPIV3Schema``): published as written, with its group-version-kind
+    openapi_schema: Mapping[str, Any] | None = None
 
     @property
     def status_subresource(self) -> bool:

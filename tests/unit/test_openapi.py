@@ -338,3 +338,62 @@ def test_varint_encoding() -> None:
     assert openapi._varint(300) == b"\xac\x02"
     assert _read_varint(openapi._varint(123456789), 0) == (123456789, 4)
     assert openapi._key(8, 2) == b"\x42"
+
+
+# ------------------------------------------------------------------------------------------------
+# Field-level schemas from the kinds' models (apiserver/schemas.py)
+# ------------------------------------------------------------------------------------------------
+
+
+def test_every_kind_with_a_model_has_a_field_level_schema_in_v2_and_v3() -> None:
+    from minikube_lite.api import register
+
+    v2 = openapi.v2_json()["definitions"]
+    for kind in register.kinds():
+        if kind.model is None:
+            continue
+        r = kind.resource
+        name = openapi._def_name(r.group, r.version, r.kind)
+        v3 = openapi.v3_group(openapi._gv_path(r))["components"]["schemas"]
+        for doc in (v2, v3):
+            props = doc[name]["properties"]
+            assert set(props) >= set(kind.model.model_fields), name
+            assert "x-kubernetes-preserve-unknown-fields" not in doc[name], name
+
+
+def test_int_or_string_is_published_as_kubernetes_does() -> None:
+    v2 = openapi.v2_json()["definitions"]["io.k8s.apimachinery.pkg.util.intstr.IntOrString"]
+    assert (v2["type"], v2["format"]) == ("string", "int-or-string") and "oneOf" not in v2
+    v3 = openapi.v3_group("api/v1")["components"]["schemas"]
+    assert v3["io.k8s.apimachinery.pkg.util.intstr.IntOrString"]["format"] == "int-or-string"
+    port = v3["io.k8s.api.core.v1.ServicePort"]["properties"]["targetPort"]
+    assert port["allOf"] == [{"$ref": "#/components/schemas/io.k8s.apimachinery.pkg.util.intstr.IntOrString"}]
+    deploy = openapi.v3_group("apis/apps/v1")["components"]["schemas"]
+    assert "io.k8s.apimachinery.pkg.apis.meta.v1.LabelSelector" in deploy
+    assert deploy["io.k8s.api.apps.v1.DeploymentSpec"]["required"] == ["selector", "template"]
+
+
+def test_descriptions_come_from_the_models_docstrings() -> None:
+    v3 = openapi.v3_group("api/v1")["components"]["schemas"]
+    image = v3["io.k8s.api.core.v1.Container"]["properties"]["image"]
+    assert image["description"].startswith("Container image reference")
+
+
+def test_a_kind_brings_its_own_openapi_schema() -> None:
+    from minikube_lite.api import register
+    from minikube_lite.api.kind import Kind
+
+    res = Resource("stable.example.com", "v1", "crontabs", "crontab", "CronTab", True)
+    schema = {"type": "object", "properties": {"spec": {"type": "object", "properties": {
+        "cronSpec": {"type": "string"}, "replicas": {"type": "integer"}}}}}
+    register.register(Kind(res, openapi_schema=schema))
+    try:
+        doc = openapi.v3_group("apis/stable.example.com/v1")["components"]["schemas"]
+        own = doc["com.example.stable.v1.CronTab"]
+        assert own["properties"]["spec"]["properties"]["cronSpec"] == {"type": "string"}
+        assert own["properties"]["metadata"]["allOf"][0]["$ref"].endswith("meta.v1.ObjectMeta")
+        assert own["x-kubernetes-group-version-kind"] == [
+            {"group": "stable.example.com", "version": "v1", "kind": "CronTab"}]
+        assert "com.example.stable.v1.CronTab" in openapi.v2_json()["definitions"]
+    finally:
+        register.unregister("stable.example.com", "v1", "crontabs")
