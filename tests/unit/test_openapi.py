@@ -331,13 +331,16 @@ def test_protobuf_pod_patch_operation_as_kubectl_reads_it(v2_pb: bytes) -> None:
 
 
 def test_varint_encoding() -> None:
-    assert openapi._varint(0) == b"\x00"
-    assert openapi._varint(1) == b"\x01"
-    assert openapi._varint(127) == b"\x7f"
-    assert openapi._varint(128) == b"\x80\x01"
-    assert openapi._varint(300) == b"\xac\x02"
-    assert _read_varint(openapi._varint(123456789), 0) == (123456789, 4)
-    assert openapi._key(8, 2) == b"\x42"
+    from minikube_lite.apiserver import protowire
+
+    assert protowire.encode_varint(0) == b"\x00"
+    assert protowire.encode_varint(1) == b"\x01"
+    assert protowire.encode_varint(127) == b"\x7f"
+    assert protowire.encode_varint(128) == b"\x80\x01"
+    assert protowire.encode_varint(300) == b"\xac\x02"
+    assert _read_varint(protowire.encode_varint(123456789), 0) == (123456789, 4)
+    assert protowire.read_varint(protowire.encode_varint(-5), 0)[0] == (1 << 64) - 5
+    assert protowire.tag(8, 2) == b"\x42"
 
 
 # ------------------------------------------------------------------------------------------------
