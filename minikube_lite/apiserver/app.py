@@ -33,7 +33,9 @@ from ..api.errors import (
     Gone,
     MethodNotAllowed,
     NotFound,
+    PageNotFound,
     RequestEntityTooLarge,
+    RouteNotFound,
     UnsupportedMediaType,
 )
 from ..api.register import by_plural
@@ -63,36 +65,41 @@ class Target:
 
 
 def parse_path(prefix: str, rest: str) -> Target:
-    """Turn ``v1/namespaces/default/pods/web/status`` (after ``/api/``) into a Target."""
+    """Turn ``v1/namespaces/default/pods/web/status`` (after ``/api/``) into a Target.
+
+    As kube-apiserver: a group-version not served is a plain ``404 page not found``; an unknown
+    resource or subresource under a served one is a Status with no group/kind (``RouteNotFound``)."""
     parts = [p for p in rest.split("/") if p]
     if prefix == "api":
         if not parts or parts[0] != "v1":
-            raise NotFound("", rest)
+            raise PageNotFound()
         group, version, parts = "", "v1", parts[1:]
     else:
         if len(parts) < 2:
-            raise NotFound("", rest)
+            raise PageNotFound()
         group, version, parts = parts[0], parts[1], parts[2:]
+    if version not in register.groups().get(group, ()):
+        raise PageNotFound()
     namespace = None
     if len(parts) >= 3 and parts[0] == "namespaces":
         candidate = by_plural(parts[2], group, version)
         if candidate is not None and candidate.namespaced:
             namespace, parts = parts[1], parts[2:]
     if not parts:
-        raise NotFound("", rest)
+        raise RouteNotFound()
     res = by_plural(parts[0], group, version)
     if res is None:
-        raise ApiError("the server could not find the requested resource", code=404, reason="NotFound",
-                       details={"group": group, "kind": parts[0]})
+        raise RouteNotFound()
     name = parts[1] if len(parts) > 1 else None
     sub = parts[2] if len(parts) > 2 else None
     if len(parts) > 3 or (sub is not None and sub not in res.subresources):
-        raise ApiError("the server could not find the requested resource", code=404, reason="NotFound",
-                       details={"group": group, "kind": f"{res.plural}/{sub}"})
+        raise RouteNotFound()
     return Target(res, namespace, name, sub)
 
 
-def status_response(err: ApiError, headers: dict[str, str] | None = None) -> JSONResponse:
+def status_response(err: ApiError, headers: dict[str, str] | None = None) -> Response:
+    if isinstance(err, PageNotFound):
+        return PlainTextResponse(err.text, status_code=404, headers=headers)
     return JSONResponse(err.status(), status_code=err.code, headers=headers)
 
 
@@ -200,11 +207,13 @@ def create_app(registry: Registry, *, server_address: str = "127.0.0.1:8080") ->
     exec_routes.install(app)  # pods/<name>/exec over WebSocket
 
     @app.exception_handler(ApiError)
-    async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
+    async def _api_error(request: Request, exc: ApiError) -> Response:
         return status_response(exc)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 404:
+            return status_response(PageNotFound())
         reason = {404: "NotFound", 405: "MethodNotAllowed"}.get(exc.status_code, "BadRequest")
         msg = "the server could not find the requested resource" if exc.status_code == 404 else str(exc.detail)
         return status_response(ApiError(msg, code=exc.status_code, reason=reason))
