@@ -13,8 +13,8 @@ collection paths (list, create, deletecollection), its item path (get, replace, 
 its subresource paths and a field-level schema derived from the kind's pydantic model
 (``apiserver/schemas.py``: the models are the one source of a kind's fields, descriptions and
 definition names), so registering a kind is enough. A kind without a model gets a permissive
-object schema that still carries its group-version-kind; one with ``Kind.openapi_schema`` (a
-custom resource) is published with that schema.
+object schema that still carries its group-version-kind; one with ``Kind.openapi`` (a custom
+resource, ``apiextensions/openapi.py``) publishes its own definitions.
 
 How kubectl computes client-side apply patches matters here: it uses an OpenAPI schema only if
 the v3 PATCH operation accepts ``application/strategic-merge-patch+json`` or, failing that, if a
@@ -142,9 +142,27 @@ def _object(description: str, properties: dict[str, Schema], required: list[str]
     return out
 
 
+def _published(group: str, version: str, kind: str) -> Any:
+    """The registered kind (``Kind``) that publishes its own schemas under this group-version-kind
+    (a custom kind; its list kind too), or None."""
+    api_version = f"{group}/{version}" if group else version
+    for k in (kind, kind.removesuffix("List")):
+        res = register.by_kind(api_version, k)
+        if res is not None:
+            declared = register.kind_for(res)
+            if declared.openapi is not None and declared.definition_name:
+                return declared
+    return None
+
+
 def _def_name(group: str, version: str, kind: str) -> str:
-    """Kubernetes' definition name: io.k8s.api.core.v1.Pod, io.k8s.api.apps.v1.Deployment, and for a
-    custom group the reversed domain (stable.example.com -> com.example.stable.v1.CronTab)."""
+    """Kubernetes' definition name: io.k8s.api.core.v1.Pod, io.k8s.api.apps.v1.Deployment; a custom
+    kind's is its own (``Kind.definition_name``), else the reversed domain
+    (stable.example.com -> com.example.stable.v1.CronTab)."""
+    custom = _published(group, version, kind)
+    if custom is not None:
+        base = custom.definition_name
+        return base + "List" if kind != custom.resource.kind and kind.endswith("List") else base
     if not group:
         return f"io.k8s.api.core.{version}.{kind}"
     if group == "apiextensions.k8s.io":
@@ -207,13 +225,16 @@ def _meta_pool() -> dict[str, Schema]:
 
 
 # ---------------------------------------------------------------------------------------------
-# ---------------------------------------------------------------------------------------------
 # The kinds' schemas: derived from their models (apiserver/schemas.py)
 # ---------------------------------------------------------------------------------------------
 
 
 def _kind_schemas(group: str, version: str, kind: str) -> dict[str, Schema]:
-    """The definitions of one kind (and those it refers to), with its group-version-kind."""
+    """The definitions of one kind (and those it refers to), with its group-version-kind; a kind
+    that publishes its own (``Kind.openapi``, a custom kind) gives them as they are."""
+    custom = _published(group, version, kind)
+    if custom is not None:
+        return custom.openapi()
     name = _def_name(group, version, kind)
     sub_model = schemas.SUBRESOURCE_MODELS.get((group, version, kind))
     res = register.by_kind(f"{group}/{version}" if group else version, kind)
@@ -232,6 +253,9 @@ def _kind_schemas(group: str, version: str, kind: str) -> dict[str, Schema]:
 
 
 def _list_schema(group: str, version: str, kind: str) -> Schema:
+    custom = _published(group, version, kind)
+    if custom is not None:
+        return custom.openapi()[_def_name(group, version, kind + "List")]
     return {
         "type": "object",
         "description": f"A list of {kind} objects.",

@@ -17,8 +17,8 @@ fields Kubernetes marks required. The scalar wrappers are published as Kubernete
 IntOrString (``format: int-or-string``, v3 ``oneOf`` integer/string), Quantity, Time.
 
 Schemas are authored in the v3 form (``allOf: [{$ref}]`` beside a description);
-``openapi.py`` rewrites them for v2. A kind that brings its own schema (a custom resource's
-``openAPIV3Schema``) sets ``Kind.openapi_schema`` and is published as written.
+``openapi.py`` rewrites them for v2. A kind that brings its own schemas (a custom resource's
+``openAPIV3Schema``, ``apiextensions/openapi.py``) sets ``Kind.openapi`` instead.
 """
 
 from __future__ import annotations
@@ -197,17 +197,9 @@ class _Builder:
 def kind_definitions(kind: Kind, name: str, header: dict[str, Schema]) -> dict[str, Schema]:
     """The definitions of one kind: its own (called ``name``) and every one it refers to.
 
-    A kind's ``openapi_schema`` (a CRD's) is published as written, its ``metadata`` made
-    ObjectMeta as kube-apiserver does; a kind without a model gets an object schema of the
-    standard header that keeps unknown fields."""
+    A kind without a model gets an object schema of the standard header that keeps unknown
+    fields. (A custom kind publishes its own through ``Kind.openapi``, see ``openapi.py``.)"""
     r = kind.resource
-    if kind.openapi_schema is not None:
-        schema = dict(kind.openapi_schema)
-        props = dict(schema.get("properties") or {})
-        props.update({k: v for k, v in header.items() if k not in props or k == "metadata"})
-        schema["properties"] = props
-        schema.setdefault("type", "object")
-        return {name: schema}
     if kind.model is None:
         return {name: {
             "type": "object",

@@ -380,23 +380,3 @@ def test_descriptions_come_from_the_models_docstrings() -> None:
     v3 = openapi.v3_group("api/v1")["components"]["schemas"]
     image = v3["io.k8s.api.core.v1.Container"]["properties"]["image"]
     assert image["description"].startswith("Container image reference")
-
-
-def test_a_kind_brings_its_own_openapi_schema() -> None:
-    from minikube_lite.api import register
-    from minikube_lite.api.kind import Kind
-
-    res = Resource("stable.example.com", "v1", "crontabs", "crontab", "CronTab", True)
-    schema = {"type": "object", "properties": {"spec": {"type": "object", "properties": {
-        "cronSpec": {"type": "string"}, "replicas": {"type": "integer"}}}}}
-    register.register(Kind(res, openapi_schema=schema))
-    try:
-        doc = openapi.v3_group("apis/stable.example.com/v1")["components"]["schemas"]
-        own = doc["com.example.stable.v1.CronTab"]
-        assert own["properties"]["spec"]["properties"]["cronSpec"] == {"type": "string"}
-        assert own["properties"]["metadata"]["allOf"][0]["$ref"].endswith("meta.v1.ObjectMeta")
-        assert own["x-kubernetes-group-version-kind"] == [
-            {"group": "stable.example.com", "version": "v1", "kind": "CronTab"}]
-        assert "com.example.stable.v1.CronTab" in openapi.v2_json()["definitions"]
-    finally:
-        register.unregister("stable.example.com", "v1", "crontabs")
