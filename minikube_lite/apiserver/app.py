@@ -20,7 +20,6 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-import yaml
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import PlainTextResponse, Response, StreamingResponse
@@ -30,26 +29,24 @@ from ..api import register
 from ..api.errors import (
     ApiError,
     BadRequest,
-    Gone,
     MethodNotAllowed,
     NotFound,
     PageNotFound,
-    RequestEntityTooLarge,
     RouteNotFound,
-    UnsupportedMediaType,
 )
 from ..api.register import by_plural
 from ..api.resources import Resource
 from ..apiextensions.handler import CRDHandler
-from . import discovery, openapi, protobuf, scale
+from . import discovery, meta_routes, scale
 from . import exec as exec_routes
+from . import watch as watch_stream
 from .apply import apply_documents
+from .bodies import MAX_BODY, decode_body, read_body  # noqa: F401  (MAX_BODY: tests and callers)
 from .registry import Registry
 from .responses import KubeJSONResponse as JSONResponse
 
 log = logging.getLogger(__name__)
 
-MAX_BODY = 3 * 1024 * 1024  # kube-apiserver's limit on a request body
 _TABLE_MARK = "as=table"
 
 
@@ -163,42 +160,6 @@ def _field_validation(request: Request, default: str = "Warn") -> str:
     return v
 
 
-async def read_body(request: Request) -> bytes:
-    body = b""
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_BODY:
-            raise RequestEntityTooLarge(f"the request is too large: limit is {MAX_BODY} bytes")
-    return body
-
-
-def decode_body(body: bytes, content_type: str) -> Any:
-    if "protobuf" in content_type:
-        # Typed clients (kubectl create namespace/configmap/secret ...) write protobuf.
-        return protobuf.decode_object(body)
-    if "cbor" in content_type:
-        raise UnsupportedMediaType(f'the body of the request was in an unknown format - accepted media types '
-                                   f'include: application/json, application/yaml, '
-                                   f'application/apply-patch+yaml (got "{content_type}")')
-    if not body.strip():
-        raise BadRequest("the request body is empty: send a JSON or YAML object")
-    try:
-        text = body.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise BadRequest("the request body is not UTF-8 text") from exc
-    if "yaml" in content_type:
-        try:
-            return yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            raise BadRequest(f"error decoding YAML: {exc}") from exc
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise BadRequest(f"error decoding JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}") from exc
-    except RecursionError as exc:
-        raise BadRequest("error decoding JSON: nesting too deep") from exc
-
-
 @contextlib.asynccontextmanager
 async def crd_handler_running(app: FastAPI) -> AsyncIterator[None]:
     """The CRD handler follows the CRD watch while the app serves (the daemon's lifespan runs it too)."""
@@ -243,42 +204,7 @@ def create_app(registry: Registry, *, server_address: str = "127.0.0.1:8080") ->
         log.exception("internal error serving %s %s", request.method, request.url.path)
         return status_response(ApiError(f"Internal error occurred: {type(exc).__name__}: {exc}"))
 
-    # health, version, discovery, openapi
-
-    @app.get("/healthz")
-    @app.get("/readyz")
-    @app.get("/livez")
-    async def _health() -> PlainTextResponse:
-        return PlainTextResponse("ok")
-
-    @app.get("/version")
-    async def _version() -> dict[str, Any]:
-        return discovery.version()
-
-    @app.get("/api")
-    async def _api() -> dict[str, Any]:
-        return discovery.api_versions(server_address)
-
-    @app.get("/apis")
-    async def _apis() -> dict[str, Any]:
-        return discovery.api_group_list()
-
-    @app.get("/openapi/v2")
-    async def _openapi_v2(request: Request) -> Response:
-        if openapi.v2_wants_protobuf(request.headers.get("accept")):
-            return Response(openapi.v2_protobuf(), media_type=openapi.V2_PROTOBUF_CONTENT_TYPE)
-        return Response(openapi.v2_json_bytes(), media_type="application/json")
-
-    @app.get("/openapi/v3")
-    async def _openapi_v3() -> dict[str, Any]:
-        return openapi.v3_root()
-
-    @app.get("/openapi/v3/{path:path}")
-    async def _openapi_v3_group(path: str) -> Response:
-        doc = openapi.v3_group_bytes(path)
-        if doc is None:
-            raise NotFound("", path)
-        return Response(doc, media_type="application/json")
+    meta_routes.install(app, server_address)  # health, version, discovery, OpenAPI
 
     # plain YAML apply, for people without kubectl
 
@@ -379,129 +305,13 @@ def create_app(registry: Registry, *, server_address: str = "127.0.0.1:8080") ->
 
     async def watch(request: Request, target: Target) -> StreamingResponse:
         q = request.query_params
-        timeout = _int(q.get("timeoutSeconds"), "timeoutSeconds") or 1800
-        bookmarks = _bool(q.get("allowWatchBookmarks"))
-        as_table = _wants_table(request)
-        include = q.get("includeObject", "Metadata")
-        rv = q.get("resourceVersion")
         send_initial = q.get("sendInitialEvents")
-        registry.check_read_version(rv, q.get("resourceVersionMatch"), watch=True,
-                                    send_initial_events=send_initial is not None)
-        initial: bool | None = None if send_initial is None else _bool(send_initial)
-        try:
-            events = await registry.watch(target.res, target.namespace, resource_version=rv,
-                                          label_selector=q.get("labelSelector"),
-                                          field_selector=q.get("fieldSelector"), send_initial_events=initial,
-                                          shared=True)
-        except Gone as exc:  # as kube-apiserver's watch cache: a 200 stream holding one 410 ERROR event
-            gone = (json.dumps({"type": "ERROR", "object": exc.status()}) + "\n").encode()
-            return StreamingResponse(iter([gone]), media_type="application/json")
-        interval = app.state.bookmark_interval
-
-        def bookmark(rv: str, annotations: dict[str, str] | None = None) -> bytes:
-            meta: dict[str, Any] = {"resourceVersion": rv}
-            if annotations:
-                meta["annotations"] = annotations
-            obj = {"kind": target.res.kind, "apiVersion": target.res.api_version, "metadata": meta}
-            return (json.dumps({"type": "BOOKMARK", "object": obj}) + "\n").encode()
-
-        async def stream() -> AsyncIterator[bytes]:
-            queue: asyncio.Queue[tuple[str, Any] | None] = asyncio.Queue()
-
-            async def pump() -> None:
-                try:
-                    async for ev in events:
-                        queue.put_nowait(ev)
-                except ApiError as exc:  # e.g. 410 Expired mid-stream: an ERROR event, then the end
-                    queue.put_nowait(("ERROR", exc.status()))
-                finally:
-                    queue.put_nowait(None)
-
-            task = asyncio.create_task(pump())
-            loop = asyncio.get_running_loop()
-            deadline = loop.time() + timeout
-            next_bookmark = loop.time() + interval
-            first = True
-            last_rv = rv or "0"
-
-            def progress() -> str | None:
-                # Every write up to the store's revision has reached this watcher once both queues
-                # are drained (one event loop does all writes and fan-out), so that revision is safe.
-                return str(registry.store.revision) if queue.empty() else None
-
-            # One timer at a time wakes the loop for the next bookmark or the deadline (a TICK in the
-            # queue): waiting with asyncio.wait_for would create a task and a timer per event, per
-            # watcher, which is most of what many watchers cost the writers.
-            tick: tuple[str, Any] = ("TICK", None)
-            timer: asyncio.TimerHandle | None = None
-
-            def arm() -> None:
-                nonlocal timer
-                if timer is None:
-                    timer = loop.call_at(min(deadline, next_bookmark) if bookmarks else deadline,
-                                         queue.put_nowait, tick)
-
-            try:
-                while True:
-                    now = loop.time()
-                    if now >= deadline:
-                        await asyncio.sleep(0)
-                        if bookmarks and (at := progress()):
-                            yield bookmark(at)  # a last bookmark so the client resumes from here
-                        return
-                    if bookmarks and now >= next_bookmark:
-                        next_bookmark = now + interval
-                        await asyncio.sleep(0)
-                        if at := progress():
-                            yield bookmark(at)
-                    arm()
-                    item = await queue.get()
-                    if item is tick:
-                        timer = None
-                        continue
-                    # Whatever else is already queued goes out in the same chunk: one write for a
-                    # burst instead of one per event keeps many watchers cheap for the writers.
-                    batch: list[bytes] = []
-                    while item is not None:
-                        etype, obj = item
-                        if etype == "BOOKMARK":  # the end of sendInitialEvents
-                            last_rv = obj["metadata"]["resourceVersion"]
-                            if bookmarks:
-                                batch.append(bookmark(last_rv, obj["metadata"].get("annotations")))
-                        elif etype == "ERROR":
-                            batch.append((json.dumps({"type": etype, "object": obj}) + "\n").encode())
-                        elif as_table:
-                            last_rv = obj.obj["metadata"].get("resourceVersion", last_rv)
-                            table = register.to_table(target.res, [obj.obj], include_object=include,
-                                                    resource_version=last_rv)
-                            if not first:
-                                table["columnDefinitions"] = []
-                            first = False
-                            batch.append((json.dumps({"type": etype, "object": table}) + "\n").encode())
-                        else:
-                            last_rv = obj.obj["metadata"].get("resourceVersion", last_rv)
-                            batch.append(obj.watch_line(etype))
-                        if len(batch) >= 256 or queue.empty():
-                            break
-                        item = queue.get_nowait()
-                        if item is tick:
-                            timer = None
-                            break
-                    if batch:
-                        yield b"".join(batch)
-                    if item is None:
-                        return
-            finally:
-                if timer is not None:
-                    timer.cancel()
-                task.cancel()
-                with contextlib.suppress(BaseException):
-                    await task
-                with contextlib.suppress(BaseException):
-                    await events.aclose()  # type: ignore[attr-defined]
-
-        return StreamingResponse(stream(), media_type="application/json",
-                                 headers={"Cache-Control": "no-cache, private"})
+        return await watch_stream.serve(
+            registry, target.res, target.namespace, q,
+            timeout=_int(q.get("timeoutSeconds"), "timeoutSeconds") or 1800,
+            bookmarks=_bool(q.get("allowWatchBookmarks")), as_table=_wants_table(request),
+            send_initial=None if send_initial is None else _bool(send_initial),
+            bookmark_interval=app.state.bookmark_interval)
 
     async def create(request: Request, target: Target) -> JSONResponse:
         if target.name is not None:

@@ -18,6 +18,7 @@ from fastapi import Request
 from ..api import register
 from ..api.errors import ApiError, BadRequest, Conflict, Invalid, MethodNotAllowed, cause
 from ..api.resources import Resource
+from .bodies import decode_body
 from .patch import apply_patch
 from .registry import _OPTIMISTIC_MSG, Registry
 from .responses import KubeJSONResponse as JSONResponse
@@ -82,8 +83,6 @@ def _write(registry: Registry, res: Resource, namespace: str | None, name: str, 
 async def handle(request: Request, registry: Registry, res: Resource, namespace: str | None, name: str,
                  body: bytes, *, dry_run: bool) -> JSONResponse:
     """GET, PUT or PATCH on ``<plural>/<name>/scale``."""
-    from .app import decode_body
-
     method = request.method
     if method == "GET":
         return JSONResponse(_scale_of(res, registry.get(res, namespace, name)))
