@@ -31,7 +31,7 @@ from .apiserver.app import create_app
 from .apiserver.registry import Registry
 from .client.local import LocalClient
 from .config import DNS_SERVICE_IP, KUBERNETES_SERVICE_IP, Settings
-from .store.sqlite import SQLiteStore
+from .store.factory import open_store
 
 log = logging.getLogger("minikube_lite.daemon")
 
@@ -58,7 +58,7 @@ class Daemon:
     def __init__(self, settings: Settings, *, with_kubelet: bool = True) -> None:
         self.settings = settings
         settings.state_dir.mkdir(parents=True, exist_ok=True)
-        self.store = SQLiteStore(settings.db_path)
+        self.store = open_store(settings)
         self.registry = Registry(self.store)
         bootstrap(self.registry, settings)
         self.client = LocalClient(self.registry)
@@ -213,12 +213,23 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-kubelet", action="store_true", help="API server and controllers only")
     parser.add_argument("--ingress-port", type=int, default=int(os.environ.get("MINIKUBE_LITE_INGRESS_PORT", "80")),
                         help="host port of the built-in ingress controller (another is used, with an event, if taken)")
+    parser.add_argument("--store", default="", help="sqlite (default) or etcd://HOST:PORT[,HOST:PORT...]")
+    parser.add_argument("--etcd-cafile", default="", help="CA bundle to verify etcd's serving certificate")
+    parser.add_argument("--etcd-certfile", default="", help="client certificate for etcd (TLS)")
+    parser.add_argument("--etcd-keyfile", default="", help="client key for etcd (TLS)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=os.environ.get("MINIKUBE_LITE_LOG", "INFO"), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = Settings(state_dir=args.state_dir.expanduser().resolve(), port=args.port, host=args.host,
-                        ingress_port=args.ingress_port)
-    daemon = Daemon(settings, with_kubelet=not args.no_kubelet)
+                        ingress_port=args.ingress_port, store=args.store, etcd_cafile=args.etcd_cafile,
+                        etcd_certfile=args.etcd_certfile, etcd_keyfile=args.etcd_keyfile)
+    from .store.base import StoreError
+
+    try:
+        daemon = Daemon(settings, with_kubelet=not args.no_kubelet)
+    except (StoreError, ValueError) as exc:  # etcd unreachable, a bad --store: say so, no traceback
+        log.error("cannot open the store: %s", exc)
+        sys.exit(1)
     asyncio.run(daemon.serve())
 
 

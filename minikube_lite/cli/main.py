@@ -49,12 +49,18 @@ def _fail(emoji: str, text: str, code: int = 1) -> None:
     sys.exit(code)
 
 
-def _settings_for(state_dir: str, port: int | None = None, host: str | None = None) -> Settings:
-    """The cluster's saved settings, with any explicitly given port/host applied."""
+def _settings_for(state_dir: str, port: int | None = None, host: str | None = None,
+                  store: dict[str, str] | None = None) -> Settings:
+    """The cluster's saved settings, with any explicitly given port/host/store applied."""
     path = Path(state_dir).expanduser().resolve()
     saved = Settings.load(path)
+    given = {k: v for k, v in (store or {}).items() if v is not None}
     return Settings(state_dir=path, port=port if port is not None else saved.port,
-                    host=host if host is not None else saved.host, node_name=saved.node_name)
+                    host=host if host is not None else saved.host, node_name=saved.node_name,
+                    ingress_port=saved.ingress_port, store=given.get("store", saved.store),
+                    etcd_cafile=given.get("etcd_cafile", saved.etcd_cafile),
+                    etcd_certfile=given.get("etcd_certfile", saved.etcd_certfile),
+                    etcd_keyfile=given.get("etcd_keyfile", saved.etcd_keyfile))
 
 
 def _connect_host(host: str) -> str:
@@ -214,8 +220,13 @@ def running_pid(settings: Settings) -> int | None:
 
 def daemon_command(settings: Settings) -> list[str]:
     """How the daemon is started (``python -m minikube_lite.daemon``); tests replace it with a stub."""
-    return [sys.executable, "-m", "minikube_lite.daemon", "--state-dir", str(settings.state_dir),
-            "--port", str(settings.port), "--host", settings.host]
+    cmd = [sys.executable, "-m", "minikube_lite.daemon", "--state-dir", str(settings.state_dir),
+           "--port", str(settings.port), "--host", settings.host]
+    for flag, value in (("--store", settings.store), ("--etcd-cafile", settings.etcd_cafile),
+                        ("--etcd-certfile", settings.etcd_certfile), ("--etcd-keyfile", settings.etcd_keyfile)):
+        if value:
+            cmd += [flag, value]
+    return cmd
 
 
 def _daemon_env() -> dict[str, str]:
@@ -307,6 +318,37 @@ def _write_cluster_kubeconfig(settings: Settings) -> Path:
     return path
 
 
+def _store_options(store: str | None, cafile: str | None, certfile: str | None,
+                   keyfile: str | None) -> dict[str, str]:
+    given = {"store": store, "etcd_cafile": cafile, "etcd_certfile": certfile, "etcd_keyfile": keyfile}
+    opts = {k: ("" if v == "sqlite" else str(Path(v).resolve()) if k != "store" and v else v)
+            for k, v in given.items() if v is not None}
+    if store == "sqlite":  # back to the embedded store: no etcd files either
+        opts.update(etcd_cafile="", etcd_certfile="", etcd_keyfile="")
+    return opts
+
+
+def _check_store(settings: Settings) -> None:
+    """A --store that cannot be used fails here, before any daemon starts, with what to do."""
+    from minikube_lite.store.factory import etcd_config, is_etcd
+
+    if settings.store in ("", "sqlite"):
+        return
+    if not is_etcd(settings.store):
+        _fail("❌", f"Unknown --store {settings.store!r}: use sqlite or etcd://HOST:PORT[,HOST:PORT...]")
+    from minikube_lite.store.base import StoreError
+    from minikube_lite.store.etcd import wait_until_ready
+
+    try:
+        config = etcd_config(settings)
+        wait_until_ready(config, timeout=5)
+    except ValueError as exc:
+        _fail("❌", f"Bad --store: {exc}")
+    except StoreError as exc:
+        _fail("❌", f"{exc}\n    Start etcd first, or choose the embedded store: minikube-lite start --store sqlite")
+    _say("🗄️", f"Using the store etcd at {config.describe()}")
+
+
 # ------------------------------------------------------------------------------------------ commands
 
 def state_dir_option(f: Any) -> Any:
@@ -326,10 +368,19 @@ def cli() -> None:
 @click.option("--port", type=int, default=None, help=f"API server port [default: {DEFAULT_PORT}, or as last started]")
 @click.option("--host", default=None, help=f"Address the API server listens on [default: {DEFAULT_HOST}]")
 @click.option("--foreground", is_flag=True, help="Run the daemon in this process instead of in the background.")
-def start(state_dir: str, port: int | None, host: str | None, foreground: bool) -> None:
+@click.option("--store", default=None, metavar="sqlite|etcd://HOST:PORT[,HOST:PORT...]",
+              help="Where the objects are kept: the embedded SQLite file [default, or as last started], "
+                   "or an etcd v3 cluster (kube-apiserver's --etcd-servers).")
+@click.option("--etcd-cafile", default=None, type=click.Path(dir_okay=False),
+              help="CA bundle that verifies etcd's serving certificates (TLS).")
+@click.option("--etcd-certfile", default=None, type=click.Path(dir_okay=False),
+              help="Client certificate presented to etcd (TLS).")
+@click.option("--etcd-keyfile", default=None, type=click.Path(dir_okay=False), help="Key of --etcd-certfile.")
+def start(state_dir: str, port: int | None, host: str | None, foreground: bool, store: str | None,
+          etcd_cafile: str | None, etcd_certfile: str | None, etcd_keyfile: str | None) -> None:
     """Start the cluster: the daemon in the background, then point kubectl at it."""
     t0 = time.monotonic()
-    settings = _settings_for(state_dir, port, host)
+    settings = _settings_for(state_dir, port, host, _store_options(store, etcd_cafile, etcd_certfile, etcd_keyfile))
     _say("😄", f"minikube-lite v{__version__} on {_os_name()}  (state: {settings.state_dir})")
     try:
         engine = docker_ping()
@@ -362,6 +413,7 @@ def start(state_dir: str, port: int | None, host: str | None, foreground: bool) 
                     f"    Choose a free port: minikube-lite start --port {free}"
                     + (f" --state-dir {settings.state_dir}" if state_dir != str(default_state_dir()) else ""))
 
+    _check_store(settings)
     settings.save()
     settings.pid_file.unlink(missing_ok=True)
     _say("🚀", f"Starting API server on {settings.server_url} ...")

@@ -45,7 +45,8 @@ from urllib.parse import urlsplit
 
 import aetcd
 import grpc
-from aetcd import rpc, watcher as aetcd_watcher
+from aetcd import rpc
+from aetcd import watcher as aetcd_watcher
 from aetcd.exceptions import RevisionCompactedError
 
 from ..api.errors import RequestEntityTooLarge

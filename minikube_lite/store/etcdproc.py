@@ -19,6 +19,7 @@ import subprocess
 import time
 import urllib.request
 from pathlib import Path
+from typing import Self
 
 
 def free_port() -> int:
@@ -123,7 +124,7 @@ class LocalEtcd:
                     m.proc.kill()
                     m.proc.wait(5)
 
-    def __enter__(self) -> LocalEtcd:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
