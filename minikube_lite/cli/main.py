@@ -673,6 +673,9 @@ def delete(state_dir: str) -> None:
         _say("🔥", f"Removed {settings.state_dir}")
     if kubeconfig.remove_context(only_server=settings.server_url):
         _say("🔥", f'Removed the "{NAME}" context from {kubeconfig.kubeconfig_path()}')
+    if settings.store not in ("", "sqlite"):
+        _say("💡", f"The objects in {settings.store} are left there (etcd is not this cluster's to remove): "
+                   "etcdctl del --prefix /registry/ removes them")
     _say("💀", f'Removed all traces of the "{NAME}" cluster.')
 
 

@@ -1,0 +1,168 @@
+"""A cluster on etcd: ``minikube-lite start --store etcd://...`` with a real etcd (Debian's
+``etcd-server``) started by the test, driven by the real kubectl and Docker.
+
+* the seed walkthrough's first steps (the pod applied, Running, ``kubectl get`` columns), the
+  objects being etcd's keys with etcd's revisions as resourceVersions;
+* etcd killed (kill -9): writes fail fast with 503/504 and a Status naming the store, never a
+  500 or a hang; when etcd is back, writes work again and an open watch goes on;
+* a 3-member etcd: one member down, writes go on; two down (no quorum), 503/504 within the
+  timeout; members back, everything recovers.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from minikube_lite.store.base import Unavailable
+from minikube_lite.store.etcd import EtcdConfig, EtcdStore
+from minikube_lite.store.etcdproc import LocalEtcd, etcd_binary
+
+from .conftest import Cluster, pod_running, running_cluster, wait_for
+
+ROOT = Path(__file__).resolve().parents[2]
+SEED = ROOT / "examples" / "seed"
+
+
+@pytest.fixture(scope="module")
+def etcd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalEtcd]:
+    if etcd_binary() is None:
+        pytest.fail("etcd is not installed: apt-get install etcd-server (scripts/test.sh does)")
+    with LocalEtcd(tmp_path_factory.mktemp("etcd")) as e:
+        yield e
+
+
+@pytest.fixture(scope="module")
+def etcd_cluster(etcd: LocalEtcd, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    with running_cluster(tmp_path_factory.mktemp("etcd-cluster"), "--store", etcd.url) as c:
+        yield c
+
+
+def _table(out: str) -> list[list[str]]:
+    return [re.split(r"\s{2,}", line.strip()) for line in out.strip().splitlines()]
+
+
+def test_seed_pod_on_etcd(etcd_cluster: Cluster, etcd: LocalEtcd) -> None:
+    c = etcd_cluster
+    assert json.loads(c.settings.settings_file.read_text())["store"] == etcd.url
+    assert not c.settings.db_path.exists()  # no SQLite file: the objects are in etcd
+    assert c.kubectl("apply", "-f", str(SEED / "client-pod.yaml")).stdout.strip() == "pod/client-pod created"
+    wait_for(lambda: pod_running(c, "client-pod", 0), timeout=30, what="client-pod Running")
+    rows = _table(c.kubectl("get", "pods").stdout)
+    assert rows[0] == ["NAME", "READY", "STATUS", "RESTARTS", "AGE"]
+    assert rows[1][:4] == ["client-pod", "1/1", "Running", "0"]
+    assert c.kubectl("apply", "-f", str(SEED / "client-pod.yaml")).stdout.strip() == "pod/client-pod unchanged"
+
+    # the pod is etcd's key, its resourceVersion etcd's mod_revision, its uid what etcd holds
+    pod = c.pod("client-pod")
+    assert pod is not None
+    store = EtcdStore(EtcdConfig.parse(etcd.url), compaction_interval=0)
+    try:
+        entry = store.get("/registry/core/pods/default/client-pod")
+        assert entry is not None and str(entry.mod_rev) == pod["metadata"]["resourceVersion"]
+        assert entry.value["metadata"]["uid"] == pod["metadata"]["uid"]
+    finally:
+        store.close()
+
+    # a conflicting write is refused by etcd's transaction on the key's mod_revision: 409
+    stale = dict(pod, metadata=dict(pod["metadata"], resourceVersion="2"))
+    with c.http() as h:
+        r = h.put("/api/v1/namespaces/default/pods/client-pod", json=stale)
+    assert r.status_code == 409 and "the object has been modified" in r.json()["message"]
+    c.kubectl("delete", "pod", "client-pod", "--wait=true", timeout=90)
+    assert c.kubectl("get", "pods").stderr.strip() == "No resources found in default namespace."
+
+
+def _watch_configmaps(c: Cluster, rv: str, seen: list[dict[str, Any]], stop: threading.Event) -> None:
+    try:
+        with httpx.Client(base_url=c.url, timeout=httpx.Timeout(5, read=60)) as h, h.stream(
+                "GET", f"/api/v1/namespaces/default/configmaps?watch=true&resourceVersion={rv}") as r:
+            for line in r.iter_lines():
+                if line:
+                    seen.append(json.loads(line))
+                if stop.is_set():
+                    return
+    except httpx.HTTPError as exc:
+        seen.append({"type": "CLOSED", "error": str(exc)})
+
+
+def test_etcd_down_then_back(etcd_cluster: Cluster, etcd: LocalEtcd) -> None:
+    c = etcd_cluster
+    c.kubectl("create", "configmap", "before", "--from-literal=k=v")
+    rv = c.get("/api/v1/namespaces/default/configmaps")["metadata"]["resourceVersion"]
+    seen: list[dict[str, Any]] = []
+    stop = threading.Event()
+    watcher = threading.Thread(target=_watch_configmaps, args=(c, rv, seen, stop), daemon=True)
+    watcher.start()
+    time.sleep(0.5)
+
+    etcd.kill(etcd.members[0])
+    try:
+        body = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "during"}, "data": {"k": "v"}}
+        t0 = time.monotonic()
+        with c.http() as h:
+            r = h.post("/api/v1/namespaces/default/configmaps", json=body, timeout=20)
+        took = time.monotonic() - t0
+        assert r.status_code in (503, 504), (r.status_code, r.text)
+        status = r.json()
+        assert status["kind"] == "Status" and status["reason"] in ("ServiceUnavailable", "Timeout")
+        assert "store" in status["message"] and "unavailable" in status["message"] and etcd.url[7:] in status["message"]
+        assert took < 8, took
+        proc = c.kubectl("create", "configmap", "during2", "--from-literal=k=v", check=False, timeout=60)
+        assert proc.returncode != 0 and "the store (etcd at" in proc.stderr, proc.stderr
+        assert "InternalError" not in proc.stderr
+    finally:
+        etcd.restart(etcd.members[0])
+    etcd.wait_healthy(etcd.members)
+
+    def created() -> bool:
+        return c.kubectl("create", "configmap", "after", "--from-literal=k=v", check=False).returncode == 0
+
+    wait_for(created, timeout=20, interval=0.5, what="writes to work again once etcd is back")
+    wait_for(lambda: any(e.get("object", {}).get("metadata", {}).get("name") == "after" for e in seen),
+             timeout=15, what=f"the open watch to see the write after etcd came back: {seen}")
+    stop.set()
+    names = [e["object"]["metadata"]["name"] for e in seen if e.get("type") == "ADDED"]
+    assert "during" not in names and "during2" not in names  # refused writes left nothing behind
+    assert c.get("/api/v1/namespaces/default/configmaps/during") is None
+    c.kubectl("delete", "configmap", "before", "after")
+
+
+def test_three_members_quorum(tmp_path: Path) -> None:
+    with LocalEtcd(tmp_path / "etcd3", members=3) as e:
+        store = EtcdStore(EtcdConfig.parse(e.url), timeout=3, compaction_interval=0)
+        try:
+            store.create("/registry/t/a", {"n": 0})
+            e.kill(e.members[0])
+            for i in range(1, 6):  # one member down: the other two are a quorum
+                assert store.create(f"/registry/t/one-down-{i}", {"n": i}) > 0
+            e.kill(e.members[1])
+            t0 = time.monotonic()
+            with pytest.raises(Unavailable) as err:
+                store.create("/registry/t/no-quorum", {})
+            assert time.monotonic() - t0 < 5
+            assert err.value.code in (503, 504) and "unavailable" in err.value.message
+            e.restart(e.members[0])
+            e.restart(e.members[1])
+            e.wait_healthy(e.members)
+
+            def writes() -> bool:
+                try:
+                    store.create("/registry/t/back", {})
+                    return True
+                except Unavailable:
+                    return False
+
+            wait_for(writes, timeout=20, interval=0.3, what="writes after the members return")
+            assert store.get("/registry/t/no-quorum") is None
+            assert [x.key for x in store.list("/registry/t/")[0]][:2] == ["/registry/t/a", "/registry/t/back"]
+        finally:
+            store.close()
