@@ -737,5 +737,14 @@ def main() -> None:
     cli(prog_name=NAME)
 
 
+def _add_commands() -> None:
+    from minikube_lite.cli.store_cmd import store
+
+    cli.add_command(store)
+
+
+_add_commands()
+
+
 if __name__ == "__main__":
     main()

@@ -166,3 +166,42 @@ def test_three_members_quorum(tmp_path: Path) -> None:
             assert [x.key for x in store.list("/registry/t/")[0]][:2] == ["/registry/t/a", "/registry/t/back"]
         finally:
             store.close()
+
+
+def test_migrate_a_cluster_from_sqlite_to_etcd(tmp_path: Path) -> None:
+    """``minikube-lite store migrate --to etcd://...``: refused while running; after it the cluster
+    starts on etcd with the same objects, the same uids, and resourceVersions above every old one."""
+    (tmp_path / "c").mkdir()
+    with LocalEtcd(tmp_path / "etcd") as e, running_cluster(tmp_path / "c") as c:
+        c.kubectl("apply", "-f", str(SEED / "client-pod.yaml"))
+        c.kubectl("create", "configmap", "kept", "--from-literal=k=v")
+        wait_for(lambda: pod_running(c, "client-pod", 0), timeout=30, what="client-pod Running")
+        before = {(o["kind"], o["metadata"]["name"]): o for o in
+                  json.loads(c.kubectl("get", "pods,configmaps,services,namespaces", "-A", "-o", "json").stdout)["items"]}
+        old_rv = int(c.get("/api/v1/namespaces/default/configmaps")["metadata"]["resourceVersion"])
+
+        refused = c.cli("store", "migrate", "--to", e.url, check=False)
+        assert refused.returncode != 0 and "stop it first" in refused.stderr
+        c.cli("stop")
+        out = c.cli("store", "migrate", "--to", e.url).stdout
+        assert re.search(r"Moved \d+ objects to " + re.escape(e.url), out), out
+        assert c.cli("store", "show").stdout.strip() == e.url
+        c.cli("start")
+        wait_for(lambda: pod_running(c, "client-pod"), timeout=60, what="client-pod Running on etcd")
+
+        after = {(o["kind"], o["metadata"]["name"]): o for o in
+                 json.loads(c.kubectl("get", "pods,configmaps,services,namespaces", "-A", "-o", "json").stdout)["items"]}
+        assert set(before) <= set(after)
+        for k, obj in before.items():
+            assert after[k]["metadata"]["uid"] == obj["metadata"]["uid"], k
+            assert after[k]["metadata"]["creationTimestamp"] == obj["metadata"]["creationTimestamp"], k
+            assert int(after[k]["metadata"]["resourceVersion"]) > old_rv, k
+        assert c.kubectl("get", "configmap", "kept", "-o", "jsonpath={.data.k}").stdout == "v"
+        # the objects are etcd's now
+        store = EtcdStore(EtcdConfig.parse(e.url), compaction_interval=0)
+        try:
+            entry = store.get("/registry/core/configmaps/default/kept")
+            assert entry is not None and entry.value["metadata"]["uid"] == before[("ConfigMap", "kept")]["metadata"]["uid"]
+        finally:
+            store.close()
+        c.kubectl("delete", "pod", "client-pod", "--wait=true", timeout=90)

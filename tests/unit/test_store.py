@@ -2,8 +2,7 @@
 
 Revisions, optimistic concurrency, watch replay and the event window, lists at a revision
 (later pages), compaction (410), persistence across a reopen. The etcd backend is a real etcd
-(Debian's ``etcd-server``, which scripts/test.sh installs) started by this module in a temporary
-folder on free ports; every test writes under its own key prefix.
+(conftest.py's ``etcd``); every test writes under its own key prefix.
 """
 
 from __future__ import annotations
@@ -18,18 +17,9 @@ from typing import Any
 import pytest
 
 from minikube_lite.store.base import Compacted, KeyExists, KeyNotFound, RevisionMismatch
-from minikube_lite.store.etcdproc import LocalEtcd, etcd_binary
 from minikube_lite.store.sqlite import SQLiteStore
 
 _counter = itertools.count()
-
-
-@pytest.fixture(scope="module")
-def etcd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalEtcd]:
-    if etcd_binary() is None:
-        pytest.fail("etcd is not installed: apt-get install etcd-server (scripts/test.sh does)")
-    with LocalEtcd(tmp_path_factory.mktemp("etcd")) as cluster:
-        yield cluster
 
 
 @pytest.fixture(params=["sqlite", "etcd"])
