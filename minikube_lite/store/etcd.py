@@ -172,6 +172,8 @@ class EtcdStore:
         self._incoming: deque[tuple[Any, ...]] = deque()
         self._cond = threading.Condition()
         self._drain_scheduled = False
+        self._down: Unavailable | None = None  # etcd is away (set by a failed call, cleared by _probe)
+        self._probing = False  # not while opening: a store that cannot open fails
         try:
             self._client: _Client = self._run(self._connect())
             header = self._run(self._range(REGISTRY_PREFIX.encode(), count_only=True)).header
@@ -181,6 +183,7 @@ class EtcdStore:
         self._rev: int = header.revision  # every event up to here has been published
         self._received: int = header.revision  # every event up to here has arrived from the feed
         self._window = EventWindow(self._rev, window=window, window_seconds=window_seconds)
+        self._probing = True
         self._tasks = [asyncio.run_coroutine_threadsafe(self._feed(), self._loop)]
         if compaction_interval > 0:
             self._tasks.append(asyncio.run_coroutine_threadsafe(self._compactor(compaction_interval), self._loop))
@@ -188,13 +191,43 @@ class EtcdStore:
     # plumbing: coroutines on the client's loop, errors as the API reports them
 
     def _run(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Run ``coro`` on the client's loop and wait for it. While etcd is known to be away, fail
+        at once instead: the API server's loop waits for each call, so requests queued behind a
+        timed-out one must not each wait out the timeout too. A probe notices etcd's return."""
+        if self._down is not None:
+            coro.close()
+            raise Unavailable(self._down.message, timeout=self._down.code == 504)
         future = asyncio.run_coroutine_threadsafe(coro, self._loop)
         try:
             return future.result(self._timeout + 1)
         except concurrent.futures.TimeoutError:
             future.cancel()
-            raise Unavailable(f"Timeout: request did not complete within {self._timeout:g}s: the store "
-                              f"(etcd at {self.config.describe()}) did not answer", timeout=True) from None
+            exc = Unavailable(f"Timeout: request did not complete within {self._timeout:g}s: the store "
+                              f"(etcd at {self.config.describe()}) did not answer", timeout=True)
+            self._went_away(exc)
+            raise exc from None
+        except Unavailable as exc:
+            self._went_away(exc)
+            raise
+
+    def _went_away(self, exc: Unavailable) -> None:
+        if self._down is None and not self._closing and self._probing:
+            self._down = exc
+            log.warning("%s; requests fail at once until it answers again", exc.message)
+            asyncio.run_coroutine_threadsafe(self._probe(), self._loop)
+
+    async def _probe(self) -> None:
+        while not self._closing:
+            await asyncio.sleep(0.3)
+            try:
+                await self._client.kvstub.Range(rpc.RangeRequest(key=REGISTRY_PREFIX.encode(), count_only=True,
+                                                                 range_end=_range_end(REGISTRY_PREFIX.encode())),
+                                                timeout=min(self._timeout, 1.0))
+            except grpc.aio.AioRpcError:
+                continue
+            log.warning("the store (etcd at %s) answers again", self.config.describe())
+            self._down = None
+            return
 
     async def _connect(self) -> _Client:
         client = _Client(self.config, self._timeout)

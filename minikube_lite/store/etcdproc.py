@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import shutil
 import signal
@@ -19,7 +20,7 @@ import subprocess
 import time
 import urllib.request
 from pathlib import Path
-from typing import Self
+from typing import Any, Self
 
 
 def free_port() -> int:
@@ -45,6 +46,15 @@ class Member:
     @property
     def peer_url(self) -> str:
         return f"http://127.0.0.1:{self.peer_port}"
+
+    def status(self) -> dict[str, Any] | None:
+        """etcd's maintenance status (its member id and the leader's), through the JSON gateway."""
+        req = urllib.request.Request(self.client_url + "/v3/maintenance/status", data=b"{}", method="POST")
+        try:
+            with urllib.request.urlopen(req, timeout=1) as resp:
+                return json.loads(resp.read())
+        except (OSError, ValueError):
+            return None
 
     def healthy(self) -> bool:
         try:
@@ -103,11 +113,23 @@ class LocalEtcd:
             time.sleep(0.1)
         raise TimeoutError(f"etcd did not become healthy within {timeout:g}s")
 
+    def leader(self) -> Member | None:
+        for m in self.members:
+            st = m.status()
+            if st and st.get("leader") and st.get("leader") == st.get("header", {}).get("member_id"):
+                return m
+        return None
+
     def kill(self, m: Member) -> None:
         """kill -9 one member (its data stays; ``restart`` brings it back into the cluster)."""
         if m.proc is not None and m.proc.poll() is None:
             m.proc.send_signal(signal.SIGKILL)
             m.proc.wait(10)
+
+    def pause(self, m: Member, paused: bool = True) -> None:
+        """SIGSTOP / SIGCONT one member: it keeps its connections but answers nothing (a hung etcd)."""
+        if m.proc is not None and m.proc.poll() is None:
+            m.proc.send_signal(signal.SIGSTOP if paused else signal.SIGCONT)
 
     def restart(self, m: Member) -> None:
         self.start_member(m, state="existing")
@@ -115,6 +137,7 @@ class LocalEtcd:
     def stop(self) -> None:
         for m in self.members:
             if m.proc is not None and m.proc.poll() is None:
+                m.proc.send_signal(signal.SIGCONT)
                 m.proc.terminate()
         for m in self.members:
             if m.proc is not None:
