@@ -33,6 +33,7 @@ import concurrent.futures
 import contextlib
 import json
 import logging
+import os
 import socket
 import threading
 import time
@@ -42,6 +43,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
+
+os.environ.setdefault("GRPC_VERBOSITY", "ERROR")  # gRPC's C core logs handshakes at INFO to stderr
 
 import aetcd
 import grpc

@@ -16,6 +16,7 @@ import os
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import time
 import urllib.request
@@ -38,27 +39,28 @@ class Member:
         self.name, self.data_dir = name, data_dir
         self.client_port, self.peer_port = client_port, peer_port
         self.proc: subprocess.Popen[bytes] | None = None
+        self.scheme = "http"
 
     @property
     def client_url(self) -> str:
-        return f"http://127.0.0.1:{self.client_port}"
+        return f"{self.scheme}://127.0.0.1:{self.client_port}"
 
     @property
     def peer_url(self) -> str:
         return f"http://127.0.0.1:{self.peer_port}"
 
-    def status(self) -> dict[str, Any] | None:
+    def status(self, context: ssl.SSLContext | None = None) -> dict[str, Any] | None:
         """etcd's maintenance status (its member id and the leader's), through the JSON gateway."""
         req = urllib.request.Request(self.client_url + "/v3/maintenance/status", data=b"{}", method="POST")
         try:
-            with urllib.request.urlopen(req, timeout=1) as resp:
+            with urllib.request.urlopen(req, timeout=1, context=context) as resp:
                 return json.loads(resp.read())
         except (OSError, ValueError):
             return None
 
-    def healthy(self) -> bool:
+    def healthy(self, context: ssl.SSLContext | None = None) -> bool:
         try:
-            with urllib.request.urlopen(self.client_url + "/health", timeout=1) as resp:
+            with urllib.request.urlopen(self.client_url + "/health", timeout=1, context=context) as resp:
                 return b'"true"' in resp.read()
         except OSError:
             return False
@@ -67,7 +69,7 @@ class Member:
 class LocalEtcd:
     """``members`` etcd processes forming one cluster; ``url`` is the ``--store`` value."""
 
-    def __init__(self, base_dir: Path, members: int = 1) -> None:
+    def __init__(self, base_dir: Path, members: int = 1, *, tls: bool = False) -> None:
         binary = etcd_binary()
         if binary is None:
             raise FileNotFoundError("etcd is not installed (Debian: apt-get install etcd-server)")
@@ -75,10 +77,17 @@ class LocalEtcd:
         self.base_dir = base_dir
         self.members = [Member(f"m{i}", base_dir / f"m{i}", free_port(), free_port()) for i in range(members)]
         self.token = f"minikube-lite-{os.getpid()}-{int(time.time() * 1000)}"
+        self.pki = None
+        if tls:  # clients must present a certificate of the CA (etcd's --client-cert-auth)
+            from .etcdtls import make_pki
+
+            self.pki = make_pki(base_dir / "pki")
+            for m in self.members:
+                m.scheme = "https"
 
     @property
     def url(self) -> str:
-        return "etcd://" + ",".join(f"127.0.0.1:{m.client_port}" for m in self.members)
+        return ("https://" if self.pki else "etcd://") + ",".join(f"127.0.0.1:{m.client_port}" for m in self.members)
 
     def start_member(self, m: Member, *, state: str = "new") -> None:
         m.data_dir.mkdir(parents=True, exist_ok=True)
@@ -90,9 +99,15 @@ class LocalEtcd:
              "--listen-peer-urls", m.peer_url, "--initial-advertise-peer-urls", m.peer_url,
              "--initial-cluster", cluster, "--initial-cluster-state", state,
              "--initial-cluster-token", self.token, "--logger", "zap", "--log-level", "warn",
-             "--heartbeat-interval", "100", "--election-timeout", "1000"],
+             "--heartbeat-interval", "100", "--election-timeout", "1000", *self._tls_flags()],
             stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True)
         log.close()
+
+    def _tls_flags(self) -> list[str]:
+        if self.pki is None:
+            return []
+        return ["--cert-file", str(self.pki.server_cert), "--key-file", str(self.pki.server_key),
+                "--trusted-ca-file", str(self.pki.ca), "--client-cert-auth"]
 
     def start(self, timeout: float = 30.0) -> LocalEtcd:
         self.base_dir.mkdir(parents=True, exist_ok=True)
@@ -101,10 +116,18 @@ class LocalEtcd:
         self.wait_healthy(self.members, timeout)
         return self
 
+    def ssl_context(self) -> ssl.SSLContext | None:
+        if self.pki is None:
+            return None
+        ctx = ssl.create_default_context(cafile=str(self.pki.ca))
+        ctx.load_cert_chain(str(self.pki.client_cert), str(self.pki.client_key))
+        return ctx
+
     def wait_healthy(self, members: list[Member], timeout: float = 30.0) -> None:
         deadline = time.monotonic() + timeout
+        ctx = self.ssl_context()
         while time.monotonic() < deadline:
-            if all(m.healthy() for m in members):
+            if all(m.healthy(ctx) for m in members):
                 return
             for m in members:
                 if m.proc is not None and m.proc.poll() is not None:
@@ -115,7 +138,7 @@ class LocalEtcd:
 
     def leader(self) -> Member | None:
         for m in self.members:
-            st = m.status()
+            st = m.status(self.ssl_context())
             if st and st.get("leader") and st.get("leader") == st.get("header", {}).get("member_id"):
                 return m
         return None

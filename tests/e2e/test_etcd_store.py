@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -267,3 +269,30 @@ def test_migrate_a_cluster_from_sqlite_to_etcd(tmp_path: Path) -> None:
         finally:
             store.close()
         c.kubectl("delete", "pod", "client-pod", "--wait=true", timeout=90)
+
+
+def test_cluster_on_etcd_over_tls(tmp_path: Path) -> None:
+    """``start --store https://... --etcd-cafile --etcd-certfile --etcd-keyfile`` (kube-apiserver's
+    flags) on an etcd that requires client certificates; a start without them fails, saying why."""
+    (tmp_path / "c").mkdir()
+    (tmp_path / "bad").mkdir()
+    with LocalEtcd(tmp_path / "etcd", tls=True) as e:
+        assert e.pki is not None
+        bad = subprocess.run([sys.executable, "-m", "minikube_lite.cli.main", "start", "--store", e.url,
+                              "--state-dir", str(tmp_path / "bad" / "state")], capture_output=True, text=True,
+                             timeout=60, check=False)
+        assert bad.returncode != 0 and "the store (etcd at" in bad.stderr and "Start etcd first" in bad.stderr
+        assert not (tmp_path / "bad" / "state" / "daemon.pid").exists()
+        with running_cluster(tmp_path / "c", "--store", e.url, "--etcd-cafile", str(e.pki.ca),
+                             "--etcd-certfile", str(e.pki.client_cert), "--etcd-keyfile", str(e.pki.client_key)) as c:
+            saved = json.loads(c.settings.settings_file.read_text())
+            assert saved["store"] == e.url and saved["etcd_certfile"] == str(e.pki.client_cert)
+            c.kubectl("create", "configmap", "over-tls", "--from-literal=k=v")
+            assert c.kubectl("get", "configmap", "over-tls", "-o", "jsonpath={.data.k}").stdout == "v"
+            config = EtcdConfig.parse(e.url, cafile=str(e.pki.ca), certfile=str(e.pki.client_cert),
+                                      keyfile=str(e.pki.client_key))
+            store = EtcdStore(config, compaction_interval=0)
+            try:
+                assert store.get("/registry/core/configmaps/default/over-tls") is not None
+            finally:
+                store.close()

@@ -168,3 +168,31 @@ def test_entries_at_a_revision_then_compacted(backend: tuple[str, Callable[..., 
             s.create(f"{p}/more/{i}", {})
     with pytest.raises(Compacted):
         s.entries_at(f"{p}/", at)
+
+
+def test_etcd_over_tls_with_client_certificates(tmp_path: Path) -> None:
+    """etcd serving TLS with --client-cert-auth: the store connects with --etcd-cafile/--etcd-certfile/
+    --etcd-keyfile (kube-apiserver's flags); without a client certificate it is refused, saying why."""
+    from minikube_lite.store.base import Unavailable
+    from minikube_lite.store.etcd import EtcdConfig, EtcdStore
+    from minikube_lite.store.etcdproc import LocalEtcd
+
+    with LocalEtcd(tmp_path / "etcd", tls=True) as e:
+        assert e.pki is not None and e.url.startswith("https://")
+        config = EtcdConfig.parse(e.url, cafile=str(e.pki.ca), certfile=str(e.pki.client_cert),
+                                  keyfile=str(e.pki.client_key))
+        s = EtcdStore(config, compaction_interval=0)
+        try:
+            rev = s.create("/registry/tls/a", {"n": 1})
+
+            async def one_event() -> Any:
+                return await asyncio.wait_for(anext(aiter(s.watch("/registry/tls/", rev - 1))), 5)
+
+            assert asyncio.run(one_event()).value == {"n": 1}
+            assert s.get("/registry/tls/a").mod_rev == rev
+        finally:
+            s.close()
+        with pytest.raises(Unavailable, match="the store .*unavailable"):
+            EtcdStore(EtcdConfig.parse(e.url, cafile=str(e.pki.ca)), timeout=2, compaction_interval=0)
+    with pytest.raises(ValueError, match="go together"):
+        EtcdConfig.parse("etcd://127.0.0.1:2379", certfile=str(e.pki.client_cert))
