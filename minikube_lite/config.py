@@ -45,6 +45,8 @@ class Settings:
     etcd_cafile: str = ""
     etcd_certfile: str = ""
     etcd_keyfile: str = ""
+    # The scheduler and controllers act only while holding their Lease (several API servers on one etcd).
+    leader_elect: bool = False
 
     @property
     def cluster_id(self) -> str:
@@ -91,5 +93,5 @@ class Settings:
                        host=data.get("host", DEFAULT_HOST), node_name=data.get("node_name", NODE_NAME),
                        ingress_port=int(data.get("ingress_port", 80)), store=data.get("store", ""),
                        etcd_cafile=data.get("etcd_cafile", ""), etcd_certfile=data.get("etcd_certfile", ""),
-                       etcd_keyfile=data.get("etcd_keyfile", ""))
+                       etcd_keyfile=data.get("etcd_keyfile", ""), leader_elect=bool(data.get("leader_elect")))
         return cls(state_dir=state_dir)

@@ -50,7 +50,7 @@ def _fail(emoji: str, text: str, code: int = 1) -> None:
 
 
 def _settings_for(state_dir: str, port: int | None = None, host: str | None = None,
-                  store: dict[str, str] | None = None) -> Settings:
+                  store: dict[str, Any] | None = None) -> Settings:
     """The cluster's saved settings, with any explicitly given port/host/store applied."""
     path = Path(state_dir).expanduser().resolve()
     saved = Settings.load(path)
@@ -60,7 +60,8 @@ def _settings_for(state_dir: str, port: int | None = None, host: str | None = No
                     ingress_port=saved.ingress_port, store=given.get("store", saved.store),
                     etcd_cafile=given.get("etcd_cafile", saved.etcd_cafile),
                     etcd_certfile=given.get("etcd_certfile", saved.etcd_certfile),
-                    etcd_keyfile=given.get("etcd_keyfile", saved.etcd_keyfile))
+                    etcd_keyfile=given.get("etcd_keyfile", saved.etcd_keyfile),
+                    leader_elect=bool(given.get("leader_elect", saved.leader_elect)))
 
 
 def _connect_host(host: str) -> str:
@@ -226,6 +227,8 @@ def daemon_command(settings: Settings) -> list[str]:
                         ("--etcd-certfile", settings.etcd_certfile), ("--etcd-keyfile", settings.etcd_keyfile)):
         if value:
             cmd += [flag, value]
+    if settings.leader_elect:
+        cmd.append("--leader-elect")
     return cmd
 
 
@@ -376,11 +379,19 @@ def cli() -> None:
 @click.option("--etcd-certfile", default=None, type=click.Path(dir_okay=False),
               help="Client certificate presented to etcd (TLS).")
 @click.option("--etcd-keyfile", default=None, type=click.Path(dir_okay=False), help="Key of --etcd-certfile.")
+@click.option("--leader-elect/--no-leader-elect", default=None,
+              help="Run the scheduler and controllers only while holding their Lease, so that other API "
+                   "servers on the same etcd (python -m minikube_lite.daemon --leader-elect "
+                   "--control-plane-only) can take over [default: off, or as last started].")
 def start(state_dir: str, port: int | None, host: str | None, foreground: bool, store: str | None,
-          etcd_cafile: str | None, etcd_certfile: str | None, etcd_keyfile: str | None) -> None:
+          etcd_cafile: str | None, etcd_certfile: str | None, etcd_keyfile: str | None,
+          leader_elect: bool | None) -> None:
     """Start the cluster: the daemon in the background, then point kubectl at it."""
     t0 = time.monotonic()
-    settings = _settings_for(state_dir, port, host, _store_options(store, etcd_cafile, etcd_certfile, etcd_keyfile))
+    opts: dict[str, Any] = _store_options(store, etcd_cafile, etcd_certfile, etcd_keyfile)
+    if leader_elect is not None:
+        opts["leader_elect"] = leader_elect
+    settings = _settings_for(state_dir, port, host, opts)
     _say("😄", f"minikube-lite v{__version__} on {_os_name()}  (state: {settings.state_dir})")
     try:
         engine = docker_ping()
