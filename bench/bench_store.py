@@ -111,12 +111,69 @@ def through_api(args: argparse.Namespace, store_args: list[str]) -> dict[str, An
     return out
 
 
+def _daemon(state: Path, port: int, store: str, log: Path) -> subprocess.Popen[bytes]:
+    env = dict(os.environ, MINIKUBE_LITE_LOG="INFO", PYTHONPATH=str(ROOT))
+    with open(log, "wb") as out:
+        return subprocess.Popen([sys.executable, "-m", "minikube_lite.daemon", "--state-dir", str(state), "--port",
+                                 str(port), "--store", store, "--leader-elect", "--control-plane-only",
+                                 "--no-kubelet"], stdout=out, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
+
+
+def failover(tmp: Path, store: str, run: int) -> float:
+    """Two API servers on one etcd; SIGKILL the controller-manager leader, then scale a Deployment
+    through the other: seconds from the kill until the other's controllers made the new pod."""
+    ports = [free_port(), free_port()]
+    logs = [tmp / f"fo{run}-{i}.log" for i in range(2)]
+    procs = [_daemon(tmp / f"fo{run}-{i}", ports[i], store, logs[i]) for i in range(2)]
+    ns = f"fo{run}"
+    try:
+        deadline = time.monotonic() + 60
+        leader = None
+        while leader is None:
+            if time.monotonic() > deadline:
+                raise SystemExit("no leader elected")
+            time.sleep(0.2)
+            leader = next((i for i in range(2) if "became leader of kube-system/kube-controller-manager"
+                           in logs[i].read_text(errors="replace")), None)
+        other = f"http://127.0.0.1:{ports[1 - leader]}"
+        with httpx.Client(base_url=other, timeout=10) as c:
+            c.post("/api/v1/namespaces", json={"apiVersion": "v1", "kind": "Namespace",
+                                               "metadata": {"name": ns}}).raise_for_status()
+            dep = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "fo"},
+                   "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "fo"}},
+                            "template": {"metadata": {"labels": {"app": "fo"}}, "spec": {"containers": [
+                                {"name": "c", "image": "minikube-lite/busybox:1.0"}]}}}}
+            c.post(f"/apis/apps/v1/namespaces/{ns}/deployments", json=dep).raise_for_status()
+
+            def pods() -> int:
+                return len(c.get(f"/api/v1/namespaces/{ns}/pods").json()["items"])
+
+            while pods() < 1:
+                time.sleep(0.1)
+            time.sleep(3)  # let the leader renew at least once more
+            procs[leader].kill()
+            killed = time.monotonic()
+            c.patch(f"/apis/apps/v1/namespaces/{ns}/deployments/fo", content=b'{"spec":{"replicas":2}}',
+                    headers={"Content-Type": "application/merge-patch+json"}).raise_for_status()
+            while pods() < 2:
+                if time.monotonic() - killed > 60:
+                    raise SystemExit("the other server's controllers never acted")
+                time.sleep(0.05)
+            return time.monotonic() - killed
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.terminate()
+                p.wait(15)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--pods", type=int, default=1000)
     ap.add_argument("--watchers", type=int, default=100)
     ap.add_argument("--writes", type=int, default=500)
     ap.add_argument("--lists", type=int, default=30)
+    ap.add_argument("--failovers", type=int, default=3, help="leader API server kills to time")
     args = ap.parse_args()
     results: dict[str, Any] = {"pods": args.pods, "watchers": args.watchers, "writes": args.writes,
                                "load_average_before": os.getloadavg()[0], "cpus": os.cpu_count()}
@@ -132,6 +189,7 @@ def main() -> None:
         store.close()
         results["sqlite"]["api"] = through_api(args, [])
         results["etcd"]["api"] = through_api(args, ["--store", etcd.url])
+        results["failover_s"] = [failover(Path(tmp), etcd.url, r) for r in range(args.failovers)]
     results["load_average_after"] = os.getloadavg()[0]
 
     print(f"load average {results['load_average_before']:.1f} -> {results['load_average_after']:.1f} "
@@ -153,6 +211,9 @@ def main() -> None:
         lambda r: (r["api"]["writes_s"]["no_watchers"], r["api"]["writes_s"]["with_watchers"]), "{:5.2f} / {:5.2f}")
     row(f"  ratio; events each watcher got (of {args.pods + args.writes})",
         lambda r: (r["api"]["writes_s"]["ratio"], r["api"]["writes_s"]["events_per_watcher_min"]), "{:4.2f} {:6d}")
+    if results["failover_s"]:
+        print(f"{'failover: leader killed -> the other acts (s)':48} "
+              + " / ".join(f"{x:.1f}" for x in results["failover_s"]) + "   (lease 15 s, target <= 16 s)")
     save_results("store", results, show=False)
 
 

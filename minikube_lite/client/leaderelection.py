@@ -100,11 +100,42 @@ class LeaderElector:
             log.warning("leader election %s/%s: %s", self.namespace, self.name, exc)
             return False
 
+    async def _wait_to_retry(self) -> None:
+        """Until the next attempt: the retry period, or less when the observed Lease expires
+        sooner (so a dead leader's Lease is taken when it expires, not up to a period later)."""
+        delay = self.retry_period * random.uniform(1.0, _JITTER)
+        if self._observed is not None:
+            delay = max(0.05, min(delay, self._observed_at + self.lease_duration - time.monotonic() + 0.05))
+        await asyncio.sleep(delay)
+
+    async def _follow(self) -> None:
+        """While not leading: watch the Lease, so each renewal is observed when it happens (the
+        observed time is this candidate's clock at the change, as with polling, only without a
+        poll's lag)."""
+        while True:
+            try:
+                async for ev in self.client.watch("leases", namespace=self.namespace,
+                                                  field_selector=f"metadata.name={self.name}"):
+                    spec = dict((ev.object or {}).get("spec") or {})
+                    if ev.type in ("ADDED", "MODIFIED") and spec != self._observed:
+                        self._observe(spec)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - the API away or 410: polling still runs
+                log.debug("watching lease %s/%s: %s", self.namespace, self.name, exc)
+            await asyncio.sleep(self.retry_period)
+
     async def run(self, lead: Callable[[], Awaitable[None]]) -> None:
         """Forever: become leader, run ``lead()`` while leading, stop it when leadership is lost."""
         while True:
-            while not await self._attempt():
-                await asyncio.sleep(self.retry_period * random.uniform(1.0, _JITTER))
+            follower = asyncio.create_task(self._follow())
+            try:
+                while not await self._attempt():
+                    await self._wait_to_retry()
+            finally:
+                follower.cancel()
+                with contextlib.suppress(BaseException):
+                    await follower
             self.leading = True
             log.info("%s became leader of %s/%s", self.identity, self.namespace, self.name)
             work = asyncio.create_task(lead(), name=f"leader:{self.name}")
