@@ -136,7 +136,7 @@ def failover(tmp: Path, store: str, run: int) -> float:
             leader = next((i for i in range(2) if "became leader of kube-system/kube-controller-manager"
                            in logs[i].read_text(errors="replace")), None)
         other = f"http://127.0.0.1:{ports[1 - leader]}"
-        with httpx.Client(base_url=other, timeout=10) as c:
+        with httpx.Client(base_url=other, timeout=30) as c:
             c.post("/api/v1/namespaces", json={"apiVersion": "v1", "kind": "Namespace",
                                                "metadata": {"name": ns}}).raise_for_status()
             dep = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "fo"},
