@@ -10,7 +10,7 @@ import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from minikube_lite.api.resources import by_plural
+from minikube_lite.api.register import by_plural
 from minikube_lite.apiserver.registry import Registry
 from minikube_lite.client.leaderelection import LeaderElector
 from minikube_lite.client.local import LocalClient
