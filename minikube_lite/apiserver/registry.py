@@ -28,6 +28,7 @@ from ..api.errors import AlreadyExists, ApiError, BadRequest, Conflict, Gone, In
 from ..api.resources import Resource, by_plural
 from ..store.base import Compacted, Entry, KeyExists, KeyNotFound, RevisionMismatch, Store
 from . import allocation, ssa
+from .admission import default_toleration_seconds
 from .patch import apply_patch, strategic_merge_patch
 from .selectors import parse_field_selector, parse_label_selector, single_name
 
@@ -462,6 +463,7 @@ class Registry:
     @staticmethod
     def _prepare_create(res: Resource, obj: Obj) -> None:
         if res.plural == "pods":
+            default_toleration_seconds(obj)
             obj["status"] = {"phase": "Pending", "qosClass": api_defaults.qos_class(obj.get("spec") or {})}
         elif res.plural == "services":
             obj["status"] = {"loadBalancer": {}}
