@@ -1,7 +1,8 @@
 """kube-controller-manager's node lifecycle controller: is each node still alive?
 
 A node proves it is alive by renewing its Lease in ``kube-node-lease`` (or by posting its
-status). Every ``node-monitor-period`` (5 s) the controller looks at each node: when neither
+status). Every ``node-monitor-period`` (1 s here, 5 s in Kubernetes: a detection 4 s sooner, for a
+few node reads a second) the controller looks at each node: when neither
 moved for ``node-monitor-grace-period`` (50 s, the default of the Kubernetes version announced),
 or for ``node-startup-grace-period`` (60 s) if the node never posted a Ready condition, its
 conditions become ``Unknown`` ("Kubelet stopped posting node status." / "Kubelet never posted
@@ -53,7 +54,7 @@ COMPONENT = "node-controller"
 
 NODE_MONITOR_GRACE_PERIOD = 50.0
 NODE_STARTUP_GRACE_PERIOD = 60.0
-NODE_MONITOR_PERIOD = 5.0
+NODE_MONITOR_PERIOD = 1.0  # kube-controller-manager looks every 5 s; a small cluster can afford 1 s
 CONDITION_TYPES = ("Ready", "MemoryPressure", "DiskPressure", "PIDPressure")
 MANAGED_NO_SCHEDULE = (TAINT_NOT_READY, TAINT_UNREACHABLE, TAINT_MEMORY_PRESSURE, TAINT_DISK_PRESSURE,
                        TAINT_PID_PRESSURE, TAINT_NETWORK_UNAVAILABLE, TAINT_UNSCHEDULABLE)
