@@ -25,7 +25,7 @@ from typing import Any
 
 from ..api.errors import ApiError, BadRequest, Conflict
 from ..api.labels import matches_selector
-from ..api.resources import by_plural
+from ..api.register import by_plural
 from .registry import Registry
 
 MAX_DISRUPTED_PODS = 2000

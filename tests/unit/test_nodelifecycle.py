@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from minikube_lite.apiserver.admission import default_toleration_seconds
+from minikube_lite.api.admission import default_toleration_seconds
 from minikube_lite.controllers.nodelifecycle import conditions_unknown, desired_taints
 from minikube_lite.controllers.podgc import PodGC
 from minikube_lite.controllers.tainteviction import eviction_delay

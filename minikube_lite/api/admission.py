@@ -1,5 +1,7 @@
 """Admission plugins of kube-apiserver that change what is written (mutating admission).
 
+Called from the Pod strategy's ``prepare_create`` (``api/pods.py``), as create-time admission.
+
 DefaultTolerationSeconds: a new pod that does not already tolerate
 ``node.kubernetes.io/not-ready:NoExecute`` and ``node.kubernetes.io/unreachable:NoExecute``
 gets tolerations of both for 300 s (kube-apiserver's ``--default-not-ready-toleration-seconds``
@@ -11,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..api.scheduling import TAINT_NOT_READY, TAINT_UNREACHABLE
+from minikube_lite.api.scheduling import TAINT_NOT_READY, TAINT_UNREACHABLE
 
 DEFAULT_TOLERATION_SECONDS = 300
 
