@@ -115,6 +115,8 @@ class Daemon:
         components += [("node-lifecycle-controller", NodeLifecycleController(self.client)),
                        ("taint-eviction-controller", TaintEvictionController(self.client)),
                        ("pod-garbage-collector", PodGC(self.client))]
+        from .controllers.disruption import DisruptionController
+        components.append(("disruption-controller", DisruptionController(self.client)))
         from .controllers.storage import StorageController
         components.append(("storage-controller",
                            StorageController(self.client, volumes_dir=self.settings.state_dir / "volumes")))

@@ -25,8 +25,10 @@ from minikube_lite.api.validation import ErrorList, differences, normalized
 
 Obj = dict[str, Any]
 
+# pods/eviction is the Eviction API (apiserver/eviction.py): its kind is policy/v1 Eviction, which
+# kubectl drain looks for in discovery before it evicts rather than deletes
 RESOURCE = Resource("", "v1", "pods", "pod", "Pod", True, ("po",), ("all",), tuple(ALL_VERBS),
-                    ("status", "log", "exec", "binding"))
+                    ("status", "log", "exec", "binding", "eviction"), {"eviction": ("Eviction", "policy", "v1")})
 
 
 # --- validation ------------------------------------------------------------------------------

@@ -56,6 +56,7 @@ _SUBRESOURCE_VERBS = {
     "log": ["get"],
     "exec": ["create", "get"],
     "binding": ["create"],
+    "eviction": ["create"],
     "finalize": ["update"],
     "scale": ["get", "patch", "update"],
 }
