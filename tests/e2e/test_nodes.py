@@ -8,7 +8,7 @@ switched off. No kubelet runs their pods: a pod bound to one stays Pending on it
 exactly what the scheduler's and the controllers' decisions can be read from. The real node
 (``minikube-lite``) runs its pods as usual.
 
-The node monitor grace period is shortened to 6 s (kube-controller-manager's
+The node monitor grace period is shortened to 15 s (kube-controller-manager's
 ``--node-monitor-grace-period``; the default is 50 s) so a stopped node goes NotReady quickly.
 """
 
@@ -28,7 +28,7 @@ import pytest
 
 from .conftest import Cluster, pod_running, running_cluster, wait_for
 
-GRACE = 6
+GRACE = 15  # more than the real kubelet's 10 s lease renewal, so the real node never flaps
 
 NODES = """
 apiVersion: v1
@@ -282,6 +282,129 @@ def test_cordon_and_uncordon_the_real_node(nodes_cluster: tuple[Cluster, LeaseRe
         assert not any(t.get("key") == "node.kubernetes.io/unschedulable" for t in taints)
     finally:
         c.kubectl("delete", "pod", "pinned-real", "--grace-period=0", "--force", check=False)
+
+
+def _deployment(name: str, replicas: int, spec: str = "") -> str:
+    return f"""
+apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: {name}}}
+spec:
+  replicas: {replicas}
+  selector: {{matchLabels: {{app: {name}}}}}
+  template:
+    metadata: {{labels: {{app: {name}}}}}
+    spec:
+      terminationGracePeriodSeconds: 0
+{spec}      containers:
+      - {{name: main, image: minikube-lite/busybox:1.0, command: ["sleep", "3600"]}}
+"""
+
+
+def _pdb(name: str, field: str) -> str:
+    return f"""
+apiVersion: policy/v1
+kind: PodDisruptionBudget
+metadata: {{name: {name}}}
+spec:
+  {field}
+  selector: {{matchLabels: {{app: {name}}}}}
+"""
+
+
+def _running(c: Cluster, app: str) -> list[str]:
+    return [p["metadata"]["name"] for p in _json(c, "get", "pods", "-l", f"app={app}")["items"]
+            if pod_running(c, p["metadata"]["name"]) and not p["metadata"].get("deletionTimestamp")]
+
+
+def _evict(c: Cluster, pod: str) -> httpx.Response:
+    body = {"apiVersion": "policy/v1", "kind": "Eviction", "metadata": {"name": pod, "namespace": "default"}}
+    with c.http() as h:
+        return h.post(f"/api/v1/namespaces/default/pods/{pod}/eviction", json=body)
+
+
+def test_pdb_status_and_the_eviction_api(nodes_cluster: tuple[Cluster, LeaseRenewer]) -> None:
+    c, _ = nodes_cluster
+    pinned = "      nodeSelector: {kubernetes.io/hostname: minikube-lite}\n"
+    c.kubectl("apply", "-f", "-", input=_deployment("guarded", 2, pinned))
+    c.kubectl("apply", "-f", "-", input=_pdb("guarded", "minAvailable: 1"))
+    try:
+        wait_for(lambda: len(_running(c, "guarded")) == 2, timeout=60, what="2 guarded pods running")
+
+        def status() -> dict[str, Any]:
+            return _json(c, "get", "pdb", "guarded").get("status") or {}
+        wait_for(lambda: status().get("currentHealthy") == 2, timeout=15, what="the PDB status")
+        st = status()
+        assert (st["expectedPods"], st["desiredHealthy"], st["disruptionsAllowed"]) == (2, 1, 1), st
+        table = c.kubectl("get", "pdb").stdout
+        assert table.split("\n")[0].split() == ["NAME", "MIN", "AVAILABLE", "MAX", "UNAVAILABLE", "ALLOWED",
+                                                "DISRUPTIONS", "AGE"], table
+        assert table.split("\n")[1].split()[:4] == ["guarded", "1", "N/A", "1"], table
+        first, second = _running(c, "guarded")
+        r = _evict(c, first)
+        assert r.status_code == 201, r.text
+        r = _evict(c, second)  # the budget allowed one disruption, and it is used up
+        assert r.status_code == 429, r.text
+        body = r.json()
+        assert body["reason"] == "TooManyRequests"
+        assert body["message"] == "Cannot evict pod as it would violate the pod's disruption budget."
+        assert body["details"]["causes"][0]["reason"] == "DisruptionBudget"
+        with c.http() as h:
+            assert h.get(f"/api/v1/namespaces/default/pods/{second}/eviction").status_code == 405
+            assert h.post("/api/v1/namespaces/default/pods/nope/eviction",
+                          json={"apiVersion": "policy/v1", "kind": "Eviction",
+                                "metadata": {"name": "nope"}}).status_code == 404
+        # the evicted pod is replaced; once its replacement is Ready the budget allows one again
+        wait_for(lambda: len(_running(c, "guarded")) == 2 and first not in _running(c, "guarded"),
+                 timeout=60, what="the evicted pod replaced")
+        wait_for(lambda: status().get("disruptionsAllowed") == 1, timeout=20, what="one disruption allowed again")
+        out = c.kubectl("apply", "-f", "-", input=_pdb("bad", "minAvailable: 150%"), check=False)
+        assert out.returncode != 0
+        assert 'spec.minAvailable: Invalid value: "150%": must not be greater than 100%' in out.stderr, out.stderr
+    finally:
+        c.kubectl("delete", "pdb", "guarded", "--ignore-not-found", check=False)
+        c.kubectl("delete", "deployment", "guarded", check=False)
+
+
+def test_drain_evicts_and_honours_the_pdb(nodes_cluster: tuple[Cluster, LeaseRenewer]) -> None:
+    c, _ = nodes_cluster
+    affinity = """      affinity:
+        nodeAffinity:
+          requiredDuringSchedulingIgnoredDuringExecution:
+            nodeSelectorTerms:
+            - matchExpressions:
+              - {key: kubernetes.io/hostname, operator: In, values: [minikube-lite, minikube-lite-m02]}
+          preferredDuringSchedulingIgnoredDuringExecution:
+          - weight: 100
+            preference:
+              matchExpressions: [{key: kubernetes.io/hostname, operator: In, values: [minikube-lite]}]
+"""
+    c.kubectl("apply", "-f", "-", input=_deployment("drainme", 2, affinity))
+    c.kubectl("apply", "-f", "-", input=_pdb("drainme", "minAvailable: 2"))
+    try:
+        wait_for(lambda: len(_running(c, "drainme")) == 2, timeout=60, what="2 drainme pods running")
+        before = set(_running(c, "drainme"))
+        wait_for(lambda: (_json(c, "get", "pdb", "drainme").get("status") or {}).get("currentHealthy") == 2,
+                 timeout=15, what="the PDB status")
+        out = c.kubectl("drain", "minikube-lite", "--ignore-daemonsets", "--timeout=12s", check=False, timeout=60)
+        assert out.returncode != 0, out.stdout
+        assert "node/minikube-lite cordoned" in out.stdout, out.stdout
+        assert "Cannot evict pod as it would violate the pod's disruption budget." in out.stderr, out.stderr
+        assert set(_running(c, "drainme")) == before  # nothing was evicted
+        assert "SchedulingDisabled" in c.kubectl("get", "node", "minikube-lite").stdout
+        # without the budget the drain goes through: the pods are evicted and come back on m02
+        c.kubectl("delete", "pdb", "drainme")
+        out = c.kubectl("drain", "minikube-lite", "--ignore-daemonsets", "--timeout=60s", timeout=90)
+        assert "node/minikube-lite drained" in out.stdout, out.stdout
+        for name in before:
+            assert f"pod/{name} evicted" in out.stdout, out.stdout
+        pods = _json(c, "get", "pods", "-l", "app=drainme")["items"]
+        assert {p["spec"].get("nodeName") for p in pods} == {"minikube-lite-m02"}
+    finally:
+        c.kubectl("uncordon", "minikube-lite", check=False)
+        c.kubectl("delete", "pdb", "drainme", "--ignore-not-found", check=False)
+        c.kubectl("delete", "deployment", "drainme", check=False)
+        c.kubectl("delete", "pods", "-l", "app=drainme", "--grace-period=0", "--force", check=False)
 
 
 def test_stopped_node_goes_not_ready_and_its_pods_come_back_elsewhere(
