@@ -1,12 +1,14 @@
 """Admission plugins of kube-apiserver that change what is written (mutating admission).
 
-Called from the Pod strategy's ``prepare_create`` (``api/pods.py``), as create-time admission.
+Called from the Pod kind's defaulting (``api/pods.py``), which runs on create and update before
+validation, where kube-apiserver runs its admission plugins.
 
 DefaultTolerationSeconds: a new pod that does not already tolerate
 ``node.kubernetes.io/not-ready:NoExecute`` and ``node.kubernetes.io/unreachable:NoExecute``
 gets tolerations of both for 300 s (kube-apiserver's ``--default-not-ready-toleration-seconds``
 and ``--default-unreachable-toleration-seconds``), so that taint-based eviction moves its pods
-off a dead node five minutes later instead of at once. Only on create, as in Kubernetes.
+off a dead node five minutes later instead of at once. On create and update, as in Kubernetes
+(the plugin handles both), so an update that omits them does not remove them.
 """
 
 from __future__ import annotations

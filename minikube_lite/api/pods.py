@@ -96,6 +96,10 @@ def validate_pod_update(errs: ErrorList, old: dict[str, Any], new: dict[str, Any
 
 def default_pod(obj: Obj) -> None:
     apply_defaults_to_pod_spec(obj.setdefault("spec", {}))
+    # The DefaultTolerationSeconds admission runs on create and on update (before validation, as
+    # admission does), so a `kubectl replace` of a manifest without the tolerations keeps them
+    # instead of being refused for removing a toleration.
+    default_toleration_seconds(obj)
 
 
 # --- Table -----------------------------------------------------------------------------------
@@ -248,7 +252,6 @@ class PodStrategy(Strategy):
     graceful = True
 
     def prepare_create(self, obj: Obj, store: StoreView) -> None:
-        default_toleration_seconds(obj)
         obj["status"] = {"phase": "Pending", "qosClass": qos_class(obj.get("spec") or {})}
 
     def grace_period(self, obj: Obj, requested: int | None) -> int:
