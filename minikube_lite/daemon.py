@@ -27,7 +27,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from .api.register import by_plural, warm_up
-from .apiserver.app import create_app
+from .apiserver.app import crd_handler_running, create_app
 from .apiserver.registry import Registry
 from .client.local import LocalClient
 from .config import DNS_SERVICE_IP, KUBERNETES_SERVICE_IP, Settings
@@ -73,7 +73,8 @@ class Daemon:
     async def _lifespan(self, app: FastAPI) -> AsyncIterator[None]:
         starter = asyncio.create_task(self._start_when_serving())
         try:
-            yield
+            async with crd_handler_running(app):
+                yield
         finally:
             starter.cancel()
             with contextlib.suppress(BaseException):

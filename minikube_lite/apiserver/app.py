@@ -38,6 +38,7 @@ from ..api.errors import (
 )
 from ..api.register import by_plural
 from ..api.resources import Resource
+from ..apiextensions.handler import CRDHandler
 from . import discovery, eviction, openapi, protobuf, scale
 from . import exec as exec_routes
 from .apply import apply_documents
@@ -191,10 +192,25 @@ def decode_body(body: bytes, content_type: str) -> Any:
         raise BadRequest("error decoding JSON: nesting too deep") from exc
 
 
+@contextlib.asynccontextmanager
+async def crd_handler_running(app: FastAPI) -> AsyncIterator[None]:
+    """The CRD handler follows the CRD watch while the app serves (the daemon's lifespan runs it too)."""
+    task = asyncio.create_task(app.state.crd_handler.run(), name="crd-handler")
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(BaseException):
+            await task
+
+
 def create_app(registry: Registry, *, server_address: str = "127.0.0.1:8080") -> FastAPI:
     app = FastAPI(title="minikube-lite", openapi_url=None, docs_url=None, redoc_url=None,
-                  default_response_class=JSONResponse)
+                  default_response_class=JSONResponse, lifespan=crd_handler_running)
     app.state.registry = registry
+    # apiextensions-apiserver: the kinds of the stored CRDs are served from the first request on
+    app.state.crd_handler = CRDHandler(registry)
+    app.state.crd_handler.sync()
     app.state.kubelets = {}  # node name -> kubelet (for logs)
     app.state.bookmark_interval = 60.0  # seconds between watch bookmarks, as kube-apiserver (about a minute)
     exec_routes.install(app)  # pods/<name>/exec over WebSocket
