@@ -37,7 +37,7 @@ from ..api.errors import (
 from ..api.register import by_plural
 from ..api.resources import Resource
 from ..apiextensions.handler import CRDHandler
-from . import discovery, meta_routes, scale
+from . import discovery, eviction, meta_routes, scale
 from . import exec as exec_routes
 from . import watch as watch_stream
 from .apply import apply_documents
@@ -181,7 +181,7 @@ def create_app(registry: Registry, *, server_address: str = "127.0.0.1:8080") ->
     app.state.crd_handler.sync()
     app.state.kubelets = {}  # node name -> kubelet (for logs)
     app.state.bookmark_interval = 60.0  # seconds between watch bookmarks, as kube-apiserver (about a minute)
-    exec_routes.install(app)  # pods/<name>/exec over WebSocket
+    exec_routes.install(app)  # pods/<name>/exec and attach over WebSocket
 
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> Response:
@@ -247,8 +247,15 @@ def create_app(registry: Registry, *, server_address: str = "127.0.0.1:8080") ->
                                       await read_body(request), dry_run=_dry_run(request))
         if target.subresource == "log" and method == "GET":
             return await pod_logs(request, target)
-        if target.subresource == "exec":
+        if target.subresource in ("exec", "attach", "portforward"):
             return exec_routes.not_websocket(request)
+        if target.subresource == "eviction" and target.name is not None:
+            if method != "POST":
+                raise MethodNotAllowed(f"{method} is not supported on pods/eviction: POST a policy/v1 Eviction")
+            body = decode_body(await read_body(request), request.headers.get("content-type", ""))
+            status = eviction.evict(registry, target.namespace or "default", target.name, body,
+                                    dry_run=_dry_run(request))
+            return JSONResponse(status, status_code=201)
         if target.name is None:
             if method == "GET":
                 if _bool(request.query_params.get("watch")):
@@ -412,8 +419,9 @@ def create_app(registry: Registry, *, server_address: str = "127.0.0.1:8080") ->
                 raise BadRequest(f"a container name must be specified for pod {target.name}, "
                                  f"choose one of: [{' '.join(containers)}]")
             container = containers[0]
-        init = [c["name"] for c in (pod.get("spec") or {}).get("initContainers") or []]
-        if container not in containers + init:
+        others = [c["name"] for key in ("initContainers", "ephemeralContainers")
+                  for c in (pod.get("spec") or {}).get(key) or []]
+        if container not in containers + others:
             raise BadRequest(f"container {container} is not valid for pod {target.name}")
         kubelet = app.state.kubelets.get((pod.get("spec") or {}).get("nodeName"))
         if kubelet is None:
