@@ -49,21 +49,40 @@ def _fail(emoji: str, text: str, code: int = 1) -> None:
     sys.exit(code)
 
 
-def _settings_for(state_dir: str, port: int | None = None, host: str | None = None) -> Settings:
-    """The cluster's saved settings, with any explicitly given port/host applied."""
+def _settings_for(state_dir: str, port: int | None = None, host: str | None = None, **changes: Any) -> Settings:
+    """The cluster's saved settings, with any explicitly given port/host (and other fields) applied."""
+    import dataclasses
+
     path = Path(state_dir).expanduser().resolve()
     saved = Settings.load(path)
-    return Settings(state_dir=path, port=port if port is not None else saved.port,
-                    host=host if host is not None else saved.host, node_name=saved.node_name)
+    saved = dataclasses.replace(saved, state_dir=path, port=port if port is not None else saved.port,
+                                host=host if host is not None else saved.host)
+    return dataclasses.replace(saved, **{k: v for k, v in changes.items() if v is not None})
 
 
 def _connect_host(host: str) -> str:
     return {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)
 
 
+_CONTEXTS: dict[Path, Any] = {}
+
+
+def _connection(settings: Settings, timeout: float) -> http.client.HTTPConnection:
+    """An HTTPS connection that trusts the cluster CA and presents the admin certificate."""
+    host = _connect_host(settings.host)
+    if not settings.secure:
+        return http.client.HTTPConnection(host, settings.port, timeout=timeout)
+    ctx = _CONTEXTS.get(settings.state_dir)
+    if ctx is None:
+        from minikube_lite.auth.pki import client_context
+
+        ctx = _CONTEXTS[settings.state_dir] = client_context(settings.state_dir)
+    return http.client.HTTPSConnection(host, settings.port, timeout=timeout, context=ctx)
+
+
 def http_get(settings: Settings, path: str, timeout: float = 2.0) -> tuple[int, bytes]:
     """GET ``path`` from the daemon; raises OSError when nothing answers."""
-    conn = http.client.HTTPConnection(_connect_host(settings.host), settings.port, timeout=timeout)
+    conn = _connection(settings, timeout)
     try:
         conn.request("GET", path, headers={"Accept": "application/json"})
         resp = conn.getresponse()
@@ -302,8 +321,11 @@ def _write_cluster_kubeconfig(settings: Settings) -> Path:
     settings.state_dir.mkdir(parents=True, exist_ok=True)
     from minikube_lite import kubeconfig
 
-    # JSON is YAML: no need for the yaml module on this path.
-    path.write_text(json.dumps(kubeconfig.render(settings), indent=2) + "\n")
+    # JSON is YAML: no need for the yaml module on this path. It holds the admin key: 0600.
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(json.dumps(kubeconfig.render(settings), indent=2) + "\n")
+    os.chmod(path, 0o600)
     return path
 
 
@@ -321,15 +343,33 @@ def cli() -> None:
     """minikube-lite: a local Kubernetes on this machine's own Docker engine."""
 
 
+def _split(values: tuple[str, ...]) -> tuple[str, ...] | None:
+    out = tuple(v.strip() for value in values for v in value.split(",") if v.strip())
+    return out or None
+
+
 @cli.command()
 @state_dir_option
-@click.option("--port", type=int, default=None, help=f"API server port [default: {DEFAULT_PORT}, or as last started]")
+@click.option("--apiserver-port", "--port", "port", type=int, default=None,
+              help=f"API server port (HTTPS) [default: {DEFAULT_PORT}, or as last started]")
 @click.option("--host", default=None, help=f"Address the API server listens on [default: {DEFAULT_HOST}]")
+@click.option("--apiserver-ips", multiple=True, help="Extra IP addresses in the API server's certificate.")
+@click.option("--apiserver-names", multiple=True, help="Extra DNS names in the API server's certificate.")
+@click.option("--listen-address", default=None,
+              help="Where NodePorts, LoadBalancer ports and the Ingress listen: 0.0.0.0 exposes them to the "
+                   "network [default: this machine only (loopback and the node's bridge address)]")
+@click.option("--regenerate-certs", is_flag=True,
+              help="Make a new cluster CA and new certificates (the kubeconfig is rewritten; old ones stop working).")
 @click.option("--foreground", is_flag=True, help="Run the daemon in this process instead of in the background.")
-def start(state_dir: str, port: int | None, host: str | None, foreground: bool) -> None:
+def start(state_dir: str, port: int | None, host: str | None, apiserver_ips: tuple[str, ...],
+          apiserver_names: tuple[str, ...], listen_address: str | None, regenerate_certs: bool,
+          foreground: bool) -> None:
     """Start the cluster: the daemon in the background, then point kubectl at it."""
     t0 = time.monotonic()
-    settings = _settings_for(state_dir, port, host)
+    listen = None if listen_address is None else ("" if listen_address in ("127.0.0.1", "localhost") else
+                                                  listen_address)
+    settings = _settings_for(state_dir, port, host, apiserver_ips=_split(apiserver_ips),
+                             apiserver_names=_split(apiserver_names), listen_address=listen, secure=True)
     _say("😄", f"minikube-lite v{__version__} on {_os_name()}  (state: {settings.state_dir})")
     try:
         engine = docker_ping()
@@ -338,6 +378,10 @@ def start(state_dir: str, port: int | None, host: str | None, foreground: bool) 
     _say("✨", f"Using the Docker engine {engine} of this machine")
 
     pid = running_pid(settings)
+    if pid is not None and regenerate_certs:
+        _say("🔁", "Stopping the running cluster to replace its certificates ...")
+        stop_daemon(settings)
+        pid = None
     if pid is not None:
         saved = Settings.load(settings.state_dir)
         deadline = time.monotonic() + 10
@@ -364,7 +408,16 @@ def start(state_dir: str, port: int | None, host: str | None, foreground: bool) 
 
     settings.save()
     settings.pid_file.unlink(missing_ok=True)
+    from minikube_lite.auth import pki
+
+    first = not pki.paths(settings.state_dir).ca_crt.exists()
+    if first or regenerate_certs:
+        _say("🔑", "Generating certificates and keys ...")
+    pki.ensure_client(settings.state_dir, regenerate=regenerate_certs)
     _say("🚀", f"Starting API server on {settings.server_url} ...")
+    if settings.host not in ("127.0.0.1", "localhost", "::1"):
+        _say("⚠️ ", f"The API listens on {settings.host}: other machines can reach it (HTTPS; a client "
+                   "certificate or token is required, anonymous users get only /version and health)")
 
     if foreground:
         _write_kubeconfig(settings)
@@ -488,7 +541,14 @@ def ip(state_dir: str) -> None:
 
 
 def dashboard_url(settings: Settings) -> str:
-    return f"http://{_connect_host(settings.host)}:{settings.port}/dashboard/"
+    """The page's address; the admin token rides in the fragment (never sent to a server or logged)."""
+    scheme = "https" if settings.secure else "http"
+    url = f"{scheme}://{_connect_host(settings.host)}:{settings.port}/dashboard/"
+    if settings.secure:
+        from minikube_lite.auth.pki import admin_token
+
+        url += f"#token={admin_token(settings.state_dir)}"
+    return url
 
 
 @cli.command()
@@ -498,13 +558,13 @@ def dashboard(state_dir: str, url_only: bool) -> None:
     """Open the dashboard: a live web page of the cluster, served by the daemon."""
     settings = _settings_for(state_dir)
     _require_running(settings)
-    url = dashboard_url(settings)
     try:
         code, _body = http_get(settings, "/dashboard/")
     except (OSError, http.client.HTTPException) as exc:
         code, _body = 0, str(exc).encode()
     if code != 200:
         _fail("❌", f"The daemon does not serve the dashboard (HTTP {code}); see: minikube-lite logs")
+    url = dashboard_url(settings)
     if url_only:
         click.echo(url)
         return
@@ -644,6 +704,20 @@ def service(state_dir: str, name: str, url: bool, namespace: str) -> None:
         _fail("😿", problem)
     for u in urls:
         click.echo(u)
+
+
+@cli.command()
+@state_dir_option
+def token(state_dir: str) -> None:
+    """Print the cluster's admin bearer token (for curl and scripts: -H "Authorization: Bearer ...")."""
+    from minikube_lite.auth.pki import admin_token
+
+    settings = _settings_for(state_dir)
+    try:
+        click.echo(admin_token(settings.state_dir))
+    except OSError:
+        _fail("🤷", f'No token yet: the cluster was never started (state: {settings.state_dir})\n'
+                    f'👉  To start a cluster, run: "minikube-lite start"')
 
 
 @cli.command()
