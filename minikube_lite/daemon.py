@@ -259,14 +259,19 @@ async def _networking_components(client_for: Any, settings: Settings) -> tuple[l
         dns_ip = ""
     dns_ip = dns_ip or DNS_SERVICE_IP
     api_ip = "127.0.0.1" if settings.host in ("0.0.0.0", "", "localhost") else settings.host
+    # NodePorts and the Ingress: this machine only (loopback, the node's bridge address) unless
+    # --listen-address says otherwise, as minikube's and kind's node ports.
+    exposed: str | list[str] = settings.listen_address or (
+        ["127.0.0.1", dns_ip] if dns_ip != DNS_SERVICE_IP else "127.0.0.1")
     return [("endpoints-controller", EndpointsController(client_for("endpoints-controller"),
                                                          api_endpoint=(api_ip, settings.port))),
             ("proxy", ServiceProxy(client_for("proxy"), cluster_id=settings.cluster_id,
                                    network_name=settings.network_name, network_label=CLUSTER_LABEL,
+                                   listen_address=settings.listen_address,
                                    dns_ip=DNS_SERVICE_IP if dns_ip == DNS_SERVICE_IP else None)),
             ("dns", DNSServer(client_for("dns"), address=dns_ip)),
-            ("ingress-controller", IngressController(client_for("ingress-controller"),
-                                                     port=settings.ingress_port))], dns_ip
+            ("ingress-controller", IngressController(client_for("ingress-controller"), port=settings.ingress_port,
+                                                     bind_host=exposed))], dns_ip
 
 
 _COMPONENT_PACKAGES = ("scheduler", "controllers", "kubelet", "proxy", "dns")

@@ -486,6 +486,7 @@ def _status(settings: Settings) -> tuple[dict[str, str], int]:
     pid = running_pid(settings)
     apiserver = "Running" if pid is not None and api_ready(settings) else "Stopped"
     kubelet = "Stopped"
+    node: dict[str, Any] = {}
     if apiserver == "Running":
         node = get_json(settings, f"/api/v1/nodes/{settings.node_name}") or {}
         conditions = (node.get("status") or {}).get("conditions") or []
@@ -496,7 +497,22 @@ def _status(settings: Settings) -> tuple[dict[str, str], int]:
     else:
         kube = "Configured" if kubeconfig.current_server() == settings.server_url else "Misconfigured"
     code = (1 if host != "Running" else 0) | (2 if kubelet != "Running" else 0) | (4 if apiserver != "Running" else 0)
-    return {"Name": NAME, "Host": host, "Kubelet": kubelet, "APIServer": apiserver, "Kubeconfig": kube}, code
+    node_ip = next((a.get("address") for a in (node.get("status") or {}).get("addresses") or []
+                    if a.get("type") == "InternalIP"), "")
+    return {"Name": NAME, "Host": host, "Kubelet": kubelet, "APIServer": apiserver, "Kubeconfig": kube,
+            "APIServerAddress": f"{settings.server_url} ({_exposure(settings.host)})",
+            "ServicePorts": _ports_exposure(settings, node_ip)}, code
+
+
+def _exposure(address: str) -> str:
+    return "this machine only" if address in ("127.0.0.1", "localhost", "::1", "") else "reachable from the network"
+
+
+def _ports_exposure(settings: Settings, node_ip: str) -> str:
+    """Where NodePorts, LoadBalancer ports and the Ingress listen (``start --listen-address``)."""
+    if settings.listen_address:
+        return f"{settings.listen_address} ({_exposure(settings.listen_address)})"
+    return ", ".join(a for a in ("127.0.0.1", node_ip) if a) + " (this machine only)"
 
 
 @cli.command()
@@ -511,6 +527,8 @@ def status(state_dir: str, output: str) -> None:
     else:
         click.echo(f"{NAME}\ntype: Control Plane\nhost: {st['Host']}\nkubelet: {st['Kubelet']}\n"
                    f"apiserver: {st['APIServer']}\nkubeconfig: {st['Kubeconfig']}")
+        if st["APIServer"] == "Running":
+            click.echo(f"apiserver address: {st['APIServerAddress']}\nservice ports: {st['ServicePorts']}")
         if st["Kubeconfig"] == "Misconfigured":
             click.echo('\nWARNING: Your kubectl is pointed at another cluster. To fix: minikube-lite start')
         if st["APIServer"] != "Running":

@@ -248,7 +248,7 @@ def test_daemon_crash_shows_log(env: dict[str, object]) -> None:
 
 def test_daemon_never_ready_times_out(env: dict[str, object], monkeypatch: pytest.MonkeyPatch) -> None:
     env["extra"].append("--not-ready")  # type: ignore[attr-defined]
-    monkeypatch.setattr(cli_main, "READY_TIMEOUT", 0.8)
+    monkeypatch.setattr(cli_main, "READY_TIMEOUT", 3.0)  # the stub makes its certificate first
     result = run("start", "--state-dir", str(env["state"]), "--port", str(env["port"]))
     assert result.exit_code == 1
     assert "did not answer within" in result.output
