@@ -198,9 +198,10 @@ def forbidden_message(user: UserInfo, a: Attributes, reason: str = "") -> tuple[
     text = f'User "{user.name}" cannot {a.verb} resource "{resource}" in API group "{a.api_group}" {where}'
     if reason:
         text += f": {reason}"
-    qualified = f"{resource}.{a.api_group}" if a.api_group else resource
+    # the error names the resource without its subresource, as kube-apiserver's NewForbidden
+    qualified = f"{a.resource}.{a.api_group}" if a.api_group else a.resource
     head = f'{qualified} "{a.name}" is forbidden' if a.name else f"{qualified} is forbidden"
-    return f"{head}: {text}", resource, a.api_group, a.name
+    return f"{head}: {text}", a.resource, a.api_group, a.name
 
 
 # ------------------------------------------------------------------------------ the default policy

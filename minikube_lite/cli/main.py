@@ -99,6 +99,23 @@ def api_ready(settings: Settings, timeout: float = 2.0) -> bool:
     return status == 200
 
 
+def _someone_serves_readyz(settings: Settings) -> bool:
+    """Whether an API server (another cluster's: its CA is not ours) answers /readyz on that port."""
+    import ssl
+
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    conn = http.client.HTTPSConnection(_connect_host(settings.host), settings.port, timeout=0.5, context=ctx)
+    try:
+        conn.request("GET", "/readyz")
+        return conn.getresponse().status == 200
+    except (OSError, http.client.HTTPException):
+        return False
+    finally:
+        conn.close()
+
+
 def get_json(settings: Settings, path: str) -> dict[str, Any] | None:
     try:
         status, body = http_get(settings, path)
@@ -401,7 +418,7 @@ def start(state_dir: str, port: int | None, host: str | None, apiserver_ips: tup
         free = next((p for p in range(settings.port + 1, settings.port + 100) if not port_in_use(settings.host, p)),
                     settings.port + 1)
         who = ("another minikube-lite cluster (one started with another --state-dir; stop it with "
-               "minikube-lite stop --state-dir <its folder>)" if api_ready(settings, 0.5) else "another program")
+               "minikube-lite stop --state-dir <its folder>)" if _someone_serves_readyz(settings) else "another program")
         _fail("❌", f"Port {settings.port} on {settings.host} is already in use by {who}.\n"
                     f"    Choose a free port: minikube-lite start --port {free}"
                     + (f" --state-dir {settings.state_dir}" if state_dir != str(default_state_dir()) else ""))

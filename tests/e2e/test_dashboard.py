@@ -78,6 +78,10 @@ class Browser:
 
     def open(self, url: str) -> None:
         self.eval("window.__previousPage = true")  # gone once the new document is there
+        # (by way of a blank page: the same page again with only a new #token would not reload)
+        self.send("Page.navigate", url="about:blank")
+        wait_for(lambda: self.eval("!window.__previousPage"), timeout=15, what="a blank page")
+        self.eval("window.__previousPage = true")
         self.send("Page.navigate", url=url)
         wait_for(lambda: self.eval("!window.__previousPage && document.readyState === 'complete' && "
                                    "!!document.getElementById('conn')"),
