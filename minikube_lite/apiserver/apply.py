@@ -19,7 +19,8 @@ from typing import Any
 import yaml
 
 from ..api.errors import ApiError, BadRequest, NotFound
-from ..api.resources import Resource, by_kind
+from ..api.register import by_kind
+from ..api.resources import Resource
 from .patch import merge_key_for, strategic_merge_patch
 from .registry import Registry
 

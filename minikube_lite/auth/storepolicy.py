@@ -17,7 +17,8 @@ import logging
 from typing import Any
 
 from ..api.errors import ApiError
-from ..api.resources import Resource, by_plural
+from ..api.register import by_plural
+from ..api.resources import Resource
 from .rbac import RBAC_GROUP, DefaultPolicy, default_objects
 
 log = logging.getLogger(__name__)
