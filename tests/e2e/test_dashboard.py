@@ -32,6 +32,15 @@ FLAGS = ["--headless", "--no-sandbox", "--ignore-certificate-errors", "--disable
          "--remote-debugging-port=0", "--window-size=1280,1000"]
 
 
+_opened = iter(range(1_000_000))
+
+
+def dashboard_url(cluster: Cluster) -> str:
+    """The page with the cluster's token, as ``minikube-lite dashboard`` opens it (a fresh query each
+    time: the same page again with only the #fragment would not load anew)."""
+    return f"{cluster.url}/dashboard/?n={next(_opened)}#token={cluster.token}"
+
+
 class Browser:
     """One headless Chromium and one page, spoken to with CDP over its websocket."""
 
@@ -78,10 +87,6 @@ class Browser:
 
     def open(self, url: str) -> None:
         self.eval("window.__previousPage = true")  # gone once the new document is there
-        # (by way of a blank page: the same page again with only a new #token would not reload)
-        self.send("Page.navigate", url="about:blank")
-        wait_for(lambda: self.eval("!window.__previousPage"), timeout=15, what="a blank page")
-        self.eval("window.__previousPage = true")
         self.send("Page.navigate", url=url)
         wait_for(lambda: self.eval("!window.__previousPage && document.readyState === 'complete' && "
                                    "!!document.getElementById('conn')"),
@@ -154,7 +159,7 @@ def test_kill_shows_red_then_green_with_restart(cluster: Cluster, browser: Brows
     cluster.kubectl("apply", "-f", "-", input=POD)
     try:
         wait_for(lambda: pod_running(cluster, "dash-pod", 0), timeout=60, what="dash-pod Running")
-        browser.open(f"{cluster.url}/dashboard/#token={cluster.token}")
+        browser.open(dashboard_url(cluster))
         wait_for(lambda: browser.eval("document.getElementById('conn').textContent").endswith("live"),
                  timeout=15, what="the page's watch streams")
         first = wait_for(lambda: (r := row(browser)) and r["state"] == "ok" and r, timeout=15,
@@ -190,7 +195,7 @@ def test_kill_shows_red_then_green_with_restart(cluster: Cluster, browser: Brows
 
 
 def test_sections_follow_discovery(cluster: Cluster, browser: Browser) -> None:
-    browser.open(f"{cluster.url}/dashboard/#token={cluster.token}")
+    browser.open(dashboard_url(cluster))
     wait_for(lambda: browser.eval("document.getElementById('conn').textContent").endswith("live"),
              timeout=15, what="the page's watch streams")
     served: set[str] = set()
@@ -225,7 +230,7 @@ spec:
 """
     cluster.kubectl("apply", "-f", "-", input=manifest)
     try:
-        browser.open(f"{cluster.url}/dashboard/#token={cluster.token}")
+        browser.open(dashboard_url(cluster))
         card = "document.querySelector('.workload[data-key=\"default/dash-deploy\"]')"
 
         def shown(desired: int, ready: int) -> bool:
