@@ -35,7 +35,7 @@ from .api.register import by_plural, warm_up
 from .apiserver.app import create_app
 from .apiserver.registry import Registry
 from .auth import pki
-from .auth.rbac import MASTERS, DefaultPolicy, RBACAuthorizer, UserInfo
+from .auth.rbac import MASTERS, RBACAuthorizer, UserInfo
 from .client.local import LocalClient
 from .config import DEFAULT_PORT, DNS_SERVICE_IP, KUBERNETES_SERVICE_IP, Settings
 from .store.sqlite import SQLiteStore
@@ -65,6 +65,8 @@ IDENTITIES: dict[str, UserInfo] = {
     "deployment-controller": _sa("deployment-controller"),
     "storage-controller": _sa("persistent-volume-binder"),
     "serviceaccount-controller": _sa("serviceaccount-controller"),
+    "root-ca-cert-publisher": _sa("root-ca-cert-publisher"),
+    "clusterrole-aggregation-controller": _sa("clusterrole-aggregation-controller"),
     # kube-apiserver's own loopback client (the event TTL sweep is the apiserver's job)
     "event-ttl": UserInfo("system:apiserver", "", (MASTERS, "system:authenticated")),
 }
@@ -99,7 +101,10 @@ class Daemon:
         bootstrap(self.registry, settings)
         if settings.host not in LOOPBACK and not settings.secure:
             raise SystemExit(f"refusing to serve the API on {settings.host} without TLS and authentication")
-        self.authorizer = RBACAuthorizer(DefaultPolicy())
+        from .auth.storepolicy import StorePolicy
+
+        self.policy = StorePolicy(self.registry)  # the default policy until the RBAC watch is up
+        self.authorizer = RBACAuthorizer(self.policy)
         if settings.secure:
             pki.ensure_client(settings.state_dir)
             extra_ips = tuple(i for i in (settings.host, *settings.apiserver_ips) if i not in ("0.0.0.0", "::"))
@@ -114,10 +119,19 @@ class Daemon:
         self.app.router.lifespan_context = self._lifespan
         self.asgi: Any = self.app
         if settings.secure:
+            from .apiserver.authapi import AuthAPI
             from .auth.authn import Authenticator
             from .auth.middleware import AuthMiddleware
+            from .auth.tokens import Issuer
 
             self.asgi = AuthMiddleware(self.app, Authenticator(settings.state_dir, self._lookup), self.authorizer)
+            p = pki.paths(settings.state_dir)
+            self.app.state.auth = AuthAPI(self.authorizer, Issuer(p.sa_key, p.sa_pub), self._lookup)
+            self.client.auth_api = self.app.state.auth
+        else:
+            from .apiserver.authapi import AuthAPI
+
+            self.app.state.auth = AuthAPI(self.authorizer, None, self._lookup)
 
     def _lookup(self, resource: str, namespace: str, name: str) -> dict[str, Any] | None:
         res = by_plural(resource)
@@ -156,9 +170,22 @@ class Daemon:
         await self.start_components()
 
     async def start_components(self) -> None:
+        from .auth.storepolicy import ClusterRoleAggregator
+        from .auth.storepolicy import bootstrap as rbac_bootstrap
         from .scheduler.scheduler import Scheduler
 
-        components: list[tuple[str, Any]] = [("scheduler", Scheduler(self.client_for("scheduler")))]
+        rbac_bootstrap(self.registry)  # kube-apiserver's rbac/bootstrap-roles post-start hook
+        components: list[tuple[str, Any]] = [("rbac-policy", self.policy),
+                                             ("scheduler", Scheduler(self.client_for("scheduler")))]
+        components.append(("clusterrole-aggregation-controller",
+                           ClusterRoleAggregator(self.client_for("clusterrole-aggregation-controller"))))
+        if self.settings.secure:
+            from .controllers.serviceaccount import ServiceAccountController
+
+            ca_pem = pki.paths(self.settings.state_dir).ca_crt.read_text()
+            components.append(("serviceaccount-controller", ServiceAccountController(
+                self.client_for("serviceaccount-controller"), ca_pem=ca_pem,
+                cm_client=self.client_for("root-ca-cert-publisher"))))
         networking, dns_ip = await _networking_components(self.client_for, self.settings)
         components += networking
         from .controllers.garbagecollector import GarbageCollector

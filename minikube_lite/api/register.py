@@ -28,6 +28,8 @@ from minikube_lite.api import (
     errors,
     networking,
     pods,
+    rbac,
+    serviceaccounts,
     services,
     storage,
     tables,
@@ -43,7 +45,7 @@ Obj = dict[str, Any]
 BUILTIN: tuple[Kind, ...] = (
     core.NAMESPACE, core.NODE, pods.POD, services.SERVICE, core.EVENT,
     *apiextensions.KINDS, *apps.KINDS, *config.KINDS, *endpoints.KINDS, *storage.KINDS, *networking.KINDS,
-    *coordination.KINDS,
+    *coordination.KINDS, *serviceaccounts.KINDS, *rbac.KINDS,
 )
 
 _lock = threading.Lock()

@@ -127,3 +127,49 @@ def token_request(issuer: Issuer, lookup: Any, namespace: str, name: str, body: 
             "spec": spec,
             "status": {"token": token,
                        "expirationTimestamp": dt.datetime.fromtimestamp(exp, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}}
+
+
+def subject_access_review(authorizer: RBACAuthorizer, body: Any, api_version: str, kind: str,
+                          namespace: str | None = None) -> Obj:
+    """SubjectAccessReview / LocalSubjectAccessReview: the same question for another user."""
+    spec = _spec(body, kind)
+    extra = tuple(sorted((k, tuple(v)) for k, v in (spec.get("extra") or {}).items()))
+    subject = UserInfo(str(spec.get("user") or ""), str(spec.get("uid") or ""), tuple(spec.get("groups") or ()),
+                       extra)
+    if namespace is not None:
+        res = dict(spec.get("resourceAttributes") or {})
+        res["namespace"] = namespace
+        spec = {**spec, "resourceAttributes": res}
+    out = access_review(authorizer, subject, {"spec": spec}, api_version)
+    out["kind"] = kind
+    if namespace is not None:
+        out["metadata"]["namespace"] = namespace
+    return out
+
+
+class AuthAPI:
+    """What the HTTP layer needs to answer these kinds (set by the daemon on ``app.state.auth``)."""
+
+    def __init__(self, authorizer: RBACAuthorizer, issuer: Issuer | None, lookup: Any) -> None:
+        self.authorizer, self.issuer, self.lookup = authorizer, issuer, lookup
+
+    def answer(self, user: UserInfo, res: Any, namespace: str | None, name: str | None,
+               subresource: str | None, body: Any) -> Obj | None:
+        """The response to a POST on a review kind or ``serviceaccounts/<name>/token``; None otherwise."""
+        if res.plural == "serviceaccounts" and subresource == "token" and name:
+            if self.issuer is None:
+                raise BadRequest("this API server has no ServiceAccount signing key (started without TLS)")
+            return token_request(self.issuer, self.lookup, namespace or "default", name, body)
+        api_version = res.api_version
+        if res.plural == "selfsubjectreviews":
+            return self_subject_review(user, api_version)
+        if res.plural == "selfsubjectaccessreviews":
+            return access_review(self.authorizer, user, body, api_version)
+        if res.plural == "selfsubjectrulesreviews":
+            return rules_review(self.authorizer, user, body, api_version)
+        if res.plural == "subjectaccessreviews":
+            return subject_access_review(self.authorizer, body, api_version, "SubjectAccessReview")
+        if res.plural == "localsubjectaccessreviews":
+            return subject_access_review(self.authorizer, body, api_version, "LocalSubjectAccessReview",
+                                         namespace or "default")
+        return None

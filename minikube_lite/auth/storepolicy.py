@@ -111,3 +111,40 @@ class StorePolicy:
             for s in streams:
                 with contextlib.suppress(BaseException):
                     await s.aclose()
+
+
+class ClusterRoleAggregator:
+    """kube-controller-manager's clusterrole-aggregation controller: a ClusterRole with an
+    ``aggregationRule`` holds the rules of every ClusterRole its selectors pick, kept in step."""
+
+    def __init__(self, client: Any) -> None:
+        from ..client.informer import Informer
+
+        self.client = client
+        self.roles = Informer(client, "clusterroles")
+        self._wake = asyncio.Event()
+        self.roles.add_handler(lambda _t, _o: self._wake.set())
+
+    async def run(self) -> None:
+        from .rbac import aggregate
+
+        task = asyncio.create_task(self.roles.run())
+        try:
+            await self.roles.synced.wait()
+            self._wake.set()
+            while True:
+                await self._wake.wait()
+                self._wake.clear()
+                import copy
+
+                roles = [copy.deepcopy(r) for r in self.roles.list()]
+                for role in aggregate(roles):
+                    try:
+                        await self.client.update("clusterroles", role)
+                    except ApiError as e:
+                        log.info("aggregating clusterrole %s: %s", role["metadata"]["name"], e)
+                        self._wake.set()
+                await asyncio.sleep(0.2)
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)

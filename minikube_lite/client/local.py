@@ -59,10 +59,24 @@ class LocalClient:
         self.user = user
         self.authorizer = authorizer
 
+    #: the TokenRequest/review answers (apiserver/authapi.py AuthAPI), set by the daemon
+    auth_api: Any = None
+
     def as_user(self, user: UserInfo, field_manager: str | None = None) -> LocalClient:
         """The same API for another component, under its own identity."""
-        return LocalClient(self.registry, field_manager=field_manager or self.field_manager, user=user,
-                           authorizer=self.authorizer)
+        client = LocalClient(self.registry, field_manager=field_manager or self.field_manager, user=user,
+                             authorizer=self.authorizer)
+        client.auth_api = self.auth_api
+        return client
+
+    async def create_token(self, namespace: str, name: str, body: dict[str, Any]) -> dict[str, Any]:
+        """POST ``serviceaccounts/<name>/token`` (TokenRequest): what the kubelet asks for pods."""
+        res = _resource("serviceaccounts")
+        self._authorize("create", res, namespace, name, "token")
+        if self.auth_api is None:
+            raise BadRequest("this API server issues no ServiceAccount tokens")
+        answer = self.auth_api.answer(self.user, res, namespace, name, "token", body)
+        return copy.deepcopy(answer)
 
     def _authorize(self, verb: str, res: Resource, namespace: str | None, name: str = "",
                    subresource: str | None = None) -> None:

@@ -2,10 +2,11 @@
 
 No registry is reachable here, so no ``python:3`` image can be pulled. The image is built like the
 demo images (``docker import`` of a tar made in memory): the host's interpreter, exactly the
-modules that ``from kubernetes import client, config`` loads (found by importing them in a child
+modules that ``from kubernetes import client, config`` loads (and the whole ``kubernetes``
+package, whose API classes load lazily) (found by importing them in a child
 process and listing ``sys.modules``), the shared libraries those need (``ldd``), at the same paths
 as on the host so the interpreter finds its prefix. No hostPath: the pod sees only its image.
-About 30 MB; built once per content hash.
+About 100 MB; built once per content hash.
 """
 
 from __future__ import annotations
@@ -48,11 +49,16 @@ def _files() -> list[str]:
     out = subprocess.run([sys.executable, "-c", _PROBE], capture_output=True, text=True, check=True).stdout
     modules = [m for m in json.loads(out) if os.path.isfile(m)]
     exe = os.path.realpath(sys.executable)
-    binaries = [exe, *[m for m in modules if m.endswith(".so")]]
-    files = set(modules) | set(binaries) | _libraries(binaries)
-    certifi = [m for m in modules if m.endswith("certifi/core.py")]
-    if certifi:
-        files.add(str(Path(certifi[0]).with_name("cacert.pem")))
+    files = set(modules) | {exe}
+    # the client (and pydantic under it) import parts lazily: take every site-packages package whole
+    for m in modules:
+        parts = Path(m).parts
+        if "site-packages" in parts:
+            i = parts.index("site-packages")
+            if len(parts) > i + 2:
+                top = Path(*parts[:i + 2])
+                files |= {str(f) for f in top.rglob("*") if f.suffix in (".py", ".so", ".pem")}
+    files |= _libraries([f for f in files if f.endswith(".so") or f == exe])
     return sorted(f for f in files if os.path.isfile(f))
 
 
