@@ -165,3 +165,33 @@ def test_certificates_and_tokens(tmp_path: Path) -> None:
     assert gone.verify(token) is None  # the ServiceAccount no longer exists: revoked
     assert bearer_token([(b"authorization", b"Bearer abc")]) == "abc"
     assert bearer_token([(b"sec-websocket-protocol", b"v4.channel.k8s.io, base64url.bearer.authorization.k8s.io.YWJj")]) == "abc"
+
+
+def test_daemon_refuses_an_open_api_off_loopback(tmp_path: Path) -> None:
+    from minikube_lite.config import Settings
+    from minikube_lite.daemon import Daemon
+
+    with pytest.raises(SystemExit, match="without TLS and authentication"):
+        Daemon(Settings(state_dir=tmp_path / "s", host="0.0.0.0", secure=False), with_kubelet=False)
+
+
+def test_service_account_admission_adds_the_api_access_volume() -> None:
+    from minikube_lite.api.errors import Forbidden
+    from minikube_lite.auth.admission import MOUNT_PATH, admit_pod
+
+    pod = {"metadata": {"name": "p", "namespace": "d"},
+           "spec": {"containers": [{"name": "a"}], "initContainers": [{"name": "i"}]}}
+    admit_pod(pod, [])
+    vol = pod["spec"]["volumes"][0]
+    assert pod["spec"]["serviceAccountName"] == "default" and vol["name"].startswith("kube-api-access-")
+    assert [s for src in vol["projected"]["sources"] for s in src] == ["serviceAccountToken", "configMap",
+                                                                         "downwardAPI"]
+    for c in (*pod["spec"]["containers"], *pod["spec"]["initContainers"]):
+        assert c["volumeMounts"] == [{"name": vol["name"], "readOnly": True, "mountPath": MOUNT_PATH}]
+    quiet = {"metadata": {"name": "q", "namespace": "d"}, "spec": {"serviceAccountName": "robot",
+                                                                    "containers": [{"name": "a"}]}}
+    admit_pod(quiet, [{"metadata": {"name": "robot", "namespace": "d"}, "automountServiceAccountToken": False}])
+    assert "volumes" not in quiet["spec"]
+    with pytest.raises(Forbidden, match='error looking up service account d/ghost: serviceaccount "ghost" not found'):
+        admit_pod({"metadata": {"name": "g", "namespace": "d"},
+                   "spec": {"serviceAccountName": "ghost", "containers": [{"name": "a"}]}}, [])
