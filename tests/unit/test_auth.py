@@ -195,3 +195,15 @@ def test_service_account_admission_adds_the_api_access_volume() -> None:
     with pytest.raises(Forbidden, match='error looking up service account d/ghost: serviceaccount "ghost" not found'):
         admit_pod({"metadata": {"name": "g", "namespace": "d"},
                    "spec": {"serviceAccountName": "ghost", "containers": [{"name": "a"}]}}, [])
+
+
+def test_regenerate_certs_makes_a_new_ca_and_keeps_the_rest_until_asked(tmp_path: Path) -> None:
+    p = pki.ensure_client(tmp_path)
+    pki.ensure_serving(tmp_path)
+    ca, token = p.ca_crt.read_bytes(), pki.admin_token(tmp_path)
+    pki.ensure_client(tmp_path)
+    assert p.ca_crt.read_bytes() == ca  # a later start reuses everything
+    pki.ensure_client(tmp_path, regenerate=True)  # start --regenerate-certs
+    assert p.ca_crt.read_bytes() != ca and not p.server_crt.exists()
+    assert pki.admin_token(tmp_path) == token  # the token and ServiceAccount key are not certificates
+    assert pki.ensure_serving(tmp_path)
