@@ -47,6 +47,17 @@ class Settings:
     listen_address: str = ""
     # HTTPS with authentication and RBAC; False only for benchmarks, and only on loopback.
     secure: bool = True
+    # "local-fallback": a failed pull runs the engine's image of that name (kubelet/images.py);
+    # "kubernetes": Kubernetes' exact pull semantics (ErrImagePull).
+    image_pull: str = "local-fallback"
+    # Where the objects are kept: "" for the embedded SQLite file (db_path), or etcd://HOST:PORT[,...]
+    # with etcd's client TLS files (kube-apiserver's --etcd-cafile/--etcd-certfile/--etcd-keyfile).
+    store: str = ""
+    etcd_cafile: str = ""
+    etcd_certfile: str = ""
+    etcd_keyfile: str = ""
+    # The scheduler and controllers act only while holding their Lease (several API servers on one etcd).
+    leader_elect: bool = False
 
     @property
     def cluster_id(self) -> str:
@@ -96,7 +107,10 @@ class Settings:
             data = json.loads(path.read_text())
             return cls(state_dir=state_dir, port=int(data.get("port", DEFAULT_PORT)),
                        host=data.get("host", DEFAULT_HOST), node_name=data.get("node_name", NODE_NAME),
-                       ingress_port=int(data.get("ingress_port", 80)),
+                       ingress_port=int(data.get("ingress_port", 80)), store=data.get("store", ""),
+                       etcd_cafile=data.get("etcd_cafile", ""), etcd_certfile=data.get("etcd_certfile", ""),
+                       etcd_keyfile=data.get("etcd_keyfile", ""), leader_elect=bool(data.get("leader_elect")),
+                       image_pull=str(data.get("image_pull", "local-fallback")),
                        apiserver_ips=tuple(data.get("apiserver_ips") or ()),
                        apiserver_names=tuple(data.get("apiserver_names") or ()),
                        listen_address=str(data.get("listen_address") or ""),

@@ -22,7 +22,9 @@ import importlib
 import logging
 import os
 import pkgutil
+import socket
 import sys
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -30,15 +32,15 @@ from typing import Any
 import uvicorn
 from fastapi import FastAPI
 
-from .api.errors import NotFound
+from .api.errors import AlreadyExists, NotFound
 from .api.register import by_plural, warm_up
-from .apiserver.app import create_app
+from .apiserver.app import crd_handler_running, create_app
 from .apiserver.registry import Registry
 from .auth import pki
 from .auth.rbac import MASTERS, RBACAuthorizer, UserInfo
 from .client.local import LocalClient
 from .config import DEFAULT_PORT, DNS_SERVICE_IP, KUBERNETES_SERVICE_IP, Settings
-from .store.sqlite import SQLiteStore
+from .store.factory import open_store
 
 log = logging.getLogger("minikube_lite.daemon")
 
@@ -77,12 +79,19 @@ def node_identity(node_name: str) -> UserInfo:
 
 
 def bootstrap(registry: Registry, settings: Settings) -> None:
-    """The objects every cluster starts with: namespaces and the ``kubernetes`` service."""
+    """The objects every cluster starts with: namespaces and the ``kubernetes`` service (another
+    API server starting on the same etcd at the same moment may create one first: fine)."""
     ns_res = by_plural("namespaces")
     svc_res = by_plural("services")
     assert ns_res is not None and svc_res is not None
     for ns in SYSTEM_NAMESPACES:
-        registry.ensure(ns_res, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
+        with contextlib.suppress(AlreadyExists):
+            registry.ensure(ns_res, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
+    with contextlib.suppress(AlreadyExists):
+        _ensure_kubernetes_service(registry, settings, svc_res)
+
+
+def _ensure_kubernetes_service(registry: Registry, settings: Settings, svc_res: Any) -> None:
     registry.ensure(svc_res, {
         "apiVersion": "v1", "kind": "Service",
         "metadata": {"name": "kubernetes", "namespace": "default",
@@ -93,10 +102,15 @@ def bootstrap(registry: Registry, settings: Settings) -> None:
 
 
 class Daemon:
-    def __init__(self, settings: Settings, *, with_kubelet: bool = True) -> None:
+    def __init__(self, settings: Settings, *, with_kubelet: bool = True, leader_elect: bool = False,
+                 control_plane_only: bool = False, election_timing: dict[str, float] | None = None) -> None:
         self.settings = settings
+        self.leader_elect, self.control_plane_only = leader_elect, control_plane_only
+        self.election_timing = election_timing or {}
+        self.identity = f"{socket.gethostname()}_{uuid.uuid4()}"  # this daemon in the Leases it holds
+        self.electors: dict[str, Any] = {}
         settings.state_dir.mkdir(parents=True, exist_ok=True)
-        self.store = SQLiteStore(settings.db_path)
+        self.store = open_store(settings)
         self.registry = Registry(self.store)
         bootstrap(self.registry, settings)
         if settings.host not in LOOPBACK and not settings.secure:
@@ -149,7 +163,8 @@ class Daemon:
     async def _lifespan(self, app: FastAPI) -> AsyncIterator[None]:
         starter = asyncio.create_task(self._start_when_serving())
         try:
-            yield
+            async with crd_handler_running(app):
+                yield
         finally:
             starter.cancel()
             with contextlib.suppress(BaseException):
@@ -170,24 +185,77 @@ class Daemon:
         await self.start_components()
 
     async def start_components(self) -> None:
+        """The scheduler, the controllers and the node's components (kubelet, proxy, DNS, ingress).
+
+        With ``leader_elect`` (several API servers on one etcd) the scheduler and the controllers
+        run only while this daemon holds their Lease (``kube-system/kube-scheduler``,
+        ``kube-system/kube-controller-manager``), as kube-scheduler and kube-controller-manager
+        do with ``--leader-elect``; with ``control_plane_only`` the node's components are left
+        to another daemon."""
         from .auth.storepolicy import ClusterRoleAggregator
         from .auth.storepolicy import bootstrap as rbac_bootstrap
         from .scheduler.scheduler import Scheduler
 
         rbac_bootstrap(self.registry)  # kube-apiserver's rbac/bootstrap-roles post-start hook
-        components: list[tuple[str, Any]] = [("rbac-policy", self.policy),
-                                             ("scheduler", Scheduler(self.client_for("scheduler")))]
-        components.append(("clusterrole-aggregation-controller",
-                           ClusterRoleAggregator(self.client_for("clusterrole-aggregation-controller"))))
+        scheduler: list[tuple[str, Any]] = [("scheduler", Scheduler(self.client_for("scheduler")))]
+        # the API server's own: the RBAC watch cache
+        components: list[tuple[str, Any]] = [("rbac-policy", self.policy)]
+        if self.control_plane_only:
+            from .controllers.endpoints import EndpointsController
+
+            api_ip = "127.0.0.1" if self.settings.host in ("0.0.0.0", "", "localhost") else self.settings.host
+            controllers: list[tuple[str, Any]] = [
+                ("endpoints-controller", EndpointsController(self.client_for("endpoints-controller"), api_endpoint=(api_ip, self.settings.port)))]
+            dns_ip = DNS_SERVICE_IP
+        else:
+            networking, dns_ip = await _networking_components(self.client_for, self.settings)
+            controllers = [networking[0]]  # the endpoints controller; the rest is the node's
+            components += networking[1:]
+        controllers += self._controllers()
+        controllers.append(("clusterrole-aggregation-controller",
+                            ClusterRoleAggregator(self.client_for("clusterrole-aggregation-controller"))))
         if self.settings.secure:
             from .controllers.serviceaccount import ServiceAccountController
 
             ca_pem = pki.paths(self.settings.state_dir).ca_crt.read_text()
-            components.append(("serviceaccount-controller", ServiceAccountController(
+            controllers.append(("serviceaccount-controller", ServiceAccountController(
                 self.client_for("serviceaccount-controller"), ca_pem=ca_pem,
                 cm_client=self.client_for("root-ca-cert-publisher"))))
-        networking, dns_ip = await _networking_components(self.client_for, self.settings)
-        components += networking
+            if dns_ip and dns_ip != DNS_SERVICE_IP:
+                await asyncio.to_thread(self._add_node_address, dns_ip)
+        if self.leader_elect:
+            self._tasks.append(asyncio.create_task(self._elected("kube-scheduler", scheduler), name="elect-scheduler"))
+            self._tasks.append(asyncio.create_task(self._elected("kube-controller-manager", controllers),
+                                                   name="elect-controller-manager"))
+        else:
+            components = scheduler + controllers + components
+        if self.with_kubelet and not self.control_plane_only:
+            from .kubelet.kubelet import Kubelet
+
+            self.kubelet = Kubelet(self.client.as_user(node_identity(self.settings.node_name)),
+                                   node_name=self.settings.node_name,
+                                   cluster_id=self.settings.cluster_id, network_name=self.settings.network_name,
+                                   dns_server=dns_ip, root_dir=self.settings.state_dir / "kubelet",
+                                   image_pull=self.settings.image_pull)
+            self.app.state.kubelets[self.settings.node_name] = self.kubelet
+            components.append(("kubelet", self.kubelet))
+        for name, comp in components:
+            self._tasks.append(asyncio.create_task(self._supervise(name, comp), name=name))
+
+    async def _elected(self, lease: str, components: list[tuple[str, Any]]) -> None:
+        """Run ``components`` while this daemon holds the Lease ``kube-system/<lease>``."""
+        from .client.leaderelection import LeaderElector
+
+        elector = LeaderElector(self.client, lease, identity=self.identity, **self.election_timing)
+        self.electors[lease] = elector
+
+        async def lead() -> None:
+            await asyncio.gather(*(self._supervise(name, comp) for name, comp in components))
+
+        await elector.run(lead)
+
+    def _controllers(self) -> list[tuple[str, Any]]:
+        components: list[tuple[str, Any]] = []
         from .controllers.garbagecollector import GarbageCollector
         components.append(("garbagecollector", GarbageCollector(self.client_for("garbagecollector"))))
         from .controllers.namespace import NamespaceController
@@ -200,21 +268,8 @@ class Daemon:
                        ("deployment-controller", DeploymentController(self.client_for("deployment-controller")))]
         from .controllers.storage import StorageController
         components.append(("storage-controller",
-                           StorageController(self.client_for("storage-controller"),
-                                             volumes_dir=self.settings.state_dir / "volumes")))
-        if self.settings.secure and dns_ip and dns_ip != DNS_SERVICE_IP:
-            await asyncio.to_thread(self._add_node_address, dns_ip)
-        if self.with_kubelet:
-            from .kubelet.kubelet import Kubelet
-
-            self.kubelet = Kubelet(self.client.as_user(node_identity(self.settings.node_name)),
-                                   node_name=self.settings.node_name,
-                                   cluster_id=self.settings.cluster_id, network_name=self.settings.network_name,
-                                   dns_server=dns_ip, root_dir=self.settings.state_dir / "kubelet")
-            self.app.state.kubelets[self.settings.node_name] = self.kubelet
-            components.append(("kubelet", self.kubelet))
-        for name, comp in components:
-            self._tasks.append(asyncio.create_task(self._supervise(name, comp), name=name))
+                           StorageController(self.client_for("storage-controller"), volumes_dir=self.settings.state_dir / "volumes")))
+        return components
 
     async def _supervise(self, name: str, component: Any) -> None:
         """Keep a component running: a crash is logged and the component restarted after 1 s."""
@@ -252,14 +307,21 @@ class Daemon:
             log.info("serving certificate now also names %s", node_ip)
 
     async def serve(self) -> None:
+        from .apiserver.upgrade import default_handlers, streaming_protocol
+
+        # httptools, plus the SPDY/3.1 upgrades of exec, attach and port-forward (upgrade.py), which
+        # pass the same authentication and authorization as every other request
+        gate = getattr(self.asgi, "check", None)
+        protocol = streaming_protocol(self.app, default_handlers(), gate=gate)
         tls_options: dict[str, Any] = {}
         if self.settings.secure:
             from .auth import tls
 
-            tls_options = {"ssl_context_factory": tls.context_factory(self.settings.state_dir),
-                           "http": tls.PeerHTTPProtocol}
+            protocol = tls.with_peer_identity(protocol)
+            tls_options = {"ssl_context_factory": tls.context_factory(self.settings.state_dir)}
         config = uvicorn.Config(self.asgi, host=self.settings.host, port=self.settings.port, log_level="warning",
-                                access_log=False, lifespan="on", timeout_graceful_shutdown=2, **tls_options)
+                                access_log=False, lifespan="on", timeout_graceful_shutdown=2, http=protocol,
+                                **tls_options)
         self._server = uvicorn.Server(config)
         await self._server.serve()
 
@@ -329,15 +391,40 @@ def main(argv: list[str] | None = None) -> None:
                         help="plain HTTP, no authentication or authorization (benchmarks; loopback only)")
     parser.add_argument("--ingress-port", type=int, default=int(os.environ.get("MINIKUBE_LITE_INGRESS_PORT", "80")),
                         help="host port of the built-in ingress controller (another is used, with an event, if taken)")
+    parser.add_argument("--image-pull", choices=("local-fallback", "kubernetes"), default=None,
+                        help="what a failed pull does when the engine holds the image [default: as saved]")
+    parser.add_argument("--leader-elect", action="store_true",
+                        help="run the scheduler and controllers only while holding their Lease (several API servers)")
+    parser.add_argument("--leader-elect-lease-duration", type=float, default=15.0)
+    parser.add_argument("--leader-elect-renew-deadline", type=float, default=10.0)
+    parser.add_argument("--leader-elect-retry-period", type=float, default=2.0)
+    parser.add_argument("--control-plane-only", action="store_true",
+                        help="no kubelet, proxy, DNS or ingress: another daemon runs the node")
+    parser.add_argument("--store", default="", help="sqlite (default) or etcd://HOST:PORT[,HOST:PORT...]")
+    parser.add_argument("--etcd-cafile", default="", help="CA bundle to verify etcd's serving certificate")
+    parser.add_argument("--etcd-certfile", default="", help="client certificate for etcd (TLS)")
+    parser.add_argument("--etcd-keyfile", default="", help="client key for etcd (TLS)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=os.environ.get("MINIKUBE_LITE_LOG", "INFO"), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    state_dir = args.state_dir.expanduser().resolve()
-    saved = Settings.load(state_dir)
-    settings = Settings(state_dir=state_dir, port=args.port, host=args.host, ingress_port=args.ingress_port,
-                        apiserver_ips=saved.apiserver_ips, apiserver_names=saved.apiserver_names,
-                        listen_address=saved.listen_address, secure=not args.insecure_no_auth)
-    daemon = Daemon(settings, with_kubelet=not args.no_kubelet)
+    saved = Settings.load(args.state_dir.expanduser().resolve())
+    settings = Settings(state_dir=args.state_dir.expanduser().resolve(), port=args.port, host=args.host,
+                        ingress_port=args.ingress_port, store=args.store, etcd_cafile=args.etcd_cafile,
+                        etcd_certfile=args.etcd_certfile, etcd_keyfile=args.etcd_keyfile,
+                        image_pull=args.image_pull or saved.image_pull, apiserver_ips=saved.apiserver_ips,
+                        apiserver_names=saved.apiserver_names, listen_address=saved.listen_address,
+                        secure=not args.insecure_no_auth)
+    from .store.base import StoreError
+
+    try:
+        daemon = Daemon(settings, with_kubelet=not args.no_kubelet, leader_elect=args.leader_elect,
+                        control_plane_only=args.control_plane_only,
+                        election_timing={"lease_duration": args.leader_elect_lease_duration,
+                                         "renew_deadline": args.leader_elect_renew_deadline,
+                                         "retry_period": args.leader_elect_retry_period})
+    except (StoreError, ValueError) as exc:  # etcd unreachable, a bad --store: say so, no traceback
+        log.error("cannot open the store: %s", exc)
+        sys.exit(1)
     asyncio.run(daemon.serve())
 
 

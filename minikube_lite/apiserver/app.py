@@ -39,6 +39,7 @@ from ..api.errors import (
 from ..api.register import by_plural
 from ..api.resources import Resource
 from ..api.serviceaccounts import is_review
+from ..apiextensions.handler import CRDHandler
 from ..auth.rbac import UserInfo
 from . import discovery, openapi, protobuf, scale
 from . import exec as exec_routes
@@ -193,13 +194,28 @@ def decode_body(body: bytes, content_type: str) -> Any:
         raise BadRequest("error decoding JSON: nesting too deep") from exc
 
 
+@contextlib.asynccontextmanager
+async def crd_handler_running(app: FastAPI) -> AsyncIterator[None]:
+    """The CRD handler follows the CRD watch while the app serves (the daemon's lifespan runs it too)."""
+    task = asyncio.create_task(app.state.crd_handler.run(), name="crd-handler")
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(BaseException):
+            await task
+
+
 def create_app(registry: Registry, *, server_address: str = "127.0.0.1:8080") -> FastAPI:
     app = FastAPI(title="minikube-lite", openapi_url=None, docs_url=None, redoc_url=None,
-                  default_response_class=JSONResponse)
+                  default_response_class=JSONResponse, lifespan=crd_handler_running)
     app.state.registry = registry
+    # apiextensions-apiserver: the kinds of the stored CRDs are served from the first request on
+    app.state.crd_handler = CRDHandler(registry)
+    app.state.crd_handler.sync()
     app.state.kubelets = {}  # node name -> kubelet (for logs)
     app.state.bookmark_interval = 60.0  # seconds between watch bookmarks, as kube-apiserver (about a minute)
-    exec_routes.install(app)  # pods/<name>/exec over WebSocket
+    exec_routes.install(app)  # pods/<name>/exec and attach over WebSocket
 
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
@@ -302,7 +318,7 @@ def create_app(registry: Registry, *, server_address: str = "127.0.0.1:8080") ->
                                       await read_body(request), dry_run=_dry_run(request))
         if target.subresource == "log" and method == "GET":
             return await pod_logs(request, target)
-        if target.subresource == "exec":
+        if target.subresource in ("exec", "attach", "portforward"):
             return exec_routes.not_websocket(request)
         if target.name is None:
             if method == "GET":
@@ -592,8 +608,9 @@ def create_app(registry: Registry, *, server_address: str = "127.0.0.1:8080") ->
                 raise BadRequest(f"a container name must be specified for pod {target.name}, "
                                  f"choose one of: [{' '.join(containers)}]")
             container = containers[0]
-        init = [c["name"] for c in (pod.get("spec") or {}).get("initContainers") or []]
-        if container not in containers + init:
+        others = [c["name"] for key in ("initContainers", "ephemeralContainers")
+                  for c in (pod.get("spec") or {}).get(key) or []]
+        if container not in containers + others:
             raise BadRequest(f"container {container} is not valid for pod {target.name}")
         kubelet = app.state.kubelets.get((pod.get("spec") or {}).get("nodeName"))
         if kubelet is None:

@@ -72,6 +72,18 @@ class AuthMiddleware:
         scope.setdefault("state", {})["user"] = user
         await self.app(scope, receive, send)
 
+    def check(self, scope: Scope, verb: str | None = None) -> UserInfo:
+        """Authenticate and authorise a request outside ASGI (the SPDY upgrades of exec, attach,
+        port-forward: ``create`` on the subresource, as kube-apiserver asks); raises ApiError."""
+        user = self.impersonate(self.authenticate(scope), scope["headers"])
+        attrs = request_attributes(scope.get("method", "GET"), scope.get("path", ""), scope.get("query_string", b""))
+        if verb is not None:
+            attrs = Attributes(**{**attrs.__dict__, "verb": verb})
+        allowed, reason = self.authorizer.authorize(user, attrs)
+        if not allowed:
+            raise forbidden(user, attrs, reason)
+        return user
+
     def authenticate(self, scope: Scope) -> UserInfo:
         user = self.authenticator.user_for_certificate(peer_of(scope))
         if user is not None:

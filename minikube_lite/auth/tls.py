@@ -42,20 +42,28 @@ def identity(peercert: dict[str, Any] | None) -> tuple[str, tuple[str, ...]] | N
     return (cn, tuple(groups)) if cn else None
 
 
-class PeerHTTPProtocol(AutoHTTPProtocol):  # type: ignore[misc, valid-type]
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
-        if self.client is not None:
-            who = identity(transport.get_extra_info("peercert"))
-            if who is not None:
-                PEERS[(str(self.client[0]), int(self.client[1]))] = who
-            else:
-                PEERS.pop((str(self.client[0]), int(self.client[1])), None)
+def with_peer_identity(base: type[Any]) -> type[Any]:
+    """uvicorn's HTTP protocol class ``base``, recording each connection's verified certificate."""
 
-    def connection_lost(self, exc: Exception | None) -> None:
-        if self.client is not None:
-            PEERS.pop((str(self.client[0]), int(self.client[1])), None)
-        super().connection_lost(exc)
+    class PeerHTTPProtocol(base):  # type: ignore[misc, valid-type]
+        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+            super().connection_made(transport)
+            if self.client is not None:
+                who = identity(transport.get_extra_info("peercert"))
+                if who is not None:
+                    PEERS[(str(self.client[0]), int(self.client[1]))] = who
+                else:
+                    PEERS.pop((str(self.client[0]), int(self.client[1])), None)
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            if self.client is not None:
+                PEERS.pop((str(self.client[0]), int(self.client[1])), None)
+            super().connection_lost(exc)
+
+    return PeerHTTPProtocol
+
+
+PeerHTTPProtocol = with_peer_identity(AutoHTTPProtocol)
 
 
 def peer_of(scope: dict[str, Any]) -> tuple[str, tuple[str, ...]] | None:

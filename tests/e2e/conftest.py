@@ -151,8 +151,9 @@ def pod_running(cluster: Cluster, name: str, restarts: int | None = None) -> boo
 
 
 @contextlib.contextmanager
-def running_cluster(root: Path) -> Iterator[Cluster]:
-    """A cluster of its own in ``root``: started with the real CLI, deleted afterwards."""
+def running_cluster(root: Path, *start_args: str) -> Iterator[Cluster]:
+    """A cluster of its own in ``root``: started with the real CLI (and ``start_args``, e.g.
+    ``--store etcd://...``), deleted afterwards."""
     from minikube_lite.images import ensure_images
 
     ensure_images()
@@ -161,7 +162,7 @@ def running_cluster(root: Path) -> Iterator[Cluster]:
     env.update(KUBECONFIG=str(root / "kubeconfig"), KUBECACHEDIR=str(root / "kubecache"), HOME=str(root / "home"))
     (root / "home").mkdir(exist_ok=True)
     c = Cluster(settings, root / "kubeconfig", root / "kubecache", env)
-    c.cli("start", "--port", str(settings.port))
+    c.cli("start", "--port", str(settings.port), *start_args)
     try:
         wait_for(lambda: (c.get(f"/api/v1/nodes/{settings.node_name}") or {}).get("status", {}).get("conditions"),
                  timeout=30, what="the node to register")
