@@ -68,6 +68,10 @@ IDENTITIES: dict[str, UserInfo] = {
     "storage-controller": _sa("persistent-volume-binder"),
     "serviceaccount-controller": _sa("serviceaccount-controller"),
     "root-ca-cert-publisher": _sa("root-ca-cert-publisher"),
+    "node-lifecycle-controller": _sa("node-controller"),
+    "taint-eviction-controller": _sa("node-controller"),
+    "pod-garbage-collector": _sa("pod-garbage-collector"),
+    "disruption-controller": _sa("disruption-controller"),
     "clusterrole-aggregation-controller": _sa("clusterrole-aggregation-controller"),
     # kube-apiserver's own loopback client (the event TTL sweep is the apiserver's job)
     "event-ttl": UserInfo("system:apiserver", "", (MASTERS, "system:authenticated")),
@@ -266,6 +270,14 @@ class Daemon:
         from .controllers.replicaset import ReplicaSetController
         components += [("replicaset-controller", ReplicaSetController(self.client_for("replicaset-controller"))),
                        ("deployment-controller", DeploymentController(self.client_for("deployment-controller")))]
+        from .controllers.nodelifecycle import NodeLifecycleController
+        from .controllers.podgc import PodGC
+        from .controllers.tainteviction import TaintEvictionController
+        components += [("node-lifecycle-controller", NodeLifecycleController(self.client_for("node-lifecycle-controller"))),
+                       ("taint-eviction-controller", TaintEvictionController(self.client_for("taint-eviction-controller"))),
+                       ("pod-garbage-collector", PodGC(self.client_for("pod-garbage-collector")))]
+        from .controllers.disruption import DisruptionController
+        components.append(("disruption-controller", DisruptionController(self.client_for("disruption-controller"))))
         from .controllers.storage import StorageController
         components.append(("storage-controller",
                            StorageController(self.client_for("storage-controller"), volumes_dir=self.settings.state_dir / "volumes")))

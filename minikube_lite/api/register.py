@@ -28,6 +28,7 @@ from minikube_lite.api import (
     errors,
     networking,
     pods,
+    policy,
     rbac,
     serviceaccounts,
     services,
@@ -45,7 +46,7 @@ Obj = dict[str, Any]
 BUILTIN: tuple[Kind, ...] = (
     core.NAMESPACE, core.NODE, pods.POD, services.SERVICE, core.EVENT,
     *apiextensions.KINDS, *apps.KINDS, *config.KINDS, *endpoints.KINDS, *storage.KINDS, *networking.KINDS,
-    *coordination.KINDS, *serviceaccounts.KINDS, *rbac.KINDS,
+    *coordination.KINDS, *policy.KINDS, *serviceaccounts.KINDS, *rbac.KINDS,
 )
 
 _lock = threading.Lock()

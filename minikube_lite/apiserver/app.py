@@ -41,7 +41,7 @@ from ..api.resources import Resource
 from ..api.serviceaccounts import is_review
 from ..apiextensions.handler import CRDHandler
 from ..auth.rbac import UserInfo
-from . import discovery, openapi, protobuf, scale
+from . import discovery, eviction, openapi, protobuf, scale
 from . import exec as exec_routes
 from .apply import apply_documents
 from .registry import Registry
@@ -320,6 +320,13 @@ def create_app(registry: Registry, *, server_address: str = "127.0.0.1:8080") ->
             return await pod_logs(request, target)
         if target.subresource in ("exec", "attach", "portforward"):
             return exec_routes.not_websocket(request)
+        if target.subresource == "eviction" and target.name is not None:
+            if method != "POST":
+                raise MethodNotAllowed(f"{method} is not supported on pods/eviction: POST a policy/v1 Eviction")
+            body = decode_body(await read_body(request), request.headers.get("content-type", ""))
+            status = eviction.evict(registry, target.namespace or "default", target.name, body,
+                                    dry_run=_dry_run(request))
+            return JSONResponse(status, status_code=201)
         if target.name is None:
             if method == "GET":
                 if _bool(request.query_params.get("watch")):
