@@ -188,3 +188,23 @@ class RequestEntityTooLarge(ApiError):
 def cause(field: str, message: str, reason: str = "FieldValueInvalid") -> dict[str, str]:
     """One entry of ``Invalid.causes``."""
     return {"reason": reason, "message": message, "field": field}
+
+
+class Unauthorized(ApiError):
+    """401: the credentials presented (a token, a certificate) are not valid."""
+
+    code = 401
+    reason = "Unauthorized"
+
+    def __init__(self, message: str = "Unauthorized") -> None:
+        super().__init__(message)
+
+
+class Forbidden(ApiError):
+    """403, worded as kube-apiserver's authorization filter words it."""
+
+    code = 403
+    reason = "Forbidden"
+
+    def __init__(self, message: str, *, resource: str = "", group: str = "", name: str = "") -> None:
+        super().__init__(message, details=_details(resource, name, group) if resource or name else None)

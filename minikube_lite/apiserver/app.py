@@ -36,7 +36,9 @@ from ..api.errors import (
 )
 from ..api.register import by_plural
 from ..api.resources import Resource
+from ..api.serviceaccounts import is_review
 from ..apiextensions.handler import CRDHandler
+from ..auth.rbac import UserInfo
 from . import discovery, eviction, meta_routes, scale
 from . import exec as exec_routes
 from . import watch as watch_stream
@@ -242,6 +244,10 @@ def create_app(registry: Registry, *, server_address: str = "127.0.0.1:8080") ->
             if verb not in target.res.verbs:
                 raise MethodNotAllowed(f"the server does not allow this method on the requested resource "
                                        f"({method} {target.res.plural})")
+        if method == "POST" and (target.subresource == "token" or is_review(target.res)):
+            answer = await auth_answer(request, target)
+            if answer is not None:
+                return JSONResponse(answer, status_code=201)
         if target.subresource == "scale" and target.name is not None:
             return await scale.handle(request, registry, target.res, target.namespace, target.name,
                                       await read_body(request), dry_run=_dry_run(request))
@@ -279,6 +285,15 @@ def create_app(registry: Registry, *, server_address: str = "127.0.0.1:8080") ->
             if method == "POST" and target.subresource == "binding":
                 return await bind(request, target)
         raise MethodNotAllowed(f"{method} is not supported on this path")
+
+    async def auth_answer(request: Request, target: Target) -> dict[str, Any] | None:
+        """TokenRequest and the review kinds: answered from the caller, never stored (authapi.py)."""
+        api = getattr(app.state, "auth", None)
+        if api is None:
+            raise BadRequest("authentication and authorization are off on this API server")
+        user = request.scope.get("state", {}).get("user") or UserInfo("system:admin", "", ("system:masters",))
+        body = decode_body(await read_body(request), request.headers.get("content-type", ""))
+        return api.answer(user, target.res, target.namespace, target.name, target.subresource, body)
 
     def _object_response(request: Request, res: Resource, obj: dict[str, Any], status_code: int = 200,
                          headers: dict[str, str] | None = None) -> JSONResponse:

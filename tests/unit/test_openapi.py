@@ -154,7 +154,7 @@ WRITABLE = [r for r in RESOURCES if {"update", "patch", "delete", "create"} <= s
 
 def test_read_only_resources_offer_only_their_verbs() -> None:
     for r in RESOURCES:
-        if r in WRITABLE:
+        if r in WRITABLE or "get" not in r.verbs:  # the review kinds are create-only: no item path
             continue
         item = openapi.v3_group(_gv(r))["paths"][_item_path(r)]
         assert "get" in item and "patch" not in item and "put" not in item and "delete" not in item
