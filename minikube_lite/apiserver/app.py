@@ -20,7 +20,6 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-import yaml
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import PlainTextResponse, Response, StreamingResponse
@@ -37,9 +36,11 @@ from ..api.errors import (
     UnsupportedMediaType,
 )
 from ..api.resources import Resource, by_plural
-from . import discovery, openapi, protobuf, scale
+from . import decoding, discovery, openapi, protobuf, scale
 from . import exec as exec_routes
-from .apply import apply_documents
+from .apply import apply_documents, parse_documents
+from .patch import APPLY_PATCH, PATCH_MEDIA_TYPES
+from .patch import media_type as patch_media_type
 from .registry import Registry
 from .responses import KubeJSONResponse as JSONResponse
 
@@ -155,15 +156,18 @@ def _field_validation(request: Request, default: str = "Warn") -> str:
 
 
 async def read_body(request: Request) -> bytes:
-    body = b""
+    chunks: list[bytes] = []
+    size = 0
     async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_BODY:
+        size += len(chunk)
+        if size > MAX_BODY:
             raise RequestEntityTooLarge(f"the request is too large: limit is {MAX_BODY} bytes")
-    return body
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def decode_body(body: bytes, content_type: str) -> Any:
+    """A request body as a value, within ``decoding``'s bounds (any failure a 4xx Status)."""
     if "protobuf" in content_type:
         # Typed clients (kubectl create namespace/configmap/secret ...) write protobuf.
         return protobuf.decode_object(body)
@@ -173,21 +177,32 @@ def decode_body(body: bytes, content_type: str) -> Any:
                                    f'application/apply-patch+yaml (got "{content_type}")')
     if not body.strip():
         raise BadRequest("the request body is empty: send a JSON or YAML object")
-    try:
-        text = body.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise BadRequest("the request body is not UTF-8 text") from exc
     if "yaml" in content_type:
-        try:
-            return yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            raise BadRequest(f"error decoding YAML: {exc}") from exc
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise BadRequest(f"error decoding JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}") from exc
-    except RecursionError as exc:
-        raise BadRequest("error decoding JSON: nesting too deep") from exc
+        return decoding.load_yaml(body)
+    return decoding.load_json(body)
+
+
+async def decode_request(request: Request) -> Any:
+    """Read and decode the body off the event loop (``decoding.run_bounded``)."""
+    body = await read_body(request)
+    return await decoding.run_bounded(decode_body, body, request.headers.get("content-type", ""))
+
+
+def _decode_patch(body: bytes, content_type: str) -> Any:
+    ctype = patch_media_type(content_type)
+    if ctype == APPLY_PATCH:
+        return decoding.Decoded(decoding.load_yaml(body))
+    return decoding.Decoded(decoding.load_json(body, what="invalid JSON in the patch body"))
+
+
+async def decode_patch(request: Request) -> bytes | decoding.Decoded:
+    """A patch body decoded off the event loop when its type is known; else the bytes, for the
+    registry to refuse with the right Status."""
+    body = await read_body(request)
+    ctype = request.headers.get("content-type", "")
+    if not body.strip() or patch_media_type(ctype) not in PATCH_MEDIA_TYPES:
+        return body
+    return await decoding.run_bounded(_decode_patch, body, ctype)
 
 
 def create_app(registry: Registry, *, server_address: str = "127.0.0.1:8080") -> FastAPI:
@@ -214,6 +229,10 @@ def create_app(registry: Registry, *, server_address: str = "127.0.0.1:8080") ->
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        if isinstance(exc, RecursionError):  # a backstop: bodies are depth-checked when decoded
+            log.warning("nesting too deep serving %s %s", request.method, request.url.path)
+            return status_response(BadRequest(f"the object is nested too deeply to be handled (more than "
+                                              f"{decoding.MAX_DEPTH} levels are refused)"))
         log.exception("internal error serving %s %s", request.method, request.url.path)
         return status_response(ApiError(f"Internal error occurred: {type(exc).__name__}: {exc}"))
 
@@ -258,9 +277,9 @@ def create_app(registry: Registry, *, server_address: str = "127.0.0.1:8080") ->
 
     @app.post("/apply")
     async def _apply(request: Request) -> JSONResponse:
-        body = await read_body(request)
+        docs = await decoding.run_bounded(parse_documents, await read_body(request))
         result, code = apply_documents(
-            registry, body, namespace=request.query_params.get("namespace", "default"),
+            registry, docs, namespace=request.query_params.get("namespace", "default"),
             dry_run=_dry_run(request))
         return JSONResponse(result, status_code=code)
 
@@ -292,7 +311,7 @@ def create_app(registry: Registry, *, server_address: str = "127.0.0.1:8080") ->
                                        f"({method} {target.res.plural})")
         if target.subresource == "scale" and target.name is not None:
             return await scale.handle(request, registry, target.res, target.namespace, target.name,
-                                      await read_body(request), dry_run=_dry_run(request))
+                                      await decode_patch(request), dry_run=_dry_run(request))
         if target.subresource == "log" and method == "GET":
             return await pod_logs(request, target)
         if target.subresource == "exec":
@@ -480,7 +499,7 @@ def create_app(registry: Registry, *, server_address: str = "127.0.0.1:8080") ->
     async def create(request: Request, target: Target) -> JSONResponse:
         if target.name is not None:
             raise MethodNotAllowed("POST is not supported on an object path")
-        body = decode_body(await read_body(request), request.headers.get("content-type", ""))
+        body = await decode_request(request)
         obj, warnings = registry.create(target.res, target.namespace, body, dry_run=_dry_run(request),
                                         field_validation=_field_validation(request),
                                         field_manager=_field_manager(request))
@@ -488,7 +507,7 @@ def create_app(registry: Registry, *, server_address: str = "127.0.0.1:8080") ->
 
     async def update(request: Request, target: Target) -> JSONResponse:
         assert target.name is not None
-        body = decode_body(await read_body(request), request.headers.get("content-type", ""))
+        body = await decode_request(request)
         obj, warnings = registry.update(target.res, target.namespace, target.name, body,
                                         subresource=target.subresource, dry_run=_dry_run(request),
                                         field_validation=_field_validation(request),
@@ -497,7 +516,7 @@ def create_app(registry: Registry, *, server_address: str = "127.0.0.1:8080") ->
 
     async def patch(request: Request, target: Target) -> JSONResponse:
         assert target.name is not None
-        body = await read_body(request)
+        body = await decode_patch(request)
         q = request.query_params
         obj, created, warnings = registry.patch(
             target.res, target.namespace, target.name, body, request.headers.get("content-type", ""),
@@ -513,7 +532,7 @@ def create_app(registry: Registry, *, server_address: str = "127.0.0.1:8080") ->
         opts: dict[str, Any] = {}
         raw = await read_body(request)
         if raw.strip():
-            decoded = decode_body(raw, request.headers.get("content-type", ""))
+            decoded = await decoding.run_bounded(decode_body, raw, request.headers.get("content-type", ""))
             if not isinstance(decoded, dict):
                 raise BadRequest("DeleteOptions must be an object")
             opts = decoded
@@ -557,7 +576,7 @@ def create_app(registry: Registry, *, server_address: str = "127.0.0.1:8080") ->
     async def bind(request: Request, target: Target) -> JSONResponse:
         """``pods/<name>/binding``: what a scheduler posts to put a pod on a node."""
         assert target.name is not None
-        body = decode_body(await read_body(request), request.headers.get("content-type", ""))
+        body = await decode_request(request)
         node = ((body or {}).get("target") or {}).get("name") if isinstance(body, dict) else None
         if not node:
             raise BadRequest("a Binding needs target.name (the node)")

@@ -20,14 +20,13 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import yaml
-
 from ..api import defaults as api_defaults
 from ..api import unsupported, validation
 from ..api.errors import AlreadyExists, ApiError, BadRequest, Conflict, Gone, Invalid, NotFound, cause
 from ..api.resources import Resource, by_plural
 from ..store.base import Compacted, Entry, KeyExists, KeyNotFound, RevisionMismatch, Store
 from . import allocation, ssa
+from .decoding import Decoded, load_yaml
 from .patch import apply_patch, strategic_merge_patch
 from .selectors import parse_field_selector, parse_label_selector, single_name
 
@@ -616,7 +615,7 @@ class Registry:
         res: Resource,
         namespace: str | None,
         name: str,
-        body: bytes,
+        body: bytes | Decoded,
         content_type: str,
         *,
         subresource: str | None = None,
@@ -631,10 +630,7 @@ class Registry:
         """
         ctype = content_type.split(";")[0].strip().lower()
         if ctype == "application/apply-patch+yaml":
-            try:
-                applied = yaml.safe_load(body.decode("utf-8"))
-            except (yaml.YAMLError, UnicodeDecodeError) as exc:
-                raise BadRequest(f"error decoding YAML: {exc}") from exc
+            applied = body.value if isinstance(body, Decoded) else load_yaml(body)
             applied = self._check_identity(res, applied, namespace)
             if applied["metadata"].get("name") not in (None, name):
                 raise BadRequest(f"the name of the object ({applied['metadata']['name']}) does not match "
