@@ -55,7 +55,8 @@ def bootstrap(registry: Registry, settings: Settings) -> None:
 
 
 class Daemon:
-    def __init__(self, settings: Settings, *, with_kubelet: bool = True) -> None:
+    def __init__(self, settings: Settings, *, with_kubelet: bool = True, max_requests_inflight: int = 400,
+                 max_mutating_requests_inflight: int = 200) -> None:
         self.settings = settings
         settings.state_dir.mkdir(parents=True, exist_ok=True)
         self.store = SQLiteStore(settings.db_path)
@@ -66,7 +67,9 @@ class Daemon:
         self.kubelet: Any = None
         self._tasks: list[asyncio.Task[None]] = []
         self._server: uvicorn.Server | None = None
-        self.app: FastAPI = create_app(self.registry, server_address=f"{settings.host}:{settings.port}")
+        self.app: FastAPI = create_app(self.registry, server_address=f"{settings.host}:{settings.port}",
+                                       max_requests_inflight=max_requests_inflight,
+                                       max_mutating_requests_inflight=max_mutating_requests_inflight)
         self.app.router.lifespan_context = self._lifespan
 
     @contextlib.asynccontextmanager
@@ -213,12 +216,19 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-kubelet", action="store_true", help="API server and controllers only")
     parser.add_argument("--ingress-port", type=int, default=int(os.environ.get("MINIKUBE_LITE_INGRESS_PORT", "80")),
                         help="host port of the built-in ingress controller (another is used, with an event, if taken)")
+    parser.add_argument("--max-requests-inflight", type=int,
+                        default=int(os.environ.get("MINIKUBE_LITE_MAX_REQUESTS_INFLIGHT", "400")),
+                        help="reads served at once before 429 (kube-apiserver's flag; 0: no limit)")
+    parser.add_argument("--max-mutating-requests-inflight", type=int,
+                        default=int(os.environ.get("MINIKUBE_LITE_MAX_MUTATING_REQUESTS_INFLIGHT", "200")),
+                        help="writes served at once before 429 (kube-apiserver's flag; 0: no limit)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=os.environ.get("MINIKUBE_LITE_LOG", "INFO"), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = Settings(state_dir=args.state_dir.expanduser().resolve(), port=args.port, host=args.host,
                         ingress_port=args.ingress_port)
-    daemon = Daemon(settings, with_kubelet=not args.no_kubelet)
+    daemon = Daemon(settings, with_kubelet=not args.no_kubelet, max_requests_inflight=args.max_requests_inflight,
+                    max_mutating_requests_inflight=args.max_mutating_requests_inflight)
     asyncio.run(daemon.serve())
 
 

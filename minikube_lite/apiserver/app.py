@@ -36,9 +36,10 @@ from ..api.errors import (
     UnsupportedMediaType,
 )
 from ..api.resources import Resource, by_plural
-from . import decoding, discovery, openapi, protobuf, scale
+from . import decoding, discovery, openapi, protobuf, query, scale
 from . import exec as exec_routes
 from .apply import apply_documents, parse_documents
+from .inflight import MaxInFlight
 from .patch import APPLY_PATCH, PATCH_MEDIA_TYPES
 from .patch import media_type as patch_media_type
 from .registry import Registry
@@ -113,17 +114,33 @@ def _header_text(text: str) -> str:
     return "".join(c if " " <= c <= "~" else c.encode("unicode_escape").decode("ascii") for c in text)
 
 
-def _bool(v: str | None) -> bool:
-    return (v or "").lower() in ("true", "1", "yes")
+_bool = query.go_bool
 
 
 def _int(v: str | None, name: str) -> int | None:
-    if v is None or v == "":
-        return None
-    try:
-        return int(v)
-    except ValueError as exc:
-        raise BadRequest(f'invalid value for {name}: "{v}"') from exc
+    return query.go_int64(v)
+
+
+def _allowed_methods(target: Target) -> str:
+    """The ``Allow`` header of a 405: the methods the path serves."""
+    if target.subresource in ("status", "scale"):
+        return "GET, PATCH, PUT"
+    if target.subresource == "binding":
+        return "POST"
+    if target.subresource == "log":
+        return "GET"
+    if target.subresource == "exec":
+        return "GET, POST"
+    verbs = target.res.verbs
+    pairs = ([("GET", "list"), ("POST", "create"), ("DELETE", "deletecollection")] if target.name is None
+             else [("GET", "get"), ("PUT", "update"), ("PATCH", "patch"), ("DELETE", "delete")])
+    return ", ".join(m for m, v in pairs if v in verbs)
+
+
+def _not_allowed(target: Target, message: str) -> MethodNotAllowed:
+    err = MethodNotAllowed(message)
+    err.headers = {"Allow": _allowed_methods(target)}  # type: ignore[attr-defined]
+    return err
 
 
 def _dry_run(request: Request) -> bool:
@@ -205,9 +222,12 @@ async def decode_patch(request: Request) -> bytes | decoding.Decoded:
     return await decoding.run_bounded(_decode_patch, body, ctype)
 
 
-def create_app(registry: Registry, *, server_address: str = "127.0.0.1:8080") -> FastAPI:
+def create_app(registry: Registry, *, server_address: str = "127.0.0.1:8080", max_requests_inflight: int = 400,
+               max_mutating_requests_inflight: int = 200) -> FastAPI:
     app = FastAPI(title="minikube-lite", openapi_url=None, docs_url=None, redoc_url=None,
                   default_response_class=JSONResponse)
+    app.add_middleware(MaxInFlight, max_requests_inflight=max_requests_inflight,
+                       max_mutating_requests_inflight=max_mutating_requests_inflight)
     app.state.registry = registry
     app.state.kubelets = {}  # node name -> kubelet (for logs)
     app.state.bookmark_interval = 60.0  # seconds between watch bookmarks, as kube-apiserver (about a minute)
@@ -215,13 +235,15 @@ def create_app(registry: Registry, *, server_address: str = "127.0.0.1:8080") ->
 
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
-        return status_response(exc)
+        return status_response(exc, getattr(exc, "headers", None))
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         reason = {404: "NotFound", 405: "MethodNotAllowed"}.get(exc.status_code, "BadRequest")
         msg = "the server could not find the requested resource" if exc.status_code == 404 else str(exc.detail)
-        return status_response(ApiError(msg, code=exc.status_code, reason=reason))
+        if exc.status_code == 405:
+            msg = "the server does not allow this method on the requested resource"
+        return status_response(ApiError(msg, code=exc.status_code, reason=reason), getattr(exc, "headers", None))
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -307,8 +329,16 @@ def create_app(registry: Registry, *, server_address: str = "127.0.0.1:8080") ->
             if verb == "list" and _bool(request.query_params.get("watch")):
                 verb = "watch"
             if verb not in target.res.verbs:
-                raise MethodNotAllowed(f"the server does not allow this method on the requested resource "
-                                       f"({method} {target.res.plural})")
+                raise _not_allowed(target, f"the server does not allow this method on the requested resource "
+                                           f"({method} {target.res.plural})")
+            query.check(request.query_params, verb)
+        elif method not in _allowed_methods(target).split(", "):
+            raise _not_allowed(target, f"the server does not allow this method on the requested resource "
+                                       f"({method} {target.res.plural}/{target.subresource})")
+        elif target.subresource == "log":
+            query.check(request.query_params, "log")
+        elif method in ("PUT", "PATCH", "POST"):
+            query.check(request.query_params, "patch")
         if target.subresource == "scale" and target.name is not None:
             return await scale.handle(request, registry, target.res, target.namespace, target.name,
                                       await decode_patch(request), dry_run=_dry_run(request))
@@ -338,7 +368,7 @@ def create_app(registry: Registry, *, server_address: str = "127.0.0.1:8080") ->
                 return await delete(request, target)
             if method == "POST" and target.subresource == "binding":
                 return await bind(request, target)
-        raise MethodNotAllowed(f"{method} is not supported on this path")
+        raise _not_allowed(target, f"{method} is not supported on this path")
 
     def _object_response(request: Request, res: Resource, obj: dict[str, Any], status_code: int = 200,
                          headers: dict[str, str] | None = None) -> JSONResponse:
@@ -498,7 +528,7 @@ def create_app(registry: Registry, *, server_address: str = "127.0.0.1:8080") ->
 
     async def create(request: Request, target: Target) -> JSONResponse:
         if target.name is not None:
-            raise MethodNotAllowed("POST is not supported on an object path")
+            raise _not_allowed(target, "POST is not supported on an object path")
         body = await decode_request(request)
         obj, warnings = registry.create(target.res, target.namespace, body, dry_run=_dry_run(request),
                                         field_validation=_field_validation(request),
@@ -538,11 +568,15 @@ def create_app(registry: Registry, *, server_address: str = "127.0.0.1:8080") ->
             opts = decoded
         grace = _int(q.get("gracePeriodSeconds"), "gracePeriodSeconds")
         if grace is None and opts.get("gracePeriodSeconds") is not None:
-            grace = _int(str(opts["gracePeriodSeconds"]), "gracePeriodSeconds")
+            grace = opts["gracePeriodSeconds"]
+            if isinstance(grace, bool) or not isinstance(grace, int) \
+                    or not query.INT64_MIN <= grace <= query.INT64_MAX:
+                raise BadRequest(f"json: cannot unmarshal {json.dumps(grace)[:40]} into Go struct field "
+                                 "DeleteOptions.gracePeriodSeconds of type int64")
         policy = q.get("propagationPolicy") or opts.get("propagationPolicy")
         if policy is not None and not isinstance(policy, str):
             raise BadRequest("propagationPolicy must be a string")
-        if opts.get("orphanDependents") is True and not policy:
+        if (opts.get("orphanDependents") is True or _bool(q.get("orphanDependents"))) and not policy:
             policy = "Orphan"
         body_dry = opts.get("dryRun") or []
         if not isinstance(body_dry, list) or any(v != "All" for v in body_dry):

@@ -87,4 +87,6 @@ async def handle(request: Request, registry: Registry, res: Resource, namespace:
                 current["metadata"].get("resourceVersion"):
             patched["metadata"].pop("resourceVersion", None)  # no precondition asked for
         return JSONResponse(_write(registry, res, namespace, name, patched, dry_run=dry_run))
-    raise MethodNotAllowed(f"{method} is not supported on the scale subresource")
+    err = MethodNotAllowed(f"{method} is not supported on the scale subresource")
+    err.headers = {"Allow": "GET, PATCH, PUT"}  # type: ignore[attr-defined]
+    raise err
