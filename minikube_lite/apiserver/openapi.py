@@ -216,7 +216,9 @@ def _meta_schemas() -> dict[str, Schema]:
             "dryRun": _str_list("When present, nothing is persisted. Only All is valid."),
             "preconditions": _free("uid and/or resourceVersion the object must still have."),
         }),
-        INT_OR_STRING: {"type": "string", "format": "int-or-string", "x-kubernetes-int-or-string": True,
+        # As kube-openapi publishes intstr.IntOrString: oneOf integer/string in v3, and (v2 has no
+        # oneOf) type string with format int-or-string in v2 (_to_v2_schema).
+        INT_OR_STRING: {"oneOf": [{"type": "integer"}, {"type": "string"}], "format": "int-or-string",
                          "description": "An integer or a string, e.g. 8080 or http."},
         META + "Patch": {"type": "object",
                          "description": "A patch body; its format is given by the Content-Type."},
@@ -814,6 +816,8 @@ def _to_v2_schema(node: Any) -> Any:
         rest = {k: v for k, v in node.items() if k != "allOf"}
         return {"$ref": V2_REF + node["allOf"][0]["$ref"].rsplit("/", 1)[-1], **_to_v2_schema(rest)}
     out: dict[str, Any] = {}
+    if node.get("format") == "int-or-string" and "oneOf" in node:
+        node = {"type": "string", **{k: v for k, v in node.items() if k != "oneOf"}}
     for k, v in node.items():
         if k == "$ref":
             out[k] = V2_REF + v.rsplit("/", 1)[-1]
