@@ -31,6 +31,7 @@ from .apiserver.app import create_app
 from .apiserver.registry import Registry
 from .client.local import LocalClient
 from .config import DNS_SERVICE_IP, KUBERNETES_SERVICE_IP, Settings
+from .store.base import StoreDamaged
 from .store.sqlite import SQLiteStore
 
 log = logging.getLogger("minikube_lite.daemon")
@@ -227,8 +228,12 @@ def main(argv: list[str] | None = None) -> None:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = Settings(state_dir=args.state_dir.expanduser().resolve(), port=args.port, host=args.host,
                         ingress_port=args.ingress_port)
-    daemon = Daemon(settings, with_kubelet=not args.no_kubelet, max_requests_inflight=args.max_requests_inflight,
-                    max_mutating_requests_inflight=args.max_mutating_requests_inflight)
+    try:
+        daemon = Daemon(settings, with_kubelet=not args.no_kubelet, max_requests_inflight=args.max_requests_inflight,
+                        max_mutating_requests_inflight=args.max_mutating_requests_inflight)
+    except StoreDamaged as exc:  # never serve garbage: say what to do and stop
+        log.error("cannot start: %s", exc)
+        sys.exit(3)
     asyncio.run(daemon.serve())
 
 

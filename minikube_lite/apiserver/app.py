@@ -36,6 +36,7 @@ from ..api.errors import (
     UnsupportedMediaType,
 )
 from ..api.resources import Resource, by_plural
+from ..store.base import StoreFull
 from . import decoding, discovery, openapi, protobuf, query, scale
 from . import exec as exec_routes
 from .apply import apply_documents, parse_documents
@@ -236,6 +237,11 @@ def create_app(registry: Registry, *, server_address: str = "127.0.0.1:8080", ma
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
         return status_response(exc, getattr(exc, "headers", None))
+
+    @app.exception_handler(StoreFull)
+    async def _store_full(request: Request, exc: StoreFull) -> JSONResponse:
+        log.error("write refused: %s", exc)
+        return status_response(ApiError(str(exc), code=507, reason="InsufficientStorage"))
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
