@@ -32,7 +32,7 @@ from .apiserver.registry import Registry
 from .client.local import LocalClient
 from .config import DNS_SERVICE_IP, KUBERNETES_SERVICE_IP, Settings
 from .store.base import StoreDamaged
-from .store.sqlite import SQLiteStore
+from .store.sqlite import SYNCHRONOUS, SQLiteStore
 
 log = logging.getLogger("minikube_lite.daemon")
 
@@ -60,7 +60,12 @@ class Daemon:
                  max_mutating_requests_inflight: int = 200) -> None:
         self.settings = settings
         settings.state_dir.mkdir(parents=True, exist_ok=True)
-        self.store = SQLiteStore(settings.db_path)
+        # MINIKUBE_LITE_STORE_SYNC=FULL: every acknowledged write survives a power cut too, at the
+        # cost of an fsync per write (docs/supported.md, durability)
+        sync = os.environ.get("MINIKUBE_LITE_STORE_SYNC", "").upper() or SYNCHRONOUS
+        if sync not in ("NORMAL", "FULL"):
+            raise SystemExit(f"MINIKUBE_LITE_STORE_SYNC must be NORMAL or FULL, not {sync!r}")
+        self.store = SQLiteStore(settings.db_path, synchronous=sync)
         self.registry = Registry(self.store)
         bootstrap(self.registry, settings)
         self.client = LocalClient(self.registry)
