@@ -7,9 +7,9 @@ import concurrent.futures
 import contextlib
 import os
 import signal
+import sqlite3
 import subprocess
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -137,11 +137,10 @@ def small_disk(path: Path, size: str) -> Iterator[Path]:
 
 def _fill(path: Path) -> Path:
     filler = path / "filler"
-    with open(filler, "wb") as f:
-        with contextlib.suppress(OSError):
-            while True:
-                f.write(b"\0" * 65536)
-                f.flush()
+    with open(filler, "wb") as f, contextlib.suppress(OSError):
+        while True:
+            f.write(b"\0" * 65536)
+            f.flush()
     return filler
 
 
@@ -171,10 +170,9 @@ def test_full_disk_refuses_writes_clearly_and_recovers(tmp_path: Path) -> None:
             r = c.post(CMS, json={"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "after"}})
             assert r.status_code == 201, r.text
         cluster.cli("stop")
-        check = subprocess.run(["python3", "-c", "import sqlite3,sys; print(sqlite3.connect(sys.argv[1])"
-                                ".execute('PRAGMA integrity_check').fetchone()[0])", str(cluster.settings.db_path)],
-                               capture_output=True, text=True, check=True)
-        assert check.stdout.strip() == "ok"
+        db = sqlite3.connect(cluster.settings.db_path)
+        assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        db.close()
         cluster.cli("start")
         with cluster.http() as c:
             names = {i["metadata"]["name"] for i in c.get(CMS).json()["items"]}
