@@ -26,7 +26,7 @@ from typing import Any
 import uvicorn
 from fastapi import FastAPI
 
-from .api.resources import by_plural
+from .api.register import by_plural, warm_up
 from .apiserver.app import create_app
 from .apiserver.registry import Registry
 from .client.local import LocalClient
@@ -209,8 +209,6 @@ def _preload_components() -> None:
                 importlib.import_module(f"{pkg.__name__}.{info.name}")
             except Exception:
                 log.debug("preloading %s.%s failed", pkg.__name__, info.name, exc_info=True)
-    from .api.models import warm_up
-
     warm_up()
 
 

@@ -1,8 +1,8 @@
 """apps/v1 Deployment and ReplicaSet: schemas, validation, defaults and ``kubectl get`` columns.
 
-Everything the API server needs to know about the two workload kinds lives here, and the shared
-tables (``models.MODELS``, ``validation._KIND_RULES``, ``defaults._RULES``, ``tables._CELLS``)
-register it with a line each. The rules follow ``pkg/apis/apps/validation`` and
+Everything the API server needs to know about the two workload kinds lives here, declared as
+two ``Kind`` values (``KINDS``) that ``api/register.py`` registers. ``validate_selector`` and
+``validate_template`` are public for the other workload kinds. The rules follow ``pkg/apis/apps/validation`` and
 ``pkg/apis/apps/v1/defaults.go``: a selector is required, must be non-empty and must select the
 template's labels; it may not change after creation (apps/v1); replicas are non-negative;
 maxSurge and maxUnavailable are ints or percentages and may not both be zero; the template's pod
@@ -15,7 +15,15 @@ import re
 from datetime import datetime
 from typing import Any
 
-from .models import IntOrString, K8sModel, ObjectMeta, PodSpec, StrMap, Time, TypedObject
+from minikube_lite.api import mergekeys
+from minikube_lite.api.defaults import apply_defaults_to_pod_spec
+from minikube_lite.api.kind import Kind
+from minikube_lite.api.labels import matches_selector
+from minikube_lite.api.models import IntOrString, K8sModel, ObjectMeta, PodSpec, StrMap, Time, TypedObject
+from minikube_lite.api.podspec import validate_pod_spec
+from minikube_lite.api.resources import ALL_VERBS, Resource
+from minikube_lite.api.tables import AGE_COLUMN, NAME_COLUMN, age, column, name
+from minikube_lite.api.validation import ErrorList, normalized, validate_labels
 
 # --- models ------------------------------------------------------------------------------------
 
@@ -113,15 +121,13 @@ class ReplicaSet(TypedObject):
     status: ReplicaSetStatus | None = None
 
 
-MODELS: dict[str, type[TypedObject]] = {"Deployment": Deployment, "ReplicaSet": ReplicaSet}
-
 # --- validation ----------------------------------------------------------------------------------
 
 _PERCENT_RE = re.compile(r"^[0-9]+%$")
 _SELECTOR_OPS = ["DoesNotExist", "Exists", "In", "NotIn"]
 
 
-def _validate_int_or_percent(errs: Any, value: Any, path: str) -> None:
+def _validate_int_or_percent(errs: ErrorList, value: Any, path: str) -> None:
     if isinstance(value, str):
         if not _PERCENT_RE.match(value):
             errs.invalid(path, value, "a valid percent string must be a numeric string followed by an ending '%' "
@@ -136,17 +142,14 @@ def _is_zero(value: Any) -> bool:
     return value is None or value == 0 or (isinstance(value, str) and value.rstrip("%") in ("0", ""))
 
 
-def _validate_selector(errs: Any, selector: dict[str, Any] | None, template: dict[str, Any] | None,
+def validate_selector(errs: ErrorList, selector: dict[str, Any] | None, template: dict[str, Any] | None,
                        path: str = "spec") -> None:
-    from . import validation as v
-    from .labels import matches_selector
-
     if not selector:
         errs.required(f"{path}.selector")
         return
     if not selector.get("matchLabels") and not selector.get("matchExpressions"):
         errs.invalid(f"{path}.selector", selector, "empty selector is invalid for deployment")
-    v._validate_labels(errs, selector.get("matchLabels"), f"{path}.selector.matchLabels")
+    validate_labels(errs, selector.get("matchLabels"), f"{path}.selector.matchLabels")
     for i, expr in enumerate(selector.get("matchExpressions") or []):
         p = f"{path}.selector.matchExpressions[{i}]"
         op, values = expr.get("operator"), expr.get("values") or []
@@ -163,15 +166,13 @@ def _validate_selector(errs: Any, selector: dict[str, Any] | None, template: dic
                      "`selector` does not match template `labels`")
 
 
-def _validate_template(errs: Any, template: dict[str, Any] | None, path: str = "spec.template") -> None:
-    from . import validation as v
-
+def validate_template(errs: ErrorList, template: dict[str, Any] | None, path: str = "spec.template") -> None:
     if template is None:
         errs.required(path)
         return
     meta = template.get("metadata") or {}
-    v._validate_labels(errs, meta.get("labels"), f"{path}.metadata.labels")
-    v._validate_pod_spec(errs, template.get("spec"), f"{path}.spec")
+    validate_labels(errs, meta.get("labels"), f"{path}.metadata.labels")
+    validate_pod_spec(errs, template.get("spec"), f"{path}.spec")
     policy = (template.get("spec") or {}).get("restartPolicy")
     if policy not in (None, "Always"):
         errs.not_supported(f"{path}.spec.restartPolicy", policy, ["Always"])
@@ -179,18 +180,18 @@ def _validate_template(errs: Any, template: dict[str, Any] | None, path: str = "
         errs.forbidden(f"{path}.spec.activeDeadlineSeconds", "activeDeadlineSeconds in ReplicaSet is not Supported")
 
 
-def _non_negative(errs: Any, spec: dict[str, Any], key: str, path: str = "spec") -> None:
+def _non_negative(errs: ErrorList, spec: dict[str, Any], key: str, path: str = "spec") -> None:
     value = spec.get(key)
     if value is not None and value < 0:
         errs.invalid(f"{path}.{key}", value, "must be greater than or equal to 0")
 
 
-def validate_deployment(errs: Any, obj: dict[str, Any]) -> None:
+def validate_deployment(errs: ErrorList, obj: dict[str, Any]) -> None:
     spec = obj.get("spec") or {}
     for key in ("replicas", "minReadySeconds", "revisionHistoryLimit"):
         _non_negative(errs, spec, key)
-    _validate_selector(errs, spec.get("selector"), spec.get("template"))
-    _validate_template(errs, spec.get("template"))
+    validate_selector(errs, spec.get("selector"), spec.get("template"))
+    validate_template(errs, spec.get("template"))
     strategy = spec.get("strategy") or {}
     stype = strategy.get("type")
     errs.enum("spec.strategy.type", stype, ["Recreate", "RollingUpdate"])
@@ -213,20 +214,18 @@ def validate_deployment(errs: Any, obj: dict[str, Any]) -> None:
                          "must be greater than minReadySeconds")
 
 
-def validate_replicaset(errs: Any, obj: dict[str, Any]) -> None:
+def validate_replicaset(errs: ErrorList, obj: dict[str, Any]) -> None:
     spec = obj.get("spec") or {}
     for key in ("replicas", "minReadySeconds"):
         _non_negative(errs, spec, key)
-    _validate_selector(errs, spec.get("selector"), spec.get("template"))
-    _validate_template(errs, spec.get("template"))
+    validate_selector(errs, spec.get("selector"), spec.get("template"))
+    validate_template(errs, spec.get("template"))
 
 
-def validate_update(errs: Any, old: dict[str, Any], new: dict[str, Any]) -> None:
+def validate_update(errs: ErrorList, old: dict[str, Any], new: dict[str, Any]) -> None:
     """apps/v1: the selector is immutable."""
-    from . import validation as v
-
-    old_sel = v._normalized((old.get("spec") or {}).get("selector"))
-    new_sel = v._normalized((new.get("spec") or {}).get("selector"))
+    old_sel = normalized((old.get("spec") or {}).get("selector"))
+    new_sel = normalized((new.get("spec") or {}).get("selector"))
     if old_sel != new_sel:
         errs.invalid("spec.selector", (new.get("spec") or {}).get("selector"), "field is immutable")
 
@@ -235,8 +234,6 @@ def validate_update(errs: Any, old: dict[str, Any], new: dict[str, Any]) -> None
 
 
 def _default_template(spec: dict[str, Any]) -> None:
-    from .defaults import apply_defaults_to_pod_spec
-
     template = spec.get("template")
     if isinstance(template, dict):
         template.setdefault("metadata", {})
@@ -268,28 +265,26 @@ def default_replicaset(obj: dict[str, Any]) -> None:
 
 
 def _columns() -> dict[str, list[dict[str, Any]]]:
-    from .tables import _AGE, _NAME, _col
-
-    containers = _col("Containers", "Names of each container in the template.", priority=1)
-    images = _col("Images", "Images referenced by each container in the template.", priority=1)
-    selector = _col("Selector", "Label selector for pods. Existing ReplicaSets whose pods are selected by this "
+    containers = column("Containers", "Names of each container in the template.", priority=1)
+    images = column("Images", "Images referenced by each container in the template.", priority=1)
+    selector = column("Selector", "Label selector for pods. Existing ReplicaSets whose pods are selected by this "
                                 "will be the ones affected by this deployment.", priority=1)
     return {
         "Deployment": [
-            _NAME,
-            _col("Ready", "Number of the pod with ready state"),
-            _col("Up-to-date", "Total number of non-terminated pods targeted by this deployment that have the "
+            NAME_COLUMN,
+            column("Ready", "Number of the pod with ready state"),
+            column("Up-to-date", "Total number of non-terminated pods targeted by this deployment that have the "
                                "desired template spec.", type_="integer"),
-            _col("Available", "Total number of available pods (ready for at least minReadySeconds) targeted by "
+            column("Available", "Total number of available pods (ready for at least minReadySeconds) targeted by "
                               "this deployment.", type_="integer"),
-            _AGE, containers, images, selector,
+            AGE_COLUMN, containers, images, selector,
         ],
         "ReplicaSet": [
-            _NAME,
-            _col("Desired", "Replicas is the number of desired replicas.", type_="integer"),
-            _col("Current", "Replicas is the most recently observed number of replicas.", type_="integer"),
-            _col("Ready", "The number of ready replicas for this replica set.", type_="integer"),
-            _AGE, containers, images, selector,
+            NAME_COLUMN,
+            column("Desired", "Replicas is the number of desired replicas.", type_="integer"),
+            column("Current", "Replicas is the most recently observed number of replicas.", type_="integer"),
+            column("Ready", "The number of ready replicas for this replica set.", type_="integer"),
+            AGE_COLUMN, containers, images, selector,
         ],
     }
 
@@ -311,20 +306,34 @@ def _template_cells(spec: dict[str, Any]) -> list[str]:
 
 
 def deployment_cells(obj: dict[str, Any], now: datetime) -> list[Any]:
-    from .tables import _age, _name
-
     spec, status = obj.get("spec") or {}, obj.get("status") or {}
-    return [_name(obj), f"{status.get('readyReplicas', 0)}/{spec.get('replicas', 0)}",
-            status.get("updatedReplicas", 0), status.get("availableReplicas", 0), _age(obj, now),
+    return [name(obj), f"{status.get('readyReplicas', 0)}/{spec.get('replicas', 0)}",
+            status.get("updatedReplicas", 0), status.get("availableReplicas", 0), age(obj, now),
             *_template_cells(spec)]
 
 
 def replicaset_cells(obj: dict[str, Any], now: datetime) -> list[Any]:
-    from .tables import _age, _name
-
     spec, status = obj.get("spec") or {}, obj.get("status") or {}
-    return [_name(obj), spec.get("replicas", 0), status.get("replicas", 0), status.get("readyReplicas", 0),
-            _age(obj, now), *_template_cells(spec)]
+    return [name(obj), spec.get("replicas", 0), status.get("replicas", 0), status.get("readyReplicas", 0),
+            age(obj, now), *_template_cells(spec)]
 
 
-CELLS = {"Deployment": deployment_cells, "ReplicaSet": replicaset_cells}
+# --- the kinds -----------------------------------------------------------------------------------
+
+_SCALE = {"scale": ("Scale", "autoscaling", "v1")}
+_MERGE_KEYS = mergekeys.merge_keys(mergekeys.pod_spec_at("spec.template.spec"), mergekeys.CONDITIONS)
+_COLUMNS = _columns()
+
+DEPLOYMENT = Kind(
+    Resource("apps", "v1", "deployments", "deployment", "Deployment", True, ("deploy",), ("all",), tuple(ALL_VERBS),
+             ("status", "scale"), _SCALE),
+    model=Deployment, validate=validate_deployment, validate_update=validate_update, default=default_deployment,
+    columns=_COLUMNS["Deployment"], cells=deployment_cells, merge_keys=_MERGE_KEYS,
+)
+REPLICASET = Kind(
+    Resource("apps", "v1", "replicasets", "replicaset", "ReplicaSet", True, ("rs",), ("all",), tuple(ALL_VERBS),
+             ("status", "scale"), _SCALE),
+    model=ReplicaSet, validate=validate_replicaset, validate_update=validate_update, default=default_replicaset,
+    columns=_COLUMNS["ReplicaSet"], cells=replicaset_cells, merge_keys=_MERGE_KEYS,
+)
+KINDS = [DEPLOYMENT, REPLICASET]

@@ -1,8 +1,7 @@
 """core/v1 ConfigMap and Secret: schemas, validation, defaults and ``kubectl get`` columns.
 
 The two kinds that carry configuration into pods. Everything the API server needs to know about
-them lives here; the shared tables (``validation._KIND_RULES``, ``validation._UPDATE_RULES``,
-``defaults._RULES``, ``tables._CELLS``/``COLUMNS``) register it with a line each. The rules follow
+them lives here, declared as ``Kind`` values (``KINDS``) for ``api/register.py``. The rules follow
 ``pkg/apis/core/validation`` (``ValidateConfigMap``, ``ValidateSecret`` and their updates):
 
 - every key of ``data``/``binaryData``/``stringData`` is a valid config key (``[-._a-zA-Z0-9]+``,
@@ -15,9 +14,6 @@ them lives here; the shared tables (``validation._KIND_RULES``, ``validation._UP
   same key) when the object is written and is never stored, as the v1 conversion does;
 - ``immutable: true`` freezes ``data``/``binaryData`` (and the flag itself); a Secret's ``type``
   never changes; some Secret types require keys (``tls.crt``/``tls.key``, ...).
-
-Helpers of the shared modules (``validation``, ``tables``) are imported inside the functions:
-those modules import this one to register it.
 """
 
 from __future__ import annotations
@@ -26,12 +22,13 @@ import base64
 import binascii
 import re
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from .models import TypedObject
-
-if TYPE_CHECKING:
-    from .validation import ErrorList
+from minikube_lite.api.kind import Kind
+from minikube_lite.api.models import TypedObject
+from minikube_lite.api.resources import Resource
+from minikube_lite.api.tables import AGE_COLUMN, NAME_COLUMN, age, column, name
+from minikube_lite.api.validation import ErrorList, regex_error
 
 MAX_SIZE = 1024 * 1024  # core.MaxSecretSize, also the ConfigMap limit
 _CONFIG_KEY_FMT = "[-._a-zA-Z0-9]+"
@@ -62,7 +59,6 @@ class Secret(TypedObject):
     immutable: bool | None = None
 
 
-MODELS: dict[str, type[TypedObject]] = {"ConfigMap": ConfigMap, "Secret": Secret}
 
 
 # --- validation ----------------------------------------------------------------------------------
@@ -70,13 +66,12 @@ MODELS: dict[str, type[TypedObject]] = {"ConfigMap": ConfigMap, "Secret": Secret
 
 def is_config_map_key(key: str) -> list[str]:
     """Kubernetes' IsConfigMapKey: what may name a file in a configMap/secret volume."""
-    from .validation import _regex_error
 
     errs = []
     if len(key) > 253:
         errs.append("must be no more than 253 characters")
     if not _CONFIG_KEY_RE.match(key):
-        errs.append(_regex_error("a valid config key must consist of alphanumeric characters, '-', '_' or '.'",
+        errs.append(regex_error("a valid config key must consist of alphanumeric characters, '-', '_' or '.'",
                                  _CONFIG_KEY_FMT, "key.name", "KEY_NAME", "key-name"))
     if key == ".":
         errs.append("must not be '.'")
@@ -176,7 +171,6 @@ def validate_secret_update(errs: ErrorList, old: dict[str, Any], new: dict[str, 
     _validate_immutable(errs, old, new, ("data",))
 
 
-VALIDATORS = {"ConfigMap": validate_configmap, "Secret": validate_secret}
 UPDATE_VALIDATORS = {"ConfigMap": validate_configmap_update, "Secret": validate_secret_update}
 
 
@@ -195,33 +189,43 @@ def default_secret(obj: dict[str, Any]) -> None:
         obj["data"] = data
 
 
-DEFAULTS = {"Secret": default_secret}
 
 
 # --- tables --------------------------------------------------------------------------------------
 
 
 def columns() -> dict[str, list[dict[str, Any]]]:
-    from .tables import _AGE, _NAME, _col
 
-    data = _col("Data", "Data contains the configuration data. Each key must consist of alphanumeric "
+    data = column("Data", "Data contains the configuration data. Each key must consist of alphanumeric "
                         "characters, '-', '_' or '.'.")
     return {
-        "ConfigMap": [_NAME, data, _AGE],
-        "Secret": [_NAME, _col("Type", "Used to facilitate programmatic handling of secret data."), data, _AGE],
+        "ConfigMap": [NAME_COLUMN, data, AGE_COLUMN],
+        "Secret": [NAME_COLUMN, column("Type", "Used to facilitate programmatic handling of secret data."), data, AGE_COLUMN],
     }
 
 
 def configmap_cells(obj: dict[str, Any], now: datetime) -> list[Any]:
-    from .tables import _age, _name
 
-    return [_name(obj), len(obj.get("data") or {}) + len(obj.get("binaryData") or {}), _age(obj, now)]
+    return [name(obj), len(obj.get("data") or {}) + len(obj.get("binaryData") or {}), age(obj, now)]
 
 
 def secret_cells(obj: dict[str, Any], now: datetime) -> list[Any]:
-    from .tables import _age, _name
 
-    return [_name(obj), obj.get("type") or "", len(obj.get("data") or {}), _age(obj, now)]
+    return [name(obj), obj.get("type") or "", len(obj.get("data") or {}), age(obj, now)]
 
 
-CELLS = {"ConfigMap": configmap_cells, "Secret": secret_cells}
+# --- the kinds -----------------------------------------------------------------------------------
+
+_COLUMNS = columns()
+
+CONFIGMAP = Kind(
+    Resource("", "v1", "configmaps", "configmap", "ConfigMap", True, ("cm",)),
+    model=ConfigMap, validate=validate_configmap, validate_update=validate_configmap_update,
+    columns=_COLUMNS["ConfigMap"], cells=configmap_cells,
+)
+SECRET = Kind(
+    Resource("", "v1", "secrets", "secret", "Secret", True),
+    model=Secret, validate=validate_secret, validate_update=validate_secret_update, default=default_secret,
+    columns=_COLUMNS["Secret"], cells=secret_cells,
+)
+KINDS = [CONFIGMAP, SECRET]

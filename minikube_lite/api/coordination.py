@@ -12,12 +12,13 @@ own (leader election in their programs uses them). Rules follow Kubernetes'
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from .models import K8sModel, Time, TypedObject
-
-if TYPE_CHECKING:
-    from .validation import ErrorList
+from minikube_lite.api.kind import Kind
+from minikube_lite.api.models import K8sModel, Time, TypedObject
+from minikube_lite.api.resources import Resource
+from minikube_lite.api.tables import AGE_COLUMN, NAME_COLUMN, age, column, name
+from minikube_lite.api.validation import ErrorList
 
 NODE_LEASE_NAMESPACE = "kube-node-lease"
 NODE_LEASE_DURATION_SECONDS = 40
@@ -37,7 +38,6 @@ class Lease(TypedObject):
     spec: LeaseSpec | None = None
 
 
-MODELS: dict[str, type[TypedObject]] = {"Lease": Lease}
 
 
 def validate_lease(errs: ErrorList, obj: dict[str, Any]) -> None:
@@ -50,20 +50,22 @@ def validate_lease(errs: ErrorList, obj: dict[str, Any]) -> None:
         errs.invalid("spec.leaseTransitions", transitions, "must be greater than or equal to 0")
 
 
-VALIDATORS = {"Lease": validate_lease}
-UPDATE_VALIDATORS: dict[str, Any] = {}
 
 
 def columns() -> dict[str, list[dict[str, Any]]]:
-    from .tables import _AGE, _NAME, _col
 
-    return {"Lease": [_NAME, _col("Holder", "The holder of the lease"), _AGE]}
+    return {"Lease": [NAME_COLUMN, column("Holder", "The holder of the lease"), AGE_COLUMN]}
 
 
 def lease_cells(obj: dict[str, Any], now: datetime) -> list[Any]:
-    from .tables import _age, _name
 
-    return [_name(obj), (obj.get("spec") or {}).get("holderIdentity") or "", _age(obj, now)]
+    return [name(obj), (obj.get("spec") or {}).get("holderIdentity") or "", age(obj, now)]
 
 
-CELLS = {"Lease": lease_cells}
+# --- the kinds -----------------------------------------------------------------------------------
+
+LEASE = Kind(
+    Resource("coordination.k8s.io", "v1", "leases", "lease", "Lease", True),
+    model=Lease, validate=validate_lease, columns=columns()["Lease"], cells=lease_cells,
+)
+KINDS = [LEASE]

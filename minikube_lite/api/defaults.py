@@ -7,13 +7,17 @@ that the controllers and the kubelet can read those fields without guessing. All
 cluster IPs and nodePorts is not defaulting: the API server does that. Everything here works in
 place on plain dicts and never overwrites a value the user gave (except where Kubernetes does:
 the namespace name label).
+
+The generic helpers live here (a leaf module, public names): the PodSpec defaults every kind
+with a pod template uses, image pull policy, QoS class. Each kind's own defaulter is declared
+on its ``Kind`` in its module.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from minikube_lite.api.resources import Resource
+from minikube_lite.api.validation import parse_quantity
 
 _PROBES = ("livenessProbe", "readinessProbe", "startupProbe")
 _QOS_RESOURCES = ("cpu", "memory")
@@ -124,88 +128,9 @@ def qos_class(spec: dict[str, Any]) -> str:
 
 
 def _same_quantity(a: Any, b: Any) -> bool:
-    from minikube_lite.api.validation import parse_quantity
-
     if b is None:
         return False
     try:
         return parse_quantity(a) == parse_quantity(b)
     except (ValueError, TypeError, ArithmeticError):
         return a == b
-
-
-def _default_pod(obj: dict[str, Any]) -> None:
-    spec = obj.setdefault("spec", {})
-    apply_defaults_to_pod_spec(spec)
-    if not obj.get("status"):
-        obj["status"] = {"phase": "Pending", "qosClass": qos_class(spec)}
-
-
-def _default_service(obj: dict[str, Any]) -> None:
-    spec = obj.setdefault("spec", {})
-    spec.setdefault("type", "ClusterIP")
-    spec.setdefault("sessionAffinity", "None")
-    stype = spec["type"]
-    for port in spec.get("ports") or []:
-        port.setdefault("protocol", "TCP")
-        if port.get("targetPort") in (None, 0, ""):
-            port["targetPort"] = port.get("port")
-    if stype != "ExternalName":
-        spec.setdefault("internalTrafficPolicy", "Cluster")
-        spec.setdefault("ipFamilyPolicy", "SingleStack")
-        spec.setdefault("ipFamilies", ["IPv4"])
-    if stype in ("NodePort", "LoadBalancer"):
-        spec.setdefault("externalTrafficPolicy", "Cluster")
-    if stype == "LoadBalancer":
-        spec.setdefault("allocateLoadBalancerNodePorts", True)
-    if spec["sessionAffinity"] == "ClientIP":
-        client_ip = spec.setdefault("sessionAffinityConfig", {}).setdefault("clientIP", {})
-        client_ip.setdefault("timeoutSeconds", 10800)
-    if not obj.get("status"):
-        obj["status"] = {"loadBalancer": {}}
-
-
-def _default_namespace(obj: dict[str, Any]) -> None:
-    meta = obj.setdefault("metadata", {})
-    if meta.get("name"):
-        labels = meta.get("labels") or {}
-        labels["kubernetes.io/metadata.name"] = meta["name"]
-        meta["labels"] = labels
-    spec = obj.setdefault("spec", {})
-    if not spec.get("finalizers"):
-        spec["finalizers"] = ["kubernetes"]
-    status = obj.get("status") or {}
-    status.setdefault("phase", "Active")
-    obj["status"] = status
-
-
-def _default_node(obj: dict[str, Any]) -> None:
-    status = obj.get("status")
-    if isinstance(status, dict) and status.get("capacity") and not status.get("allocatable"):
-        status["allocatable"] = dict(status["capacity"])
-
-
-_RULES = {
-    "Pod": _default_pod,
-    "Service": _default_service,
-    "Namespace": _default_namespace,
-    "Node": _default_node,
-}
-from minikube_lite.api import apps as _apps
-
-_RULES.update({"Deployment": _apps.default_deployment, "ReplicaSet": _apps.default_replicaset})
-from minikube_lite.api import config as _config
-from minikube_lite.api import endpoints as _endpoints
-from minikube_lite.api import storage as _storage
-
-_RULES.update({**_config.DEFAULTS, **_endpoints.DEFAULTS, **_storage.DEFAULTS})
-from minikube_lite.api import networking as _networking
-
-_RULES.update(_networking.DEFAULTS)
-
-
-def apply_defaults(resource: Resource, obj: dict[str, Any]) -> None:
-    """Fill in, in place, what Kubernetes' defaulting fills in for an object of ``resource``."""
-    rule = _RULES.get(resource.kind)
-    if rule is not None:
-        rule(obj)

@@ -7,19 +7,24 @@ and rules (``ValidateEndpoints`` and ``ValidateEndpointSlice`` of Kubernetes, th
 ``protocol: TCP``) and how ``kubectl get`` prints them: ``172.18.0.3:3000,172.18.0.4:3000 + 1
 more...`` as Kubernetes' ``formatEndpoints`` does. An EndpointSlice names its Service in the label
 ``kubernetes.io/service-name``.
-
-Helpers of the shared modules are imported inside the functions: those modules import this one.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from .models import K8sModel, ObjectReference, StrMap, TypedObject
-
-if TYPE_CHECKING:
-    from .validation import ErrorList
+from minikube_lite.api.kind import Kind
+from minikube_lite.api.models import K8sModel, ObjectReference, StrMap, TypedObject
+from minikube_lite.api.resources import Resource
+from minikube_lite.api.tables import AGE_COLUMN, NAME_COLUMN, age, column, name
+from minikube_lite.api.validation import (
+    ErrorList,
+    is_dns1123_label,
+    is_dns1123_subdomain,
+    is_valid_ip,
+    is_valid_port_num,
+)
 
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"
 MANAGED_BY_LABEL = "endpointslice.kubernetes.io/managed-by"
@@ -98,7 +103,6 @@ class EndpointSlice(TypedObject):
     ports: list[DiscoveryEndpointPort] | None = None
 
 
-MODELS: dict[str, type[TypedObject]] = {"Endpoints": Endpoints, "EndpointSlice": EndpointSlice}
 
 
 # --- validation ----------------------------------------------------------------------------------
@@ -106,7 +110,6 @@ MODELS: dict[str, type[TypedObject]] = {"Endpoints": Endpoints, "EndpointSlice":
 
 def _validate_port(errs: ErrorList, port: dict[str, Any], path: str, *, require_name: bool,
                    allow_zero: bool = False) -> None:
-    from .validation import is_dns1123_label, is_valid_port_num
 
     name = port.get("name") or ""
     if require_name and not name:
@@ -122,7 +125,6 @@ def _validate_port(errs: ErrorList, port: dict[str, Any], path: str, *, require_
 
 
 def validate_endpoints(errs: ErrorList, obj: dict[str, Any]) -> None:
-    from .validation import is_dns1123_label, is_dns1123_subdomain, is_valid_ip
 
     for i, subset in enumerate(obj.get("subsets") or []):
         p = f"subsets[{i}]"
@@ -146,7 +148,6 @@ def validate_endpoints(errs: ErrorList, obj: dict[str, Any]) -> None:
 
 
 def validate_endpointslice(errs: ErrorList, obj: dict[str, Any]) -> None:
-    from .validation import is_dns1123_label, is_dns1123_subdomain, is_valid_ip
 
     address_type = obj.get("addressType")
     if not address_type:
@@ -192,7 +193,6 @@ def validate_endpointslice_update(errs: ErrorList, old: dict[str, Any], new: dic
         errs.invalid("addressType", new.get("addressType"), "field is immutable")
 
 
-VALIDATORS = {"Endpoints": validate_endpoints, "EndpointSlice": validate_endpointslice}
 UPDATE_VALIDATORS = {"EndpointSlice": validate_endpointslice_update}
 
 
@@ -211,28 +211,26 @@ def default_endpointslice(obj: dict[str, Any]) -> None:
         port.setdefault("protocol", "TCP")
 
 
-DEFAULTS = {"Endpoints": default_endpoints, "EndpointSlice": default_endpointslice}
 
 
 # --- tables --------------------------------------------------------------------------------------
 
 
 def columns() -> dict[str, list[dict[str, Any]]]:
-    from .tables import _AGE, _NAME, _col
 
     return {
         "Endpoints": [
-            _NAME,
-            _col("Endpoints", "The set of all endpoints is the union of all subsets. Addresses are placed into "
+            NAME_COLUMN,
+            column("Endpoints", "The set of all endpoints is the union of all subsets. Addresses are placed into "
                               "subsets according to the IPs they share."),
-            _AGE,
+            AGE_COLUMN,
         ],
         "EndpointSlice": [
-            _NAME,
-            _col("AddressType", "addressType specifies the type of address carried by this EndpointSlice."),
-            _col("Ports", "ports specifies the list of network ports exposed by each endpoint in this slice."),
-            _col("Endpoints", "endpoints is a list of unique endpoints in this slice."),
-            _AGE,
+            NAME_COLUMN,
+            column("AddressType", "addressType specifies the type of address carried by this EndpointSlice."),
+            column("Ports", "ports specifies the list of network ports exposed by each endpoint in this slice."),
+            column("Endpoints", "endpoints is a list of unique endpoints in this slice."),
+            AGE_COLUMN,
         ],
     }
 
@@ -286,16 +284,28 @@ def format_slice_endpoints(obj: dict[str, Any]) -> str:
 
 
 def endpoints_cells(obj: dict[str, Any], now: datetime) -> list[Any]:
-    from .tables import _age, _name
 
-    return [_name(obj), format_endpoints(obj), _age(obj, now)]
+    return [name(obj), format_endpoints(obj), age(obj, now)]
 
 
 def endpointslice_cells(obj: dict[str, Any], now: datetime) -> list[Any]:
-    from .tables import _age, _name
 
-    return [_name(obj), obj.get("addressType") or "", format_slice_ports(obj), format_slice_endpoints(obj),
-            _age(obj, now)]
+    return [name(obj), obj.get("addressType") or "", format_slice_ports(obj), format_slice_endpoints(obj),
+            age(obj, now)]
 
 
-CELLS = {"Endpoints": endpoints_cells, "EndpointSlice": endpointslice_cells}
+# --- the kinds -----------------------------------------------------------------------------------
+
+_COLUMNS = columns()
+
+ENDPOINTS = Kind(
+    Resource("", "v1", "endpoints", "endpoints", "Endpoints", True, ("ep",)),
+    model=Endpoints, validate=validate_endpoints, default=default_endpoints,
+    columns=_COLUMNS["Endpoints"], cells=endpoints_cells,
+)
+ENDPOINTSLICE = Kind(
+    Resource("discovery.k8s.io", "v1", "endpointslices", "endpointslice", "EndpointSlice", True),
+    model=EndpointSlice, validate=validate_endpointslice, validate_update=validate_endpointslice_update,
+    default=default_endpointslice, columns=_COLUMNS["EndpointSlice"], cells=endpointslice_cells,
+)
+KINDS = [ENDPOINTS, ENDPOINTSLICE]

@@ -4,7 +4,8 @@ They exist to *check the shape* of a manifest the way Kubernetes' strict JSON de
 every field Kubernetes knows is declared (so nothing real Kubernetes accepts is refused), any
 other key is an unknown field (``extra="forbid"``), and scalars are strict (a string is never
 turned into an int, ``replicas: "three"`` and ``image: 5`` are type errors). The semantic rules
-(names, ports, enums, immutability) live in ``validation.py``; the objects themselves stay plain
+(names, ports, enums, immutability) live in each kind's module (``pods.py``, ``services.py``,
+``core.py``), which also names its model on its ``Kind``; the objects themselves stay plain
 dicts everywhere in the project, these classes are never stored.
 
 Attribute names are written exactly as the JSON keys (camelCase), so a pydantic error location
@@ -814,14 +815,6 @@ class AnyObject(TypedObject):
     model_config = ConfigDict(extra="allow", strict=True)
 
 
-MODELS: dict[str, type[TypedObject]] = {
-    "Pod": Pod,
-    "Service": Service,
-    "Namespace": Namespace,
-    "Node": Node,
-    "Event": Event,
-}
-
 # Keys under which a pydantic location segment is a map key, not a field name: printed
 # ``metadata.labels[app]`` the Kubernetes way.
 MAP_FIELDS = frozenset({
@@ -829,14 +822,3 @@ MAP_FIELDS = frozenset({
     "capacity", "allocatable", "allocatedResources",
     "data", "binaryData", "stringData", "parameters",  # ConfigMap, Secret, StorageClass
 })
-
-
-def warm_up() -> None:
-    """Compile every model's validator now (the daemon calls this once it is serving)."""
-    for model in MODELS.values():
-        model.model_rebuild()
-
-
-def model_for(kind: str) -> type[TypedObject]:
-    """The model that checks a manifest of ``kind`` (a permissive one for kinds without a model)."""
-    return MODELS.get(kind, AnyObject)

@@ -8,20 +8,25 @@ a backend is a Service (name plus port name *or* number) or a resource, not both
 
 ``kubectl get ingress`` prints ``NAME CLASS HOSTS ADDRESS PORTS AGE`` as Kubernetes' printers do
 (``*`` for a rule without host, ``80, 443`` when TLS is configured).
-
-Helpers of the shared modules are imported inside the functions: those modules import this one.
 """
 
 from __future__ import annotations
 
 import ipaddress
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from .models import K8sModel, TypedObject
-
-if TYPE_CHECKING:
-    from .validation import ErrorList
+from minikube_lite.api.kind import Kind, StoreView, Strategy
+from minikube_lite.api.models import K8sModel, TypedObject
+from minikube_lite.api.resources import ALL_VERBS, Resource
+from minikube_lite.api.tables import AGE_COLUMN, NAME_COLUMN, age, column, name
+from minikube_lite.api.validation import (
+    ErrorList,
+    is_dns1035_label,
+    is_dns1123_subdomain,
+    is_valid_port_name,
+    is_valid_port_num,
+)
 
 PATH_TYPES = ["Exact", "ImplementationSpecific", "Prefix"]
 DEFAULT_CLASS_ANNOTATION = "ingressclass.kubernetes.io/is-default-class"
@@ -119,7 +124,6 @@ class IngressClass(TypedObject):
     spec: IngressClassSpec | None = None
 
 
-MODELS: dict[str, type[TypedObject]] = {"Ingress": Ingress, "IngressClass": IngressClass}
 
 # --- validation --------------------------------------------------------------------------------
 
@@ -128,7 +132,6 @@ _BAD_SUFFIXES = ("/..", "/.")
 
 
 def _validate_backend(errs: ErrorList, backend: dict[str, Any] | None, path: str) -> None:
-    from .validation import is_dns1035_label, is_valid_port_name, is_valid_port_num
 
     if backend is None:
         errs.required(path)
@@ -160,7 +163,6 @@ def _validate_backend(errs: ErrorList, backend: dict[str, Any] | None, path: str
 
 
 def _validate_host(errs: ErrorList, host: str, path: str) -> None:
-    from .validation import is_dns1123_subdomain
 
     try:
         ipaddress.ip_address(host)
@@ -173,7 +175,6 @@ def _validate_host(errs: ErrorList, host: str, path: str) -> None:
 
 
 def validate_ingress(errs: ErrorList, obj: dict[str, Any]) -> None:
-    from .validation import is_dns1123_subdomain
 
     spec = obj.get("spec") or {}
     rules = spec.get("rules") or []
@@ -228,7 +229,6 @@ def validate_ingressclass_update(errs: ErrorList, old: dict[str, Any], new: dict
         errs.invalid("spec.controller", (new.get("spec") or {}).get("controller"), "field is immutable")
 
 
-VALIDATORS = {"Ingress": validate_ingress, "IngressClass": validate_ingressclass}
 UPDATE_VALIDATORS = {"IngressClass": validate_ingressclass_update}
 
 
@@ -240,29 +240,27 @@ def default_ingress(obj: dict[str, Any]) -> None:
     obj.setdefault("status", {}).setdefault("loadBalancer", {})
 
 
-DEFAULTS = {"Ingress": default_ingress}
 
 
 # --- kubectl get ---------------------------------------------------------------------------------
 
 
 def columns() -> dict[str, list[dict[str, Any]]]:
-    from .tables import _AGE, _NAME, _col
 
     return {
         "Ingress": [
-            _NAME,
-            _col("Class", "The name of the IngressClass resource that should be used for ingress."),
-            _col("Hosts", "Hosts that incoming requests are matched against before the ingress rule"),
-            _col("Address", "Address is a list containing ingress points for the load-balancer"),
-            _col("Ports", "Ports of TLS configurations that open"),
-            _AGE,
+            NAME_COLUMN,
+            column("Class", "The name of the IngressClass resource that should be used for ingress."),
+            column("Hosts", "Hosts that incoming requests are matched against before the ingress rule"),
+            column("Address", "Address is a list containing ingress points for the load-balancer"),
+            column("Ports", "Ports of TLS configurations that open"),
+            AGE_COLUMN,
         ],
         "IngressClass": [
-            _NAME,
-            _col("Controller", "Controller that is responsible for handling this class"),
-            _col("Parameters", "A reference to a resource with additional parameters"),
-            _AGE,
+            NAME_COLUMN,
+            column("Controller", "Controller that is responsible for handling this class"),
+            column("Parameters", "A reference to a resource with additional parameters"),
+            AGE_COLUMN,
         ],
     }
 
@@ -276,18 +274,16 @@ def _hosts(rules: list[dict[str, Any]]) -> str:
 
 
 def ingress_cells(obj: dict[str, Any], now: datetime) -> list[Any]:
-    from .tables import _age, _name
 
     spec = obj.get("spec") or {}
     lb = ((obj.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
     address = ",".join(i.get("ip") or i.get("hostname") or "" for i in lb if i.get("ip") or i.get("hostname"))
     ports = "80, 443" if spec.get("tls") else "80"
-    return [_name(obj), spec.get("ingressClassName") or "<none>", _hosts(spec.get("rules") or []), address, ports,
-            _age(obj, now)]
+    return [name(obj), spec.get("ingressClassName") or "<none>", _hosts(spec.get("rules") or []), address, ports,
+            age(obj, now)]
 
 
 def ingressclass_cells(obj: dict[str, Any], now: datetime) -> list[Any]:
-    from .tables import _age, _name
 
     spec = obj.get("spec") or {}
     params = spec.get("parameters")
@@ -295,7 +291,41 @@ def ingressclass_cells(obj: dict[str, Any], now: datetime) -> list[Any]:
     if params:
         group = params.get("apiGroup") or ""
         shown = f"{params.get('kind')}.{group}/{params.get('name')}" if group else f"{params.get('kind')}/{params.get('name')}"
-    return [_name(obj), spec.get("controller") or "", shown, _age(obj, now)]
+    return [name(obj), spec.get("controller") or "", shown, age(obj, now)]
 
 
-CELLS = {"Ingress": ingress_cells, "IngressClass": ingressclass_cells}
+# --- the kinds -----------------------------------------------------------------------------------
+
+class IngressStrategy(Strategy):
+    def prepare_create(self, obj: dict[str, Any], store: StoreView) -> None:
+        """The DefaultIngressClass admission: a new Ingress naming no class gets the default one.
+
+        As kube-apiserver's plugin: only on create, only when neither ``spec.ingressClassName``
+        nor the legacy ``kubernetes.io/ingress.class`` annotation is set, and only when a class is
+        marked default (the newest, if several are).
+        """
+        spec = obj.setdefault("spec", {})
+        annotations = obj["metadata"].get("annotations") or {}
+        if spec.get("ingressClassName") or "kubernetes.io/ingress.class" in annotations:
+            return
+        defaults = [c for c in store.list_all("ingressclasses", "networking.k8s.io")
+                    if ((c.get("metadata") or {}).get("annotations") or {}).get(DEFAULT_CLASS_ANNOTATION) == "true"]
+        if defaults:
+            newest = max(defaults, key=lambda c: c["metadata"].get("creationTimestamp") or "")
+            spec["ingressClassName"] = newest["metadata"]["name"]
+
+
+_COLUMNS = columns()
+
+INGRESS = Kind(
+    Resource("networking.k8s.io", "v1", "ingresses", "ingress", "Ingress", True, ("ing",), (), tuple(ALL_VERBS),
+             ("status",)),
+    model=Ingress, validate=validate_ingress, default=default_ingress, columns=_COLUMNS["Ingress"],
+    cells=ingress_cells, strategy=IngressStrategy(),
+)
+INGRESSCLASS = Kind(
+    Resource("networking.k8s.io", "v1", "ingressclasses", "ingressclass", "IngressClass", False),
+    model=IngressClass, validate=validate_ingressclass, validate_update=validate_ingressclass_update,
+    columns=_COLUMNS["IngressClass"], cells=ingressclass_cells,
+)
+KINDS = [INGRESS, INGRESSCLASS]

@@ -1,9 +1,9 @@
-"""The kinds this API server serves, and how each is named on the wire.
+"""How a kind is named on the wire (the naming part of a kind's declaration, ``api/kind.py``).
 
 One ``Resource`` per kind: group/version, plural (the URL segment), singular, kind, whether
 it lives in a namespace, short names and categories for kubectl, verbs and subresources for
-discovery. Discovery, OpenAPI, routing and the client all read this table; adding a kind
-starts here.
+discovery. The kinds served are those of the register (``api/register.py``); discovery,
+OpenAPI, routing and the client look them up there. A leaf module.
 """
 
 from __future__ import annotations
@@ -49,70 +49,3 @@ class Resource:
         if name:
             base += f"/{name}"
         return base
-
-
-RESOURCES: list[Resource] = [
-    Resource("", "v1", "namespaces", "namespace", "Namespace", False, ("ns",), (),
-             tuple(v for v in ALL_VERBS if v != "deletecollection"), ("status", "finalize")),
-    Resource("", "v1", "nodes", "node", "Node", False, ("no",), (), tuple(ALL_VERBS), ("status",)),
-    Resource("", "v1", "pods", "pod", "Pod", True, ("po",), ("all",), tuple(ALL_VERBS),
-             ("status", "log", "exec", "binding")),
-    Resource("", "v1", "services", "service", "Service", True, ("svc",), ("all",), tuple(ALL_VERBS),
-             ("status",)),
-    Resource("", "v1", "events", "event", "Event", True, ("ev",), (), tuple(ALL_VERBS)),
-    # Served read-only and empty: kubectl's client-side validation lists CRDs before it reports an
-    # unknown kind ("no matches for kind ..."); a 404 here would turn that into a confusing error.
-    Resource("apiextensions.k8s.io", "v1", "customresourcedefinitions", "customresourcedefinition",
-             "CustomResourceDefinition", False, ("crd", "crds"), ("api-extensions",), ("get", "list", "watch")),
-    Resource("apps", "v1", "deployments", "deployment", "Deployment", True, ("deploy",), ("all",), tuple(ALL_VERBS),
-             ("status", "scale"), {"scale": ("Scale", "autoscaling", "v1")}),
-    Resource("apps", "v1", "replicasets", "replicaset", "ReplicaSet", True, ("rs",), ("all",), tuple(ALL_VERBS),
-             ("status", "scale"), {"scale": ("Scale", "autoscaling", "v1")}),
-    # Configuration and storage kinds (schemas and rules in api/config.py, api/storage.py, api/endpoints.py)
-    Resource("", "v1", "configmaps", "configmap", "ConfigMap", True, ("cm",)),
-    Resource("", "v1", "secrets", "secret", "Secret", True),
-    Resource("", "v1", "endpoints", "endpoints", "Endpoints", True, ("ep",)),
-    Resource("discovery.k8s.io", "v1", "endpointslices", "endpointslice", "EndpointSlice", True),
-    Resource("", "v1", "persistentvolumeclaims", "persistentvolumeclaim", "PersistentVolumeClaim", True, ("pvc",),
-             (), tuple(ALL_VERBS), ("status",)),
-    Resource("", "v1", "persistentvolumes", "persistentvolume", "PersistentVolume", False, ("pv",), (),
-             tuple(ALL_VERBS), ("status",)),
-    Resource("storage.k8s.io", "v1", "storageclasses", "storageclass", "StorageClass", False, ("sc",)),
-    # Ingress (schemas and rules in api/networking.py; served by proxy/ingress.py)
-    Resource("networking.k8s.io", "v1", "ingresses", "ingress", "Ingress", True, ("ing",), (), tuple(ALL_VERBS),
-             ("status",)),
-    Resource("networking.k8s.io", "v1", "ingressclasses", "ingressclass", "IngressClass", False),
-    # Leases (api/coordination.py): the kubelet's heartbeat lives in kube-node-lease
-    Resource("coordination.k8s.io", "v1", "leases", "lease", "Lease", True),
-]
-
-_BY_PLURAL = {(r.group, r.plural): r for r in RESOURCES}
-
-
-def by_plural(plural: str, group: str | None = None) -> Resource | None:
-    """Find a resource by its plural name (and group when given; otherwise the first match)."""
-    if group is not None:
-        return _BY_PLURAL.get((group, plural))
-    for r in RESOURCES:
-        if r.plural == plural:
-            return r
-    return None
-
-
-def by_kind(api_version: str, kind: str) -> Resource | None:
-    """Find a resource by ``apiVersion`` and ``kind`` as written in a manifest."""
-    group, _, version = api_version.rpartition("/")
-    for r in RESOURCES:
-        if r.group == group and r.version == version and r.kind == kind:
-            return r
-    return None
-
-
-def groups() -> dict[str, list[str]]:
-    """group name -> served versions (core group is "")."""
-    out: dict[str, list[str]] = {}
-    for r in RESOURCES:
-        versions = out.setdefault(r.group, [])
-        if r.version not in versions:
-            versions.append(r.version)
-    return out

@@ -1,7 +1,7 @@
 """PersistentVolumeClaim, PersistentVolume (core/v1) and StorageClass (storage.k8s.io/v1).
 
 Schemas, validation, defaults and ``kubectl get pvc,pv,sc`` columns of the three storage kinds,
-registered with a line each in the shared tables. The rules follow Kubernetes'
+declared as ``Kind`` values (``KINDS``) for ``api/register.py``. The rules follow Kubernetes'
 ``ValidatePersistentVolumeClaim``/``ValidatePersistentVolume`` (access modes required and known,
 a positive ``storage`` quantity, exactly one volume source, known reclaim policy and volume mode)
 and ``ValidateStorageClass`` (a provisioner, immutable parameters/provisioner/reclaimPolicy/
@@ -18,9 +18,11 @@ from __future__ import annotations
 
 import copy
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from .models import (
+from minikube_lite.api import mergekeys
+from minikube_lite.api.kind import Kind, StoreView, Strategy
+from minikube_lite.api.models import (
     HostPathVolumeSource,
     K8sModel,
     Loose,
@@ -30,9 +32,15 @@ from .models import (
     Time,
     TypedObject,
 )
-
-if TYPE_CHECKING:
-    from .validation import ErrorList
+from minikube_lite.api.resources import ALL_VERBS, Resource
+from minikube_lite.api.tables import AGE_COLUMN, NAME_COLUMN, age, column, name
+from minikube_lite.api.validation import (
+    ErrorList,
+    is_dns1123_subdomain,
+    is_qualified_name,
+    normalized,
+    parse_quantity,
+)
 
 ACCESS_MODES = ["ReadOnlyMany", "ReadWriteMany", "ReadWriteOnce", "ReadWriteOncePod"]
 _MODE_ABBREVIATIONS = (("ReadWriteOnce", "RWO"), ("ReadOnlyMany", "ROX"), ("ReadWriteMany", "RWX"),
@@ -149,11 +157,6 @@ class StorageClass(TypedObject):
     allowedTopologies: list[Loose] | None = None
 
 
-MODELS: dict[str, type[TypedObject]] = {
-    "PersistentVolumeClaim": PersistentVolumeClaim,
-    "PersistentVolume": PersistentVolume,
-    "StorageClass": StorageClass,
-}
 
 
 # --- validation ----------------------------------------------------------------------------------
@@ -170,7 +173,6 @@ def _validate_access_modes(errs: ErrorList, modes: list[str] | None, path: str) 
 
 
 def _validate_storage(errs: ErrorList, value: Any, path: str) -> None:
-    from .validation import parse_quantity
 
     try:
         positive = parse_quantity(value) > 0
@@ -181,7 +183,6 @@ def _validate_storage(errs: ErrorList, value: Any, path: str) -> None:
 
 
 def _validate_class_name(errs: ErrorList, name: str | None, path: str) -> None:
-    from .validation import is_dns1123_subdomain
 
     if name:
         errs.each(path, name, is_dns1123_subdomain(name))
@@ -237,7 +238,6 @@ def validate_pv(errs: ErrorList, obj: dict[str, Any]) -> None:
 
 
 def validate_storageclass(errs: ErrorList, obj: dict[str, Any]) -> None:
-    from .validation import is_qualified_name
 
     provisioner = obj.get("provisioner") or ""
     if not provisioner:
@@ -255,7 +255,6 @@ def validate_storageclass(errs: ErrorList, obj: dict[str, Any]) -> None:
 
 def _without(spec: dict[str, Any], old: dict[str, Any]) -> dict[str, Any]:
     """``spec`` with the fields a claim may change after creation taken from ``old``."""
-    from .validation import _normalized
 
     out = copy.deepcopy(spec)
     if not old.get("volumeName"):
@@ -265,14 +264,13 @@ def _without(spec: dict[str, Any], old: dict[str, Any]) -> dict[str, Any]:
     resources = out.setdefault("resources", {})
     resources["requests"] = copy.deepcopy((old.get("resources") or {}).get("requests"))
     out["volumeAttributesClassName"] = old.get("volumeAttributesClassName")
-    return _normalized(out)
+    return normalized(out)
 
 
 def validate_pvc_update(errs: ErrorList, old: dict[str, Any], new: dict[str, Any]) -> None:
-    from .validation import _normalized
 
     old_spec, new_spec = old.get("spec") or {}, new.get("spec") or {}
-    if _without(new_spec, old_spec) != _normalized(old_spec):
+    if _without(new_spec, old_spec) != normalized(old_spec):
         errs.forbidden("spec", "spec is immutable after creation except resources.requests and "
                                "volumeAttributesClassName for bound claims")
     if old_spec.get("volumeName") and new_spec.get("volumeName") != old_spec["volumeName"]:
@@ -298,8 +296,6 @@ def validate_storageclass_update(errs: ErrorList, old: dict[str, Any], new: dict
         errs.invalid("volumeBindingMode", new.get("volumeBindingMode"), "field is immutable")
 
 
-VALIDATORS = {"PersistentVolumeClaim": validate_pvc, "PersistentVolume": validate_pv,
-              "StorageClass": validate_storageclass}
 UPDATE_VALIDATORS = {"PersistentVolumeClaim": validate_pvc_update, "PersistentVolume": validate_pv_update,
                      "StorageClass": validate_storageclass_update}
 
@@ -329,8 +325,6 @@ def default_storageclass(obj: dict[str, Any]) -> None:
     obj.setdefault("volumeBindingMode", "Immediate")
 
 
-DEFAULTS = {"PersistentVolumeClaim": default_pvc, "PersistentVolume": default_pv,
-            "StorageClass": default_storageclass}
 
 
 # --- helpers shared with the controller -------------------------------------------------------------
@@ -381,47 +375,46 @@ def access_modes_string(modes: list[str] | None) -> str:
 
 
 def columns() -> dict[str, list[dict[str, Any]]]:
-    from .tables import _AGE, _NAME, _col
 
     def mode(what: str) -> dict[str, Any]:
-        return _col("VolumeMode", f"volumeMode defines what type of volume is required by the {what}.", priority=1)
+        return column("VolumeMode", f"volumeMode defines what type of volume is required by the {what}.", priority=1)
 
     return {
         "PersistentVolumeClaim": [
-            _NAME,
-            _col("Status", "phase represents the current phase of PersistentVolumeClaim."),
-            _col("Volume", "volumeName is the binding reference to the PersistentVolume backing this claim."),
-            _col("Capacity", "capacity represents the actual resources of the underlying volume."),
-            _col("Access Modes", "accessModes contains the actual access modes the volume backing the PVC has."),
-            _col("StorageClass", "StorageClass of the pvc"),
-            _col("VolumeAttributesClass", "VolumeAttributesClass of the pvc"),
-            _AGE, mode("claim"),
+            NAME_COLUMN,
+            column("Status", "phase represents the current phase of PersistentVolumeClaim."),
+            column("Volume", "volumeName is the binding reference to the PersistentVolume backing this claim."),
+            column("Capacity", "capacity represents the actual resources of the underlying volume."),
+            column("Access Modes", "accessModes contains the actual access modes the volume backing the PVC has."),
+            column("StorageClass", "StorageClass of the pvc"),
+            column("VolumeAttributesClass", "VolumeAttributesClass of the pvc"),
+            AGE_COLUMN, mode("claim"),
         ],
         "PersistentVolume": [
-            _NAME,
-            _col("Capacity", "capacity is the description of the persistent volume's resources and capacity."),
-            _col("Access Modes", "accessModes contains all ways the volume can be mounted."),
-            _col("Reclaim Policy", "persistentVolumeReclaimPolicy defines what happens to a persistent volume "
+            NAME_COLUMN,
+            column("Capacity", "capacity is the description of the persistent volume's resources and capacity."),
+            column("Access Modes", "accessModes contains all ways the volume can be mounted."),
+            column("Reclaim Policy", "persistentVolumeReclaimPolicy defines what happens to a persistent volume "
                                    "when released from its claim."),
-            _col("Status", "phase indicates if a volume is available, bound to a claim, or released by a claim."),
-            _col("Claim", "claimRef is part of a bi-directional binding between PersistentVolume and "
+            column("Status", "phase indicates if a volume is available, bound to a claim, or released by a claim."),
+            column("Claim", "claimRef is part of a bi-directional binding between PersistentVolume and "
                           "PersistentVolumeClaim."),
-            _col("StorageClass", "StorageClass of the pv"),
-            _col("VolumeAttributesClass", "VolumeAttributesClass of the pv"),
-            _col("Reason", "reason is a brief CamelCase string that describes any failure and is meant for "
+            column("StorageClass", "StorageClass of the pv"),
+            column("VolumeAttributesClass", "VolumeAttributesClass of the pv"),
+            column("Reason", "reason is a brief CamelCase string that describes any failure and is meant for "
                            "machine parsing and tidy display in the CLI."),
-            _AGE, mode("persistent volume"),
+            AGE_COLUMN, mode("persistent volume"),
         ],
         "StorageClass": [
-            _NAME,
-            _col("Provisioner", "provisioner indicates the type of the provisioner."),
-            _col("ReclaimPolicy", "reclaimPolicy controls the reclaimPolicy for dynamically provisioned "
+            NAME_COLUMN,
+            column("Provisioner", "provisioner indicates the type of the provisioner."),
+            column("ReclaimPolicy", "reclaimPolicy controls the reclaimPolicy for dynamically provisioned "
                                   "PersistentVolumes of this storage class. Defaults to Delete."),
-            _col("VolumeBindingMode", "volumeBindingMode indicates how PersistentVolumeClaims should be "
+            column("VolumeBindingMode", "volumeBindingMode indicates how PersistentVolumeClaims should be "
                                       "provisioned and bound. When unset, VolumeBindingImmediate is used."),
-            _col("AllowVolumeExpansion", "allowVolumeExpansion shows whether the storage class allow volume "
+            column("AllowVolumeExpansion", "allowVolumeExpansion shows whether the storage class allow volume "
                                          "expand."),
-            _AGE,
+            AGE_COLUMN,
         ],
     }
 
@@ -433,35 +426,69 @@ def _phase(obj: dict[str, Any]) -> str:
 
 
 def pvc_cells(obj: dict[str, Any], now: datetime) -> list[Any]:
-    from .tables import _age, _name
 
     spec, status = obj.get("spec") or {}, obj.get("status") or {}
     capacity = modes = ""
     if spec.get("volumeName"):
         capacity = str((status.get("capacity") or {}).get("storage") or "")
         modes = access_modes_string(status.get("accessModes"))
-    return [_name(obj), _phase(obj), spec.get("volumeName") or "", capacity, modes, claim_class(obj),
-            spec.get("volumeAttributesClassName") or "<unset>", _age(obj, now), spec.get("volumeMode") or "<unset>"]
+    return [name(obj), _phase(obj), spec.get("volumeName") or "", capacity, modes, claim_class(obj),
+            spec.get("volumeAttributesClassName") or "<unset>", age(obj, now), spec.get("volumeMode") or "<unset>"]
 
 
 def pv_cells(obj: dict[str, Any], now: datetime) -> list[Any]:
-    from .tables import _age, _name
 
     spec, status = obj.get("spec") or {}, obj.get("status") or {}
     ref = spec.get("claimRef")
     claim = f"{ref.get('namespace') or ''}/{ref.get('name') or ''}" if ref else ""
-    return [_name(obj), str((spec.get("capacity") or {}).get("storage") or ""),
+    return [name(obj), str((spec.get("capacity") or {}).get("storage") or ""),
             access_modes_string(spec.get("accessModes")), spec.get("persistentVolumeReclaimPolicy") or "",
             _phase(obj), claim, volume_class(obj), spec.get("volumeAttributesClassName") or "<unset>",
-            status.get("reason") or "", _age(obj, now), spec.get("volumeMode") or "<unset>"]
+            status.get("reason") or "", age(obj, now), spec.get("volumeMode") or "<unset>"]
 
 
 def storageclass_cells(obj: dict[str, Any], now: datetime) -> list[Any]:
-    from .tables import _age, _name
 
-    name = _name(obj) + (" (default)" if is_default_class(obj) else "")
-    return [name, obj.get("provisioner") or "", obj.get("reclaimPolicy") or "Delete",
-            obj.get("volumeBindingMode") or "Immediate", bool(obj.get("allowVolumeExpansion")), _age(obj, now)]
+    shown = name(obj) + (" (default)" if is_default_class(obj) else "")
+    return [shown, obj.get("provisioner") or "", obj.get("reclaimPolicy") or "Delete",
+            obj.get("volumeBindingMode") or "Immediate", bool(obj.get("allowVolumeExpansion")), age(obj, now)]
 
 
-CELLS = {"PersistentVolumeClaim": pvc_cells, "PersistentVolume": pv_cells, "StorageClass": storageclass_cells}
+# --- the kinds -----------------------------------------------------------------------------------
+
+class ProtectionStrategy(Strategy):
+    """The StorageObjectInUseProtection admission plugin: a new claim or volume carries its
+    protection finalizer, which the storage controller removes once nothing uses it."""
+
+    def __init__(self, finalizer: str) -> None:
+        self.finalizer = finalizer
+
+    def prepare_create(self, obj: dict[str, Any], store: StoreView) -> None:
+        finalizers = obj["metadata"].setdefault("finalizers", [])
+        if self.finalizer not in finalizers:
+            finalizers.append(self.finalizer)
+
+
+PVC_PROTECTION_FINALIZER = "kubernetes.io/pvc-protection"
+PV_PROTECTION_FINALIZER = "kubernetes.io/pv-protection"
+_COLUMNS = columns()
+
+PERSISTENTVOLUMECLAIM = Kind(
+    Resource("", "v1", "persistentvolumeclaims", "persistentvolumeclaim", "PersistentVolumeClaim", True, ("pvc",),
+             (), tuple(ALL_VERBS), ("status",)),
+    model=PersistentVolumeClaim, validate=validate_pvc, validate_update=validate_pvc_update, default=default_pvc,
+    columns=_COLUMNS["PersistentVolumeClaim"], cells=pvc_cells, merge_keys=mergekeys.merge_keys(mergekeys.CONDITIONS),
+    strategy=ProtectionStrategy(PVC_PROTECTION_FINALIZER),
+)
+PERSISTENTVOLUME = Kind(
+    Resource("", "v1", "persistentvolumes", "persistentvolume", "PersistentVolume", False, ("pv",), (),
+             tuple(ALL_VERBS), ("status",)),
+    model=PersistentVolume, validate=validate_pv, validate_update=validate_pv_update, default=default_pv,
+    columns=_COLUMNS["PersistentVolume"], cells=pv_cells, strategy=ProtectionStrategy(PV_PROTECTION_FINALIZER),
+)
+STORAGECLASS = Kind(
+    Resource("storage.k8s.io", "v1", "storageclasses", "storageclass", "StorageClass", False, ("sc",)),
+    model=StorageClass, validate=validate_storageclass, validate_update=validate_storageclass_update,
+    default=default_storageclass, columns=_COLUMNS["StorageClass"], cells=storageclass_cells,
+)
+KINDS = [PERSISTENTVOLUMECLAIM, PERSISTENTVOLUME, STORAGECLASS]

@@ -25,7 +25,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import PlainTextResponse, Response, StreamingResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ..api import tables
+from ..api import register
 from ..api.errors import (
     ApiError,
     BadRequest,
@@ -35,7 +35,8 @@ from ..api.errors import (
     RequestEntityTooLarge,
     UnsupportedMediaType,
 )
-from ..api.resources import Resource, by_plural
+from ..api.register import by_plural
+from ..api.resources import Resource
 from ..store.base import StoreFull
 from . import decoding, discovery, openapi, protobuf, query, scale
 from . import exec as exec_routes
@@ -77,13 +78,13 @@ def parse_path(prefix: str, rest: str) -> Target:
         group, version, parts = parts[0], parts[1], parts[2:]
     namespace = None
     if len(parts) >= 3 and parts[0] == "namespaces":
-        candidate = by_plural(parts[2], group)
-        if candidate is not None and candidate.version == version and candidate.namespaced:
+        candidate = by_plural(parts[2], group, version)
+        if candidate is not None and candidate.namespaced:
             namespace, parts = parts[1], parts[2:]
     if not parts:
         raise NotFound("", rest)
-    res = by_plural(parts[0], group)
-    if res is None or res.version != version:
+    res = by_plural(parts[0], group, version)
+    if res is None:
         raise ApiError("the server could not find the requested resource", code=404, reason="NotFound",
                        details={"group": group, "kind": parts[0]})
     name = parts[1] if len(parts) > 1 else None
@@ -379,7 +380,7 @@ def create_app(registry: Registry, *, server_address: str = "127.0.0.1:8080", ma
     def _object_response(request: Request, res: Resource, obj: dict[str, Any], status_code: int = 200,
                          headers: dict[str, str] | None = None) -> JSONResponse:
         if _wants_table(request):
-            table = tables.to_table(res, [obj], include_object=request.query_params.get(
+            table = register.to_table(res, [obj], include_object=request.query_params.get(
                 "includeObject", "Metadata"), resource_version=obj["metadata"].get("resourceVersion", ""))
             return JSONResponse(table, status_code=status_code, headers=headers)
         return JSONResponse(obj, status_code=status_code, headers=headers)
@@ -392,7 +393,7 @@ def create_app(registry: Registry, *, server_address: str = "127.0.0.1:8080", ma
             field_selector=q.get("fieldSelector"), limit=_int(q.get("limit"), "limit"),
             continue_token=q.get("continue"), shared=True)
         if _wants_table(request):
-            table = tables.to_table(target.res, [c.obj for c in cached],
+            table = register.to_table(target.res, [c.obj for c in cached],
                                     include_object=q.get("includeObject", "Metadata"), resource_version=rv)
             if cont:
                 table["metadata"]["continue"] = cont
@@ -501,7 +502,7 @@ def create_app(registry: Registry, *, server_address: str = "127.0.0.1:8080", ma
                             batch.append((json.dumps({"type": etype, "object": obj}) + "\n").encode())
                         elif as_table:
                             last_rv = obj.obj["metadata"].get("resourceVersion", last_rv)
-                            table = tables.to_table(target.res, [obj.obj], include_object=include,
+                            table = register.to_table(target.res, [obj.obj], include_object=include,
                                                     resource_version=last_rv)
                             if not first:
                                 table["columnDefinitions"] = []

@@ -17,7 +17,8 @@ import json
 from typing import Any
 
 from ..api.errors import ApiError, BadRequest, NotFound
-from ..api.resources import Resource, by_kind
+from ..api.register import by_kind
+from ..api.resources import Resource
 from .decoding import load_yaml_all
 from .patch import merge_key_for, strategic_merge_patch
 from .registry import Registry

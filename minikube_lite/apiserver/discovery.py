@@ -9,7 +9,7 @@ from __future__ import annotations
 import platform
 from typing import Any
 
-from ..api.resources import RESOURCES, groups
+from ..api.register import groups, resources
 
 KUBERNETES_VERSION = {"major": "1", "minor": "32", "gitVersion": "v1.32.0"}
 
@@ -64,7 +64,7 @@ _SUBRESOURCE_KINDS = {"log": "Pod", "exec": "PodExecOptions", "binding": "Bindin
 
 def api_resource_list(group: str, version: str) -> dict[str, Any] | None:
     items: list[dict[str, Any]] = []
-    for r in RESOURCES:
+    for r in resources():
         if r.group != group or r.version != version:
             continue
         entry: dict[str, Any] = {"name": r.plural, "singularName": r.singular, "namespaced": r.namespaced,

@@ -30,7 +30,7 @@ from fastapi import FastAPI, Request
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from ..api.errors import ApiError, BadRequest
-from ..api.resources import by_plural
+from ..api.register import by_plural
 from .responses import KubeJSONResponse as JSONResponse
 
 log = logging.getLogger(__name__)

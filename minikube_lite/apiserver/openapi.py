@@ -8,11 +8,11 @@ query parameter, kubectl concludes the server validates, sends ``?fieldValidatio
 does no client-side schema validation. Without any OpenAPI, apply fails outright.
 ``kubectl explain`` reads the kinds' schemas from the same documents.
 
-Everything is generated from ``minikube_lite.api.resources.RESOURCES``: for each kind its
+Everything is generated from the register of kinds (``api/register.py``): for each kind its
 collection paths (list, create, deletecollection), its item path (get, replace, patch, delete),
 its subresource paths and a schema. Kinds with a hand-written description below (Pod, Service,
 the Scale subresource) get a real schema; every other kind gets a permissive object schema that
-still carries its group-version-kind, so adding a kind to the table is enough.
+still carries its group-version-kind, so registering a kind is enough.
 
 How kubectl computes client-side apply patches matters here: it uses an OpenAPI schema only if
 the v3 PATCH operation accepts ``application/strategic-merge-patch+json`` or, failing that, if a
@@ -30,7 +30,8 @@ dependency on ``protobuf`` plus generated gnostic classes: the message set is sm
 and it keeps the server free of a compiled dependency. Vendor extensions are ``NamedAny`` whose
 ``Any.yaml`` holds the value as JSON text (JSON is YAML).
 
-All documents are computed once per process and cached; the v3 root advertises each group
+All documents are computed once per register revision and cached (a kind registered at run
+time changes them, as a CRD changes kube-apiserver's); the v3 root advertises each group
 document at ``/openapi/v3/<path>?hash=<digest of the document>`` as Kubernetes does.
 """
 
@@ -41,9 +42,12 @@ import functools
 import hashlib
 import json
 import struct
+from collections.abc import Mapping
 from typing import Any
 
-from minikube_lite.api.resources import RESOURCES, Resource
+from minikube_lite.api import register
+from minikube_lite.api.mergekeys import OBJECT_META, PRIMITIVE, RETAIN_KEYS_LISTS, list_keys
+from minikube_lite.api.resources import Resource
 
 V2_PROTOBUF_CONTENT_TYPE = "application/com.github.proto-openapi.spec.v2.v1.0+protobuf"
 V3_CONTENT_TYPE = "application/json"
@@ -116,19 +120,43 @@ def _str_list(description: str) -> Schema:
             "x-kubernetes-list-type": "atomic"}
 
 
-def _list(items: Schema, description: str, merge_key: str | None = None, strategy: str | None = None,
-          map_keys: list[str] | None = None) -> Schema:
-    out: Schema = {"type": "array", "items": items, "description": description}
-    if merge_key:
-        out["x-kubernetes-patch-merge-key"] = merge_key
-    if strategy:
-        out["x-kubernetes-patch-strategy"] = strategy
-    if map_keys:
-        out["x-kubernetes-list-type"] = "map"
-        out["x-kubernetes-list-map-keys"] = map_keys
-    elif merge_key is None:
-        out["x-kubernetes-list-type"] = "atomic"
-    return out
+def _list(items: Schema, description: str) -> Schema:
+    """An array; atomic unless the kind declares a merge key for its path (``_annotate_lists``)."""
+    return {"type": "array", "items": items, "description": description, "x-kubernetes-list-type": "atomic"}
+
+
+def _annotate_lists(pool: dict[str, Schema], root: str, path: str, merge_keys: Mapping[str, str]) -> None:
+    """Write the kind's merge keys (``Kind.merge_keys``, the register's) onto the arrays of the
+    definitions reachable from ``root`` at dotted ``path``: patch merge key and strategy, and
+    ``x-kubernetes-list-type`` map (keys ``mergekeys.list_keys``) or set. Definitions outside
+    ``pool`` are left alone."""
+    seen: set[tuple[str, str]] = set()
+
+    def visit(node: Any, at: str) -> None:
+        if not isinstance(node, dict):
+            return
+        ref = node.get("$ref")
+        if ref is None and len(node.get("allOf") or []) == 1:
+            ref = node["allOf"][0].get("$ref")
+        if isinstance(ref, str):
+            name = ref.rsplit("/", 1)[-1]
+            if name in pool and (name, at) not in seen:
+                seen.add((name, at))
+                visit(pool[name], at)
+        if node.get("type") == "array":
+            mkey = merge_keys.get(at)
+            if mkey == PRIMITIVE:
+                node.update({"x-kubernetes-patch-strategy": "merge", "x-kubernetes-list-type": "set"})
+            elif mkey is not None:
+                last = at.rsplit(".", 1)[-1]
+                strategy = "merge,retainKeys" if last in RETAIN_KEYS_LISTS else "merge"
+                node.update({"x-kubernetes-patch-merge-key": mkey, "x-kubernetes-patch-strategy": strategy,
+                             "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": list(list_keys(mkey))})
+            visit(node.get("items"), at)
+        for key, child in (node.get("properties") or {}).items():
+            visit(child, f"{at}.{key}" if at else key)
+
+    visit(pool[root], path)
 
 
 def _object(description: str, properties: dict[str, Schema], required: list[str] | None = None) -> Schema:
@@ -158,6 +186,12 @@ def _kind_header(description: str) -> dict[str, Schema]:
 
 def _meta_schemas() -> dict[str, Schema]:
     """Shared object-metadata, list-metadata and request/response schemas."""
+    pool = _meta_pool()
+    _annotate_lists(pool, META + "ObjectMeta", "metadata", OBJECT_META)
+    return pool
+
+
+def _meta_pool() -> dict[str, Schema]:
     return {
         META + "Time": {"type": "string", "format": "date-time",
                         "description": "A timestamp in RFC 3339 form, e.g. 2024-01-02T15:04:05Z."},
@@ -176,11 +210,9 @@ def _meta_schemas() -> dict[str, Schema]:
             "labels": _str_map("Key/value pairs used to organise and select objects."),
             "annotations": _str_map("Arbitrary key/value metadata, not used for selection."),
             "ownerReferences": _list(_ref(META + "OwnerReference"),
-                                     "Objects this one depends on; it is garbage collected with them.",
-                                     merge_key="uid", strategy="merge", map_keys=["uid"]),
+                                     "Objects this one depends on; it is garbage collected with them."),
             "finalizers": {"type": "array", "items": {"type": "string", "default": ""},
-                           "description": "Keys that must be removed before the object is deleted.",
-                           "x-kubernetes-patch-strategy": "merge", "x-kubernetes-list-type": "set"},
+                           "description": "Keys that must be removed before the object is deleted."},
             "managedFields": {"type": "array", "items": _free("One field manager's entry."),
                               "description": "Which manager owns which fields (server-side apply).",
                               "x-kubernetes-list-type": "atomic"},
@@ -239,17 +271,13 @@ def _pod_schemas() -> dict[str, Schema]:
         "command": _str_list("Entrypoint; replaces the image's ENTRYPOINT. Not run in a shell."),
         "args": _str_list("Arguments to the entrypoint; replace the image's CMD."),
         "workingDir": _str("Working directory inside the container."),
-        "ports": _list(_ref(CORE + "ContainerPort"), "Ports the container exposes (informational).",
-                       merge_key="containerPort", strategy="merge", map_keys=["containerPort", "protocol"]),
-        "env": _list(_ref(CORE + "EnvVar"), "Environment variables set in the container.",
-                     merge_key="name", strategy="merge"),
+        "ports": _list(_ref(CORE + "ContainerPort"), "Ports the container exposes (informational)."),
+        "env": _list(_ref(CORE + "EnvVar"), "Environment variables set in the container."),
         "envFrom": _list(_free("A ConfigMap or Secret whose keys become variables."),
                          "Sources of environment variables."),
         "resources": _ref(CORE + "ResourceRequirements", "CPU and memory requests and limits."),
-        "volumeMounts": _list(_ref(CORE + "VolumeMount"), "Pod volumes mounted into the container.",
-                              merge_key="mountPath", strategy="merge"),
-        "volumeDevices": _list(_free("A block device."), "Block devices used by the container.",
-                               merge_key="devicePath", strategy="merge"),
+        "volumeMounts": _list(_ref(CORE + "VolumeMount"), "Pod volumes mounted into the container."),
+        "volumeDevices": _list(_free("A block device."), "Block devices used by the container."),
         "livenessProbe": _ref(CORE + "Probe", "Restart the container when this check fails."),
         "readinessProbe": _ref(CORE + "Probe", "Remove the pod from service endpoints when this fails."),
         "startupProbe": _ref(CORE + "Probe", "Other probes wait until this one succeeds."),
@@ -278,15 +306,11 @@ def _pod_schemas() -> dict[str, Schema]:
         "terminationGracePeriodSeconds": _int("Grace period when a failing probe kills.", "int64"),
     })
     spec = _object("Desired state of a pod.", {
-        "containers": _list(_ref(CORE + "Container"), "Containers of the pod; at least one.",
-                            merge_key="name", strategy="merge"),
+        "containers": _list(_ref(CORE + "Container"), "Containers of the pod; at least one."),
         "initContainers": _list(_ref(CORE + "Container"), "Containers run to completion, in order, "
-                                "before the application containers start.", merge_key="name",
-                                strategy="merge"),
-        "ephemeralContainers": _list(_free("A debugging container."), "Containers added for debugging.",
-                                     merge_key="name", strategy="merge"),
-        "volumes": _list(_ref(CORE + "Volume"), "Volumes the containers can mount.",
-                         merge_key="name", strategy="merge,retainKeys"),
+                                "before the application containers start."),
+        "ephemeralContainers": _list(_free("A debugging container."), "Containers added for debugging."),
+        "volumes": _list(_ref(CORE + "Volume"), "Volumes the containers can mount."),
         "restartPolicy": _str("Always, OnFailure or Never (default Always)."),
         "terminationGracePeriodSeconds": _int("Seconds between SIGTERM and SIGKILL on deletion.", "int64"),
         "activeDeadlineSeconds": _int("Seconds the pod may run before it is failed.", "int64"),
@@ -303,14 +327,13 @@ def _pod_schemas() -> dict[str, Schema]:
         "shareProcessNamespace": _bool("Share one PID namespace between the containers."),
         "securityContext": _free("Pod-wide security options."),
         "imagePullSecrets": _list(_free("A reference to a Secret by name."),
-                                  "Secrets used to pull the images.", merge_key="name", strategy="merge"),
+                                  "Secrets used to pull the images."),
         "hostname": _str("Hostname of the pod (default: its name)."),
         "subdomain": _str("Subdomain; the FQDN is hostname.subdomain.namespace.svc."),
         "affinity": _free("Node and pod (anti-)affinity rules."),
         "schedulerName": _str("Scheduler that places the pod."),
         "tolerations": _list(_free("A toleration of a node taint."), "Taints the pod tolerates."),
-        "hostAliases": _list(_free("An ip and its hostnames."), "Extra /etc/hosts entries.",
-                             merge_key="ip", strategy="merge"),
+        "hostAliases": _list(_free("An ip and its hostnames."), "Extra /etc/hosts entries."),
         "priorityClassName": _str("Name of the pod's PriorityClass."),
         "priority": _int("Priority value, resolved from priorityClassName."),
         "readinessGates": _list(_free("A pod condition type."), "Extra conditions for readiness."),
@@ -319,25 +342,22 @@ def _pod_schemas() -> dict[str, Schema]:
         "preemptionPolicy": _str("PreemptLowerPriority or Never."),
         "overhead": _quantity_map("Resources used by the pod sandbox."),
         "topologySpreadConstraints": _list(_free("A spread constraint."),
-                                           "How pods spread across topology domains.",
-                                           merge_key="topologyKey", strategy="merge"),
+                                           "How pods spread across topology domains."),
         "setHostnameAsFQDN": _bool("Set the hostname to the FQDN."),
         "os": _free("Operating system of the containers."),
         "hostUsers": _bool("Use the host's user namespace (default true)."),
-        "schedulingGates": _list(_free("A gate by name."), "Gates that block scheduling while present.",
-                                 merge_key="name", strategy="merge"),
-        "resourceClaims": _list(_free("A claim by name."), "Dynamic resource claims.",
-                                merge_key="name", strategy="merge,retainKeys"),
+        "schedulingGates": _list(_free("A gate by name."), "Gates that block scheduling while present."),
+        "resourceClaims": _list(_free("A claim by name."), "Dynamic resource claims."),
     }, ["containers"])
     status = _object("Observed state of a pod (written by the system).", {
         "phase": _str("Pending, Running, Succeeded, Failed or Unknown."),
         "conditions": _list(_free("A condition: type, status, reason, message, times."),
-                            "Current service state of the pod.", merge_key="type", strategy="merge"),
+                            "Current service state of the pod."),
         "message": _str("Why the pod is in this state."),
         "reason": _str("Short CamelCase reason, e.g. Evicted."),
         "hostIP": _str("IP of the node the pod runs on."),
         "podIP": _str("IP of the pod."),
-        "podIPs": _list(_free("An ip."), "IPs of the pod.", merge_key="ip", strategy="merge"),
+        "podIPs": _list(_free("An ip."), "IPs of the pod."),
         "startTime": _time("When the kubelet accepted the pod."),
         "containerStatuses": _list(_free("State, readiness and restarts of one container."),
                                    "Status of each application container."),
@@ -403,8 +423,7 @@ def _service_schemas() -> dict[str, Schema]:
             "status": _ref(CORE + "ServiceStatus", "Most recently observed status of the service."),
         }),
         CORE + "ServiceSpec": _object("Desired state of a service.", {
-            "ports": _list(_ref(CORE + "ServicePort"), "Ports the service exposes.",
-                           merge_key="port", strategy="merge", map_keys=["port", "protocol"]),
+            "ports": _list(_ref(CORE + "ServicePort"), "Ports the service exposes."),
             "selector": _str_map("Pods with these labels receive the traffic."),
             "type": _str("ClusterIP (default), NodePort, LoadBalancer or ExternalName."),
             "clusterIP": _str("Virtual IP of the service; None makes it headless."),
@@ -430,8 +449,7 @@ def _service_schemas() -> dict[str, Schema]:
         }, ["port"]),
         CORE + "ServiceStatus": _object("Observed state of a service.", {
             "loadBalancer": _free("Ingress points of the load balancer."),
-            "conditions": _list(_free("A condition."), "Current state of the service.",
-                                merge_key="type", map_keys=["type"]),
+            "conditions": _list(_free("A condition."), "Current state of the service."),
         }),
     }
 
@@ -465,6 +483,9 @@ def _kind_schemas(group: str, version: str, kind: str) -> dict[str, Schema]:
     builder = DESCRIBED.get((group, version, kind))
     if builder is not None:
         schemas = builder()
+        declared = register.kind_named(kind)
+        if declared is not None:
+            _annotate_lists(schemas, name, "", declared.merge_keys)
     else:
         schemas = {name: {
             "type": "object",
@@ -741,11 +762,15 @@ def _digest(doc: Any) -> str:
     return hashlib.sha512(json.dumps(doc, sort_keys=True).encode()).hexdigest().upper()
 
 
-@functools.cache
 def _v3_documents() -> dict[str, tuple[dict[str, Any], str]]:
     """group-version path ("api/v1", "apis/apps/v1") -> (document, hash)."""
+    return _v3_documents_at(register.revision())
+
+
+@functools.lru_cache(maxsize=2)
+def _v3_documents_at(revision: int) -> dict[str, tuple[dict[str, Any], str]]:
     by_gv: dict[str, list[Resource]] = {}
-    for r in RESOURCES:
+    for r in register.resources():
         by_gv.setdefault(_gv_path(r), []).append(r)
     docs: dict[str, tuple[dict[str, Any], str]] = {}
     for gv, resources in by_gv.items():
@@ -786,11 +811,11 @@ def v3_group(path: str) -> dict[str, Any] | None:
 
 def v3_group_bytes(path: str) -> bytes | None:
     """``v3_group`` serialized once (the documents are large; avoid re-encoding on every request)."""
-    return _v3_group_bytes(_normalize_gv(path))
+    return _v3_group_bytes(_normalize_gv(path), register.revision())
 
 
-@functools.cache
-def _v3_group_bytes(gv: str) -> bytes | None:
+@functools.lru_cache(maxsize=256)
+def _v3_group_bytes(gv: str, revision: int) -> bytes | None:
     found = _v3_documents().get(gv)
     return None if found is None else json.dumps(found[0], separators=(",", ":")).encode()
 
@@ -864,10 +889,15 @@ def _v2_operation(o: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-@functools.cache
 def _v2_document() -> dict[str, Any]:
+    return _v2_document_at(register.revision())
+
+
+@functools.lru_cache(maxsize=2)
+def _v2_document_at(revision: int) -> dict[str, Any]:
+    resources = register.resources()
     paths: dict[str, Any] = {}
-    for r in RESOURCES:
+    for r in resources:
         for path, item in _operations(r).items():
             paths[path] = {m: ([_v2_param(p) for p in o] if m == "parameters" else _v2_operation(o))
                            for m, o in item.items()}
@@ -875,7 +905,7 @@ def _v2_document() -> dict[str, Any]:
         "swagger": "2.0",
         "info": {"title": "Kubernetes", "version": API_VERSION},
         "paths": paths,
-        "definitions": {name: _to_v2_schema(s) for name, s in _schemas_for(list(RESOURCES)).items()},
+        "definitions": {name: _to_v2_schema(s) for name, s in _schemas_for(resources).items()},
     }
 
 
@@ -887,9 +917,13 @@ def v2_json() -> dict[str, Any]:
     return _v2_document()
 
 
-@functools.cache
 def v2_json_bytes() -> bytes:
-    """``v2_json`` serialized once."""
+    """``v2_json`` serialized once (per register revision)."""
+    return _v2_json_bytes(register.revision())
+
+
+@functools.lru_cache(maxsize=2)
+def _v2_json_bytes(revision: int) -> bytes:
     return json.dumps(_v2_document(), separators=(",", ":")).encode()
 
 
@@ -902,9 +936,13 @@ def v2_wants_protobuf(accept: str | None) -> bool:
     return bool(accept) and "protobuf" in accept and "proto-openapi" in accept
 
 
-@functools.cache
 def v2_protobuf() -> bytes:
     """The Swagger 2.0 document as a serialized gnostic ``openapi.v2.Document``."""
+    return _v2_protobuf(register.revision())
+
+
+@functools.lru_cache(maxsize=2)
+def _v2_protobuf(revision: int) -> bytes:
     return _enc_document(_v2_document())
 
 

@@ -34,13 +34,15 @@ from __future__ import annotations
 import copy
 import functools
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, ParamSpec, TypeVar
 
 import jsonpatch
 import jsonpointer
 
+from minikube_lite.api import register
 from minikube_lite.api.errors import ApiError, BadRequest, Invalid, UnsupportedMediaType, cause
+from minikube_lite.api.mergekeys import OBJECT_META, PRIMITIVE
 
 from .decoding import Decoded, load_json
 
@@ -68,108 +70,25 @@ PATCH_MEDIA_TYPES = (STRATEGIC_MERGE_PATCH, MERGE_PATCH, JSON_PATCH, APPLY_PATCH
 # Merge-key table
 # ---------------------------------------------------------------------------------------------
 
-#: Marks a list of scalars merged as a set (union keeping order), e.g. ``metadata.finalizers``.
-PRIMITIVE = ""
-
 #: ``(merge key, element) -> identity``: how a caller with more key fields than the merge key
 #: tells elements apart (server-side apply: ports by number *and* protocol).
 ElementKey = Callable[[str, dict[str, Any]], Any]
 
-#: Lists inside a container (``containers``, ``initContainers``, ``ephemeralContainers``).
-_CONTAINER_LISTS: dict[str, str] = {
-    "ports": "containerPort",
-    "env": "name",
-    "volumeMounts": "mountPath",
-    "volumeDevices": "devicePath",
-    "resizePolicy": "resourceName",
-}
-
-#: Lists of a PodSpec, relative to the PodSpec. ``tolerations`` has no merge key: replaced whole.
-_POD_SPEC_LISTS: dict[str, str] = {
-    "volumes": "name",
-    "imagePullSecrets": "name",
-    "hostAliases": "ip",
-    "resourceClaims": "name",
-    "schedulingGates": "name",
-    "topologySpreadConstraints": "topologyKey",
-    **{
-        f"{containers}{suffix}": key
-        for containers in ("containers", "initContainers", "ephemeralContainers")
-        for suffix, key in [("", "name"), *((f".{f}", k) for f, k in _CONTAINER_LISTS.items())]
-    },
-}
-
-#: Where each workload kind keeps its PodSpec.
-_POD_SPEC_AT: dict[str, str] = {
-    "Pod": "spec",
-    "PodTemplate": "template.spec",
-    "ReplicationController": "spec.template.spec",
-    "ReplicaSet": "spec.template.spec",
-    "Deployment": "spec.template.spec",
-    "StatefulSet": "spec.template.spec",
-    "DaemonSet": "spec.template.spec",
-    "Job": "spec.template.spec",
-    "CronJob": "spec.jobTemplate.spec.template.spec",
-}
-
-#: Lists every kind has (ObjectMeta).
-_EVERY_KIND: dict[str, str] = {
-    "metadata.ownerReferences": "uid",
-    "metadata.finalizers": PRIMITIVE,
-}
-
-_CONDITIONS = {"status.conditions": "type"}
-
-#: Other merge lists, per kind. A field not listed (``Endpoints.subsets``, ``tolerations``...) is
-#: replaced whole, as Kubernetes does for lists without a patch strategy.
-_KIND_LISTS: dict[str, dict[str, str]] = {
-    "Pod": {**_CONDITIONS, "status.podIPs": "ip", "status.hostIPs": "ip"},
-    "Node": {**_CONDITIONS, "status.addresses": "type"},
-    "Service": {"spec.ports": "port", **_CONDITIONS},
-    "ServiceAccount": {"secrets": "name"},
-    "Namespace": _CONDITIONS,
-    "PersistentVolumeClaim": _CONDITIONS,
-    "ReplicationController": _CONDITIONS,
-    "ReplicaSet": _CONDITIONS,
-    "Deployment": _CONDITIONS,
-    "StatefulSet": _CONDITIONS,
-    "DaemonSet": _CONDITIONS,
-    "Job": _CONDITIONS,
-    "Endpoints": {},
-    "ConfigMap": {},
-    "Secret": {},
-}
-
-
-def _build_table() -> dict[str, dict[str, str]]:
-    table: dict[str, dict[str, str]] = {}
-    for kind in {*_POD_SPEC_AT, *_KIND_LISTS}:
-        fields = dict(_EVERY_KIND)
-        if kind in _POD_SPEC_AT:
-            at = _POD_SPEC_AT[kind]
-            fields.update({f"{at}.{path}": key for path, key in _POD_SPEC_LISTS.items()})
-        fields.update(_KIND_LISTS.get(kind, {}))
-        table[kind] = fields
-    return table
-
-
-_MERGE_KEYS: dict[str, dict[str, str]] = _build_table()
-_MERGE_KEYS_LOWER: dict[str, dict[str, str]] = {k.lower(): v for k, v in _MERGE_KEYS.items()}
-
-
-def _fields_for(kind: str) -> dict[str, str]:
-    if not isinstance(kind, str):
-        return _EVERY_KIND
-    return _MERGE_KEYS.get(kind) or _MERGE_KEYS_LOWER.get(kind.lower()) or _EVERY_KIND
-
 
 def merge_key_for(kind: str, path: str) -> str | None:
-    """The merge key of the list at dotted ``path`` (list levels not counted) in objects of ``kind``.
+    """The merge key of the list at dotted ``path`` (list levels not counted) in objects of ``kind``,
+    as the kind declares it in the register (``Kind.merge_keys``); ObjectMeta's lists for a kind
+    not registered.
 
     ``None``: the list is replaced whole. ``PRIMITIVE`` (``""``): a list of scalars merged as a set.
     Example: ``merge_key_for("Deployment", "spec.template.spec.containers.ports") == "containerPort"``.
     """
     return _fields_for(kind).get(path)
+
+
+def _fields_for(kind: str) -> Mapping[str, str]:
+    declared = register.kind_named(kind) if isinstance(kind, str) else None
+    return declared.merge_keys if declared is not None else OBJECT_META
 
 
 # ---------------------------------------------------------------------------------------------

@@ -20,29 +20,21 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from ..api import defaults as api_defaults
-from ..api import unsupported, validation
+from ..api import register, unsupported
 from ..api.errors import AlreadyExists, ApiError, BadRequest, Conflict, Gone, Invalid, NotFound, cause
-from ..api.resources import Resource, by_plural
+from ..api.resources import Resource
 from ..store.base import Compacted, Entry, KeyExists, KeyNotFound, RevisionMismatch, Store
-from . import allocation, ssa
+from . import ssa
 from .decoding import Decoded, load_yaml
 from .patch import apply_patch, strategic_merge_patch
 from .selectors import parse_field_selector, parse_label_selector, single_name
 
 Obj = dict[str, Any]
 
-# Kinds whose status is written only through the /status subresource.
-_STATUS_SUBRESOURCE = {"pods", "services", "nodes", "namespaces", "deployments", "replicasets",
-                       "persistentvolumeclaims", "persistentvolumes", "ingresses", "statefulsets",
-                       "daemonsets", "jobs"}
 # Kinds without a spec whose generation still counts changes (configmaps, secrets ...) are
 # left alone; generation is bumped on spec changes only.
 FOREGROUND_FINALIZER = "foregroundDeletion"
 ORPHAN_FINALIZER = "orphan"
-NAMESPACE_FINALIZER = "kubernetes"
-# kube-apiserver's NamespaceLifecycle admission refuses to delete these.
-IMMORTAL_NAMESPACES = ("default", "kube-system", "kube-public")
 _OPTIMISTIC_MSG = "the object has been modified; please apply your changes to the latest version and try again"
 
 
@@ -418,16 +410,15 @@ class Registry:
             raise Invalid(res.kind, "", [cause("metadata.name",
                                                 "Required value: name or generateName is required",
                                                 "FieldValueRequired")])
-        obj, warnings = validation.validate(res, obj, field_validation=field_validation)
+        kind = register.kind_for(res)
+        obj, warnings = register.validate(res, obj, field_validation=field_validation)
         warnings += unsupported.warnings_for(res.kind, obj)
         meta = obj["metadata"]
         ns = meta.get("namespace")
         if res.namespaced:
             self._check_namespace(res, ns, meta["name"])
-        api_defaults.apply_defaults(res, obj)
-        self._prepare_create(res, obj)
-        if res.plural == "ingresses":
-            self._default_ingress_class(obj)
+        register.apply_defaults(res, obj)
+        kind.strategy.prepare_create(obj, self)
         for k in ("resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds", "selfLink"):
             meta.pop(k, None)
         meta["uid"] = str(uuid.uuid4())
@@ -440,8 +431,7 @@ class Registry:
         elif field_manager:
             meta["managedFields"] = ssa.record_update(res, None, obj, field_manager)
         key = self._key(res, ns, meta["name"])
-        if res.plural == "services":
-            allocation.allocate(obj, self._all("services"))
+        kind.strategy.begin_create(obj, self)
         if dry_run:
             if self.store.get(key) is not None:
                 raise AlreadyExists(res.plural, meta["name"], res.group)
@@ -453,42 +443,12 @@ class Registry:
         meta["resourceVersion"] = str(rev)
         return obj, warnings
 
-    def _all(self, plural: str) -> list[Obj]:
-        res = by_plural(plural)
-        assert res is not None
+    def list_all(self, plural: str, group: str = "") -> list[Obj]:
+        """Every stored object of a kind in all namespaces (the ``StoreView`` strategies read)."""
+        res = register.by_plural(plural, group)
+        if res is None:
+            return []
         return [e.value for e in self.store.list(self._prefix(res, None))[0]]
-
-    @staticmethod
-    def _prepare_create(res: Resource, obj: Obj) -> None:
-        if res.plural == "pods":
-            obj["status"] = {"phase": "Pending", "qosClass": api_defaults.qos_class(obj.get("spec") or {})}
-        elif res.plural == "services":
-            obj["status"] = {"loadBalancer": {}}
-        # the StorageObjectInUseProtection admission plugin
-        protection = {"persistentvolumeclaims": "kubernetes.io/pvc-protection",
-                      "persistentvolumes": "kubernetes.io/pv-protection"}.get(res.plural)
-        if protection:
-            finalizers = obj["metadata"].setdefault("finalizers", [])
-            if protection not in finalizers:
-                finalizers.append(protection)
-
-    def _default_ingress_class(self, ingress: Obj) -> None:
-        """The DefaultIngressClass admission: a new Ingress naming no class gets the default one.
-
-        As kube-apiserver's plugin: only on create, only when neither ``spec.ingressClassName``
-        nor the legacy ``kubernetes.io/ingress.class`` annotation is set, and only when a class is
-        marked default (the newest, if several are).
-        """
-        spec = ingress.setdefault("spec", {})
-        annotations = ingress["metadata"].get("annotations") or {}
-        if spec.get("ingressClassName") or "kubernetes.io/ingress.class" in annotations:
-            return
-        defaults = [c for c in self._all("ingressclasses")
-                    if ((c.get("metadata") or {}).get("annotations") or {}).get(
-                        "ingressclass.kubernetes.io/is-default-class") == "true"]
-        if defaults:
-            newest = max(defaults, key=lambda c: c["metadata"].get("creationTimestamp") or "")
-            spec["ingressClassName"] = newest["metadata"]["name"]
 
     def update(
         self,
@@ -531,23 +491,27 @@ class Registry:
         if rv and rv != str(entry.mod_rev):
             raise Conflict(res.plural, name, _OPTIMISTIC_MSG, res.group)
         warnings: list[str] = []
+        kind = register.kind_for(res)
         if subresource == "status":
             new = copy.deepcopy(old)
-            new["status"] = obj.get("status", {})
-            new, warnings = validation.validate(res, new, field_validation=field_validation)
-        elif subresource == "finalize" and res.plural == "namespaces":
-            new = copy.deepcopy(old)
-            spec = obj.get("spec") if isinstance(obj.get("spec"), dict) else {}
-            new.setdefault("spec", {})["finalizers"] = list(spec.get("finalizers") or [])
+            for key in kind.status_fields:
+                new[key] = obj.get(key, {})
+            new, warnings = register.validate(res, new, field_validation=field_validation)
         elif subresource not in (None, ""):
-            raise BadRequest(f"subresource {subresource!r} of {res.plural} cannot be updated this way")
+            sub_new = kind.strategy.update_subresource(subresource, old, obj)
+            if sub_new is None:
+                raise BadRequest(f"subresource {subresource!r} of {res.plural} cannot be updated this way")
+            new = sub_new
         else:
-            new, warnings = validation.validate(res, obj, field_validation=field_validation)
+            new, warnings = register.validate(res, obj, field_validation=field_validation)
             warnings += unsupported.warnings_for(res.kind, new)
-            api_defaults.apply_defaults(res, new)
-            if res.plural in _STATUS_SUBRESOURCE and "status" in old:
-                new["status"] = copy.deepcopy(old["status"])
-            validation.validate_update(res, old, new)
+            register.apply_defaults(res, new)
+            if kind.status_subresource:
+                for key in kind.status_fields:
+                    if key in old:
+                        new[key] = copy.deepcopy(old[key])
+            register.validate_update(res, old, new)
+            kind.strategy.prepare_update(new, old, self)
             new_meta = new["metadata"]
             for k in ("uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds",
                       "namespace", "generation"):
@@ -563,8 +527,7 @@ class Registry:
                     raise Invalid(res.kind, name, [cause(
                         "metadata.finalizers", "Forbidden: no new finalizers can be added if the object is "
                         f"being deleted, found new finalizers {json.dumps(added)}", "FieldValueForbidden")])
-            if res.plural == "services":
-                allocation.allocate(new, self._all("services"), old)
+            kind.strategy.begin_update(new, old, self)
             if "spec" in new and new.get("spec") != old.get("spec"):
                 new_meta["generation"] = int(old["metadata"].get("generation", 1)) + 1
         new["metadata"].pop("resourceVersion", None)
@@ -589,7 +552,7 @@ class Registry:
                                                       base=ssa.decode(base_managed))
             if not meta["managedFields"]:
                 del meta["managedFields"]
-        if meta.get("deletionTimestamp") and not meta.get("finalizers") and _may_vanish(res, new):
+        if meta.get("deletionTimestamp") and not meta.get("finalizers") and kind.strategy.may_vanish(new):
             # The last finalizer is gone: the deletion the object was waiting for happens now.
             if not dry_run:
                 try:
@@ -703,26 +666,22 @@ class Registry:
                              "Background or Foreground")
         if grace_period_seconds is not None and grace_period_seconds < 0:
             grace_period_seconds = 1  # Kubernetes turns a negative grace period into the shortest one
-        if res.plural == "namespaces":
-            return self._delete_namespace(res, entry, obj, dry_run=dry_run)
+        strategy = register.kind_for(res).strategy
+        taken = strategy.delete(obj, _DeleteOps(self, res, entry), dry_run=dry_run)
+        if taken is not None:
+            return taken
         old_finalizers = list(meta.get("finalizers") or [])
         finalizers = _gc_finalizers(old_finalizers, propagation_policy)
         if finalizers:
             meta["finalizers"] = finalizers
         else:
             meta.pop("finalizers", None)
-        if meta.get("deletionTimestamp") and finalizers == old_finalizers and res.plural != "pods":
+        if meta.get("deletionTimestamp") and finalizers == old_finalizers and not strategy.graceful:
             return obj, False  # already being deleted: nothing more to do until the finalizers go
         graceful = False
-        if res.plural == "pods":
-            grace = grace_period_seconds
-            if grace is None:
-                grace = int((obj.get("spec") or {}).get("terminationGracePeriodSeconds", 30))
-            # A pod that runs on a node is stopped by its kubelet first; the kubelet then deletes it
-            # for good with gracePeriodSeconds=0. Pods that never started go at once.
-            phase = (obj.get("status") or {}).get("phase")
-            graceful = grace > 0 and bool((obj.get("spec") or {}).get("nodeName")) and phase not in (
-                "Succeeded", "Failed")
+        if strategy.graceful:
+            grace = strategy.grace_period(obj, grace_period_seconds)
+            graceful = grace > 0
             if graceful:
                 current = meta.get("deletionGracePeriodSeconds")
                 if current is not None and current <= grace:
@@ -734,7 +693,7 @@ class Registry:
             # Marked only: the object goes when its last finalizer is removed (see _update_from).
             if not graceful:
                 meta["deletionGracePeriodSeconds"] = 0
-                if not meta.get("deletionTimestamp") or res.plural == "pods":
+                if not meta.get("deletionTimestamp") or strategy.graceful:
                     meta["deletionTimestamp"] = now_iso()
             graceful = True
         if dry_run:
@@ -756,37 +715,9 @@ class Registry:
             raise NotFound(res.plural, name, res.group) from exc
         return obj, True
 
-    def _delete_namespace(self, res: Resource, entry: Entry, obj: Obj, *, dry_run: bool) -> tuple[Obj, bool]:
-        """Deleting a namespace only marks it Terminating; the namespace controller empties it,
-        removes the ``kubernetes`` finalizer (``/finalize``) and the namespace then goes."""
-        meta = obj["metadata"]
-        name = meta["name"]
-        if name in IMMORTAL_NAMESPACES:
-            raise ApiError(f'namespaces "{name}" is forbidden: this namespace may not be deleted',
-                           code=403, reason="Forbidden", details={"name": name, "kind": "namespaces"})
-        if meta.get("deletionTimestamp"):
-            return obj, False
-        if not (obj.get("spec") or {}).get("finalizers") and not meta.get("finalizers"):
-            if not dry_run:
-                self._delete_key(entry.key, entry.mod_rev)
-            return obj, True
-        meta["deletionTimestamp"] = now_iso()
-        meta["deletionGracePeriodSeconds"] = 0
-        obj.setdefault("status", {})["phase"] = "Terminating"
-        if dry_run:
-            return obj, False
-        new = copy.deepcopy(obj)
-        new["metadata"].pop("resourceVersion", None)
-        try:
-            rev = self.store.update(entry.key, new, entry.mod_rev)
-        except RevisionMismatch as exc:
-            raise Conflict(res.plural, name, _OPTIMISTIC_MSG) from exc
-        new["metadata"]["resourceVersion"] = str(rev)
-        return new, False
-
     def bind(self, namespace: str, name: str, node: str) -> Obj:
         """Set ``spec.nodeName`` of an unbound pod (the ``pods/binding`` subresource)."""
-        res = by_plural("pods")
+        res = register.by_plural("pods", "")
         assert res is not None
         entry = self._get_entry(res, namespace, name)
         pod = self._out(entry)
@@ -819,16 +750,24 @@ class Registry:
             self.create(res, meta.get("namespace"), obj, field_validation="Ignore")
 
 
-def _may_vanish(res: Resource, obj: Obj) -> bool:
-    """Whether an object marked for deletion with no finalizers left is deleted for good now.
+class _DeleteOps:
+    """The store operations a strategy that takes over DELETE may use (``kind.DeleteOps``)."""
 
-    A pod in graceful deletion waits for its kubelet (which deletes it with grace 0); a
-    namespace waits for its ``spec.finalizers`` (the namespace controller's ``/finalize``)."""
-    if res.plural == "pods":
-        return not obj["metadata"].get("deletionGracePeriodSeconds")
-    if res.plural == "namespaces":
-        return not (obj.get("spec") or {}).get("finalizers")
-    return True
+    def __init__(self, registry: Registry, res: Resource, entry: Entry) -> None:
+        self.registry, self.res, self.entry = registry, res, entry
+
+    def remove(self) -> None:
+        self.registry._delete_key(self.entry.key, self.entry.mod_rev)
+
+    def mark(self, obj: Obj) -> Obj:
+        new = copy.deepcopy(obj)
+        new["metadata"].pop("resourceVersion", None)
+        try:
+            rev = self.registry.store.update(self.entry.key, new, self.entry.mod_rev)
+        except RevisionMismatch as exc:
+            raise Conflict(self.res.plural, new["metadata"]["name"], _OPTIMISTIC_MSG) from exc
+        new["metadata"]["resourceVersion"] = str(rev)
+        return new
 
 
 def _gc_finalizers(finalizers: list[str], policy: str | None) -> list[str]:

@@ -27,7 +27,7 @@ Kubernetes derives all this from the OpenAPI schema (structured-merge-diff). Thi
 works from the objects alone plus the merge-key table, which is enough for the kinds served
 here: maps of user keys (labels, annotations, selectors, data ...) are listed in ``_MAPS``, and
 the lists keyed by more than their strategic-merge key (ports: number and protocol) in
-``_LIST_MAP_KEYS``.
+``mergekeys.LIST_MAP_KEYS``.
 """
 
 from __future__ import annotations
@@ -39,8 +39,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ..api.errors import ApiError, BadRequest
+from ..api.mergekeys import KEY_DEFAULTS, PRIMITIVE, list_keys
 from ..api.resources import Resource
-from .patch import PRIMITIVE, merge_key_for
+from .patch import merge_key_for
 
 Obj = dict[str, Any]
 Path = tuple[str, ...]
@@ -48,21 +49,8 @@ FieldSet = set[Path]
 
 _MISSING = object()
 
-#: Lists whose schema key (``x-kubernetes-list-map-keys``) has more fields than their
-#: strategic-merge key: Service ports are keyed by port *and* protocol, container ports by
-#: containerPort and protocol, so 53/UDP and 53/TCP are two elements. A key field an element
-#: leaves out takes its default.
-_LIST_MAP_KEYS: dict[str, tuple[str, ...]] = {"port": ("port", "protocol"),
-                                              "containerPort": ("containerPort", "protocol")}
-_KEY_DEFAULTS: dict[str, Any] = {"protocol": "TCP"}
-
-
-def _list_keys(mkey: str) -> tuple[str, ...]:
-    return _LIST_MAP_KEYS.get(mkey, (mkey,))
-
-
 def _key_of(element: Obj, keys: tuple[str, ...]) -> dict[str, Any]:
-    return {k: element.get(k, _KEY_DEFAULTS.get(k)) for k in keys}
+    return {k: element.get(k, KEY_DEFAULTS.get(k)) for k in keys}
 
 #: Maps whose keys are data, not schema fields: the map node itself is owned (``.``).
 _MAPS = frozenset({"labels", "annotations", "nodeSelector", "selector", "matchLabels", "data", "stringData",
@@ -79,7 +67,7 @@ def _now() -> str:
 
 
 def _key_json(element: Obj, mkey: str) -> str:
-    return "k:" + json.dumps(_key_of(element, _list_keys(mkey)), separators=(",", ":"), sort_keys=True)
+    return "k:" + json.dumps(_key_of(element, list_keys(mkey)), separators=(",", ":"), sort_keys=True)
 
 
 # -- object -> field set ---------------------------------------------------------------------
@@ -183,7 +171,7 @@ def _step(value: Any, element: str) -> Any:
         return _MISSING
     if kind == "k" and isinstance(want, dict):
         for item in value:
-            if isinstance(item, dict) and all(item.get(k, _KEY_DEFAULTS.get(k, _MISSING)) == v
+            if isinstance(item, dict) and all(item.get(k, KEY_DEFAULTS.get(k, _MISSING)) == v
                                               for k, v in want.items()):
                 return item
     elif kind == "v":
@@ -383,7 +371,7 @@ def apply(res: Resource, live: Obj, applied: Obj, manager: str, *, force: bool,
 
 def element_key(mkey: str, element: Obj) -> str:
     """A keyed list element's identity by all its schema key fields (for the strategic merge)."""
-    return json.dumps(_key_of(element, _list_keys(mkey)), sort_keys=True)
+    return json.dumps(_key_of(element, list_keys(mkey)), sort_keys=True)
 
 
 def created_by_apply(res: Resource, applied: Obj, manager: str) -> list[Obj]:

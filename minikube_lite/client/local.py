@@ -14,7 +14,8 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from ..api.errors import BadRequest
-from ..api.resources import Resource, by_plural
+from ..api.register import by_plural
+from ..api.resources import Resource
 from ..apiserver.registry import Registry
 from .base import PatchType, WatchEvent
 
@@ -27,7 +28,9 @@ _PATCH_TYPES = {
 
 
 def _resource(plural: str) -> Resource:
-    res = by_plural(plural)
+    """``pods``, or ``plural.group`` as kubectl writes it (``widgets.example.com``) to pick a group."""
+    name, _, group = plural.partition(".")
+    res = by_plural(name, group) if group else by_plural(plural)
     if res is None:
         raise BadRequest(f'the server doesn\'t have a resource type "{plural}"')
     return res

@@ -26,7 +26,8 @@ import logging
 from typing import Any
 
 from ..api.errors import Conflict, NotFound
-from ..api.resources import RESOURCES, Resource, by_kind
+from ..api.register import by_kind, resources
+from ..api.resources import Resource
 from ..client.base import Client
 from ..client.informer import Informer, object_key
 from ..client.workqueue import WorkQueue
@@ -52,7 +53,7 @@ class GarbageCollector:
     def __init__(self, client: Client) -> None:
         self.client = client
         self.informers: dict[str, Informer] = {
-            r.plural: Informer(client, r.plural) for r in RESOURCES if _collectable(r)}
+            r.plural: Informer(client, r.plural) for r in resources() if _collectable(r)}
         self.queue = WorkQueue("garbagecollector")
         self.uids: dict[str, tuple[str, str]] = {}  # uid -> (plural, key)
         self.dependents: dict[str, set[tuple[str, str]]] = {}  # owner uid -> {(plural, key)}

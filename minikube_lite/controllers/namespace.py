@@ -15,7 +15,7 @@ import logging
 from typing import Any
 
 from ..api.errors import NotFound
-from ..api.resources import RESOURCES
+from ..api.register import resources
 from ..client.base import Client
 from ..client.informer import Informer
 from ..client.workqueue import WorkQueue
@@ -63,7 +63,7 @@ class NamespaceController:
     async def _delete_content(self, namespace: str) -> int:
         """Delete what is left in the namespace; returns how many objects remain."""
         remaining = 0
-        for res in RESOURCES:
+        for res in resources():
             if not res.namespaced or "list" not in res.verbs or "delete" not in res.verbs:
                 continue
             items, _ = await self.client.list(res.plural, namespace=namespace)

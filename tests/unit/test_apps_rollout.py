@@ -8,10 +8,9 @@ from typing import Any
 
 import pytest
 
-from minikube_lite.api import validation
+from minikube_lite.api import register
 from minikube_lite.api.errors import Invalid
-from minikube_lite.api.resources import by_plural
-from minikube_lite.api.tables import to_table
+from minikube_lite.api.register import by_plural, to_table
 from minikube_lite.controllers import rollout as ro
 from minikube_lite.controllers.expectations import Expectations
 
@@ -108,7 +107,7 @@ def _causes(obj: dict[str, Any]) -> list[str]:
     res = by_plural("deployments")
     assert res is not None
     with pytest.raises(Invalid) as err:
-        validation.validate(res, obj)
+        register.validate(res, obj)
     return [f"{c['field']}: {c['message']}" for c in err.value.status()["details"]["causes"]]
 
 
@@ -131,7 +130,7 @@ def test_selector_immutable_on_update() -> None:
     new["spec"]["selector"] = {"matchLabels": {"app": "web", "tier": "x"}}
     new["spec"]["template"]["metadata"]["labels"]["tier"] = "x"
     with pytest.raises(Invalid) as err:
-        validation.validate_update(res, old, new)
+        register.validate_update(res, old, new)
     assert err.value.status()["details"]["causes"][0]["field"] == "spec.selector"
 
 

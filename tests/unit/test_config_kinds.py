@@ -12,8 +12,7 @@ import pytest
 
 from minikube_lite.api.endpoints import format_endpoints, format_slice_endpoints, format_slice_ports
 from minikube_lite.api.errors import ApiError
-from minikube_lite.api.resources import by_plural
-from minikube_lite.api.tables import to_table
+from minikube_lite.api.register import by_plural, to_table
 from minikube_lite.apiserver.registry import Registry
 from minikube_lite.controllers.storage import volume_fits
 from minikube_lite.store.sqlite import SQLiteStore

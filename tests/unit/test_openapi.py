@@ -8,7 +8,10 @@ from typing import Any
 
 import pytest
 
-from minikube_lite.api.resources import RESOURCES, Resource
+from minikube_lite.api.register import resources
+from minikube_lite.api.resources import Resource
+
+RESOURCES = resources()
 from minikube_lite.apiserver import openapi
 
 # ------------------------------------------------------------------------------------------------

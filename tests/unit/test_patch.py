@@ -13,7 +13,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from minikube_lite.api import mergekeys, register
 from minikube_lite.api.errors import ApiError, BadRequest, Invalid, UnsupportedMediaType
+from minikube_lite.api.kind import Kind
+from minikube_lite.api.resources import Resource
 from minikube_lite.apiserver.patch import (
     JSON_PATCH,
     MERGE_PATCH,
@@ -86,10 +89,6 @@ def assert_no_directives(value: Any) -> None:
     ("Deployment", "spec.template.spec.containers.env", "name"),
     ("Deployment", "spec.containers", None),
     ("ReplicaSet", "spec.template.spec.volumes", "name"),
-    ("StatefulSet", "spec.template.spec.initContainers.ports", "containerPort"),
-    ("DaemonSet", "spec.template.spec.containers", "name"),
-    ("Job", "spec.template.spec.containers", "name"),
-    ("CronJob", "spec.jobTemplate.spec.template.spec.containers", "name"),
     ("Service", "spec.ports", "port"),
     ("Node", "status.addresses", "type"),
     ("Node", "status.conditions", "type"),
@@ -101,6 +100,17 @@ def assert_no_directives(value: Any) -> None:
 ])
 def test_merge_key_table(kind: str, path: str, key: str | None) -> None:
     assert merge_key_for(kind, path) == key
+
+
+@pytest.mark.parametrize(("at", "path", "key"), [
+    ("spec.template.spec", "spec.template.spec.initContainers.ports", "containerPort"),
+    ("spec.template.spec", "spec.template.spec.containers", "name"),
+    ("spec.jobTemplate.spec.template.spec", "spec.jobTemplate.spec.template.spec.containers", "name"),
+    ("spec.jobTemplate.spec.template.spec", "spec.jobTemplate.spec.template.spec.volumes", "name"),
+])
+def test_merge_keys_of_a_pod_template_kind(at: str, path: str, key: str) -> None:
+    """What a workload kind (StatefulSet, Job, CronJob ...) declares for its PodSpec at ``at``."""
+    assert mergekeys.merge_keys(mergekeys.pod_spec_at(at), mergekeys.CONDITIONS)[path] == key
 
 
 def test_merge_key_lookup_tolerates_kind_case() -> None:
@@ -335,7 +345,10 @@ def test_merge_key_numbers_match_across_int_and_float() -> None:
 
 
 def test_workload_pod_templates() -> None:
-    for kind in ("Deployment", "ReplicaSet", "StatefulSet", "DaemonSet", "Job"):
+    # every registered kind with a pod template (Deployment, ReplicaSet, and the workload kinds to come)
+    workloads = [k.resource.kind for k in register.kinds() if "spec.template.spec.containers" in k.merge_keys]
+    assert {"Deployment", "ReplicaSet"} <= set(workloads)
+    for kind in workloads:
         original = {"kind": kind, "spec": {"replicas": 1, "template": {"spec": {"containers": [
             {"name": "a", "image": "a:1", "env": [{"name": "X", "value": "1"}]}]}}}}
         patch = {"spec": {"template": {"spec": {"containers": [
@@ -345,6 +358,18 @@ def test_workload_pod_templates() -> None:
 
 
 def test_cronjob_pod_template() -> None:
+    # a kind registered at run time brings its merge keys with it
+    cronjob = Kind(Resource("batch", "v1", "cronjobs", "cronjob", "CronJob", True),
+                   merge_keys=mergekeys.merge_keys(mergekeys.pod_spec_at("spec.jobTemplate.spec.template.spec")))
+    register.register(cronjob, replace=True)
+    try:
+        _check_cronjob_pod_template()
+    finally:
+        register.unregister("batch", "v1", "cronjobs")
+    assert merge_key_for("CronJob", "spec.jobTemplate.spec.template.spec.containers") is None
+
+
+def _check_cronjob_pod_template() -> None:
     original = {"kind": "CronJob", "spec": {"jobTemplate": {"spec": {"template": {"spec": {
         "containers": [{"name": "a", "image": "a:1"}, {"name": "b"}]}}}}}}
     patch = {"spec": {"jobTemplate": {"spec": {"template": {"spec": {"containers": [{"name": "a", "image": "a:2"}]}}}}}}

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from minikube_lite.api.errors import ApiError, Invalid, NotFound
-from minikube_lite.api.resources import by_plural
+from minikube_lite.api.register import by_plural
 from minikube_lite.apiserver.registry import Registry
 from minikube_lite.client.local import LocalClient
 from minikube_lite.config import Settings

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from minikube_lite.api.errors import ApiError, BadRequest
-from minikube_lite.api.resources import by_plural
+from minikube_lite.api.register import by_plural
 from minikube_lite.apiserver import ssa
 from minikube_lite.apiserver.registry import Registry
 from minikube_lite.config import Settings

@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 
-from minikube_lite.api.resources import Resource, by_kind
-from minikube_lite.api.tables import human_duration, to_table
+from minikube_lite.api.register import by_kind, to_table
+from minikube_lite.api.resources import Resource
+from minikube_lite.api.tables import human_duration
 
 POD = by_kind("v1", "Pod")
 SERVICE = by_kind("v1", "Service")

@@ -8,14 +8,18 @@ from typing import Any
 import pytest
 import yaml
 
-from minikube_lite.api import errors
-from minikube_lite.api.defaults import apply_defaults, image_tag
-from minikube_lite.api.resources import by_kind
-from minikube_lite.api.validation import parse_quantity, validate, validate_update
+from minikube_lite.api import errors, register
+from minikube_lite.api.defaults import image_tag
+from minikube_lite.api.register import apply_defaults, by_kind, validate, validate_update
+from minikube_lite.api.validation import parse_quantity
 
 POD = by_kind("v1", "Pod")
 SERVICE = by_kind("v1", "Service")
 NAMESPACE = by_kind("v1", "Namespace")
+
+
+def prepare_create(resource: Any, obj: dict[str, Any]) -> None:
+    register.kind_for(resource).strategy.prepare_create(obj, None)  # type: ignore[arg-type]
 NODE = by_kind("v1", "Node")
 EVENT = by_kind("v1", "Event")
 
@@ -501,6 +505,8 @@ def test_pod_defaults() -> None:
     assert c["imagePullPolicy"] == "Always"
     assert c["terminationMessagePath"] == "/dev/termination-log" and c["terminationMessagePolicy"] == "File"
     assert c["ports"][0]["protocol"] == "TCP" and c["resources"] == {}
+    assert "status" not in obj  # the status is the strategy's, on create
+    prepare_create(POD, obj)
     assert obj["status"] == {"phase": "Pending", "qosClass": "BestEffort"}
 
 
@@ -514,7 +520,9 @@ def test_pod_defaults_keep_user_values_and_qos() -> None:
     assert obj["spec"]["restartPolicy"] == "Never"
     assert c["imagePullPolicy"] == "IfNotPresent"
     assert c["resources"]["requests"] == {"cpu": "1", "memory": "64Mi"}
-    assert obj["status"]["qosClass"] == "Guaranteed"
+    obj["status"] = {"phase": "Running"}
+    prepare_create(POD, obj)  # a create resets whatever status the manifest carried
+    assert obj["status"] == {"phase": "Pending", "qosClass": "Guaranteed"}
 
 
 def test_image_tags() -> None:
