@@ -19,7 +19,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from minikube_lite.api.resources import by_plural
+from minikube_lite.api.register import by_plural
 from minikube_lite.apiserver.patch import json_merge_patch, strategic_merge_patch
 from minikube_lite.apiserver.registry import Registry
 from minikube_lite.config import Settings
