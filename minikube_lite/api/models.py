@@ -23,6 +23,8 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, PlainValidator
 from pydantic_core import PydanticCustomError
 
+from minikube_lite.api.intrange import Int64
+
 # --- scalar types ---------------------------------------------------------------------------
 
 QUANTITY_RE = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E|[eE][+-]?\d+)?$")
@@ -101,10 +103,10 @@ class ObjectMeta(K8sModel):
     selfLink: str | None = None
     uid: str | None = None
     resourceVersion: str | None = None
-    generation: int | None = None
+    generation: Int64 | None = None
     creationTimestamp: Time | None = None
     deletionTimestamp: Time | None = None
-    deletionGracePeriodSeconds: int | None = None
+    deletionGracePeriodSeconds: Int64 | None = None
     labels: StrMap | None = None
     annotations: StrMap | None = None
     ownerReferences: list[OwnerReference] | None = None
@@ -117,7 +119,7 @@ class Condition(K8sModel):
 
     type: str | None = None
     status: str | None = None
-    observedGeneration: int | None = None
+    observedGeneration: Int64 | None = None
     lastTransitionTime: Time | None = None
     reason: str | None = None
     message: str | None = None
@@ -263,7 +265,7 @@ class GRPCAction(K8sModel):
 
 
 class SleepAction(K8sModel):
-    seconds: int | None = None
+    seconds: Int64 | None = None
 
 
 class Probe(K8sModel):
@@ -276,7 +278,7 @@ class Probe(K8sModel):
     periodSeconds: int | None = None
     successThreshold: int | None = None
     failureThreshold: int | None = None
-    terminationGracePeriodSeconds: int | None = None
+    terminationGracePeriodSeconds: Int64 | None = None
 
 
 class LifecycleHandler(K8sModel):
@@ -302,8 +304,8 @@ class SecurityContext(K8sModel):
     privileged: bool | None = None
     seLinuxOptions: Loose | None = None
     windowsOptions: Loose | None = None
-    runAsUser: int | None = None
-    runAsGroup: int | None = None
+    runAsUser: Int64 | None = None
+    runAsGroup: Int64 | None = None
     runAsNonRoot: bool | None = None
     readOnlyRootFilesystem: bool | None = None
     allowPrivilegeEscalation: bool | None = None
@@ -427,7 +429,7 @@ class Toleration(K8sModel):
     operator: str | None = None
     value: str | None = None
     effect: str | None = None
-    tolerationSeconds: int | None = None
+    tolerationSeconds: Int64 | None = None
 
 
 class PodDNSConfigOption(K8sModel):
@@ -454,12 +456,12 @@ class Sysctl(K8sModel):
 class PodSecurityContext(K8sModel):
     seLinuxOptions: Loose | None = None
     windowsOptions: Loose | None = None
-    runAsUser: int | None = None
-    runAsGroup: int | None = None
+    runAsUser: Int64 | None = None
+    runAsGroup: Int64 | None = None
     runAsNonRoot: bool | None = None
-    supplementalGroups: list[int] | None = None
+    supplementalGroups: list[Int64] | None = None
     supplementalGroupsPolicy: str | None = None
-    fsGroup: int | None = None
+    fsGroup: Int64 | None = None
     sysctls: list[Sysctl] | None = None
     fsGroupChangePolicy: str | None = None
     seccompProfile: Loose | None = None
@@ -485,8 +487,8 @@ class PodSpec(K8sModel):
     containers: list[Container] | None = None
     ephemeralContainers: list[EphemeralContainer] | None = None
     restartPolicy: str | None = None
-    terminationGracePeriodSeconds: int | None = None
-    activeDeadlineSeconds: int | None = None
+    terminationGracePeriodSeconds: Int64 | None = None
+    activeDeadlineSeconds: Int64 | None = None
     dnsPolicy: str | None = None
     nodeSelector: StrMap | None = None
     serviceAccountName: str | None = None
@@ -525,7 +527,7 @@ class PodSpec(K8sModel):
 
 class PodCondition(K8sModel):
     type: str | None = None
-    observedGeneration: int | None = None
+    observedGeneration: Int64 | None = None
     status: str | None = None
     lastProbeTime: Time | None = None
     lastTransitionTime: Time | None = None
@@ -581,7 +583,7 @@ class ContainerStatus(K8sModel):
 
 
 class PodStatus(K8sModel):
-    observedGeneration: int | None = None
+    observedGeneration: Int64 | None = None
     phase: str | None = None
     conditions: list[PodCondition] | None = None
     message: str | None = None
@@ -755,7 +757,7 @@ class NodeSystemInfo(K8sModel):
 
 class ContainerImage(K8sModel):
     names: list[str] | None = None
-    sizeBytes: int | None = None
+    sizeBytes: Int64 | None = None
 
 
 class NodeStatus(K8sModel):
