@@ -46,6 +46,7 @@ def test_alias_bomb_is_refused_everywhere_in_milliseconds(cluster: Cluster) -> N
                         headers={"Content-Type": "application/apply-patch+yaml"}), 400, "excessive aliasing")
         assert time.monotonic() - started < 2.0
         assert c.get(f"{CMS}/lol").json().get("data") is None  # nothing half-written
+        assert c.delete(f"{CMS}/lol").status_code == 200
 
 
 def test_deep_nesting_is_a_400_naming_the_limit(cluster: Cluster) -> None:
@@ -64,11 +65,12 @@ def test_deep_nesting_is_a_400_naming_the_limit(cluster: Cluster) -> None:
 
 
 def test_lone_surrogate_is_stored_as_replacement_character(cluster: Cluster) -> None:
-    body = b'{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"surrogate"},"data":{"a":"x\\udc80"}}'
+    body = b'{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"lone-surrogate"},"data":{"a":"x\\udc80"}}'
     with cluster.http() as c:
         r = c.post(CMS, content=body, headers={"Content-Type": "application/json"})
         assert r.status_code == 201, r.text
-        assert c.get(f"{CMS}/surrogate").json()["data"]["a"] == "x\ufffd"
+        assert c.get(f"{CMS}/lone-surrogate").json()["data"]["a"] == "x\ufffd"
+        assert c.delete(f"{CMS}/lone-surrogate").status_code == 200
 
 
 def test_version_answers_while_attacked(cluster: Cluster) -> None:
