@@ -39,6 +39,17 @@ class Settings:
     host: str = DEFAULT_HOST
     node_name: str = NODE_NAME
     ingress_port: int = 80  # the built-in ingress controller's host port (another one is used if taken)
+    # "local-fallback": a failed pull runs the engine's image of that name (kubelet/images.py);
+    # "kubernetes": Kubernetes' exact pull semantics (ErrImagePull).
+    image_pull: str = "local-fallback"
+    # Where the objects are kept: "" for the embedded SQLite file (db_path), or etcd://HOST:PORT[,...]
+    # with etcd's client TLS files (kube-apiserver's --etcd-cafile/--etcd-certfile/--etcd-keyfile).
+    store: str = ""
+    etcd_cafile: str = ""
+    etcd_certfile: str = ""
+    etcd_keyfile: str = ""
+    # The scheduler and controllers act only while holding their Lease (several API servers on one etcd).
+    leader_elect: bool = False
 
     @property
     def cluster_id(self) -> str:
@@ -83,5 +94,8 @@ class Settings:
             data = json.loads(path.read_text())
             return cls(state_dir=state_dir, port=int(data.get("port", DEFAULT_PORT)),
                        host=data.get("host", DEFAULT_HOST), node_name=data.get("node_name", NODE_NAME),
-                       ingress_port=int(data.get("ingress_port", 80)))
+                       ingress_port=int(data.get("ingress_port", 80)), store=data.get("store", ""),
+                       etcd_cafile=data.get("etcd_cafile", ""), etcd_certfile=data.get("etcd_certfile", ""),
+                       etcd_keyfile=data.get("etcd_keyfile", ""), leader_elect=bool(data.get("leader_elect")),
+                       image_pull=str(data.get("image_pull", "local-fallback")))
         return cls(state_dir=state_dir)

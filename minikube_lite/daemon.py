@@ -18,7 +18,9 @@ import importlib
 import logging
 import os
 import pkgutil
+import socket
 import sys
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -26,13 +28,13 @@ from typing import Any
 import uvicorn
 from fastapi import FastAPI
 
+from .api.errors import AlreadyExists
 from .api.register import by_plural, warm_up
-from .apiserver.app import create_app
+from .apiserver.app import crd_handler_running, create_app
 from .apiserver.registry import Registry
 from .client.local import LocalClient
 from .config import DNS_SERVICE_IP, KUBERNETES_SERVICE_IP, Settings
-from .store.base import StoreDamaged
-from .store.sqlite import SYNCHRONOUS, SQLiteStore
+from .store.factory import open_store
 
 log = logging.getLogger("minikube_lite.daemon")
 
@@ -40,12 +42,19 @@ SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 
 
 def bootstrap(registry: Registry, settings: Settings) -> None:
-    """The objects every cluster starts with: namespaces and the ``kubernetes`` service."""
+    """The objects every cluster starts with: namespaces and the ``kubernetes`` service (another
+    API server starting on the same etcd at the same moment may create one first: fine)."""
     ns_res = by_plural("namespaces")
     svc_res = by_plural("services")
     assert ns_res is not None and svc_res is not None
     for ns in SYSTEM_NAMESPACES:
-        registry.ensure(ns_res, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
+        with contextlib.suppress(AlreadyExists):
+            registry.ensure(ns_res, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
+    with contextlib.suppress(AlreadyExists):
+        _ensure_kubernetes_service(registry, settings, svc_res)
+
+
+def _ensure_kubernetes_service(registry: Registry, settings: Settings, svc_res: Any) -> None:
     registry.ensure(svc_res, {
         "apiVersion": "v1", "kind": "Service",
         "metadata": {"name": "kubernetes", "namespace": "default",
@@ -56,16 +65,16 @@ def bootstrap(registry: Registry, settings: Settings) -> None:
 
 
 class Daemon:
-    def __init__(self, settings: Settings, *, with_kubelet: bool = True, max_requests_inflight: int = 400,
-                 max_mutating_requests_inflight: int = 200) -> None:
+    def __init__(self, settings: Settings, *, with_kubelet: bool = True, leader_elect: bool = False,
+                 control_plane_only: bool = False, election_timing: dict[str, float] | None = None,
+                 max_requests_inflight: int = 400, max_mutating_requests_inflight: int = 200) -> None:
         self.settings = settings
+        self.leader_elect, self.control_plane_only = leader_elect, control_plane_only
+        self.election_timing = election_timing or {}
+        self.identity = f"{socket.gethostname()}_{uuid.uuid4()}"  # this daemon in the Leases it holds
+        self.electors: dict[str, Any] = {}
         settings.state_dir.mkdir(parents=True, exist_ok=True)
-        # MINIKUBE_LITE_STORE_SYNC=FULL: every acknowledged write survives a power cut too, at the
-        # cost of an fsync per write (docs/supported.md, durability)
-        sync = os.environ.get("MINIKUBE_LITE_STORE_SYNC", "").upper() or SYNCHRONOUS
-        if sync not in ("NORMAL", "FULL"):
-            raise SystemExit(f"MINIKUBE_LITE_STORE_SYNC must be NORMAL or FULL, not {sync!r}")
-        self.store = SQLiteStore(settings.db_path, synchronous=sync)
+        self.store = open_store(settings)
         self.registry = Registry(self.store)
         bootstrap(self.registry, settings)
         self.client = LocalClient(self.registry)
@@ -82,7 +91,8 @@ class Daemon:
     async def _lifespan(self, app: FastAPI) -> AsyncIterator[None]:
         starter = asyncio.create_task(self._start_when_serving())
         try:
-            yield
+            async with crd_handler_running(app):
+                yield
         finally:
             starter.cancel()
             with contextlib.suppress(BaseException):
@@ -103,11 +113,61 @@ class Daemon:
         await self.start_components()
 
     async def start_components(self) -> None:
+        """The scheduler, the controllers and the node's components (kubelet, proxy, DNS, ingress).
+
+        With ``leader_elect`` (several API servers on one etcd) the scheduler and the controllers
+        run only while this daemon holds their Lease (``kube-system/kube-scheduler``,
+        ``kube-system/kube-controller-manager``), as kube-scheduler and kube-controller-manager
+        do with ``--leader-elect``; with ``control_plane_only`` the node's components are left
+        to another daemon."""
         from .scheduler.scheduler import Scheduler
 
-        components: list[tuple[str, Any]] = [("scheduler", Scheduler(self.client))]
-        networking, dns_ip = await _networking_components(self.client, self.settings)
-        components += networking
+        scheduler: list[tuple[str, Any]] = [("scheduler", Scheduler(self.client))]
+        components: list[tuple[str, Any]] = []
+        if self.control_plane_only:
+            from .controllers.endpoints import EndpointsController
+
+            api_ip = "127.0.0.1" if self.settings.host in ("0.0.0.0", "", "localhost") else self.settings.host
+            controllers: list[tuple[str, Any]] = [
+                ("endpoints-controller", EndpointsController(self.client, api_endpoint=(api_ip, self.settings.port)))]
+            dns_ip = DNS_SERVICE_IP
+        else:
+            networking, dns_ip = await _networking_components(self.client, self.settings)
+            controllers = [networking[0]]  # the endpoints controller; the rest is the node's
+            components += networking[1:]
+        controllers += self._controllers()
+        if self.leader_elect:
+            self._tasks.append(asyncio.create_task(self._elected("kube-scheduler", scheduler), name="elect-scheduler"))
+            self._tasks.append(asyncio.create_task(self._elected("kube-controller-manager", controllers),
+                                                   name="elect-controller-manager"))
+        else:
+            components = scheduler + controllers + components
+        if self.with_kubelet and not self.control_plane_only:
+            from .kubelet.kubelet import Kubelet
+
+            self.kubelet = Kubelet(self.client, node_name=self.settings.node_name,
+                                   cluster_id=self.settings.cluster_id, network_name=self.settings.network_name,
+                                   dns_server=dns_ip, root_dir=self.settings.state_dir / "kubelet",
+                                   image_pull=self.settings.image_pull)
+            self.app.state.kubelets[self.settings.node_name] = self.kubelet
+            components.append(("kubelet", self.kubelet))
+        for name, comp in components:
+            self._tasks.append(asyncio.create_task(self._supervise(name, comp), name=name))
+
+    async def _elected(self, lease: str, components: list[tuple[str, Any]]) -> None:
+        """Run ``components`` while this daemon holds the Lease ``kube-system/<lease>``."""
+        from .client.leaderelection import LeaderElector
+
+        elector = LeaderElector(self.client, lease, identity=self.identity, **self.election_timing)
+        self.electors[lease] = elector
+
+        async def lead() -> None:
+            await asyncio.gather(*(self._supervise(name, comp) for name, comp in components))
+
+        await elector.run(lead)
+
+    def _controllers(self) -> list[tuple[str, Any]]:
+        components: list[tuple[str, Any]] = []
         from .controllers.garbagecollector import GarbageCollector
         components.append(("garbagecollector", GarbageCollector(self.client)))
         from .controllers.namespace import NamespaceController
@@ -121,16 +181,7 @@ class Daemon:
         from .controllers.storage import StorageController
         components.append(("storage-controller",
                            StorageController(self.client, volumes_dir=self.settings.state_dir / "volumes")))
-        if self.with_kubelet:
-            from .kubelet.kubelet import Kubelet
-
-            self.kubelet = Kubelet(self.client, node_name=self.settings.node_name,
-                                   cluster_id=self.settings.cluster_id, network_name=self.settings.network_name,
-                                   dns_server=dns_ip, root_dir=self.settings.state_dir / "kubelet")
-            self.app.state.kubelets[self.settings.node_name] = self.kubelet
-            components.append(("kubelet", self.kubelet))
-        for name, comp in components:
-            self._tasks.append(asyncio.create_task(self._supervise(name, comp), name=name))
+        return components
 
     async def _supervise(self, name: str, component: Any) -> None:
         """Keep a component running: a crash is logged and the component restarted after 1 s."""
@@ -158,8 +209,12 @@ class Daemon:
         self.store.close()
 
     async def serve(self) -> None:
+        from .apiserver.upgrade import default_handlers, streaming_protocol
+
+        # httptools, plus the SPDY/3.1 upgrades of exec, attach and port-forward (upgrade.py)
         config = uvicorn.Config(self.app, host=self.settings.host, port=self.settings.port, log_level="warning",
-                                access_log=False, lifespan="on", timeout_graceful_shutdown=2)
+                                access_log=False, lifespan="on", timeout_graceful_shutdown=2,
+                                http=streaming_protocol(self.app, default_handlers()))
         self._server = uvicorn.Server(config)
         await self._server.serve()
 
@@ -226,17 +281,39 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--max-mutating-requests-inflight", type=int,
                         default=int(os.environ.get("MINIKUBE_LITE_MAX_MUTATING_REQUESTS_INFLIGHT", "200")),
                         help="writes served at once before 429 (kube-apiserver's flag; 0: no limit)")
+    parser.add_argument("--image-pull", choices=("local-fallback", "kubernetes"), default=None,
+                        help="what a failed pull does when the engine holds the image [default: as saved]")
+    parser.add_argument("--leader-elect", action="store_true",
+                        help="run the scheduler and controllers only while holding their Lease (several API servers)")
+    parser.add_argument("--leader-elect-lease-duration", type=float, default=15.0)
+    parser.add_argument("--leader-elect-renew-deadline", type=float, default=10.0)
+    parser.add_argument("--leader-elect-retry-period", type=float, default=2.0)
+    parser.add_argument("--control-plane-only", action="store_true",
+                        help="no kubelet, proxy, DNS or ingress: another daemon runs the node")
+    parser.add_argument("--store", default="", help="sqlite (default) or etcd://HOST:PORT[,HOST:PORT...]")
+    parser.add_argument("--etcd-cafile", default="", help="CA bundle to verify etcd's serving certificate")
+    parser.add_argument("--etcd-certfile", default="", help="client certificate for etcd (TLS)")
+    parser.add_argument("--etcd-keyfile", default="", help="client key for etcd (TLS)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=os.environ.get("MINIKUBE_LITE_LOG", "INFO"), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = Settings(state_dir=args.state_dir.expanduser().resolve(), port=args.port, host=args.host,
-                        ingress_port=args.ingress_port)
+                        ingress_port=args.ingress_port, store=args.store, etcd_cafile=args.etcd_cafile,
+                        etcd_certfile=args.etcd_certfile, etcd_keyfile=args.etcd_keyfile,
+                        image_pull=args.image_pull or Settings.load(args.state_dir.expanduser().resolve()).image_pull)
+    from .store.base import StoreError
+
     try:
-        daemon = Daemon(settings, with_kubelet=not args.no_kubelet, max_requests_inflight=args.max_requests_inflight,
+        daemon = Daemon(settings, with_kubelet=not args.no_kubelet, leader_elect=args.leader_elect,
+                        control_plane_only=args.control_plane_only,
+                        election_timing={"lease_duration": args.leader_elect_lease_duration,
+                                         "renew_deadline": args.leader_elect_renew_deadline,
+                                         "retry_period": args.leader_elect_retry_period},
+                        max_requests_inflight=args.max_requests_inflight,
                         max_mutating_requests_inflight=args.max_mutating_requests_inflight)
-    except StoreDamaged as exc:  # never serve garbage: say what to do and stop
-        log.error("cannot start: %s", exc)
-        sys.exit(3)
+    except (StoreError, ValueError) as exc:  # etcd unreachable, a bad --store: say so, no traceback
+        log.error("cannot open the store: %s", exc)
+        sys.exit(1)
     asyncio.run(daemon.serve())
 
 

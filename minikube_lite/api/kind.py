@@ -31,6 +31,7 @@ Obj = dict[str, Any]
 Validator = Callable[[ErrorList, Obj], None]
 UpdateValidator = Callable[[ErrorList, Obj, Obj], None]
 Defaulter = Callable[[Obj], None]
+Decoder = Callable[[Obj, str], tuple[Obj, list[str]]]
 
 
 class StoreView(Protocol):
@@ -99,6 +100,21 @@ class Strategy:
         None for the generic path."""
         return None
 
+    def generation_changed(self, new: Obj, old: Obj) -> bool:
+        """Whether an update is a new ``metadata.generation``: a change of ``spec`` for most kinds
+        (a custom kind counts every field but metadata, and status when it has the subresource)."""
+        return "spec" in new and new.get("spec") != old.get("spec")
+
+    def to_scale(self, obj: Obj) -> Obj | None:
+        """The ``autoscaling/v1`` Scale of ``obj`` (kinds with the ``scale`` subresource); None:
+        the built-in view (``spec.replicas``, ``status.replicas``, ``spec.selector`` as a string)."""
+        return None
+
+    def with_replicas(self, obj: Obj, replicas: int) -> Obj | None:
+        """``obj`` (a copy of the stored object) with the replicas a Scale write asks for; None:
+        ``spec.replicas`` is set."""
+        return None
+
 
 DEFAULT_STRATEGY = Strategy()
 
@@ -128,6 +144,18 @@ class Kind:
     #: top-level fields a write to ``/status`` may change
     status_fields: tuple[str, ...] = ("status",)
     strategy: Strategy = DEFAULT_STRATEGY
+    #: decoding that replaces the model's (a custom kind prunes and defaults from its schema):
+    #: ``decode(obj, field_validation) -> (cleaned copy, warnings)``
+    decode: Decoder | None = None
+    #: whether PATCH accepts a strategic merge patch (not for custom kinds, as Kubernetes)
+    strategic_merge: bool = True
+    #: the kind's published OpenAPI schemas (v3 references), ``{definition name: schema}``, with
+    #: the kind's own under ``definition_name``; None: the API server's own description
+    openapi: Callable[[], dict[str, Obj]] | None = None
+    definition_name: str | None = None
+    #: an object as served in this kind's version (a custom kind stored in another version of the
+    #: same CRD gets this version's ``apiVersion``); None: objects are served as stored
+    convert: Callable[[Obj], Obj] | None = None
 
     @property
     def status_subresource(self) -> bool:

@@ -25,7 +25,7 @@ from minikube_lite.api.validation import ErrorList, differences, normalized
 Obj = dict[str, Any]
 
 RESOURCE = Resource("", "v1", "pods", "pod", "Pod", True, ("po",), ("all",), tuple(ALL_VERBS),
-                    ("status", "log", "exec", "binding"))
+                    ("status", "log", "exec", "attach", "portforward", "ephemeralcontainers", "binding"))
 
 
 # --- validation ------------------------------------------------------------------------------
@@ -260,6 +260,14 @@ class PodStrategy(Strategy):
     def may_vanish(self, obj: Obj) -> bool:
         """A pod in graceful deletion waits for its kubelet (which deletes it with grace 0)."""
         return not obj["metadata"].get("deletionGracePeriodSeconds")
+
+    def update_subresource(self, subresource: str, old: Obj, obj: Obj) -> Obj | None:
+        """``pods/<name>/ephemeralcontainers`` (kubectl debug): add-only, in api/ephemeral.py."""
+        if subresource == "ephemeralcontainers":
+            from minikube_lite.api import ephemeral
+
+            return ephemeral.update(RESOURCE, old, obj)
+        return None
 
 
 POD = Kind(

@@ -148,7 +148,10 @@ def validate(res: Resource, obj: Obj, *, field_validation: str = "Strict") -> tu
     ``errors.Invalid`` (422) with one cause per bad field otherwise.
     """
     kind = kind_for(res)
-    cleaned, warnings = decode(res, kind.model or AnyObject, obj, field_validation)
+    if kind.decode is not None:
+        cleaned, warnings = kind.decode(obj, field_validation)
+    else:
+        cleaned, warnings = decode(res, kind.model or AnyObject, obj, field_validation)
     errs = ErrorList()
     validate_meta(errs, res, cleaned.get("metadata"), kind.name_rule)
     if kind.validate is not None:

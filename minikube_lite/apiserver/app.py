@@ -37,6 +37,7 @@ from ..api.errors import (
 )
 from ..api.register import by_plural
 from ..api.resources import Resource
+from ..apiextensions.handler import CRDHandler
 from ..store.base import StoreFull
 from . import decoding, discovery, openapi, protobuf, query, scale
 from . import exec as exec_routes
@@ -224,16 +225,31 @@ async def decode_patch(request: Request) -> bytes | decoding.Decoded:
     return await decoding.run_bounded(_decode_patch, body, ctype)
 
 
+@contextlib.asynccontextmanager
+async def crd_handler_running(app: FastAPI) -> AsyncIterator[None]:
+    """The CRD handler follows the CRD watch while the app serves (the daemon's lifespan runs it too)."""
+    task = asyncio.create_task(app.state.crd_handler.run(), name="crd-handler")
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(BaseException):
+            await task
+
+
 def create_app(registry: Registry, *, server_address: str = "127.0.0.1:8080", max_requests_inflight: int = 400,
                max_mutating_requests_inflight: int = 200) -> FastAPI:
     app = FastAPI(title="minikube-lite", openapi_url=None, docs_url=None, redoc_url=None,
-                  default_response_class=JSONResponse)
+                  default_response_class=JSONResponse, lifespan=crd_handler_running)
     app.add_middleware(MaxInFlight, max_requests_inflight=max_requests_inflight,
                        max_mutating_requests_inflight=max_mutating_requests_inflight)
     app.state.registry = registry
+    # apiextensions-apiserver: the kinds of the stored CRDs are served from the first request on
+    app.state.crd_handler = CRDHandler(registry)
+    app.state.crd_handler.sync()
     app.state.kubelets = {}  # node name -> kubelet (for logs)
     app.state.bookmark_interval = 60.0  # seconds between watch bookmarks, as kube-apiserver (about a minute)
-    exec_routes.install(app)  # pods/<name>/exec over WebSocket
+    exec_routes.install(app)  # pods/<name>/exec and attach over WebSocket
 
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
@@ -351,7 +367,7 @@ def create_app(registry: Registry, *, server_address: str = "127.0.0.1:8080", ma
                                       await decode_patch(request), dry_run=_dry_run(request))
         if target.subresource == "log" and method == "GET":
             return await pod_logs(request, target)
-        if target.subresource == "exec":
+        if target.subresource in ("exec", "attach", "portforward"):
             return exec_routes.not_websocket(request)
         if target.name is None:
             if method == "GET":
@@ -636,8 +652,9 @@ def create_app(registry: Registry, *, server_address: str = "127.0.0.1:8080", ma
                 raise BadRequest(f"a container name must be specified for pod {target.name}, "
                                  f"choose one of: [{' '.join(containers)}]")
             container = containers[0]
-        init = [c["name"] for c in (pod.get("spec") or {}).get("initContainers") or []]
-        if container not in containers + init:
+        others = [c["name"] for key in ("initContainers", "ephemeralContainers")
+                  for c in (pod.get("spec") or {}).get(key) or []]
+        if container not in containers + others:
             raise BadRequest(f"container {container} is not valid for pod {target.name}")
         kubelet = app.state.kubelets.get((pod.get("spec") or {}).get("nodeName"))
         if kubelet is None:

@@ -55,11 +55,15 @@ _SUBRESOURCE_VERBS = {
     "status": ["get", "patch", "update"],
     "log": ["get"],
     "exec": ["create", "get"],
+    "attach": ["create", "get"],
+    "portforward": ["create", "get"],
+    "ephemeralcontainers": ["get", "patch", "update"],
     "binding": ["create"],
     "finalize": ["update"],
     "scale": ["get", "patch", "update"],
 }
-_SUBRESOURCE_KINDS = {"log": "Pod", "exec": "PodExecOptions", "binding": "Binding"}
+_SUBRESOURCE_KINDS = {"log": "Pod", "exec": "PodExecOptions", "attach": "PodAttachOptions",
+                      "portforward": "PodPortForwardOptions", "ephemeralcontainers": "Pod", "binding": "Binding"}
 
 
 def api_resource_list(group: str, version: str) -> dict[str, Any] | None:

@@ -14,8 +14,9 @@ Errors found before the command runs (no such pod or container, container not ru
 sent the same way, as a ``Failure`` Status on channel 3 after the upgrade: a refused upgrade
 would make kubectl fall back to SPDY and hide the message.
 
-kubectl up to 1.29 only speaks SPDY/3.1 (``POST`` with ``Upgrade: SPDY/3.1``): that request is
-answered with a plain Status telling the user to use kubectl 1.30 or newer.
+``pods/<name>/attach`` is the same protocol on the container's own process (``kubectl attach``,
+``kubectl run -it``). kubectl up to 1.29 speaks SPDY/3.1 (``POST`` with ``Upgrade: SPDY/3.1``)
+for both: that is served by upgrade.py and remotecommand.py with the same sessions.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ import asyncio
 import contextlib
 import json
 import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -38,9 +41,9 @@ log = logging.getLogger(__name__)
 PROTOCOLS = ("v5.channel.k8s.io", "v4.channel.k8s.io")
 STDIN, STDOUT, STDERR, ERROR, RESIZE, CLOSE = 0, 1, 2, 3, 4, 255
 
-OLD_KUBECTL_MESSAGE = (
-    "minikube-lite serves exec over WebSocket (v5.channel.k8s.io) only; this client asked for SPDY, "
-    "which kubectl 1.29 and older use. Use kubectl 1.30 or newer for kubectl exec / attach."
+NOT_UPGRADED_MESSAGE = (
+    "this subresource is a stream: upgrade the connection to SPDY/3.1 or to a WebSocket "
+    "(subprotocol v5.channel.k8s.io), as kubectl exec, attach and port-forward do"
 )
 
 
@@ -64,11 +67,66 @@ def _flag(value: str | None) -> bool:
     return (value or "").lower() in ("true", "1", "yes")
 
 
+@dataclass
+class StreamRequest:
+    """What an exec or attach request asks for (its query parameters)."""
+
+    namespace: str
+    name: str
+    container: str
+    command: list[str]
+    stdin: bool
+    stdout: bool
+    stderr: bool
+    tty: bool
+    attach: bool = False
+
+    @classmethod
+    def parse(cls, namespace: str, name: str, query: Mapping[str, Sequence[str]], *, attach: bool = False
+              ) -> StreamRequest:
+        def one(key: str) -> str | None:
+            values = query.get(key) or []
+            return values[-1] if values else None
+
+        return cls(namespace, name, one("container") or "", list(query.get("command") or []),
+                   _flag(one("stdin")), _flag(one("stdout")), _flag(one("stderr")), _flag(one("tty")), attach)
+
+
+def check_request(app: Any, req: StreamRequest) -> Any:
+    """The pod's kubelet, after the checks Kubernetes makes (pod, container, phase); fills the container."""
+    pod = app.state.registry.get(by_plural("pods", ""), req.namespace, req.name)
+    spec = pod.get("spec") or {}
+    names = [c["name"] for c in spec.get("containers") or []]
+    req.container = req.container or (names[0] if names else "")
+    others = [c["name"] for key in ("initContainers", "ephemeralContainers") for c in spec.get(key) or []]
+    if req.container not in names + others:
+        raise BadRequest(f"container {req.container} is not valid for pod {req.name}")
+    phase = (pod.get("status") or {}).get("phase")
+    if phase in ("Succeeded", "Failed"):
+        what = "attach to" if req.attach else "exec into"
+        raise BadRequest(f"cannot {what} a container in a completed pod; current phase is {phase}")
+    kubelet = app.state.kubelets.get(spec.get("nodeName"))
+    if kubelet is None:
+        raise BadRequest(f'pod "{req.name}" is not running on a node yet')
+    return kubelet
+
+
+async def open_session(app: Any, req: StreamRequest) -> Any:
+    """Start the exec (or attach to the process) the request names; an ApiError before it runs."""
+    kubelet = check_request(app, req)
+    if req.attach:
+        return await kubelet.attach_session(req.namespace, req.name, req.container, stdin=req.stdin)
+    return await kubelet.exec_session(req.namespace, req.name, req.container, req.command, stdin=req.stdin,
+                                      tty=req.tty)
+
+
+def final_status(req: StreamRequest, code: int | None) -> dict[str, Any]:
+    return success_status() if not code else exit_status(req.command, code)
+
+
 def not_websocket(request: Request) -> JSONResponse:
-    """An exec request that is not a WebSocket upgrade (kubectl <= 1.29's SPDY, or curl)."""
-    err = BadRequest(OLD_KUBECTL_MESSAGE if "spdy" in request.headers.get("upgrade", "").lower()
-                     else "exec needs a WebSocket upgrade (subprotocol v5.channel.k8s.io); "
-                          "use kubectl 1.30 or newer")
+    """A streaming request that was not upgraded (curl, a plain HTTP client)."""
+    err = BadRequest(NOT_UPGRADED_MESSAGE)
     return JSONResponse(err.status(), status_code=err.code)
 
 
@@ -85,7 +143,7 @@ async def _fail(ws: WebSocket, status: dict[str, Any]) -> None:
 def install(app: FastAPI) -> None:
     """Register the WebSocket route of ``pods/<name>/exec`` on ``app``."""
 
-    async def exec_ws(websocket: WebSocket, namespace: str, name: str) -> None:
+    async def stream_ws(websocket: WebSocket, namespace: str, name: str, attach: bool) -> None:
         offered = [p.strip() for p in websocket.headers.get("sec-websocket-protocol", "").split(",")]
         protocol = next((p for p in PROTOCOLS if p in offered), None)
         if protocol is None:
@@ -93,26 +151,14 @@ def install(app: FastAPI) -> None:
             return
         await websocket.accept(subprotocol=protocol)
         q = websocket.query_params
-        command = q.getlist("command")
-        want_stdin, want_stdout = _flag(q.get("stdin")), _flag(q.get("stdout"))
-        want_stderr, tty = _flag(q.get("stderr")), _flag(q.get("tty"))
+        req = StreamRequest.parse(namespace, name, {k: q.getlist(k) for k in q}, attach=attach)
+        want_stdin, want_stdout, want_stderr, tty = req.stdin, req.stdout, req.stderr, req.tty
         try:
-            pod = app.state.registry.get(by_plural("pods", ""), namespace, name)
-            spec = pod.get("spec") or {}
-            names = [c["name"] for c in spec.get("containers") or []]
-            container = q.get("container") or (names[0] if names else "")
-            if container not in names + [c["name"] for c in spec.get("initContainers") or []]:
-                raise BadRequest(f"container {container} is not valid for pod {name}")
-            phase = (pod.get("status") or {}).get("phase")
-            if phase in ("Succeeded", "Failed"):
-                raise BadRequest(f"cannot exec into a container in a completed pod; current phase is {phase}")
-            kubelet = app.state.kubelets.get(spec.get("nodeName"))
-            if kubelet is None:
-                raise BadRequest(f'pod "{name}" is not running on a node yet')
-            session = await kubelet.exec_session(namespace, name, container, command, stdin=want_stdin, tty=tty)
+            session = await open_session(app, req)
         except ApiError as e:
             await _fail(websocket, e.status())
             return
+        tty = tty or getattr(session, "tty", False)
 
         async def from_client() -> None:
             while True:
@@ -151,7 +197,7 @@ def install(app: FastAPI) -> None:
                 return
             writer.result()
             code = await session.exit_code()
-            status = success_status() if not code else exit_status(command, code)
+            status = final_status(req, code)
             await _send(websocket, ERROR, json.dumps(status).encode())
             await websocket.close()
         except (WebSocketDisconnect, RuntimeError) as e:  # the client closed mid-way
@@ -162,4 +208,11 @@ def install(app: FastAPI) -> None:
                 await reader
             session.close()
 
+    async def exec_ws(websocket: WebSocket, namespace: str, name: str) -> None:
+        await stream_ws(websocket, namespace, name, attach=False)
+
+    async def attach_ws(websocket: WebSocket, namespace: str, name: str) -> None:
+        await stream_ws(websocket, namespace, name, attach=True)
+
     app.add_api_websocket_route("/api/v1/namespaces/{namespace}/pods/{name}/exec", exec_ws)
+    app.add_api_websocket_route("/api/v1/namespaces/{namespace}/pods/{name}/attach", attach_ws)

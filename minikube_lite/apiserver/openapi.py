@@ -166,8 +166,26 @@ def _object(description: str, properties: dict[str, Schema], required: list[str]
     return out
 
 
+def _published(group: str, version: str, kind: str) -> Any:
+    """The registered kind (``Kind``) that publishes its own schemas under this group-version-kind
+    (a custom kind; its list kind too), or None."""
+    api_version = f"{group}/{version}" if group else version
+    for k in (kind, kind.removesuffix("List")):
+        res = register.by_kind(api_version, k)
+        if res is not None:
+            declared = register.kind_for(res)
+            if declared.openapi is not None and declared.definition_name:
+                return declared
+    return None
+
+
 def _def_name(group: str, version: str, kind: str) -> str:
-    """Kubernetes-style definition name, e.g. io.k8s.api.core.v1.Pod, io.k8s.api.apps.v1.Deployment."""
+    """Kubernetes-style definition name, e.g. io.k8s.api.core.v1.Pod, io.k8s.api.apps.v1.Deployment;
+    a custom kind's is its own (com.example.v1.Widget)."""
+    custom = _published(group, version, kind)
+    if custom is not None:
+        base = custom.definition_name
+        return base + "List" if kind != custom.resource.kind and kind.endswith("List") else base
     short = group.split(".")[0] if group else "core"
     return f"io.k8s.api.{short}.{version}.{kind}"
 
@@ -479,6 +497,9 @@ DESCRIBED: dict[tuple[str, str, str], Any] = {
 
 def _kind_schemas(group: str, version: str, kind: str) -> dict[str, Schema]:
     """The kind's schema (described or permissive), with its group-version-kind."""
+    custom = _published(group, version, kind)
+    if custom is not None:
+        return custom.openapi()
     name = _def_name(group, version, kind)
     builder = DESCRIBED.get((group, version, kind))
     if builder is not None:
@@ -499,6 +520,9 @@ def _kind_schemas(group: str, version: str, kind: str) -> dict[str, Schema]:
 
 
 def _list_schema(group: str, version: str, kind: str) -> Schema:
+    custom = _published(group, version, kind)
+    if custom is not None:
+        return custom.openapi()[_def_name(group, version, kind + "List")]
     return {
         "type": "object",
         "description": f"A list of {kind} objects.",

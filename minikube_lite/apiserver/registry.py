@@ -21,12 +21,22 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ..api import register, unsupported
-from ..api.errors import AlreadyExists, ApiError, BadRequest, Conflict, Gone, Invalid, NotFound, cause
+from ..api.errors import (
+    AlreadyExists,
+    ApiError,
+    BadRequest,
+    Conflict,
+    Gone,
+    Invalid,
+    NotFound,
+    UnsupportedMediaType,
+    cause,
+)
 from ..api.resources import Resource
 from ..store.base import Compacted, Entry, KeyExists, KeyNotFound, RevisionMismatch, Store
 from . import ssa
 from .decoding import Decoded, load_yaml
-from .patch import apply_patch, strategic_merge_patch
+from .patch import STRATEGIC_MERGE_PATCH, apply_patch, strategic_merge_patch
 from .selectors import parse_field_selector, parse_label_selector, single_name
 
 Obj = dict[str, Any]
@@ -137,6 +147,17 @@ class Registry:
         obj.setdefault("metadata", {})["resourceVersion"] = str(rev)
         return obj
 
+    @staticmethod
+    def _served(res: Resource, obj: Any) -> Any:
+        """An object (or a ``Cached`` one) as served in ``res``'s version: a custom kind stored in
+        another version of its CRD gets this version's apiVersion (conversion ``None``)."""
+        convert = register.kind_for(res).convert
+        if convert is None:
+            return obj
+        if isinstance(obj, Cached):
+            return Cached(obj.mod_rev, convert(obj.obj))
+        return convert(obj)
+
     def _get_entry(self, res: Resource, namespace: str | None, name: str) -> Entry:
         entry = self.store.get(self._key(res, namespace, name))
         if entry is None:
@@ -146,7 +167,7 @@ class Registry:
     # reads
 
     def get(self, res: Resource, namespace: str | None, name: str) -> Obj:
-        return self._out(self._get_entry(res, namespace, name))
+        return self._served(res, self._out(self._get_entry(res, namespace, name)))
 
     def list(
         self,
@@ -231,6 +252,8 @@ class Registry:
             rev = token_rv
             if next_token:
                 next_token = base64.urlsafe_b64encode(json.dumps({"start": last_key, "rv": rev}).encode()).decode()
+        if register.kind_for(res).convert is not None:
+            items = [self._served(res, item) for item in items]
         return items, str(rev), next_token
 
     def check_read_version(self, resource_version: str | None, match: str | None, *, watch: bool = False,
@@ -317,7 +340,15 @@ class Registry:
             stream = self.store.watch(prefix, from_rev)
         except Compacted as exc:
             raise Gone(f"too old resource version: {from_rev} ({self.store.revision})") from exc
-        return self._watch_stream(initial, stream, matches, end_marker, shared)
+        events = self._watch_stream(initial, stream, matches, end_marker, shared)
+        if register.kind_for(res).convert is None:
+            return events
+        return self._served_events(res, events)
+
+    async def _served_events(self, res: Resource, events: AsyncIterator[tuple[str, Any]]
+                             ) -> AsyncIterator[tuple[str, Any]]:
+        async for etype, obj in events:
+            yield etype, (obj if etype == "BOOKMARK" else self._served(res, obj))
 
     async def _watch_stream(self, initial: list[Any], stream: AsyncIterator[Any], matches: Any,
                             end_marker: Obj | None = None, shared: bool = False) -> AsyncIterator[tuple[str, Any]]:
@@ -435,13 +466,13 @@ class Registry:
         if dry_run:
             if self.store.get(key) is not None:
                 raise AlreadyExists(res.plural, meta["name"], res.group)
-            return obj, warnings
+            return self._served(res, obj), warnings
         try:
             rev = self.store.create(key, obj)
         except KeyExists as exc:
             raise AlreadyExists(res.plural, meta["name"], res.group) from exc
         meta["resourceVersion"] = str(rev)
-        return obj, warnings
+        return self._served(res, obj), warnings
 
     def list_all(self, plural: str, group: str = "") -> list[Obj]:
         """Every stored object of a kind in all namespaces (the ``StoreView`` strategies read)."""
@@ -528,7 +559,7 @@ class Registry:
                         "metadata.finalizers", "Forbidden: no new finalizers can be added if the object is "
                         f"being deleted, found new finalizers {json.dumps(added)}", "FieldValueForbidden")])
             kind.strategy.begin_update(new, old, self)
-            if "spec" in new and new.get("spec") != old.get("spec"):
+            if kind.strategy.generation_changed(new, old):
                 new_meta["generation"] = int(old["metadata"].get("generation", 1)) + 1
         new["metadata"].pop("resourceVersion", None)
         stored_managed = old["metadata"].get("managedFields")
@@ -560,10 +591,10 @@ class Registry:
                 except RevisionMismatch as exc:
                     raise Conflict(res.plural, name, _OPTIMISTIC_MSG, res.group) from exc
             meta["resourceVersion"] = str(entry.mod_rev)
-            return new, warnings
+            return self._served(res, new), warnings
         if dry_run:
             meta["resourceVersion"] = str(entry.mod_rev)
-            return new, warnings
+            return self._served(res, new), warnings
         try:
             rev = self.store.update(entry.key, new, entry.mod_rev)
         except RevisionMismatch as exc:
@@ -571,7 +602,7 @@ class Registry:
         except KeyNotFound as exc:
             raise NotFound(res.plural, name, res.group) from exc
         meta["resourceVersion"] = str(rev)
-        return new, warnings
+        return self._served(res, new), warnings
 
     def patch(
         self,
@@ -611,7 +642,7 @@ class Registry:
                     field_manager=field_manager,
                     managed_fields=ssa.created_by_apply(res, applied, field_manager))
                 return obj, True, warnings
-            live = self._out(entry)
+            live = self._served(res, self._out(entry))
             precondition = applied["metadata"].get("resourceVersion")
             merged, managed = ssa.apply(res, live, applied, field_manager, force=force,
                                         merge=lambda base, cfg: strategic_merge_patch(
@@ -626,7 +657,11 @@ class Registry:
             return obj, False, warnings
         else:
             entry = self._get_entry(res, namespace, name)
-            current = self._out(entry)
+            if ctype == STRATEGIC_MERGE_PATCH and not register.kind_for(res).strategic_merge:
+                raise UnsupportedMediaType(  # a custom kind has no Go struct tags to merge by
+                    "the body of the request was in an unknown format - accepted media types include: "
+                    "application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml")
+            current = self._served(res, self._out(entry))
             merged = apply_patch(current, body, ctype, res.kind)
             if not isinstance(merged, dict):
                 raise BadRequest("the patch did not produce an object")

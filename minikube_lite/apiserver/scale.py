@@ -15,7 +15,8 @@ from typing import Any
 
 from fastapi import Request
 
-from ..api.errors import BadRequest, Conflict, Invalid, MethodNotAllowed, cause
+from ..api import register
+from ..api.errors import ApiError, BadRequest, Conflict, Invalid, MethodNotAllowed, cause
 from ..api.resources import Resource
 from .patch import apply_patch
 from .registry import _OPTIMISTIC_MSG, Registry
@@ -44,6 +45,15 @@ def to_scale(obj: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _scale_of(res: Resource, obj: dict[str, Any]) -> dict[str, Any]:
+    """The kind's Scale view (a custom kind maps it from its CRD's paths), else the built-in one."""
+    try:
+        scale = register.kind_for(res).strategy.to_scale(obj)
+    except ValueError as exc:  # a custom object whose replicas path holds no integer
+        raise ApiError(str(exc), code=500, reason="InternalError") from exc
+    return scale if scale is not None else to_scale(obj)
+
+
 def _write(registry: Registry, res: Resource, namespace: str | None, name: str, scale: Any, *,
            dry_run: bool) -> dict[str, Any]:
     if not isinstance(scale, dict):
@@ -59,11 +69,14 @@ def _write(registry: Registry, res: Resource, namespace: str | None, name: str, 
     rv = (scale.get("metadata") or {}).get("resourceVersion")
     if rv and rv != str(entry.mod_rev):
         raise Conflict(res.plural, name, _OPTIMISTIC_MSG, res.group)
-    obj = registry._out(entry)
-    obj.setdefault("spec", {})["replicas"] = replicas
-    obj["metadata"]["resourceVersion"] = str(entry.mod_rev)  # the write is conditional on what was read
-    updated, _ = registry.update(res, namespace, name, obj, dry_run=dry_run, field_validation="Ignore")
-    return to_scale(updated)
+    obj = registry.get(res, namespace, name)
+    scaled = register.kind_for(res).strategy.with_replicas(obj, replicas)
+    if scaled is None:
+        obj.setdefault("spec", {})["replicas"] = replicas
+        scaled = obj
+    scaled["metadata"]["resourceVersion"] = str(entry.mod_rev)  # the write is conditional on what was read
+    updated, _ = registry.update(res, namespace, name, scaled, dry_run=dry_run, field_validation="Ignore")
+    return _scale_of(res, updated)
 
 
 async def handle(request: Request, registry: Registry, res: Resource, namespace: str | None, name: str,
@@ -73,12 +86,12 @@ async def handle(request: Request, registry: Registry, res: Resource, namespace:
 
     method = request.method
     if method == "GET":
-        return JSONResponse(to_scale(registry.get(res, namespace, name)))
+        return JSONResponse(_scale_of(res, registry.get(res, namespace, name)))
     if method == "PUT":
         scale = decode_body(body, request.headers.get("content-type", ""))
         return JSONResponse(_write(registry, res, namespace, name, scale, dry_run=dry_run))
     if method == "PATCH":
-        current = to_scale(registry.get(res, namespace, name))
+        current = _scale_of(res, registry.get(res, namespace, name))
         ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if ctype == "application/apply-patch+yaml":
             raise BadRequest("server-side apply is not supported on the scale subresource")

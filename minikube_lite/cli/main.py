@@ -49,12 +49,20 @@ def _fail(emoji: str, text: str, code: int = 1) -> None:
     sys.exit(code)
 
 
-def _settings_for(state_dir: str, port: int | None = None, host: str | None = None) -> Settings:
-    """The cluster's saved settings, with any explicitly given port/host applied."""
+def _settings_for(state_dir: str, port: int | None = None, host: str | None = None,
+                  store: dict[str, Any] | None = None) -> Settings:
+    """The cluster's saved settings, with any explicitly given port/host/store/image-pull mode applied."""
     path = Path(state_dir).expanduser().resolve()
     saved = Settings.load(path)
+    given = {k: v for k, v in (store or {}).items() if v is not None}
     return Settings(state_dir=path, port=port if port is not None else saved.port,
-                    host=host if host is not None else saved.host, node_name=saved.node_name)
+                    host=host if host is not None else saved.host, node_name=saved.node_name,
+                    ingress_port=saved.ingress_port, store=given.get("store", saved.store),
+                    etcd_cafile=given.get("etcd_cafile", saved.etcd_cafile),
+                    etcd_certfile=given.get("etcd_certfile", saved.etcd_certfile),
+                    etcd_keyfile=given.get("etcd_keyfile", saved.etcd_keyfile),
+                    leader_elect=bool(given.get("leader_elect", saved.leader_elect)),
+                    image_pull=given.get("image_pull") or saved.image_pull)
 
 
 def _connect_host(host: str) -> str:
@@ -214,8 +222,15 @@ def running_pid(settings: Settings) -> int | None:
 
 def daemon_command(settings: Settings) -> list[str]:
     """How the daemon is started (``python -m minikube_lite.daemon``); tests replace it with a stub."""
-    return [sys.executable, "-m", "minikube_lite.daemon", "--state-dir", str(settings.state_dir),
-            "--port", str(settings.port), "--host", settings.host]
+    cmd = [sys.executable, "-m", "minikube_lite.daemon", "--state-dir", str(settings.state_dir),
+           "--port", str(settings.port), "--host", settings.host, "--image-pull", settings.image_pull]
+    for flag, value in (("--store", settings.store), ("--etcd-cafile", settings.etcd_cafile),
+                        ("--etcd-certfile", settings.etcd_certfile), ("--etcd-keyfile", settings.etcd_keyfile)):
+        if value:
+            cmd += [flag, value]
+    if settings.leader_elect:
+        cmd.append("--leader-elect")
+    return cmd
 
 
 def _daemon_env() -> dict[str, str]:
@@ -307,6 +322,37 @@ def _write_cluster_kubeconfig(settings: Settings) -> Path:
     return path
 
 
+def _store_options(store: str | None, cafile: str | None, certfile: str | None,
+                   keyfile: str | None) -> dict[str, str]:
+    given = {"store": store, "etcd_cafile": cafile, "etcd_certfile": certfile, "etcd_keyfile": keyfile}
+    opts = {k: ("" if v == "sqlite" else str(Path(v).resolve()) if k != "store" and v else v)
+            for k, v in given.items() if v is not None}
+    if store == "sqlite":  # back to the embedded store: no etcd files either
+        opts.update(etcd_cafile="", etcd_certfile="", etcd_keyfile="")
+    return opts
+
+
+def _check_store(settings: Settings) -> None:
+    """A --store that cannot be used fails here, before any daemon starts, with what to do."""
+    from minikube_lite.store.factory import etcd_config, is_etcd
+
+    if settings.store in ("", "sqlite"):
+        return
+    if not is_etcd(settings.store):
+        _fail("❌", f"Unknown --store {settings.store!r}: use sqlite or etcd://HOST:PORT[,HOST:PORT...]")
+    from minikube_lite.store.base import StoreError
+    from minikube_lite.store.etcd import wait_until_ready
+
+    try:
+        config = etcd_config(settings)
+        wait_until_ready(config, timeout=5)
+    except ValueError as exc:
+        _fail("❌", f"Bad --store: {exc}")
+    except StoreError as exc:
+        _fail("❌", f"{exc}\n    Start etcd first, or choose the embedded store: minikube-lite start --store sqlite")
+    _say("🗄️", f"Using the store etcd at {config.describe()}")
+
+
 # ------------------------------------------------------------------------------------------ commands
 
 def state_dir_option(f: Any) -> Any:
@@ -326,10 +372,33 @@ def cli() -> None:
 @click.option("--port", type=int, default=None, help=f"API server port [default: {DEFAULT_PORT}, or as last started]")
 @click.option("--host", default=None, help=f"Address the API server listens on [default: {DEFAULT_HOST}]")
 @click.option("--foreground", is_flag=True, help="Run the daemon in this process instead of in the background.")
-def start(state_dir: str, port: int | None, host: str | None, foreground: bool) -> None:
+@click.option("--image-pull", type=click.Choice(["local-fallback", "kubernetes"]), default=None,
+              help="When a pull fails: run the engine's image of that name with a Warning event (local-fallback), "
+                   "or fail with ErrImagePull as Kubernetes does (kubernetes) [default: local-fallback, or as last "
+                   "started]")
+@click.option("--store", default=None, metavar="sqlite|etcd://HOST:PORT[,HOST:PORT...]",
+              help="Where the objects are kept: the embedded SQLite file [default, or as last started], "
+                   "or an etcd v3 cluster (kube-apiserver's --etcd-servers).")
+@click.option("--etcd-cafile", default=None, type=click.Path(dir_okay=False),
+              help="CA bundle that verifies etcd's serving certificates (TLS).")
+@click.option("--etcd-certfile", default=None, type=click.Path(dir_okay=False),
+              help="Client certificate presented to etcd (TLS).")
+@click.option("--etcd-keyfile", default=None, type=click.Path(dir_okay=False), help="Key of --etcd-certfile.")
+@click.option("--leader-elect/--no-leader-elect", default=None,
+              help="Run the scheduler and controllers only while holding their Lease, so that other API "
+                   "servers on the same etcd (python -m minikube_lite.daemon --leader-elect "
+                   "--control-plane-only) can take over [default: off, or as last started].")
+def start(state_dir: str, port: int | None, host: str | None, foreground: bool, image_pull: str | None,
+          store: str | None, etcd_cafile: str | None, etcd_certfile: str | None, etcd_keyfile: str | None,
+          leader_elect: bool | None) -> None:
     """Start the cluster: the daemon in the background, then point kubectl at it."""
     t0 = time.monotonic()
-    settings = _settings_for(state_dir, port, host)
+    opts: dict[str, Any] = _store_options(store, etcd_cafile, etcd_certfile, etcd_keyfile)
+    if leader_elect is not None:
+        opts["leader_elect"] = leader_elect
+    if image_pull is not None:
+        opts["image_pull"] = image_pull
+    settings = _settings_for(state_dir, port, host, opts)
     _say("😄", f"minikube-lite v{__version__} on {_os_name()}  (state: {settings.state_dir})")
     try:
         engine = docker_ping()
@@ -347,6 +416,10 @@ def start(state_dir: str, port: int | None, host: str | None, foreground: bool) 
             _say("🏃", f'"{NAME}" is already running at {saved.server_url} (pid {pid})')
             if port is not None and port != saved.port:
                 _say("💡", f"To use port {port}, stop it first: minikube-lite stop --state-dir {settings.state_dir}")
+            if image_pull is not None and image_pull != saved.image_pull:
+                _say("💡", f"It runs with --image-pull={saved.image_pull}; to use {image_pull}, stop it first: "
+                           f"minikube-lite stop --state-dir {settings.state_dir}")
+            _wait_node_ready(saved, t0, None)
             _write_kubeconfig(saved)
             _say("🏄", f'kubectl is now configured to use "{NAME}" cluster and "default" namespace by default')
             return
@@ -362,6 +435,7 @@ def start(state_dir: str, port: int | None, host: str | None, foreground: bool) 
                     f"    Choose a free port: minikube-lite start --port {free}"
                     + (f" --state-dir {settings.state_dir}" if state_dir != str(default_state_dir()) else ""))
 
+    _check_store(settings)
     settings.save()
     settings.pid_file.unlink(missing_ok=True)
     _say("🚀", f"Starting API server on {settings.server_url} ...")
@@ -403,9 +477,34 @@ def start(state_dir: str, port: int | None, host: str | None, foreground: bool) 
     # The daemon lives on in its own session; don't let Popen's finalizer warn about it.
     proc.returncode = 0
     _say("🌟", f"API server ready in {time.monotonic() - t0:.2f}s (pid {proc.pid})")
+    _wait_node_ready(settings, t0, offset)
     sd = f" --state-dir {settings.state_dir}" if state_dir != str(default_state_dir()) else ""
     _say("🏄", f'Done! kubectl is now configured to use "{NAME}" cluster and "default" namespace by default')
     _say("👉", f"Next: kubectl apply -f examples/seed/   ·   watch it live: minikube-lite dashboard --url{sd}")
+
+
+def node_ready(settings: Settings) -> bool:
+    """The node is registered and its Ready condition is True (what `kubectl get nodes` shows as Ready)."""
+    node = get_json(settings, f"/api/v1/nodes/{settings.node_name}") or {}
+    conditions = (node.get("status") or {}).get("conditions") or []
+    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
+
+
+def _wait_node_ready(settings: Settings, t0: float, log_offset: int | None) -> None:
+    """Return once the node is Ready, as minikube waits for its components: before that the scheduler
+    has no node (a pod applied at once would get FailedScheduling) and `ip` / `status` fail."""
+    deadline = time.monotonic() + READY_TIMEOUT
+    while not node_ready(settings):
+        pid = running_pid(settings)
+        if pid is None:
+            _fail("❌", "The daemon exited before its node became Ready. Last lines of "
+                        f"{settings.log_file}:\n{_log_tail(settings, log_offset or 0)}")
+        if time.monotonic() > deadline:
+            _fail("⌛", f'Node "{settings.node_name}" did not become Ready within {READY_TIMEOUT:.0f}s '
+                        f"(the API server runs at {settings.server_url}). Last lines of {settings.log_file}:\n"
+                        f"{_log_tail(settings, log_offset or 0)}")
+        time.sleep(READY_POLL)
+    _say("✅", f'Node "{settings.node_name}" Ready in {time.monotonic() - t0:.2f}s')
 
 
 @cli.command()
@@ -432,12 +531,7 @@ def _status(settings: Settings) -> tuple[dict[str, str], int]:
         host = "Stopped"
     pid = running_pid(settings)
     apiserver = "Running" if pid is not None and api_ready(settings) else "Stopped"
-    kubelet = "Stopped"
-    if apiserver == "Running":
-        node = get_json(settings, f"/api/v1/nodes/{settings.node_name}") or {}
-        conditions = (node.get("status") or {}).get("conditions") or []
-        if any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions):
-            kubelet = "Running"
+    kubelet = "Running" if apiserver == "Running" and node_ready(settings) else "Stopped"
     if apiserver != "Running":
         kube = "Stopped"
     else:
@@ -621,6 +715,9 @@ def delete(state_dir: str) -> None:
         _say("🔥", f"Removed {settings.state_dir}")
     if kubeconfig.remove_context(only_server=settings.server_url):
         _say("🔥", f'Removed the "{NAME}" context from {kubeconfig.kubeconfig_path()}')
+    if settings.store not in ("", "sqlite"):
+        _say("💡", f"The objects in {settings.store} are left there (etcd is not this cluster's to remove): "
+                   "etcdctl del --prefix /registry/ removes them")
     _say("💀", f'Removed all traces of the "{NAME}" cluster.')
 
 
@@ -680,6 +777,15 @@ def kubectl(state_dir: str, args: tuple[str, ...]) -> None:
 
 def main() -> None:
     cli(prog_name=NAME)
+
+
+def _add_commands() -> None:
+    from minikube_lite.cli.store_cmd import store
+
+    cli.add_command(store)
+
+
+_add_commands()
 
 
 if __name__ == "__main__":

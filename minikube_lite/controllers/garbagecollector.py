@@ -25,6 +25,7 @@ import json
 import logging
 from typing import Any
 
+from ..api import register
 from ..api.errors import Conflict, NotFound
 from ..api.register import by_kind, resources
 from ..api.resources import Resource
@@ -44,6 +45,12 @@ def _collectable(res: Resource) -> bool:
     return all(v in res.verbs for v in ("list", "watch", "delete", "patch")) and res.plural != "events"
 
 
+def _name(res: Resource) -> str:
+    """How the client names a resource: ``pods``, ``widgets.example.com`` (a plural is only unique
+    within its group)."""
+    return f"{res.plural}.{res.group}" if res.group else res.plural
+
+
 def _refs(obj: Obj) -> list[Obj]:
     refs = (obj.get("metadata") or {}).get("ownerReferences") or []
     return [r for r in refs if isinstance(r, dict) and r.get("uid")]
@@ -52,14 +59,46 @@ def _refs(obj: Obj) -> list[Obj]:
 class GarbageCollector:
     def __init__(self, client: Client) -> None:
         self.client = client
-        self.informers: dict[str, Informer] = {
-            r.plural: Informer(client, r.plural) for r in resources() if _collectable(r)}
+        self.informers: dict[str, Informer] = {}
         self.queue = WorkQueue("garbagecollector")
         self.uids: dict[str, tuple[str, str]] = {}  # uid -> (plural, key)
         self.dependents: dict[str, set[tuple[str, str]]] = {}  # owner uid -> {(plural, key)}
         self._owners_of: dict[tuple[str, str], set[str]] = {}
-        for plural, inf in self.informers.items():
-            inf.add_handler(lambda t, o, plural=plural: self._on_event(plural, t, o))
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._revision = register.revision()
+        for name in self._collectable_names():
+            self._add_informer(name)
+
+    @staticmethod
+    def _collectable_names() -> list[str]:
+        names: list[str] = []
+        for r in resources():
+            if _collectable(r) and _name(r) not in names:
+                names.append(_name(r))
+        return names
+
+    def _add_informer(self, name: str) -> Informer:
+        inf = self.informers[name] = Informer(self.client, name)
+        inf.add_handler(lambda t, o, plural=name: self._on_event(plural, t, o))
+        return inf
+
+    async def _follow_register(self) -> None:
+        """Kinds come and go at run time (CRDs): like kube-controller-manager's garbage collector,
+        which re-reads discovery, informers are started and stopped to match the register."""
+        while True:
+            await asyncio.sleep(0.2)
+            if register.revision() == self._revision:
+                continue
+            self._revision = register.revision()
+            wanted = self._collectable_names()
+            for name in wanted:
+                if name not in self.informers:
+                    self._tasks[name] = asyncio.create_task(self._add_informer(name).run(), name=f"gc-{name}")
+            for name in [n for n in self.informers if n not in wanted]:
+                del self.informers[name]
+                task = self._tasks.pop(name, None)
+                if task is not None:
+                    task.cancel()
 
     # event handlers: bookkeeping and keys only
 
@@ -102,10 +141,15 @@ class GarbageCollector:
     # the loop
 
     async def run(self) -> None:
-        await asyncio.gather(*(inf.run() for inf in self.informers.values()), self._work())
+        try:
+            await asyncio.gather(*(inf.run() for inf in list(self.informers.values())), self._work(),
+                                 self._follow_register())
+        finally:
+            for task in self._tasks.values():
+                task.cancel()
 
     async def _work(self) -> None:
-        for inf in self.informers.values():
+        for inf in list(self.informers.values()):
             await inf.synced.wait()
         await self.queue.run(self._reconcile_key, workers=4)
 
@@ -153,12 +197,12 @@ class GarbageCollector:
             return "alive"  # a kind this server does not serve: never guess it is gone
         ns = (dependent.get("metadata") or {}).get("namespace") if res.namespaced else None
         owner = None
-        inf = self.informers.get(res.plural)
+        inf = self.informers.get(_name(res))
         if inf is not None:
             owner = inf.get(f"{ns}/{ref.get('name')}" if ns else str(ref.get("name")))
         if owner is None or owner["metadata"].get("uid") != ref["uid"]:
             try:
-                owner = await self.client.get(res.plural, str(ref.get("name")), namespace=ns)
+                owner = await self.client.get(_name(res), str(ref.get("name")), namespace=ns)
             except NotFound:
                 return "gone"
         meta = owner["metadata"]
@@ -171,7 +215,8 @@ class GarbageCollector:
     def _dependents_of(self, obj: Obj) -> list[tuple[str, Obj]]:
         out = []
         for plural, key in sorted(self.dependents.get(obj["metadata"].get("uid", ""), ())):
-            dep = self.informers[plural].get(key)
+            inf = self.informers.get(plural)
+            dep = inf.get(key) if inf is not None else None
             if dep is not None:
                 out.append((plural, dep))
         return out

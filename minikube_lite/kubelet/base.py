@@ -65,6 +65,7 @@ class KubeletBase:
     _backoff: Backoff
     _pull_backoff: Backoff
     _pull_failed_at: dict[tuple[str, str], float]
+    image_pull: str  # "local-fallback" (run the engine's image when a pull fails) or "kubernetes"
     _waiting: dict[str, dict[str, Waiting]]  # uid -> container -> why it waits
     _written: dict[str, dict[str, Any]]  # uid -> the status last written
     _die_waiters: dict[str, list[asyncio.Future[None]]]

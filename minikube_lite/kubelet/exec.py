@@ -1,4 +1,4 @@
-"""``kubectl exec``, the kubelet's half: a ``docker exec`` attached through the Docker API socket.
+"""``kubectl exec`` and ``attach``, the kubelet's half: ``docker exec`` / ``docker attach`` sockets.
 
 The API server's exec endpoint (apiserver/exec.py) speaks kubectl's WebSocket protocol; this
 module gives it an ``ExecSession``: output chunks tagged stdout (1) or stderr (2), a way to
@@ -148,3 +148,56 @@ class Exec(KubeletBase):
         except docker.errors.APIError as e:
             raise BadRequest(f"failed to exec in container: {e.explanation or e}") from e
         return ExecSession(api, exec_id, raw, tty=tty, loop=asyncio.get_running_loop())
+
+
+class AttachSession(ExecSession):
+    """``docker attach`` to a container's main process, the ``kubectl attach`` / ``run -it`` stream."""
+
+    def __init__(self, api: Any, container_id: str, raw: Any, *, tty: bool, stdin_once: bool,
+                 loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__(api, "", raw, tty=tty, loop=loop)
+        self.container_id = container_id
+        self.stdin_once = stdin_once
+
+    async def close_stdin(self) -> None:
+        # Closing our half ends the process's stdin only when it was created with stdinOnce (as in
+        # Kubernetes); otherwise the process keeps its stdin, which another attach can use.
+        if self.stdin_once:
+            await super().close_stdin()
+
+    async def resize(self, width: int, height: int) -> None:
+        if not self.tty or width <= 0 or height <= 0:
+            return
+        try:
+            await asyncio.to_thread(self._api.resize, self.container_id, height=height, width=width)
+        except docker.errors.APIError as e:
+            log.debug("attach resize failed: %s", e)
+
+    async def exit_code(self, timeout: float = 5.0) -> int | None:
+        return 0  # attach reports no exit code: kubectl reads the container's status afterwards
+
+
+class Attach(KubeletBase):
+    async def attach_session(self, namespace: str, pod: str, container: str, *, stdin: bool) -> AttachSession:
+        """Attach to the running ``container`` of ``namespace/pod`` (its stdin only if ``stdin``)."""
+        known = self._pods.get(f"{namespace}/{pod}")
+        if known is None:
+            raise NotFound("pods", pod)
+        records = await self._docker(self.runtime.pod_containers_of, namespace, pod, pod_uid(known))
+        attempts = group_records(r for r in records if r.name != SANDBOX).get(container, [])
+        target = attempts[-1] if attempts else None
+        if target is None or not target.running:
+            raise BadRequest(f'container not found ("{container}")')
+        api = self.runtime.docker.api
+
+        def open_it() -> tuple[dict[str, Any], Any]:
+            config = api.inspect_container(target.id)["Config"]
+            params = {"stdin": 1 if stdin and config.get("OpenStdin") else 0, "stdout": 1, "stderr": 1, "stream": 1}
+            return config, api.attach_socket(target.id, params=params)
+
+        try:
+            config, raw = await self._docker(open_it)
+        except docker.errors.APIError as e:
+            raise BadRequest(f"failed to attach to container: {e.explanation or e}") from e
+        return AttachSession(api, target.id, raw, tty=bool(config.get("Tty")),
+                             stdin_once=bool(config.get("StdinOnce")), loop=asyncio.get_running_loop())

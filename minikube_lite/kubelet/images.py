@@ -4,6 +4,13 @@
 ``Pulling`` / ``Pulled`` / ``Failed``, and the pull back-off: a failed pull shows
 ``ErrImagePull``, then ``ImagePullBackOff`` until the next try (10 s doubling to 5 min).
 Pulls run in the kubelet's Docker thread pool, so one slow pull never blocks other pods.
+
+One difference from Kubernetes, on by default (``image_pull="local-fallback"``): the kubelet
+runs on the machine's own Docker engine, so an image that ``docker build`` made is already on the
+"node". When a pull fails (registry unreachable, image only built locally) and the engine holds
+an image of that name, the kubelet runs that image and records a Warning event naming both the
+pull error and the local image ID, instead of ``ErrImagePull``. ``image_pull="kubernetes"``
+(``minikube-lite start --image-pull=kubernetes``) restores Kubernetes' semantics exactly.
 """
 
 from __future__ import annotations
@@ -17,6 +24,9 @@ import docker.errors
 from .base import KubeletBase, docker_message, pod_key, pod_uid
 from .spec import pull_policy
 from .status import Waiting
+
+LOCAL_FALLBACK, KUBERNETES = "local-fallback", "kubernetes"
+PULL_MODES = (LOCAL_FALLBACK, KUBERNETES)
 
 
 class ImagePuller(KubeletBase):
@@ -55,6 +65,13 @@ class ImagePuller(KubeletBase):
             await self._docker(self.runtime.pull, image)
         except docker.errors.DockerException as e:
             message = docker_message(e)
+            local = await self._local_image_id(image) if self.image_pull == LOCAL_FALLBACK else None
+            if local is not None:
+                self._pull_backoff.forget(key)
+                self._events.record(pod, "Failed", f'Failed to pull image "{image}": {message}; using the '
+                                    f"local image {local} of the same name instead (minikube-lite "
+                                    "--image-pull=local-fallback)", type="Warning", container=cname)
+                return True
             self._pull_backoff.record(key, now)
             self._pull_failed_at[key] = now
             waiting[cname] = Waiting("ErrImagePull", message)
@@ -67,3 +84,10 @@ class ImagePuller(KubeletBase):
         self._events.record(pod, "Pulled", f'Successfully pulled image "{image}" in '
                             f"{time.monotonic() - started:.3f}s", container=cname)
         return True
+
+    async def _local_image_id(self, image: str) -> str | None:
+        """The ID of the engine's image called ``image``, if it holds one."""
+        try:
+            return str((await self._docker(self.runtime.docker.images.get, image)).id)
+        except docker.errors.DockerException:
+            return None

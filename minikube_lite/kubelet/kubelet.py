@@ -42,7 +42,7 @@ from minikube_lite.client.base import Client
 from .backoff import Backoff
 from .base import docker_message, pod_key, pod_uid
 from .events import EventRecorder, now_rfc3339
-from .exec import Exec
+from .exec import Attach, Exec
 from .images import ImagePuller
 from .logs import Logs
 from .node import conditions as node_conditions
@@ -71,7 +71,7 @@ log = logging.getLogger(__name__)
 POST_START_TIMEOUT_SECONDS = 120.0  # Kubernetes gives hooks no timeout; a stuck one must not hold the pod forever
 
 
-class Kubelet(Termination, StatusWriter, Logs, Exec, Prober, Volumes, ImagePuller):
+class Kubelet(Termination, StatusWriter, Logs, Exec, Attach, Prober, Volumes, ImagePuller):
     """Runs the pods bound to ``node_name`` on the local Docker engine."""
 
     def __init__(
@@ -88,10 +88,12 @@ class Kubelet(Termination, StatusWriter, Logs, Exec, Prober, Volumes, ImagePulle
         docker_threads: int = 16,
         dns_server: str | None = None,
         root_dir: Path | str | None = None,
+        image_pull: str = "local-fallback",
     ) -> None:
         """``dns_server``: the cluster DNS address given to pods (``dnsPolicy: ClusterFirst``);
         None leaves Docker's default resolver. ``root_dir``: the kubelet's folder for pod volumes
-        and termination messages (the daemon passes ``<state dir>/kubelet``)."""
+        and termination messages (the daemon passes ``<state dir>/kubelet``). ``image_pull``: what a
+        failed pull does when the engine holds an image of that name (images.py)."""
         self._client = client
         self.node_name = node_name
         self.cluster_id = cluster_id
@@ -114,6 +116,7 @@ class Kubelet(Termination, StatusWriter, Logs, Exec, Prober, Volumes, ImagePulle
         self._backoff = Backoff()  # (uid, container) -> restart back-off
         self._pull_backoff = Backoff()  # (uid, container) -> image pull back-off
         self._pull_failed_at: dict[tuple[str, str], float] = {}
+        self.image_pull = image_pull
         self._waiting: dict[str, dict[str, Waiting]] = {}  # uid -> container -> why it waits
         self._written: dict[str, dict[str, Any]] = {}  # uid -> the status last written
         self._die_waiters: dict[str, list[asyncio.Future[None]]] = {}
@@ -151,8 +154,9 @@ class Kubelet(Termination, StatusWriter, Logs, Exec, Prober, Volumes, ImagePulle
         self._queue = WorkQueue(self._sync_pod)
         await self._docker(self.runtime.ping)
         await self._docker(self.runtime.ensure_network)  # also learns the node's address (host_ip)
-        await self._docker(self.runtime.ensure_pause_image)
-        self._runtime_version = await self._docker(self.runtime.version)
+        # side by side: `minikube-lite start` waits for the node to be Ready
+        _, self._runtime_version = await asyncio.gather(self._docker(self.runtime.ensure_pause_image),
+                                                        self._docker(self.runtime.version))
         await self._register_node()
         self._start_docker_events()
         self._spawn(self._watch_pods(), "kubelet pod watch")
@@ -500,6 +504,9 @@ class Kubelet(Termination, StatusWriter, Logs, Exec, Prober, Volumes, ImagePulle
                         self._waiting.get(uid, {}).pop(container["name"], None)
                 elif latest.status == "created":
                     changed |= await self._start_existing(pod, latest)
+            for container in spec.get("ephemeralContainers") or []:  # kubectl debug: started once, never restarted
+                if not grouped.get(container["name"]):
+                    changed |= await self._start_container(pod, container, sandbox, 0, grouped=grouped)
         if changed:
             records = await self._docker(self.runtime.pod_containers_of, ns, name, uid)
         return records
@@ -549,7 +556,7 @@ class Kubelet(Termination, StatusWriter, Logs, Exec, Prober, Volumes, ImagePulle
         return True
 
     async def _start_container(self, pod: dict[str, Any], container: dict[str, Any], sandbox: ContainerRecord,
-                               attempt: int) -> bool:
+                               attempt: int, grouped: dict[str, list[ContainerRecord]] | None = None) -> bool:
         """Pull if needed, create and start attempt ``attempt`` of ``container``; False if it must wait."""
         uid, cname = pod_uid(pod), container["name"]
         meta = pod["metadata"]
@@ -569,6 +576,9 @@ class Kubelet(Termination, StatusWriter, Logs, Exec, Prober, Volumes, ImagePulle
         labels = self.runtime.labels(pod, cname, attempt)
         create, host = app_container_args(pod, container, pause_id=sandbox.id, labels=labels, env=env)
         host["mounts"] = mounts
+        target = (grouped or {}).get(container.get("targetContainerName") or "")
+        if target and target[-1].running:  # an ephemeral container sharing the target's processes
+            host["pid_mode"] = f"container:{target[-1].id}"
         docker_name = self.runtime.container_name(meta.get("namespace", "default"), meta["name"], uid, cname,
                                                   attempt)
         try:

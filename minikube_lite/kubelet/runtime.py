@@ -21,6 +21,7 @@ from typing import Any
 
 import docker
 import docker.errors
+import docker.types
 
 from minikube_lite.config import CLUSTER_LABEL
 
@@ -321,12 +322,22 @@ class Runtime:
             raise ValueError("refusing to create a container without this cluster's label")
         api = self.docker.api
         kwargs = dict(create)
+        stdin_once = bool(kwargs.pop("stdin_once", False))
         kwargs["host_config"] = api.create_host_config(**host)
         if join_network:
             kwargs["networking_config"] = api.create_networking_config(
                 {self.network_name: api.create_endpoint_config()})
+
+        def create_it() -> str:
+            if not stdin_once:
+                return str(api.create_container(name=name, **kwargs)["Id"])
+            # The SDK's create_container has no stdin_once: build its config and set the flag.
+            config = docker.types.ContainerConfig(api._version, **{"command": None, **kwargs})
+            config["StdinOnce"] = True
+            return str(api.create_container_from_config(config, name)["Id"])
+
         try:
-            return api.create_container(name=name, **kwargs)["Id"]
+            return create_it()
         except docker.errors.APIError as e:
             if e.status_code != 409:
                 raise
@@ -334,7 +345,7 @@ class Runtime:
             if old is None:
                 raise
             self.remove(old.id)
-            return api.create_container(name=name, **kwargs)["Id"]
+            return create_it()
 
     def start(self, container_id: str) -> None:
         self.docker.api.start(container_id)

@@ -287,6 +287,7 @@ def app_container_args(pod: dict[str, Any], container: dict[str, Any], *, pause_
         "detach": True,
         "stdin_open": bool(container.get("stdin", False)),
         "tty": bool(container.get("tty", False)),
+        "stdin_once": bool(container.get("stdin", False) and container.get("stdinOnce", False)),
     }
     if container.get("command"):
         create["entrypoint"] = expand_args(container["command"], env)

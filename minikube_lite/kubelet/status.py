@@ -258,6 +258,12 @@ def pod_status(
     }
     if init_statuses:
         status["initContainerStatuses"] = init_statuses
+    ephemeral = [container_status(c, grouped.get(c["name"], []), waiting.get(c["name"]), observed)
+                 for c in spec.get("ephemeralContainers") or []]
+    for s in ephemeral:
+        s["ready"] = False  # ephemeral containers are never ready, as in Kubernetes
+    if ephemeral:
+        status["ephemeralContainerStatuses"] = ephemeral
     pod_ip = sandbox.ip if sandbox else None
     if pod_ip is None and phase in ("Succeeded", "Failed"):
         pod_ip = old.get("podIP")  # a finished pod keeps the address it had

@@ -124,9 +124,10 @@ def pod_running(cluster: Cluster, name: str, restarts: int | None = None) -> boo
 
 
 @contextlib.contextmanager
-def running_cluster(root: Path, extra_env: dict[str, str] | None = None) -> Iterator[Cluster]:
-    """A cluster of its own in ``root``: started with the real CLI (``extra_env`` added to its
-    environment, e.g. the daemon's knobs or ``DOCKER_HOST``), deleted afterwards."""
+def running_cluster(root: Path, *start_args: str, extra_env: dict[str, str] | None = None) -> Iterator[Cluster]:
+    """A cluster of its own in ``root``: started with the real CLI (and ``start_args``, e.g.
+    ``--store etcd://...``; ``extra_env`` added to its environment, e.g. the daemon's knobs or
+    ``DOCKER_HOST``), deleted afterwards."""
     from minikube_lite.images import ensure_images
 
     ensure_images()
@@ -136,7 +137,7 @@ def running_cluster(root: Path, extra_env: dict[str, str] | None = None) -> Iter
     env.update(extra_env or {})
     (root / "home").mkdir(exist_ok=True)
     c = Cluster(settings, root / "kubeconfig", root / "kubecache", env)
-    c.cli("start", "--port", str(settings.port))
+    c.cli("start", "--port", str(settings.port), *start_args)
     try:
         wait_for(lambda: (c.get(f"/api/v1/nodes/{settings.node_name}") or {}).get("status", {}).get("conditions"),
                  timeout=30, what="the node to register")

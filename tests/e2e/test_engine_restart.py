@@ -98,7 +98,7 @@ def _main_containers(cluster: Cluster, pod: str) -> list[docker.models.container
 
 
 def test_engine_restart_brings_the_pods_back_without_duplicates(tmp_path: Path, own_engine: OwnEngine) -> None:
-    with running_cluster(tmp_path, {"DOCKER_HOST": own_engine.host}) as cluster:
+    with running_cluster(tmp_path, extra_env={"DOCKER_HOST": own_engine.host}) as cluster:
         names = ["phoenix-a", "phoenix-b"]
         for name in names:
             manifest = tmp_path / f"{name}.yaml"

@@ -1,4 +1,4 @@
-"""``kubectl exec`` against the real cluster: output, stdin, exit codes, ``-c``, a TTY, old kubectl."""
+"""``kubectl exec`` against the real cluster: output, stdin, exit codes, ``-c``, a TTY, SPDY for old kubectl."""
 
 from __future__ import annotations
 
@@ -102,10 +102,24 @@ def test_exec_interactive_tty_shell(cluster: Cluster, exec_pod: str) -> None:
         os.close(primary)
 
 
-def test_old_kubectl_gets_a_clear_message(cluster: Cluster, exec_pod: str) -> None:
-    proc = cluster.kubectl("exec", exec_pod, "-c", "main", "--", "true", version="1.29", check=False)
-    assert proc.returncode != 0
-    assert "kubectl 1.30 or newer" in proc.stderr, proc.stderr
+@pytest.mark.parametrize("version", ["1.27", "1.29"])
+def test_old_kubectl_execs_over_spdy(cluster: Cluster, exec_pod: str, version: str) -> None:
+    """kubectl up to 1.29 speaks SPDY/3.1 (v4.channel.k8s.io): output, stderr, stdin and exit codes."""
+    proc = cluster.kubectl("exec", exec_pod, "-c", "side", "--", "sh", "-c", "cat /tmp/who; echo oops >&2; exit 4",
+                           version=version, check=False)
+    assert (proc.returncode, proc.stdout, proc.stderr.splitlines()[0]) == (4, "side\n", "oops"), proc
+    assert "command terminated with exit code 4" in proc.stderr
+    proc = cluster.kubectl("exec", "-i", exec_pod, "--", "sh", "-c", "tr a-z A-Z", version=version,
+                           input="through spdy\n")
+    assert proc.stdout == "THROUGH SPDY\n"
+    proc = cluster.kubectl("exec", exec_pod, "-c", "nope", "--", "true", version=version, check=False)
+    assert proc.returncode != 0 and "container nope is not valid for pod exec-pod" in proc.stderr, proc.stderr
+
+
+def test_plain_http_to_exec_gets_a_status(cluster: Cluster, exec_pod: str) -> None:
+    with cluster.http() as c:
+        r = c.post(f"/api/v1/namespaces/default/pods/{exec_pod}/exec?command=true")
+    assert r.status_code == 400 and r.json()["kind"] == "Status" and "upgrade the connection" in r.json()["message"]
 
 
 def test_v4_subprotocol_and_status_on_channel_3(cluster: Cluster, exec_pod: str) -> None:

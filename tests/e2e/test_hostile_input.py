@@ -105,7 +105,7 @@ def test_version_answers_while_attacked(cluster: Cluster) -> None:
 
 def test_in_flight_limits_answer_429_and_watches_are_apart(tmp_path: Path) -> None:
     env = {"MINIKUBE_LITE_MAX_REQUESTS_INFLIGHT": "3", "MINIKUBE_LITE_MAX_MUTATING_REQUESTS_INFLIGHT": "2"}
-    with running_cluster(tmp_path, env) as cluster:
+    with running_cluster(tmp_path, extra_env=env) as cluster:
         # watches do not count: more of them than the read limit, and reads still served
         watchers = [httpx.Client(base_url=cluster.url, timeout=30) for _ in range(5)]
         streams = [w.stream("GET", f"{CMS}?watch=true&timeoutSeconds=20") for w in watchers]

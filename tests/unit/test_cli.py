@@ -316,3 +316,23 @@ def test_foreground_runs_daemon_in_this_process(env: dict[str, object], tmp_path
         proc.send_signal(signal.SIGTERM)
         out, _ = proc.communicate(timeout=10)
     assert "Starting API server" in out and "stub: SIGTERM" in out
+
+
+def test_store_and_leader_elect_reach_the_daemon_and_are_kept(tmp_path: Path) -> None:
+    """--store / --etcd-* / --leader-elect are saved with the cluster and passed to the daemon;
+    --store sqlite goes back to the embedded store and drops the etcd files."""
+    from minikube_lite.cli import main as m
+
+    ca = tmp_path / "ca.crt"
+    ca.write_text("x")
+    opts = {**m._store_options("etcd://127.0.0.1:2379,127.0.0.1:22379", str(ca), None, None), "leader_elect": True}
+    settings = m._settings_for(str(tmp_path / "state"), 8123, None, opts)
+    settings.save()
+    cmd = m.daemon_command(settings)
+    assert cmd[cmd.index("--store") + 1] == "etcd://127.0.0.1:2379,127.0.0.1:22379"
+    assert cmd[cmd.index("--etcd-cafile") + 1] == str(ca.resolve()) and "--leader-elect" in cmd
+    assert "--etcd-certfile" not in cmd
+    again = m._settings_for(str(tmp_path / "state"))  # a later start without the flags keeps them
+    assert again.store == settings.store and again.leader_elect and again.etcd_cafile == str(ca.resolve())
+    back = m._settings_for(str(tmp_path / "state"), store=m._store_options("sqlite", None, None, None))
+    assert back.store == "" and back.etcd_cafile == "" and "--store" not in m.daemon_command(back)

@@ -1,0 +1,221 @@
+"""SPDY upgrades on the API server's port: the streaming subresources as kubectl speaks them.
+
+ASGI has no way to take over a connection for a protocol other than WebSocket, so the API
+server runs uvicorn with this HTTP protocol class (``streaming_protocol(app)``). Two upgrades are
+answered here and every other request, other WebSockets included, goes to the FastAPI app:
+
+- ``Upgrade: SPDY/3.1`` to ``pods/<name>/{portforward,exec,attach}`` (kubectl up to 1.29/1.30),
+  answered as Kubernetes' ``httpstream`` handshake does: the ``X-Stream-Protocol-Version`` the
+  client offered that the server speaks, then ``101 Switching Protocols``;
+- a WebSocket to ``pods/<name>/portforward`` with the subprotocol ``SPDY/3.1+portforward.k8s.io``
+  (kubectl 1.31+): the same SPDY byte stream inside binary messages. ASGI's WebSocket servers
+  refuse that subprotocol name (a ``/`` is not a token character), so the handshake (RFC 6455
+  section 4.2.2) is done here and the ``websockets`` library's sans-I/O protocol does the framing.
+
+Either way the connection is handed to a ``SpdySession``. Errors found before the upgrade (no
+such pod, no common protocol) are a Kubernetes ``Status`` with the HTTP code, as the real API
+server sends; kubectl 1.31+ then falls back to plain SPDY, as it does against Kubernetes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import hashlib
+import json
+import logging
+import re
+import urllib.parse
+from collections.abc import Awaitable, Callable
+from http import HTTPStatus
+from typing import Any
+
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from websockets.frames import Opcode
+from websockets.protocol import Protocol as WebSocketProtocol
+from websockets.protocol import Side
+
+from ..api.errors import ApiError
+from .spdy import ProtocolError, SpdySession
+
+log = logging.getLogger(__name__)
+
+STREAM_PATH = re.compile(r"^/api/v1/namespaces/([^/]+)/pods/([^/]+)/(portforward|exec|attach)$")
+# A handler: (app, namespace, pod, query) -> checks what can be checked before the upgrade (an
+# ApiError becomes the reply) and returns what serves the session until its streams are done.
+Runner = Callable[[SpdySession], Awaitable[None]]
+Handler = Callable[[Any, str, str, dict[str, list[str]]], Awaitable[Runner]]
+TUNNEL_PROTOCOL = "SPDY/3.1+portforward.k8s.io"
+WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+
+def status_response(err: ApiError) -> bytes:
+    body = json.dumps(err.status()).encode()
+    return (f"HTTP/1.1 {err.code} {HTTPStatus(err.code).phrase}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n").encode() + body
+
+
+class SpdyConnection(asyncio.Protocol):
+    """The upgraded TCP connection: bytes to and from one ``SpdySession``, with back-pressure."""
+
+    def __init__(self, transport: asyncio.Transport, websocket: bool = False) -> None:
+        self.transport = transport
+        # the kubectl 1.31+ tunnel: the SPDY bytes travel in WebSocket binary messages
+        self.ws = WebSocketProtocol(Side.SERVER, max_size=None) if websocket else None
+        self.session = SpdySession(self._write)
+        self._inbound: asyncio.Queue[bytes | None] = asyncio.Queue()
+        self._can_write = asyncio.Event()
+        self._can_write.set()
+        self._paused = False
+        self.feeder = asyncio.get_running_loop().create_task(self._feed(), name="spdy reader")
+
+    async def _write(self, data: bytes) -> None:
+        if self.transport.is_closing():
+            return
+        if self.ws is None:
+            self.transport.write(data)
+        else:
+            self.ws.send_binary(data)
+            self._flush_ws()
+        await self._can_write.wait()
+
+    def _flush_ws(self) -> None:
+        if self.ws is not None:
+            for chunk in self.ws.data_to_send():
+                if chunk:
+                    self.transport.write(chunk)
+
+    def pause_writing(self) -> None:
+        self._can_write.clear()
+
+    def resume_writing(self) -> None:
+        self._can_write.set()
+
+    def data_received(self, data: bytes) -> None:
+        self._inbound.put_nowait(data)
+        if self._inbound.qsize() > 64 and not self._paused:
+            self._paused = True
+            self.transport.pause_reading()
+
+    def eof_received(self) -> bool:
+        self._inbound.put_nowait(None)
+        return True  # keep our side open: the session may still be writing
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._inbound.put_nowait(None)
+        self._can_write.set()
+        self.session.finish()
+
+    async def _feed(self) -> None:
+        try:
+            while (data := await self._inbound.get()) is not None:
+                if self.ws is None:
+                    await self.session.feed(data)
+                else:
+                    self.ws.receive_data(data)
+                    for frame in self.ws.events_received():
+                        if frame.opcode in (Opcode.BINARY, Opcode.TEXT, Opcode.CONT):
+                            await self.session.feed(frame.data)
+                    self._flush_ws()  # pongs, the answer to a close
+                    if self.ws.close_rcvd is not None:
+                        break
+                if self._paused and self._inbound.qsize() < 8:
+                    self._paused = False
+                    self.transport.resume_reading()
+        except ProtocolError as e:
+            log.info("closing a SPDY connection: %s", e)
+            self.transport.close()
+        finally:
+            self.session.finish()
+
+    def close(self) -> None:
+        self.feeder.cancel()
+        if self.ws is not None and not self.transport.is_closing():
+            with contextlib.suppress(Exception):
+                self.ws.send_close(1000)
+                self._flush_ws()
+        self.transport.close()
+
+
+def streaming_protocol(app: Any, handlers: dict[str, tuple[tuple[str, ...], Handler]]) -> type[HttpToolsProtocol]:
+    """uvicorn's httptools protocol, plus SPDY/3.1 upgrades of the paths in ``handlers``
+    (subresource -> (protocols it speaks, best first; its handler))."""
+
+    class StreamingHttpProtocol(HttpToolsProtocol):
+        def _is_spdy(self) -> bool:
+            upgrade = self._get_upgrade()
+            return upgrade is not None and upgrade.startswith(b"spdy/")
+
+        def _header(self, name: bytes) -> str:
+            return ", ".join(v.decode("latin-1") for k, v in self.scope["headers"] if k == name)
+
+        def _is_tunnel(self) -> bool:
+            offered = [p.strip() for p in self._header(b"sec-websocket-protocol").split(",")]
+            return self._get_upgrade() == b"websocket" and TUNNEL_PROTOCOL in offered
+
+        def _should_upgrade(self) -> bool:
+            return self._is_spdy() or super()._should_upgrade()
+
+        def handle_websocket_upgrade(self) -> None:
+            tunnel = self._is_tunnel()
+            if not (self._is_spdy() or tunnel):
+                super().handle_websocket_upgrade()
+                return
+            self.connections.discard(self)
+            self._unset_keepalive_if_required()
+            asyncio.get_running_loop().create_task(self._spdy(tunnel), name="spdy upgrade")
+
+        async def _spdy(self, tunnel: bool) -> None:
+            transport: asyncio.Transport = self.transport
+            url = urllib.parse.urlsplit(self.url.decode("latin-1"))
+            query = urllib.parse.parse_qs(url.query, keep_blank_values=True)
+            headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in self.scope["headers"]]
+            match = STREAM_PATH.match(urllib.parse.unquote(url.path))
+            offered = [p.strip() for k, v in headers if k == "x-stream-protocol-version" for p in v.split(",")]
+            try:
+                if match is None or match.group(3) not in handlers:
+                    raise ApiError("the server could not find the requested resource", code=404, reason="NotFound")
+                namespace, name, sub = match.groups()
+                protocols, handler = handlers[sub]
+                chosen = protocols[0] if tunnel else next((p for p in protocols if p in offered), None)
+                if tunnel and sub != "portforward":
+                    raise ApiError(f"{TUNNEL_PROTOCOL} is for pods/portforward", code=400, reason="BadRequest")
+                if chosen is None:
+                    raise ApiError(f"unable to upgrade: unable to negotiate protocol: client supports {offered}, "
+                                   f"server accepts {list(protocols)}", code=403, reason="Forbidden")
+                runner = await handler(app, namespace, name, query)
+            except ApiError as e:
+                transport.write(status_response(e))
+                transport.close()
+                return
+            connection = SpdyConnection(transport, websocket=tunnel)
+            transport.set_protocol(connection)
+            if tunnel:
+                key = self._header(b"sec-websocket-key").strip()
+                accept = base64.b64encode(hashlib.sha1((key + WS_GUID).encode()).digest()).decode()
+                transport.write(f"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                                f"Sec-WebSocket-Accept: {accept}\r\nSec-WebSocket-Protocol: {TUNNEL_PROTOCOL}\r\n"
+                                f"\r\n".encode())
+            else:
+                transport.write(b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: SPDY/3.1\r\n"
+                                b"X-Stream-Protocol-Version: " + chosen.encode() + b"\r\n\r\n")
+            try:
+                await runner(connection.session)
+            except Exception:
+                log.exception("SPDY %s of %s/%s failed", sub, namespace, name)
+            finally:
+                with contextlib.suppress(Exception):
+                    await connection.session.goaway()
+                connection.close()
+
+    return StreamingHttpProtocol
+
+
+def default_handlers() -> dict[str, tuple[tuple[str, ...], Handler]]:
+    """The subresources served over SPDY: port-forward, exec and attach."""
+    from . import portforward, remotecommand
+
+    return {"portforward": (portforward.PROTOCOLS, portforward.prepare),
+            "exec": (remotecommand.SPDY_PROTOCOLS, remotecommand.prepare_exec),
+            "attach": (remotecommand.SPDY_PROTOCOLS, remotecommand.prepare_attach)}
