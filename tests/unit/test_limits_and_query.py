@@ -138,3 +138,11 @@ def test_405_has_allow(api: TestClient, method: str, path: str, allow: str) -> N
     assert r.status_code == 405, r.text
     assert r.headers["allow"] == allow
     assert r.json()["reason"] == "MethodNotAllowed"
+
+
+def test_scale_body_parts_must_be_objects(api: TestClient) -> None:
+    """Found by schemathesis: a Scale whose spec is a list or a string was a 500."""
+    for spec in ([None, None], "AAA"):
+        r = api.put("/apis/apps/v1/namespaces/default/deployments/none/scale?dryRun=All", json={"spec": spec})
+        assert r.status_code == 400, r.text
+        assert "cannot unmarshal" in r.json()["message"]
