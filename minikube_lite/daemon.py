@@ -178,6 +178,14 @@ class Daemon:
         from .controllers.replicaset import ReplicaSetController
         components += [("replicaset-controller", ReplicaSetController(self.client)),
                        ("deployment-controller", DeploymentController(self.client))]
+        from .controllers.nodelifecycle import NodeLifecycleController
+        from .controllers.podgc import PodGC
+        from .controllers.tainteviction import TaintEvictionController
+        components += [("node-lifecycle-controller", NodeLifecycleController(self.client)),
+                       ("taint-eviction-controller", TaintEvictionController(self.client)),
+                       ("pod-garbage-collector", PodGC(self.client))]
+        from .controllers.disruption import DisruptionController
+        components.append(("disruption-controller", DisruptionController(self.client)))
         from .controllers.storage import StorageController
         components.append(("storage-controller",
                            StorageController(self.client, volumes_dir=self.settings.state_dir / "volumes")))

@@ -28,6 +28,7 @@ from minikube_lite.api import (
     errors,
     networking,
     pods,
+    policy,
     services,
     storage,
     tables,
@@ -43,7 +44,7 @@ Obj = dict[str, Any]
 BUILTIN: tuple[Kind, ...] = (
     core.NAMESPACE, core.NODE, pods.POD, services.SERVICE, core.EVENT,
     *apiextensions.KINDS, *apps.KINDS, *config.KINDS, *endpoints.KINDS, *storage.KINDS, *networking.KINDS,
-    *coordination.KINDS,
+    *coordination.KINDS, *policy.KINDS,
 )
 
 _lock = threading.Lock()

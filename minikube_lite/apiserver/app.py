@@ -39,7 +39,7 @@ from ..api.register import by_plural
 from ..api.resources import Resource
 from ..apiextensions.handler import CRDHandler
 from ..store.base import StoreFull
-from . import decoding, discovery, openapi, protobuf, query, scale
+from . import decoding, discovery, eviction, openapi, protobuf, query, scale
 from . import exec as exec_routes
 from .apply import apply_documents, parse_documents
 from .inflight import MaxInFlight
@@ -124,16 +124,18 @@ def _int(v: str | None, name: str) -> int | None:
     return query.go_int64(v)
 
 
-def _allowed_methods(target: Target) -> str:
-    """The ``Allow`` header of a 405: the methods the path serves."""
-    if target.subresource in ("status", "scale"):
-        return "GET, PATCH, PUT"
-    if target.subresource == "binding":
-        return "POST"
-    if target.subresource == "log":
-        return "GET"
-    if target.subresource == "exec":
-        return "GET, POST"
+_SUBRESOURCE_METHODS = {
+    "status": "GET, PATCH, PUT", "scale": "GET, PATCH, PUT", "ephemeralcontainers": "GET, PATCH, PUT",
+    "binding": "POST", "eviction": "POST", "log": "GET", "exec": "GET, POST", "attach": "GET, POST",
+    "portforward": "GET, POST",
+}
+
+
+def _allowed_methods(target: Target) -> str | None:
+    """The ``Allow`` header of a 405: the methods the path serves (None: a subresource not listed,
+    left to its handler)."""
+    if target.subresource is not None:
+        return _SUBRESOURCE_METHODS.get(target.subresource)
     verbs = target.res.verbs
     pairs = ([("GET", "list"), ("POST", "create"), ("DELETE", "deletecollection")] if target.name is None
              else [("GET", "get"), ("PUT", "update"), ("PATCH", "patch"), ("DELETE", "delete")])
@@ -142,7 +144,9 @@ def _allowed_methods(target: Target) -> str:
 
 def _not_allowed(target: Target, message: str) -> MethodNotAllowed:
     err = MethodNotAllowed(message)
-    err.headers = {"Allow": _allowed_methods(target)}  # type: ignore[attr-defined]
+    allowed = _allowed_methods(target)
+    if allowed is not None:
+        err.headers = {"Allow": allowed}  # type: ignore[attr-defined]
     return err
 
 
@@ -355,7 +359,7 @@ def create_app(registry: Registry, *, server_address: str = "127.0.0.1:8080", ma
                 raise _not_allowed(target, f"the server does not allow this method on the requested resource "
                                            f"({method} {target.res.plural})")
             query.check(request.query_params, verb)
-        elif method not in _allowed_methods(target).split(", "):
+        elif (allowed := _allowed_methods(target)) is not None and method not in allowed.split(", "):
             raise _not_allowed(target, f"the server does not allow this method on the requested resource "
                                        f"({method} {target.res.plural}/{target.subresource})")
         elif target.subresource == "log":
@@ -369,6 +373,13 @@ def create_app(registry: Registry, *, server_address: str = "127.0.0.1:8080", ma
             return await pod_logs(request, target)
         if target.subresource in ("exec", "attach", "portforward"):
             return exec_routes.not_websocket(request)
+        if target.subresource == "eviction" and target.name is not None:
+            if method != "POST":
+                raise MethodNotAllowed(f"{method} is not supported on pods/eviction: POST a policy/v1 Eviction")
+            body = decode_body(await read_body(request), request.headers.get("content-type", ""))
+            status = eviction.evict(registry, target.namespace or "default", target.name, body,
+                                    dry_run=_dry_run(request))
+            return JSONResponse(status, status_code=201)
         if target.name is None:
             if method == "GET":
                 if _bool(request.query_params.get("watch")):

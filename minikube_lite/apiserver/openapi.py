@@ -660,6 +660,8 @@ def _operations(r: Resource) -> dict[str, dict[str, dict[str, Any]]]:
                 {"200": (None, "OK (text)"), "401": (None, "Unauthorized")}, op_gvk=None,
                 produces=["text/plain", "application/json"])}
             continue
+        if sub == "eviction":
+            continue  # a POST-only subresource (policy/v1 Eviction), like bindings not described
         if sub in r.subresource_kinds:
             s_kind, s_group, s_version = r.subresource_kinds[sub]
         elif sub in ("status", "finalize"):
