@@ -107,7 +107,8 @@ def _ensure_kubernetes_service(registry: Registry, settings: Settings, svc_res: 
 
 class Daemon:
     def __init__(self, settings: Settings, *, with_kubelet: bool = True, leader_elect: bool = False,
-                 control_plane_only: bool = False, election_timing: dict[str, float] | None = None) -> None:
+                 control_plane_only: bool = False, election_timing: dict[str, float] | None = None,
+                 max_requests_inflight: int = 400, max_mutating_requests_inflight: int = 200) -> None:
         self.settings = settings
         self.leader_elect, self.control_plane_only = leader_elect, control_plane_only
         self.election_timing = election_timing or {}
@@ -133,7 +134,9 @@ class Daemon:
         self.kubelet: Any = None
         self._tasks: list[asyncio.Task[None]] = []
         self._server: uvicorn.Server | None = None
-        self.app: FastAPI = create_app(self.registry, server_address=f"{settings.host}:{settings.port}")
+        self.app: FastAPI = create_app(self.registry, server_address=f"{settings.host}:{settings.port}",
+                                       max_requests_inflight=max_requests_inflight,
+                                       max_mutating_requests_inflight=max_mutating_requests_inflight)
         self.app.router.lifespan_context = self._lifespan
         self.asgi: Any = self.app
         if settings.secure:
@@ -403,6 +406,12 @@ def main(argv: list[str] | None = None) -> None:
                         help="plain HTTP, no authentication or authorization (benchmarks; loopback only)")
     parser.add_argument("--ingress-port", type=int, default=int(os.environ.get("MINIKUBE_LITE_INGRESS_PORT", "80")),
                         help="host port of the built-in ingress controller (another is used, with an event, if taken)")
+    parser.add_argument("--max-requests-inflight", type=int,
+                        default=int(os.environ.get("MINIKUBE_LITE_MAX_REQUESTS_INFLIGHT", "400")),
+                        help="reads served at once before 429 (kube-apiserver's flag; 0: no limit)")
+    parser.add_argument("--max-mutating-requests-inflight", type=int,
+                        default=int(os.environ.get("MINIKUBE_LITE_MAX_MUTATING_REQUESTS_INFLIGHT", "200")),
+                        help="writes served at once before 429 (kube-apiserver's flag; 0: no limit)")
     parser.add_argument("--image-pull", choices=("local-fallback", "kubernetes"), default=None,
                         help="what a failed pull does when the engine holds the image [default: as saved]")
     parser.add_argument("--leader-elect", action="store_true",
@@ -433,7 +442,9 @@ def main(argv: list[str] | None = None) -> None:
                         control_plane_only=args.control_plane_only,
                         election_timing={"lease_duration": args.leader_elect_lease_duration,
                                          "renew_deadline": args.leader_elect_renew_deadline,
-                                         "retry_period": args.leader_elect_retry_period})
+                                         "retry_period": args.leader_elect_retry_period},
+                        max_requests_inflight=args.max_requests_inflight,
+                        max_mutating_requests_inflight=args.max_mutating_requests_inflight)
     except (StoreError, ValueError) as exc:  # etcd unreachable, a bad --store: say so, no traceback
         log.error("cannot open the store: %s", exc)
         sys.exit(1)

@@ -17,6 +17,7 @@ from typing import Any
 
 from minikube_lite.api import mergekeys
 from minikube_lite.api.defaults import apply_defaults_to_pod_spec
+from minikube_lite.api.intrange import Int64
 from minikube_lite.api.kind import Kind
 from minikube_lite.api.labels import matches_selector
 from minikube_lite.api.models import IntOrString, K8sModel, ObjectMeta, PodSpec, StrMap, Time, TypedObject
@@ -109,7 +110,7 @@ class DeploymentCondition(K8sModel):
 
 
 class DeploymentStatus(K8sModel):
-    observedGeneration: int | None = None
+    observedGeneration: Int64 | None = None
     replicas: int | None = None
     updatedReplicas: int | None = None
     readyReplicas: int | None = None
@@ -157,7 +158,7 @@ class ReplicaSetStatus(K8sModel):
     readyReplicas: int | None = None
     availableReplicas: int | None = None
     terminatingReplicas: int | None = None
-    observedGeneration: int | None = None
+    observedGeneration: Int64 | None = None
     conditions: list[ReplicaSetCondition] | None = None
 
 

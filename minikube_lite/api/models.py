@@ -23,6 +23,8 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, PlainValidator
 from pydantic_core import PydanticCustomError
 
+from minikube_lite.api.intrange import Int64
+
 # --- scalar types ---------------------------------------------------------------------------
 
 QUANTITY_RE = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E|[eE][+-]?\d+)?$")
@@ -120,13 +122,13 @@ class ObjectMeta(K8sModel):
     """Unique id assigned by the server when the object is created."""
     resourceVersion: str | None = None
     """Opaque version of the object, changed by every write; used for optimistic concurrency and watches."""
-    generation: int | None = None
+    generation: Int64 | None = None
     """Sequence number of the desired state (spec); raised by the server."""
     creationTimestamp: Time | None = None
     """When the object was created (set by the server)."""
     deletionTimestamp: Time | None = None
     """When graceful deletion was requested (set by the server)."""
-    deletionGracePeriodSeconds: int | None = None
+    deletionGracePeriodSeconds: Int64 | None = None
     """Seconds allowed for graceful deletion."""
     labels: StrMap | None = None
     """Key/value pairs used to organise and select objects."""
@@ -146,7 +148,7 @@ class Condition(K8sModel):
     __openapi_name__ = "io.k8s.apimachinery.pkg.apis.meta.v1.Condition"
     type: str | None = None
     status: str | None = None
-    observedGeneration: int | None = None
+    observedGeneration: Int64 | None = None
     lastTransitionTime: Time | None = None
     reason: str | None = None
     message: str | None = None
@@ -324,7 +326,7 @@ class GRPCAction(K8sModel):
 
 
 class SleepAction(K8sModel):
-    seconds: int | None = None
+    seconds: Int64 | None = None
 
 
 class Probe(K8sModel):
@@ -348,7 +350,7 @@ class Probe(K8sModel):
     """Consecutive successes to count as healthy."""
     failureThreshold: int | None = None
     """Consecutive failures to count as failed."""
-    terminationGracePeriodSeconds: int | None = None
+    terminationGracePeriodSeconds: Int64 | None = None
     """Grace period when a failing probe kills."""
 
 
@@ -375,8 +377,8 @@ class SecurityContext(K8sModel):
     privileged: bool | None = None
     seLinuxOptions: Loose | None = None
     windowsOptions: Loose | None = None
-    runAsUser: int | None = None
-    runAsGroup: int | None = None
+    runAsUser: Int64 | None = None
+    runAsGroup: Int64 | None = None
     runAsNonRoot: bool | None = None
     readOnlyRootFilesystem: bool | None = None
     allowPrivilegeEscalation: bool | None = None
@@ -539,7 +541,7 @@ class Toleration(K8sModel):
     operator: str | None = None
     value: str | None = None
     effect: str | None = None
-    tolerationSeconds: int | None = None
+    tolerationSeconds: Int64 | None = None
 
 
 class PodDNSConfigOption(K8sModel):
@@ -566,12 +568,12 @@ class Sysctl(K8sModel):
 class PodSecurityContext(K8sModel):
     seLinuxOptions: Loose | None = None
     windowsOptions: Loose | None = None
-    runAsUser: int | None = None
-    runAsGroup: int | None = None
+    runAsUser: Int64 | None = None
+    runAsGroup: Int64 | None = None
     runAsNonRoot: bool | None = None
-    supplementalGroups: list[int] | None = None
+    supplementalGroups: list[Int64] | None = None
     supplementalGroupsPolicy: str | None = None
-    fsGroup: int | None = None
+    fsGroup: Int64 | None = None
     sysctls: list[Sysctl] | None = None
     fsGroupChangePolicy: str | None = None
     seccompProfile: Loose | None = None
@@ -605,9 +607,9 @@ class PodSpec(K8sModel):
     """Containers added for debugging."""
     restartPolicy: str | None = None
     """Always, OnFailure or Never (default Always)."""
-    terminationGracePeriodSeconds: int | None = None
+    terminationGracePeriodSeconds: Int64 | None = None
     """Seconds between SIGTERM and SIGKILL on deletion."""
-    activeDeadlineSeconds: int | None = None
+    activeDeadlineSeconds: Int64 | None = None
     """Seconds the pod may run before it is failed."""
     dnsPolicy: str | None = None
     """ClusterFirst, Default, None or ClusterFirstWithHostNet."""
@@ -679,7 +681,7 @@ class PodSpec(K8sModel):
 
 class PodCondition(K8sModel):
     type: str | None = None
-    observedGeneration: int | None = None
+    observedGeneration: Int64 | None = None
     status: str | None = None
     lastProbeTime: Time | None = None
     lastTransitionTime: Time | None = None
@@ -737,7 +739,7 @@ class ContainerStatus(K8sModel):
 class PodStatus(K8sModel):
     """Observed state of a pod (written by the system)."""
 
-    observedGeneration: int | None = None
+    observedGeneration: Int64 | None = None
     phase: str | None = None
     """Pending, Running, Succeeded, Failed or Unknown."""
     conditions: list[PodCondition] | None = None
@@ -962,7 +964,7 @@ class NodeSystemInfo(K8sModel):
 
 class ContainerImage(K8sModel):
     names: list[str] | None = None
-    sizeBytes: int | None = None
+    sizeBytes: Int64 | None = None
 
 
 class NodeStatus(K8sModel):

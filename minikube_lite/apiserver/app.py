@@ -39,11 +39,13 @@ from ..api.resources import Resource
 from ..api.serviceaccounts import is_review
 from ..apiextensions.handler import CRDHandler
 from ..auth.rbac import UserInfo
-from . import discovery, eviction, meta_routes, scale
+from ..store.base import StoreFull
+from . import decoding, discovery, eviction, meta_routes, query, scale
 from . import exec as exec_routes
 from . import watch as watch_stream
-from .apply import apply_documents
-from .bodies import MAX_BODY, decode_body, read_body  # noqa: F401  (MAX_BODY: tests and callers)
+from .apply import apply_documents, parse_documents
+from .bodies import MAX_BODY, decode_body, decode_patch, decode_request, read_body  # noqa: F401
+from .inflight import MaxInFlight
 from .registry import Registry
 from .responses import KubeJSONResponse as JSONResponse
 
@@ -120,17 +122,37 @@ def _header_text(text: str) -> str:
     return "".join(c if " " <= c <= "~" else c.encode("unicode_escape").decode("ascii") for c in text)
 
 
-def _bool(v: str | None) -> bool:
-    return (v or "").lower() in ("true", "1", "yes")
+_bool = query.go_bool
 
 
 def _int(v: str | None, name: str) -> int | None:
-    if v is None or v == "":
-        return None
-    try:
-        return int(v)
-    except ValueError as exc:
-        raise BadRequest(f'invalid value for {name}: "{v}"') from exc
+    return query.go_int64(v)
+
+
+_SUBRESOURCE_METHODS = {
+    "status": "GET, PATCH, PUT", "scale": "GET, PATCH, PUT", "ephemeralcontainers": "GET, PATCH, PUT",
+    "binding": "POST", "eviction": "POST", "log": "GET", "exec": "GET, POST", "attach": "GET, POST",
+    "portforward": "GET, POST",
+}
+
+
+def _allowed_methods(target: Target) -> str | None:
+    """The ``Allow`` header of a 405: the methods the path serves (None: a subresource not listed,
+    left to its handler)."""
+    if target.subresource is not None:
+        return _SUBRESOURCE_METHODS.get(target.subresource)
+    verbs = target.res.verbs
+    pairs = ([("GET", "list"), ("POST", "create"), ("DELETE", "deletecollection")] if target.name is None
+             else [("GET", "get"), ("PUT", "update"), ("PATCH", "patch"), ("DELETE", "delete")])
+    return ", ".join(m for m, v in pairs if v in verbs)
+
+
+def _not_allowed(target: Target, message: str) -> MethodNotAllowed:
+    err = MethodNotAllowed(message)
+    allowed = _allowed_methods(target)
+    if allowed is not None:
+        err.headers = {"Allow": allowed}  # type: ignore[attr-defined]
+    return err
 
 
 def _dry_run(request: Request) -> bool:
@@ -174,9 +196,12 @@ async def crd_handler_running(app: FastAPI) -> AsyncIterator[None]:
             await task
 
 
-def create_app(registry: Registry, *, server_address: str = "127.0.0.1:8080") -> FastAPI:
+def create_app(registry: Registry, *, server_address: str = "127.0.0.1:8080", max_requests_inflight: int = 400,
+               max_mutating_requests_inflight: int = 200) -> FastAPI:
     app = FastAPI(title="minikube-lite", openapi_url=None, docs_url=None, redoc_url=None,
                   default_response_class=JSONResponse, lifespan=crd_handler_running)
+    app.add_middleware(MaxInFlight, max_requests_inflight=max_requests_inflight,
+                       max_mutating_requests_inflight=max_mutating_requests_inflight)
     app.state.registry = registry
     # apiextensions-apiserver: the kinds of the stored CRDs are served from the first request on
     app.state.crd_handler = CRDHandler(registry)
@@ -187,7 +212,12 @@ def create_app(registry: Registry, *, server_address: str = "127.0.0.1:8080") ->
 
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> Response:
-        return status_response(exc)
+        return status_response(exc, getattr(exc, "headers", None))
+
+    @app.exception_handler(StoreFull)
+    async def _store_full(request: Request, exc: StoreFull) -> Response:
+        log.error("write refused: %s", exc)
+        return status_response(ApiError(str(exc), code=507, reason="InsufficientStorage"))
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
@@ -195,7 +225,9 @@ def create_app(registry: Registry, *, server_address: str = "127.0.0.1:8080") ->
             return status_response(PageNotFound())
         reason = {404: "NotFound", 405: "MethodNotAllowed"}.get(exc.status_code, "BadRequest")
         msg = "the server could not find the requested resource" if exc.status_code == 404 else str(exc.detail)
-        return status_response(ApiError(msg, code=exc.status_code, reason=reason))
+        if exc.status_code == 405:
+            msg = "the server does not allow this method on the requested resource"
+        return status_response(ApiError(msg, code=exc.status_code, reason=reason), getattr(exc, "headers", None))
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -203,6 +235,10 @@ def create_app(registry: Registry, *, server_address: str = "127.0.0.1:8080") ->
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        if isinstance(exc, RecursionError):  # a backstop: bodies are depth-checked when decoded
+            log.warning("nesting too deep serving %s %s", request.method, request.url.path)
+            return status_response(BadRequest(f"the object is nested too deeply to be handled (more than "
+                                              f"{decoding.MAX_DEPTH} levels are refused)"))
         log.exception("internal error serving %s %s", request.method, request.url.path)
         return status_response(ApiError(f"Internal error occurred: {type(exc).__name__}: {exc}"))
 
@@ -212,9 +248,9 @@ def create_app(registry: Registry, *, server_address: str = "127.0.0.1:8080") ->
 
     @app.post("/apply")
     async def _apply(request: Request) -> JSONResponse:
-        body = await read_body(request)
+        docs = await decoding.run_bounded(parse_documents, await read_body(request))
         result, code = apply_documents(
-            registry, body, namespace=request.query_params.get("namespace", "default"),
+            registry, docs, namespace=request.query_params.get("namespace", "default"),
             dry_run=_dry_run(request))
         return JSONResponse(result, status_code=code)
 
@@ -242,15 +278,23 @@ def create_app(registry: Registry, *, server_address: str = "127.0.0.1:8080") ->
             if verb == "list" and _bool(request.query_params.get("watch")):
                 verb = "watch"
             if verb not in target.res.verbs:
-                raise MethodNotAllowed(f"the server does not allow this method on the requested resource "
-                                       f"({method} {target.res.plural})")
+                raise _not_allowed(target, f"the server does not allow this method on the requested resource "
+                                           f"({method} {target.res.plural})")
+            query.check(request.query_params, verb)
+        elif (allowed := _allowed_methods(target)) is not None and method not in allowed.split(", "):
+            raise _not_allowed(target, f"the server does not allow this method on the requested resource "
+                                       f"({method} {target.res.plural}/{target.subresource})")
+        elif target.subresource == "log":
+            query.check(request.query_params, "log")
+        elif method in ("PUT", "PATCH", "POST"):
+            query.check(request.query_params, "patch")
         if method == "POST" and (target.subresource == "token" or is_review(target.res)):
             answer = await auth_answer(request, target)
             if answer is not None:
                 return JSONResponse(answer, status_code=201)
         if target.subresource == "scale" and target.name is not None:
             return await scale.handle(request, registry, target.res, target.namespace, target.name,
-                                      await read_body(request), dry_run=_dry_run(request))
+                                      await decode_patch(request), dry_run=_dry_run(request))
         if target.subresource == "log" and method == "GET":
             return await pod_logs(request, target)
         if target.subresource in ("exec", "attach", "portforward"):
@@ -284,7 +328,7 @@ def create_app(registry: Registry, *, server_address: str = "127.0.0.1:8080") ->
                 return await delete(request, target)
             if method == "POST" and target.subresource == "binding":
                 return await bind(request, target)
-        raise MethodNotAllowed(f"{method} is not supported on this path")
+        raise _not_allowed(target, f"{method} is not supported on this path")
 
     async def auth_answer(request: Request, target: Target) -> dict[str, Any] | None:
         """TokenRequest and the review kinds: answered from the caller, never stored (authapi.py)."""
@@ -337,8 +381,8 @@ def create_app(registry: Registry, *, server_address: str = "127.0.0.1:8080") ->
 
     async def create(request: Request, target: Target) -> JSONResponse:
         if target.name is not None:
-            raise MethodNotAllowed("POST is not supported on an object path")
-        body = decode_body(await read_body(request), request.headers.get("content-type", ""))
+            raise _not_allowed(target, "POST is not supported on an object path")
+        body = await decode_request(request)
         obj, warnings = registry.create(target.res, target.namespace, body, dry_run=_dry_run(request),
                                         field_validation=_field_validation(request),
                                         field_manager=_field_manager(request))
@@ -346,7 +390,7 @@ def create_app(registry: Registry, *, server_address: str = "127.0.0.1:8080") ->
 
     async def update(request: Request, target: Target) -> JSONResponse:
         assert target.name is not None
-        body = decode_body(await read_body(request), request.headers.get("content-type", ""))
+        body = await decode_request(request)
         obj, warnings = registry.update(target.res, target.namespace, target.name, body,
                                         subresource=target.subresource, dry_run=_dry_run(request),
                                         field_validation=_field_validation(request),
@@ -355,7 +399,7 @@ def create_app(registry: Registry, *, server_address: str = "127.0.0.1:8080") ->
 
     async def patch(request: Request, target: Target) -> JSONResponse:
         assert target.name is not None
-        body = await read_body(request)
+        body = await decode_patch(request)
         q = request.query_params
         obj, created, warnings = registry.patch(
             target.res, target.namespace, target.name, body, request.headers.get("content-type", ""),
@@ -371,17 +415,21 @@ def create_app(registry: Registry, *, server_address: str = "127.0.0.1:8080") ->
         opts: dict[str, Any] = {}
         raw = await read_body(request)
         if raw.strip():
-            decoded = decode_body(raw, request.headers.get("content-type", ""))
+            decoded = await decoding.run_bounded(decode_body, raw, request.headers.get("content-type", ""))
             if not isinstance(decoded, dict):
                 raise BadRequest("DeleteOptions must be an object")
             opts = decoded
         grace = _int(q.get("gracePeriodSeconds"), "gracePeriodSeconds")
         if grace is None and opts.get("gracePeriodSeconds") is not None:
-            grace = _int(str(opts["gracePeriodSeconds"]), "gracePeriodSeconds")
+            grace = opts["gracePeriodSeconds"]
+            if isinstance(grace, bool) or not isinstance(grace, int) \
+                    or not query.INT64_MIN <= grace <= query.INT64_MAX:
+                raise BadRequest(f"json: cannot unmarshal {json.dumps(grace)[:40]} into Go struct field "
+                                 "DeleteOptions.gracePeriodSeconds of type int64")
         policy = q.get("propagationPolicy") or opts.get("propagationPolicy")
         if policy is not None and not isinstance(policy, str):
             raise BadRequest("propagationPolicy must be a string")
-        if opts.get("orphanDependents") is True and not policy:
+        if (opts.get("orphanDependents") is True or _bool(q.get("orphanDependents"))) and not policy:
             policy = "Orphan"
         body_dry = opts.get("dryRun") or []
         if not isinstance(body_dry, list) or any(v != "All" for v in body_dry):
@@ -415,7 +463,7 @@ def create_app(registry: Registry, *, server_address: str = "127.0.0.1:8080") ->
     async def bind(request: Request, target: Target) -> JSONResponse:
         """``pods/<name>/binding``: what a scheduler posts to put a pod on a node."""
         assert target.name is not None
-        body = decode_body(await read_body(request), request.headers.get("content-type", ""))
+        body = await decode_request(request)
         node = ((body or {}).get("target") or {}).get("name") if isinstance(body, dict) else None
         if not node:
             raise BadRequest("a Binding needs target.name (the node)")

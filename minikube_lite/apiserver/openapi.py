@@ -600,6 +600,8 @@ def _to_v2_schema(node: Any) -> Any:
         rest = {k: v for k, v in node.items() if k != "allOf"}
         return {"$ref": V2_REF + node["allOf"][0]["$ref"].rsplit("/", 1)[-1], **_to_v2_schema(rest)}
     out: dict[str, Any] = {}
+    if node.get("format") == "int-or-string" and "oneOf" in node:
+        node = {"type": "string", **{k: v for k, v in node.items() if k != "oneOf"}}
     for k, v in node.items():
         if k == "$ref":
             out[k] = V2_REF + v.rsplit("/", 1)[-1]

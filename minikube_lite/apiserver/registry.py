@@ -20,8 +20,6 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import yaml
-
 from ..api import register, unsupported
 from ..api.errors import (
     AlreadyExists,
@@ -36,6 +34,7 @@ from ..api.errors import (
 from ..api.resources import Resource
 from ..store.base import Entry, KeyExists, KeyNotFound, RevisionMismatch, Store
 from . import ssa
+from .decoding import Decoded, load_yaml
 from .patch import STRATEGIC_MERGE_PATCH, apply_patch, strategic_merge_patch
 from .reads import Cached, RegistryReads
 
@@ -355,7 +354,7 @@ class Registry(RegistryReads):
         res: Resource,
         namespace: str | None,
         name: str,
-        body: bytes,
+        body: bytes | Decoded,
         content_type: str,
         *,
         subresource: str | None = None,
@@ -370,10 +369,7 @@ class Registry(RegistryReads):
         """
         ctype = content_type.split(";")[0].strip().lower()
         if ctype == "application/apply-patch+yaml":
-            try:
-                applied = yaml.safe_load(body.decode("utf-8"))
-            except (yaml.YAMLError, UnicodeDecodeError) as exc:
-                raise BadRequest(f"error decoding YAML: {exc}") from exc
+            applied = body.value if isinstance(body, Decoded) else load_yaml(body)
             applied = self._check_identity(res, applied, namespace)
             if applied["metadata"].get("name") not in (None, name):
                 raise BadRequest(f"the name of the object ({applied['metadata']['name']}) does not match "
