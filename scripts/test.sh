@@ -2,7 +2,7 @@
 # minikube-lite's whole test suite: the README's second command, and what CI runs (.ci/run).
 #
 # Makes sure what the tests need is there (a Docker engine that answers, a static busybox for the
-# local images, the package with its test extras), builds the local images, then runs pytest.
+# local images, etcd for the etcd store's tests, the package with its test extras), builds the local images, then runs pytest.
 # Extra arguments go to pytest, e.g. scripts/test.sh tests/unit -x
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -34,6 +34,15 @@ if ! command -v chromium >/dev/null 2>&1; then  # the dashboard's tests drive a 
   fi
   echo "📦  Installing chromium (for the dashboard tests) ..."
   apt-get update -q && apt-get install -y -q chromium
+fi
+
+if ! command -v etcd >/dev/null 2>&1; then  # the store contract tests run on a real etcd too
+  if [[ "$(id -u)" -ne 0 ]]; then
+    echo "❌  etcd is needed for the etcd store tests: sudo apt-get install -y etcd-server" >&2
+    exit 1
+  fi
+  echo "📦  Installing etcd-server (for the etcd store tests) ..."
+  apt-get update -q && apt-get install -y -q etcd-server
 fi
 
 pip_args=(-q)

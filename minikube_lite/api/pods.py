@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from minikube_lite.api import mergekeys
+from minikube_lite.api.admission import default_toleration_seconds
 from minikube_lite.api.defaults import apply_defaults_to_pod_spec, qos_class
 from minikube_lite.api.kind import Kind, StoreView, Strategy
 from minikube_lite.api.models import Pod
@@ -24,8 +25,11 @@ from minikube_lite.api.validation import ErrorList, differences, normalized
 
 Obj = dict[str, Any]
 
+# pods/eviction is the Eviction API (apiserver/eviction.py): its kind is policy/v1 Eviction, which
+# kubectl drain looks for in discovery before it evicts rather than deletes
 RESOURCE = Resource("", "v1", "pods", "pod", "Pod", True, ("po",), ("all",), tuple(ALL_VERBS),
-                    ("status", "log", "exec", "attach", "portforward", "ephemeralcontainers", "binding"))
+                    ("status", "log", "exec", "attach", "portforward", "ephemeralcontainers", "binding",
+                     "eviction"), {"eviction": ("Eviction", "policy", "v1")})
 
 
 # --- validation ------------------------------------------------------------------------------
@@ -93,6 +97,10 @@ def validate_pod_update(errs: ErrorList, old: dict[str, Any], new: dict[str, Any
 
 def default_pod(obj: Obj) -> None:
     apply_defaults_to_pod_spec(obj.setdefault("spec", {}))
+    # The DefaultTolerationSeconds admission runs on create and on update (before validation, as
+    # admission does), so a `kubectl replace` of a manifest without the tolerations keeps them
+    # instead of being refused for removing a toleration.
+    default_toleration_seconds(obj)
 
 
 # --- Table -----------------------------------------------------------------------------------
@@ -246,6 +254,9 @@ class PodStrategy(Strategy):
 
     def prepare_create(self, obj: Obj, store: StoreView) -> None:
         obj["status"] = {"phase": "Pending", "qosClass": qos_class(obj.get("spec") or {})}
+        from minikube_lite.auth.admission import admit_pod  # the ServiceAccount admission plugin
+
+        admit_pod(obj, store.list_all("serviceaccounts") if store is not None else [])
 
     def grace_period(self, obj: Obj, requested: int | None) -> int:
         """A pod that runs on a node is stopped by its kubelet first; pods that never started

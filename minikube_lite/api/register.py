@@ -31,7 +31,10 @@ from minikube_lite.api import (
     job,
     networking,
     pods,
+    policy,
+    rbac,
     replicationcontroller,
+    serviceaccounts,
     services,
     statefulset,
     storage,
@@ -50,6 +53,7 @@ BUILTIN: tuple[Kind, ...] = (
     *apiextensions.KINDS, statefulset.CONTROLLERREVISION, *daemonset.KINDS, *apps.KINDS, statefulset.STATEFULSET,
     *cronjob.KINDS, *job.KINDS,
     *config.KINDS, *endpoints.KINDS, *storage.KINDS, *networking.KINDS, *coordination.KINDS,
+    *policy.KINDS, *serviceaccounts.KINDS, *rbac.KINDS,
 )
 
 _lock = threading.Lock()

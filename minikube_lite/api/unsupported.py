@@ -6,8 +6,8 @@ volume) must not be ignored in silence: the write succeeds and the
 answer carries a ``Warning`` header per field, which kubectl prints as ``Warning: ...`` the way it
 prints Kubernetes' own deprecation warnings.
 
-Only fields whose value would make a difference are reported: ``hostPID: false`` or an empty
-``affinity`` say nothing. Pods are checked directly and through the pod template of Deployments
+Only fields whose value would make a difference are reported: ``hostPID: false`` says
+nothing. Pods are checked directly and through the pod template of Deployments
 and ReplicaSets; Services for the fields the proxy does not implement.
 """
 
@@ -23,8 +23,6 @@ _POD_FIELDS = {
     "hostPID": "the pod's containers see only their own processes",
     "hostIPC": "the pod gets its own IPC namespace",
     "shareProcessNamespace": "each container keeps its own process namespace",
-    "affinity": "with one node, only nodeSelector is evaluated by the scheduler",
-    "topologySpreadConstraints": "with one node, only nodeSelector is evaluated by the scheduler",
     "readinessGates": "Ready follows the containers' readiness only",
     "activeDeadlineSeconds": "the pod is not stopped when the deadline passes",
     "dnsConfig": "pods use the cluster DNS settings of their dnsPolicy",

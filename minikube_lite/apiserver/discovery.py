@@ -59,6 +59,7 @@ _SUBRESOURCE_VERBS = {
     "portforward": ["create", "get"],
     "ephemeralcontainers": ["get", "patch", "update"],
     "binding": ["create"],
+    "eviction": ["create"],
     "finalize": ["update"],
     "scale": ["get", "patch", "update"],
 }

@@ -13,6 +13,8 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
+from ..api.errors import ApiError
+
 
 class StoreError(Exception):
     pass
@@ -30,8 +32,29 @@ class RevisionMismatch(StoreError):
     """The key was written since the revision the caller expected."""
 
 
+class StoreFull(StoreError):
+    """A write the disk had no room for; nothing of it was kept (the transaction rolled back)."""
+
+
+class StoreDamaged(StoreError):
+    """The store's file is not a sound database: the daemon refuses to start on it."""
+
+
 class Compacted(StoreError):
     """A watch asked for a revision older than the window of events kept in memory."""
+
+
+class Unavailable(StoreError, ApiError):
+    """The store cannot be reached or has no quorum: the request fails with 503 (or 504 when it
+    timed out) and a Status that says so, never a 500 and never a hang past the store's timeout.
+
+    It is an ``ApiError`` so the HTTP layer and the in-process client report it as they report
+    any other failure, without the registry knowing which store it runs on."""
+
+    def __init__(self, message: str, *, timeout: bool = False) -> None:
+        ApiError.__init__(self, message, code=504 if timeout else 503,
+                          reason="Timeout" if timeout else "ServiceUnavailable",
+                          details={"retryAfterSeconds": 1})
 
 
 @dataclass(frozen=True)

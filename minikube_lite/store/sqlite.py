@@ -6,28 +6,23 @@ the API server calls them from its event loop, which is also the only thread tha
 events out to watchers, so registering a watcher and replaying the window cannot race a
 write.
 
-The event window is what a watch can resume from: the events of the last 5 minutes (etcd's
-compaction interval in Kubernetes), at most 20,000. It keeps each event as the JSON text the
-write stored, not as decoded objects (a pod is ~4 KB of text but ~10x that as Python dicts, and
-every update keeps the value before and after), so a busy or crash-looping cluster does not
-grow the daemon's memory. Live watchers still get decoded objects; only a watch resuming from
-an older revision decodes the kept text. After a restart the window starts empty at the stored
-revision: a client resuming from an older revision gets ``Compacted`` (HTTP 410) and relists,
-as informers do against etcd.
+The event window (window.py, shared with the etcd store) is what a watch can resume from: the
+events of the last 5 minutes, at most 20,000, kept as text. After a restart the window starts
+empty at the stored revision: a client resuming from an older revision gets ``Compacted``
+(HTTP 410) and relists, as informers do against etcd.
 """
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
 import json
 import sqlite3
-import time
-from collections import deque
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-from .base import Compacted, Entry, Event, KeyExists, KeyNotFound, RevisionMismatch
+from .base import Compacted, Entry, Event, KeyExists, KeyNotFound, RevisionMismatch, StoreDamaged, StoreFull
+from .window import EventWindow
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS kv (
@@ -39,47 +34,33 @@ CREATE TABLE IF NOT EXISTS kv (
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 """
 
-# A watcher that falls this far behind is cut off (it gets Compacted and relists) rather than
-# letting its queue grow without bound.
-_MAX_BACKLOG = 100_000
-
-
-class _Watcher:
-    __slots__ = ("overflowed", "prefix", "queue")
-
-    def __init__(self, prefix: str) -> None:
-        self.prefix = prefix
-        self.queue: asyncio.Queue[Event | None] = asyncio.Queue()
-        self.overflowed = False
-
-
-class _Kept:
-    """One event of the window, as text (``prev_rev``: the revision ``prev`` was written at)."""
-
-    __slots__ = ("at", "key", "prev", "prev_rev", "rev", "type", "value")
-
-    def __init__(self, event: Event, value: str, prev: str | None, prev_rev: int | None = None) -> None:
-        self.type, self.key, self.rev = event.type, event.key, event.rev
-        self.value, self.prev, self.prev_rev = value, prev, prev_rev
-        self.at = time.monotonic()
-
-    def event(self) -> Event:
-        return Event(self.type, self.key, json.loads(self.value), self.rev,  # type: ignore[arg-type]
-                     json.loads(self.prev) if self.prev is not None else None)
+# See docs/supported.md (durability): NORMAL in WAL mode never corrupts the store; a power cut
+# (not a crash of the daemon) can lose the last writes acknowledged before it.
+SYNCHRONOUS = "NORMAL"
 
 
 class SQLiteStore:
-    def __init__(self, path: Path | str, *, window: int = 20_000, window_seconds: float = 300.0) -> None:
-        self._db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(_SCHEMA)
-        row = self._db.execute("SELECT value FROM meta WHERE name='revision'").fetchone()
+    def __init__(self, path: Path | str, *, window: int = 20_000, window_seconds: float = 300.0,
+                 synchronous: str = SYNCHRONOUS) -> None:
+        self.path = Path(path)
+        try:
+            self._db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute(f"PRAGMA synchronous={synchronous}")
+            self._db.executescript(_SCHEMA)
+            # A damaged file is found now, not as garbage served later: quick_check reads every
+            # page (a few ms for a cluster's store).
+            problems = [r[0] for r in self._db.execute("PRAGMA quick_check").fetchall()]
+            if problems != ["ok"]:
+                raise sqlite3.DatabaseError("; ".join(problems[:3]))
+            row = self._db.execute("SELECT value FROM meta WHERE name='revision'").fetchone()
+        except sqlite3.DatabaseError as exc:
+            raise StoreDamaged(
+                f"the store {path} is damaged ({exc}). Nothing was changed. Restore it from a copy, or "
+                f"move it aside to start an empty cluster: mv {path} {path}.damaged (then start again; "
+                f"the containers of the old cluster can be removed with: minikube-lite delete)") from None
         self._rev: int = row[0] if row else 1
-        self._events: deque[_Kept] = deque()
-        self._window, self._window_seconds = window, window_seconds
-        self._oldest: int = self._rev  # a watch from any revision >= this can be served
-        self._watchers: set[_Watcher] = set()
+        self._window = EventWindow(self._rev, window=window, window_seconds=window_seconds)
 
     @property
     def revision(self) -> int:
@@ -117,13 +98,19 @@ class SQLiteStore:
     def _commit(self, sql: str, args: tuple[Any, ...]) -> int:
         rev = self._rev + 1
         cur = self._db.cursor()
-        cur.execute("BEGIN IMMEDIATE")
         try:
+            cur.execute("BEGIN IMMEDIATE")
             cur.execute(sql, tuple(rev if a is _REV else a for a in args))
             cur.execute("INSERT OR REPLACE INTO meta(name, value) VALUES('revision', ?)", (rev,))
             cur.execute("COMMIT")
-        except BaseException:
-            cur.execute("ROLLBACK")
+        except BaseException as exc:
+            if self._db.in_transaction:
+                with contextlib.suppress(sqlite3.Error):
+                    cur.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.OperationalError) and _is_disk_full(exc):
+                raise StoreFull(f"the store {self.path} could not be written ({exc}): the disk is full (or "
+                                f"failing). Free some space on {self.path.parent}; writes succeed again as "
+                                f"soon as there is room, nothing already stored is affected") from None
             raise
         self._rev = rev
         return rev
@@ -146,7 +133,7 @@ class SQLiteStore:
         text = json.dumps(value)
         rev = self._commit("UPDATE kv SET value=?, mod_rev=? WHERE key=?", (text, _REV, key))
         # the previous value is decoded only for watchers that will get the event (selector checks)
-        prev = json.loads(row[0]) if self._watched(key) else {}
+        prev = json.loads(row[0]) if self._window.watched(key) else {}
         self._publish(Event("PUT", key, value, rev, prev), text, row[0], row[1])
         return rev
 
@@ -163,35 +150,20 @@ class SQLiteStore:
 
     # watch
 
-    def _watched(self, key: str) -> bool:
-        return any(key.startswith(w.prefix) for w in self._watchers)
-
     def _publish(self, event: Event, value: str, prev: str | None, prev_rev: int | None = None) -> None:
-        kept = _Kept(event, value, prev, prev_rev)
-        self._events.append(kept)
-        horizon = kept.at - self._window_seconds
-        while len(self._events) > self._window or self._events[0].at < horizon:
-            self._oldest = self._events.popleft().rev  # a watch from this revision on is still served
-        for w in list(self._watchers):
-            if event.key.startswith(w.prefix):
-                if w.queue.qsize() >= _MAX_BACKLOG:
-                    w.overflowed = True
-                    self._watchers.discard(w)
-                    w.queue.put_nowait(None)
-                else:
-                    w.queue.put_nowait(event)
+        self._window.publish(event, value, prev, prev_rev)
 
     def entries_at(self, prefix: str, rev: int) -> list[Entry]:
         """The keys under ``prefix`` as they were at revision ``rev`` (a list served in pages reads
         its later pages here, as etcd serves them at the first page's revision). Rebuilt from the
         latest state and the window's values before each later write; ``Compacted`` when ``rev``
         is older than the window."""
-        if rev < self._oldest:
-            raise Compacted(f"revision {rev} is no longer kept ({self._oldest})")
+        if rev < self._window.oldest:
+            raise Compacted(f"revision {rev} is no longer kept ({self._window.oldest})")
         entries, _ = self.list(prefix)
         at = {e.key: e for e in entries}
         undone: set[str] = set()
-        for kept in self._events:  # oldest first: the first write after rev tells the value at rev
+        for kept in self._window:  # oldest first: the first write after rev tells the value at rev
             if kept.rev <= rev or not kept.key.startswith(prefix) or kept.key in undone:
                 continue
             undone.add(kept.key)
@@ -204,35 +176,19 @@ class SQLiteStore:
         return [at[k] for k in sorted(at)]
 
     def watch(self, prefix: str, from_rev: int) -> AsyncIterator[Event]:
-        """Events on keys under ``prefix`` with revision > ``from_rev``.
-
-        Raises ``Compacted`` right away (not on first iteration) when ``from_rev`` is too old,
-        so the API server can answer 410 before it starts streaming.
-        """
-        if from_rev < self._oldest:
-            raise Compacted(f"too old resource version: {from_rev} ({self._oldest})")
-        watcher = _Watcher(prefix)
-        for kept in self._events:
-            if kept.rev > from_rev and kept.key.startswith(prefix):
-                watcher.queue.put_nowait(kept.event())
-        self._watchers.add(watcher)
-        return self._stream(watcher)
-
-    async def _stream(self, watcher: _Watcher) -> AsyncIterator[Event]:
-        try:
-            while True:
-                ev = await watcher.queue.get()
-                if ev is None:
-                    raise Compacted("watcher fell too far behind")
-                yield ev
-        finally:
-            self._watchers.discard(watcher)
+        """Events on keys under ``prefix`` with revision > ``from_rev`` (``Compacted`` at once
+        when ``from_rev`` is older than the window)."""
+        return self._window.watch(prefix, from_rev)
 
     def close(self) -> None:
-        for w in list(self._watchers):
-            w.queue.put_nowait(None)
-        self._watchers.clear()
+        self._window.close()
         self._db.close()
+
+
+def _is_disk_full(exc: sqlite3.OperationalError) -> bool:
+    code = getattr(exc, "sqlite_errorcode", None)
+    return code == sqlite3.SQLITE_FULL or (code is not None and code & 0xFF == sqlite3.SQLITE_IOERR) or \
+        "full" in str(exc) or "disk I/O" in str(exc)
 
 
 class _RevMarker:

@@ -60,6 +60,14 @@ class H(BaseHTTPRequestHandler):
         pass
 
 srv = ThreadingHTTPServer((a.host, a.port), H)
+import ssl
+from pathlib import Path
+from minikube_lite.auth import pki
+pki.ensure_serving(Path(a.state_dir))  # HTTPS with the cluster's certificate, as the daemon
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+paths = pki.paths(Path(a.state_dir))
+ctx.load_cert_chain(str(paths.server_crt), str(paths.server_key))
+srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
 if a.ignore_term:
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
 else:
@@ -112,7 +120,7 @@ def test_start_status_ip_stop_cycle(env: dict[str, object]) -> None:
     result = run("start", "--state-dir", state, "--port", str(port))
     assert result.exit_code == 0, result.output
     assert "😄  minikube-lite v0.1.0" in result.output
-    assert f"🚀  Starting API server on http://127.0.0.1:{port} ..." in result.output
+    assert f"🚀  Starting API server on https://127.0.0.1:{port} ..." in result.output
     assert ('🏄  Done! kubectl is now configured to use "minikube-lite" cluster and "default" namespace by default'
             in result.output)
     settings = Settings.load(Path(state).resolve())
@@ -122,9 +130,9 @@ def test_start_status_ip_stop_cycle(env: dict[str, object]) -> None:
 
     kc = yaml.safe_load(Path(str(env["kc"])).read_text())
     assert kc["current-context"] == "minikube-lite"
-    assert kc["clusters"][0]["cluster"]["server"] == f"http://127.0.0.1:{port}"
+    assert kc["clusters"][0]["cluster"]["server"] == f"https://127.0.0.1:{port}"
     standalone = json.loads((Path(state) / "kubeconfig").read_text())
-    assert standalone["clusters"][0]["cluster"]["server"] == f"http://127.0.0.1:{port}"
+    assert standalone["clusters"][0]["cluster"]["server"] == f"https://127.0.0.1:{port}"
 
     again = run("start", "--state-dir", state)
     assert again.exit_code == 0
@@ -240,7 +248,7 @@ def test_daemon_crash_shows_log(env: dict[str, object]) -> None:
 
 def test_daemon_never_ready_times_out(env: dict[str, object], monkeypatch: pytest.MonkeyPatch) -> None:
     env["extra"].append("--not-ready")  # type: ignore[attr-defined]
-    monkeypatch.setattr(cli_main, "READY_TIMEOUT", 0.8)
+    monkeypatch.setattr(cli_main, "READY_TIMEOUT", 3.0)  # the stub makes its certificate first
     result = run("start", "--state-dir", str(env["state"]), "--port", str(env["port"]))
     assert result.exit_code == 1
     assert "did not answer within" in result.output
@@ -316,3 +324,23 @@ def test_foreground_runs_daemon_in_this_process(env: dict[str, object], tmp_path
         proc.send_signal(signal.SIGTERM)
         out, _ = proc.communicate(timeout=10)
     assert "Starting API server" in out and "stub: SIGTERM" in out
+
+
+def test_store_and_leader_elect_reach_the_daemon_and_are_kept(tmp_path: Path) -> None:
+    """--store / --etcd-* / --leader-elect are saved with the cluster and passed to the daemon;
+    --store sqlite goes back to the embedded store and drops the etcd files."""
+    from minikube_lite.cli import main as m
+
+    ca = tmp_path / "ca.crt"
+    ca.write_text("x")
+    opts = {**m._store_options("etcd://127.0.0.1:2379,127.0.0.1:22379", str(ca), None, None), "leader_elect": True}
+    settings = m._settings_for(str(tmp_path / "state"), 8123, None, opts)
+    settings.save()
+    cmd = m.daemon_command(settings)
+    assert cmd[cmd.index("--store") + 1] == "etcd://127.0.0.1:2379,127.0.0.1:22379"
+    assert cmd[cmd.index("--etcd-cafile") + 1] == str(ca.resolve()) and "--leader-elect" in cmd
+    assert "--etcd-certfile" not in cmd
+    again = m._settings_for(str(tmp_path / "state"))  # a later start without the flags keeps them
+    assert again.store == settings.store and again.leader_elect and again.etcd_cafile == str(ca.resolve())
+    back = m._settings_for(str(tmp_path / "state"), store=m._store_options("sqlite", None, None, None))
+    assert back.store == "" and back.etcd_cafile == "" and "--store" not in m.daemon_command(back)

@@ -14,7 +14,6 @@ def _pod(**spec: object) -> dict:
 @pytest.mark.parametrize(("spec", "path"), [
     ({"hostPID": True}, "spec.hostPID"),
     ({"shareProcessNamespace": True}, "spec.shareProcessNamespace"),
-    ({"affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {}}}}, "spec.affinity"),
     ({"readinessGates": [{"conditionType": "x"}]}, "spec.readinessGates"),
     ({"securityContext": {"fsGroup": 2000}}, "spec.securityContext.fsGroup"),
     ({"volumes": [{"name": "v", "csi": {"driver": "d"}}]}, "spec.volumes[0].csi"),
@@ -37,6 +36,10 @@ def test_fields_that_change_behaviour_are_reported(spec: dict, path: str) -> Non
     {"hostNetwork": True},  # supported: the pod joins the host's network namespace
     {"hostPID": False},
     {"affinity": {}},
+    # honoured by the scheduler (scheduler/plugins/)
+    {"affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {}}}},
+    {"topologySpreadConstraints": [{"maxSkew": 1, "topologyKey": "kubernetes.io/hostname",
+                                    "whenUnsatisfiable": "DoNotSchedule"}]},
     {"tolerations": [{"operator": "Exists"}]},
     {"volumes": [{"name": "v", "emptyDir": {}}, {"name": "p", "persistentVolumeClaim": {"claimName": "c"}}]},
     {"containers": [{"name": "a", "image": "x", "volumeMounts": [{"name": "v", "mountPath": "/v",

@@ -471,7 +471,8 @@ def test_pod_update_may_not_change_other_fields() -> None:
 def test_pod_update_may_add_tolerations_only() -> None:
     old = _stored_pod()
     new = copy.deepcopy(old)
-    new["spec"]["tolerations"] = [{"key": "k", "operator": "Exists"}]
+    # (the stored pod carries the DefaultTolerationSeconds tolerations: they are kept)
+    new["spec"]["tolerations"] = [*(old["spec"].get("tolerations") or []), {"key": "k", "operator": "Exists"}]
     validate_update(POD, old, new)
     with pytest.raises(errors.Invalid):
         validate_update(POD, new, old)

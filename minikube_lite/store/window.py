@@ -1,0 +1,118 @@
+"""The window of recent events a watch resumes from, and the fan-out to watchers.
+
+This is the part of kube-apiserver's watch cache (the "cacher") that both stores share: the
+events of the last 5 minutes (etcd's compaction interval in Kubernetes), at most 20,000, kept
+as the JSON text the write stored rather than as decoded objects (a pod is ~4 KB of text but
+~10x that as Python dicts, and every update keeps the value before and after). Live watchers
+get decoded objects; only a watch resuming from an older revision decodes the kept text. A
+watch from before the window is ``Compacted`` (HTTP 410 ``too old resource version``) and the
+client relists, as informers do against kube-apiserver.
+
+Every method runs on the API server's event loop thread (the only one that fans events out),
+so registering a watcher and replaying the window cannot race a publish.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Iterator
+
+from .base import Compacted, Event
+
+# A watcher that falls this far behind is cut off (it gets Compacted and relists) rather than
+# letting its queue grow without bound.
+_MAX_BACKLOG = 100_000
+
+
+class _Watcher:
+    __slots__ = ("from_rev", "overflowed", "prefix", "queue")
+
+    def __init__(self, prefix: str, from_rev: int) -> None:
+        self.prefix = prefix
+        self.from_rev = from_rev
+        self.queue: asyncio.Queue[Event | None] = asyncio.Queue()
+        self.overflowed = False
+
+
+class Kept:
+    """One event of the window, as text (``prev_rev``: the revision ``prev`` was written at)."""
+
+    __slots__ = ("at", "key", "prev", "prev_rev", "rev", "type", "value")
+
+    def __init__(self, event: Event, value: str, prev: str | None, prev_rev: int | None = None) -> None:
+        self.type, self.key, self.rev = event.type, event.key, event.rev
+        self.value, self.prev, self.prev_rev = value, prev, prev_rev
+        self.at = time.monotonic()
+
+    def event(self) -> Event:
+        return Event(self.type, self.key, json.loads(self.value), self.rev,  # type: ignore[arg-type]
+                     json.loads(self.prev) if self.prev is not None else None)
+
+
+class EventWindow:
+    def __init__(self, revision: int, *, window: int = 20_000, window_seconds: float = 300.0) -> None:
+        self._events: deque[Kept] = deque()
+        self._window, self._window_seconds = window, window_seconds
+        self.oldest: int = revision  # a watch from any revision >= this can be served
+        self._watchers: set[_Watcher] = set()
+
+    def __iter__(self) -> Iterator[Kept]:
+        return iter(self._events)
+
+    def watched(self, key: str) -> bool:
+        return any(key.startswith(w.prefix) for w in self._watchers)
+
+    def publish(self, event: Event, value: str, prev: str | None, prev_rev: int | None = None) -> None:
+        kept = Kept(event, value, prev, prev_rev)
+        self._events.append(kept)
+        horizon = kept.at - self._window_seconds
+        while len(self._events) > self._window or self._events[0].at < horizon:
+            self.oldest = self._events.popleft().rev  # a watch from this revision on is still served
+        for w in list(self._watchers):
+            if event.key.startswith(w.prefix) and event.rev > w.from_rev:
+                if w.queue.qsize() >= _MAX_BACKLOG:
+                    w.overflowed = True
+                    self._watchers.discard(w)
+                    w.queue.put_nowait(None)
+                else:
+                    w.queue.put_nowait(event)
+
+    def watch(self, prefix: str, from_rev: int) -> AsyncIterator[Event]:
+        """Events on keys under ``prefix`` with revision > ``from_rev``: the kept ones, then live.
+
+        Raises ``Compacted`` right away (not on first iteration) when ``from_rev`` is too old,
+        so the API server can answer 410 before it starts streaming.
+        """
+        if from_rev < self.oldest:
+            raise Compacted(f"too old resource version: {from_rev} ({self.oldest})")
+        watcher = _Watcher(prefix, from_rev)
+        for kept in self._events:
+            if kept.rev > from_rev and kept.key.startswith(prefix):
+                watcher.queue.put_nowait(kept.event())
+        self._watchers.add(watcher)
+        return self._stream(watcher)
+
+    async def _stream(self, watcher: _Watcher) -> AsyncIterator[Event]:
+        try:
+            while True:
+                ev = await watcher.queue.get()
+                if ev is None:
+                    raise Compacted("watcher fell too far behind")
+                yield ev
+        finally:
+            self._watchers.discard(watcher)
+
+    def reset(self, revision: int) -> None:
+        """Forget everything (the history behind it is gone): every watcher ends with
+        ``Compacted`` and relists; watches from ``revision`` on are served again."""
+        self._events.clear()
+        self.oldest = revision
+        self.close()
+
+    def close(self) -> None:
+        for w in list(self._watchers):
+            w.queue.put_nowait(None)
+        self._watchers.clear()
