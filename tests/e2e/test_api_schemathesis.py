@@ -60,8 +60,10 @@ if PATHS != "all":
 
 
 @pytest.fixture(scope="module")
-def session() -> Iterator[requests.Session]:
+def session(fuzz_cluster: Cluster) -> Iterator[requests.Session]:
     with requests.Session() as s:  # one connection pool (a new one per case costs an SSL context)
+        s.verify = fuzz_cluster.ca_file  # HTTPS with the cluster's CA, as the admin (issue 17)
+        s.headers["Authorization"] = f"Bearer {fuzz_cluster.token}"
         yield s
 
 
