@@ -20,12 +20,14 @@ from typing import Any
 
 from minikube_lite.api import (
     apiextensions,
+    apiregistration,
     apps,
     config,
     coordination,
     core,
     endpoints,
     errors,
+    metrics,
     networking,
     pods,
     policy,
@@ -44,7 +46,7 @@ Obj = dict[str, Any]
 BUILTIN: tuple[Kind, ...] = (
     core.NAMESPACE, core.NODE, pods.POD, services.SERVICE, core.EVENT,
     *apiextensions.KINDS, *apps.KINDS, *config.KINDS, *endpoints.KINDS, *storage.KINDS, *networking.KINDS,
-    *coordination.KINDS, *policy.KINDS,
+    *coordination.KINDS, *policy.KINDS, *apiregistration.KINDS, *metrics.KINDS,
 )
 
 _lock = threading.Lock()

@@ -39,7 +39,7 @@ from ..api.errors import (
 from ..api.register import by_plural
 from ..api.resources import Resource
 from ..apiextensions.handler import CRDHandler
-from . import discovery, eviction, openapi, protobuf, scale
+from . import discovery, eviction, metrics, openapi, protobuf, scale
 from . import exec as exec_routes
 from .apply import apply_documents
 from .registry import Registry
@@ -307,6 +307,9 @@ def create_app(registry: Registry, *, server_address: str = "127.0.0.1:8080") ->
             if verb not in target.res.verbs:
                 raise MethodNotAllowed(f"the server does not allow this method on the requested resource "
                                        f"({method} {target.res.plural})")
+        if target.res.group == metrics.GROUP and target.subresource is None:
+            return metrics.handle(request, app.state.kubelets, registry, target.res, target.namespace,
+                                  target.name, _wants_table(request))
         if target.subresource == "scale" and target.name is not None:
             return await scale.handle(request, registry, target.res, target.namespace, target.name,
                                       await read_body(request), dry_run=_dry_run(request))
