@@ -4,9 +4,10 @@ Run: ``python bench/bench_metrics.py [--pods 50] [--calls 20]`` (needs a Docker 
 local images). It starts a cluster of its own, runs a Deployment of ``--pods`` busybox pods,
 waits until ``kubectl top pods`` lists all of them, then measures:
 
-- ``kubectl top pods``: wall time of the real kubectl (process start, discovery from its cache,
-  one PodMetrics list), median and p90 of ``--calls`` runs; the API side alone (one GET of the
-  PodMetrics list over HTTP) beside it.
+- ``kubectl top pods``: wall time of the real kubectl (process start, /api and /apis, one
+  PodMetrics list, one Pod list), median and p90 of ``--calls`` runs; beside it the floor of any
+  kubectl command on this machine (``kubectl get --raw /healthz``: process start and one
+  request) and the API side alone (one GET of the PodMetrics list over HTTP).
 - the metrics loop: the kubelet's own sampling code (kubelet/metrics.py: one ``docker stats``
   one-shot call per running container in a thread pool, plus /proc for the node) run in this
   process against the cluster's containers; CPU time of a round, as a share of one core at the
@@ -109,8 +110,11 @@ def main() -> None:
                 if time.monotonic() > deadline:
                     raise TimeoutError(f"only {len(rows)} pods in kubectl top")
                 time.sleep(1)
-            kubectl_ms, api_ms = [], []
+            kubectl_ms, api_ms, baseline_ms = [], [], []
             for _ in range(args.calls):
+                t0 = time.perf_counter()
+                run(["kubectl", "get", "--raw", "/healthz"], env)
+                baseline_ms.append((time.perf_counter() - t0) * 1000)
                 t0 = time.perf_counter()
                 out = run(["kubectl", "top", "pods"], env)
                 kubectl_ms.append((time.perf_counter() - t0) * 1000)
@@ -144,6 +148,7 @@ def main() -> None:
         "pods": args.pods, "calls": args.calls,
         "kubectl_top_pods_ms_median": round(statistics.median(kubectl_ms), 1),
         "kubectl_top_pods_ms_p90": round(q(kubectl_ms, n=10)[-1], 1),
+        "kubectl_get_raw_healthz_ms_median": round(statistics.median(baseline_ms), 1),
         "api_podmetrics_list_ms_median": round(statistics.median(api_ms), 2),
         "sampled_containers": containers,
         "sampling_round_cpu_ms": round(per_round * 1000, 1),

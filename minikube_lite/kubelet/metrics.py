@@ -35,7 +35,7 @@ from .runtime import SANDBOX
 log = logging.getLogger(__name__)
 
 METRICS_RESOLUTION_SECONDS = 15.0
-_FIRST_WINDOW_SECONDS = 1.0  # a container seen for the first time is sampled again this soon
+_FIRST_WINDOW_SECONDS = 1.0  # the loop's tick: a container not yet sampled twice is sampled at the next
 
 
 @dataclass(frozen=True)
@@ -164,19 +164,25 @@ class Metrics(KubeletBase):
         self._node_samples = (self._node_samples[1], now)
 
     async def _metrics_loop(self) -> None:
-        """Sample every running container of this node, every ``metrics_resolution`` seconds."""
+        """Sample every running container of this node every ``metrics_resolution`` seconds; a
+        container not sampled twice yet is sampled at the next tick (1 s), so a new pod has a
+        first window within about two seconds of the kubelet running it."""
+        last_full = float("-inf")
         while True:
             ids = self._running_containers()
             for gone in set(self._samples) - set(ids):
                 del self._samples[gone]
-            self._sample_node()
-            await self._sample(ids)
-            fresh = {cid: v for cid, v in ids.items() if cid in self._samples and self._samples[cid][3] is None}
-            if fresh or self._node_samples[0] is None:  # a first window, soon: `kubectl top` right after start
-                await asyncio.sleep(_FIRST_WINDOW_SECONDS)
+            if time.monotonic() - last_full >= self.metrics_resolution:
+                last_full = time.monotonic()
                 self._sample_node()
-                await self._sample(fresh)
-            await asyncio.sleep(self.metrics_resolution)
+                await self._sample(ids)
+            else:
+                young = {cid: v for cid, v in ids.items() if cid not in self._samples or self._samples[cid][3] is None}
+                if young:
+                    await self._sample(young)
+                if self._node_samples[0] is None:
+                    self._sample_node()
+            await asyncio.sleep(_FIRST_WINDOW_SECONDS)
 
     # ---- what the API server reads ----------------------------------------------------------
 
