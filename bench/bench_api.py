@@ -1,7 +1,9 @@
 """API server figures (issue 3): list with 1,000 pods, create/patch latency, watchers' cost on writes.
 
 Run: ``python bench/bench_api.py [--pods 1000] [--watchers 100] [--writes 1000]``. It starts the
-API server alone (``python -m minikube_lite.daemon --no-kubelet``: no Docker needed) with a
+API server alone (``python -m minikube_lite.daemon --no-kubelet --insecure-no-auth``: no Docker
+needed, plain HTTP without authentication, as these figures were first taken; bench_auth.py measures
+what authentication and authorization add) with a
 temporary state folder and port, prints a table and writes ``bench/results/api.json``.
 
 - create p50/p99: the 1,000 pods are created one request at a time; each request is timed.
@@ -106,7 +108,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as state:
         env = dict(os.environ, MINIKUBE_LITE_LOG="WARNING")
         daemon = subprocess.Popen([sys.executable, "-m", "minikube_lite.daemon", "--state-dir", state, "--port",
-                                   str(port), "--no-kubelet"], cwd=ROOT, env=env)
+                                   str(port), "--no-kubelet", "--insecure-no-auth"], cwd=ROOT, env=env)
         try:
             with httpx.Client(base_url=url, timeout=60) as c:
                 deadline = time.monotonic() + 30

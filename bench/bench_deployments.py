@@ -30,12 +30,11 @@ from pathlib import Path
 from typing import Any
 
 import docker
-import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchlib import cpu_seconds, free_port, save_results
+from benchlib import api_client, cpu_seconds, free_port, save_results
 
 from minikube_lite.config import CLUSTER_LABEL, Settings
 from minikube_lite.images import ensure_images
@@ -67,7 +66,7 @@ class Bench:
         (root / "home").mkdir()
         self.env = {k: v for k, v in os.environ.items() if k != "MINIKUBE_LITE_HOME"}
         self.env.update(KUBECONFIG=str(root / "kubeconfig"), KUBECACHEDIR=str(root / "cache"), HOME=str(root / "home"))
-        self.http = httpx.Client(base_url=self.settings.server_url, timeout=10)
+        self.http = api_client(self.settings.state_dir, self.settings.server_url, timeout=10)
         self.docker = docker.from_env()
 
     def cli(self, *args: str) -> None:

@@ -29,7 +29,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchlib import cpu_seconds, free_port, save_results
+from benchlib import api_client, cpu_seconds, free_port, save_results
 
 from minikube_lite.config import CLUSTER_LABEL, Settings
 from minikube_lite.images import ensure_images
@@ -87,7 +87,7 @@ def main() -> None:
         results["start_to_api_ready_s"] = {"median": statistics.median(starts), "min": min(starts),
                                            "max": max(starts), "n": len(starts)}
 
-        c = httpx.Client(base_url=settings.server_url, timeout=10)
+        c = api_client(settings.state_dir, settings.server_url, timeout=10)
         wait(lambda: c.get("/api/v1/nodes").json().get("items"), 30)
         names = [f"bench-{i}" for i in range(args.kills)]
         for name in names:

@@ -40,7 +40,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchlib import free_port, save_results
+from benchlib import api_client, free_port, save_results
 
 from minikube_lite.config import CLUSTER_LABEL, Settings
 from minikube_lite.images import ensure_images
@@ -78,9 +78,9 @@ class Recorder:
             return self.seen[key]
 
 
-def watch_pods(url: str, rec: Recorder, stop: threading.Event) -> None:
+def watch_pods(url: str, rec: Recorder, stop: threading.Event, state_dir: Any = None) -> None:
     """Marks ``<pod>@<restarts>`` when a pod is Running with every container running."""
-    with contextlib.suppress(httpx.HTTPError), httpx.Client(base_url=url, timeout=None) as c, \
+    with contextlib.suppress(httpx.HTTPError), api_client(state_dir, url, timeout=None) as c, \
             c.stream("GET", "/api/v1/namespaces/default/pods", params={"watch": "true"}) as r:
         for line in r.iter_lines():
             if stop.is_set():
@@ -132,12 +132,12 @@ def main() -> None:
     subprocess.run([sys.executable, "-m", "minikube_lite.cli.main", "start", "--port", str(settings.port),
                     "--state-dir", str(settings.state_dir)], check=True, env=env, capture_output=True)
     try:
-        c = httpx.Client(base_url=settings.server_url, timeout=30)
+        c = api_client(settings.state_dir, settings.server_url, timeout=30)
         deadline = time.monotonic() + 30
         while not c.get("/api/v1/nodes").json().get("items") and time.monotonic() < deadline:
             time.sleep(0.1)
         rec = Recorder()
-        threading.Thread(target=watch_pods, args=(settings.server_url, rec, stop), daemon=True).start()
+        threading.Thread(target=watch_pods, args=(settings.server_url, rec, stop, settings.state_dir), daemon=True).start()
         threading.Thread(target=watch_docker, args=(rec, [f"{CLUSTER_LABEL}={settings.cluster_id}", bench_label],
                                                     stop), daemon=True).start()
         time.sleep(0.5)

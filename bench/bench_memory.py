@@ -26,7 +26,7 @@ from typing import Any
 
 import docker
 import httpx
-from benchlib import free_port, save_results
+from benchlib import api_client, free_port, save_results
 
 from minikube_lite.config import CLUSTER_LABEL, Settings
 from minikube_lite.daemon import Daemon
@@ -72,7 +72,7 @@ def main() -> None:
     daemon = Daemon(settings)
     loop = asyncio.new_event_loop()
     threading.Thread(target=loop.run_until_complete, args=(daemon.serve(),), daemon=True).start()
-    c = httpx.Client(base_url=settings.server_url, timeout=10)
+    c = api_client(settings.state_dir, settings.server_url, timeout=10)
     engine = docker.from_env()
     wait(lambda: c.get("/api/v1/nodes").json()["items"])
 

@@ -33,7 +33,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchlib import cpu_seconds, free_port, save_results
+from benchlib import api_client, cpu_seconds, free_port, save_results
 
 from minikube_lite.config import CLUSTER_LABEL, Settings
 from minikube_lite.images import ensure_images
@@ -101,7 +101,7 @@ def main() -> None:
     subprocess.run([sys.executable, "-m", "minikube_lite.cli.main", "start", "--port", str(settings.port),
                     "--state-dir", str(settings.state_dir)], check=True, env=env, capture_output=True)
     try:
-        c = httpx.Client(base_url=settings.server_url, timeout=30)
+        c = api_client(settings.state_dir, settings.server_url, timeout=30)
         wait(lambda: c.get("/api/v1/nodes").json().get("items"), 30)
         pid = int(settings.pid_file.read_text())
 
@@ -126,7 +126,7 @@ def main() -> None:
         def watch() -> None:
             params = {"watch": "true", "fieldSelector": "metadata.name=probed-0"}
             with contextlib.suppress(httpx.HTTPError), \
-                    httpx.Client(base_url=settings.server_url, timeout=None) as w, \
+                    api_client(settings.state_dir, settings.server_url, timeout=None) as w, \
                     w.stream("GET", "/api/v1/namespaces/default/pods", params=params) as r:
                 for line in r.iter_lines():
                     if not line:

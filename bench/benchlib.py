@@ -36,3 +36,15 @@ def save_results(name: str, results: Any, *, show: bool = True) -> Path:
     if show:
         print(json.dumps(results, indent=2))
     return path
+
+
+def api_client(state_dir: str | Path, url: str, **kwargs: Any) -> Any:
+    """An httpx client to a cluster's API: over HTTPS it trusts the cluster CA and presents the admin
+    client certificate (``<state>/certs``), as kubectl does with the kubeconfig."""
+    import httpx
+
+    if url.startswith("https://"):
+        from minikube_lite.auth.pki import client_context
+
+        kwargs["verify"] = client_context(Path(state_dir))
+    return httpx.Client(base_url=url, **kwargs)

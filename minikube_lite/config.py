@@ -14,7 +14,7 @@ import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-DEFAULT_PORT = 8080
+DEFAULT_PORT = 8443  # minikube's --apiserver-port
 DEFAULT_HOST = "127.0.0.1"
 NODE_NAME = "minikube-lite"
 CLUSTER_LABEL = "io.minikube-lite.cluster"
@@ -39,6 +39,14 @@ class Settings:
     host: str = DEFAULT_HOST
     node_name: str = NODE_NAME
     ingress_port: int = 80  # the built-in ingress controller's host port (another one is used if taken)
+    # Extra names in the serving certificate (minikube's --apiserver-ips / --apiserver-names).
+    apiserver_ips: tuple[str, ...] = ()
+    apiserver_names: tuple[str, ...] = ()
+    # Where NodePorts, LoadBalancer ports and the Ingress listen (minikube's --listen-address):
+    # "" is loopback and the node's bridge address only; "0.0.0.0" exposes them to the network.
+    listen_address: str = ""
+    # HTTPS with authentication and RBAC; False only for benchmarks, and only on loopback.
+    secure: bool = True
     # "local-fallback": a failed pull runs the engine's image of that name (kubelet/images.py);
     # "kubernetes": Kubernetes' exact pull semantics (ErrImagePull).
     image_pull: str = "local-fallback"
@@ -78,7 +86,12 @@ class Settings:
 
     @property
     def server_url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "", "::") else self.host
+        return f"{'https' if self.secure else 'http'}://{host}:{self.port}"
+
+    @property
+    def certs_dir(self) -> Path:
+        return self.state_dir / "certs"
 
     def save(self) -> None:
         self.state_dir.mkdir(parents=True, exist_ok=True)
@@ -97,5 +110,9 @@ class Settings:
                        ingress_port=int(data.get("ingress_port", 80)), store=data.get("store", ""),
                        etcd_cafile=data.get("etcd_cafile", ""), etcd_certfile=data.get("etcd_certfile", ""),
                        etcd_keyfile=data.get("etcd_keyfile", ""), leader_elect=bool(data.get("leader_elect")),
-                       image_pull=str(data.get("image_pull", "local-fallback")))
+                       image_pull=str(data.get("image_pull", "local-fallback")),
+                       apiserver_ips=tuple(data.get("apiserver_ips") or ()),
+                       apiserver_names=tuple(data.get("apiserver_names") or ()),
+                       listen_address=str(data.get("listen_address") or ""),
+                       secure=bool(data.get("secure", True)))
         return cls(state_dir=state_dir)

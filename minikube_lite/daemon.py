@@ -4,6 +4,10 @@ Like k3s's single binary, ``minikube-lite start`` runs everything here; the comp
 only through the API (``LocalClient``), never through each other's internals, so each could
 run elsewhere with an HTTP client instead.
 
+The API is served over HTTPS with the cluster's certificates (``auth/pki.py``), every request
+authenticated and authorised (``auth/middleware.py``), and each component's client carries its
+own identity through the same authorizer.
+
 Run as ``python -m minikube_lite.daemon --state-dir DIR --port PORT``. SIGTERM (``minikube-lite
 stop``) stops the pods' containers and exits; the desired state stays in the store and comes
 back with the next start.
@@ -31,17 +35,54 @@ from fastapi import FastAPI
 
 from .api import metrics
 from .api.apiregistration import apiservice_object
-from .api.errors import AlreadyExists
+from .api.errors import AlreadyExists, NotFound
 from .api.register import BUILTIN, by_plural, warm_up
 from .apiserver.app import crd_handler_running, create_app
 from .apiserver.registry import Registry
+from .auth import pki
+from .auth.rbac import MASTERS, RBACAuthorizer, UserInfo
 from .client.local import LocalClient
-from .config import DNS_SERVICE_IP, KUBERNETES_SERVICE_IP, Settings
+from .config import DEFAULT_PORT, DNS_SERVICE_IP, KUBERNETES_SERVICE_IP, Settings
 from .store.factory import open_store
 
 log = logging.getLogger("minikube_lite.daemon")
 
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def _sa(name: str, namespace: str = "kube-system") -> UserInfo:
+    return UserInfo(f"system:serviceaccount:{namespace}:{name}", "",
+                    ("system:serviceaccounts", f"system:serviceaccounts:{namespace}", "system:authenticated"))
+
+
+# Who each component is when it calls the API (kube-controller-manager's controllers run with
+# their own ServiceAccounts, --use-service-account-credentials, as kubeadm and minikube set it).
+IDENTITIES: dict[str, UserInfo] = {
+    "scheduler": UserInfo("system:kube-scheduler", "", ("system:authenticated",)),
+    "proxy": UserInfo("system:kube-proxy", "", ("system:authenticated",)),
+    "dns": _sa("kube-dns"),
+    "ingress-controller": _sa("ingress-nginx", "ingress-nginx"),
+    "endpoints-controller": _sa("endpoint-controller"),
+    "garbagecollector": _sa("generic-garbage-collector"),
+    "namespace-controller": _sa("namespace-controller"),
+    "replicaset-controller": _sa("replicaset-controller"),
+    "deployment-controller": _sa("deployment-controller"),
+    "storage-controller": _sa("persistent-volume-binder"),
+    "serviceaccount-controller": _sa("serviceaccount-controller"),
+    "root-ca-cert-publisher": _sa("root-ca-cert-publisher"),
+    "node-lifecycle-controller": _sa("node-controller"),
+    "taint-eviction-controller": _sa("node-controller"),
+    "pod-garbage-collector": _sa("pod-garbage-collector"),
+    "disruption-controller": _sa("disruption-controller"),
+    "clusterrole-aggregation-controller": _sa("clusterrole-aggregation-controller"),
+    # kube-apiserver's own loopback client (the event TTL sweep is the apiserver's job)
+    "event-ttl": UserInfo("system:apiserver", "", (MASTERS, "system:authenticated")),
+}
+
+
+def node_identity(node_name: str) -> UserInfo:
+    return UserInfo(f"system:node:{node_name}", "", ("system:nodes", "system:authenticated"))
 
 
 def bootstrap(registry: Registry, settings: Settings) -> None:
@@ -63,7 +104,8 @@ _GROUP_PRIORITY = {"": (18000, 1), "apps": (17800, 15), "events.k8s.io": (17750,
                    "autoscaling": (17500, 9), "batch": (17400, 15), "networking.k8s.io": (17200, 15),
                    "policy": (17100, 15), "storage.k8s.io": (16800, 15), "apiextensions.k8s.io": (16700, 15),
                    "coordination.k8s.io": (16500, 15), "discovery.k8s.io": (16200, 15),
-                   "apiregistration.k8s.io": (18000, 15)}
+                   "apiregistration.k8s.io": (18000, 15), "rbac.authorization.k8s.io": (17000, 15),
+                   "authentication.k8s.io": (17700, 15), "authorization.k8s.io": (17600, 15)}
 
 
 def _ensure_apiservices(registry: Registry) -> None:
@@ -97,7 +139,8 @@ def _ensure_kubernetes_service(registry: Registry, settings: Settings, svc_res: 
 
 class Daemon:
     def __init__(self, settings: Settings, *, with_kubelet: bool = True, leader_elect: bool = False,
-                 control_plane_only: bool = False, election_timing: dict[str, float] | None = None) -> None:
+                 control_plane_only: bool = False, election_timing: dict[str, float] | None = None,
+                 max_requests_inflight: int = 400, max_mutating_requests_inflight: int = 200) -> None:
         self.settings = settings
         self.leader_elect, self.control_plane_only = leader_elect, control_plane_only
         self.election_timing = election_timing or {}
@@ -107,13 +150,53 @@ class Daemon:
         self.store = open_store(settings)
         self.registry = Registry(self.store)
         bootstrap(self.registry, settings)
-        self.client = LocalClient(self.registry)
+        if settings.host not in LOOPBACK and not settings.secure:
+            raise SystemExit(f"refusing to serve the API on {settings.host} without TLS and authentication")
+        from .auth.storepolicy import StorePolicy
+
+        self.policy = StorePolicy(self.registry)  # the default policy until the RBAC watch is up
+        self.authorizer = RBACAuthorizer(self.policy)
+        if settings.secure:
+            pki.ensure_client(settings.state_dir)
+            extra_ips = tuple(i for i in (settings.host, *settings.apiserver_ips) if i not in ("0.0.0.0", "::"))
+            pki.ensure_serving(settings.state_dir, extra_ips, settings.apiserver_names)
+        self.client = LocalClient(self.registry, authorizer=self.authorizer,
+                                  user=UserInfo("system:apiserver", "", (MASTERS, "system:authenticated")))
         self.with_kubelet = with_kubelet
         self.kubelet: Any = None
         self._tasks: list[asyncio.Task[None]] = []
         self._server: uvicorn.Server | None = None
-        self.app: FastAPI = create_app(self.registry, server_address=f"{settings.host}:{settings.port}")
+        self.app: FastAPI = create_app(self.registry, server_address=f"{settings.host}:{settings.port}",
+                                       max_requests_inflight=max_requests_inflight,
+                                       max_mutating_requests_inflight=max_mutating_requests_inflight)
         self.app.router.lifespan_context = self._lifespan
+        self.asgi: Any = self.app
+        if settings.secure:
+            from .apiserver.authapi import AuthAPI
+            from .auth.authn import Authenticator
+            from .auth.middleware import AuthMiddleware
+            from .auth.tokens import Issuer
+
+            self.asgi = AuthMiddleware(self.app, Authenticator(settings.state_dir, self._lookup), self.authorizer)
+            p = pki.paths(settings.state_dir)
+            self.app.state.auth = AuthAPI(self.authorizer, Issuer(p.sa_key, p.sa_pub), self._lookup)
+            self.client.auth_api = self.app.state.auth
+        else:
+            from .apiserver.authapi import AuthAPI
+
+            self.app.state.auth = AuthAPI(self.authorizer, None, self._lookup)
+
+    def _lookup(self, resource: str, namespace: str, name: str) -> dict[str, Any] | None:
+        res = by_plural(resource)
+        if res is None:
+            return None
+        try:
+            return self.registry.get(res, namespace if res.namespaced else None, name)
+        except NotFound:
+            return None
+
+    def client_for(self, component: str) -> LocalClient:
+        return self.client.as_user(IDENTITIES[component])
 
     @contextlib.asynccontextmanager
     async def _lifespan(self, app: FastAPI) -> AsyncIterator[None]:
@@ -148,22 +231,37 @@ class Daemon:
         ``kube-system/kube-controller-manager``), as kube-scheduler and kube-controller-manager
         do with ``--leader-elect``; with ``control_plane_only`` the node's components are left
         to another daemon."""
+        from .auth.storepolicy import ClusterRoleAggregator
+        from .auth.storepolicy import bootstrap as rbac_bootstrap
         from .scheduler.scheduler import Scheduler
 
-        scheduler: list[tuple[str, Any]] = [("scheduler", Scheduler(self.client))]
-        components: list[tuple[str, Any]] = []
+        rbac_bootstrap(self.registry)  # kube-apiserver's rbac/bootstrap-roles post-start hook
+        scheduler: list[tuple[str, Any]] = [("scheduler", Scheduler(self.client_for("scheduler")))]
+        # the API server's own: the RBAC watch cache
+        components: list[tuple[str, Any]] = [("rbac-policy", self.policy)]
         if self.control_plane_only:
             from .controllers.endpoints import EndpointsController
 
             api_ip = "127.0.0.1" if self.settings.host in ("0.0.0.0", "", "localhost") else self.settings.host
             controllers: list[tuple[str, Any]] = [
-                ("endpoints-controller", EndpointsController(self.client, api_endpoint=(api_ip, self.settings.port)))]
+                ("endpoints-controller", EndpointsController(self.client_for("endpoints-controller"), api_endpoint=(api_ip, self.settings.port)))]
             dns_ip = DNS_SERVICE_IP
         else:
-            networking, dns_ip = await _networking_components(self.client, self.settings)
+            networking, dns_ip = await _networking_components(self.client_for, self.settings)
             controllers = [networking[0]]  # the endpoints controller; the rest is the node's
             components += networking[1:]
         controllers += self._controllers()
+        controllers.append(("clusterrole-aggregation-controller",
+                            ClusterRoleAggregator(self.client_for("clusterrole-aggregation-controller"))))
+        if self.settings.secure:
+            from .controllers.serviceaccount import ServiceAccountController
+
+            ca_pem = pki.paths(self.settings.state_dir).ca_crt.read_text()
+            controllers.append(("serviceaccount-controller", ServiceAccountController(
+                self.client_for("serviceaccount-controller"), ca_pem=ca_pem,
+                cm_client=self.client_for("root-ca-cert-publisher"))))
+            if dns_ip and dns_ip != DNS_SERVICE_IP:
+                await asyncio.to_thread(self._add_node_address, dns_ip)
         if self.leader_elect:
             self._tasks.append(asyncio.create_task(self._elected("kube-scheduler", scheduler), name="elect-scheduler"))
             self._tasks.append(asyncio.create_task(self._elected("kube-controller-manager", controllers),
@@ -173,7 +271,8 @@ class Daemon:
         if self.with_kubelet and not self.control_plane_only:
             from .kubelet.kubelet import Kubelet
 
-            self.kubelet = Kubelet(self.client, node_name=self.settings.node_name,
+            self.kubelet = Kubelet(self.client.as_user(node_identity(self.settings.node_name)),
+                                   node_name=self.settings.node_name,
                                    cluster_id=self.settings.cluster_id, network_name=self.settings.network_name,
                                    dns_server=dns_ip, root_dir=self.settings.state_dir / "kubelet",
                                    image_pull=self.settings.image_pull)
@@ -197,26 +296,26 @@ class Daemon:
     def _controllers(self) -> list[tuple[str, Any]]:
         components: list[tuple[str, Any]] = []
         from .controllers.garbagecollector import GarbageCollector
-        components.append(("garbagecollector", GarbageCollector(self.client)))
+        components.append(("garbagecollector", GarbageCollector(self.client_for("garbagecollector"))))
         from .controllers.namespace import NamespaceController
-        components.append(("namespace-controller", NamespaceController(self.client)))
+        components.append(("namespace-controller", NamespaceController(self.client_for("namespace-controller"))))
         from .controllers.eventttl import EventTTL
-        components.append(("event-ttl", EventTTL(self.client)))
+        components.append(("event-ttl", EventTTL(self.client_for("event-ttl"))))
         from .controllers.deployment import DeploymentController
         from .controllers.replicaset import ReplicaSetController
-        components += [("replicaset-controller", ReplicaSetController(self.client)),
-                       ("deployment-controller", DeploymentController(self.client))]
+        components += [("replicaset-controller", ReplicaSetController(self.client_for("replicaset-controller"))),
+                       ("deployment-controller", DeploymentController(self.client_for("deployment-controller")))]
         from .controllers.nodelifecycle import NodeLifecycleController
         from .controllers.podgc import PodGC
         from .controllers.tainteviction import TaintEvictionController
-        components += [("node-lifecycle-controller", NodeLifecycleController(self.client)),
-                       ("taint-eviction-controller", TaintEvictionController(self.client)),
-                       ("pod-garbage-collector", PodGC(self.client))]
+        components += [("node-lifecycle-controller", NodeLifecycleController(self.client_for("node-lifecycle-controller"))),
+                       ("taint-eviction-controller", TaintEvictionController(self.client_for("taint-eviction-controller"))),
+                       ("pod-garbage-collector", PodGC(self.client_for("pod-garbage-collector")))]
         from .controllers.disruption import DisruptionController
-        components.append(("disruption-controller", DisruptionController(self.client)))
+        components.append(("disruption-controller", DisruptionController(self.client_for("disruption-controller"))))
         from .controllers.storage import StorageController
         components.append(("storage-controller",
-                           StorageController(self.client, volumes_dir=self.settings.state_dir / "volumes")))
+                           StorageController(self.client_for("storage-controller"), volumes_dir=self.settings.state_dir / "volumes")))
         return components
 
     async def _supervise(self, name: str, component: Any) -> None:
@@ -244,18 +343,37 @@ class Daemon:
                 log.exception("kubelet shutdown failed")
         self.store.close()
 
+    def _add_node_address(self, node_ip: str) -> None:
+        """The node's address joins the serving certificate once the pods' network is known."""
+        s = self.settings
+        extra = tuple(i for i in (node_ip, s.host, *s.apiserver_ips) if i not in ("0.0.0.0", "::"))
+        if pki.ensure_serving(s.state_dir, extra, s.apiserver_names):
+            from .auth import tls
+
+            tls.reload(s.state_dir)
+            log.info("serving certificate now also names %s", node_ip)
+
     async def serve(self) -> None:
         from .apiserver.upgrade import default_handlers, streaming_protocol
 
-        # httptools, plus the SPDY/3.1 upgrades of exec, attach and port-forward (upgrade.py)
-        config = uvicorn.Config(self.app, host=self.settings.host, port=self.settings.port, log_level="warning",
-                                access_log=False, lifespan="on", timeout_graceful_shutdown=2,
-                                http=streaming_protocol(self.app, default_handlers()))
+        # httptools, plus the SPDY/3.1 upgrades of exec, attach and port-forward (upgrade.py), which
+        # pass the same authentication and authorization as every other request
+        gate = getattr(self.asgi, "check", None)
+        protocol = streaming_protocol(self.app, default_handlers(), gate=gate)
+        tls_options: dict[str, Any] = {}
+        if self.settings.secure:
+            from .auth import tls
+
+            protocol = tls.with_peer_identity(protocol)
+            tls_options = {"ssl_context_factory": tls.context_factory(self.settings.state_dir)}
+        config = uvicorn.Config(self.asgi, host=self.settings.host, port=self.settings.port, log_level="warning",
+                                access_log=False, lifespan="on", timeout_graceful_shutdown=2, http=protocol,
+                                **tls_options)
         self._server = uvicorn.Server(config)
         await self._server.serve()
 
 
-async def _networking_components(client: LocalClient, settings: Settings) -> tuple[list[tuple[str, Any]], str]:
+async def _networking_components(client_for: Any, settings: Settings) -> tuple[list[tuple[str, Any]], str]:
     """kube-proxy, cluster DNS, the endpoints and ingress controllers (issue 6), and the DNS address.
 
     The cluster DNS listens on the gateway of the cluster's own bridge (unique per cluster, so
@@ -277,12 +395,19 @@ async def _networking_components(client: LocalClient, settings: Settings) -> tup
         dns_ip = ""
     dns_ip = dns_ip or DNS_SERVICE_IP
     api_ip = "127.0.0.1" if settings.host in ("0.0.0.0", "", "localhost") else settings.host
-    return [("endpoints-controller", EndpointsController(client, api_endpoint=(api_ip, settings.port))),
-            ("proxy", ServiceProxy(client, cluster_id=settings.cluster_id, network_name=settings.network_name,
-                                   network_label=CLUSTER_LABEL,
+    # NodePorts and the Ingress: this machine only (loopback, the node's bridge address) unless
+    # --listen-address says otherwise, as minikube's and kind's node ports.
+    exposed: str | list[str] = settings.listen_address or (
+        ["127.0.0.1", dns_ip] if dns_ip != DNS_SERVICE_IP else "127.0.0.1")
+    return [("endpoints-controller", EndpointsController(client_for("endpoints-controller"),
+                                                         api_endpoint=(api_ip, settings.port))),
+            ("proxy", ServiceProxy(client_for("proxy"), cluster_id=settings.cluster_id,
+                                   network_name=settings.network_name, network_label=CLUSTER_LABEL,
+                                   listen_address=settings.listen_address,
                                    dns_ip=DNS_SERVICE_IP if dns_ip == DNS_SERVICE_IP else None)),
-            ("dns", DNSServer(client, address=dns_ip)),
-            ("ingress-controller", IngressController(client, port=settings.ingress_port))], dns_ip
+            ("dns", DNSServer(client_for("dns"), address=dns_ip)),
+            ("ingress-controller", IngressController(client_for("ingress-controller"), port=settings.ingress_port,
+                                                     bind_host=exposed))], dns_ip
 
 
 _COMPONENT_PACKAGES = ("scheduler", "controllers", "kubelet", "proxy", "dns")
@@ -306,11 +431,19 @@ def _preload_components() -> None:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="minikube-lite-daemon")
     parser.add_argument("--state-dir", type=Path, required=True)
-    parser.add_argument("--port", type=int, default=8080)
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--no-kubelet", action="store_true", help="API server and controllers only")
+    parser.add_argument("--insecure-no-auth", action="store_true",
+                        help="plain HTTP, no authentication or authorization (benchmarks; loopback only)")
     parser.add_argument("--ingress-port", type=int, default=int(os.environ.get("MINIKUBE_LITE_INGRESS_PORT", "80")),
                         help="host port of the built-in ingress controller (another is used, with an event, if taken)")
+    parser.add_argument("--max-requests-inflight", type=int,
+                        default=int(os.environ.get("MINIKUBE_LITE_MAX_REQUESTS_INFLIGHT", "400")),
+                        help="reads served at once before 429 (kube-apiserver's flag; 0: no limit)")
+    parser.add_argument("--max-mutating-requests-inflight", type=int,
+                        default=int(os.environ.get("MINIKUBE_LITE_MAX_MUTATING_REQUESTS_INFLIGHT", "200")),
+                        help="writes served at once before 429 (kube-apiserver's flag; 0: no limit)")
     parser.add_argument("--image-pull", choices=("local-fallback", "kubernetes"), default=None,
                         help="what a failed pull does when the engine holds the image [default: as saved]")
     parser.add_argument("--leader-elect", action="store_true",
@@ -327,10 +460,13 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     logging.basicConfig(level=os.environ.get("MINIKUBE_LITE_LOG", "INFO"), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    saved = Settings.load(args.state_dir.expanduser().resolve())
     settings = Settings(state_dir=args.state_dir.expanduser().resolve(), port=args.port, host=args.host,
                         ingress_port=args.ingress_port, store=args.store, etcd_cafile=args.etcd_cafile,
                         etcd_certfile=args.etcd_certfile, etcd_keyfile=args.etcd_keyfile,
-                        image_pull=args.image_pull or Settings.load(args.state_dir.expanduser().resolve()).image_pull)
+                        image_pull=args.image_pull or saved.image_pull, apiserver_ips=saved.apiserver_ips,
+                        apiserver_names=saved.apiserver_names, listen_address=saved.listen_address,
+                        secure=not args.insecure_no_auth)
     from .store.base import StoreError
 
     try:
@@ -338,7 +474,9 @@ def main(argv: list[str] | None = None) -> None:
                         control_plane_only=args.control_plane_only,
                         election_timing={"lease_duration": args.leader_elect_lease_duration,
                                          "renew_deadline": args.leader_elect_renew_deadline,
-                                         "retry_period": args.leader_elect_retry_period})
+                                         "retry_period": args.leader_elect_retry_period},
+                        max_requests_inflight=args.max_requests_inflight,
+                        max_mutating_requests_inflight=args.max_mutating_requests_inflight)
     except (StoreError, ValueError) as exc:  # etcd unreachable, a bad --store: say so, no traceback
         log.error("cannot open the store: %s", exc)
         sys.exit(1)

@@ -7,11 +7,14 @@ entry of ``$KUBECONFIG`` when it is set (kubectl's own rule for where to write),
 names are replaced, every other cluster, user and context stays as it was. The file is written
 atomically (temporary file + rename) with mode 0600, as kubectl writes it.
 
-The API server serves plain HTTP with no authentication, so the user has no credentials.
+The cluster entry holds the cluster CA and the user entry the admin client certificate
+(``minikube-user`` in ``system:masters``), embedded as ``*-data`` (kind's way: the file is
+self-contained, and kubectl keeps it 0600).
 """
 
 from __future__ import annotations
 
+import base64
 import os
 import tempfile
 from pathlib import Path
@@ -34,9 +37,18 @@ def kubeconfig_path() -> Path:
     return Path.home() / ".kube" / "config"
 
 
+def _b64(path: Path) -> str:
+    return base64.b64encode(path.read_bytes()).decode()
+
+
 def _entries(settings: Settings) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
-    cluster = {"name": NAME, "cluster": {"server": settings.server_url}}
+    cluster: dict[str, Any] = {"name": NAME, "cluster": {"server": settings.server_url}}
     user: dict[str, Any] = {"name": NAME, "user": {}}
+    certs = settings.certs_dir
+    if settings.secure and (certs / "ca.crt").exists():
+        cluster["cluster"]["certificate-authority-data"] = _b64(certs / "ca.crt")
+        user["user"] = {"client-certificate-data": _b64(certs / "client.crt"),
+                        "client-key-data": _b64(certs / "client.key")}
     context = {"name": NAME, "context": {"cluster": NAME, "user": NAME, "namespace": "default"}}
     return cluster, user, context
 

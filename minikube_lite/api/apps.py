@@ -17,6 +17,7 @@ from typing import Any
 
 from minikube_lite.api import mergekeys
 from minikube_lite.api.defaults import apply_defaults_to_pod_spec
+from minikube_lite.api.intrange import Int64
 from minikube_lite.api.kind import Kind
 from minikube_lite.api.labels import matches_selector
 from minikube_lite.api.models import IntOrString, K8sModel, ObjectMeta, PodSpec, StrMap, Time, TypedObject
@@ -25,44 +26,78 @@ from minikube_lite.api.resources import ALL_VERBS, Resource
 from minikube_lite.api.tables import AGE_COLUMN, NAME_COLUMN, age, column, name
 from minikube_lite.api.validation import ErrorList, normalized, validate_labels
 
+#: the Go package of this module's types, for their OpenAPI definition names (apiserver/schemas.py)
+OPENAPI_PACKAGE = "io.k8s.api.apps.v1"
+
 # --- models ------------------------------------------------------------------------------------
 
 
 class LabelSelectorRequirement(K8sModel):
+    __openapi_name__ = "io.k8s.apimachinery.pkg.apis.meta.v1.LabelSelectorRequirement"
+    __openapi_required__ = ("key", "operator")
     key: str | None = None
     operator: str | None = None
     values: list[str] | None = None
 
 
 class LabelSelector(K8sModel):
+    """A label selector is a label query over a set of resources. The result of matchLabels and matchExpressions are ANDed. An empty label selector matches all objects."""
+
+    __openapi_name__ = "io.k8s.apimachinery.pkg.apis.meta.v1.LabelSelector"
     matchLabels: StrMap | None = None
+    """matchLabels is a map of {key,value} pairs; each is equivalent to an element of matchExpressions whose key field is "key", the operator is "In", and the values array contains only "value"."""
     matchExpressions: list[LabelSelectorRequirement] | None = None
+    """matchExpressions is a list of label selector requirements. The requirements are ANDed."""
 
 
 class PodTemplateSpec(K8sModel):
+    """PodTemplateSpec describes the data a pod should have when created from a template."""
+
+    __openapi_name__ = "io.k8s.api.core.v1.PodTemplateSpec"
     metadata: ObjectMeta | None = None
+    """Standard object's metadata."""
     spec: PodSpec | None = None
+    """Specification of the desired behavior of the pod."""
 
 
 class RollingUpdateDeployment(K8sModel):
+    """Spec to control the desired behavior of rolling update."""
+
     maxUnavailable: IntOrString | None = None
+    """The maximum number of pods that can be unavailable during the update: an absolute number (ex: 5) or a percentage of desired pods (ex: 10%). Defaults to 25%."""
     maxSurge: IntOrString | None = None
+    """The maximum number of pods that can be scheduled above the desired number of pods: an absolute number (ex: 5) or a percentage of desired pods (ex: 10%). Defaults to 25%."""
 
 
 class DeploymentStrategy(K8sModel):
+    """DeploymentStrategy describes how to replace existing pods with new ones."""
+
     type: str | None = None
+    """Type of deployment. Can be "Recreate" or "RollingUpdate". Default is RollingUpdate."""
     rollingUpdate: RollingUpdateDeployment | None = None
+    """Rolling update config params. Present only if type = RollingUpdate."""
 
 
 class DeploymentSpec(K8sModel):
+    """DeploymentSpec is the specification of the desired behavior of the Deployment."""
+
+    __openapi_required__ = ("selector", "template")
     replicas: int | None = None
+    """Number of desired pods. Defaults to 1."""
     selector: LabelSelector | None = None
+    """Label selector for pods. Existing ReplicaSets whose pods are selected by this will be the ones affected by this deployment. It must match the pod template's labels."""
     template: PodTemplateSpec | None = None
+    """Template describes the pods that will be created."""
     strategy: DeploymentStrategy | None = None
+    """The deployment strategy to use to replace existing pods with new ones."""
     minReadySeconds: int | None = None
+    """Minimum number of seconds for which a newly created pod should be ready without any of its container crashing, for it to be considered available. Defaults to 0."""
     revisionHistoryLimit: int | None = None
+    """The number of old ReplicaSets to retain to allow rollback. Defaults to 10."""
     paused: bool | None = None
+    """Indicates that the deployment is paused."""
     progressDeadlineSeconds: int | None = None
+    """The maximum time in seconds for a deployment to make progress before it is considered to be failed. Defaults to 600s."""
 
 
 class DeploymentCondition(K8sModel):
@@ -75,7 +110,7 @@ class DeploymentCondition(K8sModel):
 
 
 class DeploymentStatus(K8sModel):
-    observedGeneration: int | None = None
+    observedGeneration: Int64 | None = None
     replicas: int | None = None
     updatedReplicas: int | None = None
     readyReplicas: int | None = None
@@ -87,15 +122,26 @@ class DeploymentStatus(K8sModel):
 
 
 class Deployment(TypedObject):
+    """Deployment enables declarative updates for Pods and ReplicaSets."""
+
     spec: DeploymentSpec | None = None
+    """Specification of the desired behavior of the Deployment."""
     status: DeploymentStatus | None = None
+    """Most recently observed status of the Deployment."""
 
 
 class ReplicaSetSpec(K8sModel):
+    """ReplicaSetSpec is the specification of a ReplicaSet."""
+
+    __openapi_required__ = ("selector",)
     replicas: int | None = None
+    """Replicas is the number of desired pods. Defaults to 1."""
     minReadySeconds: int | None = None
+    """Minimum number of seconds for which a newly created pod should be ready without any of its container crashing, for it to be considered available."""
     selector: LabelSelector | None = None
+    """Selector is a label query over pods that should match the replica count. It must match the pod template's labels."""
     template: PodTemplateSpec | None = None
+    """Template is the object that describes the pod that will be created if insufficient replicas are detected."""
 
 
 class ReplicaSetCondition(K8sModel):
@@ -112,13 +158,17 @@ class ReplicaSetStatus(K8sModel):
     readyReplicas: int | None = None
     availableReplicas: int | None = None
     terminatingReplicas: int | None = None
-    observedGeneration: int | None = None
+    observedGeneration: Int64 | None = None
     conditions: list[ReplicaSetCondition] | None = None
 
 
 class ReplicaSet(TypedObject):
+    """ReplicaSet ensures that a specified number of pod replicas are running at any given time."""
+
     spec: ReplicaSetSpec | None = None
+    """Spec defines the specification of the desired behavior of the ReplicaSet."""
     status: ReplicaSetStatus | None = None
+    """Status is the most recently observed status of the ReplicaSet."""
 
 
 # --- validation ----------------------------------------------------------------------------------

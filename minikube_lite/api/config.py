@@ -30,6 +30,9 @@ from minikube_lite.api.resources import Resource
 from minikube_lite.api.tables import AGE_COLUMN, NAME_COLUMN, age, column, name
 from minikube_lite.api.validation import ErrorList, regex_error
 
+#: the Go package of this module's types, for their OpenAPI definition names (apiserver/schemas.py)
+OPENAPI_PACKAGE = "io.k8s.api.core.v1"
+
 MAX_SIZE = 1024 * 1024  # core.MaxSecretSize, also the ConfigMap limit
 _CONFIG_KEY_FMT = "[-._a-zA-Z0-9]+"
 _CONFIG_KEY_RE = re.compile("^" + _CONFIG_KEY_FMT + "$")
@@ -47,16 +50,27 @@ SECRET_TYPES_REQUIRED_KEYS: dict[str, tuple[str, ...]] = {
 
 
 class ConfigMap(TypedObject):
+    """ConfigMap holds configuration data for pods to consume."""
+
     data: dict[str, str] | None = None
+    """Data contains the configuration data. Each key must consist of alphanumeric characters, '-', '_' or '.'."""
     binaryData: dict[str, str] | None = None
+    """BinaryData contains the binary data, base64-encoded. Its keys may not overlap with those of data."""
     immutable: bool | None = None
+    """Immutable, if set to true, ensures that data stored in the ConfigMap cannot be updated (only object metadata can be modified)."""
 
 
 class Secret(TypedObject):
+    """Secret holds secret data of a certain type."""
+
     data: dict[str, str] | None = None
+    """Data contains the secret data, each value base64-encoded."""
     stringData: dict[str, str] | None = None
+    """stringData allows specifying non-binary secret data in string form. It is merged into data on write and never output when reading."""
     type: str | None = None
+    """Used to facilitate programmatic handling of secret data, e.g. Opaque or kubernetes.io/tls."""
     immutable: bool | None = None
+    """Immutable, if set to true, ensures that data stored in the Secret cannot be updated."""
 
 
 

@@ -20,6 +20,9 @@ from minikube_lite.api.resources import Resource
 from minikube_lite.api.tables import AGE_COLUMN, NAME_COLUMN, age, column, name
 from minikube_lite.api.validation import ErrorList
 
+#: the Go package of this module's types, for their OpenAPI definition names (apiserver/schemas.py)
+OPENAPI_PACKAGE = "io.k8s.api.coordination.v1"
+
 NODE_LEASE_NAMESPACE = "kube-node-lease"
 NODE_LEASE_DURATION_SECONDS = 40
 
@@ -35,7 +38,10 @@ class LeaseSpec(K8sModel):
 
 
 class Lease(TypedObject):
+    """Lease defines a lease concept."""
+
     spec: LeaseSpec | None = None
+    """spec contains the specification of the Lease."""
 
 
 

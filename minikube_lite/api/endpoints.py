@@ -44,6 +44,7 @@ class EndpointAddress(K8sModel):
 
 
 class CoreEndpointPort(K8sModel):
+    __openapi_name__ = "io.k8s.api.core.v1.EndpointPort"
     name: str | None = None
     port: int | None = None
     protocol: str | None = None
@@ -57,29 +58,36 @@ class EndpointSubset(K8sModel):
 
 
 class Endpoints(TypedObject):
+    """Endpoints is a collection of endpoints that implement the actual service."""
+
     subsets: list[EndpointSubset] | None = None
 
 
 class EndpointConditions(K8sModel):
+    __openapi_name__ = "io.k8s.api.discovery.v1.EndpointConditions"
     ready: bool | None = None
     serving: bool | None = None
     terminating: bool | None = None
 
 
 class ForZone(K8sModel):
+    __openapi_name__ = "io.k8s.api.discovery.v1.ForZone"
     name: str | None = None
 
 
 class ForNode(K8sModel):
+    __openapi_name__ = "io.k8s.api.discovery.v1.ForNode"
     name: str | None = None
 
 
 class EndpointHints(K8sModel):
+    __openapi_name__ = "io.k8s.api.discovery.v1.EndpointHints"
     forZones: list[ForZone] | None = None
     forNodes: list[ForNode] | None = None
 
 
 class Endpoint(K8sModel):
+    __openapi_name__ = "io.k8s.api.discovery.v1.Endpoint"
     addresses: list[str] | None = None
     conditions: EndpointConditions | None = None
     hostname: str | None = None
@@ -91,6 +99,7 @@ class Endpoint(K8sModel):
 
 
 class DiscoveryEndpointPort(K8sModel):
+    __openapi_name__ = "io.k8s.api.discovery.v1.EndpointPort"
     name: str | None = None
     protocol: str | None = None
     port: int | None = None
@@ -98,6 +107,9 @@ class DiscoveryEndpointPort(K8sModel):
 
 
 class EndpointSlice(TypedObject):
+    """EndpointSlice represents a subset of the endpoints that implement a service."""
+
+    __openapi_name__ = "io.k8s.api.discovery.v1.EndpointSlice"
     addressType: str | None = None
     endpoints: list[Endpoint] | None = None
     ports: list[DiscoveryEndpointPort] | None = None

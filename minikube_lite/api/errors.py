@@ -33,7 +33,8 @@ class ApiError(Exception):
         self.details = details
 
     def status(self) -> dict[str, Any]:
-        """The ``Status`` object Kubernetes would answer with."""
+        """The ``Status`` object Kubernetes would answer with, its fields in kube-apiserver's order
+        (metav1.Status: kind, apiVersion, metadata, status, message, reason, details, code)."""
         body: dict[str, Any] = {
             "kind": "Status",
             "apiVersion": "v1",
@@ -41,10 +42,10 @@ class ApiError(Exception):
             "status": "Failure",
             "message": self.message,
             "reason": self.reason,
-            "code": self.code,
         }
         if self.details:
             body["details"] = self.details
+        body["code"] = self.code
         return body
 
     @classmethod
@@ -76,6 +77,30 @@ def _details(resource: str | None, name: str | None, group: str = "") -> dict[st
 
 def _qualified(resource: str, group: str) -> str:
     return f"{resource}.{group}" if group else resource
+
+
+class PageNotFound(ApiError):
+    """A path no handler serves (an unknown group-version, ``/foo``): kube-apiserver's not-found
+    handler answers Go's plain-text ``404 page not found``, not a Status."""
+
+    code = 404
+    reason = "NotFound"
+    text = "404 page not found\n"
+
+    def __init__(self) -> None:
+        super().__init__("404 page not found")
+
+
+class RouteNotFound(ApiError):
+    """A path under a served group-version that names no resource or subresource: go-restful's
+    404 turned into a Status by kube-apiserver (NewGenericServerResponse), with no group/kind."""
+
+    code = 404
+    reason = "NotFound"
+
+    def __init__(self) -> None:
+        super().__init__("the server could not find the requested resource", details={
+            "causes": [{"reason": "UnexpectedServerResponse", "message": "404: Page Not Found"}]})
 
 
 class NotFound(ApiError):
@@ -163,3 +188,23 @@ class RequestEntityTooLarge(ApiError):
 def cause(field: str, message: str, reason: str = "FieldValueInvalid") -> dict[str, str]:
     """One entry of ``Invalid.causes``."""
     return {"reason": reason, "message": message, "field": field}
+
+
+class Unauthorized(ApiError):
+    """401: the credentials presented (a token, a certificate) are not valid."""
+
+    code = 401
+    reason = "Unauthorized"
+
+    def __init__(self, message: str = "Unauthorized") -> None:
+        super().__init__(message)
+
+
+class Forbidden(ApiError):
+    """403, worded as kube-apiserver's authorization filter words it."""
+
+    code = 403
+    reason = "Forbidden"
+
+    def __init__(self, message: str, *, resource: str = "", group: str = "", name: str = "") -> None:
+        super().__init__(message, details=_details(resource, name, group) if resource or name else None)

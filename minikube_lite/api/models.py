@@ -23,6 +23,8 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, PlainValidator
 from pydantic_core import PydanticCustomError
 
+from minikube_lite.api.intrange import Int64
+
 # --- scalar types ---------------------------------------------------------------------------
 
 QUANTITY_RE = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E|[eE][+-]?\d+)?$")
@@ -76,15 +78,26 @@ class K8sModel(BaseModel):
 # --- meta/v1 ---------------------------------------------------------------------------------
 
 class OwnerReference(K8sModel):
+    """Identifies an owning object."""
+
+    __openapi_name__ = "io.k8s.apimachinery.pkg.apis.meta.v1.OwnerReference"
+    __openapi_required__ = ("apiVersion", "kind", "name", "uid")
     apiVersion: str | None = None
+    """API version of the owner."""
     kind: str | None = None
+    """Kind of the owner."""
     name: str | None = None
+    """Name of the owner."""
     uid: str | None = None
+    """UID of the owner."""
     controller: bool | None = None
+    """Whether the owner is the managing controller."""
     blockOwnerDeletion: bool | None = None
+    """Whether the owner waits for this object's deletion."""
 
 
 class ManagedFieldsEntry(K8sModel):
+    __openapi_name__ = "io.k8s.apimachinery.pkg.apis.meta.v1.ManagedFieldsEntry"
     manager: str | None = None
     operation: str | None = None
     apiVersion: str | None = None
@@ -95,29 +108,47 @@ class ManagedFieldsEntry(K8sModel):
 
 
 class ObjectMeta(K8sModel):
+    """Metadata every persisted object has."""
+
+    __openapi_name__ = "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"
     name: str | None = None
+    """Unique name within the namespace (or cluster, for cluster-scoped kinds)."""
     generateName: str | None = None
+    """Prefix for a server-generated name, used when name is empty."""
     namespace: str | None = None
+    """The namespace the object lives in; empty for cluster-scoped kinds."""
     selfLink: str | None = None
     uid: str | None = None
+    """Unique id assigned by the server when the object is created."""
     resourceVersion: str | None = None
-    generation: int | None = None
+    """Opaque version of the object, changed by every write; used for optimistic concurrency and watches."""
+    generation: Int64 | None = None
+    """Sequence number of the desired state (spec); raised by the server."""
     creationTimestamp: Time | None = None
+    """When the object was created (set by the server)."""
     deletionTimestamp: Time | None = None
-    deletionGracePeriodSeconds: int | None = None
+    """When graceful deletion was requested (set by the server)."""
+    deletionGracePeriodSeconds: Int64 | None = None
+    """Seconds allowed for graceful deletion."""
     labels: StrMap | None = None
+    """Key/value pairs used to organise and select objects."""
     annotations: StrMap | None = None
+    """Arbitrary key/value metadata, not used for selection."""
     ownerReferences: list[OwnerReference] | None = None
+    """Objects this one depends on; it is garbage collected with them."""
     finalizers: list[str] | None = None
+    """Keys that must be removed before the object is deleted."""
     managedFields: list[ManagedFieldsEntry] | None = None
+    """Which manager owns which fields (server-side apply)."""
 
 
 class Condition(K8sModel):
     """metav1.Condition (used by Service status)."""
 
+    __openapi_name__ = "io.k8s.apimachinery.pkg.apis.meta.v1.Condition"
     type: str | None = None
     status: str | None = None
-    observedGeneration: int | None = None
+    observedGeneration: Int64 | None = None
     lastTransitionTime: Time | None = None
     reason: str | None = None
     message: str | None = None
@@ -125,8 +156,11 @@ class Condition(K8sModel):
 
 class TypedObject(K8sModel):
     apiVersion: str | None = None
+    """APIVersion defines the versioned schema of this representation of an object, e.g. v1 or apps/v1."""
     kind: str | None = None
+    """Kind is a string value representing the REST resource this object represents, in CamelCase."""
     metadata: ObjectMeta | None = None
+    """Standard object's metadata."""
 
 
 class ObjectReference(K8sModel):
@@ -146,16 +180,25 @@ class LocalObjectReference(K8sModel):
 # --- containers --------------------------------------------------------------------------------
 
 class ContainerPort(K8sModel):
+    """A network port of a container."""
+
+    __openapi_required__ = ("containerPort",)
     name: str | None = None
+    """Optional IANA service name, referable by services."""
     hostPort: int | None = None
+    """Port on the node to map to, rarely needed."""
     containerPort: int | None = None
+    """Port number on the pod's IP."""
     protocol: str | None = None
+    """TCP (default), UDP or SCTP."""
     hostIP: str | None = None
+    """Node IP to bind the host port to."""
 
 
 class KeySelector(K8sModel):
     """ConfigMapKeySelector / SecretKeySelector."""
 
+    __openapi_name__ = "io.k8s.api.core.v1.ConfigMapKeySelector"
     name: str | None = None
     key: str | None = None
     optional: bool | None = None
@@ -188,12 +231,19 @@ class EnvVarSource(K8sModel):
 
 
 class EnvVar(K8sModel):
+    """An environment variable."""
+
+    __openapi_required__ = ("name",)
     name: str | None = None
+    """Name of the variable."""
     value: str | None = None
+    """Value; $(VAR) references are expanded."""
     valueFrom: EnvVarSource | None = None
+    """Take the value from a ConfigMap/Secret key or a pod field."""
 
 
 class EnvRefSource(K8sModel):
+    __openapi_name__ = "io.k8s.api.core.v1.ConfigMapEnvSource"
     name: str | None = None
     optional: bool | None = None
 
@@ -210,8 +260,12 @@ class ResourceClaim(K8sModel):
 
 
 class ResourceRequirements(K8sModel):
+    """Compute resources of a container."""
+
     limits: ResourceList | None = None
+    """Maximum resources allowed, e.g. cpu: 500m, memory: 128Mi."""
     requests: ResourceList | None = None
+    """Resources reserved for scheduling."""
     claims: list[ResourceClaim] | None = None
 
 
@@ -221,13 +275,22 @@ class ContainerResizePolicy(K8sModel):
 
 
 class VolumeMount(K8sModel):
+    """Where a volume is mounted in a container."""
+
+    __openapi_required__ = ("name", "mountPath")
     name: str | None = None
+    """Name of the pod volume."""
     readOnly: bool | None = None
+    """Mount read-only."""
     recursiveReadOnly: str | None = None
     mountPath: str | None = None
+    """Path inside the container."""
     subPath: str | None = None
+    """Path inside the volume to mount instead of its root."""
     mountPropagation: str | None = None
+    """None, HostToContainer or Bidirectional."""
     subPathExpr: str | None = None
+    """Like subPath, with $(VAR) expansion."""
 
 
 class VolumeDevice(K8sModel):
@@ -263,20 +326,32 @@ class GRPCAction(K8sModel):
 
 
 class SleepAction(K8sModel):
-    seconds: int | None = None
+    seconds: Int64 | None = None
 
 
 class Probe(K8sModel):
+    """A health check run against a container."""
+
     exec: ExecAction | None = None
+    """Run a command; exit status 0 is success."""
     httpGet: HTTPGetAction | None = None
+    """HTTP GET on path/port; a 2xx or 3xx status is success."""
     tcpSocket: TCPSocketAction | None = None
+    """Open a TCP connection to port."""
     grpc: GRPCAction | None = None
+    """gRPC health check on port."""
     initialDelaySeconds: int | None = None
+    """Seconds after start before the first check."""
     timeoutSeconds: int | None = None
+    """Seconds before a check times out (default 1)."""
     periodSeconds: int | None = None
+    """Seconds between checks (default 10)."""
     successThreshold: int | None = None
+    """Consecutive successes to count as healthy."""
     failureThreshold: int | None = None
-    terminationGracePeriodSeconds: int | None = None
+    """Consecutive failures to count as failed."""
+    terminationGracePeriodSeconds: Int64 | None = None
+    """Grace period when a failing probe kills."""
 
 
 class LifecycleHandler(K8sModel):
@@ -302,8 +377,8 @@ class SecurityContext(K8sModel):
     privileged: bool | None = None
     seLinuxOptions: Loose | None = None
     windowsOptions: Loose | None = None
-    runAsUser: int | None = None
-    runAsGroup: int | None = None
+    runAsUser: Int64 | None = None
+    runAsGroup: Int64 | None = None
     runAsNonRoot: bool | None = None
     readOnlyRootFilesystem: bool | None = None
     allowPrivilegeEscalation: bool | None = None
@@ -313,31 +388,58 @@ class SecurityContext(K8sModel):
 
 
 class Container(K8sModel):
+    """A single application container run in a pod."""
+
+    __openapi_required__ = ("name",)
     name: str | None = None
+    """Name of the container, unique within the pod (DNS label)."""
     image: str | None = None
+    """Container image reference, e.g. nginx:1.27."""
     command: list[str] | None = None
+    """Entrypoint; replaces the image's ENTRYPOINT. Not run in a shell."""
     args: list[str] | None = None
+    """Arguments to the entrypoint; replace the image's CMD."""
     workingDir: str | None = None
+    """Working directory inside the container."""
     ports: list[ContainerPort] | None = None
+    """Ports the container exposes (informational)."""
     envFrom: list[EnvFromSource] | None = None
+    """Sources of environment variables."""
     env: list[EnvVar] | None = None
+    """Environment variables set in the container."""
     resources: ResourceRequirements | None = None
+    """CPU and memory requests and limits."""
     resizePolicy: list[ContainerResizePolicy] | None = None
+    """How resources are resized."""
     restartPolicy: str | None = None
+    """Always makes an init container a sidecar."""
     restartPolicyRules: list[Loose] | None = None
     volumeMounts: list[VolumeMount] | None = None
+    """Pod volumes mounted into the container."""
     volumeDevices: list[VolumeDevice] | None = None
+    """Block devices used by the container."""
     livenessProbe: Probe | None = None
+    """Restart the container when this check fails."""
     readinessProbe: Probe | None = None
+    """Remove the pod from service endpoints when this fails."""
     startupProbe: Probe | None = None
+    """Other probes wait until this one succeeds."""
     lifecycle: Lifecycle | None = None
+    """postStart and preStop hooks."""
     terminationMessagePath: str | None = None
+    """File whose content becomes the termination message."""
     terminationMessagePolicy: str | None = None
+    """File or FallbackToLogsOnError."""
     imagePullPolicy: str | None = None
+    """Always, Never or IfNotPresent."""
     securityContext: SecurityContext | None = None
+    """Security options of the container (user, capabilities, ...)."""
     stdin: bool | None = None
+    """Keep a stdin buffer open for the container."""
     stdinOnce: bool | None = None
+    """Close stdin after the first attach ends."""
     tty: bool | None = None
+    """Allocate a TTY (needs stdin)."""
 
 
 class EphemeralContainer(Container):
@@ -387,15 +489,27 @@ class ProjectedVolumeSource(K8sModel):
 
 
 class Volume(K8sModel):
+    """A named volume of a pod; exactly one source is set."""
+
+    __openapi_required__ = ("name",)
     name: str | None = None
+    """Name of the volume, referenced by volumeMounts."""
     emptyDir: EmptyDirVolumeSource | None = None
+    """A directory that lives as long as the pod."""
     hostPath: HostPathVolumeSource | None = None
+    """A file or directory of the node."""
     configMap: ConfigMapVolumeSource | None = None
+    """Keys of a ConfigMap as files."""
     secret: SecretVolumeSource | None = None
+    """Keys of a Secret as files."""
     persistentVolumeClaim: PersistentVolumeClaimVolumeSource | None = None
+    """A PersistentVolumeClaim in the same namespace."""
     projected: ProjectedVolumeSource | None = None
+    """Several sources projected into one directory."""
     downwardAPI: Loose | None = None
+    """Pod fields as files."""
     nfs: Loose | None = None
+    """An NFS export."""
     csi: Loose | None = None
     ephemeral: Loose | None = None
     image: Loose | None = None
@@ -427,7 +541,7 @@ class Toleration(K8sModel):
     operator: str | None = None
     value: str | None = None
     effect: str | None = None
-    tolerationSeconds: int | None = None
+    tolerationSeconds: Int64 | None = None
 
 
 class PodDNSConfigOption(K8sModel):
@@ -454,12 +568,12 @@ class Sysctl(K8sModel):
 class PodSecurityContext(K8sModel):
     seLinuxOptions: Loose | None = None
     windowsOptions: Loose | None = None
-    runAsUser: int | None = None
-    runAsGroup: int | None = None
+    runAsUser: Int64 | None = None
+    runAsGroup: Int64 | None = None
     runAsNonRoot: bool | None = None
-    supplementalGroups: list[int] | None = None
+    supplementalGroups: list[Int64] | None = None
     supplementalGroupsPolicy: str | None = None
-    fsGroup: int | None = None
+    fsGroup: Int64 | None = None
     sysctls: list[Sysctl] | None = None
     fsGroupChangePolicy: str | None = None
     seccompProfile: Loose | None = None
@@ -480,52 +594,94 @@ class PodSchedulingGate(K8sModel):
 
 
 class PodSpec(K8sModel):
+    """Desired state of a pod."""
+
+    __openapi_required__ = ("containers",)
     volumes: list[Volume] | None = None
+    """Volumes the containers can mount."""
     initContainers: list[Container] | None = None
+    """Containers run to completion, in order, before the application containers start."""
     containers: list[Container] | None = None
+    """Containers of the pod; at least one."""
     ephemeralContainers: list[EphemeralContainer] | None = None
+    """Containers added for debugging."""
     restartPolicy: str | None = None
-    terminationGracePeriodSeconds: int | None = None
-    activeDeadlineSeconds: int | None = None
+    """Always, OnFailure or Never (default Always)."""
+    terminationGracePeriodSeconds: Int64 | None = None
+    """Seconds between SIGTERM and SIGKILL on deletion."""
+    activeDeadlineSeconds: Int64 | None = None
+    """Seconds the pod may run before it is failed."""
     dnsPolicy: str | None = None
+    """ClusterFirst, Default, None or ClusterFirstWithHostNet."""
     nodeSelector: StrMap | None = None
+    """Labels a node must have to run the pod."""
     serviceAccountName: str | None = None
+    """Service account the pod runs as."""
     serviceAccount: str | None = None
+    """Deprecated alias of serviceAccountName."""
     automountServiceAccountToken: bool | None = None
+    """Mount the service account token."""
     nodeName: str | None = None
+    """Node the pod is bound to; set by the scheduler."""
     hostNetwork: bool | None = None
+    """Use the node's network namespace."""
     hostPID: bool | None = None
+    """Use the node's PID namespace."""
     hostIPC: bool | None = None
+    """Use the node's IPC namespace."""
     shareProcessNamespace: bool | None = None
+    """Share one PID namespace between the containers."""
     securityContext: PodSecurityContext | None = None
+    """Pod-wide security options."""
     imagePullSecrets: list[LocalObjectReference] | None = None
+    """Secrets used to pull the images."""
     hostname: str | None = None
+    """Hostname of the pod (default: its name)."""
     subdomain: str | None = None
+    """Subdomain; the FQDN is hostname.subdomain.namespace.svc."""
     affinity: Loose | None = None
+    """Node and pod (anti-)affinity rules."""
     schedulerName: str | None = None
+    """Scheduler that places the pod."""
     tolerations: list[Toleration] | None = None
+    """Taints the pod tolerates."""
     hostAliases: list[HostAlias] | None = None
+    """Extra /etc/hosts entries."""
     priorityClassName: str | None = None
+    """Name of the pod's PriorityClass."""
     priority: int | None = None
+    """Priority value, resolved from priorityClassName."""
     dnsConfig: PodDNSConfig | None = None
+    """Extra DNS nameservers, searches and options."""
     readinessGates: list[PodReadinessGate] | None = None
+    """Extra conditions for readiness."""
     runtimeClassName: str | None = None
+    """RuntimeClass used to run the pod."""
     enableServiceLinks: bool | None = None
+    """Inject service environment variables (default true)."""
     preemptionPolicy: str | None = None
+    """PreemptLowerPriority or Never."""
     overhead: ResourceList | None = None
+    """Resources used by the pod sandbox."""
     topologySpreadConstraints: list[Loose] | None = None
+    """How pods spread across topology domains."""
     setHostnameAsFQDN: bool | None = None
+    """Set the hostname to the FQDN."""
     os: PodOS | None = None
+    """Operating system of the containers."""
     hostUsers: bool | None = None
+    """Use the host's user namespace (default true)."""
     schedulingGates: list[PodSchedulingGate] | None = None
+    """Gates that block scheduling while present."""
     resourceClaims: list[Loose] | None = None
+    """Dynamic resource claims."""
     resources: ResourceRequirements | None = None
     hostnameOverride: str | None = None
 
 
 class PodCondition(K8sModel):
     type: str | None = None
-    observedGeneration: int | None = None
+    observedGeneration: Int64 | None = None
     status: str | None = None
     lastProbeTime: Time | None = None
     lastTransitionTime: Time | None = None
@@ -581,39 +737,65 @@ class ContainerStatus(K8sModel):
 
 
 class PodStatus(K8sModel):
-    observedGeneration: int | None = None
+    """Observed state of a pod (written by the system)."""
+
+    observedGeneration: Int64 | None = None
     phase: str | None = None
+    """Pending, Running, Succeeded, Failed or Unknown."""
     conditions: list[PodCondition] | None = None
+    """Current service state of the pod."""
     message: str | None = None
+    """Why the pod is in this state."""
     reason: str | None = None
+    """Short CamelCase reason, e.g. Evicted."""
     nominatedNodeName: str | None = None
     hostIP: str | None = None
+    """IP of the node the pod runs on."""
     hostIPs: list[PodIP] | None = None
     podIP: str | None = None
+    """IP of the pod."""
     podIPs: list[PodIP] | None = None
+    """IPs of the pod."""
     startTime: Time | None = None
+    """When the kubelet accepted the pod."""
     initContainerStatuses: list[ContainerStatus] | None = None
+    """Status of each init container."""
     containerStatuses: list[ContainerStatus] | None = None
+    """Status of each application container."""
     qosClass: str | None = None
+    """Guaranteed, Burstable or BestEffort."""
     ephemeralContainerStatuses: list[ContainerStatus] | None = None
     resize: str | None = None
     resourceClaimStatuses: list[Loose] | None = None
 
 
 class Pod(TypedObject):
+    """A group of containers scheduled together on one node."""
+
     spec: PodSpec | None = None
+    """Desired behaviour of the pod."""
     status: PodStatus | None = None
+    """Most recently observed status of the pod."""
 
 
 # --- service ---------------------------------------------------------------------------------
 
 class ServicePort(K8sModel):
+    """A port of a service."""
+
+    __openapi_required__ = ("port",)
     name: str | None = None
+    """Name of the port; required when there are several."""
     protocol: str | None = None
+    """TCP (default), UDP or SCTP."""
     appProtocol: str | None = None
+    """Application protocol hint."""
     port: int | None = None
+    """Port the service listens on."""
     targetPort: IntOrString | None = None
+    """Port number or name on the pods (default: port)."""
     nodePort: int | None = None
+    """Port on every node, for NodePort and LoadBalancer services."""
 
 
 class ClientIPConfig(K8sModel):
@@ -625,25 +807,42 @@ class SessionAffinityConfig(K8sModel):
 
 
 class ServiceSpec(K8sModel):
+    """Desired state of a service."""
+
     ports: list[ServicePort] | None = None
+    """Ports the service exposes."""
     selector: StrMap | None = None
+    """Pods with these labels receive the traffic."""
     clusterIP: str | None = None
+    """Virtual IP of the service; None makes it headless."""
     clusterIPs: list[str] | None = None
+    """Virtual IPs of the service (one per IP family)."""
     type: str | None = None
+    """ClusterIP (default), NodePort, LoadBalancer or ExternalName."""
     externalIPs: list[str] | None = None
+    """Extra IPs the service accepts traffic on."""
     sessionAffinity: str | None = None
+    """ClientIP or None."""
     loadBalancerIP: str | None = None
+    """Requested load balancer IP (deprecated)."""
     loadBalancerSourceRanges: list[str] | None = None
     externalName: str | None = None
+    """DNS name returned for ExternalName services."""
     externalTrafficPolicy: str | None = None
+    """Cluster or Local."""
     healthCheckNodePort: int | None = None
     publishNotReadyAddresses: bool | None = None
+    """Include unready pods in DNS."""
     sessionAffinityConfig: SessionAffinityConfig | None = None
     ipFamilies: list[str] | None = None
+    """IPv4 and/or IPv6."""
     ipFamilyPolicy: str | None = None
+    """SingleStack, PreferDualStack or RequireDualStack."""
     allocateLoadBalancerNodePorts: bool | None = None
+    """Allocate node ports for LoadBalancer services."""
     loadBalancerClass: str | None = None
     internalTrafficPolicy: str | None = None
+    """Cluster or Local."""
     trafficDistribution: str | None = None
 
 
@@ -665,13 +864,21 @@ class LoadBalancerStatus(K8sModel):
 
 
 class ServiceStatus(K8sModel):
+    """Observed state of a service."""
+
     loadBalancer: LoadBalancerStatus | None = None
+    """Ingress points of the load balancer."""
     conditions: list[Condition] | None = None
+    """Current state of the service."""
 
 
 class Service(TypedObject):
+    """A stable virtual IP and DNS name in front of a set of pods."""
+
     spec: ServiceSpec | None = None
+    """Desired behaviour of the service."""
     status: ServiceStatus | None = None
+    """Most recently observed status of the service."""
 
 
 # --- namespace -------------------------------------------------------------------------------
@@ -694,6 +901,8 @@ class NamespaceStatus(K8sModel):
 
 
 class Namespace(TypedObject):
+    """Namespace provides a scope for Names."""
+
     spec: NamespaceSpec | None = None
     status: NamespaceStatus | None = None
 
@@ -755,7 +964,7 @@ class NodeSystemInfo(K8sModel):
 
 class ContainerImage(K8sModel):
     names: list[str] | None = None
-    sizeBytes: int | None = None
+    sizeBytes: Int64 | None = None
 
 
 class NodeStatus(K8sModel):
@@ -776,6 +985,8 @@ class NodeStatus(K8sModel):
 
 
 class Node(TypedObject):
+    """Node is a worker node in Kubernetes."""
+
     spec: NodeSpec | None = None
     status: NodeStatus | None = None
 
@@ -793,6 +1004,8 @@ class EventSeries(K8sModel):
 
 
 class Event(TypedObject):
+    """Event is a report of an event somewhere in the cluster."""
+
     involvedObject: ObjectReference | None = None
     reason: str | None = None
     message: str | None = None
@@ -807,6 +1020,35 @@ class Event(TypedObject):
     related: ObjectReference | None = None
     reportingComponent: str | None = None
     reportingInstance: str | None = None
+
+
+class ScaleSpec(K8sModel):
+    """ScaleSpec describes the attributes of a scale subresource."""
+
+    __openapi_name__ = "io.k8s.api.autoscaling.v1.ScaleSpec"
+    replicas: int | None = None
+    """Desired number of instances for the scaled object."""
+
+
+class ScaleStatus(K8sModel):
+    """ScaleStatus represents the current status of a scale subresource."""
+
+    __openapi_name__ = "io.k8s.api.autoscaling.v1.ScaleStatus"
+    __openapi_required__ = ("replicas",)
+    replicas: int | None = None
+    """Actual number of observed instances of the scaled object."""
+    selector: str | None = None
+    """Label query over pods that should match the replicas count, in string form."""
+
+
+class Scale(TypedObject):
+    """Scale represents a scaling request for a resource (the scale subresource, autoscaling/v1)."""
+
+    __openapi_name__ = "io.k8s.api.autoscaling.v1.Scale"
+    spec: ScaleSpec | None = None
+    """Desired state of the object."""
+    status: ScaleStatus | None = None
+    """Current status of the scale; read-only."""
 
 
 class AnyObject(TypedObject):

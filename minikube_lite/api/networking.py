@@ -28,6 +28,9 @@ from minikube_lite.api.validation import (
     is_valid_port_num,
 )
 
+#: the Go package of this module's types, for their OpenAPI definition names (apiserver/schemas.py)
+OPENAPI_PACKAGE = "io.k8s.api.networking.v1"
+
 PATH_TYPES = ["Exact", "ImplementationSpecific", "Prefix"]
 DEFAULT_CLASS_ANNOTATION = "ingressclass.kubernetes.io/is-default-class"
 
@@ -76,10 +79,16 @@ class IngressTLS(K8sModel):
 
 
 class IngressSpec(K8sModel):
+    """IngressSpec describes the Ingress the user wishes to exist."""
+
     ingressClassName: str | None = None
+    """ingressClassName is the name of an IngressClass cluster resource; the default class is used when it is empty."""
     defaultBackend: IngressBackend | None = None
+    """defaultBackend is the backend that should handle requests that don't match any rule."""
     tls: list[IngressTLS] | None = None
+    """tls represents the TLS configuration."""
     rules: list[IngressRule] | None = None
+    """rules is a list of host rules used to configure the Ingress."""
 
 
 class IngressPortStatus(K8sModel):
@@ -103,8 +112,12 @@ class IngressStatus(K8sModel):
 
 
 class Ingress(TypedObject):
+    """Ingress is a collection of rules that allow inbound connections to reach the endpoints defined by a backend."""
+
     spec: IngressSpec | None = None
+    """spec is the desired state of the Ingress."""
     status: IngressStatus | None = None
+    """status is the current state of the Ingress."""
 
 
 class IngressClassParametersReference(K8sModel):

@@ -254,6 +254,9 @@ class PodStrategy(Strategy):
 
     def prepare_create(self, obj: Obj, store: StoreView) -> None:
         obj["status"] = {"phase": "Pending", "qosClass": qos_class(obj.get("spec") or {})}
+        from minikube_lite.auth.admission import admit_pod  # the ServiceAccount admission plugin
+
+        admit_pod(obj, store.list_all("serviceaccounts") if store is not None else [])
 
     def grace_period(self, obj: Obj, requested: int | None) -> int:
         """A pod that runs on a node is stopped by its kubelet first; pods that never started

@@ -31,6 +31,8 @@ from minikube_lite.api import (
     networking,
     pods,
     policy,
+    rbac,
+    serviceaccounts,
     services,
     storage,
     tables,
@@ -46,7 +48,8 @@ Obj = dict[str, Any]
 BUILTIN: tuple[Kind, ...] = (
     core.NAMESPACE, core.NODE, pods.POD, services.SERVICE, core.EVENT,
     *apiextensions.KINDS, *apps.KINDS, *config.KINDS, *endpoints.KINDS, *storage.KINDS, *networking.KINDS,
-    *coordination.KINDS, *policy.KINDS, *apiregistration.KINDS, *metrics.KINDS,
+    *coordination.KINDS, *policy.KINDS, *serviceaccounts.KINDS, *rbac.KINDS, *apiregistration.KINDS,
+    *metrics.KINDS,
 )
 
 _lock = threading.Lock()

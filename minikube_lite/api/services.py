@@ -12,7 +12,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from minikube_lite.api import mergekeys
+from minikube_lite.api import allocation, mergekeys
 from minikube_lite.api.kind import Kind, StoreView, Strategy
 from minikube_lite.api.models import Service
 from minikube_lite.api.resources import ALL_VERBS, Resource
@@ -28,7 +28,6 @@ from minikube_lite.api.validation import (
     is_valid_port_num,
     validate_labels,
 )
-from minikube_lite.apiserver import allocation
 
 Obj = dict[str, Any]
 

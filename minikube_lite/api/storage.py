@@ -69,12 +69,20 @@ class VolumeResourceRequirements(K8sModel):
 
 
 class PersistentVolumeClaimSpec(K8sModel):
+    """PersistentVolumeClaimSpec describes the common attributes of storage devices and allows a Source for provider-specific attributes."""
+
     accessModes: list[str] | None = None
+    """accessModes contains the desired access modes the volume should have (ReadWriteOnce, ReadOnlyMany, ReadWriteMany, ReadWriteOncePod)."""
     selector: Loose | None = None
+    """selector is a label query over volumes to consider for binding."""
     resources: VolumeResourceRequirements | None = None
+    """resources represents the minimum resources the volume should have."""
     volumeName: str | None = None
+    """volumeName is the binding reference to the PersistentVolume backing this claim."""
     storageClassName: str | None = None
+    """storageClassName is the name of the StorageClass required by the claim."""
     volumeMode: str | None = None
+    """volumeMode defines what type of volume is required by the claim: Filesystem (default) or Block."""
     dataSource: Loose | None = None
     dataSourceRef: Loose | None = None
     volumeAttributesClassName: str | None = None
@@ -92,8 +100,12 @@ class PersistentVolumeClaimStatus(K8sModel):
 
 
 class PersistentVolumeClaim(TypedObject):
+    """PersistentVolumeClaim is a user's request for and claim to a persistent volume."""
+
     spec: PersistentVolumeClaimSpec | None = None
+    """spec defines the desired characteristics of a volume requested by a pod author."""
     status: PersistentVolumeClaimStatus | None = None
+    """status represents the current information/status of a persistent volume claim."""
 
 
 class LocalVolumeSource(K8sModel):
@@ -143,17 +155,25 @@ class PersistentVolumeStatus(K8sModel):
 
 
 class PersistentVolume(TypedObject):
+    """PersistentVolume (PV) is a storage resource provisioned by an administrator."""
+
     spec: PersistentVolumeSpec | None = None
     status: PersistentVolumeStatus | None = None
 
 
 class StorageClass(TypedObject):
+    """StorageClass describes the parameters for a class of storage for which PersistentVolumes can be dynamically provisioned."""
+
+    __openapi_name__ = "io.k8s.api.storage.v1.StorageClass"
     provisioner: str | None = None
+    """provisioner indicates the type of the provisioner."""
     parameters: StrMap | None = None
     reclaimPolicy: str | None = None
+    """reclaimPolicy controls the reclaimPolicy for dynamically provisioned PersistentVolumes: Delete (default) or Retain."""
     mountOptions: list[str] | None = None
     allowVolumeExpansion: bool | None = None
     volumeBindingMode: str | None = None
+    """volumeBindingMode indicates how PersistentVolumeClaims should be provisioned and bound: Immediate (default) or WaitForFirstConsumer."""
     allowedTopologies: list[Loose] | None = None
 
 

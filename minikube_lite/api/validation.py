@@ -30,6 +30,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from minikube_lite.api import errors
+from minikube_lite.api.intrange import out_of_range
 from minikube_lite.api.models import MAP_FIELDS, QUANTITY_RE
 from minikube_lite.api.resources import Resource
 
@@ -302,6 +303,10 @@ def decode(resource: Resource, model: type[BaseModel], obj: dict[str, Any],
                         f"Invalid value: {show_value(err.get('input'))}: must be of type {_TYPE_NAMES[err['type']]}")
             else:
                 bad.invalid(path, err.get("input"), err["msg"])
+    if not bad.causes:
+        for path, value, bits in out_of_range(model, obj):
+            bad.add(path, "FieldValueTypeInvalid",
+                    f'Invalid value: {value}: {path} in body must be of type {bits}: "{value}"')
     name = name_of(obj)
     if bad.causes:
         raise errors.Invalid(resource.kind, name, bad.causes, resource.group)

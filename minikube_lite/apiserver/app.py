@@ -20,7 +20,6 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-import yaml
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import PlainTextResponse, Response, StreamingResponse
@@ -30,24 +29,28 @@ from ..api import register
 from ..api.errors import (
     ApiError,
     BadRequest,
-    Gone,
     MethodNotAllowed,
     NotFound,
-    RequestEntityTooLarge,
-    UnsupportedMediaType,
+    PageNotFound,
+    RouteNotFound,
 )
 from ..api.register import by_plural
 from ..api.resources import Resource
+from ..api.serviceaccounts import is_review
 from ..apiextensions.handler import CRDHandler
-from . import discovery, eviction, metrics, openapi, protobuf, scale
+from ..auth.rbac import UserInfo
+from ..store.base import StoreFull
+from . import decoding, discovery, eviction, meta_routes, metrics, query, scale
 from . import exec as exec_routes
-from .apply import apply_documents
+from . import watch as watch_stream
+from .apply import apply_documents, parse_documents
+from .bodies import MAX_BODY, decode_body, decode_patch, decode_request, read_body  # noqa: F401
+from .inflight import MaxInFlight
 from .registry import Registry
 from .responses import KubeJSONResponse as JSONResponse
 
 log = logging.getLogger(__name__)
 
-MAX_BODY = 3 * 1024 * 1024  # kube-apiserver's limit on a request body
 _TABLE_MARK = "as=table"
 
 
@@ -64,36 +67,41 @@ class Target:
 
 
 def parse_path(prefix: str, rest: str) -> Target:
-    """Turn ``v1/namespaces/default/pods/web/status`` (after ``/api/``) into a Target."""
+    """Turn ``v1/namespaces/default/pods/web/status`` (after ``/api/``) into a Target.
+
+    As kube-apiserver: a group-version not served is a plain ``404 page not found``; an unknown
+    resource or subresource under a served one is a Status with no group/kind (``RouteNotFound``)."""
     parts = [p for p in rest.split("/") if p]
     if prefix == "api":
         if not parts or parts[0] != "v1":
-            raise NotFound("", rest)
+            raise PageNotFound()
         group, version, parts = "", "v1", parts[1:]
     else:
         if len(parts) < 2:
-            raise NotFound("", rest)
+            raise PageNotFound()
         group, version, parts = parts[0], parts[1], parts[2:]
+    if version not in register.groups().get(group, ()):
+        raise PageNotFound()
     namespace = None
     if len(parts) >= 3 and parts[0] == "namespaces":
         candidate = by_plural(parts[2], group, version)
         if candidate is not None and candidate.namespaced:
             namespace, parts = parts[1], parts[2:]
     if not parts:
-        raise NotFound("", rest)
+        raise RouteNotFound()
     res = by_plural(parts[0], group, version)
     if res is None:
-        raise ApiError("the server could not find the requested resource", code=404, reason="NotFound",
-                       details={"group": group, "kind": parts[0]})
+        raise RouteNotFound()
     name = parts[1] if len(parts) > 1 else None
     sub = parts[2] if len(parts) > 2 else None
     if len(parts) > 3 or (sub is not None and sub not in res.subresources):
-        raise ApiError("the server could not find the requested resource", code=404, reason="NotFound",
-                       details={"group": group, "kind": f"{res.plural}/{sub}"})
+        raise RouteNotFound()
     return Target(res, namespace, name, sub)
 
 
-def status_response(err: ApiError, headers: dict[str, str] | None = None) -> JSONResponse:
+def status_response(err: ApiError, headers: dict[str, str] | None = None) -> Response:
+    if isinstance(err, PageNotFound):
+        return PlainTextResponse(err.text, status_code=404, headers=headers)
     return JSONResponse(err.status(), status_code=err.code, headers=headers)
 
 
@@ -114,17 +122,37 @@ def _header_text(text: str) -> str:
     return "".join(c if " " <= c <= "~" else c.encode("unicode_escape").decode("ascii") for c in text)
 
 
-def _bool(v: str | None) -> bool:
-    return (v or "").lower() in ("true", "1", "yes")
+_bool = query.go_bool
 
 
 def _int(v: str | None, name: str) -> int | None:
-    if v is None or v == "":
-        return None
-    try:
-        return int(v)
-    except ValueError as exc:
-        raise BadRequest(f'invalid value for {name}: "{v}"') from exc
+    return query.go_int64(v)
+
+
+_SUBRESOURCE_METHODS = {
+    "status": "GET, PATCH, PUT", "scale": "GET, PATCH, PUT", "ephemeralcontainers": "GET, PATCH, PUT",
+    "binding": "POST", "eviction": "POST", "log": "GET", "exec": "GET, POST", "attach": "GET, POST",
+    "portforward": "GET, POST",
+}
+
+
+def _allowed_methods(target: Target) -> str | None:
+    """The ``Allow`` header of a 405: the methods the path serves (None: a subresource not listed,
+    left to its handler)."""
+    if target.subresource is not None:
+        return _SUBRESOURCE_METHODS.get(target.subresource)
+    verbs = target.res.verbs
+    pairs = ([("GET", "list"), ("POST", "create"), ("DELETE", "deletecollection")] if target.name is None
+             else [("GET", "get"), ("PUT", "update"), ("PATCH", "patch"), ("DELETE", "delete")])
+    return ", ".join(m for m, v in pairs if v in verbs)
+
+
+def _not_allowed(target: Target, message: str) -> MethodNotAllowed:
+    err = MethodNotAllowed(message)
+    allowed = _allowed_methods(target)
+    if allowed is not None:
+        err.headers = {"Allow": allowed}  # type: ignore[attr-defined]
+    return err
 
 
 def _dry_run(request: Request) -> bool:
@@ -156,42 +184,6 @@ def _field_validation(request: Request, default: str = "Warn") -> str:
     return v
 
 
-async def read_body(request: Request) -> bytes:
-    body = b""
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_BODY:
-            raise RequestEntityTooLarge(f"the request is too large: limit is {MAX_BODY} bytes")
-    return body
-
-
-def decode_body(body: bytes, content_type: str) -> Any:
-    if "protobuf" in content_type:
-        # Typed clients (kubectl create namespace/configmap/secret ...) write protobuf.
-        return protobuf.decode_object(body)
-    if "cbor" in content_type:
-        raise UnsupportedMediaType(f'the body of the request was in an unknown format - accepted media types '
-                                   f'include: application/json, application/yaml, '
-                                   f'application/apply-patch+yaml (got "{content_type}")')
-    if not body.strip():
-        raise BadRequest("the request body is empty: send a JSON or YAML object")
-    try:
-        text = body.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise BadRequest("the request body is not UTF-8 text") from exc
-    if "yaml" in content_type:
-        try:
-            return yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            raise BadRequest(f"error decoding YAML: {exc}") from exc
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise BadRequest(f"error decoding JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}") from exc
-    except RecursionError as exc:
-        raise BadRequest("error decoding JSON: nesting too deep") from exc
-
-
 @contextlib.asynccontextmanager
 async def crd_handler_running(app: FastAPI) -> AsyncIterator[None]:
     """The CRD handler follows the CRD watch while the app serves (the daemon's lifespan runs it too)."""
@@ -204,9 +196,12 @@ async def crd_handler_running(app: FastAPI) -> AsyncIterator[None]:
             await task
 
 
-def create_app(registry: Registry, *, server_address: str = "127.0.0.1:8080") -> FastAPI:
+def create_app(registry: Registry, *, server_address: str = "127.0.0.1:8080", max_requests_inflight: int = 400,
+               max_mutating_requests_inflight: int = 200) -> FastAPI:
     app = FastAPI(title="minikube-lite", openapi_url=None, docs_url=None, redoc_url=None,
                   default_response_class=JSONResponse, lifespan=crd_handler_running)
+    app.add_middleware(MaxInFlight, max_requests_inflight=max_requests_inflight,
+                       max_mutating_requests_inflight=max_mutating_requests_inflight)
     app.state.registry = registry
     # apiextensions-apiserver: the kinds of the stored CRDs are served from the first request on
     app.state.crd_handler = CRDHandler(registry)
@@ -216,14 +211,23 @@ def create_app(registry: Registry, *, server_address: str = "127.0.0.1:8080") ->
     exec_routes.install(app)  # pods/<name>/exec and attach over WebSocket
 
     @app.exception_handler(ApiError)
-    async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
-        return status_response(exc)
+    async def _api_error(request: Request, exc: ApiError) -> Response:
+        return status_response(exc, getattr(exc, "headers", None))
+
+    @app.exception_handler(StoreFull)
+    async def _store_full(request: Request, exc: StoreFull) -> Response:
+        log.error("write refused: %s", exc)
+        return status_response(ApiError(str(exc), code=507, reason="InsufficientStorage"))
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 404:
+            return status_response(PageNotFound())
         reason = {404: "NotFound", 405: "MethodNotAllowed"}.get(exc.status_code, "BadRequest")
         msg = "the server could not find the requested resource" if exc.status_code == 404 else str(exc.detail)
-        return status_response(ApiError(msg, code=exc.status_code, reason=reason))
+        if exc.status_code == 405:
+            msg = "the server does not allow this method on the requested resource"
+        return status_response(ApiError(msg, code=exc.status_code, reason=reason), getattr(exc, "headers", None))
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -231,53 +235,22 @@ def create_app(registry: Registry, *, server_address: str = "127.0.0.1:8080") ->
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        if isinstance(exc, RecursionError):  # a backstop: bodies are depth-checked when decoded
+            log.warning("nesting too deep serving %s %s", request.method, request.url.path)
+            return status_response(BadRequest(f"the object is nested too deeply to be handled (more than "
+                                              f"{decoding.MAX_DEPTH} levels are refused)"))
         log.exception("internal error serving %s %s", request.method, request.url.path)
         return status_response(ApiError(f"Internal error occurred: {type(exc).__name__}: {exc}"))
 
-    # health, version, discovery, openapi
-
-    @app.get("/healthz")
-    @app.get("/readyz")
-    @app.get("/livez")
-    async def _health() -> PlainTextResponse:
-        return PlainTextResponse("ok")
-
-    @app.get("/version")
-    async def _version() -> dict[str, Any]:
-        return discovery.version()
-
-    @app.get("/api")
-    async def _api() -> dict[str, Any]:
-        return discovery.api_versions(server_address)
-
-    @app.get("/apis")
-    async def _apis() -> dict[str, Any]:
-        return discovery.api_group_list()
-
-    @app.get("/openapi/v2")
-    async def _openapi_v2(request: Request) -> Response:
-        if openapi.v2_wants_protobuf(request.headers.get("accept")):
-            return Response(openapi.v2_protobuf(), media_type=openapi.V2_PROTOBUF_CONTENT_TYPE)
-        return Response(openapi.v2_json_bytes(), media_type="application/json")
-
-    @app.get("/openapi/v3")
-    async def _openapi_v3() -> dict[str, Any]:
-        return openapi.v3_root()
-
-    @app.get("/openapi/v3/{path:path}")
-    async def _openapi_v3_group(path: str) -> Response:
-        doc = openapi.v3_group_bytes(path)
-        if doc is None:
-            raise NotFound("", path)
-        return Response(doc, media_type="application/json")
+    meta_routes.install(app, server_address)  # health, version, discovery, OpenAPI
 
     # plain YAML apply, for people without kubectl
 
     @app.post("/apply")
     async def _apply(request: Request) -> JSONResponse:
-        body = await read_body(request)
+        docs = await decoding.run_bounded(parse_documents, await read_body(request))
         result, code = apply_documents(
-            registry, body, namespace=request.query_params.get("namespace", "default"),
+            registry, docs, namespace=request.query_params.get("namespace", "default"),
             dry_run=_dry_run(request))
         return JSONResponse(result, status_code=code)
 
@@ -305,14 +278,26 @@ def create_app(registry: Registry, *, server_address: str = "127.0.0.1:8080") ->
             if verb == "list" and _bool(request.query_params.get("watch")):
                 verb = "watch"
             if verb not in target.res.verbs:
-                raise MethodNotAllowed(f"the server does not allow this method on the requested resource "
-                                       f"({method} {target.res.plural})")
+                raise _not_allowed(target, f"the server does not allow this method on the requested resource "
+                                           f"({method} {target.res.plural})")
+            query.check(request.query_params, verb)
+        elif (allowed := _allowed_methods(target)) is not None and method not in allowed.split(", "):
+            raise _not_allowed(target, f"the server does not allow this method on the requested resource "
+                                       f"({method} {target.res.plural}/{target.subresource})")
+        elif target.subresource == "log":
+            query.check(request.query_params, "log")
+        elif method in ("PUT", "PATCH", "POST"):
+            query.check(request.query_params, "patch")
+        if method == "POST" and (target.subresource == "token" or is_review(target.res)):
+            answer = await auth_answer(request, target)
+            if answer is not None:
+                return JSONResponse(answer, status_code=201)
         if target.res.group == metrics.GROUP and target.subresource is None:
             return metrics.handle(request, app.state.kubelets, registry, target.res, target.namespace,
                                   target.name, _wants_table(request))
         if target.subresource == "scale" and target.name is not None:
             return await scale.handle(request, registry, target.res, target.namespace, target.name,
-                                      await read_body(request), dry_run=_dry_run(request))
+                                      await decode_patch(request), dry_run=_dry_run(request))
         if target.subresource == "log" and method == "GET":
             return await pod_logs(request, target)
         if target.subresource in ("exec", "attach", "portforward"):
@@ -346,7 +331,16 @@ def create_app(registry: Registry, *, server_address: str = "127.0.0.1:8080") ->
                 return await delete(request, target)
             if method == "POST" and target.subresource == "binding":
                 return await bind(request, target)
-        raise MethodNotAllowed(f"{method} is not supported on this path")
+        raise _not_allowed(target, f"{method} is not supported on this path")
+
+    async def auth_answer(request: Request, target: Target) -> dict[str, Any] | None:
+        """TokenRequest and the review kinds: answered from the caller, never stored (authapi.py)."""
+        api = getattr(app.state, "auth", None)
+        if api is None:
+            raise BadRequest("authentication and authorization are off on this API server")
+        user = request.scope.get("state", {}).get("user") or UserInfo("system:admin", "", ("system:masters",))
+        body = decode_body(await read_body(request), request.headers.get("content-type", ""))
+        return api.answer(user, target.res, target.namespace, target.name, target.subresource, body)
 
     def _object_response(request: Request, res: Resource, obj: dict[str, Any], status_code: int = 200,
                          headers: dict[str, str] | None = None) -> JSONResponse:
@@ -380,134 +374,18 @@ def create_app(registry: Registry, *, server_address: str = "127.0.0.1:8080") ->
 
     async def watch(request: Request, target: Target) -> StreamingResponse:
         q = request.query_params
-        timeout = _int(q.get("timeoutSeconds"), "timeoutSeconds") or 1800
-        bookmarks = _bool(q.get("allowWatchBookmarks"))
-        as_table = _wants_table(request)
-        include = q.get("includeObject", "Metadata")
-        rv = q.get("resourceVersion")
         send_initial = q.get("sendInitialEvents")
-        registry.check_read_version(rv, q.get("resourceVersionMatch"), watch=True,
-                                    send_initial_events=send_initial is not None)
-        initial: bool | None = None if send_initial is None else _bool(send_initial)
-        try:
-            events = await registry.watch(target.res, target.namespace, resource_version=rv,
-                                          label_selector=q.get("labelSelector"),
-                                          field_selector=q.get("fieldSelector"), send_initial_events=initial,
-                                          shared=True)
-        except Gone as exc:  # as kube-apiserver's watch cache: a 200 stream holding one 410 ERROR event
-            gone = (json.dumps({"type": "ERROR", "object": exc.status()}) + "\n").encode()
-            return StreamingResponse(iter([gone]), media_type="application/json")
-        interval = app.state.bookmark_interval
-
-        def bookmark(rv: str, annotations: dict[str, str] | None = None) -> bytes:
-            meta: dict[str, Any] = {"resourceVersion": rv}
-            if annotations:
-                meta["annotations"] = annotations
-            obj = {"kind": target.res.kind, "apiVersion": target.res.api_version, "metadata": meta}
-            return (json.dumps({"type": "BOOKMARK", "object": obj}) + "\n").encode()
-
-        async def stream() -> AsyncIterator[bytes]:
-            queue: asyncio.Queue[tuple[str, Any] | None] = asyncio.Queue()
-
-            async def pump() -> None:
-                try:
-                    async for ev in events:
-                        queue.put_nowait(ev)
-                except ApiError as exc:  # e.g. 410 Expired mid-stream: an ERROR event, then the end
-                    queue.put_nowait(("ERROR", exc.status()))
-                finally:
-                    queue.put_nowait(None)
-
-            task = asyncio.create_task(pump())
-            loop = asyncio.get_running_loop()
-            deadline = loop.time() + timeout
-            next_bookmark = loop.time() + interval
-            first = True
-            last_rv = rv or "0"
-
-            def progress() -> str | None:
-                # Every write up to the store's revision has reached this watcher once both queues
-                # are drained (one event loop does all writes and fan-out), so that revision is safe.
-                return str(registry.store.revision) if queue.empty() else None
-
-            # One timer at a time wakes the loop for the next bookmark or the deadline (a TICK in the
-            # queue): waiting with asyncio.wait_for would create a task and a timer per event, per
-            # watcher, which is most of what many watchers cost the writers.
-            tick: tuple[str, Any] = ("TICK", None)
-            timer: asyncio.TimerHandle | None = None
-
-            def arm() -> None:
-                nonlocal timer
-                if timer is None:
-                    timer = loop.call_at(min(deadline, next_bookmark) if bookmarks else deadline,
-                                         queue.put_nowait, tick)
-
-            try:
-                while True:
-                    now = loop.time()
-                    if now >= deadline:
-                        await asyncio.sleep(0)
-                        if bookmarks and (at := progress()):
-                            yield bookmark(at)  # a last bookmark so the client resumes from here
-                        return
-                    if bookmarks and now >= next_bookmark:
-                        next_bookmark = now + interval
-                        await asyncio.sleep(0)
-                        if at := progress():
-                            yield bookmark(at)
-                    arm()
-                    item = await queue.get()
-                    if item is tick:
-                        timer = None
-                        continue
-                    # Whatever else is already queued goes out in the same chunk: one write for a
-                    # burst instead of one per event keeps many watchers cheap for the writers.
-                    batch: list[bytes] = []
-                    while item is not None:
-                        etype, obj = item
-                        if etype == "BOOKMARK":  # the end of sendInitialEvents
-                            last_rv = obj["metadata"]["resourceVersion"]
-                            if bookmarks:
-                                batch.append(bookmark(last_rv, obj["metadata"].get("annotations")))
-                        elif etype == "ERROR":
-                            batch.append((json.dumps({"type": etype, "object": obj}) + "\n").encode())
-                        elif as_table:
-                            last_rv = obj.obj["metadata"].get("resourceVersion", last_rv)
-                            table = register.to_table(target.res, [obj.obj], include_object=include,
-                                                    resource_version=last_rv)
-                            if not first:
-                                table["columnDefinitions"] = []
-                            first = False
-                            batch.append((json.dumps({"type": etype, "object": table}) + "\n").encode())
-                        else:
-                            last_rv = obj.obj["metadata"].get("resourceVersion", last_rv)
-                            batch.append(obj.watch_line(etype))
-                        if len(batch) >= 256 or queue.empty():
-                            break
-                        item = queue.get_nowait()
-                        if item is tick:
-                            timer = None
-                            break
-                    if batch:
-                        yield b"".join(batch)
-                    if item is None:
-                        return
-            finally:
-                if timer is not None:
-                    timer.cancel()
-                task.cancel()
-                with contextlib.suppress(BaseException):
-                    await task
-                with contextlib.suppress(BaseException):
-                    await events.aclose()  # type: ignore[attr-defined]
-
-        return StreamingResponse(stream(), media_type="application/json",
-                                 headers={"Cache-Control": "no-cache, private"})
+        return await watch_stream.serve(
+            registry, target.res, target.namespace, q,
+            timeout=_int(q.get("timeoutSeconds"), "timeoutSeconds") or 1800,
+            bookmarks=_bool(q.get("allowWatchBookmarks")), as_table=_wants_table(request),
+            send_initial=None if send_initial is None else _bool(send_initial),
+            bookmark_interval=app.state.bookmark_interval)
 
     async def create(request: Request, target: Target) -> JSONResponse:
         if target.name is not None:
-            raise MethodNotAllowed("POST is not supported on an object path")
-        body = decode_body(await read_body(request), request.headers.get("content-type", ""))
+            raise _not_allowed(target, "POST is not supported on an object path")
+        body = await decode_request(request)
         obj, warnings = registry.create(target.res, target.namespace, body, dry_run=_dry_run(request),
                                         field_validation=_field_validation(request),
                                         field_manager=_field_manager(request))
@@ -515,7 +393,7 @@ def create_app(registry: Registry, *, server_address: str = "127.0.0.1:8080") ->
 
     async def update(request: Request, target: Target) -> JSONResponse:
         assert target.name is not None
-        body = decode_body(await read_body(request), request.headers.get("content-type", ""))
+        body = await decode_request(request)
         obj, warnings = registry.update(target.res, target.namespace, target.name, body,
                                         subresource=target.subresource, dry_run=_dry_run(request),
                                         field_validation=_field_validation(request),
@@ -524,7 +402,7 @@ def create_app(registry: Registry, *, server_address: str = "127.0.0.1:8080") ->
 
     async def patch(request: Request, target: Target) -> JSONResponse:
         assert target.name is not None
-        body = await read_body(request)
+        body = await decode_patch(request)
         q = request.query_params
         obj, created, warnings = registry.patch(
             target.res, target.namespace, target.name, body, request.headers.get("content-type", ""),
@@ -540,17 +418,21 @@ def create_app(registry: Registry, *, server_address: str = "127.0.0.1:8080") ->
         opts: dict[str, Any] = {}
         raw = await read_body(request)
         if raw.strip():
-            decoded = decode_body(raw, request.headers.get("content-type", ""))
+            decoded = await decoding.run_bounded(decode_body, raw, request.headers.get("content-type", ""))
             if not isinstance(decoded, dict):
                 raise BadRequest("DeleteOptions must be an object")
             opts = decoded
         grace = _int(q.get("gracePeriodSeconds"), "gracePeriodSeconds")
         if grace is None and opts.get("gracePeriodSeconds") is not None:
-            grace = _int(str(opts["gracePeriodSeconds"]), "gracePeriodSeconds")
+            grace = opts["gracePeriodSeconds"]
+            if isinstance(grace, bool) or not isinstance(grace, int) \
+                    or not query.INT64_MIN <= grace <= query.INT64_MAX:
+                raise BadRequest(f"json: cannot unmarshal {json.dumps(grace)[:40]} into Go struct field "
+                                 "DeleteOptions.gracePeriodSeconds of type int64")
         policy = q.get("propagationPolicy") or opts.get("propagationPolicy")
         if policy is not None and not isinstance(policy, str):
             raise BadRequest("propagationPolicy must be a string")
-        if opts.get("orphanDependents") is True and not policy:
+        if (opts.get("orphanDependents") is True or _bool(q.get("orphanDependents"))) and not policy:
             policy = "Orphan"
         body_dry = opts.get("dryRun") or []
         if not isinstance(body_dry, list) or any(v != "All" for v in body_dry):
@@ -584,7 +466,7 @@ def create_app(registry: Registry, *, server_address: str = "127.0.0.1:8080") ->
     async def bind(request: Request, target: Target) -> JSONResponse:
         """``pods/<name>/binding``: what a scheduler posts to put a pod on a node."""
         assert target.name is not None
-        body = decode_body(await read_body(request), request.headers.get("content-type", ""))
+        body = await decode_request(request)
         node = ((body or {}).get("target") or {}).get("name") if isinstance(body, dict) else None
         if not node:
             raise BadRequest("a Binding needs target.name (the node)")

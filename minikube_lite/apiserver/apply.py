@@ -16,11 +16,10 @@ import copy
 import json
 from typing import Any
 
-import yaml
-
 from ..api.errors import ApiError, BadRequest, NotFound
 from ..api.register import by_kind
 from ..api.resources import Resource
+from .decoding import load_yaml_all
 from .patch import merge_key_for, strategic_merge_patch
 from .registry import Registry
 
@@ -28,17 +27,9 @@ LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 
 
 def parse_documents(body: bytes) -> list[Any]:
-    try:
-        text = body.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise BadRequest("the request body is not UTF-8 text") from exc
-    try:
-        docs = [d for d in yaml.safe_load_all(text) if d is not None]
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise BadRequest(f"error parsing YAML{where}: {problem}") from exc
+    """The documents of a YAML stream (``decoding.load_yaml_all``: aliases and depth bounded),
+    a ``List``'s items in its place."""
+    docs = [d for d in load_yaml_all(body) if d is not None]
     out: list[Any] = []
     for d in docs:
         if isinstance(d, dict) and d.get("kind") == "List" and isinstance(d.get("items"), list):
@@ -127,10 +118,10 @@ def apply_one(registry: Registry, doc: Any, namespace: str, *, dry_run: bool = F
     return {**result, "action": action, "message": f"{display_name(res, name)} {action}"}
 
 
-def apply_documents(registry: Registry, body: bytes, *, namespace: str = "default",
+def apply_documents(registry: Registry, body: bytes | list[Any], *, namespace: str = "default",
                     dry_run: bool = False) -> tuple[dict[str, Any], int]:
-    """Apply every document; the reply lists one result per document, in order."""
-    docs = parse_documents(body)
+    """Apply every document (a YAML body, or its ``parse_documents``); one result per document."""
+    docs = parse_documents(body) if isinstance(body, bytes | bytearray) else body
     if not docs:
         raise BadRequest("no objects found in the request body: send one or more YAML documents")
     items: list[dict[str, Any]] = []

@@ -44,6 +44,8 @@ from minikube_lite.api import register
 from minikube_lite.api.errors import ApiError, BadRequest, Invalid, UnsupportedMediaType, cause
 from minikube_lite.api.mergekeys import OBJECT_META, PRIMITIVE
 
+from .decoding import Decoded, load_json
+
 __all__ = [
     "APPLY_PATCH",
     "JSON_PATCH",
@@ -62,6 +64,7 @@ STRATEGIC_MERGE_PATCH = "application/strategic-merge-patch+json"
 MERGE_PATCH = "application/merge-patch+json"
 JSON_PATCH = "application/json-patch+json"
 APPLY_PATCH = "application/apply-patch+yaml"  # server-side apply: handled by the caller, not here
+PATCH_MEDIA_TYPES = (STRATEGIC_MERGE_PATCH, MERGE_PATCH, JSON_PATCH, APPLY_PATCH)
 
 # ---------------------------------------------------------------------------------------------
 # Merge-key table
@@ -509,28 +512,14 @@ def json_patch(original: dict[str, Any], ops: Any) -> dict[str, Any]:
 _ACCEPTED = f"{JSON_PATCH}, {MERGE_PATCH}, {APPLY_PATCH}, {STRATEGIC_MERGE_PATCH}"
 
 
-def _reject_constant(name: str) -> Any:
-    raise BadRequest(f"invalid JSON in the patch body: {name} is not a JSON value")
-
-
-def _decode(body: bytes | str) -> Any:
-    if isinstance(body, bytes | bytearray | memoryview):
-        try:
-            text = bytes(body).decode("utf-8-sig")
-        except UnicodeDecodeError as err:
-            raise BadRequest(f"the patch body is not valid UTF-8: {err}") from None
-    elif isinstance(body, str):
-        text = body
-    else:
+def _decode(body: bytes | str | Decoded) -> Any:
+    if isinstance(body, Decoded):  # decoded (within bounds, off the event loop) by the HTTP layer
+        return body.value
+    if not isinstance(body, str | bytes | bytearray | memoryview):
         raise BadRequest("the patch body must be bytes")
-    if not text.strip():
+    if not (body.strip() if isinstance(body, str) else bytes(body).strip()):
         raise BadRequest("the patch body is empty")
-    try:
-        return json.loads(text, parse_constant=_reject_constant)
-    except json.JSONDecodeError as err:
-        raise BadRequest(f"invalid JSON in the patch body: {err}") from None
-    except RecursionError:
-        raise BadRequest("invalid JSON in the patch body: nested too deeply") from None
+    return load_json(body, what="invalid JSON in the patch body")
 
 
 def media_type(content_type: str | None) -> str:

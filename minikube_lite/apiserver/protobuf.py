@@ -22,58 +22,16 @@ from typing import Any
 
 from ..api.errors import BadRequest, UnsupportedMediaType
 from .protobuf_tables import MESSAGES, ROOTS
+from .protowire import read_fields as _fields
+from .protowire import read_varint as _varint
 
 MAGIC = b"k8s\x00"
 _MAX_DEPTH = 64
 
 #: Pointer fields whose zero value is meaningful and so kept.
-_KEEP_ZERO = frozenset({"replicas", "revisionHistoryLimit", "terminationGracePeriodSeconds", "parallelism",
+_KEEP_ZERO = frozenset({"replicas", "gracePeriodSeconds", "revisionHistoryLimit", "terminationGracePeriodSeconds", "parallelism",
                         "backoffLimit", "completions", "runAsUser", "runAsGroup", "fsGroup", "defaultMode",
                         "activeDeadlineSeconds", "minReadySeconds", "progressDeadlineSeconds"})
-
-Fields = dict[int, list[tuple[int, Any]]]
-
-
-def _varint(data: bytes, pos: int) -> tuple[int, int]:
-    result = shift = 0
-    while True:
-        if pos >= len(data) or shift > 63:
-            raise BadRequest("protobuf: truncated or overlong varint")
-        b = data[pos]
-        pos += 1
-        result |= (b & 0x7F) << shift
-        if not b & 0x80:
-            return result, pos
-        shift += 7
-
-
-def _fields(data: bytes) -> Fields:
-    """The raw fields of one message: number -> [(wire type, value)]."""
-    out: Fields = {}
-    pos = 0
-    while pos < len(data):
-        tag, pos = _varint(data, pos)
-        num, wire = tag >> 3, tag & 7
-        if wire == 0:
-            value, pos = _varint(data, pos)
-        elif wire == 1:
-            if pos + 8 > len(data):
-                raise BadRequest("protobuf: truncated 64-bit field")
-            value, pos = data[pos:pos + 8], pos + 8
-        elif wire == 2:
-            n, pos = _varint(data, pos)
-            if pos + n > len(data):
-                raise BadRequest("protobuf: truncated length-delimited field")
-            value, pos = data[pos:pos + n], pos + n
-        elif wire == 5:
-            if pos + 4 > len(data):
-                raise BadRequest("protobuf: truncated 32-bit field")
-            value, pos = data[pos:pos + 4], pos + 4
-        else:
-            raise BadRequest(f"protobuf: unsupported wire type {wire}")
-        out.setdefault(num, []).append((wire, value))
-    return out
-
 
 def _signed(v: int) -> int:
     return v - (1 << 64) if v >= 1 << 63 else v

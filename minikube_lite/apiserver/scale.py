@@ -18,6 +18,7 @@ from fastapi import Request
 from ..api import register
 from ..api.errors import ApiError, BadRequest, Conflict, Invalid, MethodNotAllowed, cause
 from ..api.resources import Resource
+from .bodies import decode_body
 from .patch import apply_patch
 from .registry import _OPTIMISTIC_MSG, Registry
 from .responses import KubeJSONResponse as JSONResponse
@@ -54,10 +55,19 @@ def _scale_of(res: Resource, obj: dict[str, Any]) -> dict[str, Any]:
     return scale if scale is not None else to_scale(obj)
 
 
+def _json_kind(value: Any) -> str:
+    return {list: "array", str: "string", bool: "bool", int: "number", float: "number"}.get(type(value), "value")
+
+
 def _write(registry: Registry, res: Resource, namespace: str | None, name: str, scale: Any, *,
            dry_run: bool) -> dict[str, Any]:
     if not isinstance(scale, dict):
         raise BadRequest("the body of the request must be a Scale object")
+    for part in ("metadata", "spec", "status"):  # as Go's decoder: each must be an object
+        if scale.get(part) is not None and not isinstance(scale[part], dict):
+            raise BadRequest(f'Scale in version "v1" cannot be handled as a Scale: json: cannot unmarshal '
+                             f'{_json_kind(scale[part])} into Go struct field Scale.{part} of type v1.Scale'
+                             f'{part.capitalize() if part != "metadata" else "ObjectMeta"}')
     replicas = (scale.get("spec") or {}).get("replicas", 0)
     if isinstance(replicas, bool) or not isinstance(replicas, int):
         raise Invalid("Scale", name, [cause("spec.replicas", f"Invalid value: {json.dumps(replicas)}: "
@@ -82,8 +92,6 @@ def _write(registry: Registry, res: Resource, namespace: str | None, name: str, 
 async def handle(request: Request, registry: Registry, res: Resource, namespace: str | None, name: str,
                  body: bytes, *, dry_run: bool) -> JSONResponse:
     """GET, PUT or PATCH on ``<plural>/<name>/scale``."""
-    from .app import decode_body
-
     method = request.method
     if method == "GET":
         return JSONResponse(_scale_of(res, registry.get(res, namespace, name)))
@@ -100,4 +108,6 @@ async def handle(request: Request, registry: Registry, res: Resource, namespace:
                 current["metadata"].get("resourceVersion"):
             patched["metadata"].pop("resourceVersion", None)  # no precondition asked for
         return JSONResponse(_write(registry, res, namespace, name, patched, dry_run=dry_run))
-    raise MethodNotAllowed(f"{method} is not supported on the scale subresource")
+    err = MethodNotAllowed(f"{method} is not supported on the scale subresource")
+    err.headers = {"Allow": "GET, PATCH, PUT"}  # type: ignore[attr-defined]
+    raise err

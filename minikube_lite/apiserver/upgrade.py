@@ -138,9 +138,11 @@ class SpdyConnection(asyncio.Protocol):
         self.transport.close()
 
 
-def streaming_protocol(app: Any, handlers: dict[str, tuple[tuple[str, ...], Handler]]) -> type[HttpToolsProtocol]:
+def streaming_protocol(app: Any, handlers: dict[str, tuple[tuple[str, ...], Handler]],
+                       gate: Any = None) -> type[HttpToolsProtocol]:
     """uvicorn's httptools protocol, plus SPDY/3.1 upgrades of the paths in ``handlers``
-    (subresource -> (protocols it speaks, best first; its handler))."""
+    (subresource -> (protocols it speaks, best first; its handler)). ``gate(scope, verb)``
+    authenticates and authorises an upgrade (raising ApiError), as the filters do every request."""
 
     class StreamingHttpProtocol(HttpToolsProtocol):
         def _is_spdy(self) -> bool:
@@ -177,6 +179,10 @@ def streaming_protocol(app: Any, handlers: dict[str, tuple[tuple[str, ...], Hand
                 if match is None or match.group(3) not in handlers:
                     raise ApiError("the server could not find the requested resource", code=404, reason="NotFound")
                 namespace, name, sub = match.groups()
+                if gate is not None:
+                    scope = {**self.scope, "path": urllib.parse.unquote(url.path),
+                             "query_string": url.query.encode("latin-1"), "method": self.scope.get("method", "POST")}
+                    gate(scope, "create")
                 protocols, handler = handlers[sub]
                 chosen = protocols[0] if tunnel else next((p for p in protocols if p in offered), None)
                 if tunnel and sub != "portforward":

@@ -50,28 +50,42 @@ def _fail(emoji: str, text: str, code: int = 1) -> None:
 
 
 def _settings_for(state_dir: str, port: int | None = None, host: str | None = None,
-                  store: dict[str, Any] | None = None) -> Settings:
-    """The cluster's saved settings, with any explicitly given port/host/store/image-pull mode applied."""
+                  store: dict[str, Any] | None = None, **changes: Any) -> Settings:
+    """The cluster's saved settings, with any explicitly given port/host/store/image-pull mode (and
+    other fields) applied."""
+    import dataclasses
+
     path = Path(state_dir).expanduser().resolve()
     saved = Settings.load(path)
     given = {k: v for k, v in (store or {}).items() if v is not None}
-    return Settings(state_dir=path, port=port if port is not None else saved.port,
-                    host=host if host is not None else saved.host, node_name=saved.node_name,
-                    ingress_port=saved.ingress_port, store=given.get("store", saved.store),
-                    etcd_cafile=given.get("etcd_cafile", saved.etcd_cafile),
-                    etcd_certfile=given.get("etcd_certfile", saved.etcd_certfile),
-                    etcd_keyfile=given.get("etcd_keyfile", saved.etcd_keyfile),
-                    leader_elect=bool(given.get("leader_elect", saved.leader_elect)),
-                    image_pull=given.get("image_pull") or saved.image_pull)
+    saved = dataclasses.replace(saved, state_dir=path, port=port if port is not None else saved.port,
+                                host=host if host is not None else saved.host, **given)
+    return dataclasses.replace(saved, **{k: v for k, v in changes.items() if v is not None})
 
 
 def _connect_host(host: str) -> str:
     return {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)
 
 
+_CONTEXTS: dict[Path, Any] = {}
+
+
+def _connection(settings: Settings, timeout: float) -> http.client.HTTPConnection:
+    """An HTTPS connection that trusts the cluster CA and presents the admin certificate."""
+    host = _connect_host(settings.host)
+    if not settings.secure:
+        return http.client.HTTPConnection(host, settings.port, timeout=timeout)
+    ctx = _CONTEXTS.get(settings.state_dir)
+    if ctx is None:
+        from minikube_lite.auth.pki import client_context
+
+        ctx = _CONTEXTS[settings.state_dir] = client_context(settings.state_dir)
+    return http.client.HTTPSConnection(host, settings.port, timeout=timeout, context=ctx)
+
+
 def http_get(settings: Settings, path: str, timeout: float = 2.0) -> tuple[int, bytes]:
     """GET ``path`` from the daemon; raises OSError when nothing answers."""
-    conn = http.client.HTTPConnection(_connect_host(settings.host), settings.port, timeout=timeout)
+    conn = _connection(settings, timeout)
     try:
         conn.request("GET", path, headers={"Accept": "application/json"})
         resp = conn.getresponse()
@@ -86,6 +100,23 @@ def api_ready(settings: Settings, timeout: float = 2.0) -> bool:
     except (OSError, http.client.HTTPException):
         return False
     return status == 200
+
+
+def _someone_serves_readyz(settings: Settings) -> bool:
+    """Whether an API server (another cluster's: its CA is not ours) answers /readyz on that port."""
+    import ssl
+
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    conn = http.client.HTTPSConnection(_connect_host(settings.host), settings.port, timeout=0.5, context=ctx)
+    try:
+        conn.request("GET", "/readyz")
+        return conn.getresponse().status == 200
+    except (OSError, http.client.HTTPException):
+        return False
+    finally:
+        conn.close()
 
 
 def get_json(settings: Settings, path: str) -> dict[str, Any] | None:
@@ -317,8 +348,11 @@ def _write_cluster_kubeconfig(settings: Settings) -> Path:
     settings.state_dir.mkdir(parents=True, exist_ok=True)
     from minikube_lite import kubeconfig
 
-    # JSON is YAML: no need for the yaml module on this path.
-    path.write_text(json.dumps(kubeconfig.render(settings), indent=2) + "\n")
+    # JSON is YAML: no need for the yaml module on this path. It holds the admin key: 0600.
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(json.dumps(kubeconfig.render(settings), indent=2) + "\n")
+    os.chmod(path, 0o600)
     return path
 
 
@@ -367,10 +401,23 @@ def cli() -> None:
     """minikube-lite: a local Kubernetes on this machine's own Docker engine."""
 
 
+def _split(values: tuple[str, ...]) -> tuple[str, ...] | None:
+    out = tuple(v.strip() for value in values for v in value.split(",") if v.strip())
+    return out or None
+
+
 @cli.command()
 @state_dir_option
-@click.option("--port", type=int, default=None, help=f"API server port [default: {DEFAULT_PORT}, or as last started]")
+@click.option("--apiserver-port", "--port", "port", type=int, default=None,
+              help=f"API server port (HTTPS) [default: {DEFAULT_PORT}, or as last started]")
 @click.option("--host", default=None, help=f"Address the API server listens on [default: {DEFAULT_HOST}]")
+@click.option("--apiserver-ips", multiple=True, help="Extra IP addresses in the API server's certificate.")
+@click.option("--apiserver-names", multiple=True, help="Extra DNS names in the API server's certificate.")
+@click.option("--listen-address", default=None,
+              help="Where NodePorts, LoadBalancer ports and the Ingress listen: 0.0.0.0 exposes them to the "
+                   "network [default: this machine only (loopback and the node's bridge address)]")
+@click.option("--regenerate-certs", is_flag=True,
+              help="Make a new cluster CA and new certificates (the kubeconfig is rewritten; old ones stop working).")
 @click.option("--foreground", is_flag=True, help="Run the daemon in this process instead of in the background.")
 @click.option("--image-pull", type=click.Choice(["local-fallback", "kubernetes"]), default=None,
               help="When a pull fails: run the engine's image of that name with a Warning event (local-fallback), "
@@ -388,9 +435,10 @@ def cli() -> None:
               help="Run the scheduler and controllers only while holding their Lease, so that other API "
                    "servers on the same etcd (python -m minikube_lite.daemon --leader-elect "
                    "--control-plane-only) can take over [default: off, or as last started].")
-def start(state_dir: str, port: int | None, host: str | None, foreground: bool, image_pull: str | None,
-          store: str | None, etcd_cafile: str | None, etcd_certfile: str | None, etcd_keyfile: str | None,
-          leader_elect: bool | None) -> None:
+def start(state_dir: str, port: int | None, host: str | None, apiserver_ips: tuple[str, ...],
+          apiserver_names: tuple[str, ...], listen_address: str | None, regenerate_certs: bool,
+          foreground: bool, image_pull: str | None, store: str | None, etcd_cafile: str | None,
+          etcd_certfile: str | None, etcd_keyfile: str | None, leader_elect: bool | None) -> None:
     """Start the cluster: the daemon in the background, then point kubectl at it."""
     t0 = time.monotonic()
     opts: dict[str, Any] = _store_options(store, etcd_cafile, etcd_certfile, etcd_keyfile)
@@ -398,7 +446,10 @@ def start(state_dir: str, port: int | None, host: str | None, foreground: bool, 
         opts["leader_elect"] = leader_elect
     if image_pull is not None:
         opts["image_pull"] = image_pull
-    settings = _settings_for(state_dir, port, host, opts)
+    listen = None if listen_address is None else ("" if listen_address in ("127.0.0.1", "localhost") else
+                                                  listen_address)
+    settings = _settings_for(state_dir, port, host, opts, apiserver_ips=_split(apiserver_ips),
+                             apiserver_names=_split(apiserver_names), listen_address=listen, secure=True)
     _say("😄", f"minikube-lite v{__version__} on {_os_name()}  (state: {settings.state_dir})")
     try:
         engine = docker_ping()
@@ -407,6 +458,10 @@ def start(state_dir: str, port: int | None, host: str | None, foreground: bool, 
     _say("✨", f"Using the Docker engine {engine} of this machine")
 
     pid = running_pid(settings)
+    if pid is not None and regenerate_certs:
+        _say("🔁", "Stopping the running cluster to replace its certificates ...")
+        stop_daemon(settings)
+        pid = None
     if pid is not None:
         saved = Settings.load(settings.state_dir)
         deadline = time.monotonic() + 10
@@ -430,7 +485,7 @@ def start(state_dir: str, port: int | None, host: str | None, foreground: bool, 
         free = next((p for p in range(settings.port + 1, settings.port + 100) if not port_in_use(settings.host, p)),
                     settings.port + 1)
         who = ("another minikube-lite cluster (one started with another --state-dir; stop it with "
-               "minikube-lite stop --state-dir <its folder>)" if api_ready(settings, 0.5) else "another program")
+               "minikube-lite stop --state-dir <its folder>)" if _someone_serves_readyz(settings) else "another program")
         _fail("❌", f"Port {settings.port} on {settings.host} is already in use by {who}.\n"
                     f"    Choose a free port: minikube-lite start --port {free}"
                     + (f" --state-dir {settings.state_dir}" if state_dir != str(default_state_dir()) else ""))
@@ -438,7 +493,16 @@ def start(state_dir: str, port: int | None, host: str | None, foreground: bool, 
     _check_store(settings)
     settings.save()
     settings.pid_file.unlink(missing_ok=True)
+    from minikube_lite.auth import pki
+
+    first = not pki.paths(settings.state_dir).ca_crt.exists()
+    if first or regenerate_certs:
+        _say("🔑", "Generating certificates and keys ...")
+    pki.ensure_client(settings.state_dir, regenerate=regenerate_certs)
     _say("🚀", f"Starting API server on {settings.server_url} ...")
+    if settings.host not in ("127.0.0.1", "localhost", "::1"):
+        _say("⚠️ ", f"The API listens on {settings.host}: other machines can reach it (HTTPS; a client "
+                   "certificate or token is required, anonymous users get only /version and health)")
 
     if foreground:
         _write_kubeconfig(settings)
@@ -532,12 +596,29 @@ def _status(settings: Settings) -> tuple[dict[str, str], int]:
     pid = running_pid(settings)
     apiserver = "Running" if pid is not None and api_ready(settings) else "Stopped"
     kubelet = "Running" if apiserver == "Running" and node_ready(settings) else "Stopped"
+    node: dict[str, Any] = (get_json(settings, f"/api/v1/nodes/{settings.node_name}") or {}
+                            if apiserver == "Running" else {})
     if apiserver != "Running":
         kube = "Stopped"
     else:
         kube = "Configured" if kubeconfig.current_server() == settings.server_url else "Misconfigured"
     code = (1 if host != "Running" else 0) | (2 if kubelet != "Running" else 0) | (4 if apiserver != "Running" else 0)
-    return {"Name": NAME, "Host": host, "Kubelet": kubelet, "APIServer": apiserver, "Kubeconfig": kube}, code
+    node_ip = next((a.get("address") for a in (node.get("status") or {}).get("addresses") or []
+                    if a.get("type") == "InternalIP"), "")
+    return {"Name": NAME, "Host": host, "Kubelet": kubelet, "APIServer": apiserver, "Kubeconfig": kube,
+            "APIServerAddress": f"{settings.server_url} ({_exposure(settings.host)})",
+            "ServicePorts": _ports_exposure(settings, node_ip)}, code
+
+
+def _exposure(address: str) -> str:
+    return "this machine only" if address in ("127.0.0.1", "localhost", "::1", "") else "reachable from the network"
+
+
+def _ports_exposure(settings: Settings, node_ip: str) -> str:
+    """Where NodePorts, LoadBalancer ports and the Ingress listen (``start --listen-address``)."""
+    if settings.listen_address:
+        return f"{settings.listen_address} ({_exposure(settings.listen_address)})"
+    return ", ".join(a for a in ("127.0.0.1", node_ip) if a) + " (this machine only)"
 
 
 @cli.command()
@@ -552,6 +633,8 @@ def status(state_dir: str, output: str) -> None:
     else:
         click.echo(f"{NAME}\ntype: Control Plane\nhost: {st['Host']}\nkubelet: {st['Kubelet']}\n"
                    f"apiserver: {st['APIServer']}\nkubeconfig: {st['Kubeconfig']}")
+        if st["APIServer"] == "Running":
+            click.echo(f"apiserver address: {st['APIServerAddress']}\nservice ports: {st['ServicePorts']}")
         if st["Kubeconfig"] == "Misconfigured":
             click.echo('\nWARNING: Your kubectl is pointed at another cluster. To fix: minikube-lite start')
         if st["APIServer"] != "Running":
@@ -582,7 +665,14 @@ def ip(state_dir: str) -> None:
 
 
 def dashboard_url(settings: Settings) -> str:
-    return f"http://{_connect_host(settings.host)}:{settings.port}/dashboard/"
+    """The page's address; the admin token rides in the fragment (never sent to a server or logged)."""
+    scheme = "https" if settings.secure else "http"
+    url = f"{scheme}://{_connect_host(settings.host)}:{settings.port}/dashboard/"
+    if settings.secure:
+        from minikube_lite.auth.pki import admin_token
+
+        url += f"#token={admin_token(settings.state_dir)}"
+    return url
 
 
 @cli.command()
@@ -592,13 +682,13 @@ def dashboard(state_dir: str, url_only: bool) -> None:
     """Open the dashboard: a live web page of the cluster, served by the daemon."""
     settings = _settings_for(state_dir)
     _require_running(settings)
-    url = dashboard_url(settings)
     try:
         code, _body = http_get(settings, "/dashboard/")
     except (OSError, http.client.HTTPException) as exc:
         code, _body = 0, str(exc).encode()
     if code != 200:
         _fail("❌", f"The daemon does not serve the dashboard (HTTP {code}); see: minikube-lite logs")
+    url = dashboard_url(settings)
     if url_only:
         click.echo(url)
         return
@@ -741,6 +831,20 @@ def service(state_dir: str, name: str, url: bool, namespace: str) -> None:
         _fail("😿", problem)
     for u in urls:
         click.echo(u)
+
+
+@cli.command()
+@state_dir_option
+def token(state_dir: str) -> None:
+    """Print the cluster's admin bearer token (for curl and scripts: -H "Authorization: Bearer ...")."""
+    from minikube_lite.auth.pki import admin_token
+
+    settings = _settings_for(state_dir)
+    try:
+        click.echo(admin_token(settings.state_dir))
+    except OSError:
+        _fail("🤷", f'No token yet: the cluster was never started (state: {settings.state_dir})\n'
+                    f'👉  To start a cluster, run: "minikube-lite start"')
 
 
 @cli.command()

@@ -17,6 +17,7 @@ from typing import Any
 
 from ..api.defaults import default_pull_policy
 from ..api.validation import parse_quantity as _parse_quantity
+from ..config import KUBERNETES_SERVICE_IP
 from .pause import PAUSE_IMAGE
 
 
@@ -168,11 +169,22 @@ def resource_ref_value(container: dict[str, Any], ref: dict[str, Any]) -> str:
     return _resource_ref(container, ref)
 
 
+# What every container gets for the ``kubernetes`` Service (the kubelet always adds the master
+# Service's variables, even with enableServiceLinks: false): in-cluster clients read these.
+MASTER_SERVICE_ENV = {
+    "KUBERNETES_SERVICE_HOST": KUBERNETES_SERVICE_IP, "KUBERNETES_SERVICE_PORT": "443",
+    "KUBERNETES_SERVICE_PORT_HTTPS": "443", "KUBERNETES_PORT": f"tcp://{KUBERNETES_SERVICE_IP}:443",
+    "KUBERNETES_PORT_443_TCP": f"tcp://{KUBERNETES_SERVICE_IP}:443", "KUBERNETES_PORT_443_TCP_PROTO": "tcp",
+    "KUBERNETES_PORT_443_TCP_PORT": "443", "KUBERNETES_PORT_443_TCP_ADDR": KUBERNETES_SERVICE_IP,
+}
+
+
 def resolve_env(pod: dict[str, Any], container: dict[str, Any], *, lookup: Lookup,
                 pod_ip: str | None, host_ip: str | None) -> list[str]:
-    """``NAME=value`` strings in Kubernetes' order: ``envFrom`` first, then ``env`` (which wins)."""
+    """``NAME=value`` strings in Kubernetes' order: the API server's Service variables, ``envFrom``,
+    then ``env`` (later ones win)."""
     ns = (pod.get("metadata") or {}).get("namespace", "default")
-    env: dict[str, str] = {}
+    env: dict[str, str] = dict(MASTER_SERVICE_ENV)
     for env_from in container.get("envFrom") or []:
         prefix = env_from.get("prefix", "")
         for key, resource, kind in (("configMapRef", "configmaps", "configmap"), ("secretRef", "secrets", "secret")):

@@ -251,6 +251,34 @@ class Volumes(KubeletBase):
                 raise MountError(name, f"{e.strerror or e}: {e.filename or ''}".rstrip(": ")) from e
         return volumes
 
+    async def _service_account_token(self, pod: dict[str, Any], source: dict[str, Any]) -> str:
+        """A token bound to this pod (TokenRequest through the API), asked again at 80 % of its life,
+        as the kubelet's token manager does; the volume is rewritten on the pod's next sync."""
+        import time
+
+        meta, spec = pod.get("metadata") or {}, pod.get("spec") or {}
+        sa = spec.get("serviceAccountName") or "default"
+        audience = source.get("audience") or ""
+        key = (meta.get("uid", ""), sa, audience, int(source.get("expirationSeconds") or 3607))
+        cache: dict[Any, tuple[str, float, float]] = self.__dict__.setdefault("_tokens", {})
+        hit = cache.get(key)
+        now = time.time()
+        if hit is not None and now < hit[2]:
+            return hit[0]
+        body: dict[str, Any] = {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest",
+                                "spec": {"expirationSeconds": key[3],
+                                         "boundObjectRef": {"kind": "Pod", "apiVersion": "v1",
+                                                            "name": meta.get("name"), "uid": meta.get("uid")}}}
+        if audience:
+            body["spec"]["audiences"] = [audience]
+        try:
+            answer = await self._client.create_token(meta.get("namespace", "default"), sa, body)
+        except NotFound as e:
+            raise ConfigError(f'serviceaccount "{sa}" not found') from e
+        token = answer["status"]["token"]
+        cache[key] = (token, now + key[3], now + key[3] * 0.8)
+        return token
+
     async def _get_object(self, resource: str, name: str, namespace: str | None) -> dict[str, Any] | None:
         try:
             return await self._client.get(resource, name, namespace=namespace)
@@ -295,6 +323,9 @@ class Volumes(KubeletBase):
                 elif "downwardAPI" in src:
                     payload.update(downward_payload(pod, (src["downwardAPI"] or {}).get("items") or [],
                                                     default_mode))
+                elif "serviceAccountToken" in src:
+                    token = await self._service_account_token(pod, src["serviceAccountToken"] or {})
+                    payload[(src["serviceAccountToken"] or {}).get("path", "token")] = (token.encode(), default_mode)
             await self._docker(write_atomic, here, payload)
             return HostVolume(here, read_only=True)
         # emptyDir (also the default when no source is given)

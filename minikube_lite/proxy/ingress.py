@@ -151,7 +151,7 @@ def _expand(template: str, m: re.Match[str]) -> str:
 
 
 class IngressController:
-    def __init__(self, client: Client, *, port: int = 80, bind_host: str = "0.0.0.0",
+    def __init__(self, client: Client, *, port: int = 80, bind_host: str | list[str] = "0.0.0.0",
                  address: str = "127.0.0.1") -> None:
         self.client = client
         self.wanted_port = port

@@ -68,16 +68,18 @@ class Chains:
         digest = hashlib.sha256(f"{rule.name}/{rule.protocol}".encode()).hexdigest()[:8].upper()
         return f"{self.prefix}-SVC-{digest}"
 
-    def jumps(self, bridge: str) -> list[tuple[str, str, list[str]]]:
+    def jumps(self, bridge: str, *, external: bool = True) -> list[tuple[str, str, list[str]]]:
         """(table, built-in chain, match + target) for every jump this cluster adds.
 
         Several clusters may run on one host, each with the same ``kubernetes`` cluster IP: in
         PREROUTING, cluster IPs apply only to packets from this cluster's bridge (its pods); from
-        elsewhere only the host ports do. Host processes (OUTPUT) get the first cluster's.
+        elsewhere only the host ports do, and only when they are exposed (``external``:
+        ``--listen-address 0.0.0.0``); by default they serve this machine and its pods alone.
+        Host processes (OUTPUT) get the first cluster's.
         """
-        return [("nat", "PREROUTING", ["-i", bridge, "-j", self.services]),
-                ("nat", "PREROUTING", ["!", "-i", bridge, "-m", "addrtype", "--dst-type", "LOCAL",
-                                       "-j", self.nodeports]),
+        outside = [("nat", "PREROUTING", ["!", "-i", bridge, "-m", "addrtype", "--dst-type", "LOCAL",
+                                          "-j", self.nodeports])] if external else []
+        return [("nat", "PREROUTING", ["-i", bridge, "-j", self.services]), *outside,
                 ("nat", "OUTPUT", ["-j", self.services]),
                 ("nat", "POSTROUTING", ["-j", self.postrouting]), ("filter", "INPUT", ["-j", self.reject]),
                 ("filter", "FORWARD", ["-j", self.forward])]
@@ -154,8 +156,9 @@ def available() -> bool:
 class IPTables:
     """Applies and removes one cluster's chains."""
 
-    def __init__(self, cluster_id: str) -> None:
+    def __init__(self, cluster_id: str, *, external: bool = False) -> None:
         self.chains = Chains(cluster_id)
+        self.external = external
 
     async def our_chains(self) -> set[str]:
         found: set[str] = set()
@@ -178,7 +181,7 @@ class IPTables:
         await self._ensure_jumps(bridge)
 
     async def _ensure_jumps(self, bridge: str) -> None:
-        for table, builtin, rule in reversed(self.chains.jumps(bridge)):
+        for table, builtin, rule in reversed(self.chains.jumps(bridge, external=self.external)):
             spec = ["-m", "comment", "--comment", self.chains.comment, *rule]
             code, _ = await _run("iptables", "-w", "-t", table, "-C", builtin, *spec)
             if code != 0:

@@ -84,7 +84,7 @@ def _now() -> str:
 
 class ServiceProxy:
     def __init__(self, client: Client, *, cluster_id: str, network_name: str, network_label: str,
-                 mode: str = "auto", lb_address: str = "127.0.0.1", bind_host: str = "0.0.0.0",
+                 mode: str = "auto", lb_address: str = "127.0.0.1", listen_address: str = "",
                  dns_ip: str | None = DNS_SERVICE_IP) -> None:
         self.client = client
         self.cluster_id = cluster_id
@@ -92,11 +92,14 @@ class ServiceProxy:
         self.network_label = network_label
         self.mode = ("iptables" if iptables.available() else "userspace") if mode == "auto" else mode
         self.lb_address = lb_address
-        self.bind_host = bind_host
+        # "" (the default): host ports on loopback and the node's bridge address, this machine only;
+        # "0.0.0.0" (start --listen-address): every address, reachable from the network.
+        self.listen_address = listen_address
+        self.bind_host: str | tuple[str, ...] = listen_address or "127.0.0.1"
         self.dns_ip = dns_ip
         self.bridge: str | None = None
         self.gateway: str | None = None
-        self.ipt = iptables.IPTables(cluster_id)
+        self.ipt = iptables.IPTables(cluster_id, external=bool(listen_address))
         self.services = Informer(client, "services")
         self.endpoints = Informer(client, "endpoints")
         self.holders: dict[tuple[int, str], tuple[str, Holder]] = {}  # (port, proto) -> (service key, holder)
@@ -110,6 +113,8 @@ class ServiceProxy:
     async def run(self) -> None:
         self.bridge, self.gateway = await asyncio.to_thread(
             hostnet.ensure_network, self.network_name, self.cluster_id, self.network_label)
+        if not self.listen_address and self.gateway:
+            self.bind_host = ("127.0.0.1", self.gateway)
         if self.mode == "iptables":
             await self.ipt.remove()  # leftovers of a daemon that was killed
         hostnet.set_route_localnet(self.bridge, True)

@@ -27,30 +27,38 @@ Picker = Callable[[], list[tuple[str, int]]]
 
 
 class Holder:
-    """One bound host port (TCP: listening and forwarding; UDP: bound only)."""
+    """One bound host port (TCP: listening and forwarding; UDP: bound only), on one address or several
+    (loopback and the node's bridge address by default: see ``--listen-address``)."""
 
-    def __init__(self, host: str, port: int, protocol: str, picker: Picker) -> None:
-        self.host = host
+    def __init__(self, host: str | tuple[str, ...], port: int, protocol: str, picker: Picker) -> None:
+        self.hosts = (host,) if isinstance(host, str) else tuple(host)
+        self.host = self.hosts[0]
         self.port = port
         self.protocol = protocol
         self.picker = picker
         self._server: asyncio.base_events.Server | None = None
         self._udp: socket.socket | None = None
+        self._more: list[socket.socket] = []
         self._counter = itertools.count()
 
     async def open(self) -> None:
         """Bind the port; raises OSError (EADDRINUSE ...) when another program holds it."""
         if self.protocol == "TCP":
-            self._server = await asyncio.start_server(self._handle, host=self.host, port=self.port,
+            self._server = await asyncio.start_server(self._handle, host=list(self.hosts), port=self.port,
                                                       reuse_address=True, limit=_BUF)
         else:
-            sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM if self.protocol == "UDP" else socket.SOCK_STREAM)
+            socks: list[socket.socket] = []
             try:
-                sock.bind((self.host, self.port))
+                for host in self.hosts:
+                    sock = socket.socket(socket.AF_INET,
+                                         socket.SOCK_DGRAM if self.protocol == "UDP" else socket.SOCK_STREAM)
+                    socks.append(sock)
+                    sock.bind((host, self.port))
             except OSError:
-                sock.close()
+                for sock in socks:
+                    sock.close()
                 raise
-            self._udp = sock
+            self._udp, self._more = socks[0], socks[1:]
 
     async def close(self) -> None:
         if self._server is not None:
@@ -61,6 +69,9 @@ class Holder:
         if self._udp is not None:
             self._udp.close()
             self._udp = None
+        for sock in self._more:
+            sock.close()
+        self._more = []
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         endpoints = self.picker()

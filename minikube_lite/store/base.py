@@ -32,6 +32,14 @@ class RevisionMismatch(StoreError):
     """The key was written since the revision the caller expected."""
 
 
+class StoreFull(StoreError):
+    """A write the disk had no room for; nothing of it was kept (the transaction rolled back)."""
+
+
+class StoreDamaged(StoreError):
+    """The store's file is not a sound database: the daemon refuses to start on it."""
+
+
 class Compacted(StoreError):
     """A watch asked for a revision older than the window of events kept in memory."""
 

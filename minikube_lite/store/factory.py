@@ -23,9 +23,16 @@ def etcd_config(settings: Settings) -> Any:
 def open_store(settings: Settings) -> Any:
     """The store of the cluster ``settings`` describes (etcd is imported only when used)."""
     if settings.store in ("", "sqlite"):
-        from .sqlite import SQLiteStore
+        import os
 
-        return SQLiteStore(settings.db_path)
+        from .sqlite import SYNCHRONOUS, SQLiteStore
+
+        # MINIKUBE_LITE_STORE_SYNC=FULL: every acknowledged write survives a power cut too, at the
+        # cost of an fsync per write (docs/supported.md, durability)
+        sync = os.environ.get("MINIKUBE_LITE_STORE_SYNC", "").upper() or SYNCHRONOUS
+        if sync not in ("NORMAL", "FULL"):
+            raise ValueError(f"MINIKUBE_LITE_STORE_SYNC must be NORMAL or FULL, not {sync!r}")
+        return SQLiteStore(settings.db_path, synchronous=sync)
     if not is_etcd(settings.store):
         raise ValueError(f"unknown store {settings.store!r}: use sqlite or etcd://HOST:PORT[,HOST:PORT...]")
     from .etcd import EtcdStore

@@ -14,13 +14,14 @@ empty at the stored revision: a client resuming from an older revision gets ``Co
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-from .base import Compacted, Entry, Event, KeyExists, KeyNotFound, RevisionMismatch
+from .base import Compacted, Entry, Event, KeyExists, KeyNotFound, RevisionMismatch, StoreDamaged, StoreFull
 from .window import EventWindow
 
 _SCHEMA = """
@@ -33,14 +34,31 @@ CREATE TABLE IF NOT EXISTS kv (
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 """
 
+# See docs/supported.md (durability): NORMAL in WAL mode never corrupts the store; a power cut
+# (not a crash of the daemon) can lose the last writes acknowledged before it.
+SYNCHRONOUS = "NORMAL"
+
 
 class SQLiteStore:
-    def __init__(self, path: Path | str, *, window: int = 20_000, window_seconds: float = 300.0) -> None:
-        self._db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(_SCHEMA)
-        row = self._db.execute("SELECT value FROM meta WHERE name='revision'").fetchone()
+    def __init__(self, path: Path | str, *, window: int = 20_000, window_seconds: float = 300.0,
+                 synchronous: str = SYNCHRONOUS) -> None:
+        self.path = Path(path)
+        try:
+            self._db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute(f"PRAGMA synchronous={synchronous}")
+            self._db.executescript(_SCHEMA)
+            # A damaged file is found now, not as garbage served later: quick_check reads every
+            # page (a few ms for a cluster's store).
+            problems = [r[0] for r in self._db.execute("PRAGMA quick_check").fetchall()]
+            if problems != ["ok"]:
+                raise sqlite3.DatabaseError("; ".join(problems[:3]))
+            row = self._db.execute("SELECT value FROM meta WHERE name='revision'").fetchone()
+        except sqlite3.DatabaseError as exc:
+            raise StoreDamaged(
+                f"the store {path} is damaged ({exc}). Nothing was changed. Restore it from a copy, or "
+                f"move it aside to start an empty cluster: mv {path} {path}.damaged (then start again; "
+                f"the containers of the old cluster can be removed with: minikube-lite delete)") from None
         self._rev: int = row[0] if row else 1
         self._window = EventWindow(self._rev, window=window, window_seconds=window_seconds)
 
@@ -80,13 +98,19 @@ class SQLiteStore:
     def _commit(self, sql: str, args: tuple[Any, ...]) -> int:
         rev = self._rev + 1
         cur = self._db.cursor()
-        cur.execute("BEGIN IMMEDIATE")
         try:
+            cur.execute("BEGIN IMMEDIATE")
             cur.execute(sql, tuple(rev if a is _REV else a for a in args))
             cur.execute("INSERT OR REPLACE INTO meta(name, value) VALUES('revision', ?)", (rev,))
             cur.execute("COMMIT")
-        except BaseException:
-            cur.execute("ROLLBACK")
+        except BaseException as exc:
+            if self._db.in_transaction:
+                with contextlib.suppress(sqlite3.Error):
+                    cur.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.OperationalError) and _is_disk_full(exc):
+                raise StoreFull(f"the store {self.path} could not be written ({exc}): the disk is full (or "
+                                f"failing). Free some space on {self.path.parent}; writes succeed again as "
+                                f"soon as there is room, nothing already stored is affected") from None
             raise
         self._rev = rev
         return rev
@@ -159,6 +183,12 @@ class SQLiteStore:
     def close(self) -> None:
         self._window.close()
         self._db.close()
+
+
+def _is_disk_full(exc: sqlite3.OperationalError) -> bool:
+    code = getattr(exc, "sqlite_errorcode", None)
+    return code == sqlite3.SQLITE_FULL or (code is not None and code & 0xFF == sqlite3.SQLITE_IOERR) or \
+        "full" in str(exc) or "disk I/O" in str(exc)
 
 
 class _RevMarker:

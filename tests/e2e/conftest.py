@@ -3,7 +3,11 @@
 The session starts ``minikube-lite start`` with its own state folder, port and kubeconfig
 (never the user's ``~/.kube/config``) and kubectl's discovery cache in a temporary folder,
 then deletes the cluster at the end. Tests drive it with the real ``kubectl`` (the
-dispatcher, and the exact 1.27 … 1.33 binaries beside it), plain HTTP and the Docker engine.
+dispatcher, and the exact 1.27 … 1.33 binaries beside it), HTTP and the Docker engine.
+
+The API is HTTPS with client certificates: ``Cluster.http()`` trusts the cluster CA and
+presents the admin certificate ``start`` made, as kubectl does with the kubeconfig;
+``Cluster.anonymous()`` connects with the CA only (no credentials).
 """
 
 from __future__ import annotations
@@ -89,8 +93,31 @@ class Cluster:
                                  f"{proc.stderr}")
         return proc
 
-    def http(self) -> httpx.Client:
-        return httpx.Client(base_url=self.url, timeout=10)
+    @property
+    def ca_file(self) -> str:
+        return str(self.settings.certs_dir / "ca.crt")
+
+    def ssl_context(self) -> Any:
+        """Trusts the cluster CA and presents the admin client certificate."""
+        from minikube_lite.auth.pki import client_context
+
+        if "_ssl" not in self.__dict__:
+            self.__dict__["_ssl"] = client_context(self.settings.state_dir)
+        return self.__dict__["_ssl"]
+
+    @property
+    def token(self) -> str:
+        from minikube_lite.auth.pki import admin_token
+
+        return admin_token(self.settings.state_dir)
+
+    def http(self, **kwargs: Any) -> httpx.Client:
+        kwargs.setdefault("timeout", 10)
+        return httpx.Client(base_url=self.url, verify=self.ssl_context(), **kwargs)
+
+    def anonymous(self, **kwargs: Any) -> httpx.Client:
+        kwargs.setdefault("timeout", 10)
+        return httpx.Client(base_url=self.url, verify=self.ca_file, **kwargs)
 
     def get(self, path: str) -> Any:
         try:
@@ -124,15 +151,17 @@ def pod_running(cluster: Cluster, name: str, restarts: int | None = None) -> boo
 
 
 @contextlib.contextmanager
-def running_cluster(root: Path, *start_args: str) -> Iterator[Cluster]:
+def running_cluster(root: Path, *start_args: str, extra_env: dict[str, str] | None = None) -> Iterator[Cluster]:
     """A cluster of its own in ``root``: started with the real CLI (and ``start_args``, e.g.
-    ``--store etcd://...``), deleted afterwards."""
+    ``--store etcd://...``; ``extra_env`` added to its environment, e.g. the daemon's knobs or
+    ``DOCKER_HOST``), deleted afterwards."""
     from minikube_lite.images import ensure_images
 
     ensure_images()
     settings = Settings(state_dir=(root / "state").resolve(), port=free_port())
     env = {k: v for k, v in os.environ.items() if k != "MINIKUBE_LITE_HOME"}
     env.update(KUBECONFIG=str(root / "kubeconfig"), KUBECACHEDIR=str(root / "kubecache"), HOME=str(root / "home"))
+    env.update(extra_env or {})
     (root / "home").mkdir(exist_ok=True)
     c = Cluster(settings, root / "kubeconfig", root / "kubecache", env)
     c.cli("start", "--port", str(settings.port), *start_args)

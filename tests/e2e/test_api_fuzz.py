@@ -156,7 +156,7 @@ def test_delete_options(api: TestClient, body: Any, ctype: str, query: dict[str,
 
 
 def test_live_daemon_survives_oversized_and_garbage(cluster: Cluster) -> None:
-    with httpx.Client(base_url=cluster.url, timeout=30) as c:
+    with cluster.http(timeout=30) as c:
         big = b"{" + b" " * (MAX_BODY + 10) + b"}"
         r = c.post(PODS, content=big, headers={"Content-Type": "application/json"})
         assert r.status_code == 413 and r.json()["reason"] == "RequestEntityTooLarge"

@@ -62,12 +62,16 @@ def test_life_cycle_messages(env: dict[str, str], tmp_path: Path) -> None:
             return cli(env, "status", *sd)
 
         st = wait_for(lambda: (s := status()).returncode == 0 and s, timeout=30, what="status all Running")
+        node_ip = cli(env, "ip", *sd).stdout.strip()
         assert st.stdout.splitlines() == ["minikube-lite", "type: Control Plane", "host: Running",
-                                          "kubelet: Running", "apiserver: Running", "kubeconfig: Configured"]
+                                          "kubelet: Running", "apiserver: Running", "kubeconfig: Configured",
+                                          f"apiserver address: https://127.0.0.1:{port} (this machine only)",
+                                          f"service ports: 127.0.0.1, {node_ip} (this machine only)"]
 
         url = cli(env, "dashboard", "--url", *sd).stdout.strip()
-        assert url == f"http://127.0.0.1:{port}/dashboard/"
-        page = httpx.get(url, timeout=10)
+        token = cli(env, "token", *sd).stdout.strip()
+        assert url == f"https://127.0.0.1:{port}/dashboard/#token={token}"
+        page = httpx.get(url, timeout=10, verify=str(tmp_path / "state" / "certs" / "ca.crt"))
         assert page.status_code == 200 and "minikube-lite dashboard" in page.text
 
         logs = cli(env, "logs", *sd)

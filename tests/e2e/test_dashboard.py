@@ -27,9 +27,18 @@ from websockets.sync.client import connect
 from .conftest import Cluster, pod_running, wait_for
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+FLAGS = ["--headless", "--no-sandbox", "--ignore-certificate-errors", "--disable-gpu", "--disable-background-networking",
          "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage",
          "--remote-debugging-port=0", "--window-size=1280,1000"]
+
+
+_opened = iter(range(1_000_000))
+
+
+def dashboard_url(cluster: Cluster) -> str:
+    """The page with the cluster's token, as ``minikube-lite dashboard`` opens it (a fresh query each
+    time: the same page again with only the #fragment would not load anew)."""
+    return f"{cluster.url}/dashboard/?n={next(_opened)}#token={cluster.token}"
 
 
 class Browser:
@@ -150,7 +159,7 @@ def test_kill_shows_red_then_green_with_restart(cluster: Cluster, browser: Brows
     cluster.kubectl("apply", "-f", "-", input=POD)
     try:
         wait_for(lambda: pod_running(cluster, "dash-pod", 0), timeout=60, what="dash-pod Running")
-        browser.open(f"{cluster.url}/dashboard/")
+        browser.open(dashboard_url(cluster))
         wait_for(lambda: browser.eval("document.getElementById('conn').textContent").endswith("live"),
                  timeout=15, what="the page's watch streams")
         first = wait_for(lambda: (r := row(browser)) and r["state"] == "ok" and r, timeout=15,
@@ -186,7 +195,7 @@ def test_kill_shows_red_then_green_with_restart(cluster: Cluster, browser: Brows
 
 
 def test_sections_follow_discovery(cluster: Cluster, browser: Browser) -> None:
-    browser.open(f"{cluster.url}/dashboard/")
+    browser.open(dashboard_url(cluster))
     wait_for(lambda: browser.eval("document.getElementById('conn').textContent").endswith("live"),
              timeout=15, what="the page's watch streams")
     served: set[str] = set()
@@ -221,7 +230,7 @@ spec:
 """
     cluster.kubectl("apply", "-f", "-", input=manifest)
     try:
-        browser.open(f"{cluster.url}/dashboard/")
+        browser.open(dashboard_url(cluster))
         card = "document.querySelector('.workload[data-key=\"default/dash-deploy\"]')"
 
         def shown(desired: int, ready: int) -> bool:

@@ -129,10 +129,10 @@ def test_v4_subprotocol_and_status_on_channel_3(cluster: Cluster, exec_pod: str)
     from websockets.exceptions import ConnectionClosed
     from websockets.sync.client import connect
 
-    url = (cluster.url.replace("http://", "ws://") + f"/api/v1/namespaces/default/pods/{exec_pod}/exec"
+    url = (cluster.url.replace("https://", "wss://") + f"/api/v1/namespaces/default/pods/{exec_pod}/exec"
            "?command=sh&command=-c&command=echo%20hi%3B%20exit%205&container=main&stdout=true&stderr=true")
     frames: list[bytes] = []
-    with connect(url, subprotocols=["v4.channel.k8s.io"]) as ws:  # type: ignore[list-item]
+    with connect(url, subprotocols=["v4.channel.k8s.io"], ssl=cluster.ssl_context()) as ws:  # type: ignore[list-item]
         assert ws.subprotocol == "v4.channel.k8s.io"
         with contextlib.suppress(ConnectionClosed):  # the server closes after the status
             while True:

@@ -62,8 +62,14 @@ def test_apply_create_replace_patch(cluster: Cluster, ns: str, tmp_path: Path) -
     assert k("create", "-n", ns, "-f", _write(tmp_path, "b.yaml", _pod_yaml("b"))).stdout.strip() == "pod/b created"
     err = k("create", "-n", ns, "-f", str(tmp_path / "b.yaml"), check=False)
     assert err.returncode == 1 and 'pods "b" already exists' in err.stderr
-    replaced = _write(tmp_path, "b2.yaml", _pod_yaml("b", image="minikube-lite/multi-client:1.0"))
+    # replace the pod as it is served (with the kube-api-access volume admission added: replacing it
+    # from the bare file is refused, "pod updates may not change fields ...", as in Kubernetes)
+    live = json.loads(k("get", "pod", "b", "-n", ns, "-o", "json").stdout)
+    live["spec"]["containers"][0]["image"] = "minikube-lite/multi-client:1.0"
+    replaced = _write(tmp_path, "b2.json", json.dumps(live))
     assert k("replace", "-n", ns, "-f", replaced).stdout.strip() == "pod/b replaced"
+    bare = k("replace", "-n", ns, "-f", _write(tmp_path, "b3.yaml", _pod_yaml("b")), check=False)
+    assert bare.returncode == 1 and "pod updates may not change fields" in bare.stderr
     assert k("get", "pod", "b", "-n", ns, "-o", "jsonpath={.spec.containers[0].image}").stdout == \
         "minikube-lite/multi-client:1.0"
 

@@ -85,7 +85,8 @@ def test_configmaps_and_secrets(core: client.CoreV1Api) -> None:
     assert [s.metadata.name for s in core.list_namespaced_secret(NS).items] == ["py-secret"]
     core.delete_namespaced_config_map("py-cm", NS)
     core.delete_namespaced_secret("py-secret", NS)
-    assert core.list_namespaced_config_map(NS).items == []
+    # what is left is the cluster CA every namespace gets, as in Kubernetes
+    assert [c.metadata.name for c in core.list_namespaced_config_map(NS).items] == ["kube-root-ca.crt"]
 
 
 def test_server_side_apply_and_conflict(core: client.CoreV1Api) -> None:

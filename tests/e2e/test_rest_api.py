@@ -45,3 +45,36 @@ spec:
             assert c.delete(f"/api/v1/namespaces/default/{kind}/{name}").status_code == 200
         wait_for(lambda: cluster.pod("rest-pod") is None, timeout=40, what="rest-pod gone")
         assert cluster.containers("rest-pod", all=True) == []
+
+
+def _varint(n: int) -> bytes:
+    out = b""
+    while True:
+        b, n = n & 0x7F, n >> 7
+        out += bytes([b | (0x80 if n else 0)])
+        if not n:
+            return out
+
+
+def _ld(num: int, data: bytes) -> bytes:
+    return _varint(num << 3 | 2) + _varint(len(data)) + data
+
+
+def test_delete_with_a_protobuf_delete_options_body(cluster: Cluster) -> None:
+    """client-go (helm uninstall) sends DELETE with a protobuf DeleteOptions body: dryRun is
+    honoured, then a propagationPolicy + gracePeriodSeconds 0 delete goes through."""
+    cluster.kubectl("create", "configmap", "pb-delete", "--from-literal=a=b")
+    path = "/api/v1/namespaces/default/configmaps/pb-delete"
+    headers = {"Content-Type": "application/vnd.kubernetes.protobuf"}
+
+    def body(raw: bytes) -> bytes:
+        return b"k8s\x00" + _ld(1, _ld(1, b"v1") + _ld(2, b"DeleteOptions")) + _ld(2, raw)
+
+    with cluster.http() as c:
+        r = c.request("DELETE", path, content=body(_ld(5, b"All")), headers=headers)
+        assert r.status_code == 200, r.text
+        assert c.get(path).status_code == 200  # dry run: still there
+        r = c.request("DELETE", path, content=body(_varint(1 << 3) + _varint(0) + _ld(4, b"Background")),
+                      headers=headers)
+        assert r.status_code == 200, r.text
+        assert c.get(path).status_code == 404

@@ -100,7 +100,7 @@ def _watch_pod_states(cluster: Cluster, name: str) -> list[tuple[str, bool, int]
     def run() -> None:
         url = f"{cluster.url}/api/v1/namespaces/default/pods"
         params = {"watch": "true", "fieldSelector": f"metadata.name={name}", "timeoutSeconds": "10"}
-        with httpx.stream("GET", url, params=params, timeout=15) as r:
+        with httpx.stream("GET", url, params=params, timeout=15, verify=cluster.ssl_context()) as r:
             for line in r.iter_lines():
                 started.set()
                 for cs in json.loads(line)["object"].get("status", {}).get("containerStatuses") or []:

@@ -60,6 +60,14 @@ class H(BaseHTTPRequestHandler):
         pass
 
 srv = ThreadingHTTPServer((a.host, a.port), H)
+import ssl
+from pathlib import Path
+from minikube_lite.auth import pki
+pki.ensure_serving(Path(a.state_dir))  # HTTPS with the cluster's certificate, as the daemon
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+paths = pki.paths(Path(a.state_dir))
+ctx.load_cert_chain(str(paths.server_crt), str(paths.server_key))
+srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
 if a.ignore_term:
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
 else:
@@ -112,7 +120,7 @@ def test_start_status_ip_stop_cycle(env: dict[str, object]) -> None:
     result = run("start", "--state-dir", state, "--port", str(port))
     assert result.exit_code == 0, result.output
     assert "😄  minikube-lite v0.1.0" in result.output
-    assert f"🚀  Starting API server on http://127.0.0.1:{port} ..." in result.output
+    assert f"🚀  Starting API server on https://127.0.0.1:{port} ..." in result.output
     assert ('🏄  Done! kubectl is now configured to use "minikube-lite" cluster and "default" namespace by default'
             in result.output)
     settings = Settings.load(Path(state).resolve())
@@ -122,9 +130,9 @@ def test_start_status_ip_stop_cycle(env: dict[str, object]) -> None:
 
     kc = yaml.safe_load(Path(str(env["kc"])).read_text())
     assert kc["current-context"] == "minikube-lite"
-    assert kc["clusters"][0]["cluster"]["server"] == f"http://127.0.0.1:{port}"
+    assert kc["clusters"][0]["cluster"]["server"] == f"https://127.0.0.1:{port}"
     standalone = json.loads((Path(state) / "kubeconfig").read_text())
-    assert standalone["clusters"][0]["cluster"]["server"] == f"http://127.0.0.1:{port}"
+    assert standalone["clusters"][0]["cluster"]["server"] == f"https://127.0.0.1:{port}"
 
     again = run("start", "--state-dir", state)
     assert again.exit_code == 0
@@ -240,7 +248,7 @@ def test_daemon_crash_shows_log(env: dict[str, object]) -> None:
 
 def test_daemon_never_ready_times_out(env: dict[str, object], monkeypatch: pytest.MonkeyPatch) -> None:
     env["extra"].append("--not-ready")  # type: ignore[attr-defined]
-    monkeypatch.setattr(cli_main, "READY_TIMEOUT", 0.8)
+    monkeypatch.setattr(cli_main, "READY_TIMEOUT", 3.0)  # the stub makes its certificate first
     result = run("start", "--state-dir", str(env["state"]), "--port", str(env["port"]))
     assert result.exit_code == 1
     assert "did not answer within" in result.output

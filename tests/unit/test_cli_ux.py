@@ -69,10 +69,14 @@ def test_dashboard_url_and_no_display(monkeypatch: pytest.MonkeyPatch, tmp_path:
     monkeypatch.delenv("DISPLAY", raising=False)
     monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
     state = str(tmp_path / "s")
+    from minikube_lite.auth import pki
+
+    pki.ensure_client(tmp_path / "s")
+    url = f"https://127.0.0.1:8443/dashboard/#token={pki.admin_token(tmp_path / 's')}"
     result = run("dashboard", "--url", "--state-dir", state)
-    assert result.output == "http://127.0.0.1:8080/dashboard/\n"
+    assert result.output == url + "\n"
     result = run("dashboard", "--state-dir", state)
-    assert "open http://127.0.0.1:8080/dashboard/ in a browser" in result.output
+    assert f"open {url} in a browser" in result.output
 
 
 def test_dashboard_not_served_is_an_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -36,7 +36,7 @@ def kc(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def settings(tmp_path: Path, port: int = 18080) -> Settings:
-    return Settings(state_dir=tmp_path / "state", port=port)
+    return Settings(state_dir=tmp_path / "state", port=port, secure=False)
 
 
 def test_path_is_first_entry_of_kubeconfig(kc: Path) -> None:
@@ -136,3 +136,20 @@ def test_render_is_a_standalone_config(tmp_path: Path) -> None:
     data = kubeconfig.render(settings(tmp_path, port=1234))
     assert data["current-context"] == "minikube-lite"
     assert data["clusters"][0]["cluster"]["server"] == "http://127.0.0.1:1234"
+
+
+def test_secure_cluster_embeds_ca_and_admin_certificate(tmp_path: Path) -> None:
+    import base64
+
+    from minikube_lite.auth import pki
+
+    settings = Settings(state_dir=tmp_path / "state", port=8443)
+    paths = pki.ensure_client(settings.state_dir)
+    data = kubeconfig.render(settings)
+    cluster = data["clusters"][0]["cluster"]
+    assert cluster["server"] == "https://127.0.0.1:8443"
+    assert base64.b64decode(cluster["certificate-authority-data"]) == paths.ca_crt.read_bytes()
+    user = data["users"][0]["user"]
+    assert base64.b64decode(user["client-certificate-data"]) == paths.client_crt.read_bytes()
+    assert base64.b64decode(user["client-key-data"]) == paths.client_key.read_bytes()
+    assert paths.client_key.stat().st_mode & 0o777 == 0o600 and paths.dir.stat().st_mode & 0o777 == 0o700

@@ -11,6 +11,7 @@ import pytest
 
 from minikube_lite.kubelet.pause import pause_executable, pause_tar
 from minikube_lite.kubelet.spec import (
+    MASTER_SERVICE_ENV,
     ConfigError,
     app_container_args,
     host_resources,
@@ -62,6 +63,8 @@ def test_env_values_field_refs_and_expansion() -> None:
         {"name": "HOST", "valueFrom": {"fieldRef": {"fieldPath": "status.hostIP"}}},
     ]}
     env = resolve_env(POD, container, lookup=lookup_from({}), pod_ip="10.1.0.2", host_ip="10.1.0.1")
+    master, env = env[:len(MASTER_SERVICE_ENV)], env[len(MASTER_SERVICE_ENV):]
+    assert master[0] == "KUBERNETES_SERVICE_HOST=10.96.0.1" and "KUBERNETES_SERVICE_PORT=443" in master
     assert env == ["A=1", "B=1-two-$(A)", "NAME=web", "NS=shop", "UID=u-1", "APP=web", "NODE=node-1",
                    "IP=10.1.0.2", "HOST=10.1.0.1"]
 
@@ -75,7 +78,7 @@ def test_env_from_config_maps_and_secrets() -> None:
                          {"name": "OPT", "valueFrom": {"configMapKeyRef": {"name": "nope", "key": "x",
                                                                           "optional": True}}}]}
     assert referenced_objects(container) == {("configmaps", "cfg"), ("secrets", "pw"), ("configmaps", "nope")}
-    env = resolve_env(POD, container, lookup=lookup_from(objects), pod_ip=None, host_ip=None)
+    env = resolve_env(POD, container, lookup=lookup_from(objects), pod_ip=None, host_ip=None)[len(MASTER_SERVICE_ENV):]
     assert env == ["CFG_MODE=prod", "CFG_LEVEL=3", "PASSWORD=s3cret", "MODE=prod"]
 
 

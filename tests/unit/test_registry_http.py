@@ -172,3 +172,34 @@ def test_generate_name_and_dry_run(client: TestClient) -> None:
     assert client.delete(f"{PODS}?dryRun=All").status_code == 200
     assert len(client.get(PODS).json()["items"]) == 2
     assert client.post(f"{PODS}?dryRun=Some", json=_pod("x")).status_code == 400
+
+
+def test_status_fields_in_kube_apiservers_order(client: TestClient) -> None:
+    client.post(PODS, json=_pod("dup"))
+    r = client.post(PODS, json=_pod("dup"))
+    assert r.status_code == 409
+    assert list(r.json()) == ["kind", "apiVersion", "metadata", "status", "message", "reason", "details", "code"]
+    assert r.text.startswith('{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure",')
+    assert r.text.endswith(',"code":409}')
+
+
+def test_not_found_answers_as_kube_apiserver(client: TestClient) -> None:
+    # a served resource, a missing object: the resource and group in the details
+    r = client.get("/apis/apps/v1/namespaces/default/deployments/x")
+    assert r.status_code == 404
+    assert r.json()["details"] == {"name": "x", "group": "apps", "kind": "deployments"}
+    # an unknown resource under a served group-version: go-restful's 404 as a Status, no kind
+    for path in ("/apis/apps/v1/namespaces/default/foos/x", "/apis/apps/v1/foos",
+                 "/api/v1/namespaces/default/pods/x/nosuchsub"):
+        r = client.get(path)
+        assert r.status_code == 404, path
+        assert r.json() == {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+                            "message": "the server could not find the requested resource", "reason": "NotFound",
+                            "details": {"causes": [{"reason": "UnexpectedServerResponse",
+                                                    "message": "404: Page Not Found"}]},
+                            "code": 404}, path
+    # a group-version nobody serves, or no route at all: Go's plain-text 404
+    for path in ("/apis/nosuch.example.com/v1/things", "/api/v2/pods", "/nothing/here"):
+        r = client.get(path)
+        assert (r.status_code, r.text) == (404, "404 page not found\n"), path
+        assert r.headers["content-type"].startswith("text/plain")

@@ -54,6 +54,25 @@ def test_zero_replicas_is_kept_and_int_or_string() -> None:
     assert dep["spec"] == {"replicas": 0}
 
 
+def test_delete_options_as_helm_and_kubectl_send_them() -> None:
+    """client-go writes DeleteOptions as protobuf on DELETE (helm uninstall); grace 0 is kept."""
+    for api_version in ("v1", "meta.k8s.io/v1"):
+        raw = (_int(1, 0) + _ld(2, _s(1, "uid-1")) + _s(4, "Background") + _s(5, "All"))
+        opts = decode_object(_envelope(api_version, "DeleteOptions", raw))
+        assert opts == {"apiVersion": api_version, "kind": "DeleteOptions", "gracePeriodSeconds": 0,
+                        "preconditions": {"uid": "uid-1"}, "propagationPolicy": "Background",
+                        "dryRun": ["All"]}
+
+
+def test_every_protobuf_kind_of_the_register_is_decodable() -> None:
+    from minikube_lite.api import register
+    from minikube_lite.apiserver.protobuf_tables import ROOTS
+
+    for r in register.resources():
+        if r.group in ("", "apps"):
+            assert (r.api_version, r.kind) in ROOTS, r.kind
+
+
 @pytest.mark.parametrize("body", [b"", b"k8s\x00\xff", b"nope", MAGIC + _ld(1, _s(1, "v9") + _s(2, "Thing")),
                                   _envelope("v1", "Namespace", b"\x0a\xff\xff\xff\xff\x0f"),
                                   _envelope("v1", "Namespace", b"\x0f")])

@@ -20,6 +20,23 @@ const KINDS = [
   { plural: "events", group: "", version: "v1" },
 ];
 const POLL_MS = 2000;
+
+// The API wants credentials: `minikube-lite dashboard` opens the page with the cluster's token in
+// the URL fragment (never sent to a server); it is kept for this tab and the fragment cleared.
+const TOKEN = (() => {
+  const m = /(?:^|[#&])token=([^&]+)/.exec(window.location.hash);
+  if (m) {
+    sessionStorage.setItem("minikube-lite-token", decodeURIComponent(m[1]));
+    history.replaceState(null, "", window.location.pathname + window.location.search);
+  }
+  return sessionStorage.getItem("minikube-lite-token") || "";
+})();
+
+function apiHeaders() {
+  const h = { Accept: "application/json" };
+  if (TOKEN) h.Authorization = `Bearer ${TOKEN}`;
+  return h;
+}
 const HISTORY_LEN = 12;
 const EVENTS_SHOWN = 40;
 const BAD_REASONS = new Set([
@@ -439,7 +456,7 @@ async function reflect(kind) {
   state.caches[kind.plural] = cache;
   for (;;) {
     try {
-      const resp = await fetch(path, { headers: { Accept: "application/json" } });
+      const resp = await fetch(path, { headers: apiHeaders() });
       if (!resp.ok) throw new Error(`list ${kind.plural}: HTTP ${resp.status}`);
       const list = await resp.json();
       cache.clear();
@@ -471,7 +488,7 @@ async function reflect(kind) {
 
 async function watchOnce(kind, path, rv, cache) {
   const url = `${path}?watch=true&allowWatchBookmarks=true&timeoutSeconds=300&resourceVersion=${encodeURIComponent(rv)}`;
-  const resp = await fetch(url, { headers: { Accept: "application/json" } });
+  const resp = await fetch(url, { headers: apiHeaders() });
   if (resp.status === 410) throw new Gone();
   if (!resp.ok || !resp.body) throw new Error(`watch ${kind.plural}: HTTP ${resp.status}`);
   state.streamsUp.add(kind.plural);
@@ -520,7 +537,7 @@ async function discover() {
   for (const gv of groupVersions) {
     const url = gv.includes("/") ? `/apis/${gv}` : `/api/${gv}`;
     try {
-      const resp = await fetch(url, { headers: { Accept: "application/json" } });
+      const resp = await fetch(url, { headers: apiHeaders() });
       if (!resp.ok) continue;
       const doc = await resp.json();
       for (const r of doc.resources || []) {

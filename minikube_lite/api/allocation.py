@@ -2,7 +2,9 @@
 
 Allocation is computed from the Services already stored (one scan, cheap at this scale),
 so nothing can drift out of step with the store after a crash: an address is in use exactly
-when a stored Service holds it.
+when a stored Service holds it. It lives in ``api/`` beside the Service kind that asks it
+(``services.ServiceStrategy``): a strategy's helper, reading other objects through the
+``StoreView`` the registry passes, so ``api`` never imports ``apiserver``.
 """
 
 from __future__ import annotations
@@ -11,8 +13,8 @@ import ipaddress
 import random
 from typing import Any
 
-from .. import config
-from ..api.errors import Invalid, cause
+from minikube_lite import config
+from minikube_lite.api.errors import Invalid, cause
 
 SERVICE_CIDR = ipaddress.ip_network(config.SERVICE_CIDR)
 KUBERNETES_SERVICE_IP = config.KUBERNETES_SERVICE_IP

@@ -1,0 +1,160 @@
+"""What authentication and authorization cost on the request path, and start -> API ready with TLS.
+
+Run: ``python bench/bench_auth.py [--pods 1000] [--writes 300] [--starts 3]``. Two API servers
+(``python -m minikube_lite.daemon --no-kubelet``) run side by side in one run: one as shipped
+(HTTPS, client certificate, RBAC), one with ``--insecure-no-auth`` (plain HTTP, no
+authentication, no authorization). Each gets the same requests over one keep-alive connection,
+in alternating rounds so machine load hits both alike: pod create, pod merge-patch, list of
+1,000 pods. Then ``minikube-lite start`` is timed on a cluster that already has its
+certificates (the first start makes them), as the user sees it: "API server ready in X s".
+Results go to bench/results/bench_auth.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from benchlib import api_client, free_port, save_results
+
+ROOT = Path(__file__).resolve().parents[1]
+PODS = "/api/v1/namespaces/default/pods"
+
+
+def pod(i: int, tag: str) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": f"{tag}-{i:05d}", "labels": {"app": "bench"}},
+            # no token volume: the two servers then store and list objects of the same size
+            "spec": {"automountServiceAccountToken": False,
+                     "containers": [{"name": "c", "image": "minikube-lite/busybox:1.0"}]}}
+
+
+def timed(fn: Any) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return (time.perf_counter() - t0) * 1000
+
+
+def p50(xs: list[float]) -> float:
+    return statistics.median(xs)
+
+
+class Server:
+    def __init__(self, root: Path, secure: bool) -> None:
+        self.state = root / ("secure" if secure else "open")
+        self.port = free_port()
+        self.url = f"{'https' if secure else 'http'}://127.0.0.1:{self.port}"
+        cmd = [sys.executable, "-m", "minikube_lite.daemon", "--state-dir", str(self.state), "--port",
+               str(self.port), "--no-kubelet", *([] if secure else ["--insecure-no-auth"])]
+        self.proc = subprocess.Popen(cmd, cwd=ROOT, env=dict(os.environ, MINIKUBE_LITE_LOG="WARNING"))
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if (self.state / "certs" / "client.key").exists() or not secure:
+                    self.client = api_client(self.state, self.url, timeout=60)
+                    if self.client.get("/readyz").status_code == 200:
+                        break
+            except Exception:  # noqa: BLE001, S110 - not up yet
+                pass
+            if time.monotonic() > deadline:
+                raise SystemExit(f"{self.url} did not start")
+            time.sleep(0.1)
+
+    def close(self) -> None:
+        self.client.close()
+        self.proc.terminate()
+        self.proc.wait(15)
+        subprocess.run([sys.executable, "-m", "minikube_lite.cli.main", "delete", "--state-dir", str(self.state)],
+                       capture_output=True, check=False, cwd=ROOT)
+
+
+def request_path(args: argparse.Namespace, root: Path) -> dict[str, Any]:
+    servers = {"auth_on": Server(root, True), "auth_off": Server(root, False)}
+    try:
+        time.sleep(3)  # components load and sync
+        out: dict[str, Any] = {}
+        create: dict[str, list[float]] = {k: [] for k in servers}
+        patch: dict[str, list[float]] = {k: [] for k in servers}
+        lists: dict[str, list[float]] = {k: [] for k in servers}
+        batch = 50
+        for start in range(0, args.pods, batch):  # alternate batches between the two servers
+            for name, s in servers.items():
+                c = s.client
+                create[name] += [timed(lambda i=i, c=c: c.post(PODS, json=pod(i, "b")).raise_for_status())
+                                 for i in range(start, min(start + batch, args.pods))]
+        for start in range(0, args.writes, batch):
+            for name, s in servers.items():
+                c = s.client
+                patch[name] += [timed(lambda i=i, c=c: c.patch(
+                    f"{PODS}/b-{i % args.pods:05d}", content=b'{"metadata":{"labels":{"p":"%d"}}}' % i,
+                    headers={"Content-Type": "application/merge-patch+json"}).raise_for_status())
+                    for i in range(start, min(start + batch, args.writes))]
+        for _ in range(args.lists // 5):
+            for name, s in servers.items():
+                c = s.client
+                lists[name] += [timed(lambda c=c: c.get(PODS).raise_for_status()) for _ in range(5)]
+        for name, s in servers.items():
+            assert len(s.client.get(PODS).json()["items"]) == args.pods
+        for figure, data in (("create_p50_ms", create), ("patch_p50_ms", patch), ("list_1000_pods_p50_ms", lists)):
+            on, off = p50(data["auth_on"]), p50(data["auth_off"])
+            out[figure] = {"auth_on": round(on, 2), "auth_off": round(off, 2), "ratio": round(on / off, 3)}
+        return out
+    finally:
+        for s in servers.values():
+            s.close()
+
+
+def start_times(args: argparse.Namespace, root: Path) -> dict[str, Any]:
+    state = root / "cli"
+    env = dict(os.environ, KUBECONFIG=str(root / "kubeconfig"), MINIKUBE_LITE_LOG="WARNING")
+    port = str(free_port())
+
+    def start() -> float:
+        out = subprocess.run([sys.executable, "-m", "minikube_lite.cli.main", "start", "--port", port,
+                              "--state-dir", str(state)], capture_output=True, text=True, env=env, cwd=ROOT,
+                             check=True).stdout
+        m = re.search(r"API server ready in ([0-9.]+)s", out)
+        assert m, out
+        return float(m.group(1))
+
+    def stop() -> None:
+        subprocess.run([sys.executable, "-m", "minikube_lite.cli.main", "stop", "--state-dir", str(state)],
+                       capture_output=True, env=env, cwd=ROOT, check=False)
+
+    try:
+        first = start()
+        stop()
+        later = []
+        for _ in range(args.starts):
+            later.append(start())
+            stop()
+        return {"first_start_s": first, "later_starts_s": later, "later_p50_s": p50(later)}
+    finally:
+        subprocess.run([sys.executable, "-m", "minikube_lite.cli.main", "delete", "--state-dir", str(state)],
+                       capture_output=True, env=env, cwd=ROOT, check=False)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--pods", type=int, default=1000)
+    ap.add_argument("--writes", type=int, default=300)
+    ap.add_argument("--lists", type=int, default=30)
+    ap.add_argument("--starts", type=int, default=3)
+    args = ap.parse_args()
+    results: dict[str, Any] = {"pods": args.pods, "load_average_before": os.getloadavg()[0], "cpus": os.cpu_count()}
+    with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as tmp:
+        results.update(request_path(args, Path(tmp)))
+        results["start_to_api_ready"] = start_times(args, Path(tmp))
+    results["load_average_after"] = os.getloadavg()[0]
+    save_results("bench_auth", results)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,278 @@
+"""Hostile input, overload and durability, side by side in one run (issue 13's figures).
+
+1. **attack**: a daemon of its own (``python -m minikube_lite.daemon --no-kubelet``, its own state
+   folder and port) while 4 attackers replay the YAML alias bomb (9 levels, to ``POST /apply`` and
+   to a create) and deep nesting (10,000 levels of YAML, 100,000 unclosed brackets) in a loop; a
+   prober asks ``/version`` every 10 ms meanwhile. Figures: ``/version`` p50/p99 quiet and under
+   attack, the daemon's peak RSS (VmHWM) and the attackers' request count (each a 400).
+2. **storm**: ``--clients`` concurrent clients (default 200), each creating a ConfigMap and
+   listing a page of them, deleting its own older ones so the store stays the same size, for
+   ``--storm-seconds`` (default 60). Figures: requests, 5xx count (must be 0), 429s, lost writes
+   (an acknowledged object missing afterwards; must be 0), daemon RSS idle / peak / after.
+3. **durability**: the store's write latency (p50/p99 of ``--writes`` creates) with SQLite's
+   ``synchronous=NORMAL`` (the default) and ``FULL``, in WAL mode, on this machine's disk.
+
+    python bench/bench_hostile.py                         # full size (about 2 minutes)
+    python bench/bench_hostile.py --storm-seconds 10 --attack-seconds 5   # a quick look
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+from benchlib import free_port, save_results
+
+from minikube_lite.store.sqlite import SQLiteStore
+
+CMS = "/api/v1/namespaces/default/configmaps"
+YAML = {"Content-Type": "application/yaml"}
+
+
+def bomb(levels: int = 9) -> bytes:
+    lines = ["apiVersion: v1", "kind: ConfigMap", "metadata: {name: lol}", "a: &a [" + ",".join(["lol"] * 9) + "]"]
+    for i in range(1, levels):
+        lines.append(f"{chr(97 + i)}: &{chr(97 + i)} [" + ",".join([f"*{chr(96 + i)}"] * 9) + "]")
+    return ("\n".join(lines) + "\n").encode()
+
+
+def rss_mb(pid: int, field: str = "VmRSS") -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+class Daemon:
+    def __init__(self, **env: str) -> None:
+        self.dir = Path(tempfile.mkdtemp(prefix="mkl-hostile-"))
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        with open(self.dir / "log", "wb") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "minikube_lite.daemon", "--state-dir", str(self.dir / "state"),
+                 "--port", str(self.port), "--no-kubelet"],
+                env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=log)
+        end = time.monotonic() + 30
+        while time.monotonic() < end:
+            try:
+                if httpx.get(self.url + "/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.05)
+        time.sleep(2)  # the components load after the API answers
+
+    def rss(self, field: str = "VmRSS") -> float:
+        return rss_mb(self.proc.pid, field)
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(10)
+
+
+def percentile(values: list[float], q: int) -> float:
+    return statistics.quantiles(values, n=100)[q - 1] if len(values) >= 2 else (values or [0.0])[0]
+
+
+def probe_version(url: str, seconds: float) -> list[float]:
+    latencies: list[float] = []
+    with httpx.Client(base_url=url, timeout=10) as c:
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            started = time.perf_counter()
+            c.get("/version").raise_for_status()
+            latencies.append(time.perf_counter() - started)
+            time.sleep(0.01)
+    return latencies
+
+
+def attack(seconds: float) -> dict[str, Any]:
+    daemon = Daemon()
+    try:
+        quiet = probe_version(daemon.url, min(seconds, 5))
+        stop = threading.Event()
+        counts: list[int] = []
+        bad: list[int] = []
+        payloads = [(bomb(), "/apply"), (bomb(), CMS), (b"[" * 10_000 + b"]" * 10_000, "/apply"),
+                    (b"[" * 100_000, CMS)]
+
+        def attacker(body: bytes, path: str) -> None:
+            n = 0
+            with httpx.Client(base_url=daemon.url, timeout=60) as c:
+                while not stop.is_set():
+                    code = c.post(path, content=body, headers=YAML).status_code
+                    if code != 400:
+                        bad.append(code)
+                    n += 1
+            counts.append(n)
+
+        threads = [threading.Thread(target=attacker, args=p) for p in payloads]
+        for t in threads:
+            t.start()
+        loud = probe_version(daemon.url, seconds)
+        stop.set()
+        for t in threads:
+            t.join()
+        ms = 1000
+        return {"version_quiet_p50_ms": round(percentile(quiet, 50) * ms, 2),
+                "version_quiet_p99_ms": round(percentile(quiet, 99) * ms, 2),
+                "version_attacked_p50_ms": round(percentile(loud, 50) * ms, 2),
+                "version_attacked_p99_ms": round(percentile(loud, 99) * ms, 2),
+                "version_attacked_max_ms": round(max(loud) * ms, 2),
+                "attack_requests": sum(counts), "attack_answers_not_400": len(bad),
+                "daemon_rss_peak_mb": round(daemon.rss("VmHWM"), 1), "daemon_rss_after_mb": round(daemon.rss(), 1)}
+    finally:
+        daemon.stop()
+
+
+class _Conn:
+    """One keep-alive HTTP/1.1 connection (httpx's async pool, not the daemon, is the bottleneck
+    past a few dozen concurrent clients: it would measure itself)."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def request(self, method: str, path: str, body: Any = None) -> tuple[int, dict[str, str], bytes]:
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
+        assert self.reader is not None
+        data = json.dumps(body).encode() if body is not None else b""
+        self.writer.write(f"{method} {path} HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\n"
+                          f"Content-Length: {len(data)}\r\n\r\n".encode() + data)
+        await self.writer.drain()
+        head = (await self.reader.readuntil(b"\r\n\r\n")).decode("latin-1").split("\r\n")
+        headers = {k.lower(): v.strip() for k, _, v in (h.partition(":") for h in head[1:] if h)}
+        payload = await self.reader.readexactly(int(headers.get("content-length", "0")))
+        return int(head[0].split()[1]), headers, payload
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+
+async def _storm(port: int, clients: int, seconds: float) -> dict[str, Any]:
+    codes: dict[int, int] = {}
+    errors = 0
+    kept: dict[int, list[str]] = {i: [] for i in range(clients)}
+    deleted: set[str] = set()
+    end = time.monotonic() + seconds
+
+    def count(code: int) -> None:
+        codes[code] = codes.get(code, 0) + 1
+
+    async def client(n: int) -> None:
+        nonlocal errors
+        conn = _Conn(port)
+        i = 0
+        while time.monotonic() < end:
+            name = f"storm-{n}-{i}"
+            i += 1
+            try:
+                code, headers, _ = await conn.request("POST", CMS, {
+                    "apiVersion": "v1", "kind": "ConfigMap",
+                    "metadata": {"name": name, "labels": {"client": str(n)}}, "data": {"i": str(i)}})
+                count(code)
+                if code == 201:
+                    kept[n].append(name)
+                elif code == 429:
+                    await asyncio.sleep(float(headers.get("retry-after", "1")))
+                    continue
+                code, _, _ = await conn.request("GET", f"{CMS}?limit=50&labelSelector=client%3D{n}")
+                count(code)
+                while len(kept[n]) > 5:
+                    old = kept[n].pop(0)
+                    code, _, _ = await conn.request("DELETE", f"{CMS}/{old}")
+                    count(code)
+                    if code == 200:
+                        deleted.add(old)
+                    else:
+                        kept[n].insert(0, old)
+                        break
+            except (OSError, asyncio.IncompleteReadError, ValueError):
+                errors += 1
+                conn.close()
+                conn = _Conn(port)
+        conn.close()
+
+    await asyncio.gather(*(client(n) for n in range(clients)))
+    listed = await asyncio.to_thread(httpx.get, f"http://127.0.0.1:{port}{CMS}", timeout=60)
+    items = listed.json()["items"]
+    stored = {i["metadata"]["name"] for i in items}
+    expected = {name for names in kept.values() for name in names}
+    return {"requests": sum(codes.values()), "codes": {str(k): v for k, v in sorted(codes.items())},
+            "errors_5xx": sum(v for k, v in codes.items() if k >= 500), "transport_errors": errors,
+            "lost_writes": len(expected - stored), "deleted_but_present": len(deleted & stored)}
+
+
+def storm(clients: int, seconds: float) -> dict[str, Any]:
+    daemon = Daemon()
+    try:
+        idle = daemon.rss()
+        peak = [idle]
+        stop = threading.Event()
+
+        def sample() -> None:
+            while not stop.is_set():
+                peak.append(daemon.rss())
+                time.sleep(0.2)
+
+        sampler = threading.Thread(target=sample)
+        sampler.start()
+        started = time.monotonic()
+        result = asyncio.run(_storm(daemon.port, clients, seconds))
+        elapsed = time.monotonic() - started
+        stop.set()
+        sampler.join()
+        time.sleep(5)
+        return {"clients": clients, "seconds": round(elapsed, 1), **result,
+                "requests_per_second": round(result["requests"] / elapsed),
+                "daemon_rss_idle_mb": round(idle, 1), "daemon_rss_peak_mb": round(max(peak), 1),
+                "daemon_rss_after_mb": round(daemon.rss(), 1)}
+    finally:
+        daemon.stop()
+
+
+def durability(writes: int) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for mode in ("NORMAL", "FULL"):
+        folder = Path(tempfile.mkdtemp(prefix="mkl-sync-", dir=os.environ.get("BENCH_DISK_DIR")))
+        store = SQLiteStore(folder / "db", synchronous=mode)
+        latencies = []
+        for i in range(writes):
+            started = time.perf_counter()
+            store.create(f"/registry/configmaps/default/c{i}", {"metadata": {"name": f"c{i}"}, "data": {"i": i}})
+            latencies.append(time.perf_counter() - started)
+        store.close()
+        out[mode] = {"write_p50_ms": round(percentile(latencies, 50) * 1000, 3),
+                     "write_p99_ms": round(percentile(latencies, 99) * 1000, 3),
+                     "writes_per_second": round(writes / sum(latencies))}
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--attack-seconds", type=float, default=20)
+    ap.add_argument("--clients", type=int, default=200)
+    ap.add_argument("--storm-seconds", type=float, default=60)
+    ap.add_argument("--writes", type=int, default=2000)
+    args = ap.parse_args()
+    results = {"attack": attack(args.attack_seconds), "storm": storm(args.clients, args.storm_seconds),
+               "durability": durability(args.writes)}
+    save_results("hostile", results)
+
+
+if __name__ == "__main__":
+    main()
