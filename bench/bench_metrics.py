@@ -37,6 +37,7 @@ sys.path.insert(0, str(ROOT))
 
 from benchlib import cpu_seconds, free_port, save_results
 
+from minikube_lite.auth.pki import client_context
 from minikube_lite.config import Settings
 from minikube_lite.images import ensure_images
 from minikube_lite.kubelet.metrics import METRICS_RESOLUTION_SECONDS, Metrics
@@ -97,7 +98,7 @@ def main() -> None:
         env.update(KUBECONFIG=str(root / "kubeconfig"), KUBECACHEDIR=str(root / "cache"), HOME=str(root / "home"))
         cli = [sys.executable, "-m", "minikube_lite.cli.main"]
         run([*cli, "start", "--port", str(settings.port), "--state-dir", str(settings.state_dir)], env)
-        http = httpx.Client(base_url=settings.server_url, timeout=10)
+        http = httpx.Client(base_url=settings.server_url, timeout=10, verify=client_context(settings.state_dir))
         try:
             subprocess.run(["kubectl", "apply", "-f", "-"], input=manifest(args.pods), env=env, check=True,
                            capture_output=True, text=True)

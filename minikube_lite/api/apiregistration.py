@@ -55,6 +55,8 @@ class APIServiceStatus(K8sModel):
 
 
 class APIService(TypedObject):
+    """APIService represents a server for a particular GroupVersion. Name must be "version.group"."""
+
     spec: APIServiceSpec | None = None
     status: APIServiceStatus | None = None
 

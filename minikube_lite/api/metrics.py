@@ -23,20 +23,28 @@ GROUP, VERSION = "metrics.k8s.io", "v1beta1"
 
 
 class NodeMetrics(TypedObject):
+    """NodeMetrics sets resource usage metrics of a node."""
+
     timestamp: Time | None = None
     window: str | None = None
     usage: dict[str, str] | None = None
+    """The memory working set and the CPU usage rate of the node over the window."""
 
 
 class ContainerMetrics(K8sModel):
+    """ContainerMetrics sets resource usage metrics of a container."""
+
     name: str | None = None
     usage: dict[str, str] | None = None
 
 
 class PodMetrics(TypedObject):
+    """PodMetrics sets resource usage metrics of a pod."""
+
     timestamp: Time | None = None
     window: str | None = None
     containers: list[ContainerMetrics] | None = None
+    """Metrics for all containers are collected within the same time window."""
 
 
 _COLUMNS = [NAME_COLUMN, column("CPU", "CPU usage"), column("Memory", "Memory usage"),
