@@ -48,6 +48,8 @@ from .store.factory import open_store
 log = logging.getLogger("minikube_lite.daemon")
 
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+#: how long a stop waits for components still starting (so the kubelet can remove its containers)
+STARTING_GRACE_SECONDS = 20.0
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
@@ -68,6 +70,11 @@ IDENTITIES: dict[str, UserInfo] = {
     "namespace-controller": _sa("namespace-controller"),
     "replicaset-controller": _sa("replicaset-controller"),
     "deployment-controller": _sa("deployment-controller"),
+    "job-controller": _sa("job-controller"),
+    "cronjob-controller": _sa("cronjob-controller"),
+    "statefulset-controller": _sa("statefulset-controller"),
+    "daemonset-controller": _sa("daemon-set-controller"),
+    "replicationcontroller-controller": _sa("replication-controller"),
     "storage-controller": _sa("persistent-volume-binder"),
     "serviceaccount-controller": _sa("serviceaccount-controller"),
     "root-ca-cert-publisher": _sa("root-ca-cert-publisher"),
@@ -205,6 +212,11 @@ class Daemon:
             async with crd_handler_running(app):
                 yield
         finally:
+            # A stop that comes while the components are still starting (the preload runs in a
+            # thread and cannot be interrupted) waits for them, bounded: otherwise the kubelet
+            # would not exist yet to remove its containers, and they would outlive the daemon.
+            with contextlib.suppress(BaseException):
+                await asyncio.wait_for(asyncio.shield(starter), timeout=STARTING_GRACE_SECONDS)
             starter.cancel()
             with contextlib.suppress(BaseException):
                 await starter
@@ -305,6 +317,15 @@ class Daemon:
         from .controllers.replicaset import ReplicaSetController
         components += [("replicaset-controller", ReplicaSetController(self.client_for("replicaset-controller"))),
                        ("deployment-controller", DeploymentController(self.client_for("deployment-controller")))]
+        from .controllers.cronjob import CronJobController
+        from .controllers.daemonset import DaemonSetController
+        from .controllers.job import JobController
+        from .controllers.replicationcontroller import ReplicationControllerController
+        from .controllers.statefulset import StatefulSetController
+        components += [(name, cls(self.client_for(name))) for name, cls in (
+            ("job-controller", JobController), ("cronjob-controller", CronJobController),
+            ("statefulset-controller", StatefulSetController), ("daemonset-controller", DaemonSetController),
+            ("replicationcontroller-controller", ReplicationControllerController))]
         from .controllers.nodelifecycle import NodeLifecycleController
         from .controllers.podgc import PodGC
         from .controllers.tainteviction import TaintEvictionController

@@ -43,7 +43,7 @@ GROUP_FILES = {
     "storage.k8s.io": ("api", "storage/v1/generated.proto"),
 }
 #: groups whose kinds typed clients (kubectl create ..., client-go) send as protobuf
-PROTOBUF_GROUPS = ("", "apps")
+PROTOBUF_GROUPS = ("", "apps", "batch")
 MACHINERY_FILES = [
     "pkg/apis/meta/v1/generated.proto",
     "pkg/runtime/generated.proto",

@@ -25,15 +25,20 @@ from minikube_lite.api import (
     config,
     coordination,
     core,
+    cronjob,
+    daemonset,
     endpoints,
     errors,
+    job,
     metrics,
     networking,
     pods,
     policy,
     rbac,
+    replicationcontroller,
     serviceaccounts,
     services,
+    statefulset,
     storage,
     tables,
 )
@@ -46,10 +51,11 @@ Obj = dict[str, Any]
 
 #: The built-in kinds, in the order kube-apiserver's discovery lists them here.
 BUILTIN: tuple[Kind, ...] = (
-    core.NAMESPACE, core.NODE, pods.POD, services.SERVICE, core.EVENT,
-    *apiextensions.KINDS, *apps.KINDS, *config.KINDS, *endpoints.KINDS, *storage.KINDS, *networking.KINDS,
-    *coordination.KINDS, *policy.KINDS, *serviceaccounts.KINDS, *rbac.KINDS, *apiregistration.KINDS,
-    *metrics.KINDS,
+    core.NAMESPACE, core.NODE, pods.POD, *replicationcontroller.KINDS, services.SERVICE, core.EVENT,
+    *apiextensions.KINDS, statefulset.CONTROLLERREVISION, *daemonset.KINDS, *apps.KINDS, statefulset.STATEFULSET,
+    *cronjob.KINDS, *job.KINDS,
+    *config.KINDS, *endpoints.KINDS, *storage.KINDS, *networking.KINDS, *coordination.KINDS,
+    *policy.KINDS, *serviceaccounts.KINDS, *rbac.KINDS, *apiregistration.KINDS, *metrics.KINDS,
 )
 
 _lock = threading.Lock()

@@ -31,7 +31,9 @@ _MAX_DEPTH = 64
 #: Pointer fields whose zero value is meaningful and so kept.
 _KEEP_ZERO = frozenset({"replicas", "gracePeriodSeconds", "revisionHistoryLimit", "terminationGracePeriodSeconds", "parallelism",
                         "backoffLimit", "completions", "runAsUser", "runAsGroup", "fsGroup", "defaultMode",
-                        "activeDeadlineSeconds", "minReadySeconds", "progressDeadlineSeconds"})
+                        "activeDeadlineSeconds", "minReadySeconds", "progressDeadlineSeconds",
+                        "ttlSecondsAfterFinished", "startingDeadlineSeconds", "successfulJobsHistoryLimit",
+                        "failedJobsHistoryLimit", "partition"})
 
 def _signed(v: int) -> int:
     return v - (1 << 64) if v >= 1 << 63 else v

@@ -27,6 +27,8 @@ from .responses import KubeJSONResponse as JSONResponse
 def selector_string(selector: dict[str, Any] | None) -> str:
     """A LabelSelector as the string Scale.status.selector carries (``app=web,tier in (a,b)``)."""
     selector = selector or {}
+    if selector and not {"matchLabels", "matchExpressions"} & set(selector):
+        selector = {"matchLabels": selector}  # a ReplicationController's selector is a plain label map
     parts = [f"{k}={v}" for k, v in sorted((selector.get("matchLabels") or {}).items())]
     for e in selector.get("matchExpressions") or []:
         key, op, values = e.get("key"), e.get("operator"), ",".join(sorted(e.get("values") or []))

@@ -37,12 +37,16 @@ RESYNC_SECONDS = 30.0
 
 
 class ReplicaSetController:
+    #: the kind kept (controllers/replicationcontroller.py reuses this loop for ReplicationControllers)
+    RESOURCE = "replicasets"
+    KIND = "ReplicaSet"
+
     def __init__(self, client: Client, *, workers: int = 4) -> None:
         self.client = client
         self.workers = workers
-        self.replicasets = Informer(client, "replicasets")
+        self.replicasets = Informer(client, self.RESOURCE)
         self.pods = Informer(client, "pods")
-        self.queue = WorkQueue("replicaset")
+        self.queue = WorkQueue(self.KIND.lower())
         self.expectations = Expectations()
         self.replicasets.add_handler(self._on_rs)
         self.pods.add_handler(self._on_pod)
@@ -57,7 +61,7 @@ class ReplicaSetController:
 
     def _owner_key(self, pod: dict[str, Any]) -> str | None:
         ref = ro.controller_ref(pod)
-        if ref is None or ref.get("kind") != "ReplicaSet":
+        if ref is None or ref.get("kind") != self.KIND:
             return None
         key = f"{pod['metadata'].get('namespace')}/{ref.get('name')}"
         rs = self.replicasets.get(key)
@@ -82,8 +86,13 @@ class ReplicaSetController:
         labels = pod["metadata"].get("labels") or {}
         for rs in self.replicasets.list():
             if rs["metadata"].get("namespace") == ns and \
-                    matches_selector((rs.get("spec") or {}).get("selector"), labels):
+                    matches_selector(self.selector(rs), labels):
                 self.queue.add(object_key(rs))
+
+    @staticmethod
+    def selector(rs: dict[str, Any]) -> dict[str, Any] | None:
+        """The owner's selector as a LabelSelector object."""
+        return (rs.get("spec") or {}).get("selector")
 
     # running
 
@@ -120,7 +129,7 @@ class ReplicaSetController:
         """The pods this ReplicaSet owns, adopting matching orphans and releasing strays."""
         meta = rs["metadata"]
         ns, uid = meta.get("namespace"), meta.get("uid")
-        selector = (rs.get("spec") or {}).get("selector")
+        selector = self.selector(rs)
         owned: list[dict[str, Any]] = []
         fresh_checked = False
         for pod in self.pods.list():
@@ -145,7 +154,7 @@ class ReplicaSetController:
             if not fresh_checked:
                 # Adopt only if the ReplicaSet is still the one we cached (not deleted and re-made).
                 try:
-                    current = await self.client.get("replicasets", meta["name"], namespace=ns)
+                    current = await self.client.get(self.RESOURCE, meta["name"], namespace=ns)
                 except NotFound:
                     return owned
                 if current["metadata"].get("uid") != uid or current["metadata"].get("deletionTimestamp"):
@@ -267,12 +276,12 @@ class ReplicaSetController:
             return
         rs["status"] = status
         try:
-            await self.client.update_status("replicasets", rs, namespace=rs["metadata"]["namespace"])
+            await self.client.update_status(self.RESOURCE, rs, namespace=rs["metadata"]["namespace"])
         except NotFound:
             return
         except Conflict:
-            fresh = await self.client.get("replicasets", rs["metadata"]["name"], namespace=rs["metadata"]["namespace"])
+            fresh = await self.client.get(self.RESOURCE, rs["metadata"]["name"], namespace=rs["metadata"]["namespace"])
             if fresh["metadata"].get("uid") != rs["metadata"].get("uid"):
                 return
             fresh["status"] = self.calculate_status(fresh, active)
-            await self.client.update_status("replicasets", fresh, namespace=rs["metadata"]["namespace"])
+            await self.client.update_status(self.RESOURCE, fresh, namespace=rs["metadata"]["namespace"])

@@ -199,7 +199,7 @@ def test_sections_follow_discovery(cluster: Cluster, browser: Browser) -> None:
     wait_for(lambda: browser.eval("document.getElementById('conn').textContent").endswith("live"),
              timeout=15, what="the page's watch streams")
     served: set[str] = set()
-    for gv in ("api/v1", "apis/apps/v1", "apis/networking.k8s.io/v1"):
+    for gv in ("api/v1", "apis/apps/v1", "apis/networking.k8s.io/v1", "apis/batch/v1"):
         doc = cluster.get(f"/{gv}") or {}
         served |= {r["name"] for r in doc.get("resources", []) if "/" not in r["name"]}
     hidden = browser.eval("Object.fromEntries([...document.querySelectorAll('section[data-kind]')]"
@@ -248,3 +248,16 @@ spec:
         assert browser.eval("performance.getEntriesByType('navigation').length") == 1
     finally:
         cluster.kubectl("delete", "deployment", "dash-deploy", "--wait=false", check=False)
+
+
+def test_workloads_section_shows_jobs_and_statefulsets(cluster: Cluster, browser: Browser) -> None:
+    cluster.kubectl("create", "job", "dash-job", "--image=minikube-lite/busybox:1.0", "--", "true")
+    try:
+        browser.open(f"{cluster.url}/dashboard/")
+        row = "document.querySelector('#workloads tr[data-key=\"Job/default/dash-job\"]')"
+        wait_for(lambda: browser.eval(f"(() => {{ const r = {row}; return r && r.dataset.summary; }})()")
+                 == "Complete 1/1", timeout=60, what="the Job shown Complete")
+        assert browser.eval(f"{row}.dataset.kind") == "Job"
+    finally:
+        cluster.kubectl("delete", "job", "dash-job", "--wait=false", check=False)
+

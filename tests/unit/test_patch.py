@@ -358,7 +358,11 @@ def test_workload_pod_templates() -> None:
 
 
 def test_cronjob_pod_template() -> None:
-    # a kind registered at run time brings its merge keys with it
+    # the built-in CronJob (api/cronjob.py) declares its PodSpec two levels down
+    _check_cronjob_pod_template()
+    # a kind registered at run time brings its merge keys with it (and takes them away)
+    builtin = register.kind_named("CronJob")
+    assert builtin is not None
     cronjob = Kind(Resource("batch", "v1", "cronjobs", "cronjob", "CronJob", True),
                    merge_keys=mergekeys.merge_keys(mergekeys.pod_spec_at("spec.jobTemplate.spec.template.spec")))
     register.register(cronjob, replace=True)
@@ -366,7 +370,11 @@ def test_cronjob_pod_template() -> None:
         _check_cronjob_pod_template()
     finally:
         register.unregister("batch", "v1", "cronjobs")
-    assert merge_key_for("CronJob", "spec.jobTemplate.spec.template.spec.containers") is None
+    try:
+        assert merge_key_for("CronJob", "spec.jobTemplate.spec.template.spec.containers") is None
+    finally:
+        register.register(builtin)  # the rest of the session serves the built-in kind again
+    assert merge_key_for("CronJob", "spec.jobTemplate.spec.template.spec.containers") == "name"
 
 
 def _check_cronjob_pod_template() -> None:

@@ -17,6 +17,10 @@ const KINDS = [
   { plural: "pods", group: "", version: "v1" },
   { plural: "services", group: "", version: "v1", poll: true },
   { plural: "ingresses", group: "networking.k8s.io", version: "v1", poll: true },
+  { plural: "statefulsets", group: "apps", version: "v1", poll: true },
+  { plural: "daemonsets", group: "apps", version: "v1", poll: true },
+  { plural: "jobs", group: "batch", version: "v1", poll: true },
+  { plural: "cronjobs", group: "batch", version: "v1", poll: true },
   { plural: "events", group: "", version: "v1" },
 ];
 const POLL_MS = 2000;
@@ -383,6 +387,48 @@ function renderIngresses() {
   syncRows("ingresses", rows);
 }
 
+// StatefulSets, DaemonSets, Jobs and CronJobs in one table: desired vs ready as for Deployments.
+function workloadRow(kind, o) {
+  const spec = o.spec || {};
+  const st = o.status || {};
+  const cond = (t) => (st.conditions || []).some((c) => c.type === t && c.status === "True");
+  let desired = 0;
+  let summary = "";
+  let cls = "";
+  if (kind === "StatefulSet") {
+    desired = spec.replicas ?? 1;
+    summary = `${st.readyReplicas || 0}/${desired} ready`;
+  } else if (kind === "DaemonSet") {
+    desired = st.desiredNumberScheduled || 0;
+    summary = `${st.numberReady || 0}/${desired} ready`;
+  } else if (kind === "Job") {
+    desired = spec.completions ?? 1;
+    const word = cond("Complete") ? "Complete" : cond("Failed") ? "Failed" : cond("Suspended") ? "Suspended" : "Running";
+    summary = `${word} ${st.succeeded || 0}/${desired}`;
+    cls = word === "Failed" ? "warning" : word === "Complete" ? "faded" : "";
+  } else {
+    summary = `${spec.schedule}${spec.suspend ? " (suspended)" : ""}, ${(st.active || []).length} active`;
+  }
+  const pods = kind === "CronJob" ? [] : podsOwnedBy(new Set([o.metadata.uid]));
+  return {
+    key: `${kind}/${keyOf(o)}`,
+    cls,
+    data: { kind, summary },
+    html: `<td>${esc(kind)}</td><td>${esc(o.metadata.name)}</td><td>${esc(o.metadata.namespace)}</td>` +
+      `<td>${esc(summary)}</td><td class="bar-col">${kind === "CronJob" ? "" : bar(desired, podParts(pods))}</td>` +
+      `<td>${age(o.metadata.creationTimestamp)}</td>`,
+  };
+}
+
+function renderWorkloads() {
+  const rows = [];
+  for (const [plural, kind] of [["statefulsets", "StatefulSet"], ["daemonsets", "DaemonSet"], ["jobs", "Job"],
+    ["cronjobs", "CronJob"]]) {
+    for (const o of items(plural).sort(byName)) rows.push(workloadRow(kind, o));
+  }
+  syncRows("workloads", rows);
+}
+
 function eventTime(e) {
   return e.lastTimestamp || e.eventTime || (e.series || {}).lastObservedTime || e.firstTimestamp ||
     (e.metadata || {}).creationTimestamp;
@@ -408,7 +454,11 @@ const RENDER = {
   namespaces: [renderNamespaces],
   deployments: [renderDeployments],
   replicasets: [renderReplicaSets, renderDeployments],
-  pods: [renderPods, renderReplicaSets, renderDeployments, renderNamespaces],
+  pods: [renderPods, renderReplicaSets, renderDeployments, renderNamespaces, renderWorkloads],
+  statefulsets: [renderWorkloads],
+  daemonsets: [renderWorkloads],
+  jobs: [renderWorkloads],
+  cronjobs: [renderWorkloads],
   services: [renderServices],
   ingresses: [renderIngresses],
   events: [renderEvents],
@@ -559,10 +609,10 @@ async function discover() {
 function showSections() {
   const missing = [];
   for (const kind of KINDS) {
-    const sec = $(`sec-${kind.plural}`);
-    const on = state.served.has(kind.plural);
-    if (sec) sec.hidden = !on;
-    if (!on) missing.push(kind.plural);
+    if (!state.served.has(kind.plural)) missing.push(kind.plural);
+  }
+  for (const sec of document.querySelectorAll("section[data-kind]")) {
+    sec.hidden = !state.served.has(sec.dataset.kind);
   }
   $("not-served").textContent = missing.length
     ? `Not served by this API server yet, so not shown: ${missing.join(", ")}.` : "";

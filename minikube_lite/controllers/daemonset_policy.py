@@ -1,0 +1,176 @@
+"""The DaemonSet controller's decisions, as pure functions (Kubernetes' ``pkg/controller/daemon``).
+
+* ``should_run``: whether a daemon pod belongs on a node: the template's ``nodeSelector`` and
+  required node affinity match the node, and every ``NoSchedule``/``NoExecute`` taint of the node
+  is tolerated (with the default tolerations a daemon pod gets);
+* ``default_tolerations``: what Kubernetes adds to every daemon pod (``util.AddOrUpdateDaemonPodTolerations``):
+  not-ready and unreachable (NoExecute), disk/memory/pid pressure and unschedulable (NoSchedule),
+  network-unavailable for ``hostNetwork`` pods;
+* ``node_affinity_for``: the pod is bound by the default scheduler, pinned to its node by a
+  required ``matchFields`` term on ``metadata.name`` (what Kubernetes does since 1.12);
+* ``rolling_plan``: which old pods to delete (``maxUnavailable``) or which nodes get a surge pod.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from typing import Any
+
+Obj = dict[str, Any]
+
+_DEFAULT_TOLERATIONS = [
+    ("node.kubernetes.io/not-ready", "NoExecute"),
+    ("node.kubernetes.io/unreachable", "NoExecute"),
+    ("node.kubernetes.io/disk-pressure", "NoSchedule"),
+    ("node.kubernetes.io/memory-pressure", "NoSchedule"),
+    ("node.kubernetes.io/pid-pressure", "NoSchedule"),
+    ("node.kubernetes.io/unschedulable", "NoSchedule"),
+]
+
+
+def default_tolerations(pod_spec: Obj) -> list[Obj]:
+    """The pod's tolerations with the daemon ones added (kept in Kubernetes' order, no duplicates)."""
+    out = copy.deepcopy(pod_spec.get("tolerations") or [])
+    wanted = list(_DEFAULT_TOLERATIONS)
+    if pod_spec.get("hostNetwork"):
+        wanted.append(("node.kubernetes.io/network-unavailable", "NoSchedule"))
+    for key, effect in wanted:
+        if any(t.get("key") == key and t.get("effect") == effect for t in out):
+            continue
+        out.append({"key": key, "operator": "Exists", "effect": effect})
+    return out
+
+
+def tolerates(tolerations: list[Obj], taint: Obj) -> bool:
+    for tol in tolerations:
+        if tol.get("effect") and tol.get("effect") != taint.get("effect"):
+            continue
+        if not tol.get("key"):
+            if tol.get("operator") == "Exists":
+                return True
+            continue
+        if tol.get("key") != taint.get("key"):
+            continue
+        if tol.get("operator", "Equal") == "Exists" or (tol.get("value") or "") == (taint.get("value") or ""):
+            return True
+    return False
+
+
+def _requirement_matches(req: Obj, values_of: Any) -> bool:
+    key, op, values = req.get("key"), req.get("operator"), req.get("values") or []
+    present, value = values_of(key)
+    if op == "In":
+        return present and value in values
+    if op == "NotIn":
+        return not present or value not in values
+    if op == "Exists":
+        return present
+    if op == "DoesNotExist":
+        return not present
+    if op in ("Gt", "Lt"):
+        try:
+            a, b = int(value), int(values[0])
+        except (TypeError, ValueError, IndexError):
+            return False
+        return present and (a > b if op == "Gt" else a < b)
+    return False
+
+
+def node_affinity_matches(affinity: Obj | None, node: Obj) -> bool:
+    required = (((affinity or {}).get("nodeAffinity") or {}).get("requiredDuringSchedulingIgnoredDuringExecution")
+                or {})
+    terms = required.get("nodeSelectorTerms") or []
+    if not terms:
+        return True
+    labels = (node.get("metadata") or {}).get("labels") or {}
+    name = (node.get("metadata") or {}).get("name")
+
+    def label(key: str) -> tuple[bool, Any]:
+        return key in labels, labels.get(key)
+
+    def fieldv(key: str) -> tuple[bool, Any]:
+        return (True, name) if key == "metadata.name" else (False, None)
+
+    for term in terms:
+        exprs, fields = term.get("matchExpressions") or [], term.get("matchFields") or []
+        if not exprs and not fields:
+            continue
+        if all(_requirement_matches(e, label) for e in exprs) and all(_requirement_matches(f, fieldv)
+                                                                      for f in fields):
+            return True
+    return False
+
+
+def should_run(pod_spec: Obj, node: Obj) -> bool:
+    labels = (node.get("metadata") or {}).get("labels") or {}
+    for k, v in (pod_spec.get("nodeSelector") or {}).items():
+        if labels.get(k) != v:
+            return False
+    if not node_affinity_matches(pod_spec.get("affinity"), node):
+        return False
+    tolerations = default_tolerations(pod_spec)
+    for taint in (node.get("spec") or {}).get("taints") or []:
+        if taint.get("effect") in ("NoSchedule", "NoExecute") and not tolerates(tolerations, taint):
+            return False
+    return True
+
+
+def node_affinity_for(affinity: Obj | None, node_name: str) -> Obj:
+    """The pod's affinity with its required node terms replaced by "this node" (ReplaceDaemonSetPodNodeNameNodeAffinity)."""
+    out = copy.deepcopy(affinity or {})
+    node_affinity = out.setdefault("nodeAffinity", {})
+    node_affinity["requiredDuringSchedulingIgnoredDuringExecution"] = {"nodeSelectorTerms": [{"matchFields": [
+        {"key": "metadata.name", "operator": "In", "values": [node_name]}]}]}
+    return out
+
+
+def pod_node(pod: Obj) -> str | None:
+    """The node a daemon pod is for: where it is bound, else the node its affinity names."""
+    spec = pod.get("spec") or {}
+    if spec.get("nodeName"):
+        return str(spec["nodeName"])
+    terms = ((((spec.get("affinity") or {}).get("nodeAffinity") or {})
+              .get("requiredDuringSchedulingIgnoredDuringExecution") or {}).get("nodeSelectorTerms") or [])
+    for term in terms:
+        for f in term.get("matchFields") or []:
+            if f.get("key") == "metadata.name" and f.get("operator") == "In" and f.get("values"):
+                return str(f["values"][0])
+    return None
+
+
+def scaled(value: Any, total: int, *, round_up: bool) -> int:
+    if isinstance(value, str) and value.endswith("%"):
+        amount = int(value[:-1]) * total / 100
+        return math.ceil(amount) if round_up else math.floor(amount)
+    return int(value or 0)
+
+
+def rolling_plan(spec: Obj, desired: int, old_on_node: dict[str, Obj], new_on_node: dict[str, Obj],
+                 available: Any) -> tuple[list[str], list[str]]:
+    """(nodes whose old pod to delete, nodes to get a surge pod) for one RollingUpdate step.
+
+    ``old_on_node`` / ``new_on_node``: the old- and update-revision pod of each node that should
+    run one; ``available(pod)`` says whether a pod counts as available.
+    """
+    rolling = ((spec.get("updateStrategy") or {}).get("rollingUpdate")) or {}
+    surge = scaled(rolling.get("maxSurge", 0), desired, round_up=True)
+    if surge > 0:
+        delete = [n for n, old in old_on_node.items() if n in new_on_node and available(new_on_node[n])]
+        busy = sum(1 for n in old_on_node if n in new_on_node and not available(new_on_node[n]))
+        room = max(0, surge - busy)
+        add = [n for n in sorted(old_on_node) if n not in new_on_node][:room]
+        return delete, add
+    max_unavailable = max(1, scaled(rolling.get("maxUnavailable", 1), desired, round_up=False))
+    nodes = set(old_on_node) | set(new_on_node)
+    unavailable = sum(1 for n in nodes if not available(new_on_node.get(n) or old_on_node.get(n)))
+    # unavailable old pods go first: deleting them costs no availability
+    ranked = sorted(old_on_node, key=lambda n: (available(old_on_node[n]), n))
+    delete = []
+    for node in ranked:
+        if not available(old_on_node[node]):
+            delete.append(node)
+        elif unavailable < max_unavailable:
+            delete.append(node)
+            unavailable += 1
+    return delete, []
