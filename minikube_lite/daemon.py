@@ -26,14 +26,17 @@ import socket
 import sys
 import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
 
+from .api import metrics
+from .api.apiregistration import apiservice_object
 from .api.errors import AlreadyExists, NotFound
-from .api.register import by_plural, warm_up
+from .api.register import BUILTIN, by_plural, warm_up
 from .apiserver.app import crd_handler_running, create_app
 from .apiserver.registry import Registry
 from .auth import pki
@@ -100,6 +103,35 @@ def bootstrap(registry: Registry, settings: Settings) -> None:
             registry.ensure(ns_res, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
     with contextlib.suppress(AlreadyExists):
         _ensure_kubernetes_service(registry, settings, svc_res)
+    _ensure_apiservices(registry)
+
+
+#: groupPriorityMinimum / versionPriority of the built-in groups (kube-apiserver's autoregister)
+_GROUP_PRIORITY = {"": (18000, 1), "apps": (17800, 15), "events.k8s.io": (17750, 15),
+                   "autoscaling": (17500, 9), "batch": (17400, 15), "networking.k8s.io": (17200, 15),
+                   "policy": (17100, 15), "storage.k8s.io": (16800, 15), "apiextensions.k8s.io": (16700, 15),
+                   "coordination.k8s.io": (16500, 15), "discovery.k8s.io": (16200, 15),
+                   "apiregistration.k8s.io": (18000, 15), "rbac.authorization.k8s.io": (17000, 15),
+                   "authentication.k8s.io": (17700, 15), "authorization.k8s.io": (17600, 15)}
+
+
+def _ensure_apiservices(registry: Registry) -> None:
+    """An APIService per group/version served: "Local" for the built-in groups, as kube-apiserver's
+    autoregister writes them, and ``v1beta1.metrics.k8s.io`` as metrics-server registers it
+    (served in-process from the kubelets' samples, apiserver/metrics.py)."""
+    res = by_plural("apiservices", "apiregistration.k8s.io")
+    assert res is not None
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    served = list(dict.fromkeys((k.resource.group, k.resource.version) for k in BUILTIN))
+    for group, version in served:
+        if group == metrics.GROUP:
+            obj = apiservice_object(group, version, now=now, group_priority=100, version_priority=100,
+                                    service={"namespace": "kube-system", "name": "metrics-server", "port": 443})
+        else:
+            gp, vp = _GROUP_PRIORITY.get(group, (1000, 15))
+            obj = apiservice_object(group, version, now=now, group_priority=gp, version_priority=vp)
+        with contextlib.suppress(AlreadyExists):
+            registry.ensure(res, obj)
 
 
 def _ensure_kubernetes_service(registry: Registry, settings: Settings, svc_res: Any) -> None:

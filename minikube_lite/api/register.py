@@ -20,6 +20,7 @@ from typing import Any
 
 from minikube_lite.api import (
     apiextensions,
+    apiregistration,
     apps,
     config,
     coordination,
@@ -29,6 +30,7 @@ from minikube_lite.api import (
     endpoints,
     errors,
     job,
+    metrics,
     networking,
     pods,
     policy,
@@ -53,7 +55,7 @@ BUILTIN: tuple[Kind, ...] = (
     *apiextensions.KINDS, statefulset.CONTROLLERREVISION, *daemonset.KINDS, *apps.KINDS, statefulset.STATEFULSET,
     *cronjob.KINDS, *job.KINDS,
     *config.KINDS, *endpoints.KINDS, *storage.KINDS, *networking.KINDS, *coordination.KINDS,
-    *policy.KINDS, *serviceaccounts.KINDS, *rbac.KINDS,
+    *policy.KINDS, *serviceaccounts.KINDS, *rbac.KINDS, *apiregistration.KINDS, *metrics.KINDS,
 )
 
 _lock = threading.Lock()

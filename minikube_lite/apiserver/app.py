@@ -40,7 +40,7 @@ from ..api.serviceaccounts import is_review
 from ..apiextensions.handler import CRDHandler
 from ..auth.rbac import UserInfo
 from ..store.base import StoreFull
-from . import decoding, discovery, eviction, meta_routes, query, scale
+from . import decoding, discovery, eviction, meta_routes, metrics, query, scale
 from . import exec as exec_routes
 from . import watch as watch_stream
 from .apply import apply_documents, parse_documents
@@ -292,6 +292,9 @@ def create_app(registry: Registry, *, server_address: str = "127.0.0.1:8080", ma
             answer = await auth_answer(request, target)
             if answer is not None:
                 return JSONResponse(answer, status_code=201)
+        if target.res.group == metrics.GROUP and target.subresource is None:
+            return metrics.handle(request, app.state.kubelets, registry, target.res, target.namespace,
+                                  target.name, _wants_table(request))
         if target.subresource == "scale" and target.name is not None:
             return await scale.handle(request, registry, target.res, target.namespace, target.name,
                                       await decode_patch(request), dry_run=_dry_run(request))

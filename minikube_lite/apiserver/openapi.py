@@ -167,6 +167,10 @@ def _def_name(group: str, version: str, kind: str) -> str:
         return f"io.k8s.api.core.{version}.{kind}"
     if group == "apiextensions.k8s.io":
         return f"io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.{version}.{kind}"
+    if group == "apiregistration.k8s.io":
+        return f"io.k8s.kube-aggregator.pkg.apis.apiregistration.{version}.{kind}"
+    if group == "metrics.k8s.io":
+        return f"io.k8s.metrics.pkg.apis.metrics.{version}.{kind}"
     if group.endswith(".k8s.io") or "." not in group:
         return f"io.k8s.api.{group.split('.')[0]}.{version}.{kind}"
     return ".".join(reversed(group.split("."))) + f".{version}.{kind}"

@@ -45,6 +45,7 @@ from .events import EventRecorder, now_rfc3339
 from .exec import Attach, Exec
 from .images import ImagePuller
 from .logs import Logs
+from .metrics import METRICS_RESOLUTION_SECONDS, Metrics
 from .node import conditions as node_conditions
 from .node import lease_object, node_object
 from .probes import Prober
@@ -71,7 +72,7 @@ log = logging.getLogger(__name__)
 POST_START_TIMEOUT_SECONDS = 120.0  # Kubernetes gives hooks no timeout; a stuck one must not hold the pod forever
 
 
-class Kubelet(Termination, StatusWriter, Logs, Exec, Attach, Prober, Volumes, ImagePuller):
+class Kubelet(Termination, StatusWriter, Logs, Metrics, Exec, Attach, Prober, Volumes, ImagePuller):
     """Runs the pods bound to ``node_name`` on the local Docker engine."""
 
     def __init__(
@@ -89,6 +90,7 @@ class Kubelet(Termination, StatusWriter, Logs, Exec, Attach, Prober, Volumes, Im
         dns_server: str | None = None,
         root_dir: Path | str | None = None,
         image_pull: str = "local-fallback",
+        metrics_resolution: float = METRICS_RESOLUTION_SECONDS,
     ) -> None:
         """``dns_server``: the cluster DNS address given to pods (``dnsPolicy: ClusterFirst``);
         None leaves Docker's default resolver. ``root_dir``: the kubelet's folder for pod volumes
@@ -132,6 +134,9 @@ class Kubelet(Termination, StatusWriter, Logs, Exec, Attach, Prober, Volumes, Im
         self._loop: asyncio.AbstractEventLoop | None = None
         self._runtime_version = "unknown"
         self._stopping = False
+        self.metrics_resolution = metrics_resolution  # metrics.py: how often containers are sampled
+        self._samples = {}
+        self._node_samples = (None, None)
 
     # ---- plumbing ---------------------------------------------------------------------------
 
@@ -165,6 +170,7 @@ class Kubelet(Termination, StatusWriter, Logs, Exec, Attach, Prober, Volumes, Im
             self._spawn(self._watch_referenced(resource), f"kubelet {resource} watch")
         self._spawn(self._heartbeat_loop(), "kubelet heartbeat")
         self._spawn(self._lease_loop(), "kubelet node lease")
+        self._spawn(self._metrics_loop(), "kubelet resource metrics")
         try:
             await asyncio.gather(*self._tasks)
         finally:

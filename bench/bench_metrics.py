@@ -1,0 +1,169 @@
+"""Resource metrics figures (issue 18 §4): ``kubectl top pods`` latency and the metrics loop's CPU.
+
+Run: ``python bench/bench_metrics.py [--pods 50] [--calls 20]`` (needs a Docker engine and the
+local images). It starts a cluster of its own, runs a Deployment of ``--pods`` busybox pods,
+waits until ``kubectl top pods`` lists all of them, then measures:
+
+- ``kubectl top pods``: wall time of the real kubectl (process start, /api and /apis, one
+  PodMetrics list, one Pod list), median and p90 of ``--calls`` runs; beside it the floor of any
+  kubectl command on this machine (``kubectl get --raw /healthz``: process start and one
+  request) and the API side alone (one GET of the PodMetrics list over HTTP).
+- the metrics loop: the kubelet's own sampling code (kubelet/metrics.py: one ``docker stats``
+  one-shot call per running container in a thread pool, plus /proc for the node) run in this
+  process against the cluster's containers; CPU time of a round, as a share of one core at the
+  default 15 s resolution. (dockerd's share of answering the stats calls is not separable from
+  the other users of the shared engine, so it is not included.)
+- the daemon's whole CPU over ``--idle-seconds`` with the pods running (context: all components).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from benchlib import cpu_seconds, free_port, save_results
+
+from minikube_lite.auth.pki import client_context
+from minikube_lite.config import Settings
+from minikube_lite.images import ensure_images
+from minikube_lite.kubelet.metrics import METRICS_RESOLUTION_SECONDS, Metrics
+from minikube_lite.kubelet.runtime import Runtime
+
+
+def manifest(replicas: int) -> str:
+    return f"""apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: topbench}}
+spec:
+  replicas: {replicas}
+  selector: {{matchLabels: {{app: topbench}}}}
+  template:
+    metadata: {{labels: {{app: topbench}}}}
+    spec:
+      terminationGracePeriodSeconds: 0
+      containers:
+        - {{name: main, image: "minikube-lite/busybox:1.0", command: ["sleep", "3600"]}}
+"""
+
+
+class Sampler(Metrics):
+    """The kubelet's sampling code, fed with the cluster's containers found through Docker."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self._pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="bench-stats")
+        self._samples = {}
+        self._node_samples = (None, None)
+        self._last_records = {}
+
+    def load(self) -> int:
+        records: dict[str, list[Any]] = {}
+        for ns, pod, uid in set(self.runtime.all_pod_keys()):
+            records[uid] = self.runtime.pod_containers_of(ns, pod, uid)
+        self._last_records = records
+        return len(self._running_containers())
+
+
+def run(cmd: list[str], env: dict[str, str]) -> str:
+    return subprocess.run(cmd, check=True, env=env, capture_output=True, text=True).stdout
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--pods", type=int, default=50)
+    parser.add_argument("--calls", type=int, default=20)
+    parser.add_argument("--rounds", type=int, default=10, help="sampling rounds measured")
+    parser.add_argument("--idle-seconds", type=float, default=30.0)
+    args = parser.parse_args()
+    ensure_images()
+    with tempfile.TemporaryDirectory(prefix="bench-metrics-") as tmp:
+        root = Path(tmp)
+        settings = Settings(state_dir=root / "state", port=free_port())
+        (root / "home").mkdir()
+        env = {k: v for k, v in os.environ.items() if k != "MINIKUBE_LITE_HOME"}
+        env.update(KUBECONFIG=str(root / "kubeconfig"), KUBECACHEDIR=str(root / "cache"), HOME=str(root / "home"))
+        cli = [sys.executable, "-m", "minikube_lite.cli.main"]
+        run([*cli, "start", "--port", str(settings.port), "--state-dir", str(settings.state_dir)], env)
+        http = httpx.Client(base_url=settings.server_url, timeout=10, verify=client_context(settings.state_dir))
+        try:
+            subprocess.run(["kubectl", "apply", "-f", "-"], input=manifest(args.pods), env=env, check=True,
+                           capture_output=True, text=True)
+            deadline = time.monotonic() + 300
+            while True:
+                rows = [line for line in run(["kubectl", "top", "pods", "--no-headers"], env).splitlines()
+                        if line.startswith("topbench-")] if _has_metrics(http) else []
+                if len(rows) >= args.pods:
+                    break
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"only {len(rows)} pods in kubectl top")
+                time.sleep(1)
+            kubectl_ms, api_ms, baseline_ms = [], [], []
+            for _ in range(args.calls):
+                t0 = time.perf_counter()
+                run(["kubectl", "get", "--raw", "/healthz"], env)
+                baseline_ms.append((time.perf_counter() - t0) * 1000)
+                t0 = time.perf_counter()
+                out = run(["kubectl", "top", "pods"], env)
+                kubectl_ms.append((time.perf_counter() - t0) * 1000)
+                assert out.count("topbench-") >= args.pods
+                t0 = time.perf_counter()
+                items = http.get("/apis/metrics.k8s.io/v1beta1/namespaces/default/pods").json()["items"]
+                api_ms.append((time.perf_counter() - t0) * 1000)
+                assert len(items) >= args.pods
+
+            runtime = Runtime(cluster_id=settings.cluster_id, network_name=settings.network_name)
+            sampler = Sampler(runtime)
+            containers = sampler.load()
+
+            async def rounds() -> float:
+                t0 = time.process_time()
+                for _ in range(args.rounds):
+                    sampler._sample_node()
+                    await sampler._sample(sampler._running_containers())
+                return time.process_time() - t0
+
+            cpu = asyncio.run(rounds())
+            per_round = cpu / args.rounds
+            pid = int(settings.pid_file.read_text())
+            before = cpu_seconds(pid)
+            time.sleep(args.idle_seconds)
+            daemon = (cpu_seconds(pid) - before) / args.idle_seconds * 100
+        finally:
+            run([*cli, "delete", "--state-dir", str(settings.state_dir)], env)
+    q = statistics.quantiles
+    result = {
+        "pods": args.pods, "calls": args.calls,
+        "kubectl_top_pods_ms_median": round(statistics.median(kubectl_ms), 1),
+        "kubectl_top_pods_ms_p90": round(q(kubectl_ms, n=10)[-1], 1),
+        "kubectl_get_raw_healthz_ms_median": round(statistics.median(baseline_ms), 1),
+        "api_podmetrics_list_ms_median": round(statistics.median(api_ms), 2),
+        "sampled_containers": containers,
+        "sampling_round_cpu_ms": round(per_round * 1000, 1),
+        "metrics_loop_percent_of_core": round(per_round / METRICS_RESOLUTION_SECONDS * 100, 3),
+        "resolution_s": METRICS_RESOLUTION_SECONDS,
+        "daemon_idle_cpu_percent_of_core": round(daemon, 2),
+    }
+    save_results("metrics", result)
+
+
+def _has_metrics(http: httpx.Client) -> bool:
+    r = http.get("/apis/metrics.k8s.io/v1beta1/namespaces/default/pods")
+    return r.status_code == 200 and len(r.json()["items"]) > 0
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,71 @@
+"""Serving metrics.k8s.io/v1beta1 (``kubectl top``): NodeMetrics and PodMetrics from the kubelets.
+
+metrics-server answers these from the samples it keeps in memory; here each kubelet keeps its
+own (kubelet/metrics.py) and this module asks the in-process kubelets (``app.state.kubelets``,
+as logs and exec do), so nothing is stored. get and list only (the kinds' verbs); label and
+field selectors as on any list; a Table when asked (``kubectl get podmetrics``). A node or pod
+without a full sampling window yet is absent, as with metrics-server: ``get`` is then a 404
+NotFound with the kind's name, as metrics-server answers.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import Request, Response
+
+from minikube_lite.api import register
+from minikube_lite.api.errors import NotFound
+from minikube_lite.api.metrics import GROUP
+from minikube_lite.api.resources import Resource
+
+from .selectors import parse_field_selector, parse_label_selector
+
+__all__ = ["GROUP", "collect", "handle"]
+
+
+def _node_labels(registry: Any, node: str) -> dict[str, str]:
+    res = register.by_plural("nodes", "")
+    try:
+        return dict((registry.get(res, None, node).get("metadata") or {}).get("labels") or {})
+    except NotFound:
+        return {}
+
+
+def collect(kubelets: dict[str, Any], registry: Any, res: Resource, namespace: str | None) -> list[dict[str, Any]]:
+    """Every NodeMetrics (``res.plural == "nodes"``) or every PodMetrics (in ``namespace`` if given)."""
+    items: list[dict[str, Any]] = []
+    for node, kubelet in sorted(kubelets.items()):
+        if res.plural == "nodes":
+            obj = kubelet.node_metrics()
+            if obj is not None:
+                obj["metadata"]["labels"] = _node_labels(registry, node)
+                items.append(obj)
+        else:
+            items.extend(p for p in kubelet.pod_metrics()
+                         if namespace is None or p["metadata"]["namespace"] == namespace)
+    return items
+
+
+def handle(request: Request, kubelets: dict[str, Any], registry: Any, res: Resource,
+           namespace: str | None, name: str | None, wants_table: bool) -> Response:
+    q = request.query_params
+    items = collect(kubelets, registry, res, namespace)
+    if name is not None:
+        found = [i for i in items if i["metadata"]["name"] == name]
+        if not found:
+            raise NotFound(f"{res.plural}.{res.group}", name)
+        items = found
+    else:
+        labels = parse_label_selector(q.get("labelSelector"))
+        fields = parse_field_selector(q.get("fieldSelector"), f"{res.plural}.{res.group}")
+        items = [i for i in items if (labels is None or labels(i))
+                 and (fields is None or fields(i))]
+    if wants_table:
+        body: dict[str, Any] = register.to_table(res, items, include_object=q.get("includeObject", "Metadata"))
+    elif name is not None:
+        body = items[0]
+    else:
+        body = {"kind": res.list_kind, "apiVersion": res.api_version, "metadata": {}, "items": items}
+    return Response(json.dumps(body, separators=(",", ":")).encode(), media_type="application/json")
