@@ -195,35 +195,33 @@ def _shown(value: Any) -> str:
     return json.dumps(value) if not isinstance(value, (dict, list)) else json.dumps(value, separators=(",", ":"))
 
 
+#: kube-openapi's wording per keyword ({name}: the field's path, {val}: the keyword's value)
+_DETAILS = {
+    "pattern": "{name} in body should match '{val}'",
+    "minLength": "{name} in body should be at least {val} chars long",
+    "minItems": "{name} in body should have at least {val} items",
+    "minProperties": "{name} in body should have at least {val} properties",
+    "multipleOf": "{name} in body should be a multiple of {num}",
+    "uniqueItems": "{name} in body shouldn't contain duplicates",
+    "anyOf": "{name} in body must validate at least one schema (anyOf)",
+    "oneOf": "{name} in body must validate one and only one schema (oneOf)",
+    "not": "{name} in body must not validate the schema (not)",
+    "additionalProperties": "{name} in body is a forbidden property",
+}
+#: minimum/maximum: (exclusive wording, inclusive wording), chosen by exclusiveMinimum/Maximum
+_BOUNDS = {"minimum": ("greater than", "greater than or equal to"), "maximum": ("less than", "less than or equal to")}
+
+
 def _detail(name: str, error: ValidationError) -> str:
     v, val, s = error.validator, error.validator_value, error.schema if isinstance(error.schema, dict) else {}
-    if v == "pattern":
-        return f"{name} in body should match '{val}'"
-    if v == "minimum":
-        op = "greater than" if s.get("exclusiveMinimum") else "greater than or equal to"
+    if v in _BOUNDS:
+        exclusive = s.get("exclusiveMinimum" if v == "minimum" else "exclusiveMaximum")
+        op = _BOUNDS[v][0 if exclusive else 1]
         return f"{name} in body should be {op} {_num(val)}"
-    if v == "maximum":
-        op = "less than" if s.get("exclusiveMaximum") else "less than or equal to"
-        return f"{name} in body should be {op} {_num(val)}"
-    if v == "minLength":
-        return f"{name} in body should be at least {val} chars long"
-    if v == "minItems":
-        return f"{name} in body should have at least {val} items"
-    if v == "minProperties":
-        return f"{name} in body should have at least {val} properties"
-    if v == "multipleOf":
-        return f"{name} in body should be a multiple of {_num(val)}"
-    if v == "uniqueItems":
-        return f"{name} in body shouldn't contain duplicates"
-    if v == "anyOf":
-        return f"{name} in body must validate at least one schema (anyOf)"
-    if v == "oneOf":
-        return f"{name} in body must validate one and only one schema (oneOf)"
-    if v == "not":
-        return f"{name} in body must not validate the schema (not)"
-    if v == "additionalProperties":
-        return f"{name} in body is a forbidden property"
-    return error.message
+    template = _DETAILS.get(v)
+    if template is None:
+        return error.message
+    return template.format(name=name, val=val, num=_num(val) if v == "multipleOf" else "")
 
 
 @lru_cache(maxsize=128)
