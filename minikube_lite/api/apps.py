@@ -24,7 +24,7 @@ from minikube_lite.api.models import IntOrString, K8sModel, ObjectMeta, PodSpec,
 from minikube_lite.api.podspec import validate_pod_spec
 from minikube_lite.api.resources import ALL_VERBS, Resource
 from minikube_lite.api.tables import AGE_COLUMN, NAME_COLUMN, age, column, name
-from minikube_lite.api.validation import ErrorList, normalized, validate_labels
+from minikube_lite.api.validation import ErrorList, normalized, validate_label_selector, validate_labels
 
 #: the Go package of this module's types, for their OpenAPI definition names (apiserver/schemas.py)
 OPENAPI_PACKAGE = "io.k8s.api.apps.v1"
@@ -174,7 +174,6 @@ class ReplicaSet(TypedObject):
 # --- validation ----------------------------------------------------------------------------------
 
 _PERCENT_RE = re.compile(r"^[0-9]+%$")
-_SELECTOR_OPS = ["DoesNotExist", "Exists", "In", "NotIn"]
 
 
 def _validate_int_or_percent(errs: ErrorList, value: Any, path: str) -> None:
@@ -199,17 +198,7 @@ def validate_selector(errs: ErrorList, selector: dict[str, Any] | None, template
         return
     if not selector.get("matchLabels") and not selector.get("matchExpressions"):
         errs.invalid(f"{path}.selector", selector, "empty selector is invalid for deployment")
-    validate_labels(errs, selector.get("matchLabels"), f"{path}.selector.matchLabels")
-    for i, expr in enumerate(selector.get("matchExpressions") or []):
-        p = f"{path}.selector.matchExpressions[{i}]"
-        op, values = expr.get("operator"), expr.get("values") or []
-        if not expr.get("key"):
-            errs.required(f"{p}.key")
-        errs.enum(f"{p}.operator", op, _SELECTOR_OPS)
-        if op in ("In", "NotIn") and not values:
-            errs.required(f"{p}.values", "must be specified when `operator` is 'In' or 'NotIn'")
-        if op in ("Exists", "DoesNotExist") and values:
-            errs.forbidden(f"{p}.values", "may not be specified when `operator` is 'Exists' or 'DoesNotExist'")
+    validate_label_selector(errs, selector, f"{path}.selector")
     labels = ((template or {}).get("metadata") or {}).get("labels") or {}
     if template is not None and not matches_selector(selector, labels):
         errs.invalid(f"{path}.template.metadata.labels", labels,

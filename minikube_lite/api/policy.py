@@ -23,10 +23,9 @@ from minikube_lite.api.kind import Kind
 from minikube_lite.api.models import IntOrString, K8sModel, Time, TypedObject
 from minikube_lite.api.resources import ALL_VERBS, Resource
 from minikube_lite.api.tables import AGE_COLUMN, NAME_COLUMN, age, column, name
-from minikube_lite.api.validation import ErrorList, validate_labels
+from minikube_lite.api.validation import ErrorList, validate_label_selector
 
 UNHEALTHY_POD_EVICTION_POLICIES = ["AlwaysAllow", "IfHealthyBudget"]
-_SELECTOR_OPS = ["In", "NotIn", "Exists", "DoesNotExist"]
 _PERCENT = re.compile(r"^[0-9]+%$")
 
 
@@ -70,21 +69,6 @@ def _int_or_percent(errs: ErrorList, value: Any, path: str) -> None:
             errs.invalid(path, value, "must not be greater than 100%")
     elif isinstance(value, int) and value < 0:
         errs.invalid(path, value, "must be greater than or equal to 0")
-
-
-def validate_label_selector(errs: ErrorList, selector: dict[str, Any], path: str) -> None:
-    """``ValidateLabelSelector``: an empty selector is allowed here (it selects every pod)."""
-    validate_labels(errs, selector.get("matchLabels"), f"{path}.matchLabels")
-    for i, expr in enumerate(selector.get("matchExpressions") or []):
-        p = f"{path}.matchExpressions[{i}]"
-        op, values = expr.get("operator"), expr.get("values") or []
-        if not expr.get("key"):
-            errs.required(f"{p}.key")
-        errs.enum(f"{p}.operator", op, _SELECTOR_OPS)
-        if op in ("In", "NotIn") and not values:
-            errs.required(f"{p}.values", "must be specified when `operator` is 'In' or 'NotIn'")
-        if op in ("Exists", "DoesNotExist") and values:
-            errs.forbidden(f"{p}.values", "may not be specified when `operator` is 'Exists' or 'DoesNotExist'")
 
 
 def validate_pdb(errs: ErrorList, obj: dict[str, Any]) -> None:

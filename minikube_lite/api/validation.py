@@ -361,6 +361,26 @@ def validate_labels(errs: ErrorList, labels: dict[str, str] | None, path: str) -
         errs.each(path, value, is_label_value(value))
 
 
+
+_SELECTOR_OPS = ["In", "NotIn", "Exists", "DoesNotExist"]
+
+
+def validate_label_selector(errs: ErrorList, selector: dict[str, Any], path: str) -> None:
+    """``ValidateLabelSelector``: matchLabels and matchExpressions (an empty selector is allowed
+    here; kinds that refuse one say so themselves)."""
+    validate_labels(errs, selector.get("matchLabels"), f"{path}.matchLabels")
+    for i, expr in enumerate(selector.get("matchExpressions") or []):
+        p = f"{path}.matchExpressions[{i}]"
+        op, values = expr.get("operator"), expr.get("values") or []
+        if not expr.get("key"):
+            errs.required(f"{p}.key")
+        errs.enum(f"{p}.operator", op, _SELECTOR_OPS)
+        if op in ("In", "NotIn") and not values:
+            errs.required(f"{p}.values", "must be specified when `operator` is 'In' or 'NotIn'")
+        if op in ("Exists", "DoesNotExist") and values:
+            errs.forbidden(f"{p}.values", "may not be specified when `operator` is 'Exists' or 'DoesNotExist'")
+
+
 def validate_meta(errs: ErrorList, resource: Resource, meta: dict[str, Any] | None,
                   name_rule: NameRule = is_dns1123_subdomain) -> None:
     """ObjectMeta's rules (ValidateObjectMeta); ``name_rule`` checks metadata.name of this kind."""
