@@ -43,7 +43,8 @@ class Server:
         with open(self.log, "wb") as log:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "minikube_lite.daemon", "--state-dir", str(state), "--port", str(self.port),
-                 "--store", store, "--leader-elect", "--control-plane-only", "--no-kubelet"],
+                 "--store", store, "--leader-elect", "--control-plane-only", "--no-kubelet",
+                 "--insecure-no-auth"],
                 stdout=log, stderr=subprocess.STDOUT, env=env, cwd=ROOT, start_new_session=True)
 
     def ready(self) -> bool:

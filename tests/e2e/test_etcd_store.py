@@ -85,7 +85,7 @@ def test_seed_pod_on_etcd(etcd_cluster: Cluster, etcd: LocalEtcd) -> None:
 
 def _watch_configmaps(c: Cluster, rv: str, seen: list[dict[str, Any]], stop: threading.Event) -> None:
     try:
-        with httpx.Client(base_url=c.url, timeout=httpx.Timeout(5, read=60)) as h, h.stream(
+        with c.http(timeout=httpx.Timeout(5, read=60)) as h, h.stream(
                 "GET", f"/api/v1/namespaces/default/configmaps?watch=true&resourceVersion={rv}") as r:
             for line in r.iter_lines():
                 if line:
@@ -146,7 +146,7 @@ def _burst(c: Cluster, n: int, limit: float = 10.0) -> set[int]:
 
     def one(i: int) -> None:
         body = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": f"burst-{i}"}}
-        with httpx.Client(base_url=c.url, timeout=limit + 5) as h:
+        with c.http(timeout=limit + 5) as h:
             codes.append(h.post("/api/v1/namespaces/default/configmaps", json=body).status_code)
 
     t0 = time.monotonic()

@@ -53,7 +53,7 @@ def test_kill_9_during_a_write_storm_loses_no_acknowledged_write(tmp_path: Path)
 
         def writer(n: int) -> None:
             i = 0
-            with httpx.Client(base_url=cluster.url, timeout=5) as c:
+            with cluster.http(timeout=5) as c:
                 while not stop.is_set():
                     name = f"storm-{n}-{i}"
                     i += 1

@@ -79,7 +79,7 @@ def test_version_answers_while_attacked(cluster: Cluster) -> None:
 
     def attack(body: bytes, path: str) -> int:
         n = 0
-        with httpx.Client(base_url=cluster.url, timeout=30) as c:
+        with cluster.http(timeout=30) as c:
             while not stop.is_set():
                 assert c.post(path, content=body, headers=YAML).status_code == 400
                 n += 1
@@ -90,7 +90,7 @@ def test_version_answers_while_attacked(cluster: Cluster) -> None:
                      pool.submit(attack, b"[" * 100_000, CMS), pool.submit(attack, b"[" * 10_000 + b"]" * 10_000,
                                                                           "/apply")]
         latencies = []
-        with httpx.Client(base_url=cluster.url, timeout=10) as c:
+        with cluster.http(timeout=10) as c:
             for _ in range(200):
                 started = time.perf_counter()
                 assert c.get("/version").status_code == 200
@@ -107,7 +107,7 @@ def test_in_flight_limits_answer_429_and_watches_are_apart(tmp_path: Path) -> No
     env = {"MINIKUBE_LITE_MAX_REQUESTS_INFLIGHT": "3", "MINIKUBE_LITE_MAX_MUTATING_REQUESTS_INFLIGHT": "2"}
     with running_cluster(tmp_path, extra_env=env) as cluster:
         # watches do not count: more of them than the read limit, and reads still served
-        watchers = [httpx.Client(base_url=cluster.url, timeout=30) for _ in range(5)]
+        watchers = [cluster.http(timeout=30) for _ in range(5)]
         streams = [w.stream("GET", f"{CMS}?watch=true&timeoutSeconds=20") for w in watchers]
         for s in streams:
             assert s.__enter__().status_code == 200
@@ -119,7 +119,7 @@ def test_in_flight_limits_answer_429_and_watches_are_apart(tmp_path: Path) -> No
                "".join(f"  k{i}: v{i}\n" for i in range(60_000))).encode()
 
         def write(_: int) -> httpx.Response:
-            with httpx.Client(base_url=cluster.url, timeout=60) as c:
+            with cluster.http(timeout=60) as c:
                 return c.post(CMS, content=big, headers=YAML)
 
         with concurrent.futures.ThreadPoolExecutor(8) as pool:

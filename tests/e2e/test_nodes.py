@@ -59,8 +59,8 @@ FAKE = ("minikube-lite-m02", "minikube-lite-m03")
 class LeaseRenewer:
     """Stands in for the fake nodes' kubelets: renews their Leases every second."""
 
-    def __init__(self, url: str) -> None:
-        self.url = url
+    def __init__(self, cluster: Cluster) -> None:
+        self.cluster = cluster
         self.nodes: set[str] = set()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -74,7 +74,7 @@ class LeaseRenewer:
 
     def _run(self) -> None:
         base = "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases"
-        with httpx.Client(base_url=self.url, timeout=5) as c:
+        with self.cluster.http(timeout=5) as c:
             while not self._stop.is_set():
                 now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
                 for name in list(self.nodes):
@@ -97,7 +97,7 @@ def nodes_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Cl
     os.environ.update(MINIKUBE_LITE_NODE_MONITOR_GRACE_PERIOD=str(GRACE), MINIKUBE_LITE_NODE_MONITOR_PERIOD="1")
     try:
         with running_cluster(Path(tmp_path_factory.mktemp("nodes"))) as c:
-            renewer = LeaseRenewer(c.url)
+            renewer = LeaseRenewer(c)
             renewer.nodes.update(FAKE)
             renewer.start()
             out = c.kubectl("create", "-f", "-", input=NODES).stdout

@@ -322,8 +322,10 @@ def test_ephemeral_containers_may_only_be_added(cluster: Cluster, web_pod: str) 
 
 
 def _raw_upgrade(cluster: Cluster, path: str, headers: str) -> tuple[bytes, socket.socket]:
-    host, port = cluster.url.removeprefix("http://").rsplit(":", 1)
+    host, port = cluster.url.split("://", 1)[1].rsplit(":", 1)
     s = socket.create_connection((host, int(port)), timeout=10)
+    if cluster.url.startswith("https://"):
+        s = cluster.ssl_context().wrap_socket(s, server_hostname=host)
     s.sendall(f"POST {path} HTTP/1.1\r\nHost: {host}\r\nConnection: Upgrade\r\nUpgrade: SPDY/3.1\r\n{headers}\r\n"
               .encode())
     head = b""
