@@ -503,6 +503,11 @@ def start(state_dir: str, port: int | None, host: str | None, apiserver_ips: tup
         pid = None
     if pid is not None:
         saved = Settings.load(settings.state_dir)
+        if saved.ha:  # bring back what of the HA control plane is down (etcd members, server 2, front)
+            from minikube_lite.cli import ha as ha_mod
+
+            saved = _start_ha_etcd(saved)
+            ha_mod.start_others(saved, ha_mod.Plan.load_or_make(saved), daemon_command(saved), _daemon_env())
         deadline = time.monotonic() + 10
         while not api_ready(saved) and time.monotonic() < deadline and pid_alive(pid):
             time.sleep(READY_POLL)
