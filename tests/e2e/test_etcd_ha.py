@@ -119,10 +119,11 @@ def test_service_allocation_is_one_transaction_across_servers(servers: tuple[Loc
                 if same.status_code == 422:
                     assert "provided port is already allocated" in same.text or \
                         "provided IP is already allocated" in same.text, same.text
-                for j in range(3):  # and free ones, from both at once
-                    free = h.post(server.url + "/api/v1/namespaces/default/services",
-                                  json=_service(f"free-{i}-{j}-{tag}"))
-                    assert free.status_code == 201, free.text
+            go.wait(10)
+            for i in range(rounds * 3):  # then free ones, from both at once (after: a random pick could
+                free = h.post(server.url + "/api/v1/namespaces/default/services",  # take a port asked above)
+                              json=_service(f"free-{i}-{tag}"))
+                assert free.status_code == 201, free.text
 
     threads = [threading.Thread(target=hammer, args=(s, t)) for s, t in ((a, "a"), (b, "b"))]
     for t in threads:
