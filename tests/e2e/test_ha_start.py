@@ -2,7 +2,8 @@
 
 Three etcd members, two API servers on the same state folder (one CA, one serving certificate,
 authentication as any cluster: the admin certificate works on both, anonymous requests are
-refused on both) and the TCP front the kubeconfig points at. Faults with kill -9: one etcd member
+refused on both, a ServiceAccount token one signed the other accepts) and the TCP front the
+kubeconfig points at. Faults with kill -9: one etcd member
 down, writes go on; two down, kubectl gets kube-apiserver's 503/504 saying the store is
 unavailable; ``minikube-lite start`` brings the members back and writes work again, nothing
 acknowledged lost; API server 1 killed, kubectl goes on through the front to API server 2.
