@@ -77,8 +77,9 @@ def _tag_if_absent(client: Any, ref: str, make: Any) -> bool:
 
 
 @pytest.fixture(scope="module")
-def chart_images(chart: Path) -> Iterator[str]:
-    """``nginx:<appVersion>`` and ``busybox:latest`` present in the engine; yields the nginx ref."""
+def chart_images(chart: Path) -> Iterator[tuple[str, bool]]:
+    """``nginx:<appVersion>`` and ``busybox:latest`` present in the engine; yields the nginx ref and
+    whether it is this module's stand-in (a real nginx found in the engine is used as it is)."""
     app_version = yaml.safe_load((chart / "Chart.yaml").read_text())["appVersion"]
     nginx = f"nginx:{app_version}"
     client = docker.from_env()
@@ -95,7 +96,7 @@ def chart_images(chart: Path) -> Iterator[str]:
                       lambda: client.images.get(images.BUSYBOX_IMAGE).tag("busybox", tag="latest")):
         created.append("busybox:latest")
     try:
-        yield nginx
+        yield nginx, nginx in created
     finally:
         for ref in created:
             try:
@@ -105,7 +106,7 @@ def chart_images(chart: Path) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def run_helm(cluster: Cluster, helm: str, chart_images: str) -> Iterator[Any]:
+def run_helm(cluster: Cluster, helm: str, chart_images: tuple[str, bool]) -> Iterator[Any]:
     """Runs helm on the test cluster's kubeconfig in NS; the namespace is deleted afterwards (and waited
     for, so that the module's images are no longer in use when ``chart_images`` removes them)."""
     def run(*args: str, check: bool = True, timeout: float = 90) -> subprocess.CompletedProcess[str]:
@@ -141,18 +142,23 @@ def _deployment(cluster: Cluster) -> dict[str, Any]:
     return dep
 
 
-def test_helm_create_chart_lifecycle(cluster: Cluster, run_helm: Any, chart: Path, chart_images: str) -> None:
+def test_helm_create_chart_lifecycle(cluster: Cluster, run_helm: Any, chart: Path,
+                                     chart_images: tuple[str, bool]) -> None:
+    nginx, stand_in = chart_images
     # install: every object of the chart, ready (--wait), and the release recorded in a Secret
     run_helm("install", RELEASE, str(chart), "--create-namespace", "--wait", "--timeout", "60s")
     dep = _deployment(cluster)
     assert dep["status"].get("readyReplicas") == 1
     pod_spec = dep["spec"]["template"]["spec"]
-    assert pod_spec["containers"][0]["image"] == chart_images
+    assert pod_spec["containers"][0]["image"] == nginx
     assert pod_spec["serviceAccountName"] == FULLNAME
+    pods = (_get(cluster, "pods", "-l", f"app.kubernetes.io/instance={RELEASE}") or {}).get("items", [])
+    assert len(pods) == 1 and any(v["name"].startswith("kube-api-access-") for v in pods[0]["spec"]["volumes"])
     assert _get(cluster, "serviceaccount", FULLNAME)
     svc = _get(cluster, "service", FULLNAME)
     assert svc and svc["spec"]["ports"][0]["port"] == 80
-    assert NGINX_PAGE in httpx.get(f"http://{svc['spec']['clusterIP']}/", timeout=5).text
+    page = httpx.get(f"http://{svc['spec']['clusterIP']}/", timeout=5)  # the ClusterIP, from the host
+    assert page.status_code == 200 and (NGINX_PAGE in page.text or not stand_in), page.text
     secrets = _release_secrets(cluster)
     assert list(secrets) == [f"sh.helm.release.v1.{RELEASE}.v1"]
     first = secrets[f"sh.helm.release.v1.{RELEASE}.v1"]
@@ -169,6 +175,13 @@ def test_helm_create_chart_lifecycle(cluster: Cluster, run_helm: Any, chart: Pat
     assert f"TEST SUITE:     {FULLNAME}-test-connection" in out and "Phase:          Succeeded" in out, out
     logs = cluster.kubectl("logs", f"{FULLNAME}-test-connection", "-n", NS).stdout
     assert f"Connecting to {FULLNAME}:80" in logs, logs
+
+    # ... and fails when nothing serves the Service (as on Kubernetes: the connection is refused)
+    cluster.kubectl("scale", "deployment", FULLNAME, "-n", NS, "--replicas=0")
+    wait_for(lambda: not (_get(cluster, "endpointslices", "-l", f"kubernetes.io/service-name={FULLNAME}") or {}
+                          ).get("items", [{}])[0].get("endpoints"), timeout=30, what="the Service without endpoints")
+    failed = run_helm("test", RELEASE, "--timeout", "60s", check=False)
+    assert failed.returncode != 0 and "Phase:          Failed" in failed.stdout, failed.stdout + failed.stderr
 
     # upgrade: a new revision; the Deployment scales to 2 ready replicas before helm returns
     run_helm("upgrade", RELEASE, str(chart), "--set", "replicaCount=2", "--wait", "--timeout", "60s")
@@ -203,8 +216,7 @@ def test_helm_create_chart_lifecycle(cluster: Cluster, run_helm: Any, chart: Pat
     assert _get(cluster, "pod", f"{FULLNAME}-test-connection")
 
 
-def test_server_side_dry_run_creates_nothing(cluster: Cluster, run_helm: Any, chart: Path,
-                                             chart_images: str) -> None:
+def test_server_side_dry_run_creates_nothing(cluster: Cluster, run_helm: Any, chart: Path) -> None:
     cluster.kubectl("create", "namespace", NS, check=False)
     out = run_helm("install", "dry", str(chart), "--dry-run=server").stdout
     assert "STATUS: pending-install" in out and "kind: Deployment" in out, out
