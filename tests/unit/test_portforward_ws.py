@@ -5,7 +5,14 @@ from __future__ import annotations
 import pytest
 
 from minikube_lite.api.errors import BadRequest
-from minikube_lite.apiserver.portforward_ws import BASE64, BINARY, choose_protocol, decode, encode, parse_ports
+from minikube_lite.apiserver.portforward_ws import (
+    BASE64,
+    BINARY,
+    choose_protocol,
+    decode,
+    encode,
+    parse_ports,
+)
 
 
 def test_ports_repeated_and_comma_separated() -> None:
