@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 
 BINARY, BASE64 = "v4.channel.k8s.io", "v4.base64.channel.k8s.io"
 PROTOCOLS = (BINARY, BASE64)
+INBOX_MESSAGES = 64
 
 
 def parse_ports(values: list[str]) -> list[int]:
@@ -110,7 +111,35 @@ class _Channels:
                 await self.websocket.send_bytes(message)
 
 
-async def _forward(out: _Channels, index: int, port: int, ip: str, name: str, inbox: asyncio.Queue[bytes]) -> None:
+class _Inbox:
+    """What the client sent for one port, bounded: a pod that reads slowly slows the WebSocket's
+    reader down (back-pressure, as wsstream's pipes give), rather than filling memory."""
+
+    def __init__(self) -> None:
+        self.queue: asyncio.Queue[bytes] = asyncio.Queue(maxsize=INBOX_MESSAGES)
+        self.closed = False
+
+    async def put(self, data: bytes) -> None:
+        if not self.closed:  # data for a port whose connection ended is dropped
+            await self.queue.put(data)
+
+    async def get(self) -> bytes:
+        return await self.queue.get()
+
+    def close(self) -> None:
+        self.closed = True
+        while not self.queue.empty():  # frees a reader blocked in put()
+            self.queue.get_nowait()
+
+
+async def _forward(out: _Channels, index: int, port: int, ip: str, name: str, inbox: _Inbox) -> None:
+    try:
+        await _copy(out, index, port, ip, name, inbox)
+    finally:
+        inbox.close()
+
+
+async def _copy(out: _Channels, index: int, port: int, ip: str, name: str, inbox: _Inbox) -> None:
     data_ch, error_ch = 2 * index, 2 * index + 1
     try:
         reader, writer = await asyncio.open_connection(ip, port)
@@ -163,7 +192,7 @@ def install(app: FastAPI) -> None:
                 await out.send(2 * i + 1, not_running.encode())
             await websocket.close()
             return
-        inboxes: list[asyncio.Queue[bytes]] = [asyncio.Queue() for _ in ports]
+        inboxes = [_Inbox() for _ in ports]
         forwards = [asyncio.create_task(_forward(out, i, port, target[0], name, inboxes[i]),
                                         name=f"portforward ws {port}") for i, port in enumerate(ports)]
 
@@ -177,7 +206,7 @@ def install(app: FastAPI) -> None:
                     continue
                 channel, payload = frame
                 if channel % 2 == 0 and channel // 2 < len(ports) and payload:  # error channels are write-only
-                    inboxes[channel // 2].put_nowait(payload)
+                    await inboxes[channel // 2].put(payload)
 
         reader = asyncio.create_task(from_client(), name="portforward ws reader")
         try:

@@ -3,7 +3,8 @@
 The client speaks the kubelet's WebSocket port-forward (subprotocol ``v4.channel.k8s.io``, two
 channels per port, each opened by the port number), not kubectl's SPDY. A busybox pod serves a
 2 MiB random file over HTTP on port 3000: it comes through intact (its sha256 as ``sha256sum``
-in the pod computes it); a second, closed port in the same request gets the kubelet's error
+in the pod computes it); 4 MiB sent to an echo server on port 4000 come back intact (both
+directions at once, through the server's bounded buffers); a second, closed port in the same request gets the kubelet's error
 text on its error channel; a pod that does not run gets Kubernetes' message there; a missing pod
 and a request without ports are refused before the upgrade with a Status (404, 400).
 """
@@ -12,7 +13,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import socket
+import threading
 from collections.abc import Iterator
 
 import pytest
@@ -26,7 +29,7 @@ from .conftest import Cluster, wait_for
 
 NS = "pyportforward"
 SERVER = ("mkdir -p /www && head -c 2097152 /dev/urandom > /www/big && echo hello > /www/index.html"
-          " && exec httpd -f -p 3000 -h /www")
+          " && httpd -p 3000 -h /www && exec nc -ll -p 4000 -e cat")
 
 
 @pytest.fixture(scope="module")
@@ -74,6 +77,26 @@ def test_download_through_the_python_clients_portforward(cluster: Cluster, core:
         assert error.startswith("error forwarding port 3001 to pod web, uid : failed to connect to localhost:3001")
         assert error.endswith("connect: connection refused"), error
         wait_for(lambda: not pf.connected, timeout=10, what="the WebSocket to close once both ports ended")
+    finally:
+        pf.close()
+
+
+def test_upload_and_echo_both_ways(core: client.CoreV1Api) -> None:
+    payload = os.urandom(4 * 1024 * 1024)
+    pf = portforward(core.connect_get_namespaced_pod_portforward, "web", NS, ports="4000")
+    try:
+        sock = pf.socket(4000)
+        sock.setblocking(True)
+        sock.settimeout(30)
+        sender = threading.Thread(target=sock.sendall, args=(payload,), daemon=True)
+        sender.start()
+        received = bytearray()
+        while len(received) < len(payload):
+            chunk = sock.recv(65536)
+            assert chunk, f"the echo ended after {len(received)} bytes"
+            received += chunk
+        sender.join(10)
+        assert bytes(received) == payload
     finally:
         pf.close()
 
