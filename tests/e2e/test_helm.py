@@ -20,6 +20,7 @@ from __future__ import annotations
 import base64
 import gzip
 import json
+import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -137,8 +138,12 @@ def _decode_release(secret: dict[str, Any]) -> dict[str, Any]:
 
 
 def _deployment(cluster: Cluster) -> dict[str, Any]:
-    dep = _get(cluster, "deployment", FULLNAME)
-    assert dep, f"deployment {FULLNAME} not found"
+    return _deployment_named(cluster, FULLNAME)
+
+
+def _deployment_named(cluster: Cluster, name: str) -> dict[str, Any]:
+    dep = _get(cluster, "deployment", name)
+    assert dep, f"deployment {name} not found"
     return dep
 
 
@@ -223,3 +228,36 @@ def test_server_side_dry_run_creates_nothing(cluster: Cluster, run_helm: Any, ch
     assert _get(cluster, "deployment", "dry-mychart") is None
     assert _get(cluster, "serviceaccount", "dry-mychart") is None
     assert (_get(cluster, "secrets", "-l", "owner=helm,name=dry") or {}).get("items") == []
+
+
+HOOK_JOB = """apiVersion: batch/v1
+kind: Job
+metadata:
+  name: "{{ .Release.Name }}-migrate"
+  annotations:
+    "helm.sh/hook": pre-install
+    "helm.sh/hook-delete-policy": hook-succeeded
+spec:
+  backoffLimit: 0
+  template:
+    spec:
+      restartPolicy: Never
+      containers:
+        - name: migrate
+          image: busybox
+          command: ["sh", "-c", "sleep 1; echo migrated"]
+"""
+
+
+def test_a_pre_install_job_hook_is_watched_to_completion(cluster: Cluster, run_helm: Any, chart: Path,
+                                                         tmp_path: Path) -> None:
+    hooked = tmp_path / "mychart"
+    shutil.copytree(chart, hooked)
+    (hooked / "templates" / "migrate-job.yaml").write_text(HOOK_JOB)
+    out = run_helm("install", "hooked", str(hooked), "--create-namespace", "--wait", "--timeout", "60s").stdout
+    assert "STATUS: deployed" in out, out
+    # helm returned after the Job completed (it watches it), and deleted it (hook-succeeded)
+    assert _get(cluster, "job", "hooked-migrate") is None
+    assert _deployment_named(cluster, "hooked-mychart")["status"].get("readyReplicas") == 1
+    run_helm("uninstall", "hooked", "--wait", "--timeout", "60s")
+    assert (_get(cluster, "secrets", "-l", "owner=helm,name=hooked") or {}).get("items") == []
