@@ -210,7 +210,7 @@ def install(app: FastAPI) -> None:
 
         reader = asyncio.create_task(from_client(), name="portforward ws reader")
         try:
-            done_all = asyncio.gather(*forwards)
+            done_all = asyncio.gather(*forwards, return_exceptions=True)  # a client gone mid-send: ends too
             await asyncio.wait({reader, done_all}, return_when=asyncio.FIRST_COMPLETED)
             if not reader.done():  # every port's connection ended: so does the WebSocket
                 with contextlib.suppress(Exception):

@@ -101,6 +101,21 @@ def test_upload_and_echo_both_ways(core: client.CoreV1Api) -> None:
         pf.close()
 
 
+def test_a_client_that_hangs_up_mid_download_leaves_the_server_serving(core: client.CoreV1Api) -> None:
+    pf = portforward(core.connect_get_namespaced_pod_portforward, "web", NS, ports="3000")
+    sock = pf.socket(3000)
+    sock.setblocking(True)
+    sock.sendall(b"GET /big HTTP/1.0\r\n\r\n")
+    assert sock.recv(65536)
+    pf.websocket.close()  # gone with most of 2 MiB still to send
+    pf.close()
+    again = portforward(core.connect_get_namespaced_pod_portforward, "web", NS, ports="3000")
+    try:
+        assert _http_get(again.socket(3000), "/index.html") == b"hello\n"
+    finally:
+        again.close()
+
+
 def test_a_pod_that_does_not_run_says_so_on_the_error_channel(core: client.CoreV1Api) -> None:
     pf = portforward(core.connect_get_namespaced_pod_portforward, "pending", NS, ports="3000")
     try:
