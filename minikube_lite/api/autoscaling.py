@@ -20,7 +20,7 @@ from typing import Any
 
 from minikube_lite.api import autoscaling_convert as conv
 from minikube_lite.api.apps import LabelSelector
-from minikube_lite.api.kind import Kind, Strategy, StoreView
+from minikube_lite.api.kind import Kind, StoreView, Strategy
 from minikube_lite.api.models import K8sModel, Quantity, Time, TypedObject
 from minikube_lite.api.resources import ALL_VERBS, Resource
 from minikube_lite.api.tables import AGE_COLUMN, NAME_COLUMN, age, column, name

@@ -223,8 +223,8 @@ def limit(current: int, desired: int, low: int, high: int) -> Limited:
     """``convertDesiredReplicasWithRules``: min/max, and no more than max(2x, 4) at once."""
     up_limit = max(2 * current, 4)
     if high > up_limit:
-        ceiling, reason = up_limit, ("ScaleUpLimit", "the desired replica count is increasing faster than the "
-                                     "maximum scale rate")
+        ceiling, reason = up_limit, ("ScaleUpLimit", ("the desired replica count is increasing faster than the "
+                                     "maximum scale rate"))
     else:
         ceiling, reason = high, ("TooManyReplicas", "the desired replica count is more than the maximum replica count")
     if desired < low:
@@ -245,10 +245,8 @@ def stabilize_behavior(recs: list[Recommendation], current: int, desired: int, u
         if rec.at > now - timedelta(seconds=down_window):
             down = max(down, rec.replicas)
     result = current
-    if result < up:
-        result = up
-    if result > down:
-        result = down
+    result = max(result, up)
+    result = min(result, down)
     longest = max(up_window, down_window)
     for i, rec in enumerate(recs):
         if rec.at < now - timedelta(seconds=longest):
@@ -308,18 +306,18 @@ def limit_behavior(current: int, desired: int, low: int, high: int, behavior: di
     if desired > current:
         cap = max(scale_up_limit(current, ups, downs, behavior.get("scaleUp") or {}, now), current)
         if high > cap:
-            ceiling, reason = cap, ("ScaleUpLimit", "the desired replica count is increasing faster than the "
-                                    "maximum scale rate")
+            ceiling, reason = cap, ("ScaleUpLimit", ("the desired replica count is increasing faster than the "
+                                    "maximum scale rate"))
         else:
-            ceiling, reason = high, ("TooManyReplicas", "the desired replica count is more than the maximum "
-                                     "replica count")
+            ceiling, reason = high, ("TooManyReplicas", ("the desired replica count is more than the maximum "
+                                     "replica count"))
         if desired > ceiling:
             return ceiling, *reason
     elif desired < current:
         floor_ = min(scale_down_limit(current, ups, downs, behavior.get("scaleDown") or {}, now), current)
         if low < floor_:
-            floor, reason = floor_, ("ScaleDownLimit", "the desired replica count is decreasing faster than the "
-                                     "maximum scale rate")
+            floor, reason = floor_, ("ScaleDownLimit", ("the desired replica count is decreasing faster than the "
+                                     "maximum scale rate"))
         else:
             floor, reason = low, ("TooFewReplicas", "the desired replica count is less than the minimum replica count")
         if desired < floor:
