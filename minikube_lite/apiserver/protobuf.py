@@ -21,7 +21,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ..api.errors import BadRequest, UnsupportedMediaType
-from . import protobuf_auth_tables  # noqa: F401  (adds the auth and RBAC messages to the tables)
+from . import (
+    protobuf_auth_tables,  # noqa: F401  (adds the auth and RBAC messages to the tables)
+    protobuf_autoscaling_tables,  # noqa: F401  (and autoscaling/v1's)
+)
 from .protobuf_tables import MESSAGES, ROOTS
 from .protowire import read_fields as _fields
 from .protowire import read_varint as _varint
