@@ -20,11 +20,8 @@ and scale events are kept in memory per HPA, as Kubernetes keeps them.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import copy
 import logging
-import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -34,8 +31,10 @@ from ..api.errors import ApiError, Conflict, NotFound
 from ..api.tables import parse_time
 from ..api.validation import parse_quantity
 from ..client.base import Client
+from ..client.controller import run_controller
 from ..client.events import record_event
 from ..client.informer import Informer, object_key
+from ..client.workqueue import WorkQueue
 from . import podautoscaler_policy as policy
 from .podautoscaler_policy import MetricsError, PodInfo, PodMetric, Proposal, Recommendation, ScaleEvent
 
@@ -146,54 +145,32 @@ class HorizontalPodAutoscalerController:
         self.tolerance = tolerance
         self.hpas = Informer(client, "horizontalpodautoscalers")
         self.hpas.add_handler(self._on_event)
-        self._due: dict[str, float] = {}
+        self.queue = WorkQueue("horizontal-pod-autoscaler")
         self._generations: dict[str, Any] = {}
         self.recommendations: dict[str, list[Recommendation]] = {}
         self.scale_ups: dict[str, list[ScaleEvent]] = {}
         self.scale_downs: dict[str, list[ScaleEvent]] = {}
-        self._wake = asyncio.Event()
 
     def _on_event(self, etype: str, obj: Obj) -> None:
         key = object_key(obj)
         if etype == "DELETED":
-            for store in (self._due, self._generations, self.recommendations, self.scale_ups, self.scale_downs):
+            for store in (self._generations, self.recommendations, self.scale_ups, self.scale_downs):
                 store.pop(key, None)
             return
         generation = (obj.get("metadata") or {}).get("generation")
-        if self._generations.get(key) != generation:  # new, or its spec changed: now
+        if self._generations.get(key) != generation:  # new, or its spec changed: now (not on status writes)
             self._generations[key] = generation
-            self._due[key] = 0.0
-            self._wake.set()
+            self.queue.add(key)
 
     async def run(self) -> None:
-        informer = asyncio.create_task(self.hpas.run(), name="hpa-informer")
-        try:
-            await self.hpas.synced.wait()
-            while True:
-                now = time.monotonic()
-                for key in list(self.hpas.cache):
-                    if self._due.get(key, 0.0) <= now:
-                        self._due[key] = now + self.sync_period
-                        hpa = self.hpas.get(key)
-                        if hpa is not None:
-                            await self._reconcile_safely(hpa)
-                pending = [d for k, d in self._due.items() if k in self.hpas.cache]
-                delay = max(0.05, min(pending, default=now + self.sync_period) - time.monotonic())
-                self._wake.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout=delay)
-        finally:
-            informer.cancel()
-            with contextlib.suppress(BaseException):
-                await informer
+        """The informer, then every HPA once per sync period (and at once when new or changed)."""
+        await run_controller([self.hpas], self.queue, self._sync, workers=1,
+                             resync_keys=lambda: list(self.hpas.cache), resync_seconds=self.sync_period)
 
-    async def _reconcile_safely(self, hpa: Obj) -> None:
-        try:
+    async def _sync(self, key: str) -> None:
+        hpa = self.hpas.get(key)
+        if hpa is not None:
             await self.reconcile(copy.deepcopy(hpa))
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("reconciling HorizontalPodAutoscaler %s failed", object_key(hpa))
 
     # ---- one HPA --------------------------------------------------------------------------------
 
