@@ -131,3 +131,21 @@ def test_bad_hpa_and_missing_requests(cluster: Cluster) -> None:
 
 def _hpa_row_of(cluster: Cluster, name: str) -> list[str]:
     return re.split(r"\s{2,}", cluster.kubectl("get", "hpa", name).stdout.splitlines()[1].strip())
+
+
+def test_memory_average_value_needs_no_requests(cluster: Cluster) -> None:
+    cluster.kubectl("create", "deployment", "memwatch", "--image=minikube-lite/busybox:1.0", "--", "sleep", "3600")
+    cluster.kubectl("apply", "-f", "-", input=(
+        "apiVersion: autoscaling/v2\nkind: HorizontalPodAutoscaler\nmetadata: {name: memwatch}\n"
+        "spec:\n  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: memwatch}\n  maxReplicas: 2\n"
+        "  metrics: [{type: Resource, resource: {name: memory, target: {type: AverageValue, averageValue: 64Mi}}}]\n"))
+
+    def measured() -> str:
+        cell = _hpa_row_of(cluster, "memwatch")[2]
+        return cell if re.match(r"^memory: \d+(k|M|Mi|Ki)?/64Mi$", cell) else ""
+
+    wait_for(measured, timeout=30, interval=0.5, what="a measured memory average in TARGETS")
+    hpa = json.loads(cluster.kubectl("get", "hpa", "memwatch", "-o", "json").stdout)
+    current = hpa["status"]["currentMetrics"][0]["resource"]
+    assert current["name"] == "memory" and "averageUtilization" not in current["current"]
+    assert hpa["status"]["desiredReplicas"] == 1  # a sleeping busybox is far below 64Mi
