@@ -38,9 +38,10 @@ sys.path.insert(0, str(ROOT))
 from benchlib import cpu_seconds, free_port, save_results
 
 from minikube_lite.auth.pki import client_context
-from minikube_lite.config import Settings
+from minikube_lite.config import METRICS_RESOLUTION_SECONDS, Settings
 from minikube_lite.images import ensure_images
-from minikube_lite.kubelet.metrics import METRICS_RESOLUTION_SECONDS, Metrics
+from minikube_lite.kubelet import cgroups
+from minikube_lite.kubelet.metrics import Metrics
 from minikube_lite.kubelet.runtime import Runtime
 
 
@@ -69,6 +70,8 @@ class Sampler(Metrics):
         self._samples = {}
         self._node_samples = (None, None)
         self._last_records = {}
+        self._cgroup_files = {}
+        self.cgroup_root = cgroups.CGROUP_ROOT
 
     def load(self) -> int:
         records: dict[str, list[Any]] = {}

@@ -43,7 +43,7 @@ from .apiserver.registry import Registry
 from .auth import pki
 from .auth.rbac import MASTERS, RBACAuthorizer, UserInfo
 from .client.local import LocalClient
-from .config import DEFAULT_PORT, DNS_SERVICE_IP, KUBERNETES_SERVICE_IP, Settings
+from .config import DEFAULT_PORT, DNS_SERVICE_IP, KUBERNETES_SERVICE_IP, METRICS_RESOLUTION_SECONDS, Settings
 from .store.factory import open_store
 
 log = logging.getLogger("minikube_lite.daemon")
@@ -151,7 +151,7 @@ class Daemon:
                  control_plane_only: bool = False, election_timing: dict[str, float] | None = None,
                  max_requests_inflight: int = 400, max_mutating_requests_inflight: int = 200,
                  hpa_sync_period: float = 15.0, hpa_downscale_stabilization: float = 300.0,
-                 metric_resolution: float = 15.0) -> None:
+                 metric_resolution: float = METRICS_RESOLUTION_SECONDS) -> None:
         self.settings = settings
         self.hpa_sync_period, self.hpa_downscale_stabilization = hpa_sync_period, hpa_downscale_stabilization
         self.metric_resolution = metric_resolution
@@ -491,8 +491,9 @@ def main(argv: list[str] | None = None) -> None:
                         default=float(os.environ.get("MINIKUBE_LITE_HPA_DOWNSCALE_STABILIZATION", "300")),
                         help="seconds of recommendations a scale-down without spec.behavior looks back over")
     parser.add_argument("--metric-resolution", type=float,
-                        default=float(os.environ.get("MINIKUBE_LITE_METRIC_RESOLUTION", "15")),
-                        help="seconds between two samples of the containers' usage (metrics-server's flag)")
+                        default=float(os.environ.get("MINIKUBE_LITE_METRIC_RESOLUTION", str(METRICS_RESOLUTION_SECONDS))),
+                        help="seconds between two samples of the containers' usage (metrics-server's flag; "
+                             "5 s here, see kubelet/metrics.py)")
     parser.add_argument("--leader-elect", action="store_true",
                         help="run the scheduler and controllers only while holding their Lease (several API servers)")
     parser.add_argument("--leader-elect-lease-duration", type=float, default=15.0)

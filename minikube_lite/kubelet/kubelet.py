@@ -39,13 +39,15 @@ from minikube_lite.api.coordination import NODE_LEASE_DURATION_SECONDS, NODE_LEA
 from minikube_lite.api.errors import AlreadyExists, Conflict, Gone, NotFound
 from minikube_lite.client.base import Client
 
+from ..config import METRICS_RESOLUTION_SECONDS
+from . import cgroups
 from .backoff import Backoff
 from .base import docker_message, pod_key, pod_uid
 from .events import EventRecorder, now_rfc3339
 from .exec import Attach, Exec
 from .images import ImagePuller
 from .logs import Logs
-from .metrics import METRICS_RESOLUTION_SECONDS, Metrics
+from .metrics import Metrics
 from .node import conditions as node_conditions
 from .node import lease_object, node_object
 from .probes import Prober
@@ -137,6 +139,8 @@ class Kubelet(Termination, StatusWriter, Logs, Metrics, Exec, Attach, Prober, Vo
         self.metrics_resolution = metrics_resolution  # metrics.py: how often containers are sampled
         self._samples = {}
         self._node_samples = (None, None)
+        self._cgroup_files = {}
+        self.cgroup_root = cgroups.CGROUP_ROOT
 
     # ---- plumbing ---------------------------------------------------------------------------
 

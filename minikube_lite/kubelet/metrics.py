@@ -3,12 +3,18 @@
 In Kubernetes the kubelet (through cAdvisor) keeps cumulative CPU time and the memory working
 set of every container and of the node, and metrics-server turns two scrapes into a usage rate
 served as ``metrics.k8s.io/v1beta1`` NodeMetrics and PodMetrics (``kubectl top``). Here the kubelet
-owns the containers, so it samples them itself: every ``METRICS_RESOLUTION_SECONDS`` (metrics-server's
-default ``--metric-resolution`` is 15 s) one ``docker stats`` call per running container
-(``stream=False, one_shot=True``: one cgroup read, no 1 s wait for a second sample) in the
-kubelet's Docker thread pool, and keeps the last two samples in memory. The API server reads
-them in-process (``app.state.kubelets``), as it does for logs and exec: metrics are never stored
-(metrics-server keeps them in memory too), so nothing churns the store or its watches every 15 s.
+owns the containers, so it samples them itself: every ``METRICS_RESOLUTION_SECONDS`` it reads each
+running container's cgroup files, as cAdvisor does (cgroups.py: a few file reads, no Docker API
+call), and falls back to ``docker stats`` (``stream=False, one_shot=True``: one cgroup read, no 1 s
+wait for a second sample) in the kubelet's Docker thread pool for a container whose files it cannot
+read (a remote engine). It keeps the last two samples in memory. The API server reads them
+in-process (``app.state.kubelets``), as it does for logs and exec: metrics are never stored
+(metrics-server keeps them in memory too), so nothing churns the store or its watches.
+
+The default resolution is 5 s, not metrics-server's 15 s: with the HPA's 15 s sync, a 15 s
+resolution puts load -> first scale-out at 0-30 s (median 20-27 s measured), over issue 18's
+20 s; at 5 s it is ~15 s, and with the cgroup reads a round of 50 containers costs ~2 ms of CPU
+(docs/performance.md). ``--metric-resolution`` sets it as metrics-server's flag does.
 
 Computations follow cAdvisor / metrics-server: CPU = (cumulative ns now - before) / elapsed
 seconds, in nanocores, over the window between the two samples; memory = working set = usage -
@@ -25,16 +31,17 @@ import os
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import docker.errors
 
+from . import cgroups
 from .base import KubeletBase
 from .runtime import SANDBOX
 
 log = logging.getLogger(__name__)
 
-METRICS_RESOLUTION_SECONDS = 15.0
 _FIRST_WINDOW_SECONDS = 1.0  # the loop's tick: a container not yet sampled twice is sampled at the next
 
 
@@ -130,6 +137,9 @@ class Metrics(KubeletBase):
     _samples: dict[str, tuple[str, str, str, Sample | None, Sample]]
     _node_samples: tuple[Sample | None, Sample | None]
     metrics_resolution: float
+    # container id -> where its cgroup files are (None: not readable here, use the stats API)
+    _cgroup_files: dict[str, cgroups.CgroupFiles | None]
+    cgroup_root: Path
 
     def _running_containers(self) -> dict[str, tuple[str, str, str]]:
         out: dict[str, tuple[str, str, str]] = {}
@@ -140,6 +150,7 @@ class Metrics(KubeletBase):
         return out
 
     def _stats(self, cid: str) -> Sample | None:
+        """One container's sample through the Docker stats API (the fallback of _read_cgroups)."""
         try:
             stats = self.runtime.docker.api.stats(cid, stream=False, one_shot=True)
         except (docker.errors.APIError, docker.errors.NotFound, OSError, ValueError) as e:
@@ -147,9 +158,35 @@ class Metrics(KubeletBase):
             return None
         return sample_of(stats, time.time())
 
+    def _read_cgroups(self, ids: list[str]) -> dict[str, Sample | None]:
+        """Samples of the containers whose cgroup files this process can read (cgroups.py); an id
+        missing from the answer has no local cgroup and goes to the Docker stats API. Where each
+        container's files are is looked up once and kept while it runs."""
+        found = self._cgroup_files
+        out: dict[str, Sample | None] = {}
+        for cid in ids:
+            if cid not in found:
+                found[cid] = cgroups.find(cid, self.cgroup_root)
+            files = found[cid]
+            if files is None:
+                continue
+            try:
+                cpu, memory = cgroups.read(files)
+            except (OSError, ValueError) as e:  # the container stopped between the scan and the read
+                log.debug("cgroup of %s: %s", cid[:12], e)
+                out[cid] = None
+                continue
+            out[cid] = Sample(cpu, memory, time.time())
+        return out
+
     async def _sample(self, ids: dict[str, tuple[str, str, str]]) -> None:
-        results = await asyncio.gather(*(self._docker(self._stats, cid) for cid in ids))
-        for cid, sample in zip(ids, results, strict=True):
+        # one hop to a worker thread for all the file reads (each a few µs, no Docker API call)
+        samples = await self._docker(self._read_cgroups, list(ids))
+        rest = [cid for cid in ids if cid not in samples]
+        if rest:
+            results = await asyncio.gather(*(self._docker(self._stats, cid) for cid in rest))
+            samples.update(zip(rest, results, strict=True))
+        for cid, sample in samples.items():
             if sample is None:
                 continue
             old = self._samples.get(cid)
@@ -172,6 +209,8 @@ class Metrics(KubeletBase):
             ids = self._running_containers()
             for gone in set(self._samples) - set(ids):
                 del self._samples[gone]
+            for gone in set(self._cgroup_files) - set(ids):
+                del self._cgroup_files[gone]
             if time.monotonic() - last_full >= self.metrics_resolution:
                 last_full = time.monotonic()
                 self._sample_node()
