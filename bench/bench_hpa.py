@@ -1,16 +1,18 @@
 """HPA figure (issue 18 §4): load applied -> the autoscaler's first scale-out decision.
 
-Run: ``python bench/bench_hpa.py [--trials 4] [--sync-period 15] [--metric-resolution 15]``
+Run: ``python bench/bench_hpa.py [--trials 4] [--sync-period 15] [--metric-resolution 5]``
 (needs a Docker engine and the local images). It starts a cluster of its own with the given
-``--horizontal-pod-autoscaler-sync-period`` and ``--metric-resolution`` (both 15 s by default, as
-kube-controller-manager and metrics-server), applies examples/autoscaling/worker.yaml (one worker,
-an HPA at 50% of a 100m CPU request, scale-down window 0 so a trial resets quickly), and per trial:
+``--horizontal-pod-autoscaler-sync-period`` (15 s by default, kube-controller-manager's) and
+``--metric-resolution`` (the kubelet's default, 5 s; metrics-server's is 15 s), applies
+examples/autoscaling/worker.yaml (one worker, an HPA at 50% of a 100m CPU request, scale-down
+window 0 so a trial resets quickly), and per trial:
 waits a random 0-15 s (so the load lands at any phase of the two loops), turns the load on
 (the ConfigMap patch), and times until the Deployment's ``spec.replicas`` grows (polled every
 0.1 s over HTTP), then turns the load off and waits for 1 replica again.
 
 The figure is bounded by the two periods: the kubelet's next sample (<= metric resolution) plus
-the HPA's next sync (<= sync period), so with 15 s + 15 s it is 0-30 s, ~15 s on average.
+the HPA's next sync (<= sync period), so with 15 s + 15 s it is 0-30 s, ~15 s on average; with
+5 s + 15 s it is 0-20 s (plus the part of a window that must be busy before the average shows it).
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 
 from benchlib import api_client, free_port, save_results
 
-from minikube_lite.config import Settings
+from minikube_lite.config import METRICS_RESOLUTION_SECONDS, Settings
 from minikube_lite.images import ensure_images
 
 EXAMPLE = ROOT / "examples" / "autoscaling" / "worker.yaml"
@@ -45,7 +47,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--trials", type=int, default=4)
     parser.add_argument("--sync-period", type=float, default=15.0)
-    parser.add_argument("--metric-resolution", type=float, default=15.0)
+    parser.add_argument("--metric-resolution", type=float, default=METRICS_RESOLUTION_SECONDS)
     args = parser.parse_args()
     ensure_images()
     with tempfile.TemporaryDirectory(prefix="bench-hpa-") as tmp:

@@ -8,11 +8,13 @@ waits until ``kubectl top pods`` lists all of them, then measures:
   PodMetrics list, one Pod list), median and p90 of ``--calls`` runs; beside it the floor of any
   kubectl command on this machine (``kubectl get --raw /healthz``: process start and one
   request) and the API side alone (one GET of the PodMetrics list over HTTP).
-- the metrics loop: the kubelet's own sampling code (kubelet/metrics.py: one ``docker stats``
-  one-shot call per running container in a thread pool, plus /proc for the node) run in this
-  process against the cluster's containers; CPU time of a round, as a share of one core at the
-  default 15 s resolution. (dockerd's share of answering the stats calls is not separable from
-  the other users of the shared engine, so it is not included.)
+- the metrics loop: the kubelet's own sampling code (kubelet/metrics.py, cgroups.py: each running
+  container's cgroup files, the Docker stats API only where they cannot be read; /proc for the
+  node) run in this process against the cluster's containers: CPU time of a round, the same
+  rounds forced through the Docker stats API (the fallback, and what the loop did before), and the
+  loop itself (full rounds at the default resolution plus its 1 s ticks) over ``--loop-seconds``
+  as a share of one core. (dockerd's share of answering stats calls is not separable from the
+  other users of the shared engine, so it is not included; the file reads need no dockerd.)
 - the daemon's whole CPU over ``--idle-seconds`` with the pods running (context: all components).
 """
 
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import statistics
 import subprocess
@@ -91,6 +94,7 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=20)
     parser.add_argument("--rounds", type=int, default=10, help="sampling rounds measured")
     parser.add_argument("--idle-seconds", type=float, default=30.0)
+    parser.add_argument("--loop-seconds", type=float, default=30.0, help="how long the real loop is measured")
     args = parser.parse_args()
     ensure_images()
     with tempfile.TemporaryDirectory(prefix="bench-metrics-") as tmp:
@@ -132,15 +136,31 @@ def main() -> None:
             sampler = Sampler(runtime)
             containers = sampler.load()
 
-            async def rounds() -> float:
+            async def rounds(sampler: Sampler) -> float:
                 t0 = time.process_time()
                 for _ in range(args.rounds):
                     sampler._sample_node()
                     await sampler._sample(sampler._running_containers())
                 return time.process_time() - t0
 
-            cpu = asyncio.run(rounds())
-            per_round = cpu / args.rounds
+            cgroup_rounds = asyncio.run(rounds(sampler))
+            from_files = sum(1 for f in sampler._cgroup_files.values() if f is not None)
+            # the same rounds through the Docker stats API (what the kubelet falls back to, and
+            # what it did before reading cgroup files)
+            stats_sampler = Sampler(runtime)
+            stats_sampler.cgroup_root = Path("/nonexistent-cgroup-root")
+            stats_sampler.load()
+            stats_rounds = asyncio.run(rounds(stats_sampler))
+
+            async def loop() -> float:
+                """The kubelet's loop itself (full rounds plus its 1 s ticks) for --loop-seconds."""
+                t0 = time.process_time()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(sampler._metrics_loop(), args.loop_seconds)
+                return time.process_time() - t0
+
+            sampler.metrics_resolution = METRICS_RESOLUTION_SECONDS
+            loop_cpu = asyncio.run(loop())
             pid = int(settings.pid_file.read_text())
             before = cpu_seconds(pid)
             time.sleep(args.idle_seconds)
@@ -154,10 +174,15 @@ def main() -> None:
         "kubectl_top_pods_ms_p90": round(q(kubectl_ms, n=10)[-1], 1),
         "kubectl_get_raw_healthz_ms_median": round(statistics.median(baseline_ms), 1),
         "api_podmetrics_list_ms_median": round(statistics.median(api_ms), 2),
-        "sampled_containers": containers,
-        "sampling_round_cpu_ms": round(per_round * 1000, 1),
-        "metrics_loop_percent_of_core": round(per_round / METRICS_RESOLUTION_SECONDS * 100, 3),
+        "sampled_containers": containers, "read_from_cgroup_files": from_files,
+        "sampling_round_cpu_ms": round(cgroup_rounds / args.rounds * 1000, 2),
+        "sampling_round_cpu_ms_docker_stats_api": round(stats_rounds / args.rounds * 1000, 1),
         "resolution_s": METRICS_RESOLUTION_SECONDS,
+        "metrics_loop_percent_of_core_measured": round(loop_cpu / args.loop_seconds * 100, 3),
+        "metrics_loop_seconds_measured": args.loop_seconds,
+        "rounds_percent_of_core_at_resolution": round(cgroup_rounds / args.rounds / METRICS_RESOLUTION_SECONDS * 100, 3),
+        "docker_stats_rounds_percent_of_core_at_resolution": round(
+            stats_rounds / args.rounds / METRICS_RESOLUTION_SECONDS * 100, 3),
         "daemon_idle_cpu_percent_of_core": round(daemon, 2),
     }
     save_results("metrics", result)

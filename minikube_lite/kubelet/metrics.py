@@ -100,32 +100,46 @@ def window(before: Sample, now: Sample) -> str:
     return f"{seconds:g}s"
 
 
+def proc_stat_busy_ns(text: str, clk_tck: int = 100) -> int | None:
+    """Cumulative non-idle CPU time in ns from ``/proc/stat``'s first (``cpu``) line: user + nice +
+    system + irq + softirq + steal ticks (idle and iowait left out), as cAdvisor's machine usage."""
+    fields = text.split("\n", 1)[0].split()
+    if len(fields) < 9 or fields[0] != "cpu":
+        return None
+    ticks = [int(v) for v in fields[1:9]]  # user nice system idle iowait irq softirq steal
+    busy = sum(ticks) - ticks[3] - ticks[4]
+    return busy * 1_000_000_000 // (clk_tck or 100)
+
+
+def meminfo_working_set(text: str) -> int:
+    """MemTotal - MemAvailable in bytes from ``/proc/meminfo`` (0 when either is missing)."""
+    values: dict[str, int] = {}
+    for line in text.splitlines():
+        key, _, rest = line.partition(":")
+        if key in ("MemTotal", "MemAvailable"):
+            values[key] = int(rest.split()[0]) * 1024
+    if len(values) < 2:
+        return 0
+    return max(0, values["MemTotal"] - values["MemAvailable"])
+
+
 def host_cpu_ns() -> int | None:
     """Cumulative non-idle CPU time of the host, in ns (from ``/proc/stat``)."""
     try:
         with open("/proc/stat") as f:
-            fields = f.readline().split()
+            text = f.readline()
     except OSError:
         return None
-    if not fields or fields[0] != "cpu":
-        return None
-    ticks = [int(v) for v in fields[1:9]]  # user nice system idle iowait irq softirq steal
-    busy = sum(ticks) - ticks[3] - ticks[4]
-    return busy * 1_000_000_000 // (os.sysconf("SC_CLK_TCK") or 100)
+    return proc_stat_busy_ns(text, os.sysconf("SC_CLK_TCK"))
 
 
 def host_working_set() -> int:
     """MemTotal - MemAvailable of the host, in bytes."""
-    values: dict[str, int] = {}
     try:
         with open("/proc/meminfo") as f:
-            for line in f:
-                key, _, rest = line.partition(":")
-                if key in ("MemTotal", "MemAvailable"):
-                    values[key] = int(rest.split()[0]) * 1024
+            return meminfo_working_set(f.read())
     except OSError:
         return 0
-    return max(0, values.get("MemTotal", 0) - values.get("MemAvailable", 0))
 
 
 class Metrics(KubeletBase):

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from minikube_lite.kubelet import cgroups
+from minikube_lite.kubelet import cgroups, metrics
 from minikube_lite.kubelet.metrics import Metrics, Sample, rate
 
 V1_STAT = """cache 8388608
@@ -127,3 +127,13 @@ def test_a_cgroup_removed_between_scan_and_read_is_skipped(tmp_path: Path) -> No
     asyncio.run(sampler._sample({"x": ("ns", "p", "a")}))
     assert sampler.asked == []  # known to be local: a read error is a stopped container, not a reason to ask Docker
     assert sampler._samples["x"][3] is None  # the failed read did not replace the sample
+
+
+def test_node_figures_from_proc() -> None:
+    stat = "cpu  100 20 30 1000 50 5 5 10 0 0\ncpu0 50 10 15 500 25 2 2 5 0 0\n"
+    assert metrics.proc_stat_busy_ns(stat, 100) == (100 + 20 + 30 + 5 + 5 + 10) * 10_000_000  # idle, iowait out
+    assert metrics.proc_stat_busy_ns("intr 1 2 3\n") is None
+    meminfo = "MemTotal:       8000000 kB\nMemFree:        1000000 kB\nMemAvailable:   3000000 kB\n"
+    assert metrics.meminfo_working_set(meminfo) == 5_000_000 * 1024
+    assert metrics.meminfo_working_set("MemTotal: 1 kB\n") == 0  # an old kernel without MemAvailable
+    assert metrics.host_cpu_ns() is not None and metrics.host_working_set() > 0  # this machine's /proc
