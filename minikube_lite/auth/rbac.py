@@ -187,6 +187,12 @@ class RBACAuthorizer:
         idx = self._index(user)
         return [*idx.namespaced.get(namespace, ()), *idx.cluster]
 
+    def rules_and_errors(self, user: UserInfo, namespace: str) -> tuple[list[Rule], list[str]]:
+        """RBAC's RulesFor: the rules bound to ``user`` (no ``system:masters`` shortcut) in
+        ``namespace`` and cluster-wide, and the bindings whose role is missing."""
+        idx = self._index(user)
+        return [*idx.namespaced.get(namespace, ()), *idx.cluster], list(idx.errors)
+
 
 def forbidden_message(user: UserInfo, a: Attributes, reason: str = "") -> tuple[str, str, str, str]:
     """kube-apiserver's 403 wording: (message, resource for details, group, name)."""

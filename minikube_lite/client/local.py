@@ -22,6 +22,7 @@ from ..api.errors import BadRequest
 from ..api.register import by_plural
 from ..api.resources import Resource
 from ..apiserver.registry import Registry
+from ..auth.escalation import Requester, acting
 from ..auth.rbac import RBACAuthorizer, UserInfo
 from ..auth.requestinfo import Attributes
 from .base import PatchType, WatchEvent
@@ -79,9 +80,10 @@ class LocalClient:
         return copy.deepcopy(answer)
 
     def _authorize(self, verb: str, res: Resource, namespace: str | None, name: str = "",
-                   subresource: str | None = None) -> None:
+                   subresource: str | None = None) -> Requester | None:
+        """Authorise the call as its HTTP request would be; the requester for the write's context."""
         if self.authorizer is None or self.user is None:
-            return
+            return None
         attrs = Attributes(verb, True, api_group=res.group, api_version=res.version, resource=res.plural,
                            subresource=subresource or "", namespace=namespace or "", name=name)
         allowed, reason = self.authorizer.authorize(self.user, attrs)
@@ -91,6 +93,7 @@ class LocalClient:
             err = forbidden(self.user, attrs, reason)
             log.warning("%s", err.message)
             raise err
+        return Requester(self.user, self.authorizer, attrs)
 
     async def get(self, resource: str, name: str, *, namespace: str | None = None) -> dict[str, Any]:
         res = _resource(resource)
@@ -107,16 +110,16 @@ class LocalClient:
 
     async def create(self, resource: str, obj: dict[str, Any], *, namespace: str | None = None) -> dict[str, Any]:
         res = _resource(resource)
-        self._authorize("create", res, _ns(res, namespace, obj))
-        created, _ = self.registry.create(res, _ns(res, namespace, obj), obj, field_validation="Strict",
-                                          field_manager=self.field_manager)
+        with acting(self._authorize("create", res, _ns(res, namespace, obj))):
+            created, _ = self.registry.create(res, _ns(res, namespace, obj), obj, field_validation="Strict",
+                                              field_manager=self.field_manager)
         return copy.deepcopy(created)
 
     async def update(self, resource: str, obj: dict[str, Any], *, namespace: str | None = None) -> dict[str, Any]:
         res = _resource(resource)
-        self._authorize("update", res, _ns(res, namespace, obj), obj["metadata"]["name"])
-        updated, _ = self.registry.update(res, _ns(res, namespace, obj), obj["metadata"]["name"], obj,
-                                          field_validation="Strict", field_manager=self.field_manager)
+        with acting(self._authorize("update", res, _ns(res, namespace, obj), obj["metadata"]["name"])):
+            updated, _ = self.registry.update(res, _ns(res, namespace, obj), obj["metadata"]["name"], obj,
+                                              field_validation="Strict", field_manager=self.field_manager)
         return copy.deepcopy(updated)
 
     async def update_status(self, resource: str, obj: dict[str, Any], *,
@@ -131,11 +134,12 @@ class LocalClient:
     async def patch(self, resource: str, name: str, patch: Any, *, namespace: str | None = None,
                     patch_type: PatchType = "merge", subresource: str | None = None) -> dict[str, Any]:
         res = _resource(resource)
-        self._authorize("patch", res, _ns(res, namespace), name, subresource)
+        requester = self._authorize("patch", res, _ns(res, namespace), name, subresource)
         body = patch if isinstance(patch, bytes) else json.dumps(patch).encode()
-        obj, _, _ = self.registry.patch(res, _ns(res, namespace), name, body, _PATCH_TYPES[patch_type],
-                                        subresource=subresource, field_validation="Strict",
-                                        field_manager=self.field_manager)
+        with acting(requester):
+            obj, _, _ = self.registry.patch(res, _ns(res, namespace), name, body, _PATCH_TYPES[patch_type],
+                                            subresource=subresource, field_validation="Strict",
+                                            field_manager=self.field_manager)
         return copy.deepcopy(obj)
 
     async def delete(self, resource: str, name: str, *, namespace: str | None = None,
