@@ -312,3 +312,19 @@ def test_rbac_grants_only_what_the_writer_holds_unless_escalate_or_bind(cluster:
         assert escalated.returncode == 0, escalated.stderr
     finally:
         cluster.kubectl("delete", "clusterrole", f"{ns}-binder", "--wait=false", check=False)
+
+
+def test_busybox_wget_reaches_the_api_over_tls(cluster: Cluster, ns: str) -> None:
+    """busybox's own TLS (no openssl in the image) sends no signature_algorithms: the server must
+    still agree a suite (it reset the connection while OpenSSL's security level refused SHA-1 there)."""
+    script = ('wget -q -O- https://kubernetes.default.svc/version; echo; '
+              'wget -q -O- --header "Authorization: Bearer $(cat /var/run/secrets/kubernetes.io/serviceaccount/token)" '
+              'https://kubernetes.default.svc/api/v1/namespaces/$(cat /var/run/secrets/kubernetes.io/serviceaccount/'
+              'namespace)/pods 2>&1; true')
+    cluster.kubectl("apply", "-n", ns, "-f", "-", input=json.dumps({
+        "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "bb-wget"},
+        "spec": {"restartPolicy": "Never", "containers": [{"name": "c", "image": "minikube-lite/busybox:1.0",
+                                                            "command": ["sh", "-c", script]}]}}))
+    out = _logs_when_done(cluster, "bb-wget", ns)
+    assert '"gitVersion"' in out, out
+    assert "403 Forbidden" in out, out  # the token was read (a 401 if not): the default SA may not list pods
