@@ -115,6 +115,9 @@ class _UserIndex:
 
 
 class RBACAuthorizer:
+    #: reads a stored object for NodeRestriction's pod-status check (noderestriction.py); set by the daemon
+    node_lookup: Any = None
+
     def __init__(self, source: PolicySource) -> None:
         self.source = source
         self._generation = -1

@@ -23,6 +23,8 @@ from ..api.register import by_plural
 from ..api.resources import Resource
 from ..apiserver.registry import Registry
 from ..auth.escalation import Requester, acting
+from ..auth.noderestriction import PREFIX as NODE_PREFIX
+from ..auth.noderestriction import check as node_check
 from ..auth.rbac import RBACAuthorizer, UserInfo
 from ..auth.requestinfo import Attributes
 from .base import PatchType, WatchEvent
@@ -93,6 +95,8 @@ class LocalClient:
             err = forbidden(self.user, attrs, reason)
             log.warning("%s", err.message)
             raise err
+        if self.user.name.startswith(NODE_PREFIX):
+            node_check(self.user, attrs, self.authorizer.node_lookup)
         return Requester(self.user, self.authorizer, attrs)
 
     async def get(self, resource: str, name: str, *, namespace: str | None = None) -> dict[str, Any]:

@@ -12,7 +12,9 @@ import shutil
 import subprocess
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
+import httpx
 import pytest
 
 from .conftest import Cluster, wait_for
@@ -328,3 +330,42 @@ def test_busybox_wget_reaches_the_api_over_tls(cluster: Cluster, ns: str) -> Non
     out = _logs_when_done(cluster, "bb-wget", ns)
     assert '"gitVersion"' in out, out
     assert "403 Forbidden" in out, out  # the token was read (a 401 if not): the default SA may not list pods
+
+
+def test_a_node_identity_cannot_modify_another_node(cluster: Cluster, tmp_path: Path) -> None:
+    """NodeRestriction: with a kubelet's certificate (``system:node:<name>`` in ``system:nodes``) a
+    node may patch its own Node but not another's, nor another node's Lease."""
+    import ssl
+
+    from minikube_lite.auth import pki
+
+    other = f"other-{uuid.uuid4().hex[:6]}"
+    node = cluster.settings.node_name
+    crt, key = tmp_path / "node.crt", tmp_path / "node.key"
+    pki.write_client_cert(pki.paths(cluster.settings.state_dir), f"system:node:{other}", ("system:nodes",), crt, key)
+    ctx = ssl.create_default_context(cafile=cluster.ca_file)
+    ctx.load_cert_chain(str(crt), str(key))
+    merge = {"Content-Type": "application/merge-patch+json"}
+    cluster.kubectl("create", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "Node",
+                                                          "metadata": {"name": other}}))
+    try:
+        with httpx.Client(base_url=cluster.url, verify=ctx, timeout=10) as as_node:
+            own = as_node.patch(f"/api/v1/nodes/{other}", content=b'{"metadata":{"labels":{"mine":"yes"}}}',
+                                headers=merge)
+            assert own.status_code == 200, own.text
+            theirs = as_node.patch(f"/api/v1/nodes/{node}", content=b'{"metadata":{"labels":{"mine":"no"}}}',
+                                   headers=merge)
+            assert theirs.status_code == 403, theirs.text
+            assert theirs.json()["message"] == (f'nodes "{node}" is forbidden: node "{other}" is not allowed to '
+                                                f'modify node "{node}"')
+            status = as_node.patch(f"/api/v1/nodes/{node}/status", content=b'{"status":{"capacity":{"pods":"1"}}}',
+                                   headers=merge)
+            assert status.status_code == 403, status.text
+            lease = as_node.patch(f"/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/{node}",
+                                  content=b'{"spec":{"holderIdentity":"me"}}', headers=merge)
+            assert lease.status_code == 403 and "can only access node lease with the same name" in lease.text
+            assert as_node.get(f"/api/v1/nodes/{node}").status_code == 200  # reading is RBAC's: allowed
+        labels = cluster.get(f"/api/v1/nodes/{node}")["metadata"].get("labels") or {}
+        assert "mine" not in labels
+    finally:
+        cluster.kubectl("delete", "node", other, "--wait=false", check=False)

@@ -185,3 +185,36 @@ def test_compact_string_and_compaction() -> None:
                      {"nonResourceURLs": ["/metrics"], "verbs": ["get"]}])
     assert sorted(compact_string(r) for r in rules) == ['{APIGroups:[""], Resources:["pods"], Verbs:["get" "list"]}',
                                                         '{NonResourceURLs:["/metrics"], Verbs:["get"]}']
+
+
+# ------------------------------------------------------------------------------ NodeRestriction
+
+NODE_A = UserInfo("system:node:a", "", ("system:nodes", "system:authenticated"))
+
+
+@pytest.mark.parametrize(("method", "path", "message"), [
+    ("PATCH", "/api/v1/nodes/b", 'nodes "b" is forbidden: node "a" is not allowed to modify node "b"'),
+    ("PUT", "/api/v1/nodes/b/status", 'nodes "b" is forbidden: node "a" is not allowed to modify node "b"'),
+    ("PUT", "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/b",
+     ('leases.coordination.k8s.io "b" is forbidden: can only access node lease with the same name as the '
+     "requesting node")),
+    ("PATCH", "/api/v1/namespaces/default/pods/on-b/status",
+     'pods "on-b" is forbidden: node "a" can only update pod status for pods with spec.nodeName set to itself'),
+])
+def test_a_node_may_not_write_what_is_not_its_own(method: str, path: str, message: str) -> None:
+    from minikube_lite.auth import noderestriction
+
+    pods = {"on-a": {"spec": {"nodeName": "a"}}, "on-b": {"spec": {"nodeName": "b"}}}
+
+    def lookup(resource: str, namespace: str, name: str) -> dict[str, Any] | None:
+        return pods.get(name) if resource == "pods" else None
+
+    with pytest.raises(Forbidden) as err:
+        noderestriction.check(NODE_A, request_attributes(method, path), lookup)
+    assert err.value.message == message
+    for own in ("/api/v1/nodes/a", "/api/v1/nodes/a/status", "/api/v1/namespaces/default/pods/on-a/status",
+                "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/a"):
+        noderestriction.check(NODE_A, request_attributes(method, own), lookup)
+    # reads, and users that are not nodes, are not NodeRestriction's business
+    noderestriction.check(NODE_A, request_attributes("GET", "/api/v1/nodes/b"), lookup)
+    noderestriction.check(SA, request_attributes(method, path), lookup)
