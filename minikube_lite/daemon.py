@@ -169,6 +169,7 @@ class Daemon:
 
         self.policy = StorePolicy(self.registry)  # the default policy until the RBAC watch is up
         self.authorizer = RBACAuthorizer(self.policy)
+        self.authorizer.node_lookup = self._lookup  # NodeRestriction reads the pod a node writes status of
         if settings.secure:
             pki.ensure_client(settings.state_dir)
             extra_ips = tuple(i for i in (settings.host, *settings.apiserver_ips) if i not in ("0.0.0.0", "::"))
