@@ -30,13 +30,6 @@ import pytest
 
 from minikube_lite.config import CLUSTER_LABEL, Settings
 
-collect_ignore: list[str] = []
-# The engine-restart test runs a second dockerd beside the shared one; the shared engine's docker0
-# bridge was seen gone after it (every later container start then fails). Opt-in until that is
-# understood: MINIKUBE_LITE_ENGINE_RESTART=1.
-if os.environ.get("MINIKUBE_LITE_ENGINE_RESTART") != "1":
-    collect_ignore.append("test_engine_restart.py")
-
 KUBECTL = shutil.which("kubectl")
 KUBECTL_DIR = Path(os.path.realpath(KUBECTL)).parent if KUBECTL else None
 
