@@ -1,7 +1,7 @@
 """Schemathesis over the published OpenAPI v3 (every group-version merged into one document),
 against a live daemon of its own over HTTPS as the admin: a bounded run, in the default suite
 (up to ``SCHEMATHESIS_EXAMPLES`` generated cases per operation, 5 by default, over the
-operations of ``PATHS``: ~330 cases, about 2 minutes on the loaded 2-core machine, ~150 MB) that fails on any 5xx, any
+operations of ``PATHS``: at most 350 cases, about 2 minutes on the loaded 2-core machine, ~150 MB) that fails on any 5xx, any
 response that does not match the published schema, or a daemon that stops answering.
 
 Only hypothesis' generate phase runs: the explicit phase adds ~100 schema-derived examples per
@@ -58,7 +58,7 @@ def published(fuzz_cluster: Cluster) -> Any:
 
 
 schema = schemathesis.pytest.from_fixture("published")
-# The operations fuzzed by default (70 operations, ~330 cases, about 2 minutes): one of each
+# The operations fuzzed by default (70 operations, at most 350 cases, about 2 minutes): one of each
 # shape: config (ConfigMaps, Secrets), a Service and its allocations, a workload with its pod
 # template and scale, the Pod itself with its subresources (the largest schema, slowest to
 # generate for), a Lease, and Namespaces (cluster-scoped). SCHEMATHESIS_PATHS=all fuzzes every
