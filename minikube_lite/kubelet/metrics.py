@@ -13,8 +13,8 @@ in-process (``app.state.kubelets``), as it does for logs and exec: metrics are n
 
 The default resolution is 5 s, not metrics-server's 15 s: with the HPA's 15 s sync, a 15 s
 resolution puts load -> first scale-out at 0-30 s (median 20-27 s measured), over issue 18's
-20 s; at 5 s it is ~15 s, and with the cgroup reads a round of 50 containers costs ~2 ms of CPU
-(docs/performance.md). ``--metric-resolution`` sets it as metrics-server's flag does.
+20 s; at 5 s its median is 8-13 s, and with the cgroup reads a round of 50 containers costs ~8 ms
+of CPU, the loop 0.2 % of a core (docs/performance.md). ``--metric-resolution`` sets it as metrics-server's flag does.
 
 Computations follow cAdvisor / metrics-server: CPU = (cumulative ns now - before) / elapsed
 seconds, in nanocores, over the window between the two samples; memory = working set = usage -
