@@ -163,6 +163,11 @@ class Daemon:
 
         self.policy = StorePolicy(self.registry)  # the default policy until the RBAC watch is up
         self.authorizer = RBACAuthorizer(self.policy)
+        from .auth.nodecerts import kubelet_client_context
+
+        # the API server reaches the kubelets' HTTPS endpoints with its kubelet-client certificate
+        # (apiserver/nodeproxy.py), with or without authentication of its own clients
+        self._kubelet_tls = kubelet_client_context(settings.state_dir)
         if settings.secure:
             pki.ensure_client(settings.state_dir)
             extra_ips = tuple(i for i in (settings.host, *settings.apiserver_ips) if i not in ("0.0.0.0", "::"))
@@ -177,6 +182,7 @@ class Daemon:
                                        max_requests_inflight=max_requests_inflight,
                                        max_mutating_requests_inflight=max_mutating_requests_inflight)
         self.app.router.lifespan_context = self._lifespan
+        self.app.state.kubelet_tls = self._kubelet_tls
         self.asgi: Any = self.app
         if settings.secure:
             from .apiserver.authapi import AuthAPI
@@ -287,8 +293,7 @@ class Daemon:
                                    node_name=self.settings.node_name,
                                    cluster_id=self.settings.cluster_id, network_name=self.settings.network_name,
                                    dns_server=dns_ip, root_dir=self.settings.state_dir / "kubelet",
-                                   image_pull=self.settings.image_pull)
-            self.app.state.kubelets[self.settings.node_name] = self.kubelet
+                                   image_pull=self.settings.image_pull, serving_state_dir=self.settings.state_dir)
             components.append(("kubelet", self.kubelet))
         for name, comp in components:
             self._tasks.append(asyncio.create_task(self._supervise(name, comp), name=name))
@@ -380,7 +385,11 @@ class Daemon:
         # httptools, plus the SPDY/3.1 upgrades of exec, attach and port-forward (upgrade.py), which
         # pass the same authentication and authorization as every other request
         gate = getattr(self.asgi, "check", None)
-        protocol = streaming_protocol(self.app, default_handlers(), gate=gate)
+        from functools import partial
+
+        from .apiserver.nodeproxy import proxy_upgrade
+
+        protocol = streaming_protocol(self.app, default_handlers(), gate=gate, proxy=partial(proxy_upgrade, self.app))
         tls_options: dict[str, Any] = {}
         if self.settings.secure:
             from .auth import tls

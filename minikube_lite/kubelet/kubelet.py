@@ -91,11 +91,14 @@ class Kubelet(Termination, StatusWriter, Logs, Metrics, Exec, Attach, Prober, Vo
         root_dir: Path | str | None = None,
         image_pull: str = "local-fallback",
         metrics_resolution: float = METRICS_RESOLUTION_SECONDS,
+        serving_state_dir: Path | None = None,
     ) -> None:
         """``dns_server``: the cluster DNS address given to pods (``dnsPolicy: ClusterFirst``);
         None leaves Docker's default resolver. ``root_dir``: the kubelet's folder for pod volumes
         and termination messages (the daemon passes ``<state dir>/kubelet``). ``image_pull``: what a
-        failed pull does when the engine holds an image of that name (images.py)."""
+        failed pull does when the engine holds an image of that name (images.py). ``serving_state_dir``:
+        the cluster's state folder whose CA signs this kubelet's HTTPS endpoint (server.py), which
+        the API server reaches for logs, exec, attach, port-forward and metrics; None serves none."""
         self._client = client
         self.node_name = node_name
         self.cluster_id = cluster_id
@@ -137,6 +140,9 @@ class Kubelet(Termination, StatusWriter, Logs, Metrics, Exec, Attach, Prober, Vo
         self.metrics_resolution = metrics_resolution  # metrics.py: how often containers are sampled
         self._samples = {}
         self._node_samples = (None, None)
+        self._serving_state_dir = serving_state_dir
+        self.server: Any = None  # server.py, once listening
+        self.kubelet_port = 0
 
     # ---- plumbing ---------------------------------------------------------------------------
 
@@ -159,6 +165,12 @@ class Kubelet(Termination, StatusWriter, Logs, Metrics, Exec, Attach, Prober, Vo
         self._queue = WorkQueue(self._sync_pod)
         await self._docker(self.runtime.ping)
         await self._docker(self.runtime.ensure_network)  # also learns the node's address (host_ip)
+        if self._serving_state_dir is not None and self.server is None:
+            from .server import KubeletServer
+
+            server = KubeletServer(self, self._serving_state_dir)
+            self.kubelet_port = await server.start(self.host_ip)
+            self.server = server
         # side by side: `minikube-lite start` waits for the node to be Ready
         _, self._runtime_version = await asyncio.gather(self._docker(self.runtime.ensure_pause_image),
                                                         self._docker(self.runtime.version))
@@ -192,6 +204,9 @@ class Kubelet(Termination, StatusWriter, Logs, Metrics, Exec, Attach, Prober, Vo
         """
         self._stopping = True
         await self._stop_background()
+        if self.server is not None:
+            await self.server.stop()
+            self.server = None
         if remove_containers:
             try:
                 found = await self._docker(self.runtime.list_ids)
@@ -210,7 +225,7 @@ class Kubelet(Termination, StatusWriter, Logs, Metrics, Exec, Attach, Prober, Vo
 
     async def _register_node(self) -> None:
         desired = node_object(self.node_name, internal_ip=self.host_ip, runtime_version=self._runtime_version,
-                              now=now_rfc3339())
+                              now=now_rfc3339(), kubelet_port=self.kubelet_port or 10250)
         try:
             node = await self._client.get("nodes", self.node_name)
         except NotFound:

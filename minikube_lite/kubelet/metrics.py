@@ -7,7 +7,7 @@ owns the containers, so it samples them itself: every ``METRICS_RESOLUTION_SECON
 default ``--metric-resolution`` is 15 s) one ``docker stats`` call per running container
 (``stream=False, one_shot=True``: one cgroup read, no 1 s wait for a second sample) in the
 kubelet's Docker thread pool, and keeps the last two samples in memory. The API server reads
-them in-process (``app.state.kubelets``), as it does for logs and exec: metrics are never stored
+them from the kubelet's HTTPS endpoint (server.py), as it does logs and exec: metrics are never stored
 (metrics-server keeps them in memory too), so nothing churns the store or its watches every 15 s.
 
 Computations follow cAdvisor / metrics-server: CPU = (cumulative ns now - before) / elapsed

@@ -74,7 +74,8 @@ def conditions(now: str, previous: list[dict[str, Any]] | None = None) -> list[d
     ]
 
 
-def node_object(node_name: str, *, internal_ip: str, runtime_version: str, now: str) -> dict[str, Any]:
+def node_object(node_name: str, *, internal_ip: str, runtime_version: str, now: str,
+                kubelet_port: int = 10250) -> dict[str, Any]:
     arch = _ARCH.get(platform.machine().lower(), platform.machine().lower())
     cap = capacity()
     machine_id = _read("/etc/machine-id")
@@ -95,13 +96,13 @@ def node_object(node_name: str, *, internal_ip: str, runtime_version: str, now: 
         },
         "spec": {},
         "status": node_status(node_name, internal_ip=internal_ip, runtime_version=runtime_version, now=now,
-                              cap=cap, machine_id=machine_id, arch=arch),
+                              cap=cap, machine_id=machine_id, arch=arch, kubelet_port=kubelet_port),
     }
 
 
 def node_status(node_name: str, *, internal_ip: str, runtime_version: str, now: str,
                 cap: dict[str, str] | None = None, machine_id: str = "", arch: str = "amd64",
-                previous: dict[str, Any] | None = None) -> dict[str, Any]:
+                previous: dict[str, Any] | None = None, kubelet_port: int = 10250) -> dict[str, Any]:
     cap = cap or capacity()
     return {
         "capacity": dict(cap),
@@ -109,7 +110,7 @@ def node_status(node_name: str, *, internal_ip: str, runtime_version: str, now: 
         "conditions": conditions(now, (previous or {}).get("conditions")),
         "addresses": [{"type": "InternalIP", "address": internal_ip},
                       {"type": "Hostname", "address": node_name}],
-        "daemonEndpoints": {"kubeletEndpoint": {"Port": 10250}},
+        "daemonEndpoints": {"kubeletEndpoint": {"Port": kubelet_port}},
         "nodeInfo": {
             "machineID": machine_id,
             "systemUUID": machine_id,
