@@ -92,6 +92,7 @@ class Kubelet(Termination, StatusWriter, Logs, Metrics, Exec, Attach, Prober, Vo
         image_pull: str = "local-fallback",
         metrics_resolution: float = METRICS_RESOLUTION_SECONDS,
         serving_state_dir: Path | None = None,
+        control_plane: bool = True,
     ) -> None:
         """``dns_server``: the cluster DNS address given to pods (``dnsPolicy: ClusterFirst``);
         None leaves Docker's default resolver. ``root_dir``: the kubelet's folder for pod volumes
@@ -103,7 +104,8 @@ class Kubelet(Termination, StatusWriter, Logs, Metrics, Exec, Attach, Prober, Vo
         self.node_name = node_name
         self.cluster_id = cluster_id
         self.network_name = network_name
-        self.runtime = Runtime(cluster_id=cluster_id, network_name=network_name, docker_client=docker_client)
+        self.runtime = Runtime(cluster_id=cluster_id, network_name=network_name, docker_client=docker_client,
+                               node_name=node_name)
         # The resync is the safety net, not the fast path: Docker events, the pod/config watches
         # and the reconnect resync drive every change. 30 s (Kubernetes' kubelet uses 60 s) keeps
         # a steady node of 50 pods under 1% of a core (bench/bench_deployments.py).
@@ -141,6 +143,7 @@ class Kubelet(Termination, StatusWriter, Logs, Metrics, Exec, Attach, Prober, Vo
         self._samples = {}
         self._node_samples = (None, None)
         self._serving_state_dir = serving_state_dir
+        self.control_plane = control_plane  # the first node (the role label); node agents are workers
         self.server: Any = None  # server.py, once listening
         self.kubelet_port = 0
 
@@ -225,7 +228,8 @@ class Kubelet(Termination, StatusWriter, Logs, Metrics, Exec, Attach, Prober, Vo
 
     async def _register_node(self) -> None:
         desired = node_object(self.node_name, internal_ip=self.host_ip, runtime_version=self._runtime_version,
-                              now=now_rfc3339(), kubelet_port=self.kubelet_port or 10250)
+                              now=now_rfc3339(), kubelet_port=self.kubelet_port or 10250,
+                              control_plane=self.control_plane)
         try:
             node = await self._client.get("nodes", self.node_name)
         except NotFound:

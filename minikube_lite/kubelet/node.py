@@ -75,7 +75,9 @@ def conditions(now: str, previous: list[dict[str, Any]] | None = None) -> list[d
 
 
 def node_object(node_name: str, *, internal_ip: str, runtime_version: str, now: str,
-                kubelet_port: int = 10250) -> dict[str, Any]:
+                kubelet_port: int = 10250, control_plane: bool = True) -> dict[str, Any]:
+    """The Node; ``control_plane``: the first node carries kubeadm's role label, as minikube's does
+    (without its NoSchedule taint: minikube leaves the control-plane schedulable), workers none."""
     arch = _ARCH.get(platform.machine().lower(), platform.machine().lower())
     cap = capacity()
     machine_id = _read("/etc/machine-id")
@@ -90,7 +92,7 @@ def node_object(node_name: str, *, internal_ip: str, runtime_version: str, now: 
                 "kubernetes.io/arch": arch,
                 "beta.kubernetes.io/os": "linux",
                 "beta.kubernetes.io/arch": arch,
-                "node-role.kubernetes.io/control-plane": "",
+                **({"node-role.kubernetes.io/control-plane": ""} if control_plane else {}),
             },
             "annotations": {"node.alpha.kubernetes.io/ttl": "0"},
         },
