@@ -171,9 +171,18 @@ class Kubelet(Termination, StatusWriter, Logs, Metrics, Exec, Attach, Prober, Vo
         if self._serving_state_dir is not None and self.server is None:
             from .server import KubeletServer
 
-            server = KubeletServer(self, self._serving_state_dir)
+            # the port of last time when it is free, so the Node's endpoint stays what it was
+            port_file = self.root_dir / "kubelet.port"
+            try:
+                wanted = int(port_file.read_text())
+            except (OSError, ValueError):
+                wanted = 0
+            server = KubeletServer(self, self._serving_state_dir, port=wanted)
             self.kubelet_port = await server.start(self.host_ip)
             self.server = server
+            with contextlib.suppress(OSError):
+                port_file.parent.mkdir(parents=True, exist_ok=True)
+                port_file.write_text(str(self.kubelet_port))
         # side by side: `minikube-lite start` waits for the node to be Ready
         _, self._runtime_version = await asyncio.gather(self._docker(self.runtime.ensure_pause_image),
                                                         self._docker(self.runtime.version))
