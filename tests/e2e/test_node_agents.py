@@ -156,6 +156,12 @@ def test_three_nodes_each_its_own_kubelet_process(three: Cluster) -> None:
 
 def test_pods_spread_and_reach_each_other_across_nodes(three: Cluster,
                                                        spread: dict[str, dict[str, Any]]) -> None:
+    import ipaddress
+
+    cidrs = {n: three.get(f"/api/v1/nodes/{n}")["spec"].get("podCIDR") for n in NODES}
+    assert all(cidrs.values()) and len(set(cidrs.values())) == 3, cidrs  # a pod range per node
+    for node, pod in spread.items():  # each pod's IP from its node's range
+        assert ipaddress.ip_address(pod["status"]["podIP"]) in ipaddress.ip_network(cidrs[node]), (node, pod["status"])
     wide = three.kubectl("get", "pods", "-l", "app=spread", "-o", "wide").stdout
     for node, pod in spread.items():
         line = next(x for x in wide.splitlines() if x.startswith(pod["metadata"]["name"]))
@@ -254,7 +260,7 @@ spec:
         lease = three.get(f"/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/{node}")
         wait_for(lambda: _ready(three, node) == "Unknown", timeout=GRACE + 15, what="m03 NotReady")
         now = time.time()
-        renewed = datetime.fromisoformat(lease["spec"]["renewTime"].replace("Z", "+00:00")).timestamp()
+        renewed = datetime.fromisoformat(lease["spec"]["renewTime"]).timestamp()
         assert now - renewed >= GRACE - 1  # not before the grace period after the last renewal
         assert "NotReady" in three.kubectl("get", "node", node).stdout
         # the pod tolerates unreachable for 2 s, then it is evicted (grace 0: removed at once), and the
