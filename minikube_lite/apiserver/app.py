@@ -209,6 +209,8 @@ def create_app(registry: Registry, *, server_address: str = "127.0.0.1:8080", ma
     app.state.crd_handler.sync()
     app.state.kubelet_tls = None  # the daemon's TLS context to the kubelets' endpoints (nodeproxy.py)
     app.state.bookmark_interval = 60.0  # seconds between watch bookmarks, as kube-apiserver (about a minute)
+    # exec, attach and port-forward over WebSocket and SPDY are the kubelet's (kubelet/server.py):
+    # the daemon's HTTP protocol proxies those upgrades to the pod's node (nodeproxy.py)
 
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> Response:

@@ -84,9 +84,10 @@ def locate(app: Any, namespace: str, name: str, sub: str, query: dict[str, list[
 
     registry = app.state.registry
     if sub == "portforward":
-        pod_target(app, namespace, name)
         pod = registry.get(by_plural("pods", ""), namespace, name)
-        container = ""
+        if not (pod.get("spec") or {}).get("nodeName"):
+            pod_target(app, namespace, name)  # not running: the Status kube-apiserver gives
+        container = ""  # whether it runs is the kubelet's to say (the WebSocket form says it on its channels)
     else:
         req = StreamRequest.parse(namespace, name, query, attach=sub == "attach")
         pod = check_request(app, req)
