@@ -398,9 +398,10 @@ class Daemon:
         gate = getattr(self.asgi, "check", None)
         from functools import partial
 
-        from .apiserver.nodeproxy import proxy_upgrade
+        from .apiserver.nodeproxy import bound, proxy_upgrade
 
-        protocol = streaming_protocol(self.app, default_handlers(), gate=gate, proxy=partial(proxy_upgrade, self.app))
+        protocol = streaming_protocol(self.app, default_handlers(), gate=gate, proxy=partial(proxy_upgrade, self.app),
+                                      proxy_ws=partial(bound, self.app))
         tls_options: dict[str, Any] = {}
         if self.settings.secure:
             from .auth import tls

@@ -41,7 +41,7 @@ from ..api.serviceaccounts import is_review
 from ..apiextensions.handler import CRDHandler
 from ..auth.rbac import UserInfo
 from ..store.base import StoreFull
-from . import decoding, discovery, eviction, meta_routes, metrics, nodeproxy, query, scale
+from . import decoding, discovery, eviction, meta_routes, metrics, nodeproxy, portforward_ws, query, scale
 from . import exec as exec_routes
 from . import watch as watch_stream
 from .apply import apply_documents, parse_documents
@@ -209,8 +209,11 @@ def create_app(registry: Registry, *, server_address: str = "127.0.0.1:8080", ma
     app.state.crd_handler.sync()
     app.state.kubelet_tls = None  # the daemon's TLS context to the kubelets' endpoints (nodeproxy.py)
     app.state.bookmark_interval = 60.0  # seconds between watch bookmarks, as kube-apiserver (about a minute)
-    # exec, attach and port-forward over WebSocket and SPDY are the kubelet's (kubelet/server.py):
-    # the daemon's HTTP protocol proxies those upgrades to the pod's node (nodeproxy.py)
+    # exec, attach and port-forward of a pod on a node are the kubelet's (kubelet/server.py): the
+    # daemon's HTTP protocol proxies those upgrades to it (nodeproxy.py). These routes answer the
+    # WebSockets of a pod that is missing or on no node, with the error on the stream's channel.
+    exec_routes.install(app)
+    portforward_ws.install(app)
 
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> Response:

@@ -117,7 +117,9 @@ async def open_session(app: Any, req: StreamRequest) -> Any:
     """Start the exec (or attach to the process) the request names; an ApiError before it runs.
     Served on the kubelet's endpoint, whose ``app.state.kubelet`` runs the node's containers."""
     check_request(app, req)
-    kubelet = app.state.kubelet
+    kubelet = getattr(app.state, "kubelet", None)
+    if kubelet is None:  # the API server's own route, for a pod bound just now: try again
+        raise BadRequest(f'pod "{req.name}" was just placed on a node: try again')
     if req.attach:
         return await kubelet.attach_session(req.namespace, req.name, req.container, stdin=req.stdin)
     return await kubelet.exec_session(req.namespace, req.name, req.container, req.command, stdin=req.stdin,

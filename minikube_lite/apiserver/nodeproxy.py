@@ -70,6 +70,15 @@ async def connect(app: Any, host: str, port: int) -> tuple[asyncio.StreamReader,
     raise ApiError(f"error dialing backend: dial tcp {host}:{port}: {reason}", code=500, reason="InternalError")
 
 
+def bound(app: Any, namespace: str, name: str) -> bool:
+    """Whether the pod exists and is on a node (its streams are then the node's kubelet's)."""
+    try:
+        pod = app.state.registry.get(by_plural("pods", ""), namespace, name)
+    except ApiError:
+        return False
+    return bool((pod.get("spec") or {}).get("nodeName"))
+
+
 def _kubelet_path(sub: str, namespace: str, name: str, container: str) -> str:
     q = urllib.parse.quote
     if sub == "portforward":

@@ -151,13 +151,16 @@ Proxy = Callable[[Any, str, str, str, dict[str, list[str]]], Awaitable[None]]
 
 def streaming_protocol(app: Any, handlers: dict[str, tuple[tuple[str, ...], Handler]],
                        gate: Any = None, match: Callable[[str], tuple[str, str, str, str] | None] = api_stream_path,
-                       proxy: Proxy | None = None) -> type[HttpToolsProtocol]:
+                       proxy: Proxy | None = None,
+                       proxy_ws: Callable[[str, str], bool] | None = None) -> type[HttpToolsProtocol]:
     """uvicorn's httptools protocol, plus SPDY/3.1 upgrades of the paths in ``handlers``
     (subresource -> (protocols it speaks, best first; its handler)). ``gate(scope, verb)``
     authenticates and authorises an upgrade (raising ApiError), as the filters do every request.
     ``match(path)`` names the streaming paths (the API's, or the kubelet's). With ``proxy`` every
     upgrade of a streaming path (SPDY or WebSocket) is handed to it after the gate, as
-    kube-apiserver hands exec, attach and port-forward to the pod's kubelet."""
+    kube-apiserver hands exec, attach and port-forward to the pod's kubelet. ``proxy_ws(namespace,
+    pod)`` says whether a WebSocket is proxied (the pod is on a node); one that is not goes to the
+    app, whose routes say what is wrong on the stream's error channel."""
 
     class StreamingHttpProtocol(HttpToolsProtocol):
         def _is_spdy(self) -> bool:
@@ -176,7 +179,9 @@ def streaming_protocol(app: Any, handlers: dict[str, tuple[tuple[str, ...], Hand
 
         def handle_websocket_upgrade(self) -> None:
             tunnel = self._is_tunnel()
-            if proxy is not None and not self._is_spdy() and self._stream_target() is not None:
+            target = self._stream_target()
+            if (proxy is not None and not self._is_spdy() and target is not None
+                    and (tunnel or proxy_ws is None or proxy_ws(target[0], target[1]))):
                 self.connections.discard(self)
                 self._unset_keepalive_if_required()
                 asyncio.get_running_loop().create_task(self._spdy(tunnel), name="stream proxy")
