@@ -60,6 +60,8 @@ class Settings:
     etcd_keyfile: str = ""
     # The scheduler and controllers act only while holding their Lease (several API servers on one etcd).
     leader_elect: bool = False
+    # ``start --ha``: three local etcd members, two API servers, a TCP front on ``port`` (cli/ha.py).
+    ha: bool = False
 
     @property
     def cluster_id(self) -> str:
@@ -112,6 +114,7 @@ class Settings:
                        ingress_port=int(data.get("ingress_port", 80)), store=data.get("store", ""),
                        etcd_cafile=data.get("etcd_cafile", ""), etcd_certfile=data.get("etcd_certfile", ""),
                        etcd_keyfile=data.get("etcd_keyfile", ""), leader_elect=bool(data.get("leader_elect")),
+                       ha=bool(data.get("ha")),
                        image_pull=str(data.get("image_pull", "local-fallback")),
                        apiserver_ips=tuple(data.get("apiserver_ips") or ()),
                        apiserver_names=tuple(data.get("apiserver_names") or ()),

@@ -37,6 +37,7 @@ from .api import metrics
 from .api.apiregistration import apiservice_object
 from .api.errors import AlreadyExists, NotFound
 from .api.register import BUILTIN, by_plural, warm_up
+from .apiserver import metrics as metrics_api
 from .apiserver.app import crd_handler_running, create_app
 from .apiserver.registry import Registry
 from .auth import pki
@@ -83,6 +84,7 @@ IDENTITIES: dict[str, UserInfo] = {
     "taint-eviction-controller": _sa("node-controller"),
     "pod-garbage-collector": _sa("pod-garbage-collector"),
     "disruption-controller": _sa("disruption-controller"),
+    "horizontal-pod-autoscaler": _sa("horizontal-pod-autoscaler"),
     "clusterrole-aggregation-controller": _sa("clusterrole-aggregation-controller"),
     # kube-apiserver's own loopback client (the event TTL sweep is the apiserver's job)
     "event-ttl": UserInfo("system:apiserver", "", (MASTERS, "system:authenticated")),
@@ -148,8 +150,12 @@ def _ensure_kubernetes_service(registry: Registry, settings: Settings, svc_res: 
 class Daemon:
     def __init__(self, settings: Settings, *, with_kubelet: bool = True, leader_elect: bool = False,
                  control_plane_only: bool = False, election_timing: dict[str, float] | None = None,
-                 max_requests_inflight: int = 400, max_mutating_requests_inflight: int = 200) -> None:
+                 max_requests_inflight: int = 400, max_mutating_requests_inflight: int = 200,
+                 hpa_sync_period: float = 15.0, hpa_downscale_stabilization: float = 300.0,
+                 metric_resolution: float = 15.0) -> None:
         self.settings = settings
+        self.hpa_sync_period, self.hpa_downscale_stabilization = hpa_sync_period, hpa_downscale_stabilization
+        self.metric_resolution = metric_resolution
         self.leader_elect, self.control_plane_only = leader_elect, control_plane_only
         self.election_timing = election_timing or {}
         self.identity = f"{socket.gethostname()}_{uuid.uuid4()}"  # this daemon in the Leases it holds
@@ -184,6 +190,9 @@ class Daemon:
                                        max_mutating_requests_inflight=max_mutating_requests_inflight)
         self.app.router.lifespan_context = self._lifespan
         self.app.state.kubelet_tls = self._kubelet_tls
+        # metrics.k8s.io for in-process clients (the HPA controller), as the API serves it over HTTP:
+        # read from every node's kubelet endpoint
+        self.client.metrics_source = lambda res, ns: metrics_api.collect(self.app, self.registry, res, ns)
         self.asgi: Any = self.app
         if settings.secure:
             from .apiserver.authapi import AuthAPI
@@ -304,7 +313,8 @@ class Daemon:
                                    node_name=self.settings.node_name,
                                    cluster_id=self.settings.cluster_id, network_name=self.settings.network_name,
                                    dns_server=dns_ip, root_dir=self.settings.state_dir / "kubelet",
-                                   image_pull=self.settings.image_pull, serving_state_dir=self.settings.state_dir)
+                                   image_pull=self.settings.image_pull, metrics_resolution=self.metric_resolution,
+                                   serving_state_dir=self.settings.state_dir)
             components.append(("kubelet", self.kubelet))
         for name, comp in components:
             self._tasks.append(asyncio.create_task(self._supervise(name, comp), name=name))
@@ -350,6 +360,10 @@ class Daemon:
                        ("pod-garbage-collector", PodGC(self.client_for("pod-garbage-collector")))]
         from .controllers.disruption import DisruptionController
         components.append(("disruption-controller", DisruptionController(self.client_for("disruption-controller"))))
+        from .controllers.podautoscaler import HorizontalPodAutoscalerController
+        components.append(("horizontal-pod-autoscaler", HorizontalPodAutoscalerController(
+            self.client_for("horizontal-pod-autoscaler"), sync_period=self.hpa_sync_period,
+            downscale_stabilization=self.hpa_downscale_stabilization)))
         from .controllers.storage import StorageController
         components.append(("storage-controller",
                            StorageController(self.client_for("storage-controller"), volumes_dir=self.settings.state_dir / "volumes")))
@@ -505,6 +519,15 @@ def main(argv: list[str] | None = None) -> None:
                         help="writes served at once before 429 (kube-apiserver's flag; 0: no limit)")
     parser.add_argument("--image-pull", choices=("local-fallback", "kubernetes"), default=None,
                         help="what a failed pull does when the engine holds the image [default: as saved]")
+    parser.add_argument("--horizontal-pod-autoscaler-sync-period", type=float,
+                        default=float(os.environ.get("MINIKUBE_LITE_HPA_SYNC_PERIOD", "15")),
+                        help="seconds between two reconciles of an HPA (kube-controller-manager's flag)")
+    parser.add_argument("--horizontal-pod-autoscaler-downscale-stabilization", type=float,
+                        default=float(os.environ.get("MINIKUBE_LITE_HPA_DOWNSCALE_STABILIZATION", "300")),
+                        help="seconds of recommendations a scale-down without spec.behavior looks back over")
+    parser.add_argument("--metric-resolution", type=float,
+                        default=float(os.environ.get("MINIKUBE_LITE_METRIC_RESOLUTION", "15")),
+                        help="seconds between two samples of the containers' usage (metrics-server's flag)")
     parser.add_argument("--leader-elect", action="store_true",
                         help="run the scheduler and controllers only while holding their Lease (several API servers)")
     parser.add_argument("--leader-elect-lease-duration", type=float, default=15.0)
@@ -535,7 +558,10 @@ def main(argv: list[str] | None = None) -> None:
                                          "renew_deadline": args.leader_elect_renew_deadline,
                                          "retry_period": args.leader_elect_retry_period},
                         max_requests_inflight=args.max_requests_inflight,
-                        max_mutating_requests_inflight=args.max_mutating_requests_inflight)
+                        max_mutating_requests_inflight=args.max_mutating_requests_inflight,
+                        hpa_sync_period=args.horizontal_pod_autoscaler_sync_period,
+                        hpa_downscale_stabilization=args.horizontal_pod_autoscaler_downscale_stabilization,
+                        metric_resolution=args.metric_resolution)
     except (StoreError, ValueError) as exc:  # etcd unreachable, a bad --store: say so, no traceback
         log.error("cannot open the store: %s", exc)
         sys.exit(1)

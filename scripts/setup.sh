@@ -6,7 +6,7 @@
 #   2. pip install -e .  (the minikube-lite command)
 #   3. a Docker engine that answers (scripts/ensure-docker.sh: installs docker.io / starts dockerd)
 #   4. the demo images, built locally: no registry is needed (python -m minikube_lite.images)
-#   5. minikube-lite start  (extra arguments go to it, e.g. --port 8081)
+#   5. minikube-lite start  (extra arguments go to it, e.g. --port 8081; --ha first installs etcd-server)
 #   6. kubectl apply -f examples/seed/
 #
 # Safe to run again: every step skips what is already done.
@@ -41,6 +41,11 @@ static_busybox() {  # ldd exits 1 on a static binary: don't pipe it (pipefail)
 if ! static_busybox; then
   echo "📦  Installing busybox-static (the base of the local images) ..."
   apt_install busybox-static
+fi
+
+if [[ " $* " == *" --ha "* ]] && ! command -v etcd >/dev/null 2>&1; then  # start --ha runs three etcd members
+  echo "📦  Installing etcd-server (for start --ha) ..."
+  apt_install etcd-server
 fi
 
 pip_args=(-q)

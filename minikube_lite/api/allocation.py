@@ -2,7 +2,8 @@
 
 Allocation is computed from the Services already stored (one scan, cheap at this scale),
 so nothing can drift out of step with the store after a crash: an address is in use exactly
-when a stored Service holds it. It lives in ``api/`` beside the Service kind that asks it
+when a stored Service holds it. Several API servers on one store are kept apart by the
+allocator key (``RANGE_KEY``), written in the same transaction as every Service. It lives in ``api/`` beside the Service kind that asks it
 (``services.ServiceStrategy``): a strategy's helper, reading other objects through the
 ``StoreView`` the registry passes, so ``api`` never imports ``apiserver``.
 """
@@ -21,6 +22,14 @@ KUBERNETES_SERVICE_IP = config.KUBERNETES_SERVICE_IP
 DNS_SERVICE_IP = config.DNS_SERVICE_IP  # kept free for the cluster DNS, as kubeadm and minikube do
 NODE_PORT_RANGE = range(30000, 32768)
 _NODE_PORT_TYPES = ("NodePort", "LoadBalancer")
+#: The allocator's key: each Service write is one store transaction with a write of it, on the
+#: revision it had before the Services were read (``Strategy.allocator``), so two API servers on
+#: one etcd cannot both hand out an address or port: the second one's transaction fails and it
+#: allocates again. Its value names the ranges, as kube-apiserver's RangeAllocation objects do
+#: (there the bitmap lives in it; here the stored Services are the allocation).
+RANGE_KEY = "/registry/ranges/serviceallocations"
+RANGE_VALUE = {"apiVersion": "v1", "kind": "RangeAllocation", "metadata": {"name": ""},
+               "range": str(SERVICE_CIDR), "nodePortRange": f"{NODE_PORT_RANGE.start}-{NODE_PORT_RANGE.stop - 1}"}
 
 
 def _used(services: list[dict[str, Any]], skip_uid: str | None) -> tuple[set[str], set[tuple[int, str]]]:

@@ -69,6 +69,14 @@ class Strategy:
     #: a Pod on a node waits for its kubelet. The registry then honours ``grace_period``.
     graceful: bool = False
 
+    #: The store key of the kind's allocator (a Service's cluster IPs and nodePorts), or None.
+    #: Each create/update of such a kind is one store transaction with a write of this key,
+    #: conditional on the revision the key had before ``begin_create``/``begin_update`` read what
+    #: they allocate from: two API servers cannot commit the same allocation, the loser allocates
+    #: again (kube-apiserver's RangeAllocation object, updated on its resourceVersion).
+    allocator: str | None = None
+    allocator_value: dict[str, Any] = {}  # noqa: RUF012 - the value written there (read-only)
+
     def prepare_create(self, obj: Obj, store: StoreView) -> None:
         """PrepareForCreate and create-time admission: reset status, add finalizers, defaults
         that need other objects (the default IngressClass)."""

@@ -22,6 +22,7 @@ from minikube_lite.api import (
     apiextensions,
     apiregistration,
     apps,
+    autoscaling,
     config,
     coordination,
     core,
@@ -52,7 +53,7 @@ Obj = dict[str, Any]
 #: The built-in kinds, in the order kube-apiserver's discovery lists them here.
 BUILTIN: tuple[Kind, ...] = (
     core.NAMESPACE, core.NODE, pods.POD, *replicationcontroller.KINDS, services.SERVICE, core.EVENT,
-    *apiextensions.KINDS, statefulset.CONTROLLERREVISION, *daemonset.KINDS, *apps.KINDS, statefulset.STATEFULSET,
+    *apiextensions.KINDS, statefulset.CONTROLLERREVISION, *daemonset.KINDS, *apps.KINDS, statefulset.STATEFULSET, *autoscaling.KINDS,
     *cronjob.KINDS, *job.KINDS,
     *config.KINDS, *endpoints.KINDS, *storage.KINDS, *networking.KINDS, *coordination.KINDS,
     *policy.KINDS, *serviceaccounts.KINDS, *rbac.KINDS, *apiregistration.KINDS, *metrics.KINDS,

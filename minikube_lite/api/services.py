@@ -238,6 +238,9 @@ def service_cells(svc: dict[str, Any], now: datetime) -> list[Any]:
 # --- strategy --------------------------------------------------------------------------------
 
 class ServiceStrategy(Strategy):
+    allocator = allocation.RANGE_KEY
+    allocator_value = allocation.RANGE_VALUE
+
     def prepare_create(self, obj: Obj, store: StoreView) -> None:
         obj["status"] = {"loadBalancer": {}}
 

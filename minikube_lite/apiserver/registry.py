@@ -33,7 +33,7 @@ from ..api.errors import (
     cause,
 )
 from ..api.resources import Resource
-from ..store.base import Entry, KeyExists, KeyNotFound, RevisionMismatch, Store
+from ..store.base import Entry, Guard, GuardMismatch, KeyExists, KeyNotFound, RevisionMismatch, Store
 from . import ssa
 from .decoding import Decoded, load_yaml
 from .patch import STRATEGIC_MERGE_PATCH, apply_patch, strategic_merge_patch
@@ -179,6 +179,33 @@ class Registry(RegistryReads):
         managed_fields: list[Obj] | None = None,
     ) -> tuple[Obj, list[str]]:
         """POST. ``managed_fields`` (server-side apply) replaces the Update entry of ``field_manager``."""
+        for _ in range(_GUARD_RETRIES):
+            try:
+                return self._create_once(res, namespace, obj, dry_run=dry_run, field_validation=field_validation,
+                                         field_manager=field_manager, managed_fields=managed_fields)
+            except GuardMismatch:
+                continue  # another API server allocated meanwhile: allocate again from the new view
+        raise _allocator_busy(res, (obj.get("metadata") or {}).get("name", "") if isinstance(obj, dict) else "")
+
+    def _guard(self, kind: Any) -> Guard | None:
+        """The kind's allocator key as read now, before the allocation reads what it reads."""
+        key = getattr(kind.strategy, "allocator", None)
+        if not key:
+            return None
+        entry = self.store.get(key)
+        return key, entry.mod_rev if entry is not None else 0, kind.strategy.allocator_value
+
+    def _create_once(
+        self,
+        res: Resource,
+        namespace: str | None,
+        obj: Any,
+        *,
+        dry_run: bool,
+        field_validation: str,
+        field_manager: str | None,
+        managed_fields: list[Obj] | None,
+    ) -> tuple[Obj, list[str]]:
         obj = self._check_identity(res, copy.deepcopy(obj), namespace)
         meta = obj["metadata"]
         if not meta.get("name") and meta.get("generateName"):
@@ -208,13 +235,14 @@ class Registry(RegistryReads):
         elif field_manager:
             meta["managedFields"] = ssa.record_update(res, None, obj, field_manager)
         key = self._key(res, ns, meta["name"])
+        guard = None if dry_run else self._guard(kind)
         kind.strategy.begin_create(obj, self)
         if dry_run:
             if self.store.get(key) is not None:
                 raise AlreadyExists(res.plural, meta["name"], res.group)
             return self._served(res, obj), warnings
         try:
-            rev = self.store.create(key, obj)
+            rev = self.store.create(key, obj, guard=guard) if guard else self.store.create(key, obj)
         except KeyExists as exc:
             raise AlreadyExists(res.plural, meta["name"], res.group) from exc
         meta["resourceVersion"] = str(rev)
@@ -245,7 +273,15 @@ class Registry(RegistryReads):
         return self._update_from(res, entry, obj, subresource=subresource, dry_run=dry_run,
                                  field_validation=field_validation, field_manager=field_manager)
 
-    def _update_from(
+    def _update_from(self, res: Resource, entry: Entry, obj: Obj, **kw: Any) -> tuple[Obj, list[str]]:
+        for _ in range(_GUARD_RETRIES):
+            try:
+                return self._update_once(res, entry, copy.deepcopy(obj), **kw)
+            except GuardMismatch:
+                continue  # another API server allocated meanwhile: allocate again from the new view
+        raise _allocator_busy(res, entry.value["metadata"]["name"])
+
+    def _update_once(
         self,
         res: Resource,
         entry: Entry,
@@ -269,6 +305,7 @@ class Registry(RegistryReads):
             raise Conflict(res.plural, name, _OPTIMISTIC_MSG, res.group)
         warnings: list[str] = []
         kind = register.kind_for(res)
+        guard: Guard | None = None
         if subresource == "status":
             new = copy.deepcopy(old)
             for key in kind.status_fields:
@@ -304,6 +341,7 @@ class Registry(RegistryReads):
                     raise Invalid(res.kind, name, [cause(
                         "metadata.finalizers", "Forbidden: no new finalizers can be added if the object is "
                         f"being deleted, found new finalizers {json.dumps(added)}", "FieldValueForbidden")])
+            guard = None if dry_run else self._guard(kind)
             kind.strategy.begin_update(new, old, self)
             if kind.strategy.generation_changed(new, old):
                 new_meta["generation"] = int(old["metadata"].get("generation", 1)) + 1
@@ -342,7 +380,10 @@ class Registry(RegistryReads):
             meta["resourceVersion"] = str(entry.mod_rev)
             return self._served(res, new), warnings
         try:
-            rev = self.store.update(entry.key, new, entry.mod_rev)
+            if guard:
+                rev = self.store.update(entry.key, new, entry.mod_rev, guard=guard)
+            else:
+                rev = self.store.update(entry.key, new, entry.mod_rev)
         except RevisionMismatch as exc:
             raise Conflict(res.plural, name, _OPTIMISTIC_MSG, res.group) from exc
         except KeyNotFound as exc:
@@ -532,6 +573,15 @@ class Registry(RegistryReads):
         if self.store.get(self._key(res, meta.get("namespace"), meta["name"])) is None:
             with contextlib.suppress(AlreadyExists):
                 self.create(res, meta.get("namespace"), obj, field_validation="Ignore")
+
+
+#: attempts of a write whose allocator guard moved under it (kube-apiserver's GuaranteedUpdate retries alike)
+_GUARD_RETRIES = 20
+
+
+def _allocator_busy(res: Resource, name: str) -> Conflict:
+    return Conflict(res.plural, name, "the allocator was changed by other writers on every attempt; please retry",
+                    res.group)
 
 
 class _DeleteOps:

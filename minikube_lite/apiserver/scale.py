@@ -48,7 +48,7 @@ def to_scale(obj: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _scale_of(res: Resource, obj: dict[str, Any]) -> dict[str, Any]:
+def scale_of(res: Resource, obj: dict[str, Any]) -> dict[str, Any]:
     """The kind's Scale view (a custom kind maps it from its CRD's paths), else the built-in one."""
     try:
         scale = register.kind_for(res).strategy.to_scale(obj)
@@ -61,7 +61,7 @@ def _json_kind(value: Any) -> str:
     return {list: "array", str: "string", bool: "bool", int: "number", float: "number"}.get(type(value), "value")
 
 
-def _write(registry: Registry, res: Resource, namespace: str | None, name: str, scale: Any, *,
+def write_scale(registry: Registry, res: Resource, namespace: str | None, name: str, scale: Any, *,
            dry_run: bool) -> dict[str, Any]:
     if not isinstance(scale, dict):
         raise BadRequest("the body of the request must be a Scale object")
@@ -88,7 +88,7 @@ def _write(registry: Registry, res: Resource, namespace: str | None, name: str, 
         scaled = obj
     scaled["metadata"]["resourceVersion"] = str(entry.mod_rev)  # the write is conditional on what was read
     updated, _ = registry.update(res, namespace, name, scaled, dry_run=dry_run, field_validation="Ignore")
-    return _scale_of(res, updated)
+    return scale_of(res, updated)
 
 
 async def handle(request: Request, registry: Registry, res: Resource, namespace: str | None, name: str,
@@ -96,12 +96,12 @@ async def handle(request: Request, registry: Registry, res: Resource, namespace:
     """GET, PUT or PATCH on ``<plural>/<name>/scale``."""
     method = request.method
     if method == "GET":
-        return JSONResponse(_scale_of(res, registry.get(res, namespace, name)))
+        return JSONResponse(scale_of(res, registry.get(res, namespace, name)))
     if method == "PUT":
         scale = decode_body(body, request.headers.get("content-type", ""))
-        return JSONResponse(_write(registry, res, namespace, name, scale, dry_run=dry_run))
+        return JSONResponse(write_scale(registry, res, namespace, name, scale, dry_run=dry_run))
     if method == "PATCH":
-        current = _scale_of(res, registry.get(res, namespace, name))
+        current = scale_of(res, registry.get(res, namespace, name))
         ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if ctype == "application/apply-patch+yaml":
             raise BadRequest("server-side apply is not supported on the scale subresource")
@@ -109,7 +109,7 @@ async def handle(request: Request, registry: Registry, res: Resource, namespace:
         if isinstance(patched, dict) and (patched.get("metadata") or {}).get("resourceVersion") == \
                 current["metadata"].get("resourceVersion"):
             patched["metadata"].pop("resourceVersion", None)  # no precondition asked for
-        return JSONResponse(_write(registry, res, namespace, name, patched, dry_run=dry_run))
+        return JSONResponse(write_scale(registry, res, namespace, name, patched, dry_run=dry_run))
     err = MethodNotAllowed(f"{method} is not supported on the scale subresource")
     err.headers = {"Allow": "GET, PATCH, PUT"}  # type: ignore[attr-defined]
     raise err

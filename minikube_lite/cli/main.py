@@ -253,8 +253,13 @@ def running_pid(settings: Settings) -> int | None:
 
 def daemon_command(settings: Settings) -> list[str]:
     """How the daemon is started (``python -m minikube_lite.daemon``); tests replace it with a stub."""
+    port = settings.port
+    if settings.ha:  # API server 1 on a port of its own; the front (cli/front.py) has settings.port
+        from minikube_lite.cli import ha
+
+        port = ha.Plan.load_or_make(settings).apiservers[0]
     cmd = [sys.executable, "-m", "minikube_lite.daemon", "--state-dir", str(settings.state_dir),
-           "--port", str(settings.port), "--host", settings.host, "--image-pull", settings.image_pull]
+           "--port", str(port), "--host", settings.host, "--image-pull", settings.image_pull]
     for flag, value in (("--store", settings.store), ("--etcd-cafile", settings.etcd_cafile),
                         ("--etcd-certfile", settings.etcd_certfile), ("--etcd-keyfile", settings.etcd_keyfile)):
         if value:
@@ -366,6 +371,32 @@ def _store_options(store: str | None, cafile: str | None, certfile: str | None,
     return opts
 
 
+def _start_ha_etcd(settings: Settings) -> Settings:
+    """``--ha``: the three etcd members first; the store and leader election follow from them."""
+    import dataclasses
+
+    from minikube_lite.cli import ha
+
+    _say("🗄️", f"Starting {ha.MEMBERS} etcd members ...")
+    try:
+        plan = ha.start_etcd(settings)
+    except SystemExit as exc:
+        _fail("❌", str(exc))
+    return dataclasses.replace(settings, store=plan.store, leader_elect=True)
+
+
+def _stop_ha(settings: Settings) -> bool:
+    """``--ha``: API server 2, the front and the etcd members (after API server 1). Whether any ran."""
+    if not settings.ha:
+        return False
+    from minikube_lite.cli import ha
+
+    stopped = ha.stop_rest(settings)
+    if stopped:
+        _say("🛑", f"Stopped {', '.join(stopped)}")
+    return bool(stopped)
+
+
 def _check_store(settings: Settings) -> None:
     """A --store that cannot be used fails here, before any daemon starts, with what to do."""
     from minikube_lite.store.factory import etcd_config, is_etcd
@@ -435,16 +466,24 @@ def _split(values: tuple[str, ...]) -> tuple[str, ...] | None:
               help="Run the scheduler and controllers only while holding their Lease, so that other API "
                    "servers on the same etcd (python -m minikube_lite.daemon --leader-elect "
                    "--control-plane-only) can take over [default: off, or as last started].")
+@click.option("--ha", is_flag=True, default=None,
+              help="A control plane that survives one process: three local etcd members (Debian's "
+                   "etcd-server: scripts/setup.sh --ha), two leader-elected API servers and a TCP front "
+                   "on the API port for kubectl and the kubelet [default: off, or as last started].")
 @click.option("--nodes", "-n", "nodes", type=click.IntRange(1, 16), default=None,
               help="How many nodes (the first is the control plane; each other one is a kubelet process).")
 def start(state_dir: str, port: int | None, host: str | None, apiserver_ips: tuple[str, ...],
           apiserver_names: tuple[str, ...], listen_address: str | None, regenerate_certs: bool,
           foreground: bool, image_pull: str | None, store: str | None, etcd_cafile: str | None,
-          etcd_certfile: str | None, etcd_keyfile: str | None, leader_elect: bool | None,
+          etcd_certfile: str | None, etcd_keyfile: str | None, leader_elect: bool | None, ha: bool | None,
           nodes: int | None) -> None:
     """Start the cluster: the daemon in the background, then point kubectl at it."""
     t0 = time.monotonic()
     opts: dict[str, Any] = _store_options(store, etcd_cafile, etcd_certfile, etcd_keyfile)
+    if ha:
+        if store is not None or foreground:
+            _fail("❌", "--ha runs its own etcd members and processes: it goes with neither --store nor --foreground")
+        opts["ha"] = True
     if leader_elect is not None:
         opts["leader_elect"] = leader_elect
     if image_pull is not None:
@@ -467,6 +506,11 @@ def start(state_dir: str, port: int | None, host: str | None, apiserver_ips: tup
         pid = None
     if pid is not None:
         saved = Settings.load(settings.state_dir)
+        if saved.ha:  # bring back what of the HA control plane is down (etcd members, server 2, front)
+            from minikube_lite.cli import ha as ha_mod
+
+            saved = _start_ha_etcd(saved)
+            ha_mod.start_others(saved, ha_mod.Plan.load_or_make(saved), daemon_command(saved), _daemon_env())
         deadline = time.monotonic() + 10
         while not api_ready(saved) and time.monotonic() < deadline and pid_alive(pid):
             time.sleep(READY_POLL)
@@ -496,6 +540,8 @@ def start(state_dir: str, port: int | None, host: str | None, apiserver_ips: tup
                     f"    Choose a free port: minikube-lite start --port {free}"
                     + (f" --state-dir {settings.state_dir}" if state_dir != str(default_state_dir()) else ""))
 
+    if settings.ha:
+        settings = _start_ha_etcd(settings)
     _check_store(settings)
     settings.save()
     settings.pid_file.unlink(missing_ok=True)
@@ -505,6 +551,15 @@ def start(state_dir: str, port: int | None, host: str | None, apiserver_ips: tup
     if first or regenerate_certs:
         _say("🔑", "Generating certificates and keys ...")
     pki.ensure_client(settings.state_dir, regenerate=regenerate_certs)
+    if settings.ha:  # made once, before either API server starts: both serve this one
+        pki.ensure_serving(settings.state_dir, tuple(i for i in (settings.host, *settings.apiserver_ips)
+                                                     if i not in ("0.0.0.0", "::")), settings.apiserver_names)
+        from minikube_lite.cli import ha as ha_mod
+
+        plan = ha_mod.Plan.load_or_make(settings)
+        ha_mod.start_others(settings, plan, daemon_command(settings), _daemon_env())
+        _say("🔀", f"API servers on ports {plan.apiservers[0]} and {plan.apiservers[1]}, "
+                   f"kubectl and the kubelet through the front on {settings.server_url}")
     _say("🚀", f"Starting API server on {settings.server_url} ...")
     if settings.host not in ("127.0.0.1", "localhost", "::1"):
         _say("⚠️ ", f"The API listens on {settings.host}: other machines can reach it (HTTPS; a client "
@@ -587,6 +642,9 @@ def stop(state_dir: str) -> None:
     """Stop the daemon (its pod containers stop with it; the state is kept)."""
     settings = _settings_for(state_dir)
     if running_pid(settings) is None:
+        if _stop_ha(settings):
+            _say("🛑", "1 node stopped.")
+            return
         _say("🤷", f'"{NAME}" is not running (state: {settings.state_dir}): nothing to stop.')
         _say("👉", 'To start a cluster, run: "minikube-lite start"')
         return
@@ -595,10 +653,11 @@ def stop(state_dir: str) -> None:
     _say("✋", f'Stopping node "{settings.node_name}" ...')
     extra = stop_all(settings)
     stop_daemon(settings)
+    _stop_ha(settings)
     _say("🛑", f"{1 + extra} node{'s' if extra else ''} stopped.")
 
 
-def _status(settings: Settings) -> tuple[dict[str, str], int]:
+def _status(settings: Settings) -> tuple[dict[str, Any], int]:
     from minikube_lite import kubeconfig
 
     try:
@@ -607,7 +666,7 @@ def _status(settings: Settings) -> tuple[dict[str, str], int]:
     except EngineProblem:
         host = "Stopped"
     pid = running_pid(settings)
-    apiserver = "Running" if pid is not None and api_ready(settings) else "Stopped"
+    apiserver = "Running" if (pid is not None or settings.ha) and api_ready(settings) else "Stopped"
     kubelet = "Running" if apiserver == "Running" and node_ready(settings) else "Stopped"
     node: dict[str, Any] = (get_json(settings, f"/api/v1/nodes/{settings.node_name}") or {}
                             if apiserver == "Running" else {})
@@ -618,9 +677,16 @@ def _status(settings: Settings) -> tuple[dict[str, str], int]:
     code = (1 if host != "Running" else 0) | (2 if kubelet != "Running" else 0) | (4 if apiserver != "Running" else 0)
     node_ip = next((a.get("address") for a in (node.get("status") or {}).get("addresses") or []
                     if a.get("type") == "InternalIP"), "")
-    return {"Name": NAME, "Host": host, "Kubelet": kubelet, "APIServer": apiserver, "Kubeconfig": kube,
-            "APIServerAddress": f"{settings.server_url} ({_exposure(settings.host)})",
-            "ServicePorts": _ports_exposure(settings, node_ip)}, code
+    out: dict[str, Any] = {"Name": NAME, "Host": host, "Kubelet": kubelet, "APIServer": apiserver,
+                           "Kubeconfig": kube, "APIServerAddress": f"{settings.server_url} ({_exposure(settings.host)})",
+                           "ServicePorts": _ports_exposure(settings, node_ip)}
+    if settings.ha:
+        import dataclasses
+
+        from minikube_lite.cli import ha
+
+        out["HA"] = ha.status(settings, lambda p: api_ready(dataclasses.replace(settings, port=p), timeout=1.0))
+    return out, code
 
 
 def _exposure(address: str) -> str:
@@ -648,6 +714,13 @@ def status(state_dir: str, output: str) -> None:
                    f"apiserver: {st['APIServer']}\nkubeconfig: {st['Kubeconfig']}")
         if st["APIServer"] == "Running":
             click.echo(f"apiserver address: {st['APIServerAddress']}\nservice ports: {st['ServicePorts']}")
+        if st.get("HA"):
+            hst = st["HA"]
+            click.echo(f"front: {hst['front']} ({settings.server_url})")
+            for server in hst["apiservers"]:
+                click.echo(f"{server['name']}: {server['state']} ({server['address']})")
+            for m in hst["etcd"]:
+                click.echo(f"etcd {m['name']}: {m['state']} ({m['client']}){' leader' if m.get('leader') else ''}")
         if st["Kubeconfig"] == "Misconfigured":
             click.echo('\nWARNING: Your kubectl is pointed at another cluster. To fix: minikube-lite start')
         if st["APIServer"] != "Running":
@@ -812,6 +885,7 @@ def delete(state_dir: str) -> None:
     stop_all(settings)
     if stop_daemon(settings):
         _say("🛑", "Stopped the daemon")
+    _stop_ha(settings)
     _remove_networking(settings)
     _delete_docker_objects(settings)
     if settings.state_dir.exists():
@@ -821,7 +895,7 @@ def delete(state_dir: str) -> None:
         _say("🔥", f"Removed {settings.state_dir}")
     if kubeconfig.remove_context(only_server=settings.server_url):
         _say("🔥", f'Removed the "{NAME}" context from {kubeconfig.kubeconfig_path()}')
-    if settings.store not in ("", "sqlite"):
+    if settings.store not in ("", "sqlite") and not settings.ha:
         _say("💡", f"The objects in {settings.store} are left there (etcd is not this cluster's to remove): "
                    "etcdctl del --prefix /registry/ removes them")
     _say("💀", f'Removed all traces of the "{NAME}" cluster.')

@@ -18,10 +18,13 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
-from ..api.errors import BadRequest
+from ..api.errors import ApiError, BadRequest, NotFound
+from ..api.metrics import GROUP as METRICS_GROUP
 from ..api.register import by_plural
 from ..api.resources import Resource
+from ..apiserver import scale
 from ..apiserver.registry import Registry
+from ..apiserver.selectors import parse_label_selector
 from ..auth.rbac import RBACAuthorizer, UserInfo
 from ..auth.requestinfo import Attributes
 from .base import PatchType, WatchEvent
@@ -61,12 +64,16 @@ class LocalClient:
 
     #: the TokenRequest/review answers (apiserver/authapi.py AuthAPI), set by the daemon
     auth_api: Any = None
+    #: metrics.k8s.io as the API server serves it (``await metrics_source(res, namespace) -> [obj]``,
+    #: apiserver/metrics.py ``collect``, read from the kubelets), set by the daemon: never stored
+    metrics_source: Any = None
 
     def as_user(self, user: UserInfo, field_manager: str | None = None) -> LocalClient:
         """The same API for another component, under its own identity."""
         client = LocalClient(self.registry, field_manager=field_manager or self.field_manager, user=user,
                              authorizer=self.authorizer)
         client.auth_api = self.auth_api
+        client.metrics_source = self.metrics_source
         return client
 
     async def create_token(self, namespace: str, name: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -101,9 +108,38 @@ class LocalClient:
                    field_selector: str | None = None) -> tuple[list[dict[str, Any]], str]:
         res = _resource(resource)
         self._authorize("list", res, namespace if res.namespaced else None)
+        if res.group == METRICS_GROUP:
+            return await self._metrics(res, namespace, label_selector), "0"
         items, rv, _ = self.registry.list(res, namespace if res.namespaced else None,
                                           label_selector=label_selector, field_selector=field_selector)
         return items, rv
+
+    async def _metrics(self, res: Resource, namespace: str | None,
+                       label_selector: str | None) -> list[dict[str, Any]]:
+        """A metrics.k8s.io list, as GET /apis/metrics.k8s.io/v1beta1/... answers it (label selector too)."""
+        if self.metrics_source is None:
+            raise ApiError("the server is currently unable to handle the request "
+                           f"(get {res.plural}.{res.group})", code=503, reason="ServiceUnavailable")
+        match = parse_label_selector(label_selector)
+        items = await self.metrics_source(res, namespace if res.namespaced else None)
+        return [copy.deepcopy(o) for o in items if match is None or match(o)]
+
+    async def get_scale(self, resource: str, name: str, *, namespace: str | None = None) -> dict[str, Any]:
+        """GET ``<resource>/<name>/scale`` (an autoscaling/v1 Scale)."""
+        res = _resource(resource)
+        self._authorize("get", res, _ns(res, namespace), name, "scale")
+        if "scale" not in res.subresources:
+            raise NotFound(f"{res.plural}/scale", name, res.group)
+        return copy.deepcopy(scale.scale_of(res, self.registry.get(res, _ns(res, namespace), name)))
+
+    async def update_scale(self, resource: str, name: str, body: dict[str, Any], *,
+                           namespace: str | None = None) -> dict[str, Any]:
+        """PUT ``<resource>/<name>/scale``: a stale ``metadata.resourceVersion`` is a 409."""
+        res = _resource(resource)
+        self._authorize("update", res, _ns(res, namespace), name, "scale")
+        if "scale" not in res.subresources:
+            raise NotFound(f"{res.plural}/scale", name, res.group)
+        return copy.deepcopy(scale.write_scale(self.registry, res, _ns(res, namespace), name, body, dry_run=False))
 
     async def create(self, resource: str, obj: dict[str, Any], *, namespace: str | None = None) -> dict[str, Any]:
         res = _resource(resource)

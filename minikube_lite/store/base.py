@@ -32,6 +32,18 @@ class RevisionMismatch(StoreError):
     """The key was written since the revision the caller expected."""
 
 
+class GuardMismatch(StoreError):
+    """The write's guard key (an allocator's, see ``Guard``) was written since the caller read it:
+    what the caller computed from it is stale; compute again and retry."""
+
+
+#: ``(key, mod_rev, value)``: write ``value`` to ``key`` in the same transaction as the object,
+#: only if ``key`` still has ``mod_rev`` (0: absent). kube-apiserver's allocators keep their
+#: range in one ``RangeAllocation`` object updated on its revision; a Service write guarded by
+#: the allocator key cannot commit an allocation computed from a view another writer changed.
+Guard = tuple[str, int, dict[str, Any]]
+
+
 class StoreFull(StoreError):
     """A write the disk had no room for; nothing of it was kept (the transaction rolled back)."""
 
@@ -86,9 +98,10 @@ class Store(Protocol):
 
     def list(self, prefix: str) -> tuple[list[Entry], int]: ...
 
-    def create(self, key: str, value: dict[str, Any]) -> int: ...
+    def create(self, key: str, value: dict[str, Any], *, guard: Guard | None = None) -> int: ...
 
-    def update(self, key: str, value: dict[str, Any], expected_rev: int | None = None) -> int: ...
+    def update(self, key: str, value: dict[str, Any], expected_rev: int | None = None, *,
+               guard: Guard | None = None) -> int: ...
 
     def delete(self, key: str, expected_rev: int | None = None) -> tuple[Entry, int]: ...
 

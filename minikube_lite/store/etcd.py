@@ -53,7 +53,18 @@ from aetcd import watcher as aetcd_watcher
 from aetcd.exceptions import RevisionCompactedError
 
 from ..api.errors import RequestEntityTooLarge
-from .base import Compacted, Entry, Event, KeyExists, KeyNotFound, RevisionMismatch, StoreError, Unavailable
+from .base import (
+    Compacted,
+    Entry,
+    Event,
+    Guard,
+    GuardMismatch,
+    KeyExists,
+    KeyNotFound,
+    RevisionMismatch,
+    StoreError,
+    Unavailable,
+)
 from .window import EventWindow
 
 log = logging.getLogger(__name__)
@@ -297,12 +308,27 @@ class EtcdStore:
 
     # writes: one etcd transaction each
 
-    def create(self, key: str, value: dict[str, Any]) -> int:
+    @staticmethod
+    def _guarded(guard: Guard | None) -> tuple[list[Any], list[Any]]:
+        """The compare and the put of an allocator guard (nothing without one)."""
+        if guard is None:
+            return [], []
+        g, rev, value = guard[0].encode(), guard[1], guard[2]
+        compare = (rpc.Compare(key=g, target=rpc.Compare.CREATE, result=rpc.Compare.EQUAL, create_revision=0)
+                   if rev == 0 else
+                   rpc.Compare(key=g, target=rpc.Compare.MOD, result=rpc.Compare.EQUAL, mod_revision=rev))
+        return [compare], [rpc.RequestOp(request_put=rpc.PutRequest(key=g, value=json.dumps(value).encode()))]
+
+    def create(self, key: str, value: dict[str, Any], *, guard: Guard | None = None) -> int:
         k = key.encode()
+        g_cmp, g_put = self._guarded(guard)
         resp = self._run(self._txn(
-            [rpc.Compare(key=k, target=rpc.Compare.CREATE, result=rpc.Compare.EQUAL, create_revision=0)],
-            [rpc.RequestOp(request_put=rpc.PutRequest(key=k, value=json.dumps(value).encode()))], []))
+            [rpc.Compare(key=k, target=rpc.Compare.CREATE, result=rpc.Compare.EQUAL, create_revision=0), *g_cmp],
+            [rpc.RequestOp(request_put=rpc.PutRequest(key=k, value=json.dumps(value).encode())), *g_put],
+            [rpc.RequestOp(request_range=rpc.RangeRequest(key=k, keys_only=True))] if guard else []))
         if not resp.succeeded:
+            if guard and not resp.responses[0].response_range.kvs:
+                raise GuardMismatch(guard[0])
             raise KeyExists(key)
         return self._settle(resp.header.revision)
 
@@ -312,18 +338,24 @@ class EtcdStore:
         return rpc.Compare(key=k, target=rpc.Compare.MOD, result=rpc.Compare.EQUAL, mod_revision=expected_rev)
 
     @staticmethod
-    def _why(key: str, resp: Any) -> StoreError:
+    def _why(key: str, resp: Any, expected_rev: int | None = None, guard: Guard | None = None) -> StoreError:
         found = resp.responses[0].response_range.kvs if resp.responses else []
-        return RevisionMismatch(key) if found else KeyNotFound(key)
+        if not found:
+            return KeyNotFound(key)
+        if guard and (expected_rev is None or found[0].mod_revision == expected_rev):
+            return GuardMismatch(guard[0])  # the key was as expected: the guard moved
+        return RevisionMismatch(key)
 
-    def update(self, key: str, value: dict[str, Any], expected_rev: int | None = None) -> int:
+    def update(self, key: str, value: dict[str, Any], expected_rev: int | None = None, *,
+               guard: Guard | None = None) -> int:
         k = key.encode()
+        g_cmp, g_put = self._guarded(guard)
         resp = self._run(self._txn(
-            [self._guard(k, expected_rev)],
-            [rpc.RequestOp(request_put=rpc.PutRequest(key=k, value=json.dumps(value).encode()))],
+            [self._guard(k, expected_rev), *g_cmp],
+            [rpc.RequestOp(request_put=rpc.PutRequest(key=k, value=json.dumps(value).encode())), *g_put],
             [rpc.RequestOp(request_range=rpc.RangeRequest(key=k, keys_only=True))]))
         if not resp.succeeded:
-            raise self._why(key, resp)
+            raise self._why(key, resp, expected_rev, guard)
         return self._settle(resp.header.revision)
 
     def delete(self, key: str, expected_rev: int | None = None) -> tuple[Entry, int]:

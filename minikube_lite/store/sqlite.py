@@ -21,7 +21,18 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-from .base import Compacted, Entry, Event, KeyExists, KeyNotFound, RevisionMismatch, StoreDamaged, StoreFull
+from .base import (
+    Compacted,
+    Entry,
+    Event,
+    Guard,
+    GuardMismatch,
+    KeyExists,
+    KeyNotFound,
+    RevisionMismatch,
+    StoreDamaged,
+    StoreFull,
+)
 from .window import EventWindow
 
 _SCHEMA = """
@@ -95,12 +106,24 @@ class SQLiteStore:
 
     # writes
 
-    def _commit(self, sql: str, args: tuple[Any, ...]) -> int:
+    def _check_guard(self, guard: Guard | None) -> list[tuple[str, tuple[Any, ...]]]:
+        """The statement writing an allocator guard, once its revision is checked (the registry
+        of this one process is its only writer, so check and write cannot interleave)."""
+        if guard is None:
+            return []
+        row = self._row(guard[0])
+        if (row[1] if row is not None else 0) != guard[1]:
+            raise GuardMismatch(guard[0])
+        return [(("INSERT INTO kv(key, value, create_rev, mod_rev) VALUES(?, ?, ?, ?) ON CONFLICT(key) DO UPDATE "
+                 "SET value=excluded.value, mod_rev=excluded.mod_rev"), (guard[0], json.dumps(guard[2]), _REV, _REV))]
+
+    def _commit(self, sql: str, args: tuple[Any, ...], extra: list[tuple[str, tuple[Any, ...]]] | None = None) -> int:
         rev = self._rev + 1
         cur = self._db.cursor()
         try:
             cur.execute("BEGIN IMMEDIATE")
-            cur.execute(sql, tuple(rev if a is _REV else a for a in args))
+            for stmt, stmt_args in [(sql, args), *(extra or [])]:
+                cur.execute(stmt, tuple(rev if a is _REV else a for a in stmt_args))
             cur.execute("INSERT OR REPLACE INTO meta(name, value) VALUES('revision', ?)", (rev,))
             cur.execute("COMMIT")
         except BaseException as exc:
@@ -115,23 +138,26 @@ class SQLiteStore:
         self._rev = rev
         return rev
 
-    def create(self, key: str, value: dict[str, Any]) -> int:
+    def create(self, key: str, value: dict[str, Any], *, guard: Guard | None = None) -> int:
         if self._row(key) is not None:
             raise KeyExists(key)
+        extra = self._check_guard(guard)
         text = json.dumps(value)
         rev = self._commit("INSERT INTO kv(key, value, create_rev, mod_rev) VALUES(?, ?, ?, ?)",
-                           (key, text, _REV, _REV))
+                           (key, text, _REV, _REV), extra)
         self._publish(Event("PUT", key, value, rev, None), text, None)
         return rev
 
-    def update(self, key: str, value: dict[str, Any], expected_rev: int | None = None) -> int:
+    def update(self, key: str, value: dict[str, Any], expected_rev: int | None = None, *,
+               guard: Guard | None = None) -> int:
         row = self._row(key)
         if row is None:
             raise KeyNotFound(key)
         if expected_rev is not None and row[1] != expected_rev:
             raise RevisionMismatch(key)
+        extra = self._check_guard(guard)
         text = json.dumps(value)
-        rev = self._commit("UPDATE kv SET value=?, mod_rev=? WHERE key=?", (text, _REV, key))
+        rev = self._commit("UPDATE kv SET value=?, mod_rev=? WHERE key=?", (text, _REV, key), extra)
         # the previous value is decoded only for watchers that will get the event (selector checks)
         prev = json.loads(row[0]) if self._window.watched(key) else {}
         self._publish(Event("PUT", key, value, rev, prev), text, row[0], row[1])

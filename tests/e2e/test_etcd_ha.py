@@ -61,8 +61,10 @@ class Server:
         self.proc.wait(10)
 
 
-@pytest.fixture
-def servers(tmp_path: Path) -> Iterator[tuple[LocalEtcd, list[Server]]]:
+@pytest.fixture(scope="module")
+def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LocalEtcd, list[Server]]]:
+    """One etcd and two API servers for the module (the leader-kill test runs last)."""
+    tmp_path = tmp_path_factory.mktemp("ha")
     if etcd_binary() is None:
         pytest.fail("etcd is not installed: apt-get install etcd-server (scripts/test.sh does)")
     with LocalEtcd(tmp_path / "etcd") as e:
@@ -86,6 +88,57 @@ def _deployment(replicas: int) -> dict[str, Any]:
             "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": "ha"}},
                      "template": {"metadata": {"labels": {"app": "ha"}},
                                   "spec": {"containers": [{"name": "c", "image": "minikube-lite/busybox:1.0"}]}}}}
+
+
+def _service(name: str, node_port: int | None = None, cluster_ip: str | None = None) -> dict[str, Any]:
+    port: dict[str, Any] = {"port": 80, "targetPort": 8080}
+    spec: dict[str, Any] = {"type": "NodePort", "selector": {"app": name}, "ports": [port]}
+    if node_port:
+        port["nodePort"] = node_port
+    if cluster_ip:
+        spec["clusterIP"] = cluster_ip
+    return {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name}, "spec": spec}
+
+
+def test_service_allocation_is_one_transaction_across_servers(servers: tuple[LocalEtcd, list[Server]]) -> None:
+    """Both servers are asked at the same moment for the same nodePort and clusterIP (and for
+    free ones): exactly one of each pair gets it, the other the 422 kube-apiserver answers, and
+    no two stored Services share an address or a port."""
+    _, (a, b) = servers
+    rounds, go = 12, threading.Barrier(2)
+    answers: dict[str, list[int]] = {"a": [], "b": []}
+
+    def hammer(server: Server, tag: str) -> None:
+        with httpx.Client(timeout=10) as h:
+            for i in range(rounds):
+                go.wait(10)
+                same = h.post(server.url + "/api/v1/namespaces/default/services",
+                              json=_service(f"same-{i}-{tag}", 30100 + i, f"10.96.200.{10 + i}"))
+                answers[tag].append(same.status_code)
+                assert same.status_code in (201, 422), same.text
+                if same.status_code == 422:
+                    assert "provided port is already allocated" in same.text or \
+                        "provided IP is already allocated" in same.text, same.text
+            go.wait(10)
+            for i in range(rounds * 3):  # then free ones, from both at once (after: a random pick could
+                free = h.post(server.url + "/api/v1/namespaces/default/services",  # take a port asked above)
+                              json=_service(f"free-{i}-{tag}"))
+                assert free.status_code == 201, free.text
+
+    threads = [threading.Thread(target=hammer, args=(s, t)) for s, t in ((a, "a"), (b, "b"))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert len(answers["a"]) == len(answers["b"]) == rounds
+    for i in range(rounds):  # exactly one of each pair
+        assert sorted((answers["a"][i], answers["b"][i])) == [201, 422], (i, answers)
+    items = httpx.get(a.url + "/api/v1/namespaces/default/services", timeout=10).json()["items"]
+    ours = [s for s in items if s["metadata"]["name"].startswith(("same-", "free-"))]
+    assert len(ours) == rounds * 7
+    ips = [s["spec"]["clusterIP"] for s in ours]
+    ports = [p["nodePort"] for s in ours for p in s["spec"]["ports"]]
+    assert len(set(ips)) == len(ips) and len(set(ports)) == len(ports)
 
 
 def test_leader_killed_mid_write_storm(servers: tuple[LocalEtcd, list[Server]]) -> None:

@@ -214,3 +214,35 @@ def test_ensure_tolerates_a_concurrent_creator(registry: Registry, tmp_path: Pat
     rbac_bootstrap(other)  # every create raises KeyExists underneath; none escapes
     res = by_plural("clusterroles")
     assert res is not None and real_get(registry._key(res, None, "cluster-admin")) is not None
+
+
+def test_service_writes_retry_when_the_allocator_moved(registry: Registry) -> None:
+    """A Service write whose allocator guard moved (another API server allocated meanwhile)
+    allocates again; a guard that moves on every attempt ends in 409, nothing stored."""
+    from minikube_lite.api.allocation import RANGE_KEY
+    from minikube_lite.api.errors import Conflict
+    from minikube_lite.store.base import GuardMismatch
+
+    svcs = by_plural("services")
+    assert svcs is not None
+    store, calls = registry.store, {"n": 0, "fail": 1}
+    real_create = store.create
+
+    def racing_create(key: str, value: dict[str, Any], **kw: Any) -> int:
+        if kw.get("guard") and calls["n"] < calls["fail"]:
+            calls["n"] += 1
+            raise GuardMismatch(RANGE_KEY)
+        return real_create(key, value, **kw)
+
+    store.create = racing_create  # type: ignore[method-assign]
+    svc = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s1"},
+           "spec": {"type": "NodePort", "ports": [{"port": 80}]}}
+    created, _ = registry.create(svcs, "default", svc)
+    assert calls["n"] == 1 and created["spec"]["clusterIP"] and created["spec"]["ports"][0]["nodePort"]
+    guard = store.get(RANGE_KEY)
+    assert guard is not None and guard.mod_rev == int(created["metadata"]["resourceVersion"])
+    calls.update(n=0, fail=10_000)
+    with pytest.raises(Conflict):
+        registry.create(svcs, "default", {**svc, "metadata": {"name": "s2"}})
+    with pytest.raises(NotFound):
+        registry.get(svcs, "default", "s2")

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from minikube_lite.store.base import Compacted, KeyExists, KeyNotFound, RevisionMismatch
+from minikube_lite.store.base import Compacted, GuardMismatch, KeyExists, KeyNotFound, RevisionMismatch
 from minikube_lite.store.sqlite import SQLiteStore
 
 _counter = itertools.count()
@@ -79,6 +79,33 @@ def test_revisions_and_concurrency(backend: tuple[str, Callable[..., Any]], p: s
     s.close()
     again = open_store()
     assert again.revision == r3 and again.get(f"{p}/a/y") is not None
+
+
+def test_guarded_writes_commit_with_their_allocator_key(backend: tuple[str, Callable[..., Any]], p: str) -> None:
+    """A write guarded by an allocator key commits with it in one transaction, only while the key
+    is at the revision the writer read; otherwise nothing of it is written (GuardMismatch)."""
+    _, open_store = backend
+    s = open_store()
+    g = f"{p}/ranges/alloc"
+    r1 = s.create(f"{p}/svc/a", {"v": 1}, guard=(g, 0, {"n": 1}))
+    alloc = s.get(g)
+    assert alloc is not None and alloc.value == {"n": 1} and alloc.mod_rev == r1
+    with pytest.raises(GuardMismatch):  # read before that write: stale
+        s.create(f"{p}/svc/b", {"v": 1}, guard=(g, 0, {"n": 2}))
+    assert s.get(f"{p}/svc/b") is None
+    with pytest.raises(KeyExists):  # an existing key is still KeyExists
+        s.create(f"{p}/svc/a", {"v": 1}, guard=(g, r1, {"n": 2}))
+    with pytest.raises(GuardMismatch):
+        s.update(f"{p}/svc/a", {"v": 2}, expected_rev=r1, guard=(g, r1 - 1, {"n": 2}))
+    with pytest.raises(RevisionMismatch):  # the object itself moved: that is the answer
+        s.update(f"{p}/svc/a", {"v": 2}, expected_rev=r1 - 1, guard=(g, r1, {"n": 2}))
+    with pytest.raises(KeyNotFound):
+        s.update(f"{p}/svc/nope", {"v": 2}, guard=(g, r1, {"n": 2}))
+    r2 = s.update(f"{p}/svc/a", {"v": 2}, expected_rev=r1, guard=(g, r1, {"n": 3}))
+    after = s.get(g)
+    assert after is not None and after.mod_rev == r2 and after.value == {"n": 3}
+    entry = s.get(f"{p}/svc/a")
+    assert entry is not None and entry.value == {"v": 2} and entry.mod_rev == r2 == s.revision
 
 
 def test_watch_replays_in_order_then_follows(backend: tuple[str, Callable[..., Any]], p: str) -> None:

@@ -1,0 +1,198 @@
+"""``minikube-lite start --ha``: a control plane that outlives one process, on this machine.
+
+What kubeadm's "stacked etcd" HA topology is, made local: three etcd members (Debian's
+``etcd-server``, ``scripts/setup.sh --ha`` installs it), two API servers on that etcd, and one
+address in front of them (``front.py``, the load balancer kubeadm asks for). The kubeconfig points
+at the front, on the usual port; the API servers listen on ports of their own.
+
+* API server 1 is the cluster's daemon (``daemon.pid``): API, scheduler and controllers under
+  their leader Leases (``--leader-elect``), and the node (kubelet, proxy, DNS).
+* API server 2 (``ha/apiserver-2.pid``) is ``--control-plane-only``: API, scheduler and controllers
+  under the same Leases, so it takes over within the lease duration when server 1 dies.
+* Both run on the same state folder, so they serve the same certificate, trust the same CA and
+  sign ServiceAccount tokens with the same key, as kube-apiserver replicas share their PKI.
+
+The ports (etcd's client and peer ports, the two servers') are chosen once and kept in
+``ha/ha.json``, so ``stop`` and a later ``start`` find the same members and their data.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..config import Settings
+from ..store.etcdproc import LocalEtcd, Member, etcd_binary, free_port
+
+MEMBERS = 3
+
+
+@dataclass
+class Plan:
+    """Where everything of an HA cluster listens (``ha/ha.json``)."""
+
+    apiservers: list[int]
+    etcd: list[tuple[int, int]]  # (client port, peer port) of each member
+    token: str = field(default_factory=lambda: f"minikube-lite-{os.getpid()}-{int(time.time())}")
+
+    @classmethod
+    def load_or_make(cls, settings: Settings) -> Plan:
+        path = ha_dir(settings) / "ha.json"
+        if path.exists():
+            data = json.loads(path.read_text())
+            return cls(list(data["apiservers"]), [tuple(m) for m in data["etcd"]], data["token"])  # type: ignore[misc]
+        plan = cls([free_port(), free_port()], [(free_port(), free_port()) for _ in range(MEMBERS)])
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({"apiservers": plan.apiservers, "etcd": plan.etcd, "token": plan.token}))
+        return plan
+
+    @property
+    def store(self) -> str:
+        return "etcd://" + ",".join(f"127.0.0.1:{c}" for c, _ in self.etcd)
+
+
+def ha_dir(settings: Settings) -> Path:
+    return settings.state_dir / "ha"
+
+
+def plan_of(settings: Settings) -> Plan | None:
+    return Plan.load_or_make(settings) if settings.ha and (ha_dir(settings) / "ha.json").exists() else None
+
+
+def _etcd(settings: Settings, plan: Plan) -> LocalEtcd:
+    etcd = LocalEtcd(ha_dir(settings) / "etcd", 0)
+    etcd.token = plan.token
+    etcd.members = [Member(f"m{i}", etcd.base_dir / f"m{i}", c, p) for i, (c, p) in enumerate(plan.etcd)]
+    return etcd
+
+
+def _pid_file(settings: Settings, name: str) -> Path:
+    return ha_dir(settings) / f"{name}.pid"
+
+
+def _ours(settings: Settings, pid: int) -> bool:
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return str(settings.state_dir).encode() in cmdline and state not in ("Z", "X")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except OSError:
+        return False
+
+
+def running(settings: Settings, name: str) -> int | None:
+    try:
+        pid = int(_pid_file(settings, name).read_text())
+    except (OSError, ValueError):
+        return None
+    return pid if _ours(settings, pid) else None
+
+
+def _spawn(settings: Settings, name: str, cmd: list[str], env: dict[str, str]) -> None:
+    if running(settings, name) is not None:
+        return
+    with open(ha_dir(settings) / f"{name}.log", "ab") as log:
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True, close_fds=True, env=env)
+    proc.returncode = 0  # it lives on in its own session
+    _pid_file(settings, name).write_text(f"{proc.pid}\n")
+
+
+def start_etcd(settings: Settings, timeout: float = 60.0) -> Plan:
+    """The three members (kept running across CLI calls), healthy; returns the plan."""
+    if etcd_binary() is None:
+        raise SystemExit("--ha needs etcd: install it with scripts/setup.sh --ha (Debian's etcd-server)")
+    plan = Plan.load_or_make(settings)
+    etcd = _etcd(settings, plan)
+    etcd.base_dir.mkdir(parents=True, exist_ok=True)
+    for m in etcd.members:
+        name = f"etcd-{m.name}"
+        if running(settings, name) is None:
+            etcd.start_member(m)
+            assert m.proc is not None
+            m.proc.returncode = 0
+            _pid_file(settings, name).write_text(f"{m.proc.pid}\n")
+    deadline = time.monotonic() + timeout
+    while not all(m.healthy() for m in etcd.members):
+        if time.monotonic() > deadline:
+            raise SystemExit(f"the etcd members did not become healthy within {timeout:.0f}s: see "
+                             f"{etcd.base_dir}/m*.log")
+        time.sleep(0.1)
+    return plan
+
+
+def start_others(settings: Settings, plan: Plan, daemon_cmd: list[str], env: dict[str, str]) -> None:
+    """API server 2 and the front (API server 1 is started by ``start`` as any cluster's daemon)."""
+    second = list(daemon_cmd)
+    second[second.index("--port") + 1] = str(plan.apiservers[1])
+    _spawn(settings, "apiserver-2", [*second, "--control-plane-only", "--no-kubelet"], env)
+    host = "127.0.0.1" if settings.host in ("0.0.0.0", "", "::") else settings.host
+    _spawn(settings, "front", [sys.executable, "-m", "minikube_lite.cli.front", "--state-dir", str(settings.state_dir),
+                               "--listen", f"{settings.host}:{settings.port}",
+                               *(a for p in plan.apiservers for a in ("--backend", f"{host}:{p}"))], env)
+
+
+def _stop_pid(pid: int, timeout: float = 30.0) -> None:
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            pass
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        if not _alive(pid):
+            return
+        time.sleep(0.05)
+    with contextlib.suppress(OSError):
+        os.kill(pid, signal.SIGKILL)
+
+
+def stop_rest(settings: Settings) -> list[str]:
+    """After API server 1 stopped: API server 2, the front, then the etcd members. What stopped."""
+    stopped = []
+    for name in ("apiserver-2", "front", *(f"etcd-m{i}" for i in range(MEMBERS))):
+        pid = running(settings, name)
+        if pid is not None:
+            _stop_pid(pid)
+            stopped.append(name)
+        _pid_file(settings, name).unlink(missing_ok=True)
+    return stopped
+
+
+def status(settings: Settings, server_ready: Any) -> dict[str, Any]:
+    """The members and servers of an HA cluster, for ``minikube-lite status``."""
+    plan = plan_of(settings)
+    if plan is None:
+        return {}
+    etcd = _etcd(settings, plan)
+    members = [{"name": m.name, "client": f"127.0.0.1:{m.client_port}",
+                "state": "Running" if m.healthy() else "Stopped"} for m in etcd.members]
+    leader = etcd.leader()
+    for m in members:
+        if leader is not None and m["name"] == leader.name:
+            m["leader"] = True
+    servers = [{"name": f"apiserver-{i + 1}", "address": f"https://127.0.0.1:{p}",
+                "state": "Running" if server_ready(p) else "Stopped"} for i, p in enumerate(plan.apiservers)]
+    front = "Running" if running(settings, "front") is not None else "Stopped"
+    return {"etcd": members, "apiservers": servers, "front": front}
