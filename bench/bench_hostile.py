@@ -34,6 +34,7 @@ from typing import Any
 import httpx
 from benchlib import free_port, save_results
 
+from minikube_lite.auth.pki import client_context
 from minikube_lite.store.sqlite import SQLiteStore
 
 CMS = "/api/v1/namespaces/default/configmaps"
@@ -58,20 +59,25 @@ class Daemon:
     def __init__(self, **env: str) -> None:
         self.dir = Path(tempfile.mkdtemp(prefix="mkl-hostile-"))
         self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.url = f"https://127.0.0.1:{self.port}"  # HTTPS and authentication, as a user runs it
         with open(self.dir / "log", "wb") as log:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "minikube_lite.daemon", "--state-dir", str(self.dir / "state"),
                  "--port", str(self.port), "--no-kubelet"],
                 env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=log)
         end = time.monotonic() + 30
+        self.ssl: Any = None
         while time.monotonic() < end:
             try:
-                if httpx.get(self.url + "/readyz", timeout=1).status_code == 200:
+                self.ssl = self.ssl or client_context(self.dir / "state")
+                if httpx.get(self.url + "/readyz", timeout=1, verify=self.ssl).status_code == 200:
                     break
-            except httpx.HTTPError:
+            except (httpx.HTTPError, OSError):
                 time.sleep(0.05)
         time.sleep(2)  # the components load after the API answers
+
+    def client(self, **kwargs: Any) -> httpx.Client:
+        return httpx.Client(base_url=self.url, verify=self.ssl, **kwargs)
 
     def rss(self, field: str = "VmRSS") -> float:
         return rss_mb(self.proc.pid, field)
@@ -85,9 +91,9 @@ def percentile(values: list[float], q: int) -> float:
     return statistics.quantiles(values, n=100)[q - 1] if len(values) >= 2 else (values or [0.0])[0]
 
 
-def probe_version(url: str, seconds: float) -> list[float]:
+def probe_version(daemon: Daemon, seconds: float) -> list[float]:
     latencies: list[float] = []
-    with httpx.Client(base_url=url, timeout=10) as c:
+    with daemon.client(timeout=10) as c:
         end = time.monotonic() + seconds
         while time.monotonic() < end:
             started = time.perf_counter()
@@ -100,7 +106,7 @@ def probe_version(url: str, seconds: float) -> list[float]:
 def attack(seconds: float) -> dict[str, Any]:
     daemon = Daemon()
     try:
-        quiet = probe_version(daemon.url, min(seconds, 5))
+        quiet = probe_version(daemon, min(seconds, 5))
         stop = threading.Event()
         counts: list[int] = []
         bad: list[int] = []
@@ -109,7 +115,7 @@ def attack(seconds: float) -> dict[str, Any]:
 
         def attacker(body: bytes, path: str) -> None:
             n = 0
-            with httpx.Client(base_url=daemon.url, timeout=60) as c:
+            with daemon.client(timeout=60) as c:
                 while not stop.is_set():
                     code = c.post(path, content=body, headers=YAML).status_code
                     if code != 400:
@@ -120,7 +126,7 @@ def attack(seconds: float) -> dict[str, Any]:
         threads = [threading.Thread(target=attacker, args=p) for p in payloads]
         for t in threads:
             t.start()
-        loud = probe_version(daemon.url, seconds)
+        loud = probe_version(daemon, seconds)
         stop.set()
         for t in threads:
             t.join()
@@ -140,14 +146,15 @@ class _Conn:
     """One keep-alive HTTP/1.1 connection (httpx's async pool, not the daemon, is the bottleneck
     past a few dozen concurrent clients: it would measure itself)."""
 
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, ssl: Any) -> None:
         self.port = port
+        self.ssl = ssl
         self.reader: asyncio.StreamReader | None = None
         self.writer: asyncio.StreamWriter | None = None
 
     async def request(self, method: str, path: str, body: Any = None) -> tuple[int, dict[str, str], bytes]:
         if self.writer is None:
-            self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
+            self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port, ssl=self.ssl)
         assert self.reader is not None
         data = json.dumps(body).encode() if body is not None else b""
         self.writer.write(f"{method} {path} HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\n"
@@ -163,7 +170,7 @@ class _Conn:
             self.writer.close()
 
 
-async def _storm(port: int, clients: int, seconds: float) -> dict[str, Any]:
+async def _storm(daemon: Daemon, clients: int, seconds: float) -> dict[str, Any]:
     codes: dict[int, int] = {}
     errors = 0
     kept: dict[int, list[str]] = {i: [] for i in range(clients)}
@@ -175,7 +182,7 @@ async def _storm(port: int, clients: int, seconds: float) -> dict[str, Any]:
 
     async def client(n: int) -> None:
         nonlocal errors
-        conn = _Conn(port)
+        conn = _Conn(daemon.port, daemon.ssl)
         i = 0
         while time.monotonic() < end:
             name = f"storm-{n}-{i}"
@@ -204,11 +211,12 @@ async def _storm(port: int, clients: int, seconds: float) -> dict[str, Any]:
             except (OSError, asyncio.IncompleteReadError, ValueError):
                 errors += 1
                 conn.close()
-                conn = _Conn(port)
+                conn = _Conn(daemon.port, daemon.ssl)
         conn.close()
 
     await asyncio.gather(*(client(n) for n in range(clients)))
-    listed = await asyncio.to_thread(httpx.get, f"http://127.0.0.1:{port}{CMS}", timeout=60)
+    with daemon.client(timeout=60) as c:
+        listed = await asyncio.to_thread(c.get, CMS)
     items = listed.json()["items"]
     stored = {i["metadata"]["name"] for i in items}
     expected = {name for names in kept.values() for name in names}
@@ -232,7 +240,7 @@ def storm(clients: int, seconds: float) -> dict[str, Any]:
         sampler = threading.Thread(target=sample)
         sampler.start()
         started = time.monotonic()
-        result = asyncio.run(_storm(daemon.port, clients, seconds))
+        result = asyncio.run(_storm(daemon, clients, seconds))
         elapsed = time.monotonic() - started
         stop.set()
         sampler.join()
@@ -268,10 +276,14 @@ def main() -> None:
     ap.add_argument("--clients", type=int, default=200)
     ap.add_argument("--storm-seconds", type=float, default=60)
     ap.add_argument("--writes", type=int, default=2000)
+    ap.add_argument("--only", choices=("attack", "storm", "durability"), help="one part (results not saved)")
     args = ap.parse_args()
-    results = {"attack": attack(args.attack_seconds), "storm": storm(args.clients, args.storm_seconds),
-               "durability": durability(args.writes)}
-    save_results("hostile", results)
+    parts = {"attack": lambda: attack(args.attack_seconds), "storm": lambda: storm(args.clients, args.storm_seconds),
+             "durability": lambda: durability(args.writes)}
+    if args.only:
+        print(json.dumps({args.only: parts[args.only]()}, indent=2))
+        return
+    save_results("hostile", {name: run() for name, run in parts.items()})
 
 
 if __name__ == "__main__":

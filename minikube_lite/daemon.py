@@ -44,6 +44,7 @@ from .auth import pki
 from .auth.rbac import MASTERS, RBACAuthorizer, UserInfo
 from .client.local import LocalClient
 from .config import DEFAULT_PORT, DNS_SERVICE_IP, KUBERNETES_SERVICE_IP, Settings
+from .malloc import fix_mmap_threshold
 from .store.factory import open_store
 
 log = logging.getLogger("minikube_lite.daemon")
@@ -170,6 +171,7 @@ class Daemon:
 
         self.policy = StorePolicy(self.registry)  # the default policy until the RBAC watch is up
         self.authorizer = RBACAuthorizer(self.policy)
+        self.authorizer.node_lookup = self._lookup  # NodeRestriction reads the pod a node writes status of
         from .auth.nodecerts import kubelet_client_context
 
         # the API server reaches the kubelets' HTTPS endpoints with its kubelet-client certificate
@@ -565,6 +567,7 @@ def main(argv: list[str] | None = None) -> None:
     except (StoreError, ValueError) as exc:  # etcd unreachable, a bad --store: say so, no traceback
         log.error("cannot open the store: %s", exc)
         sys.exit(1)
+    fix_mmap_threshold()  # closed connections' TLS buffers go back to the OS (malloc.py)
     asyncio.run(daemon.serve())
 
 

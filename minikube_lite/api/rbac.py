@@ -7,6 +7,10 @@ a ClusterRole); a binding's ``roleRef`` is required, names a Role or ClusterRole
 ClusterRoleBinding only a ClusterRole) and never changes; subjects are a User, Group or
 ServiceAccount (a ServiceAccount of a ClusterRoleBinding needs its namespace).
 
+Writes go through RBAC's privilege-escalation prevention (``auth/escalation.py``): a role with
+rules its writer does not hold, or a binding to such a role, is refused unless the writer has
+``escalate`` or ``bind`` on it, as kube-apiserver's ``policybased`` storage refuses it.
+
 ``kubectl get`` prints roles as ``NAME CREATED AT`` and bindings as ``NAME ROLE AGE`` (``-o wide``
 adds USERS, GROUPS, SERVICEACCOUNTS), as Kubernetes' printers do.
 """
@@ -16,7 +20,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from minikube_lite.api.kind import Kind
+from minikube_lite.api.kind import Kind, StoreView, Strategy
 from minikube_lite.api.models import K8sModel, Loose, TypedObject
 from minikube_lite.api.resources import ALL_VERBS, Resource
 from minikube_lite.api.tables import AGE_COLUMN, NAME_COLUMN, age, column, name
@@ -175,19 +179,38 @@ def binding_cells(obj: Obj, now: datetime) -> list[Any]:
             of("ServiceAccount")]
 
 
+class _NoEscalation(Strategy):
+    """The policybased storage: a write may grant only what its requester holds (auth/escalation.py)."""
+
+    def __init__(self, plural: str, binding: bool) -> None:
+        self.plural, self.binding = plural, binding
+
+    def _check(self, obj: Obj, old: Obj | None, store: StoreView) -> None:
+        from minikube_lite.auth import escalation
+
+        (escalation.check_binding if self.binding else escalation.check_role)(self.plural, obj, old, store)
+
+    def prepare_create(self, obj: Obj, store: StoreView) -> None:
+        self._check(obj, None, store)
+
+    def prepare_update(self, new: Obj, old: Obj, store: StoreView) -> None:
+        self._check(new, old, store)
+
+
 VERBS = tuple(ALL_VERBS)
 ROLE = Kind(Resource(GROUP, "v1", "roles", "role", "Role", True, (), (), VERBS),
             model=Role, validate=validate_role, name_rule=is_path_segment_name,
-            columns=ROLE_COLUMNS, cells=role_cells)
+            columns=ROLE_COLUMNS, cells=role_cells, strategy=_NoEscalation("roles", binding=False))
 CLUSTER_ROLE = Kind(Resource(GROUP, "v1", "clusterroles", "clusterrole", "ClusterRole", False, (), (), VERBS),
                     model=ClusterRole, validate=validate_cluster_role, name_rule=is_path_segment_name,
-                    columns=ROLE_COLUMNS, cells=role_cells)
+                    columns=ROLE_COLUMNS, cells=role_cells, strategy=_NoEscalation("clusterroles", binding=False))
 ROLE_BINDING = Kind(Resource(GROUP, "v1", "rolebindings", "rolebinding", "RoleBinding", True, (), (), VERBS),
                     model=RoleBinding, validate=validate_role_binding, validate_update=validate_binding_update,
                     default=default_binding, name_rule=is_path_segment_name,
-                    columns=BINDING_COLUMNS, cells=binding_cells)
+                    columns=BINDING_COLUMNS, cells=binding_cells, strategy=_NoEscalation("rolebindings", binding=True))
 CLUSTER_ROLE_BINDING = Kind(
     Resource(GROUP, "v1", "clusterrolebindings", "clusterrolebinding", "ClusterRoleBinding", False, (), (), VERBS),
     model=ClusterRoleBinding, validate=validate_cluster_role_binding, validate_update=validate_binding_update,
-    default=default_binding, name_rule=is_path_segment_name, columns=BINDING_COLUMNS, cells=binding_cells)
+    default=default_binding, name_rule=is_path_segment_name, columns=BINDING_COLUMNS, cells=binding_cells,
+    strategy=_NoEscalation("clusterrolebindings", binding=True))
 KINDS = [CLUSTER_ROLE_BINDING, CLUSTER_ROLE, ROLE_BINDING, ROLE]

@@ -28,7 +28,6 @@ from __future__ import annotations
 import asyncio
 import datetime
 import json
-import pickle
 import re
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -138,6 +137,7 @@ class _Builder:
         self.stack: list[_Frame] = []
         self.decoded = 0
         self.aliased = 0
+        self.shared = False  # an alias or a merge put one collection in several places
         self.result: Any = None
 
     def _count(self, nodes: int, aliased: bool) -> None:
@@ -196,6 +196,7 @@ class _Builder:
             value = frame.value
             if frame.merges:
                 value = _merged(frame.merges, value, ev)
+                self.shared = True
             if frame.anchor:
                 self.open_anchors.discard(frame.anchor)
                 self.anchors[frame.anchor] = (value, frame.nodes, frame.depth)
@@ -209,15 +210,39 @@ class _Builder:
             self._count(nodes, True)  # refused here, before anything is copied
             if len(self.stack) + depth > MAX_DEPTH:
                 raise _too_deep("error decoding YAML: ")
-            # Each use is its own copy, as go-yaml decodes each alias anew: later changes to one
-            # place (defaults, merges) must not show up in another.
-            is_merge = bool(self.stack) and self.stack[-1].is_map and self.stack[-1].pending_key is _MERGE_KEY
-            self._add(value if is_merge or not isinstance(value, list | dict) else _copy(value), nodes, depth)
+            # Each use must end up its own copy, as go-yaml decodes each alias anew (later changes
+            # to one place, defaults or merges, must not show up in another). The copies are made
+            # once the document is accepted (``_unshare``), so a bomb refused half-way costs no copy.
+            if isinstance(value, list | dict):
+                self.shared = True
+            self._add(value, nodes, depth)
 
 
-def _copy(value: Any) -> Any:
-    """A deep copy of decoded YAML (builtins only): pickle's C code is ~5x ``copy.deepcopy``."""
-    return pickle.loads(pickle.dumps(value, pickle.HIGHEST_PROTOCOL))
+def _unshare(value: Any) -> Any:
+    """A deep copy of decoded YAML in which no list or mapping appears twice (what go-yaml makes
+    of aliases: each use decoded anew), iteratively (``copy.deepcopy`` and pickle keep shared
+    objects shared, and recurse)."""
+    if not isinstance(value, list | dict):
+        return value
+    root: Any = {} if isinstance(value, dict) else []
+    stack: list[tuple[Any, Any]] = [(value, root)]
+    while stack:
+        src, dst = stack.pop()
+        is_map = isinstance(dst, dict)
+        for k, v in (src.items() if is_map else enumerate(src)):
+            if isinstance(v, dict):
+                c: Any = {}
+                stack.append((v, c))
+            elif isinstance(v, list):
+                c = []
+                stack.append((v, c))
+            else:
+                c = v
+            if is_map:
+                dst[k] = c
+            else:
+                dst.append(c)
+    return root
 
 
 def _hashable_key(value: Any) -> Any:
@@ -235,7 +260,7 @@ def _merged(merges: list[Any], explicit: dict[Any, Any], ev: Any) -> dict[Any, A
         if not isinstance(src, dict):
             raise DecodeError(f"error decoding YAML{_where(ev)}: map merge requires map or sequence of maps "
                               "as the value")
-        out.update(_copy(src))
+        out.update(src)  # shared until the document is accepted (``_unshare``)
     out.update(explicit)
     return out
 
@@ -265,7 +290,7 @@ def load_yaml_all(text: str | bytes) -> list[Any]:
             if isinstance(ev, yaml.DocumentStartEvent):
                 builder.reset()
             elif isinstance(ev, yaml.DocumentEndEvent):
-                docs.append(builder.result)
+                docs.append(_unshare(builder.result) if builder.shared else builder.result)
             elif not isinstance(ev, yaml.StreamStartEvent):
                 builder.event(ev)
     except yaml.YAMLError as exc:

@@ -4,8 +4,11 @@ kube-apiserver answers every request through the same filters, in this order, an
 ASGI middleware (a plain ASGI callable: no per-request task or body copy, so it costs a few
 microseconds). A request that fails is answered here with kube-apiserver's ``Status``: 401
 ``Unauthorized`` for a bad token, 403 with RBAC's wording (``pods is forbidden: User "..."
-cannot list resource "pods" in API group "" in the namespace "default"``). The user who passed is
-put in ``scope["state"]["user"]`` for the handlers that need it (SelfSubjectReview ...).
+cannot list resource "pods" in API group "" in the namespace "default"``), then a node's identity
+passes NodeRestriction (``noderestriction.py``). The user who passed is
+put in ``scope["state"]["user"]`` for the handlers that need it (SelfSubjectReview ...) and, with
+the request's attributes, in the context variable ``escalation.REQUESTER`` for the RBAC kinds'
+privilege-escalation checks.
 
 The dashboard's static files (``/dashboard/``) are served to anyone: they hold no cluster data,
 the page then calls the API with the token it is given, as the Kubernetes Dashboard's login.
@@ -19,6 +22,9 @@ from typing import Any
 
 from ..api.errors import ApiError, BadRequest, Forbidden, Unauthorized
 from .authn import ANONYMOUS, Authenticator, bearer_token, with_authenticated
+from .escalation import REQUESTER, Requester
+from .noderestriction import PREFIX as NODE_PREFIX
+from .noderestriction import check as node_check
 from .rbac import RBACAuthorizer, UserInfo, forbidden_message
 from .requestinfo import Attributes, request_attributes
 from .tls import peer_of
@@ -54,6 +60,7 @@ class AuthMiddleware:
         if kind not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
+        attrs: Attributes | None = None
         try:
             user = self.authenticate(scope)
             user = self.impersonate(user, scope["headers"])
@@ -66,11 +73,17 @@ class AuthMiddleware:
                 allowed, reason = self.authorizer.authorize(user, attrs)
                 if not allowed:
                     raise forbidden(user, attrs, reason)
+                if user.name.startswith(NODE_PREFIX):
+                    node_check(user, attrs, self.authorizer.node_lookup)
         except ApiError as err:
             await _refuse(kind, send, err)
             return
         scope.setdefault("state", {})["user"] = user
-        await self.app(scope, receive, send)
+        token = REQUESTER.set(Requester(user, self.authorizer, attrs))  # the request's context, as Go's ctx
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            REQUESTER.reset(token)
 
     def check(self, scope: Scope, verb: str | None = None) -> UserInfo:
         """Authenticate and authorise a request outside ASGI (the SPDY upgrades of exec, attach,
@@ -82,6 +95,8 @@ class AuthMiddleware:
         allowed, reason = self.authorizer.authorize(user, attrs)
         if not allowed:
             raise forbidden(user, attrs, reason)
+        if user.name.startswith(NODE_PREFIX):
+            node_check(user, attrs, self.authorizer.node_lookup)
         return user
 
     def authenticate(self, scope: Scope) -> UserInfo:

@@ -116,6 +116,9 @@ class _UserIndex:
 
 
 class RBACAuthorizer:
+    #: reads a stored object for NodeRestriction's pod-status check (noderestriction.py); set by the daemon
+    node_lookup: Any = None
+
     def __init__(self, source: PolicySource) -> None:
         self.source = source
         self._generation = -1
@@ -187,6 +190,12 @@ class RBACAuthorizer:
                     Rule(frozenset({"*"}), non_resource_urls=("*",))]
         idx = self._index(user)
         return [*idx.namespaced.get(namespace, ()), *idx.cluster]
+
+    def rules_and_errors(self, user: UserInfo, namespace: str) -> tuple[list[Rule], list[str]]:
+        """RBAC's RulesFor: the rules bound to ``user`` (no ``system:masters`` shortcut) in
+        ``namespace`` and cluster-wide, and the bindings whose role is missing."""
+        idx = self._index(user)
+        return [*idx.namespaced.get(namespace, ()), *idx.cluster], list(idx.errors)
 
 
 def forbidden_message(user: UserInfo, a: Attributes, reason: str = "") -> tuple[str, str, str, str]:

@@ -22,6 +22,12 @@ from uvicorn.protocols.http.auto import AutoHTTPProtocol
 
 from . import pki
 
+# Forward-secret AEAD suites only (TLS 1.3's are not set here). The security level is 0 for one
+# reason: a TLS 1.2 client that sends no signature_algorithms (busybox's wget, in every busybox
+# pod) must be answered with an ECDSA-SHA1 ServerKeyExchange signature, as RFC 5246 says and Go's
+# crypto/tls (kube-apiserver) does; OpenSSL 3 refuses SHA-1 there from level 1 up ("no shared
+# cipher"). Keys are all ours (P-256), so the level buys nothing else.
+CIPHERS = "ECDHE+AESGCM:ECDHE+CHACHA20:!aNULL:!eNULL:@SECLEVEL=0"
 # (client host, client port) -> (user, groups) of the certificate that connection presented
 PEERS: dict[tuple[str, int], tuple[str, tuple[str, ...]]] = {}
 _contexts: list[ssl.SSLContext] = []
@@ -80,6 +86,7 @@ def context_factory(state_dir: Path) -> Any:
         p = pki.paths(state_dir)
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+        ctx.set_ciphers(CIPHERS)
         ctx.load_cert_chain(str(p.server_crt), str(p.server_key))
         ctx.load_verify_locations(cafile=str(p.ca_crt))
         ctx.verify_mode = ssl.CERT_OPTIONAL

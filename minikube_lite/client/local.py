@@ -25,6 +25,9 @@ from ..api.resources import Resource
 from ..apiserver import scale
 from ..apiserver.registry import Registry
 from ..apiserver.selectors import parse_label_selector
+from ..auth.escalation import Requester, acting
+from ..auth.noderestriction import PREFIX as NODE_PREFIX
+from ..auth.noderestriction import check as node_check
 from ..auth.rbac import RBACAuthorizer, UserInfo
 from ..auth.requestinfo import Attributes
 from .base import PatchType, WatchEvent
@@ -86,9 +89,10 @@ class LocalClient:
         return copy.deepcopy(answer)
 
     def _authorize(self, verb: str, res: Resource, namespace: str | None, name: str = "",
-                   subresource: str | None = None) -> None:
+                   subresource: str | None = None) -> Requester | None:
+        """Authorise the call as its HTTP request would be; the requester for the write's context."""
         if self.authorizer is None or self.user is None:
-            return
+            return None
         attrs = Attributes(verb, True, api_group=res.group, api_version=res.version, resource=res.plural,
                            subresource=subresource or "", namespace=namespace or "", name=name)
         allowed, reason = self.authorizer.authorize(self.user, attrs)
@@ -98,6 +102,9 @@ class LocalClient:
             err = forbidden(self.user, attrs, reason)
             log.warning("%s", err.message)
             raise err
+        if self.user.name.startswith(NODE_PREFIX):
+            node_check(self.user, attrs, self.authorizer.node_lookup)
+        return Requester(self.user, self.authorizer, attrs)
 
     async def get(self, resource: str, name: str, *, namespace: str | None = None) -> dict[str, Any]:
         res = _resource(resource)
@@ -143,16 +150,16 @@ class LocalClient:
 
     async def create(self, resource: str, obj: dict[str, Any], *, namespace: str | None = None) -> dict[str, Any]:
         res = _resource(resource)
-        self._authorize("create", res, _ns(res, namespace, obj))
-        created, _ = self.registry.create(res, _ns(res, namespace, obj), obj, field_validation="Strict",
-                                          field_manager=self.field_manager)
+        with acting(self._authorize("create", res, _ns(res, namespace, obj))):
+            created, _ = self.registry.create(res, _ns(res, namespace, obj), obj, field_validation="Strict",
+                                              field_manager=self.field_manager)
         return copy.deepcopy(created)
 
     async def update(self, resource: str, obj: dict[str, Any], *, namespace: str | None = None) -> dict[str, Any]:
         res = _resource(resource)
-        self._authorize("update", res, _ns(res, namespace, obj), obj["metadata"]["name"])
-        updated, _ = self.registry.update(res, _ns(res, namespace, obj), obj["metadata"]["name"], obj,
-                                          field_validation="Strict", field_manager=self.field_manager)
+        with acting(self._authorize("update", res, _ns(res, namespace, obj), obj["metadata"]["name"])):
+            updated, _ = self.registry.update(res, _ns(res, namespace, obj), obj["metadata"]["name"], obj,
+                                              field_validation="Strict", field_manager=self.field_manager)
         return copy.deepcopy(updated)
 
     async def update_status(self, resource: str, obj: dict[str, Any], *,
@@ -167,11 +174,12 @@ class LocalClient:
     async def patch(self, resource: str, name: str, patch: Any, *, namespace: str | None = None,
                     patch_type: PatchType = "merge", subresource: str | None = None) -> dict[str, Any]:
         res = _resource(resource)
-        self._authorize("patch", res, _ns(res, namespace), name, subresource)
+        requester = self._authorize("patch", res, _ns(res, namespace), name, subresource)
         body = patch if isinstance(patch, bytes) else json.dumps(patch).encode()
-        obj, _, _ = self.registry.patch(res, _ns(res, namespace), name, body, _PATCH_TYPES[patch_type],
-                                        subresource=subresource, field_validation="Strict",
-                                        field_manager=self.field_manager)
+        with acting(requester):
+            obj, _, _ = self.registry.patch(res, _ns(res, namespace), name, body, _PATCH_TYPES[patch_type],
+                                            subresource=subresource, field_validation="Strict",
+                                            field_manager=self.field_manager)
         return copy.deepcopy(obj)
 
     async def delete(self, resource: str, name: str, *, namespace: str | None = None,

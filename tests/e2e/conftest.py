@@ -30,17 +30,6 @@ import pytest
 
 from minikube_lite.config import CLUSTER_LABEL, Settings
 
-# The schemathesis run over the published OpenAPI (test_api_schemathesis.py) is opt-in for now:
-# since every kind publishes its full field-level schema, generating its cases costs minutes per
-# kind on this 2-core machine (2.5 min for the 8 Lease operations at one example each), past the
-# suite's budget. MINIKUBE_LITE_SCHEMATHESIS=1 runs it; test_api_fuzz.py fuzzes in-process always.
-collect_ignore = [] if os.environ.get("MINIKUBE_LITE_SCHEMATHESIS") == "1" else ["test_api_schemathesis.py"]
-# The engine-restart test runs a second dockerd beside the shared one; the shared engine's docker0
-# bridge was seen gone after it (every later container start then fails). Opt-in until that is
-# understood: MINIKUBE_LITE_ENGINE_RESTART=1.
-if os.environ.get("MINIKUBE_LITE_ENGINE_RESTART") != "1":
-    collect_ignore.append("test_engine_restart.py")
-
 KUBECTL = shutil.which("kubectl")
 KUBECTL_DIR = Path(os.path.realpath(KUBECTL)).parent if KUBECTL else None
 

@@ -12,7 +12,9 @@ import shutil
 import subprocess
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
+import httpx
 import pytest
 
 from .conftest import Cluster, wait_for
@@ -236,3 +238,134 @@ def test_kubectl_auth_whoami_can_i_and_impersonation(cluster: Cluster, ns: str) 
     # an unknown token is refused
     bad = with_token("get", "pods", token="garbage")
     assert bad.returncode != 0 and "Unauthorized" in bad.stderr
+
+
+def _kubectl_with_token(cluster: Cluster, token: str, *args: str,
+                        input: str | None = None) -> subprocess.CompletedProcess[str]:
+    """kubectl with only the server, the CA and a bearer token (no client certificate)."""
+    cmd = [cluster.kubectl_cmd()[0], "--kubeconfig", "/dev/null", "--server", cluster.url,
+           "--certificate-authority", cluster.ca_file, "--token", token, *args]
+    return subprocess.run(cmd, capture_output=True, text=True, input=input, timeout=60, check=False)
+
+
+def test_rbac_grants_only_what_the_writer_holds_unless_escalate_or_bind(cluster: Cluster, ns: str) -> None:
+    """Privilege-escalation prevention: a ServiceAccount that may write Roles and RoleBindings may
+    not grant more than it holds, until it is given ``escalate`` or ``bind``."""
+    cluster.kubectl("create", "serviceaccount", "deployer", "-n", ns)
+    cluster.kubectl("create", "role", "deployer", "-n", ns, "--verb=get,list,create,update,patch,delete",
+                    "--resource=roles.rbac.authorization.k8s.io,rolebindings.rbac.authorization.k8s.io")
+    cluster.kubectl("create", "role", "pods", "-n", ns, "--verb=get,list", "--resource=pods")
+    for role in ("deployer", "pods"):
+        cluster.kubectl("create", "rolebinding", f"deployer-{role}", f"--role={role}", "-n", ns,
+                        f"--serviceaccount={ns}:deployer")
+    token = cluster.kubectl("create", "token", "deployer", "-n", ns).stdout.strip()
+    sa = f"system:serviceaccount:{ns}:deployer"
+    wait_for(lambda: _kubectl_with_token(cluster, token, "get", "roles", "-n", ns).returncode == 0, timeout=10,
+             what="the deployer's bindings to apply")
+
+    ok = _kubectl_with_token(cluster, token, "create", "role", "pod-reader", "-n", ns, "--verb=get",
+                             "--resource=pods")
+    assert ok.returncode == 0, ok.stderr
+    beyond = _kubectl_with_token(cluster, token, "create", "role", "secret-reader", "-n", ns, "--verb=get,list",
+                                 "--resource=secrets,pods")
+    assert beyond.returncode != 0
+    assert beyond.stderr.strip() == (
+        f'Error from server (Forbidden): roles.rbac.authorization.k8s.io "secret-reader" is forbidden: user "{sa}" '
+        f'(groups=["system:serviceaccounts" "system:serviceaccounts:{ns}" "system:authenticated"]) is attempting '
+        'to grant RBAC permissions not currently held:\n{APIGroups:[""], Resources:["secrets"], '
+        'Verbs:["get" "list"]}'), beyond.stderr
+    # an update that adds a rule not held is refused the same way (apply: a PATCH)
+    grown = json.dumps({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
+                        "metadata": {"name": "pod-reader", "namespace": ns},
+                        "rules": [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "delete"]}]})
+    refused = _kubectl_with_token(cluster, token, "apply", "-f", "-", input=grown)
+    assert refused.returncode != 0 and "is attempting to grant RBAC permissions not currently held" in refused.stderr
+    assert 'Verbs:["delete"]' in refused.stderr, refused.stderr
+    assert cluster.kubectl("get", "role", "pod-reader", "-n", ns, "-o", "jsonpath={.rules[0].verbs}").stdout \
+        == '["get"]'
+
+    # binding: a role held is fine; cluster-admin's view (secrets ...) is not
+    assert _kubectl_with_token(cluster, token, "create", "rolebinding", "b-ok", "--role=pod-reader", "-n", ns,
+                               f"--serviceaccount={ns}:default").returncode == 0
+    denied = _kubectl_with_token(cluster, token, "create", "rolebinding", "b-admin", "--clusterrole=admin", "-n", ns,
+                                 f"--serviceaccount={ns}:default")
+    assert denied.returncode != 0
+    assert (f'rolebindings.rbac.authorization.k8s.io "b-admin" is forbidden: user "{sa}"' in denied.stderr
+            and "is attempting to grant RBAC permissions not currently held" in denied.stderr), denied.stderr
+
+    # given bind on the admin ClusterRole (that name only) and escalate on roles, both go through
+    cluster.kubectl("create", "clusterrole", f"{ns}-binder", "--verb=bind", "--resource=clusterroles",
+                    "--resource-name=admin")
+    cluster.kubectl("create", "role", "escalator", "-n", ns, "--verb=escalate", "--resource=roles")
+    try:
+        cluster.kubectl("create", "rolebinding", "deployer-binder", f"--clusterrole={ns}-binder", "-n", ns,
+                        f"--serviceaccount={ns}:deployer")
+        cluster.kubectl("create", "rolebinding", "deployer-escalator", "--role=escalator", "-n", ns,
+                        f"--serviceaccount={ns}:deployer")
+        bound = wait_for(lambda: (r := _kubectl_with_token(
+            cluster, token, "create", "rolebinding", "b-admin", "--clusterrole=admin", "-n", ns,
+            f"--serviceaccount={ns}:default")).returncode == 0 and r, timeout=10, what="bind to be granted")
+        assert "created" in bound.stdout
+        edit = _kubectl_with_token(cluster, token, "create", "rolebinding", "b-edit", "--clusterrole=edit", "-n", ns,
+                                   f"--serviceaccount={ns}:default")
+        assert edit.returncode != 0 and "not currently held" in edit.stderr  # bind was for admin only
+        escalated = _kubectl_with_token(cluster, token, "create", "role", "secret-reader", "-n", ns,
+                                        "--verb=get,list", "--resource=secrets")
+        assert escalated.returncode == 0, escalated.stderr
+    finally:
+        cluster.kubectl("delete", "clusterrole", f"{ns}-binder", "--wait=false", check=False)
+
+
+def test_busybox_wget_reaches_the_api_over_tls(cluster: Cluster, ns: str) -> None:
+    """busybox's own TLS (no openssl in the image) sends no signature_algorithms: the server must
+    still agree a suite (it reset the connection while OpenSSL's security level refused SHA-1 there)."""
+    script = ('wget -q -O- https://kubernetes.default.svc/version; echo; '
+              'wget -q -O- --header "Authorization: Bearer $(cat /var/run/secrets/kubernetes.io/serviceaccount/token)" '
+              'https://kubernetes.default.svc/api/v1/namespaces/$(cat /var/run/secrets/kubernetes.io/serviceaccount/'
+              'namespace)/pods 2>&1; true')
+    cluster.kubectl("apply", "-n", ns, "-f", "-", input=json.dumps({
+        "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "bb-wget"},
+        "spec": {"restartPolicy": "Never", "containers": [{"name": "c", "image": "minikube-lite/busybox:1.0",
+                                                            "command": ["sh", "-c", script]}]}}))
+    out = _logs_when_done(cluster, "bb-wget", ns)
+    assert '"gitVersion"' in out, out
+    assert "403 Forbidden" in out, out  # the token was read (a 401 if not): the default SA may not list pods
+
+
+def test_a_node_identity_cannot_modify_another_node(cluster: Cluster, tmp_path: Path) -> None:
+    """NodeRestriction: with a kubelet's certificate (``system:node:<name>`` in ``system:nodes``) a
+    node may patch its own Node but not another's, nor another node's Lease."""
+    import ssl
+
+    from minikube_lite.auth import pki
+
+    other = f"other-{uuid.uuid4().hex[:6]}"
+    node = cluster.settings.node_name
+    crt, key = tmp_path / "node.crt", tmp_path / "node.key"
+    pki.write_client_cert(pki.paths(cluster.settings.state_dir), f"system:node:{other}", ("system:nodes",), crt, key)
+    ctx = ssl.create_default_context(cafile=cluster.ca_file)
+    ctx.load_cert_chain(str(crt), str(key))
+    merge = {"Content-Type": "application/merge-patch+json"}
+    cluster.kubectl("create", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "Node",
+                                                          "metadata": {"name": other}}))
+    try:
+        with httpx.Client(base_url=cluster.url, verify=ctx, timeout=10) as as_node:
+            own = as_node.patch(f"/api/v1/nodes/{other}", content=b'{"metadata":{"labels":{"mine":"yes"}}}',
+                                headers=merge)
+            assert own.status_code == 200, own.text
+            theirs = as_node.patch(f"/api/v1/nodes/{node}", content=b'{"metadata":{"labels":{"mine":"no"}}}',
+                                   headers=merge)
+            assert theirs.status_code == 403, theirs.text
+            assert theirs.json()["message"] == (f'nodes "{node}" is forbidden: node "{other}" is not allowed to '
+                                                f'modify node "{node}"')
+            status = as_node.patch(f"/api/v1/nodes/{node}/status", content=b'{"status":{"capacity":{"pods":"1"}}}',
+                                   headers=merge)
+            assert status.status_code == 403, status.text
+            lease = as_node.patch(f"/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/{node}",
+                                  content=b'{"spec":{"holderIdentity":"me"}}', headers=merge)
+            assert lease.status_code == 403 and "can only access node lease with the same name" in lease.text
+            assert as_node.get(f"/api/v1/nodes/{node}").status_code == 200  # reading is RBAC's: allowed
+        labels = cluster.get(f"/api/v1/nodes/{node}")["metadata"].get("labels") or {}
+        assert "mine" not in labels
+    finally:
+        cluster.kubectl("delete", "node", other, "--wait=false", check=False)

@@ -195,8 +195,6 @@ def test_kill_shows_red_then_green_with_restart(cluster: Cluster, browser: Brows
         cluster.kubectl("delete", "pod", "dash-pod", "--wait=false", check=False)
 
 
-@pytest.mark.xfail(strict=False, reason="the page's live watch streams do not reach headless Chromium since the "
-                   "TLS/auth and register merges (session 3); open in issue 17's note, to be fixed, not kept")
 def test_sections_follow_discovery(cluster: Cluster, browser: Browser) -> None:
     browser.open(dashboard_url(cluster))
     wait_for(lambda: browser.eval("document.getElementById('conn').textContent").endswith("live"),
@@ -212,8 +210,6 @@ def test_sections_follow_discovery(cluster: Cluster, browser: Browser) -> None:
     assert not hidden["pods"] and not hidden["services"] and not hidden["events"]
 
 
-@pytest.mark.xfail(strict=False, reason="the page's live watch streams do not reach headless Chromium since the "
-                   "TLS/auth and register merges (session 3); open in issue 17's note, to be fixed, not kept")
 def test_deployment_scale_shows_desired_vs_ready(cluster: Cluster, browser: Browser) -> None:
     manifest = """
 apiVersion: apps/v1
@@ -253,6 +249,24 @@ spec:
         assert browser.eval("performance.getEntriesByType('navigation').length") == 1
     finally:
         cluster.kubectl("delete", "deployment", "dash-deploy", "--wait=false", check=False)
+
+
+def test_page_left_and_come_back_to_is_live_again(cluster: Cluster, browser: Browser) -> None:
+    """A page left for another address stays in Chromium's back/forward cache with its fetches open
+    unless it closes them: it held 4 of the browser's 6 connections to the server and the next page
+    never went live (the regression of session 3). Left, it must close its streams; back, reopen them."""
+    browser.open(dashboard_url(cluster))
+    live = "document.getElementById('conn').textContent.endsWith('live')"
+    wait_for(lambda: browser.eval(live), timeout=15, what="the first page live")
+    browser.eval("window.__first = true")
+    for _ in range(2):  # two more pages: each would have kept 4 streams open before
+        browser.open(dashboard_url(cluster))
+        wait_for(lambda: browser.eval(live), timeout=15, what="the next page live")
+    browser.send("Runtime.evaluate", expression="history.go(-2)")
+    wait_for(lambda: browser.eval("!!window.__first && document.readyState === 'complete'"), timeout=15,
+             what="the first page back (from the back/forward cache, or loaded anew)")
+    wait_for(lambda: browser.eval(live), timeout=15, what="the page live again after coming back")
+    assert browser.eval("link.away") is False
 
 
 def test_workloads_section_shows_jobs_and_statefulsets(cluster: Cluster, browser: Browser) -> None:

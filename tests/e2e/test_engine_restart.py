@@ -2,9 +2,16 @@
 
 The machine's engine is shared and never restarted: the test starts a second ``dockerd`` of its
 own (its own data root, exec root, pid file, Unix socket, no default bridge, no iptables rules,
-address pool 10.231.0.0/16) with its own managed containerd, points a cluster at it through
-``DOCKER_HOST``, restarts that engine (SIGTERM stops its containers, as a real restart does) and
-checks the kubelet puts every pod back: one app container each, Running, restart counted.
+address pool 10.231.0.0/16) with its own managed containerd, in a network namespace of its own,
+points a cluster at it through ``DOCKER_HOST``, restarts that engine (SIGTERM stops its
+containers, as a real restart does) and checks the kubelet puts every pod back: one app
+container each, Running, restart counted.
+
+The network namespace is what makes it safe beside other clusters: dockerd started with
+``--bridge=none`` deletes any ``docker0`` link it finds (moby's ``removeDefaultBridgeInterface``),
+and in the machine's namespace that was the shared engine's bridge, after which every container
+start on the shared engine failed. In a namespace of its own the second engine sees only its own
+links; the Unix socket it serves is reachable from any namespace.
 """
 
 from __future__ import annotations
@@ -49,8 +56,11 @@ class OwnEngine:
         if shutil.which("dockerd") is None:
             pytest.fail("dockerd is not installed (scripts/ensure-docker.sh installs docker.io)")
         log = open(self.root / "dockerd.log", "ab")  # noqa: SIM115 - kept open while the engine runs
+        if shutil.which("unshare") is None:
+            pytest.fail("unshare (util-linux) is not installed: the test's dockerd needs a network namespace")
+        # ``unshare --net`` execs dockerd in a new network namespace (the same pid: SIGTERM reaches it)
         self.proc = subprocess.Popen(
-            ["dockerd", "--config-file", str(self.root / "daemon.json"), "--data-root", str(self.root / "data"),
+            ["unshare", "--net", "--", "dockerd", "--config-file", str(self.root / "daemon.json"), "--data-root", str(self.root / "data"),
              "--exec-root", str(self.root / "exec"), "--pidfile", str(self.root / "docker.pid"),
              "-H", self.host, "--bridge=none", "--iptables=false", "--ip6tables=false", "--ip-masq=false",
              "--default-address-pool", "base=10.231.0.0/16,size=24"],
@@ -97,7 +107,19 @@ def _main_containers(cluster: Cluster, pod: str) -> list[docker.models.container
     return [c for c in cluster.containers(pod) if c.labels.get("io.kubernetes.container.name") == "main"]
 
 
-def test_engine_restart_brings_the_pods_back_without_duplicates(tmp_path: Path, own_engine: OwnEngine) -> None:
+SHARED_BRIDGE = Path("/sys/class/net/docker0")
+
+
+@pytest.fixture
+def shared_bridge_kept() -> Iterator[None]:
+    """The machine's own engine keeps its bridge whatever the test's engine does (it once didn't)."""
+    had = SHARED_BRIDGE.exists()
+    yield
+    assert SHARED_BRIDGE.exists() == had, "the shared engine's docker0 bridge is gone"
+
+
+def test_engine_restart_brings_the_pods_back_without_duplicates(tmp_path: Path, shared_bridge_kept: None,
+                                                                own_engine: OwnEngine) -> None:
     with running_cluster(tmp_path, extra_env={"DOCKER_HOST": own_engine.host}) as cluster:
         names = ["phoenix-a", "phoenix-b"]
         for name in names:

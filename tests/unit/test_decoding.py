@@ -42,6 +42,21 @@ def test_few_aliases_are_fine_and_copied() -> None:
     assert doc["base"]["l"] == [1] and doc["m"]["l"] == [1]  # each use its own copy, as go-yaml decodes
 
 
+def test_nested_aliases_share_nothing() -> None:
+    """Aliases of collections that hold aliases: no list or mapping is reachable twice."""
+    docs = decoding.load_yaml_all("a: &a {x: [1, {y: 2}]}\nb: &b [*a, *a]\nc: [*b, *b]\nd:\n  <<: *a\n  z: 3\n")
+    seen: set[int] = set()
+    stack = [docs[0]]
+    while stack:
+        node = stack.pop()
+        assert id(node) not in seen
+        seen.add(id(node))
+        stack.extend(v for v in (node.values() if isinstance(node, dict) else node) if isinstance(v, dict | list))
+    # the document; a (map, x, {y}); b (list + a twice); c (list + b twice); d (map, x, {y})
+    assert len(seen) == 1 + 3 + (1 + 2 * 3) + (1 + 2 * 7) + 3
+    assert docs[0]["c"][1][0]["x"][1] == {"y": 2} and docs[0]["d"] == {"x": [1, {"y": 2}], "z": 3}
+
+
 def test_same_values_as_pyyaml_for_ordinary_documents() -> None:
     text = ("apiVersion: v1\nkind: Pod\nmetadata: {name: x, labels: {a: 'yes', n: '1'}}\nspec:\n"
             "  containers:\n  - name: c\n    image: busybox\n    args: [-c, 'echo hi', 3, 1.5, true, null, ~]\n")

@@ -41,6 +41,36 @@ function apiHeaders() {
   if (TOKEN) h.Authorization = `Bearer ${TOKEN}`;
   return h;
 }
+
+// Those 6 connections (see KINDS) are shared by every tab on the server and by the pages the
+// browser keeps in its back/forward cache, whose fetches stay open there: a page left for another
+// address (even the same page with a new query) held its 4 watch streams and the next page
+// starved. So a page that is left, frozen or hidden closes everything it has open (the
+// reflectors wait) and, shown again, lists and watches anew.
+const link = { ctrl: new AbortController(), away: false, back: Promise.resolve(), wake: () => {} };
+
+function leave() {
+  if (link.away) return;
+  link.away = true;
+  link.back = new Promise((resolve) => { link.wake = resolve; });
+  link.ctrl.abort();
+}
+
+function comeBack() {
+  if (!link.away) return;
+  link.away = false;
+  link.ctrl = new AbortController();
+  link.wake();
+}
+
+async function present() {
+  while (link.away) await link.back;
+}
+
+function api(url) {
+  return fetch(url, { headers: apiHeaders(), signal: link.ctrl.signal });
+}
+
 const HISTORY_LEN = 12;
 const EVENTS_SHOWN = 40;
 const BAD_REASONS = new Set([
@@ -505,8 +535,9 @@ async function reflect(kind) {
   const cache = new Map();
   state.caches[kind.plural] = cache;
   for (;;) {
+    await present();
     try {
-      const resp = await fetch(path, { headers: apiHeaders() });
+      const resp = await api(path);
       if (!resp.ok) throw new Error(`list ${kind.plural}: HTTP ${resp.status}`);
       const list = await resp.json();
       cache.clear();
@@ -527,7 +558,9 @@ async function reflect(kind) {
       }
     } catch (err) {
       state.streamsUp.delete(kind.plural);
-      if (!(err instanceof Gone)) {
+      if (link.away) {
+        setConn();
+      } else if (!(err instanceof Gone)) {
         state.lastError = String(err && err.message ? err.message : err);
         setConn();
         await sleep(1000);
@@ -538,7 +571,7 @@ async function reflect(kind) {
 
 async function watchOnce(kind, path, rv, cache) {
   const url = `${path}?watch=true&allowWatchBookmarks=true&timeoutSeconds=300&resourceVersion=${encodeURIComponent(rv)}`;
-  const resp = await fetch(url, { headers: apiHeaders() });
+  const resp = await api(url);
   if (resp.status === 410) throw new Gone();
   if (!resp.ok || !resp.body) throw new Error(`watch ${kind.plural}: HTTP ${resp.status}`);
   state.streamsUp.add(kind.plural);
@@ -587,13 +620,14 @@ async function discover() {
   for (const gv of groupVersions) {
     const url = gv.includes("/") ? `/apis/${gv}` : `/api/${gv}`;
     try {
-      const resp = await fetch(url, { headers: apiHeaders() });
+      const resp = await api(url);
       if (!resp.ok) continue;
       const doc = await resp.json();
       for (const r of doc.resources || []) {
         if (!r.name.includes("/") && (r.verbs || []).includes("watch")) served.add(`${gv}:${r.name}`);
       }
     } catch (err) {
+      if (link.away) return false;
       state.lastError = "the API server does not answer";
       setConn();
       return false;
@@ -633,8 +667,15 @@ async function main() {
     renderAll();
   });
   setInterval(renderAll, 1000);  // ages tick
+  window.addEventListener("pagehide", leave);
+  window.addEventListener("pageshow", (e) => { if (e.persisted) comeBack(); });
+  document.addEventListener("freeze", leave);
+  document.addEventListener("resume", comeBack);
+  document.addEventListener("visibilitychange", () => (document.hidden ? leave() : comeBack()));
+  if (document.hidden) leave();
   // Discovery is polled: a kind served after an upgrade of the daemon gets its section then.
   for (;;) {
+    await present();
     if (await discover()) {
       showSections();
       for (const kind of KINDS) {
