@@ -18,6 +18,8 @@ DEFAULT_PORT = 8443  # minikube's --apiserver-port
 DEFAULT_HOST = "127.0.0.1"
 NODE_NAME = "minikube-lite"
 CLUSTER_LABEL = "io.minikube-lite.cluster"
+#: the node whose kubelet owns a container (several node agents share one engine and one cluster label)
+NODE_LABEL = "io.minikube-lite.node"
 
 # The Service network, as kubeadm and minikube lay it out: the API server's `kubernetes` Service
 # takes the first address, the cluster DNS the tenth. The API server allocates from it; the proxy

@@ -81,6 +81,7 @@ IDENTITIES: dict[str, UserInfo] = {
     "serviceaccount-controller": _sa("serviceaccount-controller"),
     "root-ca-cert-publisher": _sa("root-ca-cert-publisher"),
     "node-lifecycle-controller": _sa("node-controller"),
+    "node-ipam-controller": _sa("node-controller"),
     "taint-eviction-controller": _sa("node-controller"),
     "pod-garbage-collector": _sa("pod-garbage-collector"),
     "disruption-controller": _sa("disruption-controller"),
@@ -171,6 +172,11 @@ class Daemon:
         self.policy = StorePolicy(self.registry)  # the default policy until the RBAC watch is up
         self.authorizer = RBACAuthorizer(self.policy)
         self.authorizer.node_lookup = self._lookup  # NodeRestriction reads the pod a node writes status of
+        from .auth.nodecerts import kubelet_client_context
+
+        # the API server reaches the kubelets' HTTPS endpoints with its kubelet-client certificate
+        # (apiserver/nodeproxy.py), with or without authentication of its own clients
+        self._kubelet_tls = kubelet_client_context(settings.state_dir)
         if settings.secure:
             pki.ensure_client(settings.state_dir)
             extra_ips = tuple(i for i in (settings.host, *settings.apiserver_ips) if i not in ("0.0.0.0", "::"))
@@ -185,9 +191,10 @@ class Daemon:
                                        max_requests_inflight=max_requests_inflight,
                                        max_mutating_requests_inflight=max_mutating_requests_inflight)
         self.app.router.lifespan_context = self._lifespan
-        # metrics.k8s.io for in-process clients (the HPA controller), as the API serves it over HTTP
-        self.client.metrics_source = lambda res, ns: metrics_api.collect(self.app.state.kubelets, self.registry,
-                                                                          res, ns)
+        self.app.state.kubelet_tls = self._kubelet_tls
+        # metrics.k8s.io for in-process clients (the HPA controller), as the API serves it over HTTP:
+        # read from every node's kubelet endpoint
+        self.client.metrics_source = lambda res, ns: metrics_api.collect(self.app, self.registry, res, ns)
         self.asgi: Any = self.app
         if settings.secure:
             from .apiserver.authapi import AuthAPI
@@ -278,6 +285,12 @@ class Daemon:
             controllers = [networking[0]]  # the endpoints controller; the rest is the node's
             components += networking[1:]
         controllers += self._controllers()
+        if not self.control_plane_only:  # each node's pod range, a slice of the pods' bridge (kubelet/podnet.py)
+            from .controllers.nodeipam import NodeIPAM
+
+            cidr = await asyncio.to_thread(_pod_subnet, self.settings.network_name)
+            controllers.append(("node-ipam-controller",
+                                NodeIPAM(self.client_for("node-ipam-controller"), cluster_cidr=cidr)))
         controllers.append(("clusterrole-aggregation-controller",
                             ClusterRoleAggregator(self.client_for("clusterrole-aggregation-controller"))))
         if self.settings.secure:
@@ -302,8 +315,8 @@ class Daemon:
                                    node_name=self.settings.node_name,
                                    cluster_id=self.settings.cluster_id, network_name=self.settings.network_name,
                                    dns_server=dns_ip, root_dir=self.settings.state_dir / "kubelet",
-                                   image_pull=self.settings.image_pull, metrics_resolution=self.metric_resolution)
-            self.app.state.kubelets[self.settings.node_name] = self.kubelet
+                                   image_pull=self.settings.image_pull, metrics_resolution=self.metric_resolution,
+                                   serving_state_dir=self.settings.state_dir)
             components.append(("kubelet", self.kubelet))
         for name, comp in components:
             self._tasks.append(asyncio.create_task(self._supervise(name, comp), name=name))
@@ -399,7 +412,12 @@ class Daemon:
         # httptools, plus the SPDY/3.1 upgrades of exec, attach and port-forward (upgrade.py), which
         # pass the same authentication and authorization as every other request
         gate = getattr(self.asgi, "check", None)
-        protocol = streaming_protocol(self.app, default_handlers(), gate=gate)
+        from functools import partial
+
+        from .apiserver.nodeproxy import bound, proxy_upgrade
+
+        protocol = streaming_protocol(self.app, default_handlers(), gate=gate, proxy=partial(proxy_upgrade, self.app),
+                                      proxy_ws=partial(bound, self.app))
         tls_options: dict[str, Any] = {}
         if self.settings.secure:
             from .auth import tls
@@ -448,6 +466,23 @@ async def _networking_components(client_for: Any, settings: Settings) -> tuple[l
             ("dns", DNSServer(client_for("dns"), address=dns_ip)),
             ("ingress-controller", IngressController(client_for("ingress-controller"), port=settings.ingress_port,
                                                      bind_host=exposed))], dns_ip
+
+
+def _pod_subnet(network_name: str) -> str:
+    """The pods' bridge's subnet (the cluster's pod CIDR), or "" without an engine or network."""
+    try:
+        import docker
+
+        from .kubelet.podnet import network_subnet
+
+        client = docker.from_env()
+        try:
+            return network_subnet(client.api.inspect_network(network_name))
+        finally:
+            client.close()
+    except Exception as exc:  # noqa: BLE001 - no engine: no ranges, Docker's own addresses
+        log.warning("cannot read the pods' subnet: %s", exc)
+        return ""
 
 
 _COMPONENT_PACKAGES = ("scheduler", "controllers", "kubelet", "proxy", "dns")

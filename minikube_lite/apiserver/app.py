@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import urllib.parse
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -40,7 +41,7 @@ from ..api.serviceaccounts import is_review
 from ..apiextensions.handler import CRDHandler
 from ..auth.rbac import UserInfo
 from ..store.base import StoreFull
-from . import decoding, discovery, eviction, meta_routes, metrics, portforward_ws, query, scale
+from . import decoding, discovery, eviction, meta_routes, metrics, nodeproxy, portforward_ws, query, scale
 from . import exec as exec_routes
 from . import watch as watch_stream
 from .apply import apply_documents, parse_documents
@@ -206,10 +207,13 @@ def create_app(registry: Registry, *, server_address: str = "127.0.0.1:8080", ma
     # apiextensions-apiserver: the kinds of the stored CRDs are served from the first request on
     app.state.crd_handler = CRDHandler(registry)
     app.state.crd_handler.sync()
-    app.state.kubelets = {}  # node name -> kubelet (for logs)
+    app.state.kubelet_tls = None  # the daemon's TLS context to the kubelets' endpoints (nodeproxy.py)
     app.state.bookmark_interval = 60.0  # seconds between watch bookmarks, as kube-apiserver (about a minute)
-    exec_routes.install(app)  # pods/<name>/exec and attach over WebSocket
-    portforward_ws.install(app)  # pods/<name>/portforward over a channel.k8s.io WebSocket (the Python client)
+    # exec, attach and port-forward of a pod on a node are the kubelet's (kubelet/server.py): the
+    # daemon's HTTP protocol proxies those upgrades to it (nodeproxy.py). These routes answer the
+    # WebSockets of a pod that is missing or on no node, with the error on the stream's channel.
+    exec_routes.install(app)
+    portforward_ws.install(app)
 
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> Response:
@@ -294,8 +298,8 @@ def create_app(registry: Registry, *, server_address: str = "127.0.0.1:8080", ma
             if answer is not None:
                 return JSONResponse(answer, status_code=201)
         if target.res.group == metrics.GROUP and target.subresource is None:
-            return metrics.handle(request, app.state.kubelets, registry, target.res, target.namespace,
-                                  target.name, _wants_table(request))
+            return await metrics.handle(request, app, registry, target.res, target.namespace,
+                                        target.name, _wants_table(request))
         if target.subresource == "scale" and target.name is not None:
             return await scale.handle(request, registry, target.res, target.namespace, target.name,
                                       await decode_patch(request), dry_run=_dry_run(request))
@@ -490,13 +494,22 @@ def create_app(registry: Registry, *, server_address: str = "127.0.0.1:8080", ma
                   for c in (pod.get("spec") or {}).get(key) or []]
         if container not in containers + others:
             raise BadRequest(f"container {container} is not valid for pod {target.name}")
-        kubelet = app.state.kubelets.get((pod.get("spec") or {}).get("nodeName"))
-        if kubelet is None:
+        node = (pod.get("spec") or {}).get("nodeName")
+        if not node:
             raise BadRequest(f'pod "{target.name}" is not running on a node yet: no logs to show')
-        chunks = kubelet.logs(target.namespace, target.name, container,
-                              follow=_bool(q.get("follow")), tail_lines=_int(q.get("tailLines"), "tailLines"),
-                              previous=_bool(q.get("previous")), timestamps=_bool(q.get("timestamps")),
-                              since_seconds=_int(q.get("sinceSeconds"), "sinceSeconds"))
+        # the kubelet's containerLogs, through the node's HTTPS endpoint (nodeproxy.py), as kube-apiserver
+        params = {k: q.get(k) for k in ("follow", "tailLines", "previous", "timestamps", "sinceSeconds")
+                  if q.get(k) is not None}
+        _int(q.get("tailLines"), "tailLines")
+        _int(q.get("sinceSeconds"), "sinceSeconds")
+        path = (f"/containerLogs/{urllib.parse.quote(target.namespace or 'default')}/"
+                f"{urllib.parse.quote(target.name)}/{urllib.parse.quote(container)}")
+        if params:
+            path += "?" + urllib.parse.urlencode(params)
+        code, chunks = await nodeproxy.get(app, node, path)
+        if code >= 400:
+            data = b"".join([c async for c in chunks])
+            return Response(data, status_code=code, media_type="application/json")
         if _bool(q.get("follow")):
             return StreamingResponse(chunks, media_type="text/plain")
         data = b"".join([c async for c in chunks])

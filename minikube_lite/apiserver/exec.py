@@ -92,8 +92,11 @@ class StreamRequest:
                    _flag(one("stdin")), _flag(one("stdout")), _flag(one("stderr")), _flag(one("tty")), attach)
 
 
-def check_request(app: Any, req: StreamRequest) -> Any:
-    """The pod's kubelet, after the checks Kubernetes makes (pod, container, phase); fills the container."""
+def check_request(app: Any, req: StreamRequest) -> dict[str, Any]:
+    """The pod, after the checks Kubernetes makes (pod, container, phase, bound); fills the container.
+
+    The API server makes them before it proxies to the pod's node, and the kubelet's endpoint again
+    against its own pods (``app.state.registry`` is then the kubelet's view, kubelet/server.py)."""
     pod = app.state.registry.get(by_plural("pods", ""), req.namespace, req.name)
     spec = pod.get("spec") or {}
     names = [c["name"] for c in spec.get("containers") or []]
@@ -105,15 +108,18 @@ def check_request(app: Any, req: StreamRequest) -> Any:
     if phase in ("Succeeded", "Failed"):
         what = "attach to" if req.attach else "exec into"
         raise BadRequest(f"cannot {what} a container in a completed pod; current phase is {phase}")
-    kubelet = app.state.kubelets.get(spec.get("nodeName"))
-    if kubelet is None:
+    if not spec.get("nodeName"):
         raise BadRequest(f'pod "{req.name}" is not running on a node yet')
-    return kubelet
+    return pod
 
 
 async def open_session(app: Any, req: StreamRequest) -> Any:
-    """Start the exec (or attach to the process) the request names; an ApiError before it runs."""
-    kubelet = check_request(app, req)
+    """Start the exec (or attach to the process) the request names; an ApiError before it runs.
+    Served on the kubelet's endpoint, whose ``app.state.kubelet`` runs the node's containers."""
+    check_request(app, req)
+    kubelet = getattr(app.state, "kubelet", None)
+    if kubelet is None:  # the API server's own route, for a pod bound just now: try again
+        raise BadRequest(f'pod "{req.name}" was just placed on a node: try again')
     if req.attach:
         return await kubelet.attach_session(req.namespace, req.name, req.container, stdin=req.stdin)
     return await kubelet.exec_session(req.namespace, req.name, req.container, req.command, stdin=req.stdin,
@@ -140,10 +146,13 @@ async def _fail(ws: WebSocket, status: dict[str, Any]) -> None:
         await ws.close()
 
 
-def install(app: FastAPI) -> None:
-    """Register the WebSocket route of ``pods/<name>/exec`` on ``app``."""
+def install(app: FastAPI, *, exec_path: str = "/api/v1/namespaces/{namespace}/pods/{name}/exec",
+            attach_path: str = "/api/v1/namespaces/{namespace}/pods/{name}/attach") -> None:
+    """Register the WebSocket routes of exec and attach on ``app``: the kubelet's endpoint serves them
+    (kubelet/server.py, ``/exec/{namespace}/{name}/{container}``); the API server proxies to it."""
 
-    async def stream_ws(websocket: WebSocket, namespace: str, name: str, attach: bool) -> None:
+    async def stream_ws(websocket: WebSocket, namespace: str, name: str, attach: bool,
+                        container: str = "") -> None:
         offered = [p.strip() for p in websocket.headers.get("sec-websocket-protocol", "").split(",")]
         protocol = next((p for p in PROTOCOLS if p in offered), None)
         if protocol is None:
@@ -152,6 +161,7 @@ def install(app: FastAPI) -> None:
         await websocket.accept(subprotocol=protocol)
         q = websocket.query_params
         req = StreamRequest.parse(namespace, name, {k: q.getlist(k) for k in q}, attach=attach)
+        req.container = container or req.container
         want_stdin, want_stdout, want_stderr, tty = req.stdin, req.stdout, req.stderr, req.tty
         try:
             session = await open_session(app, req)
@@ -208,11 +218,11 @@ def install(app: FastAPI) -> None:
                 await reader
             session.close()
 
-    async def exec_ws(websocket: WebSocket, namespace: str, name: str) -> None:
-        await stream_ws(websocket, namespace, name, attach=False)
+    async def exec_ws(websocket: WebSocket, namespace: str, name: str, container: str = "") -> None:
+        await stream_ws(websocket, namespace, name, attach=False, container=container)
 
-    async def attach_ws(websocket: WebSocket, namespace: str, name: str) -> None:
-        await stream_ws(websocket, namespace, name, attach=True)
+    async def attach_ws(websocket: WebSocket, namespace: str, name: str, container: str = "") -> None:
+        await stream_ws(websocket, namespace, name, attach=True, container=container)
 
-    app.add_api_websocket_route("/api/v1/namespaces/{namespace}/pods/{name}/exec", exec_ws)
-    app.add_api_websocket_route("/api/v1/namespaces/{namespace}/pods/{name}/attach", attach_ws)
+    app.add_api_websocket_route(exec_path, exec_ws)
+    app.add_api_websocket_route(attach_path, attach_ws)

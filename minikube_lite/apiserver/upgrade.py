@@ -138,11 +138,29 @@ class SpdyConnection(asyncio.Protocol):
         self.transport.close()
 
 
+def api_stream_path(path: str) -> tuple[str, str, str, str] | None:
+    """(namespace, pod, subresource, container from the path) of an API streaming path, else None."""
+    m = STREAM_PATH.match(path)
+    return (m.group(1), m.group(2), m.group(3), "") if m else None
+
+
+# The API server's side: (protocol, namespace, pod, subresource, query) -> proxies the upgrade to
+# the pod's node (apiserver/nodeproxy.py); the kubelet's endpoint serves the handlers instead.
+Proxy = Callable[[Any, str, str, str, dict[str, list[str]]], Awaitable[None]]
+
+
 def streaming_protocol(app: Any, handlers: dict[str, tuple[tuple[str, ...], Handler]],
-                       gate: Any = None) -> type[HttpToolsProtocol]:
+                       gate: Any = None, match: Callable[[str], tuple[str, str, str, str] | None] = api_stream_path,
+                       proxy: Proxy | None = None,
+                       proxy_ws: Callable[[str, str], bool] | None = None) -> type[HttpToolsProtocol]:
     """uvicorn's httptools protocol, plus SPDY/3.1 upgrades of the paths in ``handlers``
     (subresource -> (protocols it speaks, best first; its handler)). ``gate(scope, verb)``
-    authenticates and authorises an upgrade (raising ApiError), as the filters do every request."""
+    authenticates and authorises an upgrade (raising ApiError), as the filters do every request.
+    ``match(path)`` names the streaming paths (the API's, or the kubelet's). With ``proxy`` every
+    upgrade of a streaming path (SPDY or WebSocket) is handed to it after the gate, as
+    kube-apiserver hands exec, attach and port-forward to the pod's kubelet. ``proxy_ws(namespace,
+    pod)`` says whether a WebSocket is proxied (the pod is on a node); one that is not goes to the
+    app, whose routes say what is wrong on the stream's error channel."""
 
     class StreamingHttpProtocol(HttpToolsProtocol):
         def _is_spdy(self) -> bool:
@@ -161,6 +179,13 @@ def streaming_protocol(app: Any, handlers: dict[str, tuple[tuple[str, ...], Hand
 
         def handle_websocket_upgrade(self) -> None:
             tunnel = self._is_tunnel()
+            target = self._stream_target()
+            if (proxy is not None and not self._is_spdy() and target is not None
+                    and (tunnel or proxy_ws is None or proxy_ws(target[0], target[1]))):
+                self.connections.discard(self)
+                self._unset_keepalive_if_required()
+                asyncio.get_running_loop().create_task(self._spdy(tunnel), name="stream proxy")
+                return
             if not (self._is_spdy() or tunnel):
                 super().handle_websocket_upgrade()
                 return
@@ -168,21 +193,29 @@ def streaming_protocol(app: Any, handlers: dict[str, tuple[tuple[str, ...], Hand
             self._unset_keepalive_if_required()
             asyncio.get_running_loop().create_task(self._spdy(tunnel), name="spdy upgrade")
 
+        def _stream_target(self) -> tuple[str, str, str, str] | None:
+            return match(urllib.parse.unquote(urllib.parse.urlsplit(self.url.decode("latin-1")).path))
+
         async def _spdy(self, tunnel: bool) -> None:
             transport: asyncio.Transport = self.transport
             url = urllib.parse.urlsplit(self.url.decode("latin-1"))
             query = urllib.parse.parse_qs(url.query, keep_blank_values=True)
             headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in self.scope["headers"]]
-            match = STREAM_PATH.match(urllib.parse.unquote(url.path))
+            target = match(urllib.parse.unquote(url.path))
             offered = [p.strip() for k, v in headers if k == "x-stream-protocol-version" for p in v.split(",")]
             try:
-                if match is None or match.group(3) not in handlers:
+                if target is None or target[2] not in handlers:
                     raise ApiError("the server could not find the requested resource", code=404, reason="NotFound")
-                namespace, name, sub = match.groups()
+                namespace, name, sub, container = target
+                if container:
+                    query["container"] = [container]
                 if gate is not None:
                     scope = {**self.scope, "path": urllib.parse.unquote(url.path),
                              "query_string": url.query.encode("latin-1"), "method": self.scope.get("method", "POST")}
                     gate(scope, "create")
+                if proxy is not None:
+                    await proxy(self, namespace, name, sub, query)
+                    return
                 protocols, handler = handlers[sub]
                 chosen = protocols[0] if tunnel else next((p for p in protocols if p in offered), None)
                 if tunnel and sub != "portforward":

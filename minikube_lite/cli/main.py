@@ -470,10 +470,13 @@ def _split(values: tuple[str, ...]) -> tuple[str, ...] | None:
               help="A control plane that survives one process: three local etcd members (Debian's "
                    "etcd-server: scripts/setup.sh --ha), two leader-elected API servers and a TCP front "
                    "on the API port for kubectl and the kubelet [default: off, or as last started].")
+@click.option("--nodes", "-n", "nodes", type=click.IntRange(1, 16), default=None,
+              help="How many nodes (the first is the control plane; each other one is a kubelet process).")
 def start(state_dir: str, port: int | None, host: str | None, apiserver_ips: tuple[str, ...],
           apiserver_names: tuple[str, ...], listen_address: str | None, regenerate_certs: bool,
           foreground: bool, image_pull: str | None, store: str | None, etcd_cafile: str | None,
-          etcd_certfile: str | None, etcd_keyfile: str | None, leader_elect: bool | None, ha: bool | None) -> None:
+          etcd_certfile: str | None, etcd_keyfile: str | None, leader_elect: bool | None, ha: bool | None,
+          nodes: int | None) -> None:
     """Start the cluster: the daemon in the background, then point kubectl at it."""
     t0 = time.monotonic()
     opts: dict[str, Any] = _store_options(store, etcd_cafile, etcd_certfile, etcd_keyfile)
@@ -519,6 +522,9 @@ def start(state_dir: str, port: int | None, host: str | None, apiserver_ips: tup
                 _say("💡", f"It runs with --image-pull={saved.image_pull}; to use {image_pull}, stop it first: "
                            f"minikube-lite stop --state-dir {settings.state_dir}")
             _wait_node_ready(saved, t0, None)
+            from minikube_lite.cli.nodes import ensure_nodes
+
+            ensure_nodes(saved, nodes, t0)
             _write_kubeconfig(saved)
             _say("🏄", f'kubectl is now configured to use "{NAME}" cluster and "default" namespace by default')
             return
@@ -596,7 +602,11 @@ def start(state_dir: str, port: int | None, host: str | None, apiserver_ips: tup
     # The daemon lives on in its own session; don't let Popen's finalizer warn about it.
     proc.returncode = 0
     _say("🌟", f"API server ready in {time.monotonic() - t0:.2f}s (pid {proc.pid})")
+    from minikube_lite.cli.nodes import start_nodes, wait_nodes
+
+    agents = start_nodes(settings, nodes)  # the other nodes' kubelets start while the first one does
     _wait_node_ready(settings, t0, offset)
+    wait_nodes(settings, agents, t0)
     sd = f" --state-dir {settings.state_dir}" if state_dir != str(default_state_dir()) else ""
     _say("🏄", f'Done! kubectl is now configured to use "{NAME}" cluster and "default" namespace by default')
     _say("👉", f"Next: kubectl apply -f examples/seed/   ·   watch it live: minikube-lite dashboard --url{sd}")
@@ -638,10 +648,13 @@ def stop(state_dir: str) -> None:
         _say("🤷", f'"{NAME}" is not running (state: {settings.state_dir}): nothing to stop.')
         _say("👉", 'To start a cluster, run: "minikube-lite start"')
         return
+    from minikube_lite.cli.nodes import stop_all
+
     _say("✋", f'Stopping node "{settings.node_name}" ...')
+    extra = stop_all(settings)
     stop_daemon(settings)
     _stop_ha(settings)
-    _say("🛑", "1 node stopped.")
+    _say("🛑", f"{1 + extra} node{'s' if extra else ''} stopped.")
 
 
 def _status(settings: Settings) -> tuple[dict[str, Any], int]:
@@ -867,6 +880,9 @@ def delete(state_dir: str) -> None:
 
     settings = _settings_for(state_dir)
     _say("🔥", f'Deleting "{NAME}" (state: {settings.state_dir}) ...')
+    from minikube_lite.cli.nodes import stop_all
+
+    stop_all(settings)
     if stop_daemon(settings):
         _say("🛑", "Stopped the daemon")
     _stop_ha(settings)
@@ -958,9 +974,11 @@ def main() -> None:
 
 
 def _add_commands() -> None:
+    from minikube_lite.cli.nodes import node
     from minikube_lite.cli.store_cmd import store
 
     cli.add_command(store)
+    cli.add_command(node)
 
 
 _add_commands()

@@ -67,8 +67,8 @@ class LocalClient:
 
     #: the TokenRequest/review answers (apiserver/authapi.py AuthAPI), set by the daemon
     auth_api: Any = None
-    #: metrics.k8s.io as the API server serves it (``metrics_source(res, namespace) -> [obj]``,
-    #: apiserver/metrics.py ``collect``), set by the daemon: those objects are never stored
+    #: metrics.k8s.io as the API server serves it (``await metrics_source(res, namespace) -> [obj]``,
+    #: apiserver/metrics.py ``collect``, read from the kubelets), set by the daemon: never stored
     metrics_source: Any = None
 
     def as_user(self, user: UserInfo, field_manager: str | None = None) -> LocalClient:
@@ -116,19 +116,20 @@ class LocalClient:
         res = _resource(resource)
         self._authorize("list", res, namespace if res.namespaced else None)
         if res.group == METRICS_GROUP:
-            return self._metrics(res, namespace, label_selector), "0"
+            return await self._metrics(res, namespace, label_selector), "0"
         items, rv, _ = self.registry.list(res, namespace if res.namespaced else None,
                                           label_selector=label_selector, field_selector=field_selector)
         return items, rv
 
-    def _metrics(self, res: Resource, namespace: str | None, label_selector: str | None) -> list[dict[str, Any]]:
+    async def _metrics(self, res: Resource, namespace: str | None,
+                       label_selector: str | None) -> list[dict[str, Any]]:
         """A metrics.k8s.io list, as GET /apis/metrics.k8s.io/v1beta1/... answers it (label selector too)."""
         if self.metrics_source is None:
             raise ApiError("the server is currently unable to handle the request "
                            f"(get {res.plural}.{res.group})", code=503, reason="ServiceUnavailable")
         match = parse_label_selector(label_selector)
-        return [copy.deepcopy(o) for o in self.metrics_source(res, namespace if res.namespaced else None)
-                if match is None or match(o)]
+        items = await self.metrics_source(res, namespace if res.namespaced else None)
+        return [copy.deepcopy(o) for o in items if match is None or match(o)]
 
     async def get_scale(self, resource: str, name: str, *, namespace: str | None = None) -> dict[str, Any]:
         """GET ``<resource>/<name>/scale`` (an autoscaling/v1 Scale)."""

@@ -8,7 +8,7 @@ running container's cgroup files, as cAdvisor does (cgroups.py: a few file reads
 call), and falls back to ``docker stats`` (``stream=False, one_shot=True``: one cgroup read, no 1 s
 wait for a second sample) in the kubelet's Docker thread pool for a container whose files it cannot
 read (a remote engine). It keeps the last two samples in memory. The API server reads them
-in-process (``app.state.kubelets``), as it does for logs and exec: metrics are never stored
+from the kubelet's HTTPS endpoint (server.py), as it does logs and exec: metrics are never stored
 (metrics-server keeps them in memory too), so nothing churns the store or its watches.
 
 The default resolution is 5 s, not metrics-server's 15 s: with the HPA's 15 s sync, a 15 s

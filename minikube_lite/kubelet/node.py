@@ -74,7 +74,10 @@ def conditions(now: str, previous: list[dict[str, Any]] | None = None) -> list[d
     ]
 
 
-def node_object(node_name: str, *, internal_ip: str, runtime_version: str, now: str) -> dict[str, Any]:
+def node_object(node_name: str, *, internal_ip: str, runtime_version: str, now: str,
+                kubelet_port: int = 10250, control_plane: bool = True) -> dict[str, Any]:
+    """The Node; ``control_plane``: the first node carries kubeadm's role label, as minikube's does
+    (without its NoSchedule taint: minikube leaves the control-plane schedulable), workers none."""
     arch = _ARCH.get(platform.machine().lower(), platform.machine().lower())
     cap = capacity()
     machine_id = _read("/etc/machine-id")
@@ -89,19 +92,19 @@ def node_object(node_name: str, *, internal_ip: str, runtime_version: str, now: 
                 "kubernetes.io/arch": arch,
                 "beta.kubernetes.io/os": "linux",
                 "beta.kubernetes.io/arch": arch,
-                "node-role.kubernetes.io/control-plane": "",
+                **({"node-role.kubernetes.io/control-plane": ""} if control_plane else {}),
             },
             "annotations": {"node.alpha.kubernetes.io/ttl": "0"},
         },
         "spec": {},
         "status": node_status(node_name, internal_ip=internal_ip, runtime_version=runtime_version, now=now,
-                              cap=cap, machine_id=machine_id, arch=arch),
+                              cap=cap, machine_id=machine_id, arch=arch, kubelet_port=kubelet_port),
     }
 
 
 def node_status(node_name: str, *, internal_ip: str, runtime_version: str, now: str,
                 cap: dict[str, str] | None = None, machine_id: str = "", arch: str = "amd64",
-                previous: dict[str, Any] | None = None) -> dict[str, Any]:
+                previous: dict[str, Any] | None = None, kubelet_port: int = 10250) -> dict[str, Any]:
     cap = cap or capacity()
     return {
         "capacity": dict(cap),
@@ -109,7 +112,7 @@ def node_status(node_name: str, *, internal_ip: str, runtime_version: str, now: 
         "conditions": conditions(now, (previous or {}).get("conditions")),
         "addresses": [{"type": "InternalIP", "address": internal_ip},
                       {"type": "Hostname", "address": node_name}],
-        "daemonEndpoints": {"kubeletEndpoint": {"Port": 10250}},
+        "daemonEndpoints": {"kubeletEndpoint": {"Port": kubelet_port}},
         "nodeInfo": {
             "machineID": machine_id,
             "systemUUID": machine_id,

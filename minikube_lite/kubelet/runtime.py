@@ -23,7 +23,7 @@ import docker
 import docker.errors
 import docker.types
 
-from minikube_lite.config import CLUSTER_LABEL
+from minikube_lite.config import CLUSTER_LABEL, NODE_LABEL
 
 from .pause import PAUSE_IMAGE, ensure_pause_image
 
@@ -140,12 +140,16 @@ class Runtime:
     """Blocking Docker operations, all scoped to one cluster's label."""
 
     def __init__(self, *, cluster_id: str, network_name: str,
-                 docker_client: docker.DockerClient | None = None) -> None:
+                 docker_client: docker.DockerClient | None = None, node_name: str = "") -> None:
+        """``node_name``: the containers are also labelled with, and looked for by, this node, so
+        the node agents sharing an engine never see (let alone remove) each other's."""
         self.cluster_id = cluster_id
+        self.node_name = node_name
         self.network_name = network_name
         # the node's address on the pods' network (the bridge's gateway), set by ensure_network;
         # it is also the IP of hostNetwork pods
         self.host_ip: str | None = None
+        self.subnet = ""  # the bridge's subnet (podnet.py), set by ensure_network
         self._docker = docker_client
         self._owned_client = docker_client is None
         self._events_stream: Any = None
@@ -195,6 +199,7 @@ class Runtime:
         meta = pod["metadata"]
         return {
             CLUSTER_LABEL: self.cluster_id,
+            **({NODE_LABEL: self.node_name} if self.node_name else {}),
             LABEL_NAMESPACE: meta.get("namespace", "default"),
             LABEL_POD: meta["name"],
             LABEL_UID: meta.get("uid", ""),
@@ -210,14 +215,18 @@ class Runtime:
             net = self.docker.networks.get(self.network_name)
         except docker.errors.NotFound:
             try:
-                net = self.docker.networks.create(self.network_name, driver="bridge", check_duplicate=True,
-                                                  labels={CLUSTER_LABEL: self.cluster_id})
+                from .podnet import create_network
+
+                net = create_network(self.docker, self.network_name, {CLUSTER_LABEL: self.cluster_id})
             except docker.errors.APIError:
                 net = self.docker.networks.get(self.network_name)  # created meanwhile by someone else
             self._drop_duplicate_networks()
             net = self.docker.networks.get(self.network_name)
             net.reload()
         self.host_ip = "127.0.0.1"
+        from .podnet import network_subnet
+
+        self.subnet = network_subnet(net.attrs)
         for cfg in (net.attrs.get("IPAM") or {}).get("Config") or []:
             if cfg.get("Gateway"):
                 self.host_ip = str(cfg["Gateway"]).split("/")[0]
@@ -260,9 +269,14 @@ class Runtime:
         self.docker.images.pull(repository, tag=tag)
 
     # -- listing ----------------------------------------------------------------------------
+    @property
+    def owner_filters(self) -> list[str]:
+        """The labels of this kubelet's containers: the cluster's, and the node's when it has one."""
+        return [self.cluster_filter, *([f"{NODE_LABEL}={self.node_name}"] if self.node_name else [])]
+
     def list_ids(self, *label_filters: str) -> list[dict[str, Any]]:
-        """Sparse list (id, labels, state) of this cluster's containers matching the labels."""
-        filters = {"label": [self.cluster_filter, *label_filters]}
+        """Sparse list (id, labels, state) of this node's containers matching the labels."""
+        filters = {"label": [*self.owner_filters, *label_filters]}
         return self.docker.api.containers(all=True, filters=filters)
 
     def inspect(self, container_id: str) -> ContainerRecord | None:
@@ -270,7 +284,8 @@ class Runtime:
             data = self.docker.api.inspect_container(container_id)
         except docker.errors.NotFound:
             return None
-        if (data["Config"].get("Labels") or {}).get(CLUSTER_LABEL) != self.cluster_id:
+        labels = data["Config"].get("Labels") or {}
+        if labels.get(CLUSTER_LABEL) != self.cluster_id or (self.node_name and labels.get(NODE_LABEL) != self.node_name):
             return None  # never look at (let alone touch) a container that is not ours
         return ContainerRecord.from_inspect(data, self.network_name, self.host_ip)
 
@@ -314,8 +329,13 @@ class Runtime:
                  (c.get("Labels") or {}).get(LABEL_UID, "")) for c in self.list_ids()]
 
     # -- lifecycle --------------------------------------------------------------------------
+    def network_ips(self) -> set[str]:
+        """The addresses taken on the pods' network (every node's containers: one bridge)."""
+        data = self.docker.api.inspect_network(self.network_name)
+        return {str(c.get("IPv4Address", "")).split("/")[0] for c in (data.get("Containers") or {}).values()}
+
     def create(self, name: str, create: dict[str, Any], host: dict[str, Any], *,
-               join_network: bool = False) -> str:
+               join_network: bool = False, ip: str | None = None) -> str:
         """Create a container (not started); a leftover of ours with the same name is replaced."""
         labels = create.get("labels") or {}
         if labels.get(CLUSTER_LABEL) != self.cluster_id:
@@ -326,7 +346,8 @@ class Runtime:
         kwargs["host_config"] = api.create_host_config(**host)
         if join_network:
             kwargs["networking_config"] = api.create_networking_config(
-                {self.network_name: api.create_endpoint_config()})
+                {self.network_name: api.create_endpoint_config(ipv4_address=ip) if ip else
+                 api.create_endpoint_config()})
 
         def create_it() -> str:
             if not stdin_once:
@@ -428,7 +449,7 @@ class Runtime:
                     if self._events_client is not None:
                         self._events_client.close()
                     client = self._events_client = docker.from_env(timeout=None)
-                stream = client.events(decode=True, filters={"label": [self.cluster_filter],
+                stream = client.events(decode=True, filters={"label": self.owner_filters,
                                                              "type": "container"})
                 self._events_stream = stream
                 if stop.is_set():  # closed while we were connecting

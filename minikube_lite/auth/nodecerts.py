@@ -1,0 +1,97 @@
+"""The certificates between the API server and the kubelets, as kubeadm lays them out.
+
+kube-apiserver reaches each kubelet's HTTPS port (10250) for logs, exec, attach, port-forward and
+stats, and both ends prove who they are:
+
+- the kubelet serves a certificate signed by the cluster CA naming the node's addresses (kubeadm's
+  ``kubelet.crt``; with serverTLSBootstrap a CSR signed by ``kubernetes.io/kubelet-serving``), and
+  the API server verifies it against that CA (``--kubelet-certificate-authority``);
+- the API server presents ``apiserver-kubelet-client.crt`` (CN ``kube-apiserver-kubelet-client``,
+  O ``system:masters``; ``--kubelet-client-certificate``), which the kubelet accepts from the CA
+  (``--client-ca-file``) and authorises.
+
+A node's own client certificate (CN ``system:node:<name>``, O ``system:nodes``, kubeadm's
+``kubelet-client-current.pem``) is how a node agent in its own process calls the API.
+All of them live in ``<state dir>/certs`` beside the CA (auth/pki.py).
+"""
+
+from __future__ import annotations
+
+import ssl
+from pathlib import Path
+
+from . import pki
+
+KUBELET_CLIENT_USER = "kube-apiserver-kubelet-client"
+KUBELET_CLIENT_GROUP = "system:masters"
+
+
+def _has(*files: Path) -> bool:
+    return all(f.exists() for f in files)
+
+
+def apiserver_kubelet_client(state_dir: Path) -> tuple[Path, Path]:
+    """The API server's client certificate for kubelets (made once)."""
+    p = pki.ensure_client(state_dir)
+    crt, key = p.dir / "apiserver-kubelet-client.crt", p.dir / "apiserver-kubelet-client.key"
+    if not _has(crt, key):
+        pki.write_client_cert(p, KUBELET_CLIENT_USER, (KUBELET_CLIENT_GROUP,), crt, key)
+    return crt, key
+
+
+def node_client(state_dir: Path, node: str) -> tuple[Path, Path]:
+    """The node's client certificate for the API (``system:node:<node>`` in ``system:nodes``)."""
+    p = pki.ensure_client(state_dir)
+    crt, key = p.dir / f"kubelet-client-{node}.crt", p.dir / f"kubelet-client-{node}.key"
+    if not _has(crt, key):
+        pki.write_client_cert(p, f"system:node:{node}", ("system:nodes",), crt, key)
+    return crt, key
+
+
+def kubelet_serving(state_dir: Path, node: str, ips: tuple[str, ...]) -> tuple[Path, Path]:
+    """The kubelet's serving certificate for ``node`` at ``ips`` (made again when an address is new)."""
+    import ipaddress
+
+    from cryptography import x509
+
+    p = pki.ensure_client(state_dir)
+    crt, key_path = p.dir / f"kubelet-{node}.crt", p.dir / f"kubelet-{node}.key"
+    wanted = {ipaddress.ip_address(i) for i in ips}
+    if _has(crt, key_path):
+        try:
+            cert = x509.load_pem_x509_certificate(crt.read_bytes())
+            sans = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+            if wanted <= set(sans.get_values_for_type(x509.IPAddress)):
+                return crt, key_path
+        except (ValueError, x509.ExtensionNotFound):
+            pass
+    ca_key = pki._load_key(p.ca_key)
+    ca = x509.load_pem_x509_certificate(p.ca_crt.read_bytes())
+    key = pki._key()
+    pem = pki._sign(pki._name(node, "system:nodes"), key, ca.subject, ca_key, hours=pki.CERT_HOURS, server=True,
+                    ips=tuple(dict.fromkeys(ips)), names=(node,))
+    pki._write(key_path, pki._key_pem(key), 0o600)
+    pki._write(crt, pem, 0o644)
+    return crt, key_path
+
+
+def kubelet_server_context(state_dir: Path, node: str, ips: tuple[str, ...]) -> ssl.SSLContext:
+    """The kubelet's TLS: its serving certificate; client certificates from the cluster CA verified
+    (optional at the handshake, as the kubelet's: a request without one is answered 401)."""
+    crt, key = kubelet_serving(state_dir, node, ips)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    ctx.load_cert_chain(str(crt), str(key))
+    ctx.load_verify_locations(cafile=str(pki.paths(state_dir).ca_crt))
+    ctx.verify_mode = ssl.CERT_OPTIONAL
+    ctx.set_alpn_protocols(["http/1.1"])
+    return ctx
+
+
+def kubelet_client_context(state_dir: Path) -> ssl.SSLContext:
+    """The API server's TLS to kubelets: verify them against the CA, present its kubelet-client cert."""
+    crt, key = apiserver_kubelet_client(state_dir)
+    ctx = ssl.create_default_context(cafile=str(pki.paths(state_dir).ca_crt))
+    ctx.load_cert_chain(str(crt), str(key))
+    ctx.set_alpn_protocols(["http/1.1"])
+    return ctx

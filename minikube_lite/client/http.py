@@ -1,0 +1,158 @@
+"""The Client interface over HTTPS: what a component outside the daemon (a node agent) talks through.
+
+client-go's REST client in small: the same verbs as ``LocalClient`` (client/local.py), each one
+request to the API server under the caller's own credentials (a client certificate from the
+cluster CA, e.g. ``system:node:<name>``), JSON bodies, Kubernetes' paths
+(``/api/v1/namespaces/{ns}/pods/{name}``, ``/apis/{group}/{version}/...``), and failures rebuilt
+from the server's ``Status`` into the same ``ApiError`` classes. A watch is one streaming GET
+(``?watch=1&resourceVersion=...``, one JSON event per line); an ``ERROR`` event carrying a 410
+raises ``Gone`` so informers relist, as client-go's reflector does. Built on ``httpx`` (HTTP/1.1
+keep-alive pool, TLS with the caller's context).
+"""
+
+from __future__ import annotations
+
+import json
+import ssl
+import urllib.parse
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+
+from ..api.errors import ApiError
+from ..api.resources import Resource
+from .base import PatchType, WatchEvent
+from .local import _PATCH_TYPES, _ns, _resource
+
+
+def _error(response: httpx.Response) -> ApiError:
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict) and body.get("kind") == "Status":
+        return ApiError.from_status(body)
+    return ApiError(response.text[:500] or response.reason_phrase, code=response.status_code,
+                    reason=response.reason_phrase.replace(" ", ""))
+
+
+class HTTPClient:
+    def __init__(self, server: str, *, ssl_context: ssl.SSLContext | None = None, field_manager: str = "kubelet",
+                 user_agent: str = "minikube-lite-node", timeout: float = 30.0) -> None:
+        self.server = server.rstrip("/")
+        self.field_manager = field_manager
+        self._http = httpx.AsyncClient(base_url=self.server, verify=ssl_context if ssl_context is not None else True,
+                                       timeout=httpx.Timeout(timeout, connect=5.0),
+                                       headers={"User-Agent": user_agent, "Accept": "application/json"},
+                                       limits=httpx.Limits(max_connections=32, max_keepalive_connections=8))
+
+    async def close(self) -> None:
+        await self._http.aclose()
+
+    @staticmethod
+    def path(res: Resource, namespace: str | None, name: str | None = None, subresource: str | None = None) -> str:
+        base = f"/api/{res.version}" if not res.group else f"/apis/{res.group}/{res.version}"
+        if res.namespaced and namespace:
+            base += f"/namespaces/{urllib.parse.quote(namespace)}"
+        base += f"/{res.plural}"
+        if name:
+            base += f"/{urllib.parse.quote(name)}"
+        if subresource:
+            base += f"/{subresource}"
+        return base
+
+    async def _call(self, method: str, path: str, *, body: Any = None, params: dict[str, Any] | None = None,
+                    content_type: str = "application/json") -> dict[str, Any]:
+        content = None if body is None else (body if isinstance(body, bytes) else json.dumps(body).encode())
+        headers = {"Content-Type": content_type} if content is not None else {}
+        try:
+            response = await self._http.request(method, path, content=content, params=params, headers=headers)
+        except httpx.TransportError as e:
+            raise ApiError(f"the API server at {self.server} cannot be reached: {e}", code=503,
+                           reason="ServiceUnavailable") from e
+        if response.status_code >= 400:
+            raise _error(response)
+        return response.json()
+
+    async def get(self, resource: str, name: str, *, namespace: str | None = None) -> dict[str, Any]:
+        res = _resource(resource)
+        return await self._call("GET", self.path(res, _ns(res, namespace), name))
+
+    async def list(self, resource: str, *, namespace: str | None = None, label_selector: str | None = None,
+                   field_selector: str | None = None) -> tuple[list[dict[str, Any]], str]:
+        res = _resource(resource)
+        params = {k: v for k, v in (("labelSelector", label_selector), ("fieldSelector", field_selector)) if v}
+        body = await self._call("GET", self.path(res, namespace if res.namespaced else None), params=params)
+        return list(body.get("items") or []), str((body.get("metadata") or {}).get("resourceVersion") or "")
+
+    async def create(self, resource: str, obj: dict[str, Any], *, namespace: str | None = None) -> dict[str, Any]:
+        res = _resource(resource)
+        return await self._call("POST", self.path(res, _ns(res, namespace, obj)), body=obj,
+                                params={"fieldManager": self.field_manager})
+
+    async def update(self, resource: str, obj: dict[str, Any], *, namespace: str | None = None) -> dict[str, Any]:
+        res = _resource(resource)
+        return await self._call("PUT", self.path(res, _ns(res, namespace, obj), obj["metadata"]["name"]), body=obj,
+                                params={"fieldManager": self.field_manager})
+
+    async def update_status(self, resource: str, obj: dict[str, Any], *,
+                            namespace: str | None = None) -> dict[str, Any]:
+        res = _resource(resource)
+        return await self._call("PUT", self.path(res, _ns(res, namespace, obj), obj["metadata"]["name"], "status"),
+                                body=obj, params={"fieldManager": self.field_manager})
+
+    async def patch(self, resource: str, name: str, patch: Any, *, namespace: str | None = None,
+                    patch_type: PatchType = "merge", subresource: str | None = None) -> dict[str, Any]:
+        res = _resource(resource)
+        return await self._call("PATCH", self.path(res, _ns(res, namespace), name, subresource), body=patch,
+                                content_type=_PATCH_TYPES[patch_type], params={"fieldManager": self.field_manager})
+
+    async def delete(self, resource: str, name: str, *, namespace: str | None = None,
+                     grace_period_seconds: int | None = None,
+                     propagation_policy: str | None = None) -> dict[str, Any]:
+        res = _resource(resource)
+        opts: dict[str, Any] = {"kind": "DeleteOptions", "apiVersion": "v1"}
+        if grace_period_seconds is not None:
+            opts["gracePeriodSeconds"] = grace_period_seconds
+        if propagation_policy:
+            opts["propagationPolicy"] = propagation_policy
+        return await self._call("DELETE", self.path(res, _ns(res, namespace), name), body=opts)
+
+    async def bind(self, name: str, node: str, *, namespace: str) -> dict[str, Any]:
+        res = _resource("pods")
+        return await self._call("POST", self.path(res, namespace, name, "binding"), body={
+            "apiVersion": "v1", "kind": "Binding", "metadata": {"name": name, "namespace": namespace},
+            "target": {"apiVersion": "v1", "kind": "Node", "name": node}})
+
+    async def create_token(self, namespace: str, name: str, body: dict[str, Any]) -> dict[str, Any]:
+        res = _resource("serviceaccounts")
+        return await self._call("POST", self.path(res, namespace, name, "token"), body=body)
+
+    def watch(self, resource: str, *, namespace: str | None = None, resource_version: str | None = None,
+              label_selector: str | None = None, field_selector: str | None = None) -> AsyncIterator[WatchEvent]:
+        res = _resource(resource)
+        params: dict[str, Any] = {"watch": "1", "allowWatchBookmarks": "true"}
+        for key, value in (("resourceVersion", resource_version), ("labelSelector", label_selector),
+                           ("fieldSelector", field_selector)):
+            if value:
+                params[key] = value
+        return self._watch(self.path(res, namespace if res.namespaced else None), params)
+
+    async def _watch(self, path: str, params: dict[str, Any]) -> AsyncIterator[WatchEvent]:
+        timeout = httpx.Timeout(None, connect=5.0)
+        try:
+            async with self._http.stream("GET", path, params=params, timeout=timeout) as response:
+                if response.status_code >= 400:
+                    await response.aread()
+                    raise _error(response)
+                async for line in response.aiter_lines():
+                    if not line.strip():
+                        continue
+                    event = json.loads(line)
+                    etype, obj = event.get("type"), event.get("object") or {}
+                    if etype == "ERROR":
+                        raise ApiError.from_status(obj)
+                    yield WatchEvent(etype, obj)
+        except httpx.TransportError as e:
+            raise ApiError(f"the watch on {path} ended: {e}", code=503, reason="ServiceUnavailable") from e

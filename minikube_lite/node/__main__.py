@@ -1,0 +1,3 @@
+from minikube_lite.node.agent import main
+
+main()

@@ -1,0 +1,104 @@
+"""The node agent: one node's kubelet in a process of its own, talking to the API server over HTTPS.
+
+This is what a kubelet on another machine of a Kubernetes cluster is: it knows the API server's
+URL and has its own credentials (a client certificate ``CN=system:node:<name>, O=system:nodes``
+from the cluster CA, kubeadm's ``kubelet-client-current.pem``; auth/nodecerts.py), and does
+everything through the API (client/http.py): registers its Node, renews its Lease, watches the
+pods bound to it, writes their status. It runs its pods' containers on the machine's Docker
+engine, labelled with the node (so agents sharing an engine never touch each other's), and serves
+the kubelet's HTTPS endpoint (kubelet/server.py) the API server reaches for logs, exec,
+attach, port-forward and metrics.
+
+Run as ``python -m minikube_lite.node --state-dir DIR --name NAME`` (``minikube-lite node add``
+and ``node start`` do). SIGTERM (``node stop``) stops and removes its containers, as a machine
+switched off loses its containers; SIGKILL leaves them, and the next agent of the node adopts them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import ssl
+import sys
+from pathlib import Path
+
+from minikube_lite.config import CLUSTER_LABEL, DNS_SERVICE_IP, Settings
+
+from . import node_dir
+
+log = logging.getLogger("minikube_lite.node")
+
+
+def api_context(state_dir: Path, name: str) -> ssl.SSLContext:
+    from minikube_lite.auth import pki
+    from minikube_lite.auth.nodecerts import node_client
+
+    crt, key = node_client(state_dir, name)
+    ctx = ssl.create_default_context(cafile=str(pki.paths(state_dir).ca_crt))
+    ctx.load_cert_chain(str(crt), str(key))
+    return ctx
+
+
+async def run(state_dir: Path, name: str, server: str | None = None) -> None:
+    from minikube_lite.client.http import HTTPClient
+    from minikube_lite.kubelet.kubelet import Kubelet
+    from minikube_lite.proxy.hostnet import ensure_network
+
+    settings = Settings.load(state_dir)
+    url = server or settings.server_url
+    client = HTTPClient(url, ssl_context=api_context(state_dir, name) if url.startswith("https") else None,
+                        field_manager="kubelet", user_agent=f"kubelet/{name}")
+    try:
+        _, gateway = await asyncio.to_thread(ensure_network, settings.network_name, settings.cluster_id,
+                                             CLUSTER_LABEL)
+    except Exception as exc:  # noqa: BLE001 - no engine yet: the kubelet says so
+        log.warning("cannot prepare the pods' network (%s)", exc)
+        gateway = ""
+    kubelet = Kubelet(client, node_name=name, cluster_id=settings.cluster_id, network_name=settings.network_name,
+                      dns_server=gateway or DNS_SERVICE_IP, root_dir=node_dir(state_dir, name) / "kubelet",
+                      image_pull=settings.image_pull, serving_state_dir=state_dir, control_plane=False)
+    loop = asyncio.get_running_loop()
+    stopping = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stopping.set)
+    task = asyncio.create_task(_supervise(kubelet), name="kubelet")
+    await stopping.wait()
+    log.info("node %s stopping: removing its containers", name)
+    task.cancel()
+    with contextlib.suppress(BaseException):
+        await task
+    try:
+        await kubelet.shutdown(remove_containers=True)
+    finally:
+        await client.close()
+
+
+async def _supervise(kubelet: object) -> None:
+    while True:
+        try:
+            await kubelet.run()  # type: ignore[attr-defined]
+            return
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("kubelet crashed; restarting it in 1s")
+            await asyncio.sleep(1)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="minikube-lite-node")
+    parser.add_argument("--state-dir", type=Path, required=True)
+    parser.add_argument("--name", required=True)
+    parser.add_argument("--server", default=None, help="the API server's URL [default: the cluster's]")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=os.environ.get("MINIKUBE_LITE_LOG", "INFO"), stream=sys.stderr,
+                        format=f"%(asctime)s %(levelname)s {args.name} %(name)s: %(message)s")
+    asyncio.run(run(args.state_dir.expanduser().resolve(), args.name, args.server))
+
+
+if __name__ == "__main__":
+    main()
