@@ -26,7 +26,7 @@ import ssl
 import sys
 from pathlib import Path
 
-from minikube_lite.config import CLUSTER_LABEL, DNS_SERVICE_IP, Settings
+from minikube_lite.config import CLUSTER_LABEL, DNS_SERVICE_IP, METRICS_RESOLUTION_SECONDS, Settings
 
 from . import node_dir
 
@@ -60,7 +60,9 @@ async def run(state_dir: Path, name: str, server: str | None = None) -> None:
         gateway = ""
     kubelet = Kubelet(client, node_name=name, cluster_id=settings.cluster_id, network_name=settings.network_name,
                       dns_server=gateway or DNS_SERVICE_IP, root_dir=node_dir(state_dir, name) / "kubelet",
-                      image_pull=settings.image_pull, serving_state_dir=state_dir, control_plane=False)
+                      image_pull=settings.image_pull, serving_state_dir=state_dir, control_plane=False,
+                      metrics_resolution=float(os.environ.get("MINIKUBE_LITE_METRIC_RESOLUTION",
+                                                              METRICS_RESOLUTION_SECONDS)))
     loop = asyncio.get_running_loop()
     stopping = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
