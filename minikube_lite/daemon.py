@@ -83,6 +83,7 @@ IDENTITIES: dict[str, UserInfo] = {
     "pod-garbage-collector": _sa("pod-garbage-collector"),
     "disruption-controller": _sa("disruption-controller"),
     "clusterrole-aggregation-controller": _sa("clusterrole-aggregation-controller"),
+    "certificate-controller": _sa("certificate-controller"),
     # kube-apiserver's own loopback client (the event TTL sweep is the apiserver's job)
     "event-ttl": UserInfo("system:apiserver", "", (MASTERS, "system:authenticated")),
 }
@@ -278,6 +279,7 @@ class Daemon:
             controllers.append(("serviceaccount-controller", ServiceAccountController(
                 self.client_for("serviceaccount-controller"), ca_pem=ca_pem,
                 cm_client=self.client_for("root-ca-cert-publisher"))))
+            controllers.append(("certificate-controller", self._certificate_controller()))
             if dns_ip and dns_ip != DNS_SERVICE_IP:
                 await asyncio.to_thread(self._add_node_address, dns_ip)
         if self.leader_elect:
@@ -297,6 +299,22 @@ class Daemon:
             components.append(("kubelet", self.kubelet))
         for name, comp in components:
             self._tasks.append(asyncio.create_task(self._supervise(name, comp), name=name))
+
+    def _certificate_controller(self) -> Any:
+        """csrapproving + csrsigning with the cluster CA; the approver's SubjectAccessReviews are
+        answered by this API server's authorizer."""
+        from .auth.requestinfo import Attributes
+        from .controllers.certificates import CertificateController
+
+        def review(user: str, uid: str, groups: list[str], extra: dict[str, list[str]], subresource: str) -> bool:
+            who = UserInfo(user, uid, tuple(groups), tuple(sorted((k, tuple(v)) for k, v in extra.items())))
+            attrs = Attributes("create", True, api_group="certificates.k8s.io", api_version="v1",
+                               resource="certificatesigningrequests", subresource=subresource)
+            return self.authorizer.authorize(who, attrs)[0]
+
+        p = pki.paths(self.settings.state_dir)
+        return CertificateController(self.client_for("certificate-controller"), review=review,
+                                     ca_crt=p.ca_crt, ca_key=p.ca_key)
 
     async def _elected(self, lease: str, components: list[tuple[str, Any]]) -> None:
         """Run ``components`` while this daemon holds the Lease ``kube-system/<lease>``."""

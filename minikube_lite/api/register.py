@@ -22,6 +22,7 @@ from minikube_lite.api import (
     apiextensions,
     apiregistration,
     apps,
+    certificates,
     config,
     coordination,
     core,
@@ -55,7 +56,7 @@ BUILTIN: tuple[Kind, ...] = (
     *apiextensions.KINDS, statefulset.CONTROLLERREVISION, *daemonset.KINDS, *apps.KINDS, statefulset.STATEFULSET,
     *cronjob.KINDS, *job.KINDS,
     *config.KINDS, *endpoints.KINDS, *storage.KINDS, *networking.KINDS, *coordination.KINDS,
-    *policy.KINDS, *serviceaccounts.KINDS, *rbac.KINDS, *apiregistration.KINDS, *metrics.KINDS,
+    *policy.KINDS, *certificates.KINDS, *serviceaccounts.KINDS, *rbac.KINDS, *apiregistration.KINDS, *metrics.KINDS,
 )
 
 _lock = threading.Lock()

@@ -1,7 +1,9 @@
-"""Protobuf field numbers of authentication/v1, authorization/v1 and rbac/v1, written by hand.
+"""Protobuf field numbers of authentication/v1, authorization/v1, rbac/v1 and certificates/v1,
+written by hand.
 
-``kubectl create token / role / rolebinding``, ``auth whoami`` and ``auth can-i`` send these as
-protobuf. ``scripts/gen_protobuf_tables.py`` does not cover these groups yet: two of their
+``kubectl create token / role / rolebinding``, ``auth whoami``, ``auth can-i`` and ``certificate
+approve/deny`` send these as protobuf (a CSR's ``spec.extra`` is not read: the approval
+subresource takes only the conditions). ``scripts/gen_protobuf_tables.py`` does not cover these groups yet: two of their
 messages share a name (``ExtraValue`` in authentication/v1 and authorization/v1), and the
 generator names messages without their package. Until it does, this table is kept by hand, from
 k8s.io/api's generated.proto files, and merged into ``protobuf_tables``' at import.
@@ -41,8 +43,20 @@ MESSAGES.update({
                     4: ("namespace", "string", 0)},
     "RoleRef": {1: ("apiGroup", "string", 0), 2: ("kind", "string", 0), 3: ("name", "string", 0)},
     "RoleBinding": {1: ("metadata", "ObjectMeta", 0), 2: ("subjects", "RBACSubject", 1), 3: ("roleRef", "RoleRef", 0)},
+    "CertificateSigningRequest": {1: ("metadata", "ObjectMeta", 0), 2: ("spec", "CertificateSigningRequestSpec", 0),
+                                  3: ("status", "CertificateSigningRequestStatus", 0)},
+    "CertificateSigningRequestSpec": {1: ("request", "bytes", 0), 2: ("username", "string", 0),
+                                      3: ("uid", "string", 0), 4: ("groups", "string", 1),
+                                      5: ("usages", "string", 1), 7: ("signerName", "string", 0),
+                                      8: ("expirationSeconds", "int32", 0)},
+    "CertificateSigningRequestStatus": {1: ("conditions", "CertificateSigningRequestCondition", 1),
+                                        2: ("certificate", "bytes", 0)},
+    "CertificateSigningRequestCondition": {1: ("type", "string", 0), 6: ("status", "string", 0),
+                                           2: ("reason", "string", 0), 3: ("message", "string", 0),
+                                           4: ("lastUpdateTime", "Time", 0), 5: ("lastTransitionTime", "Time", 0)},
 })
 ROOTS.update({
+    ("certificates.k8s.io/v1", "CertificateSigningRequest"): "CertificateSigningRequest",
     ("authentication.k8s.io/v1", "TokenRequest"): "TokenRequest",
     ("authentication.k8s.io/v1", "SelfSubjectReview"): "SelfSubjectReview",
     ("authentication.k8s.io/v1beta1", "SelfSubjectReview"): "SelfSubjectReview",

@@ -21,6 +21,7 @@ from ..api.errors import ApiError, BadRequest, Forbidden, Unauthorized
 from .authn import ANONYMOUS, Authenticator, bearer_token, with_authenticated
 from .rbac import RBACAuthorizer, UserInfo, forbidden_message
 from .requestinfo import Attributes, request_attributes
+from .requestuser import reset, set_user
 from .tls import peer_of
 
 Scope = MutableMapping[str, Any]
@@ -70,7 +71,11 @@ class AuthMiddleware:
             await _refuse(kind, send, err)
             return
         scope.setdefault("state", {})["user"] = user
-        await self.app(scope, receive, send)
+        token = set_user(user)  # request.UserFrom(ctx) for the strategies (a CSR's requester)
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            reset(token)
 
     def check(self, scope: Scope, verb: str | None = None) -> UserInfo:
         """Authenticate and authorise a request outside ASGI (the SPDY upgrades of exec, attach,

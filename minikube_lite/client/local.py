@@ -108,8 +108,14 @@ class LocalClient:
     async def create(self, resource: str, obj: dict[str, Any], *, namespace: str | None = None) -> dict[str, Any]:
         res = _resource(resource)
         self._authorize("create", res, _ns(res, namespace, obj))
-        created, _ = self.registry.create(res, _ns(res, namespace, obj), obj, field_validation="Strict",
-                                          field_manager=self.field_manager)
+        from minikube_lite.auth.requestuser import reset, set_user
+
+        token = set_user(self.user)
+        try:
+            created, _ = self.registry.create(res, _ns(res, namespace, obj), obj, field_validation="Strict",
+                                              field_manager=self.field_manager)
+        finally:
+            reset(token)
         return copy.deepcopy(created)
 
     async def update(self, resource: str, obj: dict[str, Any], *, namespace: str | None = None) -> dict[str, Any]:
