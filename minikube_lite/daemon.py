@@ -79,6 +79,7 @@ IDENTITIES: dict[str, UserInfo] = {
     "serviceaccount-controller": _sa("serviceaccount-controller"),
     "root-ca-cert-publisher": _sa("root-ca-cert-publisher"),
     "node-lifecycle-controller": _sa("node-controller"),
+    "node-ipam-controller": _sa("node-controller"),
     "taint-eviction-controller": _sa("node-controller"),
     "pod-garbage-collector": _sa("pod-garbage-collector"),
     "disruption-controller": _sa("disruption-controller"),
@@ -270,6 +271,12 @@ class Daemon:
             controllers = [networking[0]]  # the endpoints controller; the rest is the node's
             components += networking[1:]
         controllers += self._controllers()
+        if not self.control_plane_only:  # each node's pod range, a slice of the pods' bridge (kubelet/podnet.py)
+            from .controllers.nodeipam import NodeIPAM
+
+            cidr = await asyncio.to_thread(_pod_subnet, self.settings.network_name)
+            controllers.append(("node-ipam-controller",
+                                NodeIPAM(self.client_for("node-ipam-controller"), cluster_cidr=cidr)))
         controllers.append(("clusterrole-aggregation-controller",
                             ClusterRoleAggregator(self.client_for("clusterrole-aggregation-controller"))))
         if self.settings.secure:
@@ -456,6 +463,23 @@ async def _networking_components(client_for: Any, settings: Settings) -> tuple[l
             ("dns", DNSServer(client_for("dns"), address=dns_ip)),
             ("ingress-controller", IngressController(client_for("ingress-controller"), port=settings.ingress_port,
                                                      bind_host=exposed))], dns_ip
+
+
+def _pod_subnet(network_name: str) -> str:
+    """The pods' bridge's subnet (the cluster's pod CIDR), or "" without an engine or network."""
+    try:
+        import docker
+
+        from .kubelet.podnet import network_subnet
+
+        client = docker.from_env()
+        try:
+            return network_subnet(client.api.inspect_network(network_name))
+        finally:
+            client.close()
+    except Exception as exc:  # noqa: BLE001 - no engine: no ranges, Docker's own addresses
+        log.warning("cannot read the pods' subnet: %s", exc)
+        return ""
 
 
 _COMPONENT_PACKAGES = ("scheduler", "controllers", "kubelet", "proxy", "dns")

@@ -106,18 +106,31 @@ def stop_agent(settings: Settings, name: str, timeout: float = STOP_TIMEOUT) -> 
     return True
 
 
-def node_ready(settings: Settings, name: str) -> bool:
-    node = _main().get_json(settings, f"/api/v1/nodes/{name}") or {}
-    return any(c.get("type") == "Ready" and c.get("status") == "True"
-               for c in (node.get("status") or {}).get("conditions") or [])
+def node_ready(settings: Settings, name: str, since: str = "") -> bool:
+    """Ready, and (with ``since``, an RFC 3339 time) its Lease renewed since then: the agent just
+    started is the one answering, not the Ready condition its predecessor left."""
+    m = _main()
+    node = m.get_json(settings, f"/api/v1/nodes/{name}") or {}
+    ready = any(c.get("type") == "Ready" and c.get("status") == "True"
+                for c in (node.get("status") or {}).get("conditions") or [])
+    if ready and since:
+        lease = m.get_json(settings, f"/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/{name}") or {}
+        return str((lease.get("spec") or {}).get("renewTime") or "") >= since
+    return ready
 
 
-def wait_ready(settings: Settings, names: list[str], t0: float) -> None:
+def _now() -> str:
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def wait_ready(settings: Settings, names: list[str], t0: float, since: str = "") -> None:
     m = _main()
     deadline = time.monotonic() + READY_TIMEOUT
     pending = list(names)
     while pending:
-        pending = [n for n in pending if not node_ready(settings, n)]
+        pending = [n for n in pending if not node_ready(settings, n, since)]
         if not pending:
             break
         for n in pending:
@@ -144,10 +157,11 @@ def ensure_nodes(settings: Settings, count: int | None, t0: float) -> None:
     if count is not None:
         wanted |= set(node_names(count)[1:])
     names = sorted(wanted)
+    since = _now()
     for name in names:
         start_agent(settings, name)
     if names:
-        wait_ready(settings, names, t0)
+        wait_ready(settings, names, t0, since)
 
 
 def stop_all(settings: Settings) -> int:
@@ -234,8 +248,9 @@ def start(name: str, state_dir: str) -> None:
     settings = m._settings_for(state_dir)
     _require_running(settings)
     _check_name(settings, name)
+    since = _now()
     start_agent(settings, name)
-    wait_ready(settings, [name], t0)
+    wait_ready(settings, [name], t0, since)
     m._say("😄", f'Successfully started node "{name}"!')
 
 

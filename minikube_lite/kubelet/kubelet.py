@@ -144,6 +144,9 @@ class Kubelet(Termination, StatusWriter, Logs, Metrics, Exec, Attach, Prober, Vo
         self._node_samples = (None, None)
         self._serving_state_dir = serving_state_dir
         self.control_plane = control_plane  # the first node (the role label); node agents are workers
+        self.pod_cidr = ""  # the Node's spec.podCIDR (controllers/nodeipam.py): where pod IPs come from
+        self._explicit_ips = True
+        self._reserved_ips: set[str] = set()
         self.server: Any = None  # server.py, once listening
         self.kubelet_port = 0
 
@@ -171,9 +174,18 @@ class Kubelet(Termination, StatusWriter, Logs, Metrics, Exec, Attach, Prober, Vo
         if self._serving_state_dir is not None and self.server is None:
             from .server import KubeletServer
 
-            server = KubeletServer(self, self._serving_state_dir)
+            # the port of last time when it is free, so the Node's endpoint stays what it was
+            port_file = self.root_dir / "kubelet.port"
+            try:
+                wanted = int(port_file.read_text())
+            except (OSError, ValueError):
+                wanted = 0
+            server = KubeletServer(self, self._serving_state_dir, port=wanted)
             self.kubelet_port = await server.start(self.host_ip)
             self.server = server
+            with contextlib.suppress(OSError):
+                port_file.parent.mkdir(parents=True, exist_ok=True)
+                port_file.write_text(str(self.kubelet_port))
         # side by side: `minikube-lite start` waits for the node to be Ready
         _, self._runtime_version = await asyncio.gather(self._docker(self.runtime.ensure_pause_image),
                                                         self._docker(self.runtime.version))
@@ -543,9 +555,43 @@ class Kubelet(Termination, StatusWriter, Logs, Metrics, Exec, Attach, Prober, Vo
                                             dns_server=self.dns_server)
         docker_name = self.runtime.container_name(meta.get("namespace", "default"), meta["name"], meta["uid"],
                                                   SANDBOX, attempt)
-        cid = await self._docker(self.runtime.create, docker_name, create, host,
-                                 join_network=host["network_mode"] != "host")
-        await self._docker(self.runtime.start, cid)
+        bridged = host["network_mode"] != "host"
+        ip = await self._pod_address() if bridged else None
+        try:
+            cid = await self._docker(self.runtime.create, docker_name, create, host, join_network=bridged, ip=ip)
+            try:
+                await self._docker(self.runtime.start, cid)
+            except docker.errors.APIError as e:
+                if not (ip and "user configured subnets" in str(e)):
+                    raise
+                # a network Docker configured itself (an older cluster's): Docker's own addresses
+                self._explicit_ips = False
+                await self._docker(self.runtime.remove, cid)
+                cid = await self._docker(self.runtime.create, docker_name, create, host, join_network=True)
+                await self._docker(self.runtime.start, cid)
+        finally:
+            self._reserved_ips.discard(ip or "")
+
+    async def _pod_address(self) -> str | None:
+        """The first free address of this node's ``spec.podCIDR`` (podnet.py), or None for Docker's."""
+        if not self.pod_cidr:
+            with contextlib.suppress(Exception):
+                node = await self._client.get("nodes", self.node_name)
+                self.pod_cidr = str((node.get("spec") or {}).get("podCIDR") or "")
+        if not (self.pod_cidr and self._explicit_ips and self.runtime.subnet):
+            return None
+        import ipaddress
+
+        if not ipaddress.ip_network(self.pod_cidr, strict=False).subnet_of(
+                ipaddress.ip_network(self.runtime.subnet, strict=False)):
+            return None
+        from .podnet import pick_address
+
+        used = await self._docker(self.runtime.network_ips)
+        ip = pick_address(self.pod_cidr, used | self._reserved_ips, self.host_ip)
+        if ip:
+            self._reserved_ips.add(ip)
+        return ip
 
     async def _restart(self, pod: dict[str, Any], container: dict[str, Any], sandbox: ContainerRecord,
                        latest: ContainerRecord) -> bool:

@@ -149,6 +149,7 @@ class Runtime:
         # the node's address on the pods' network (the bridge's gateway), set by ensure_network;
         # it is also the IP of hostNetwork pods
         self.host_ip: str | None = None
+        self.subnet = ""  # the bridge's subnet (podnet.py), set by ensure_network
         self._docker = docker_client
         self._owned_client = docker_client is None
         self._events_stream: Any = None
@@ -214,14 +215,18 @@ class Runtime:
             net = self.docker.networks.get(self.network_name)
         except docker.errors.NotFound:
             try:
-                net = self.docker.networks.create(self.network_name, driver="bridge", check_duplicate=True,
-                                                  labels={CLUSTER_LABEL: self.cluster_id})
+                from .podnet import create_network
+
+                net = create_network(self.docker, self.network_name, {CLUSTER_LABEL: self.cluster_id})
             except docker.errors.APIError:
                 net = self.docker.networks.get(self.network_name)  # created meanwhile by someone else
             self._drop_duplicate_networks()
             net = self.docker.networks.get(self.network_name)
             net.reload()
         self.host_ip = "127.0.0.1"
+        from .podnet import network_subnet
+
+        self.subnet = network_subnet(net.attrs)
         for cfg in (net.attrs.get("IPAM") or {}).get("Config") or []:
             if cfg.get("Gateway"):
                 self.host_ip = str(cfg["Gateway"]).split("/")[0]
@@ -324,8 +329,13 @@ class Runtime:
                  (c.get("Labels") or {}).get(LABEL_UID, "")) for c in self.list_ids()]
 
     # -- lifecycle --------------------------------------------------------------------------
+    def network_ips(self) -> set[str]:
+        """The addresses taken on the pods' network (every node's containers: one bridge)."""
+        data = self.docker.api.inspect_network(self.network_name)
+        return {str(c.get("IPv4Address", "")).split("/")[0] for c in (data.get("Containers") or {}).values()}
+
     def create(self, name: str, create: dict[str, Any], host: dict[str, Any], *,
-               join_network: bool = False) -> str:
+               join_network: bool = False, ip: str | None = None) -> str:
         """Create a container (not started); a leftover of ours with the same name is replaced."""
         labels = create.get("labels") or {}
         if labels.get(CLUSTER_LABEL) != self.cluster_id:
@@ -336,7 +346,8 @@ class Runtime:
         kwargs["host_config"] = api.create_host_config(**host)
         if join_network:
             kwargs["networking_config"] = api.create_networking_config(
-                {self.network_name: api.create_endpoint_config()})
+                {self.network_name: api.create_endpoint_config(ipv4_address=ip) if ip else
+                 api.create_endpoint_config()})
 
         def create_it() -> str:
             if not stdin_once:

@@ -36,8 +36,9 @@ def ensure_network(network_name: str, cluster_id: str, label: str) -> tuple[str,
             net = client.networks.get(network_name)
         except docker.errors.NotFound:
             try:
-                net = client.networks.create(network_name, driver="bridge", check_duplicate=True,
-                                             labels={label: cluster_id})
+                from ..kubelet.podnet import create_network
+
+                net = create_network(client, network_name, {label: cluster_id})
             except docker.errors.APIError:
                 net = client.networks.get(network_name)
             net.reload()
