@@ -106,12 +106,17 @@ def bootstrap(registry: Registry, settings: Settings) -> None:
     with contextlib.suppress(AlreadyExists):
         _ensure_kubernetes_service(registry, settings, svc_res)
     _ensure_apiservices(registry)
+    ca = pki.paths(settings.state_dir).ca_crt
+    if settings.secure and ca.exists():
+        from .auth import clusterinfo
+
+        clusterinfo.ensure(registry, settings.server_url, ca.read_bytes())  # kubeadm's discovery ConfigMap
 
 
 #: groupPriorityMinimum / versionPriority of the built-in groups (kube-apiserver's autoregister)
 _GROUP_PRIORITY = {"": (18000, 1), "apps": (17800, 15), "events.k8s.io": (17750, 15),
                    "autoscaling": (17500, 9), "batch": (17400, 15), "networking.k8s.io": (17200, 15),
-                   "policy": (17100, 15), "storage.k8s.io": (16800, 15), "apiextensions.k8s.io": (16700, 15),
+                   "policy": (17100, 15), "certificates.k8s.io": (17300, 9), "storage.k8s.io": (16800, 15), "apiextensions.k8s.io": (16700, 15),
                    "coordination.k8s.io": (16500, 15), "discovery.k8s.io": (16200, 15),
                    "apiregistration.k8s.io": (18000, 15), "rbac.authorization.k8s.io": (17000, 15),
                    "authentication.k8s.io": (17700, 15), "authorization.k8s.io": (17600, 15)}

@@ -187,3 +187,30 @@ def test_deleting_the_token_secret_revokes_it(cluster: Cluster) -> None:
         assert r.status_code == 401
     with _token_client(cluster, token[:7] + "0" * 16) as c:  # a wrong secret for a real id
         assert c.get("/api").status_code == 401
+
+
+def test_join_discovers_pinned_ca_and_bootstraps_node_certificate(cluster: Cluster, join: tuple[str, str],
+                                                                  tmp_path: Path) -> None:
+    from minikube_lite.node.join import JoinError, bootstrap_client_certificate, discover
+
+    token, pin = join
+    with cluster.anonymous() as c:  # kubeadm's discovery object: readable before any trust
+        assert c.get("/api/v1/namespaces/kube-public/configmaps/cluster-info").status_code == 200
+        assert c.get("/api/v1/namespaces/kube-public/configmaps").status_code == 403  # only that one
+    wrong = "sha256:" + "0" * 64
+    with pytest.raises(JoinError, match="cluster CA found in cluster-info ConfigMap is invalid: none of the "
+                                        "public keys \"sha256:[0-9a-f]{64}\" are pinned"):
+        discover(cluster.url, wrong)
+    ca = discover(cluster.url, pin)
+    assert ca == Path(cluster.ca_file).read_bytes()
+    with pytest.raises(JoinError, match="refused the bootstrap token"):
+        bootstrap_client_certificate(cluster.url, ca, token[:7] + "0" * 16, "joined-m02", tmp_path / "bad")
+    t0 = time.monotonic()
+    crt, key = bootstrap_client_certificate(cluster.url, ca, token, "joined-m02", tmp_path / "pki")
+    elapsed = time.monotonic() - t0
+    assert oct(key.stat().st_mode & 0o777) == "0o600"
+    ctx = ssl.create_default_context(cadata=ca.decode())
+    ctx.load_cert_chain(str(crt), str(key))
+    with httpx.Client(base_url=cluster.url, verify=ctx, timeout=10) as c:
+        assert _whoami(c)["username"] == "system:node:joined-m02"
+    assert elapsed < 3, f"token -> node certificate took {elapsed:.2f}s"
