@@ -32,16 +32,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from benchlib import free_port, save_results
+from benchlib import free_port, pct, save_results
 
 ROOT = Path(__file__).resolve().parents[1]
 PODS = "/api/v1/namespaces/default/pods"
 TABLE = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"
-
-
-def pct(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
 def pod(i: int) -> dict[str, Any]:

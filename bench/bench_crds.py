@@ -31,16 +31,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from benchlib import free_port, save_results
+from benchlib import free_port, pct, save_results
 
 ROOT = Path(__file__).resolve().parents[1]
 TABLE = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"
 GROUP = "bench.example.com"
-
-
-def pct(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
 def crd(plural: str, kind: str) -> dict[str, Any]:
@@ -158,7 +153,7 @@ def main() -> None:
             "contexts": [{"name": "bench", "context": {"cluster": "bench", "user": "bench"}}]}))
         env = dict(os.environ, MINIKUBE_LITE_LOG="WARNING", KUBECONFIG=str(home / "config"), HOME=str(home))
         daemon = subprocess.Popen([sys.executable, "-m", "minikube_lite.daemon", "--state-dir", state, "--port",
-                                   str(port), "--no-kubelet"], cwd=ROOT, env=env)
+                                   str(port), "--no-kubelet", "--insecure-no-auth"], cwd=ROOT, env=env)
         try:
             with httpx.Client(base_url=url, timeout=60) as c:
                 wait_ready(c)

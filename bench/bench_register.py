@@ -43,12 +43,17 @@ def worktree(commit: str) -> Path:
     return path
 
 
+def plain_http(tree: Path) -> list[str]:
+    """The flag that makes a tree's daemon serve plain HTTP (trees from before TLS serve it anyway)."""
+    return ["--insecure-no-auth"] if "--insecure-no-auth" in (tree / "minikube_lite" / "daemon.py").read_text() else []
+
+
 def one_start(tree: Path, idle: float) -> dict[str, float]:
     port = free_port()
     with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as state:
         env = dict(os.environ, PYTHONPATH=str(tree), MINIKUBE_LITE_LOG="WARNING")
         daemon = subprocess.Popen([sys.executable, "-m", "minikube_lite.daemon", "--state-dir", state,
-                                   "--port", str(port), "--no-kubelet"], cwd=tree, env=env,
+                                   "--port", str(port), "--no-kubelet", *plain_http(tree)], cwd=tree, env=env,
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as c:

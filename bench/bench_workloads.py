@@ -36,7 +36,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchlib import free_port, save_results
+from benchlib import api_client, free_port, save_results
 
 from minikube_lite.config import Settings
 from minikube_lite.images import ensure_images
@@ -106,8 +106,14 @@ class Bench:
         (root / "home").mkdir()
         self.env = {k: v for k, v in os.environ.items() if k != "MINIKUBE_LITE_HOME"}
         self.env.update(KUBECONFIG=str(root / "kubeconfig"), KUBECACHEDIR=str(root / "cache"), HOME=str(root / "home"))
-        self.http = httpx.Client(base_url=self.settings.server_url, timeout=30)
         self.docker = docker.from_env(max_pool_size=THREADS * 2)  # each thread holds one for wait()
+
+    @property
+    def http(self) -> httpx.Client:
+        """The admin's client (made on first use: the cluster's certificates exist once it started)."""
+        if "_http" not in self.__dict__:
+            self.__dict__["_http"] = api_client(self.settings.state_dir, self.settings.server_url, timeout=30)
+        return self.__dict__["_http"]
 
     def cli(self, *args: str) -> None:
         subprocess.run([sys.executable, "-m", "minikube_lite.cli.main", *args, "--state-dir",
@@ -173,7 +179,7 @@ class Bench:
 
         def watch() -> None:
             rv = self.http.get("/apis/batch/v1/namespaces/default/jobs").json()["metadata"]["resourceVersion"]
-            with httpx.Client(base_url=self.settings.server_url, timeout=None) as c, c.stream(
+            with api_client(self.settings.state_dir, self.settings.server_url, timeout=None) as c, c.stream(
                     "GET", f"/apis/batch/v1/namespaces/default/jobs?watch=true&resourceVersion={rv}") as r:
                 for line in r.iter_lines():
                     if stop.is_set():

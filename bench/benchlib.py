@@ -28,6 +28,12 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def pct(values: list[float], p: float) -> float:
+    """The ``p``-th percentile of ``values`` (nearest rank)."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
 def save_results(name: str, results: Any, *, show: bool = True) -> Path:
     """Write ``bench/results/<name>.json`` (and print it unless ``show`` is False)."""
     RESULTS.mkdir(exist_ok=True)

@@ -246,7 +246,11 @@ class Daemon:
         while self._server is None or not self._server.started:
             await asyncio.sleep(0.005)
         await asyncio.to_thread(_preload_components)
-        await self.start_components()
+        try:
+            await self.start_components()
+        except Exception:
+            log.exception("starting the components failed")
+            raise
 
     async def start_components(self) -> None:
         """The scheduler, the controllers and the node's components (kubelet, proxy, DNS, ingress).

@@ -6,7 +6,7 @@ k8s.io/apimachinery (meta/v1, runtime, intstr, resource). This script parses tho
 writes, for every message reachable from the roots, ``field number -> (json name, type,
 label)``. The roots are the register's kinds that exist in the proto files (``api/register.py``,
 so a kind registered there is decodable after a re-run), ``DeleteOptions`` (sent with DELETE),
-and the kinds typed clients send that this wave's issues add (``PENDING_ROOTS``).
+and the bodies of subresources typed clients send (``SUBRESOURCE_ROOTS``).
 
 Usage (sources are working trees, or ``GITDIR@REF`` read with ``git show``):
 
@@ -32,26 +32,24 @@ from minikube_lite.api import register
 OUT = ROOT / "minikube_lite" / "apiserver" / "protobuf_tables.py"
 LINE_LENGTH = 110
 
-#: group -> (source, path of its generated.proto); only the groups whose kinds are decoded
-GROUP_FILES = {
-    "": ("api", "core/v1/generated.proto"),
-    "apps": ("api", "apps/v1/generated.proto"),
-    "batch": ("api", "batch/v1/generated.proto"),
-    "coordination.k8s.io": ("api", "coordination/v1/generated.proto"),
-    "discovery.k8s.io": ("api", "discovery/v1/generated.proto"),
-    "networking.k8s.io": ("api", "networking/v1/generated.proto"),
-    "storage.k8s.io": ("api", "storage/v1/generated.proto"),
-}
-#: groups whose kinds typed clients (kubectl create ..., client-go) send as protobuf
-PROTOBUF_GROUPS = ("", "apps", "batch")
+#: (group, version) whose kinds typed clients (kubectl create ..., client-go, Helm) may send as
+#: protobuf; each is k8s.io/api's ``<group's first label or core>/<version>/generated.proto``
+PROTOBUF_VERSIONS = [
+    ("", "v1"), ("apps", "v1"), ("batch", "v1"), ("autoscaling", "v1"), ("autoscaling", "v2"),
+    ("policy", "v1"), ("coordination.k8s.io", "v1"), ("discovery.k8s.io", "v1"), ("networking.k8s.io", "v1"),
+    ("storage.k8s.io", "v1"), ("scheduling.k8s.io", "v1"), ("rbac.authorization.k8s.io", "v1"),
+    ("authentication.k8s.io", "v1"), ("authentication.k8s.io", "v1beta1"), ("authorization.k8s.io", "v1"),
+    ("certificates.k8s.io", "v1"),
+]
 MACHINERY_FILES = [
     "pkg/apis/meta/v1/generated.proto",
     "pkg/runtime/generated.proto",
     "pkg/util/intstr/generated.proto",
     "pkg/api/resource/generated.proto",
 ]
-#: kinds kubectl's typed commands send (create serviceaccount ...) that the register may not serve yet
-PENDING_ROOTS = [("v1", "ServiceAccount"), ("apps/v1", "StatefulSet"), ("apps/v1", "DaemonSet")]
+#: kinds typed clients send that are not kinds of the register: subresources' bodies
+#: (``kubectl create token`` sends a TokenRequest, ``kubectl drain`` an Eviction)
+SUBRESOURCE_ROOTS = [("authentication.k8s.io/v1", "TokenRequest"), ("policy/v1", "Eviction")]
 #: (apiVersion, kind) -> message of the meta group sent with requests
 META_ROOTS = {("v1", "DeleteOptions"): "DeleteOptions", ("meta.k8s.io/v1", "DeleteOptions"): "DeleteOptions"}
 
@@ -101,28 +99,29 @@ def parse(text: str) -> tuple[str, Table]:
     return package, out
 
 
-def roots() -> dict[tuple[str, str], str]:
-    out: dict[tuple[str, str], str] = {}
-    for r in register.resources():
-        if r.group in PROTOBUF_GROUPS:
-            out[(r.api_version, r.kind)] = r.kind
-    for key in PENDING_ROOTS:
-        out.setdefault(key, key[1])
-    out.update(META_ROOTS)
-    return out
+def package_of(api_version: str) -> str:
+    """The proto package of an apiVersion of k8s.io/api: ``apps/v1`` -> ``k8s.io.api.apps.v1``."""
+    group, _, version = api_version.rpartition("/")
+    return f"k8s.io.api.{group.split('.')[0] or 'core'}.{version}"
+
+
+def roots() -> list[tuple[str, str]]:
+    """(apiVersion, kind) of every message a request body may start with."""
+    wanted = {f"{g}/{v}" if g else v for g, v in PROTOBUF_VERSIONS}
+    out = [(r.api_version, r.kind) for r in register.resources() if r.api_version in wanted]
+    return sorted(set(out + SUBRESOURCE_ROOTS))
 
 
 def build(api: str, machinery: str) -> tuple[Table, dict[tuple[str, str], str]]:
-    """The messages reachable from the roots, by short name (a clash of two reachable
-    messages of the same name is an error), and the roots."""
+    """The messages reachable from the roots and the root per (apiVersion, kind). A message is
+    named by its short name, or by ``package.Name`` where two reachable messages share a name
+    (``ExtraValue`` of authentication/v1 and authorization/v1, HorizontalPodAutoscaler of
+    autoscaling/v1 and v2)."""
     every: dict[tuple[str, str], dict[int, tuple[str, str, int]]] = {}  # (package, name) -> fields
-    sources = {"api": api, "apimachinery": machinery}
-    files = [(sources[src], path) for g, (src, path) in GROUP_FILES.items() if g in PROTOBUF_GROUPS]
+    files = [(api, f"{g.split('.')[0] or 'core'}/{v}/generated.proto") for g, v in PROTOBUF_VERSIONS]
     files += [(machinery, path) for path in MACHINERY_FILES]
-    root_packages = []
     for source, path in files:
         package, messages = parse(read(source, path))
-        root_packages.append(package)
         for name, fields in messages.items():
             every[(package, name)] = fields
 
@@ -130,31 +129,32 @@ def build(api: str, machinery: str) -> tuple[Table, dict[tuple[str, str], str]]:
         if typ in _SCALARS:
             return None
         pkg, _, name = typ.lstrip(".").rpartition(".")
-        return (pkg or package, name)
+        ref = (pkg or package, name)
+        return ref if ref in every else None
 
-    root_map: dict[tuple[str, str], str] = {}
-    todo: list[tuple[str, str]] = []
-    for key, name in roots().items():
-        found = next(((p, name) for p in root_packages if (p, name) in every), None)
-        if found is not None:
-            root_map[key] = name
-            todo.append(found)
-    table: Table = {}
-    owner: dict[str, str] = {}
+    starts = {key: (package_of(key[0]), key[1]) for key in roots()}
+    starts = {key: ref for key, ref in starts.items() if ref in every}
+    for key, ref in META_ROOTS.items():
+        starts[key] = ("k8s.io.apimachinery.pkg.apis.meta.v1", ref)
+    reachable: set[tuple[str, str]] = set()
+    todo = list(starts.values())
     while todo:
-        package, name = todo.pop()
-        if name in table:
-            if owner[name] != package:
-                raise SystemExit(f"two reachable messages are called {name}: {owner[name]} and {package}")
+        ref = todo.pop()
+        if ref in reachable:
             continue
-        fields = every[(package, name)]
-        owner[name] = package
-        table[name] = {n: (f, t.rsplit(".", 1)[-1], label) for n, (f, t, label) in sorted(fields.items())}
-        for _, t, _ in fields.values():
-            ref = resolve(t, package)
-            if ref is not None and ref in every:
-                todo.append(ref)
-    return dict(sorted(table.items())), root_map
+        reachable.add(ref)
+        todo.extend(r for _, t, _ in every[ref].values() if (r := resolve(t, ref[0])) is not None)
+    clashes = {n for n in {name for _, name in reachable} if sum(1 for _, m in reachable if m == n) > 1}
+
+    def named(ref: tuple[str, str]) -> str:
+        return f"{ref[0]}.{ref[1]}" if ref[1] in clashes else ref[1]
+
+    table: Table = {}
+    for ref in reachable:
+        fields = every[ref]
+        table[named(ref)] = {n: (f, named(r) if (r := resolve(t, ref[0])) else t.rsplit(".", 1)[-1], label)
+                             for n, (f, t, label) in sorted(fields.items())}
+    return dict(sorted(table.items())), {key: named(ref) for key, ref in sorted(starts.items())}
 
 
 def render(table: Table, root_map: dict[tuple[str, str], str], origin: str) -> str:

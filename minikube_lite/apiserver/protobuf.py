@@ -21,7 +21,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ..api.errors import BadRequest, UnsupportedMediaType
-from . import protobuf_auth_tables  # noqa: F401  (adds the auth and RBAC messages to the tables)
 from .protobuf_tables import MESSAGES, ROOTS
 from .protowire import read_fields as _fields
 from .protowire import read_varint as _varint
@@ -122,7 +121,14 @@ _SPECIAL = {
     "IntOrString": _int_or_string,
     "FieldsV1": _raw_json,
     "RawExtension": _raw_json,
+    # Go's `type ExtraValue []string`: a message of `repeated string items = 1` on the wire, a list in JSON
+    "k8s.io.api.authentication.v1.ExtraValue": lambda d: _strings(d, 1),
+    "k8s.io.api.authorization.v1.ExtraValue": lambda d: _strings(d, 1),
 }
+
+
+def _strings(data: bytes, number: int) -> list[str]:
+    return [_scalar("string", wire, v) for wire, v in _fields(data).get(number, [])]
 
 
 def _empty(value: Any, name: str) -> bool:

@@ -13,6 +13,7 @@ and they run on the event loop so that writes and the watch fan-out stay in one 
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import secrets
@@ -524,10 +525,13 @@ class Registry(RegistryReads):
     # bootstrap
 
     def ensure(self, res: Resource, obj: Obj) -> None:
-        """Create ``obj`` unless an object of that name exists (start-up defaults)."""
+        """Create ``obj`` unless an object of that name exists (start-up defaults). Another API
+        server on the same store creating it at the same moment is the same outcome, not an
+        error (kube-apiserver's bootstrap hooks ignore AlreadyExists likewise)."""
         meta = obj["metadata"]
         if self.store.get(self._key(res, meta.get("namespace"), meta["name"])) is None:
-            self.create(res, meta.get("namespace"), obj, field_validation="Ignore")
+            with contextlib.suppress(AlreadyExists):
+                self.create(res, meta.get("namespace"), obj, field_validation="Ignore")
 
 
 class _DeleteOps:

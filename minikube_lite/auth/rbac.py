@@ -22,6 +22,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any, Protocol
 
+from ..api.labels import matches_selector
 from .requestinfo import Attributes
 
 Obj = dict[str, Any]
@@ -230,7 +231,7 @@ def aggregate(cluster_roles: Iterable[Obj]) -> list[Obj]:
                 if other_name == name:
                     continue
                 labels = roles[other_name]["metadata"].get("labels") or {}
-                if any(_selector_matches(sel, labels) for sel in selectors):
+                if any(matches_selector(sel, labels) for sel in selectors):
                     for r in roles[other_name].get("rules") or []:
                         if r not in rules:
                             rules.append(r)
@@ -241,23 +242,6 @@ def aggregate(cluster_roles: Iterable[Obj]) -> list[Obj]:
         if not progress:
             break
     return list(changed.values())
-
-
-def _selector_matches(selector: Obj, labels: dict[str, str]) -> bool:
-    for k, v in (selector.get("matchLabels") or {}).items():
-        if labels.get(k) != v:
-            return False
-    for expr in selector.get("matchExpressions") or []:
-        key, op, values = expr.get("key"), expr.get("operator"), expr.get("values") or []
-        if op == "In" and labels.get(key) not in values:
-            return False
-        if op == "NotIn" and labels.get(key) in values:
-            return False
-        if op == "Exists" and key not in labels:
-            return False
-        if op == "DoesNotExist" and key in labels:
-            return False
-    return bool(selector.get("matchLabels") or selector.get("matchExpressions"))
 
 
 def default_objects() -> tuple[list[Obj], list[Obj]]:

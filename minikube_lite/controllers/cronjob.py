@@ -19,7 +19,6 @@ restart the same pass finds the same time, its create answers AlreadyExists, not
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import logging
 from typing import Any
@@ -27,6 +26,7 @@ from zoneinfo import ZoneInfoNotFoundError
 
 from ..api.errors import AlreadyExists, Conflict, NotFound
 from ..client.base import Client
+from ..client.controller import run_controller
 from ..client.events import record_event
 from ..client.informer import Informer, object_key
 from ..client.workqueue import WorkQueue
@@ -70,18 +70,8 @@ class CronJobController:
             self.queue.add(f"{job['metadata'].get('namespace')}/{ref.get('name')}")
 
     async def run(self) -> None:
-        await asyncio.gather(self.cronjobs.run(), self.jobs.run(), self._work(), self._resync())
-
-    async def _work(self) -> None:
-        await self.cronjobs.synced.wait()
-        await self.jobs.synced.wait()
-        await self.queue.run(self.sync, workers=self.workers)
-
-    async def _resync(self) -> None:
-        while True:
-            await asyncio.sleep(RESYNC_SECONDS)
-            for cj in self.cronjobs.list():
-                self.queue.add(object_key(cj))
+        await run_controller((self.cronjobs, self.jobs), self.queue, self.sync, workers=self.workers,
+                             resync_keys=lambda: map(object_key, self.cronjobs.list()), resync_seconds=RESYNC_SECONDS)
 
     def _owned_jobs(self, cj: Obj) -> list[Obj]:
         ns, uid = cj["metadata"].get("namespace"), cj["metadata"].get("uid")

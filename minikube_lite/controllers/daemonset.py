@@ -18,13 +18,13 @@ a node joining or changing queues every DaemonSet. ``sync(key)``:
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import logging
 from typing import Any
 
 from ..api.errors import Conflict, NotFound
 from ..client.base import Client
+from ..client.controller import run_controller
 from ..client.events import record_event
 from ..client.informer import Informer, object_key
 from ..client.workqueue import WorkQueue
@@ -72,19 +72,9 @@ class DaemonSetController:
             self.queue.add(key)
 
     async def run(self) -> None:
-        await asyncio.gather(self.sets.run(), self.nodes.run(), self.pods.run(), self.revisions.run(),
-                             self._work(), self._resync())
-
-    async def _work(self) -> None:
-        for inf in (self.sets, self.nodes, self.pods, self.revisions):
-            await inf.synced.wait()
-        await self.queue.run(self.sync, workers=self.workers)
-
-    async def _resync(self) -> None:
-        while True:
-            await asyncio.sleep(RESYNC_SECONDS)
-            for ds in self.sets.list():
-                self.queue.add(object_key(ds))
+        await run_controller((self.sets, self.nodes, self.pods, self.revisions), self.queue, self.sync,
+                             workers=self.workers, resync_keys=lambda: map(object_key, self.sets.list()),
+                             resync_seconds=RESYNC_SECONDS)
 
     # the reconcile
 

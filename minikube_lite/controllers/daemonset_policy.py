@@ -17,6 +17,8 @@ import copy
 import math
 from typing import Any
 
+from ..api import scheduling as sched
+
 Obj = dict[str, Any]
 
 _DEFAULT_TOLERATIONS = [
@@ -42,78 +44,14 @@ def default_tolerations(pod_spec: Obj) -> list[Obj]:
     return out
 
 
-def tolerates(tolerations: list[Obj], taint: Obj) -> bool:
-    for tol in tolerations:
-        if tol.get("effect") and tol.get("effect") != taint.get("effect"):
-            continue
-        if not tol.get("key"):
-            if tol.get("operator") == "Exists":
-                return True
-            continue
-        if tol.get("key") != taint.get("key"):
-            continue
-        if tol.get("operator", "Equal") == "Exists" or (tol.get("value") or "") == (taint.get("value") or ""):
-            return True
-    return False
-
-
-def _requirement_matches(req: Obj, values_of: Any) -> bool:
-    key, op, values = req.get("key"), req.get("operator"), req.get("values") or []
-    present, value = values_of(key)
-    if op == "In":
-        return present and value in values
-    if op == "NotIn":
-        return not present or value not in values
-    if op == "Exists":
-        return present
-    if op == "DoesNotExist":
-        return not present
-    if op in ("Gt", "Lt"):
-        try:
-            a, b = int(value), int(values[0])
-        except (TypeError, ValueError, IndexError):
-            return False
-        return present and (a > b if op == "Gt" else a < b)
-    return False
-
-
-def node_affinity_matches(affinity: Obj | None, node: Obj) -> bool:
-    required = (((affinity or {}).get("nodeAffinity") or {}).get("requiredDuringSchedulingIgnoredDuringExecution")
-                or {})
-    terms = required.get("nodeSelectorTerms") or []
-    if not terms:
-        return True
-    labels = (node.get("metadata") or {}).get("labels") or {}
-    name = (node.get("metadata") or {}).get("name")
-
-    def label(key: str) -> tuple[bool, Any]:
-        return key in labels, labels.get(key)
-
-    def fieldv(key: str) -> tuple[bool, Any]:
-        return (True, name) if key == "metadata.name" else (False, None)
-
-    for term in terms:
-        exprs, fields = term.get("matchExpressions") or [], term.get("matchFields") or []
-        if not exprs and not fields:
-            continue
-        if all(_requirement_matches(e, label) for e in exprs) and all(_requirement_matches(f, fieldv)
-                                                                      for f in fields):
-            return True
-    return False
-
-
 def should_run(pod_spec: Obj, node: Obj) -> bool:
-    labels = (node.get("metadata") or {}).get("labels") or {}
-    for k, v in (pod_spec.get("nodeSelector") or {}).items():
-        if labels.get(k) != v:
-            return False
-    if not node_affinity_matches(pod_spec.get("affinity"), node):
+    """The template's nodeSelector and required node affinity match the node, and every
+    NoSchedule/NoExecute taint is tolerated with the daemon tolerations added (the scheduler's own
+    rules, ``api/scheduling``, as Kubernetes' daemon controller calls the scheduler's predicates)."""
+    if not sched.required_node_affinity_matches({"spec": pod_spec}, node):
         return False
-    tolerations = default_tolerations(pod_spec)
-    for taint in (node.get("spec") or {}).get("taints") or []:
-        if taint.get("effect") in ("NoSchedule", "NoExecute") and not tolerates(tolerations, taint):
-            return False
-    return True
+    return sched.untolerated_taint(sched.node_taints(node), default_tolerations(pod_spec),
+                                   ("NoSchedule", "NoExecute")) is None
 
 
 def node_affinity_for(affinity: Obj | None, node_name: str) -> Obj:

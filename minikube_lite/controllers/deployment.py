@@ -24,7 +24,6 @@ carries on where the stored objects say it is.
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import logging
 from typing import Any
@@ -32,6 +31,7 @@ from typing import Any
 from ..api.errors import AlreadyExists, Conflict, NotFound
 from ..api.labels import matches_selector
 from ..client.base import Client
+from ..client.controller import run_controller
 from ..client.events import record_event
 from ..client.informer import Informer, object_key
 from ..client.workqueue import WorkQueue
@@ -92,19 +92,9 @@ class DeploymentController:
     # running
 
     async def run(self) -> None:
-        await asyncio.gather(self.deployments.run(), self.replicasets.run(), self.pods.run(), self._work(),
-                             self._resync())
-
-    async def _work(self) -> None:
-        for inf in (self.deployments, self.replicasets, self.pods):
-            await inf.synced.wait()
-        await self.queue.run(self.sync, workers=self.workers)
-
-    async def _resync(self) -> None:
-        while True:
-            await asyncio.sleep(RESYNC_SECONDS)
-            for d in self.deployments.list():
-                self.queue.add(object_key(d))
+        await run_controller((self.deployments, self.replicasets, self.pods), self.queue, self.sync,
+                             workers=self.workers, resync_keys=lambda: map(object_key, self.deployments.list()),
+                             resync_seconds=RESYNC_SECONDS)
 
     # the reconcile
 

@@ -18,7 +18,6 @@ For each policy/v1 PodDisruptionBudget it counts the pods its selector picks in 
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import math
 from datetime import UTC, datetime, timedelta
@@ -27,6 +26,7 @@ from typing import Any
 from ..api.errors import ApiError, Conflict, NotFound
 from ..api.labels import matches_selector
 from ..client.base import Client
+from ..client.controller import run_controller
 from ..client.events import record_event
 from ..client.informer import Informer, object_key
 from ..client.workqueue import WorkQueue
@@ -154,20 +154,10 @@ class DisruptionController:
                 self.queue.add(object_key(pdb))
 
     async def run(self) -> None:
-        informers = (self.pdbs, self.pods, self.replicasets, self.deployments)
-        await asyncio.gather(*(i.run() for i in informers), self._work(informers), self._resync())
-
-    async def _work(self, informers: tuple[Informer, ...]) -> None:
-        for informer in informers:
-            await informer.synced.wait()
-        await self.queue.run(self.sync, workers=1)
-
-    async def _resync(self) -> None:
-        """disruptedPods entries expire with time alone: look at every budget now and then."""
-        while True:
-            await asyncio.sleep(RESYNC_SECONDS)
-            for pdb in self.pdbs.list():
-                self.queue.add(object_key(pdb))
+        # the resync matters here: disruptedPods entries expire with time alone
+        await run_controller((self.pdbs, self.pods, self.replicasets, self.deployments), self.queue, self.sync,
+                             workers=1, resync_keys=lambda: map(object_key, self.pdbs.list()),
+                             resync_seconds=RESYNC_SECONDS)
 
     def _scale_of(self, pod: Obj) -> tuple[int, str] | None:
         ns = pod["metadata"].get("namespace")

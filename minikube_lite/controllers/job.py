@@ -33,6 +33,7 @@ from typing import Any
 from ..api.errors import AlreadyExists, ApiError, Conflict, NotFound
 from ..api.job import COMPLETION_INDEX_ANNOTATION
 from ..client.base import Client
+from ..client.controller import run_controller
 from ..client.events import record_event
 from ..client.informer import Informer, object_key
 from ..client.workqueue import WorkQueue
@@ -103,18 +104,8 @@ class JobController:
     # running
 
     async def run(self) -> None:
-        await asyncio.gather(self.jobs.run(), self.pods.run(), self._work(), self._resync())
-
-    async def _work(self) -> None:
-        await self.jobs.synced.wait()
-        await self.pods.synced.wait()
-        await self.queue.run(self.sync, workers=self.workers)
-
-    async def _resync(self) -> None:
-        while True:
-            await asyncio.sleep(RESYNC_SECONDS)
-            for job in self.jobs.list():
-                self.queue.add(object_key(job))
+        await run_controller((self.jobs, self.pods), self.queue, self.sync, workers=self.workers,
+                             resync_keys=lambda: map(object_key, self.jobs.list()), resync_seconds=RESYNC_SECONDS)
 
     # the reconcile
 

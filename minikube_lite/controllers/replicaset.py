@@ -23,6 +23,7 @@ from typing import Any
 from ..api.errors import AlreadyExists, ApiError, Conflict, NotFound
 from ..api.labels import matches_selector
 from ..client.base import Client
+from ..client.controller import run_controller
 from ..client.events import record_event
 from ..client.informer import Informer, object_key
 from ..client.workqueue import WorkQueue
@@ -97,18 +98,9 @@ class ReplicaSetController:
     # running
 
     async def run(self) -> None:
-        await asyncio.gather(self.replicasets.run(), self.pods.run(), self._work(), self._resync())
-
-    async def _work(self) -> None:
-        await self.replicasets.synced.wait()
-        await self.pods.synced.wait()
-        await self.queue.run(self.sync, workers=self.workers)
-
-    async def _resync(self) -> None:
-        while True:
-            await asyncio.sleep(RESYNC_SECONDS)
-            for rs in self.replicasets.list():
-                self.queue.add(object_key(rs))
+        await run_controller((self.replicasets, self.pods), self.queue, self.sync, workers=self.workers,
+                             resync_keys=lambda: map(object_key, self.replicasets.list()),
+                             resync_seconds=RESYNC_SECONDS)
 
     # the reconcile
 

@@ -21,7 +21,6 @@ StatefulSet keys. ``sync(key)``:
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import logging
 from typing import Any
@@ -30,6 +29,7 @@ from ..api.errors import AlreadyExists, Conflict, NotFound
 from ..api.labels import matches_selector
 from ..api.statefulset import POD_INDEX_LABEL, POD_NAME_LABEL, REVISION_HASH_LABEL
 from ..client.base import Client
+from ..client.controller import run_controller
 from ..client.events import record_event
 from ..client.informer import Informer, object_key
 from ..client.workqueue import WorkQueue
@@ -76,19 +76,9 @@ class StatefulSetController:
                 self.queue.add(object_key(s))
 
     async def run(self) -> None:
-        await asyncio.gather(self.sets.run(), self.pods.run(), self.claims.run(), self.revisions.run(),
-                             self._work(), self._resync())
-
-    async def _work(self) -> None:
-        for inf in (self.sets, self.pods, self.claims, self.revisions):
-            await inf.synced.wait()
-        await self.queue.run(self.sync, workers=self.workers)
-
-    async def _resync(self) -> None:
-        while True:
-            await asyncio.sleep(RESYNC_SECONDS)
-            for s in self.sets.list():
-                self.queue.add(object_key(s))
+        await run_controller((self.sets, self.pods, self.claims, self.revisions), self.queue, self.sync,
+                             workers=self.workers, resync_keys=lambda: map(object_key, self.sets.list()),
+                             resync_seconds=RESYNC_SECONDS)
 
     # the reconcile
 

@@ -53,6 +53,7 @@ from ..api.storage import (
 )
 from ..api.validation import parse_quantity
 from ..client.base import Client
+from ..client.controller import run_controller
 from ..client.events import record_event
 from ..client.informer import Informer, object_key
 from ..client.workqueue import WorkQueue
@@ -161,8 +162,8 @@ class StorageController:
 
     async def run(self) -> None:
         await self._ensure_default_class()
-        await asyncio.gather(self.claims.run(), self.volumes.run(), self.classes.run(), self.pods.run(),
-                             self._work(), self._resync())
+        await run_controller((self.claims, self.volumes, self.classes, self.pods), self.queue, self.sync,
+                             workers=self.workers, resync_keys=self._resync_keys, resync_seconds=RESYNC_SECONDS)
 
     async def _ensure_default_class(self) -> None:
         try:
@@ -170,18 +171,9 @@ class StorageController:
         except AlreadyExists:
             pass
 
-    async def _work(self) -> None:
-        for informer in (self.claims, self.volumes, self.classes, self.pods):
-            await informer.synced.wait()
-        await self.queue.run(self.sync, workers=self.workers)
-
-    async def _resync(self) -> None:
-        while True:
-            await asyncio.sleep(RESYNC_SECONDS)
-            for claim in self.claims.list():
-                self.queue.add("claim/" + object_key(claim))
-            for pv in self.volumes.list():
-                self.queue.add("volume/" + object_key(pv))
+    def _resync_keys(self) -> list[str]:
+        return ["claim/" + object_key(c) for c in self.claims.list()] + \
+            ["volume/" + object_key(v) for v in self.volumes.list()]
 
     async def sync(self, key: str) -> None:
         kind, _, rest = key.partition("/")

@@ -186,8 +186,8 @@ def test_pods_are_pinned_by_node_affinity() -> None:
     affinity = dp.node_affinity_for(None, "n1")
     pod = {"spec": {"affinity": affinity}}
     assert dp.pod_node(pod) == "n1"
-    assert dp.node_affinity_matches(affinity, NODE)
-    assert not dp.node_affinity_matches(affinity, {"metadata": {"name": "n2"}})
+    assert dp.should_run({"affinity": affinity}, NODE)
+    assert not dp.should_run({"affinity": affinity}, {"metadata": {"name": "n2"}})
     assert dp.pod_node({"spec": {"nodeName": "n3", "affinity": affinity}}) == "n3"
 
 

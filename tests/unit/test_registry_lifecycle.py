@@ -198,3 +198,19 @@ def test_namespace_controller_empties_then_removes(registry: Registry) -> None:
             await _until(ns_gone)
 
     asyncio.run(main())
+
+
+def test_ensure_tolerates_a_concurrent_creator(registry: Registry, tmp_path: Path) -> None:
+    """Two API servers on one store both bootstrapping: the one that loses the create race must
+    not fail (it used to raise AlreadyExists and leave that server without controllers)."""
+    from minikube_lite.auth.storepolicy import bootstrap as rbac_bootstrap
+
+    other = Registry(registry.store)
+    real_get = registry.store.get
+    # the other server's get happens before this one's create: it sees nothing, then loses the race
+    other.store = type("Racing", (), {"__getattr__": lambda _s, n: getattr(registry.store, n),
+                                      "get": staticmethod(lambda key: None)})()
+    rbac_bootstrap(registry)
+    rbac_bootstrap(other)  # every create raises KeyExists underneath; none escapes
+    res = by_plural("clusterroles")
+    assert res is not None and real_get(registry._key(res, None, "cluster-admin")) is not None

@@ -69,8 +69,24 @@ def test_every_protobuf_kind_of_the_register_is_decodable() -> None:
     from minikube_lite.apiserver.protobuf_tables import ROOTS
 
     for r in register.resources():
-        if r.group in ("", "apps"):
+        if r.group in ("", "apps", "batch", "policy", "rbac.authorization.k8s.io", "authorization.k8s.io",
+                       "authentication.k8s.io", "networking.k8s.io", "coordination.k8s.io"):
             assert (r.api_version, r.kind) in ROOTS, r.kind
+
+
+def test_messages_of_the_same_name_in_two_packages_stay_apart() -> None:
+    """authentication/v1 and authorization/v1 each have an ExtraValue; a SubjectAccessReview's
+    ``extra`` decodes with authorization's, and kubectl create rolebinding's subjects with rbac's Subject."""
+    extra = _ld(5, _s(1, "scopes") + _ld(2, _s(1, "read") + _s(1, "write")))
+    sar = decode_object(_envelope("authorization.k8s.io/v1", "SubjectAccessReview",
+                                  _ld(1, b"") + _ld(2, _s(3, "jane") + extra)))
+    assert sar["spec"] == {"user": "jane", "extra": {"scopes": ["read", "write"]}}
+    subject = _s(1, "ServiceAccount") + _s(3, "default") + _s(4, "team")
+    rb = decode_object(_envelope("rbac.authorization.k8s.io/v1", "RoleBinding",
+                                 _ld(1, _s(1, "rb")) + _ld(2, subject)
+                                 + _ld(3, _s(1, "rbac.authorization.k8s.io") + _s(2, "ClusterRole") + _s(3, "view"))))
+    assert rb["subjects"] == [{"kind": "ServiceAccount", "name": "default", "namespace": "team"}]
+    assert rb["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "view"}
 
 
 @pytest.mark.parametrize("body", [b"", b"k8s\x00\xff", b"nope", MAGIC + _ld(1, _s(1, "v9") + _s(2, "Thing")),
