@@ -96,3 +96,55 @@ def token_command(state_dir_option: Callable[[Any], Any]) -> click.Command:
         click.echo(join_command(settings, create_token(settings, seconds, description)))
 
     return token
+
+
+def _api(settings: Settings, method: str, path: str) -> tuple[int, Any]:
+    from minikube_lite.cli import main as m
+
+    conn = m._connection(settings, 5.0)
+    try:
+        conn.request(method, path, headers={"Accept": "application/json"})
+        resp = conn.getresponse()
+        body = resp.read()
+    finally:
+        conn.close()
+    try:
+        return resp.status, json.loads(body) if body else None
+    except ValueError:
+        return resp.status, None
+
+
+def _csr_common_name(csr: dict[str, Any]) -> str:
+    import base64
+
+    from minikube_lite.api.certificates import parse_request
+
+    try:
+        req = parse_request(base64.b64decode((csr.get("spec") or {}).get("request") or ""))
+    except ValueError:
+        return ""
+    from cryptography.x509.oid import NameOID
+
+    names = req.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    return str(names[0].value) if names else ""
+
+
+def revoke_node_credentials(settings: Settings, node: str) -> list[str]:
+    """``node delete``: the bootstrap tokens the node joined with are deleted (so they can join
+    nothing again) and so are its CSRs; what was removed, for the user."""
+    status, listing = _api(settings, "GET", "/apis/certificates.k8s.io/v1/certificatesigningrequests")
+    if status != 200 or not isinstance(listing, dict):
+        return []
+    removed: list[str] = []
+    for csr in listing.get("items") or []:
+        if _csr_common_name(csr) != f"system:node:{node}":
+            continue
+        user = (csr.get("spec") or {}).get("username") or ""
+        if user.startswith(bootstrap.USER_PREFIX):
+            secret = bootstrap.SECRET_PREFIX + user[len(bootstrap.USER_PREFIX):]
+            if _api(settings, "DELETE", f"/api/v1/namespaces/{bootstrap.NAMESPACE}/secrets/{secret}")[0] == 200:
+                removed.append(f"secret/{secret}")
+        name = csr["metadata"]["name"]
+        if _api(settings, "DELETE", f"/apis/certificates.k8s.io/v1/certificatesigningrequests/{name}")[0] == 200:
+            removed.append(f"certificatesigningrequest/{name}")
+    return removed

@@ -214,3 +214,19 @@ def test_join_discovers_pinned_ca_and_bootstraps_node_certificate(cluster: Clust
     with httpx.Client(base_url=cluster.url, verify=ctx, timeout=10) as c:
         assert _whoami(c)["username"] == "system:node:joined-m02"
     assert elapsed < 3, f"token -> node certificate took {elapsed:.2f}s"
+
+    # the node registers itself with its new certificate; `node delete` removes it and revokes the
+    # token it joined with (unschedulable meanwhile: the shared cluster's pods must not go there)
+    with httpx.Client(base_url=cluster.url, verify=ctx, timeout=10) as c:
+        r = c.post("/api/v1/nodes", json={"apiVersion": "v1", "kind": "Node", "metadata": {"name": "joined-m02"},
+                                          "spec": {"unschedulable": True}})
+        assert r.status_code == 201, r.text
+    out = cluster.cli("node", "delete", "joined-m02").stdout
+    assert f"Revoked secret/bootstrap-token-{token[:6]}" in out, out
+    assert 'Node "joined-m02" was successfully deleted.' in out
+    assert cluster.get("/api/v1/nodes/joined-m02") is None
+    with _token_client(cluster, token) as c:
+        assert c.get("/api").status_code == 401
+    left = json.loads(cluster.kubectl("get", "csr", "-o", "json").stdout)["items"]
+    by_token = {c["metadata"]["name"] for c in left if c["spec"]["username"] == f"system:bootstrap:{token[:6]}"}
+    assert by_token == {f"node-csr-{token[:6]}"}  # joined-m02's CSR went; joined-node's (another node) stays
