@@ -547,10 +547,11 @@ def start(state_dir: str, port: int | None, host: str | None, apiserver_ips: tup
     # The daemon lives on in its own session; don't let Popen's finalizer warn about it.
     proc.returncode = 0
     _say("🌟", f"API server ready in {time.monotonic() - t0:.2f}s (pid {proc.pid})")
-    _wait_node_ready(settings, t0, offset)
-    from minikube_lite.cli.nodes import ensure_nodes
+    from minikube_lite.cli.nodes import start_nodes, wait_nodes
 
-    ensure_nodes(settings, nodes, t0)
+    agents = start_nodes(settings, nodes)  # the other nodes' kubelets start while the first one does
+    _wait_node_ready(settings, t0, offset)
+    wait_nodes(settings, agents, t0)
     sd = f" --state-dir {settings.state_dir}" if state_dir != str(default_state_dir()) else ""
     _say("🏄", f'Done! kubectl is now configured to use "{NAME}" cluster and "default" namespace by default')
     _say("👉", f"Next: kubectl apply -f examples/seed/   ·   watch it live: minikube-lite dashboard --url{sd}")

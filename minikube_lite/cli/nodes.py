@@ -151,8 +151,9 @@ def _tail(settings: Settings, name: str, lines: int = 20) -> str:
         return "(no log)"
 
 
-def ensure_nodes(settings: Settings, count: int | None, t0: float) -> None:
-    """``start``: bring back every extra node, and add nodes up to ``count``."""
+def start_nodes(settings: Settings, count: int | None) -> tuple[list[str], str]:
+    """``start``: start every extra node's agent and those up to ``count`` (once the API answers, side
+    by side with the control plane's own node); the names and when, for :func:`wait_nodes`."""
     wanted = set(extra_nodes(settings.state_dir))
     if count is not None:
         wanted |= set(node_names(count)[1:])
@@ -160,8 +161,17 @@ def ensure_nodes(settings: Settings, count: int | None, t0: float) -> None:
     since = _now()
     for name in names:
         start_agent(settings, name)
+    return names, since
+
+
+def wait_nodes(settings: Settings, started: tuple[list[str], str], t0: float) -> None:
+    names, since = started
     if names:
         wait_ready(settings, names, t0, since)
+
+
+def ensure_nodes(settings: Settings, count: int | None, t0: float) -> None:
+    wait_nodes(settings, start_nodes(settings, count), t0)
 
 
 def stop_all(settings: Settings) -> int:

@@ -72,7 +72,10 @@ def create_network(client: Any, name: str, labels: dict[str, str]) -> Any:
         except docker.errors.APIError as e:
             if "overlap" not in str(e).lower():
                 raise
-            log.info("subnet %s taken meanwhile; trying the next", subnet)
+            try:  # another component of this cluster made it meanwhile (same subnet): that one
+                return client.networks.get(name)
+            except docker.errors.NotFound:
+                log.info("subnet %s taken meanwhile; trying the next", subnet)
     return client.networks.create(name, driver="bridge", check_duplicate=True, labels=labels)
 
 
