@@ -4,6 +4,9 @@ Run: ``python bench/bench_portforward.py [--rounds 3] [--requests 200]`` with a 
 local images and the kubectl binaries (1.27 … 1.33). It starts a cluster of its own in a temporary
 folder, one busybox httpd pod serving a 256 MiB file, and forwards a local port to it with the
 oldest kubectl (1.27: plain SPDY/3.1) and the newest (1.33: SPDY inside the WebSocket tunnel).
+The official Python client's ``kubernetes.stream.portforward()`` (the kubelet's WebSocket
+protocol, ``v4.channel.k8s.io``) is measured beside them, in this process: one WebSocket per
+download or request, as that API gives one connection per port per WebSocket.
 Only loopback and the pod's own address are used.
 
 - throughput: a 256 MiB ``curl`` download, best of ``--rounds``, the paths taking turns;
@@ -27,6 +30,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -80,6 +84,48 @@ def curl_mbps(url: str) -> float:
     return float(out) / 1e6
 
 
+PY_CLIENT = "Python client portforward()"
+
+
+def py_client_api(kubeconfig: Path) -> Any:
+    from kubernetes import client, config
+
+    return client.CoreV1Api(config.new_client_from_config(config_file=str(kubeconfig)))
+
+
+def py_client_get(api: Any, path: str) -> int:
+    """GET ``path`` from the pod through a new ``portforward()``; returns the bytes received."""
+    from kubernetes.stream import portforward
+
+    pf = portforward(api.connect_get_namespaced_pod_portforward, "pfbench", "default", ports="3000")
+    try:
+        sock = pf.socket(3000)
+        sock.setblocking(True)
+        sock.settimeout(60)
+        sock.sendall(f"GET {path} HTTP/1.0\r\n\r\n".encode())
+        got = 0
+        while chunk := sock.recv(1 << 20):
+            got += len(chunk)
+        return got
+    finally:
+        pf.close()
+
+
+def py_client_mbps(api: Any) -> float:
+    t0 = time.perf_counter()
+    got = py_client_get(api, "/big")
+    elapsed = time.perf_counter() - t0
+    if got < BIG_MB * 1024 * 1024:
+        raise RuntimeError(f"the Python client's portforward() brought {got} bytes")
+    return got / elapsed / 1e6
+
+
+def py_client_request_ms(api: Any) -> float:
+    t0 = time.perf_counter()
+    py_client_get(api, "/index.html")
+    return (time.perf_counter() - t0) * 1000
+
+
 def start_forward(env: dict[str, str], version: str, port: int) -> subprocess.Popen[bytes]:
     proc = subprocess.Popen([kubectl_path(version), "port-forward", "pod/pfbench", f"{port}:3000"], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
@@ -127,7 +173,8 @@ def main() -> None:
             paths[f"kubectl {version} port-forward"] = ("127.0.0.1", port)
             kubectl_pids[f"kubectl {version} port-forward"] = forwards[-1].pid
 
-        best = dict.fromkeys(paths, 0.0)
+        api = py_client_api(root / "kubeconfig")
+        best = dict.fromkeys([*paths, PY_CLIENT], 0.0)
         cpu_per_gib: dict[str, float] = {}
         kubectl_cpu_per_gib: dict[str, float] = {}
         for _ in range(args.rounds):
@@ -140,8 +187,15 @@ def main() -> None:
                 if name in kubectl_pids:
                     k_used = (cpu_seconds(kubectl_pids[name]) - k0) * 1024 / BIG_MB
                     kubectl_cpu_per_gib[name] = round(min(kubectl_cpu_per_gib.get(name, k_used), k_used), 2)
+            cpu0, me0 = cpu_seconds(daemon_pid), cpu_seconds(os.getpid())
+            best[PY_CLIENT] = max(best[PY_CLIENT], py_client_mbps(api))
+            used = (cpu_seconds(daemon_pid) - cpu0) * 1024 / BIG_MB
+            cpu_per_gib[PY_CLIENT] = round(min(cpu_per_gib.get(PY_CLIENT, used), used), 2)
+            k_used = (cpu_seconds(os.getpid()) - me0) * 1024 / BIG_MB  # the client's proxy thread
+            kubectl_cpu_per_gib[PY_CLIENT] = round(min(kubectl_cpu_per_gib.get(PY_CLIENT, k_used), k_used), 2)
         latency = {name: round(statistics.median(request_ms(host, port) for _ in range(args.requests)), 3)
                    for name, (host, port) in paths.items()}
+        latency[PY_CLIENT] = round(statistics.median(py_client_request_ms(api) for _ in range(args.requests)), 3)
         direct_tp, direct_lat = best["direct pod IP"], latency["direct pod IP"]
         results = {
             "download_MiB": BIG_MB,
@@ -150,7 +204,7 @@ def main() -> None:
             "latency_median_ms": latency,
             "added_latency_ms": {k: round(v - direct_lat, 3) for k, v in latency.items() if k != "direct pod IP"},
             "daemon_cpu_s_per_GiB": {k: v for k, v in cpu_per_gib.items() if k != "direct pod IP"},
-            "kubectl_cpu_s_per_GiB": kubectl_cpu_per_gib,
+            "kubectl_cpu_s_per_GiB": kubectl_cpu_per_gib,  # for the Python client: this process
             "load_average": os.getloadavg()[0],
         }
         save_results("portforward", results)

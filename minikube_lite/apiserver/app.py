@@ -41,7 +41,7 @@ from ..api.serviceaccounts import is_review
 from ..apiextensions.handler import CRDHandler
 from ..auth.rbac import UserInfo
 from ..store.base import StoreFull
-from . import decoding, discovery, eviction, meta_routes, metrics, nodeproxy, query, scale
+from . import decoding, discovery, eviction, meta_routes, metrics, nodeproxy, portforward_ws, query, scale
 from . import exec as exec_routes
 from . import watch as watch_stream
 from .apply import apply_documents, parse_documents
@@ -209,6 +209,7 @@ def create_app(registry: Registry, *, server_address: str = "127.0.0.1:8080", ma
     app.state.crd_handler.sync()
     app.state.kubelet_tls = None  # the daemon's TLS context to the kubelets' endpoints (nodeproxy.py)
     app.state.bookmark_interval = 60.0  # seconds between watch bookmarks, as kube-apiserver (about a minute)
+    portforward_ws.install(app)  # pods/<name>/portforward over a channel.k8s.io WebSocket (the Python client)
 
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> Response:

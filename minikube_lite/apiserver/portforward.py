@@ -45,6 +45,13 @@ def pod_target(app: Any, namespace: str, name: str) -> tuple[str, str]:
     return str(status["podIP"]), str((pod.get("metadata") or {}).get("uid") or "")
 
 
+def connect_error(name: str, ip: str, port: int, e: OSError) -> str:
+    """The kubelet's text for a port nothing listens on (written on the error stream or channel)."""
+    reason = "connection refused" if isinstance(e, ConnectionRefusedError) else (e.strerror or str(e)).lower()
+    return (f"error forwarding port {port} to pod {name}, uid : failed to connect to localhost:{port} "
+            f'inside namespace "{name}", IPv4: dial tcp4 {ip}:{port}: connect: {reason}')
+
+
 async def _forward(target: tuple[str, str], name: str, error: Stream, data: Stream, port_header: str) -> None:
     ip, _ = target
     try:
@@ -59,9 +66,7 @@ async def _forward(target: tuple[str, str], name: str, error: Stream, data: Stre
     try:
         reader, writer = await asyncio.open_connection(ip, port)
     except OSError as e:
-        reason = "connection refused" if isinstance(e, ConnectionRefusedError) else (e.strerror or str(e)).lower()
-        await error.write(f"error forwarding port {port} to pod {name}, uid : failed to connect to localhost:{port} "
-                          f'inside namespace "{name}", IPv4: dial tcp4 {ip}:{port}: connect: {reason}'.encode())
+        await error.write(connect_error(name, ip, port, e).encode())
         await error.close()
         await data.close()
         return
