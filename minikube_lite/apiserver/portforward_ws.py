@@ -166,8 +166,9 @@ async def _copy(out: _Channels, index: int, port: int, ip: str, name: str, inbox
         writer.close()
 
 
-def install(app: FastAPI) -> None:
-    """Register the WebSocket route of ``pods/<name>/portforward`` on ``app``."""
+def install(app: FastAPI, *, path: str = "/api/v1/namespaces/{namespace}/pods/{name}/portforward") -> None:
+    """Register the WebSocket route of ``pods/<name>/portforward`` on ``app`` (the kubelet's endpoint
+    serves it at ``/portForward/{namespace}/{name}``, where the API server proxies a pod on a node)."""
 
     async def portforward_ws(websocket: WebSocket, namespace: str, name: str) -> None:
         try:
@@ -222,4 +223,4 @@ def install(app: FastAPI) -> None:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
 
-    app.add_api_websocket_route("/api/v1/namespaces/{namespace}/pods/{name}/portforward", portforward_ws)
+    app.add_api_websocket_route(path, portforward_ws)

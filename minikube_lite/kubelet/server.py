@@ -123,6 +123,9 @@ def create_app(kubelet: Any) -> FastAPI:
     app.state.registry = _Pods(kubelet)
     exec_routes.install(app, exec_path="/exec/{namespace}/{name}/{container}",
                         attach_path="/attach/{namespace}/{name}/{container}")
+    from minikube_lite.apiserver import portforward_ws
+
+    portforward_ws.install(app, path="/portForward/{namespace}/{name}")  # the Python client's WebSocket
 
     @app.exception_handler(ApiError)
     async def api_error(request: Request, exc: ApiError) -> Response:
