@@ -87,6 +87,7 @@ IDENTITIES: dict[str, UserInfo] = {
     "disruption-controller": _sa("disruption-controller"),
     "horizontal-pod-autoscaler": _sa("horizontal-pod-autoscaler"),
     "clusterrole-aggregation-controller": _sa("clusterrole-aggregation-controller"),
+    "certificate-controller": _sa("certificate-controller"),
     # kube-apiserver's own loopback client (the event TTL sweep is the apiserver's job)
     "event-ttl": UserInfo("system:apiserver", "", (MASTERS, "system:authenticated")),
 }
@@ -108,12 +109,17 @@ def bootstrap(registry: Registry, settings: Settings) -> None:
     with contextlib.suppress(AlreadyExists):
         _ensure_kubernetes_service(registry, settings, svc_res)
     _ensure_apiservices(registry)
+    ca = pki.paths(settings.state_dir).ca_crt
+    if settings.secure and ca.exists():
+        from .auth import clusterinfo
+
+        clusterinfo.ensure(registry, settings.server_url, ca.read_bytes())  # kubeadm's discovery ConfigMap
 
 
 #: groupPriorityMinimum / versionPriority of the built-in groups (kube-apiserver's autoregister)
 _GROUP_PRIORITY = {"": (18000, 1), "apps": (17800, 15), "events.k8s.io": (17750, 15),
                    "autoscaling": (17500, 9), "batch": (17400, 15), "networking.k8s.io": (17200, 15),
-                   "policy": (17100, 15), "storage.k8s.io": (16800, 15), "apiextensions.k8s.io": (16700, 15),
+                   "policy": (17100, 15), "certificates.k8s.io": (17300, 9), "storage.k8s.io": (16800, 15), "apiextensions.k8s.io": (16700, 15),
                    "coordination.k8s.io": (16500, 15), "discovery.k8s.io": (16200, 15),
                    "apiregistration.k8s.io": (18000, 15), "rbac.authorization.k8s.io": (17000, 15),
                    "authentication.k8s.io": (17700, 15), "authorization.k8s.io": (17600, 15)}
@@ -300,6 +306,7 @@ class Daemon:
             controllers.append(("serviceaccount-controller", ServiceAccountController(
                 self.client_for("serviceaccount-controller"), ca_pem=ca_pem,
                 cm_client=self.client_for("root-ca-cert-publisher"))))
+            controllers.append(("certificate-controller", self._certificate_controller()))
             if dns_ip and dns_ip != DNS_SERVICE_IP:
                 await asyncio.to_thread(self._add_node_address, dns_ip)
         if self.leader_elect:
@@ -320,6 +327,22 @@ class Daemon:
             components.append(("kubelet", self.kubelet))
         for name, comp in components:
             self._tasks.append(asyncio.create_task(self._supervise(name, comp), name=name))
+
+    def _certificate_controller(self) -> Any:
+        """csrapproving + csrsigning with the cluster CA; the approver's SubjectAccessReviews are
+        answered by this API server's authorizer."""
+        from .auth.requestinfo import Attributes
+        from .controllers.certificates import CertificateController
+
+        def review(user: str, uid: str, groups: list[str], extra: dict[str, list[str]], subresource: str) -> bool:
+            who = UserInfo(user, uid, tuple(groups), tuple(sorted((k, tuple(v)) for k, v in extra.items())))
+            attrs = Attributes("create", True, api_group="certificates.k8s.io", api_version="v1",
+                               resource="certificatesigningrequests", subresource=subresource)
+            return self.authorizer.authorize(who, attrs)[0]
+
+        p = pki.paths(self.settings.state_dir)
+        return CertificateController(self.client_for("certificate-controller"), review=review,
+                                     ca_crt=p.ca_crt, ca_key=p.ca_key)
 
     async def _elected(self, lease: str, components: list[tuple[str, Any]]) -> None:
         """Run ``components`` while this daemon holds the Lease ``kube-system/<lease>``."""

@@ -39,6 +39,7 @@ PROTOBUF_VERSIONS = [
     ("policy", "v1"), ("coordination.k8s.io", "v1"), ("discovery.k8s.io", "v1"), ("networking.k8s.io", "v1"),
     ("storage.k8s.io", "v1"), ("scheduling.k8s.io", "v1"), ("rbac.authorization.k8s.io", "v1"),
     ("authentication.k8s.io", "v1"), ("authentication.k8s.io", "v1beta1"), ("authorization.k8s.io", "v1"),
+    ("certificates.k8s.io", "v1"),
 ]
 MACHINERY_FILES = [
     "pkg/apis/meta/v1/generated.proto",

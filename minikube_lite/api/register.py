@@ -23,6 +23,7 @@ from minikube_lite.api import (
     apiregistration,
     apps,
     autoscaling,
+    certificates,
     config,
     coordination,
     core,
@@ -56,7 +57,7 @@ BUILTIN: tuple[Kind, ...] = (
     *apiextensions.KINDS, statefulset.CONTROLLERREVISION, *daemonset.KINDS, *apps.KINDS, statefulset.STATEFULSET, *autoscaling.KINDS,
     *cronjob.KINDS, *job.KINDS,
     *config.KINDS, *endpoints.KINDS, *storage.KINDS, *networking.KINDS, *coordination.KINDS,
-    *policy.KINDS, *serviceaccounts.KINDS, *rbac.KINDS, *apiregistration.KINDS, *metrics.KINDS,
+    *policy.KINDS, *certificates.KINDS, *serviceaccounts.KINDS, *rbac.KINDS, *apiregistration.KINDS, *metrics.KINDS,
 )
 
 _lock = threading.Lock()

@@ -124,6 +124,7 @@ _SPECIAL = {
     # Go's `type ExtraValue []string`: a message of `repeated string items = 1` on the wire, a list in JSON
     "k8s.io.api.authentication.v1.ExtraValue": lambda d: _strings(d, 1),
     "k8s.io.api.authorization.v1.ExtraValue": lambda d: _strings(d, 1),
+    "k8s.io.api.certificates.v1.ExtraValue": lambda d: _strings(d, 1),
 }
 
 

@@ -2,8 +2,9 @@
 
 In kube-apiserver's order: a client certificate signed by the cluster CA (CN the user, O the
 groups), then a bearer token (the static token file, then ServiceAccount JWTs), else the
-anonymous user ``system:anonymous`` in ``system:unauthenticated``. A bearer token that is not
-valid is a 401, never a fallback to anonymous. Authenticated users are also in
+anonymous user ``system:anonymous`` in ``system:unauthenticated``. Bootstrap tokens
+(``<id>.<secret>``, auth/bootstrap.py) are checked against their Secret in ``kube-system``.
+A bearer token that is not valid is a 401, never a fallback to anonymous. Authenticated users are also in
 ``system:authenticated``. A WebSocket client may send its token as the subprotocol
 ``base64url.bearer.authorization.k8s.io.<token>``, as browsers cannot set headers there.
 
@@ -39,6 +40,7 @@ class Authenticator:
         self._static = {token: with_authenticated(user, uid, groups)
                         for token, (user, uid, groups) in pki.read_token_file(p.token_file).items()}
         self._verifier = Verifier(p.sa_pub, lookup) if p.sa_pub.exists() else None
+        self._lookup = lookup
 
     def user_for_certificate(self, who: tuple[str, tuple[str, ...]] | None) -> UserInfo | None:
         if who is None:
@@ -52,6 +54,10 @@ class Authenticator:
             return user
         if self._verifier is not None and token.count(".") == 2:
             return self._verifier.verify(token)
+        if self._lookup is not None and len(token) == 23 and token[6:7] == ".":
+            from .bootstrap import authenticate
+
+            return authenticate(token, self._lookup)
         return None
 
 

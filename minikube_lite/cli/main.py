@@ -974,9 +974,11 @@ def main() -> None:
 
 
 def _add_commands() -> None:
+    from minikube_lite.cli.join import token_command
     from minikube_lite.cli.nodes import node
     from minikube_lite.cli.store_cmd import store
 
+    node.add_command(token_command(state_dir_option))
     cli.add_command(store)
     cli.add_command(node)
 

@@ -271,10 +271,17 @@ def delete(name: str, state_dir: str) -> None:
     """Delete a node: its agent, its containers, its Node object and its credentials."""
     m = _main()
     settings = m._settings_for(state_dir)
-    _check_name(settings, name)
+    remote = (name != PRIMARY and name not in extra_nodes(settings.state_dir)
+              and m.get_json(settings, f"/api/v1/nodes/{name}") is not None)  # joined from another machine
+    if not remote:
+        _check_name(settings, name)
     m._say("🔥", f'Deleting node "{name}" from cluster "{m.NAME}"')
     stop_agent(settings, name)
     if m.running_pid(settings) is not None:
+        from minikube_lite.cli.join import revoke_node_credentials
+
+        for what in revoke_node_credentials(settings, name):  # a node that joined with a token
+            m._say("🔒", f"Revoked {what}")
         conn = m._connection(settings, 5.0)
         try:
             conn.request("DELETE", f"/api/v1/nodes/{name}", headers={"Accept": "application/json"})
