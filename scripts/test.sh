@@ -57,4 +57,5 @@ fi
 
 "$PY" -m minikube_lite.images
 
-exec "$PY" -m pytest -q "$@"
+# the slowest tests are listed at the end, so a suite that grows slow says where
+exec "$PY" -m pytest -q --durations=25 "$@"
