@@ -18,10 +18,8 @@ The ports (etcd's client and peer ports, the two servers') are chosen once and k
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -31,6 +29,7 @@ from typing import Any
 
 from ..config import Settings
 from ..store.etcdproc import LocalEtcd, Member, etcd_binary, free_port
+from .procs import terminate
 
 MEMBERS = 3
 
@@ -87,13 +86,6 @@ def _ours(settings: Settings, pid: int) -> bool:
     return str(settings.state_dir).encode() in cmdline and state not in ("Z", "X")
 
 
-def _alive(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
-    except OSError:
-        return False
-
-
 def running(settings: Settings, name: str) -> int | None:
     try:
         pid = int(_pid_file(settings, name).read_text())
@@ -146,35 +138,13 @@ def start_others(settings: Settings, plan: Plan, daemon_cmd: list[str], env: dic
                                *(a for p in plan.apiservers for a in ("--backend", f"{host}:{p}"))], env)
 
 
-def _stop_pid(pid: int, timeout: float = 30.0) -> None:
-    try:
-        os.kill(pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            os.waitpid(pid, os.WNOHANG)
-        except ChildProcessError:
-            pass
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return
-        if not _alive(pid):
-            return
-        time.sleep(0.05)
-    with contextlib.suppress(OSError):
-        os.kill(pid, signal.SIGKILL)
-
-
 def stop_rest(settings: Settings) -> list[str]:
     """After API server 1 stopped: API server 2, the front, then the etcd members. What stopped."""
     stopped = []
     for name in ("apiserver-2", "front", *(f"etcd-m{i}" for i in range(MEMBERS))):
         pid = running(settings, name)
         if pid is not None:
-            _stop_pid(pid)
+            terminate(pid, 30.0)
             stopped.append(name)
         _pid_file(settings, name).unlink(missing_ok=True)
     return stopped

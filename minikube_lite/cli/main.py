@@ -19,7 +19,6 @@ import errno
 import http.client
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -31,6 +30,8 @@ import click
 
 from minikube_lite import __version__
 from minikube_lite.config import CLUSTER_LABEL, DEFAULT_HOST, DEFAULT_PORT, Settings, default_state_dir
+
+from .procs import pid_alive, terminate
 
 READY_TIMEOUT = 30.0
 READY_POLL = 0.02
@@ -196,38 +197,6 @@ def docker_ping(timeout: float = 3.0) -> str:
 
 # ----------------------------------------------------------------------------------------- processes
 
-def _proc_state(pid: int) -> str | None:
-    """The process's state letter from /proc (None when it does not exist)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return None
-    except OSError:
-        return "?"
-    return stat.rsplit(")", 1)[-1].split()[0]
-
-
-def _reap(pid: int) -> None:
-    try:
-        os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        pass
-    except OSError:
-        pass
-
-
-def pid_alive(pid: int) -> bool:
-    _reap(pid)
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    state = _proc_state(pid)
-    return state is not None and state not in ("Z", "X")
-
-
 def _is_our_daemon(pid: int, settings: Settings) -> bool:
     """Alive and (when /proc tells) started for this state folder: a recycled pid is not ours."""
     if not pid_alive(pid):
@@ -306,23 +275,7 @@ def stop_daemon(settings: Settings, timeout: float | None = None) -> bool:
     pid = running_pid(settings)
     if pid is None:
         return False
-    try:
-        os.kill(pid, signal.SIGTERM)
-    except ProcessLookupError:
-        pass
-    deadline = time.monotonic() + timeout
-    while pid_alive(pid):
-        if time.monotonic() > deadline:
-            click.echo(f"⚠️  The daemon (pid {pid}) did not stop within {timeout:.0f}s: killing it", err=True)
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            kill_deadline = time.monotonic() + 5
-            while pid_alive(pid) and time.monotonic() < kill_deadline:
-                time.sleep(0.02)
-            break
-        time.sleep(0.02)
+    terminate(pid, timeout, on_kill=f"⚠️  The daemon (pid {pid}) did not stop within {timeout:.0f}s: killing it")
     settings.pid_file.unlink(missing_ok=True)
     return True
 

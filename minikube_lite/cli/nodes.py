@@ -10,9 +10,7 @@ and the Node object (its pods are then removed by the pod garbage collector, as 
 
 from __future__ import annotations
 
-import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -23,6 +21,8 @@ import click
 
 from minikube_lite.config import Settings
 from minikube_lite.node import PRIMARY, extra_nodes, node_dir, node_names
+
+from .procs import terminate
 
 READY_TIMEOUT = 30.0
 STOP_TIMEOUT = 30.0
@@ -85,23 +85,10 @@ def start_agent(settings: Settings, name: str) -> int:
 
 def stop_agent(settings: Settings, name: str, timeout: float = STOP_TIMEOUT) -> bool:
     """SIGTERM the node's agent and wait (SIGKILL after ``timeout``); False when it was not running."""
-    m = _main()
     pid = agent_pid(settings, name)
     if pid is None:
         return False
-    try:
-        os.kill(pid, signal.SIGTERM)
-    except ProcessLookupError:
-        pass
-    deadline = time.monotonic() + timeout
-    while m.pid_alive(pid):
-        if time.monotonic() > deadline:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            break
-        time.sleep(0.02)
+    terminate(pid, timeout)
     pid_file(settings, name).unlink(missing_ok=True)
     return True
 
