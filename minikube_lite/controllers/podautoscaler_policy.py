@@ -22,6 +22,7 @@ stabilises and limits it. Here, the same rules:
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -268,17 +269,24 @@ def _change_in_period(period: int, events: list[ScaleEvent], now: datetime) -> i
     return sum(e.change for e in events if e.at > cutoff and not e.outdated)
 
 
+def _proposals(current: int, ups: list[ScaleEvent], downs: list[ScaleEvent], rules: dict, now: datetime,
+               step: Callable[[int, str, int], int]) -> list[int]:
+    """Each policy's limit: from the replicas before the changes of its period, one ``step``."""
+    out = []
+    for policy in rules.get("policies") or []:
+        period = int(policy.get("periodSeconds") or 0)
+        start = current - _change_in_period(period, ups, now) + _change_in_period(period, downs, now)
+        out.append(step(start, str(policy.get("type") or ""), int(policy.get("value") or 0)))
+    return out
+
+
 def scale_up_limit(current: int, ups: list[ScaleEvent], downs: list[ScaleEvent], rules: dict, now: datetime) -> int:
     """``calculateScaleUpLimitWithScalingRules``."""
     select = rules.get("selectPolicy") or "Max"
     if select == "Disabled":
         return current
-    proposals = []
-    for policy in rules.get("policies") or []:
-        period = int(policy.get("periodSeconds") or 0)
-        start = current - _change_in_period(period, ups, now) + _change_in_period(period, downs, now)
-        value = int(policy.get("value") or 0)
-        proposals.append(start + value if policy.get("type") == "Pods" else math.ceil(start * (1 + value / 100)))
+    proposals = _proposals(current, ups, downs, rules, now, lambda start, kind, value: start + value
+                           if kind == "Pods" else math.ceil(start * (1 + value / 100)))
     if not proposals:
         return current
     return max(proposals) if select == "Max" else min(proposals)
@@ -289,12 +297,8 @@ def scale_down_limit(current: int, ups: list[ScaleEvent], downs: list[ScaleEvent
     select = rules.get("selectPolicy") or "Max"
     if select == "Disabled":
         return current
-    proposals = []
-    for policy in rules.get("policies") or []:
-        period = int(policy.get("periodSeconds") or 0)
-        start = current - _change_in_period(period, ups, now) + _change_in_period(period, downs, now)
-        value = int(policy.get("value") or 0)
-        proposals.append(start - value if policy.get("type") == "Pods" else int(start * (1 - value / 100)))
+    proposals = _proposals(current, ups, downs, rules, now, lambda start, kind, value: start - value
+                           if kind == "Pods" else int(start * (1 - value / 100)))
     if not proposals:
         return current
     return min(proposals) if select == "Max" else max(proposals)
