@@ -67,13 +67,21 @@ def _sans(csr: Any) -> Any:
         return None
 
 
-def kubelet_client_problem(csr: Any, usages: list[str]) -> str | None:
-    """Why a request is not a kubelet client certificate (``ValidateKubeletClientCSR``); None: it is."""
+def _node_subject_problem(csr: Any) -> str | None:
+    """Both kubelet signers want the subject ``O=system:nodes, CN=system:node:<name>``."""
     orgs, cns = _names(csr)
     if orgs != ["system:nodes"]:
         return "subject organization is not system:nodes"
     if len(cns) != 1 or not cns[0].startswith("system:node:"):
         return 'subject common name does not begin with "system:node:"'
+    return None
+
+
+def kubelet_client_problem(csr: Any, usages: list[str]) -> str | None:
+    """Why a request is not a kubelet client certificate (``ValidateKubeletClientCSR``); None: it is."""
+    problem = _node_subject_problem(csr)
+    if problem:
+        return problem
     sans = _sans(csr)
     if sans is not None and len(list(sans)):
         return "DNS, email, IP or URI subjectAltNames are not allowed"
@@ -86,11 +94,9 @@ def kubelet_serving_problem(csr: Any, usages: list[str]) -> str | None:
     """``ValidateKubeletServingCSR``: a node's name and addresses, server usages."""
     from cryptography import x509
 
-    orgs, cns = _names(csr)
-    if orgs != ["system:nodes"]:
-        return "subject organization is not system:nodes"
-    if len(cns) != 1 or not cns[0].startswith("system:node:"):
-        return 'subject common name does not begin with "system:node:"'
+    problem = _node_subject_problem(csr)
+    if problem:
+        return problem
     sans = _sans(csr)
     if sans is None or not (sans.get_values_for_type(x509.DNSName) or sans.get_values_for_type(x509.IPAddress)):
         return "DNS or IP subjectAltName is required"
