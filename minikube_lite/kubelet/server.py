@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import copy
+import errno
 import logging
 import re
 import socket
@@ -184,7 +185,14 @@ class KubeletServer:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, self.wanted_port))
-        except OSError:
+        except OSError as exc:
+            if exc.errno == errno.EADDRNOTAVAIL and host != "127.0.0.1":
+                # the node's address is not this machine's: the engine runs in another network
+                # namespace (or elsewhere), so its bridge's gateway is not ours to listen on
+                log.warning("the node's address %s is not on this machine; the kubelet endpoint listens on "
+                            "127.0.0.1, where the API server cannot reach it by the Node's address", host)
+                sock.close()
+                return self._bind("127.0.0.1")
             if not self.wanted_port:
                 raise
             sock.bind((host, 0))  # the port of last time is taken: another one, written to the Node

@@ -164,8 +164,8 @@ def running_cluster(root: Path, *start_args: str, extra_env: dict[str, str] | No
     env.update(extra_env or {})
     (root / "home").mkdir(exist_ok=True)
     c = Cluster(settings, root / "kubeconfig", root / "kubecache", env)
-    c.cli("start", "--port", str(settings.port), *start_args)
     try:
+        c.cli("start", "--port", str(settings.port), *start_args)  # a failed start may leave a daemon running
         wait_for(lambda: (c.get(f"/api/v1/nodes/{settings.node_name}") or {}).get("status", {}).get("conditions"),
                  timeout=30, what="the node to register")
         yield c
