@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from benchlib import free_port, pct, save_results
+from benchlib import free_port, pct, save_results, wait_ready
 
 ROOT = Path(__file__).resolve().parents[1]
 PODS = "/api/v1/namespaces/default/pods"
@@ -106,16 +106,7 @@ def main() -> None:
                                    str(port), "--no-kubelet", "--insecure-no-auth"], cwd=ROOT, env=env)
         try:
             with httpx.Client(base_url=url, timeout=60) as c:
-                deadline = time.monotonic() + 30
-                while True:
-                    try:
-                        if c.get("/readyz").status_code == 200:
-                            break
-                    except httpx.TransportError:
-                        pass
-                    if time.monotonic() > deadline:
-                        raise SystemExit("the API server did not start")
-                    time.sleep(0.05)
+                wait_ready(c, 30)
                 time.sleep(1.0)  # let the components load and sync
 
                 creates = [timed(lambda i=i: c.post(PODS, json=pod(i)).raise_for_status()) for i in range(args.pods)]

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from benchlib import free_port, pct, save_results
+from benchlib import free_port, pct, save_results, wait_ready
 
 ROOT = Path(__file__).resolve().parents[1]
 TABLE = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"
@@ -63,19 +63,6 @@ def rss_kb(pid: int) -> int:
         if line.startswith("VmRSS:"):
             return int(line.split()[1])
     return 0
-
-
-def wait_ready(c: httpx.Client) -> None:
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if c.get("/readyz").status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        if time.monotonic() > deadline:
-            raise SystemExit("the API server did not start")
-        time.sleep(0.05)
 
 
 def kubectl(env: dict[str, str], *args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from benchlib import free_port, save_results
+from benchlib import free_port, save_results, wait_ready
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -57,16 +57,7 @@ def one_start(tree: Path, idle: float) -> dict[str, float]:
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as c:
-                deadline = time.monotonic() + 60
-                while True:
-                    try:
-                        if c.get("/readyz").status_code == 200:
-                            break
-                    except httpx.TransportError:
-                        pass
-                    if time.monotonic() > deadline:
-                        raise TimeoutError("the daemon did not become ready")
-                    time.sleep(0.05)
+                wait_ready(c, 60)
                 time.sleep(idle)
                 out = {"idle_rss_mb": rss_mb(daemon.pid)}
                 c.get("/openapi/v3/apis/apps/v1").raise_for_status()

@@ -31,7 +31,7 @@ from typing import Any
 
 import httpx
 from bench_api import PODS, _watchers_process, pct, pod, timed, write_burst
-from benchlib import free_port, save_results
+from benchlib import free_port, save_results, wait_ready
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -64,16 +64,7 @@ def through_api(args: argparse.Namespace, store_args: list[str]) -> dict[str, An
                                    str(port), "--no-kubelet", "--insecure-no-auth", *store_args], cwd=ROOT, env=env)
         try:
             with httpx.Client(base_url=url, timeout=60) as c:  # the store compared, not authentication
-                deadline = time.monotonic() + 30
-                while True:
-                    try:
-                        if c.get("/readyz").status_code == 200:
-                            break
-                    except httpx.TransportError:
-                        pass
-                    if time.monotonic() > deadline:
-                        raise SystemExit("the API server did not start")
-                    time.sleep(0.05)
+                wait_ready(c, 30)
                 time.sleep(1.0)
                 creates = [timed(lambda i=i: c.post(PODS, json=pod(i)).raise_for_status()) for i in range(args.pods)]
                 out["create_ms"] = {"p50": pct(creates, 50), "p99": pct(creates, 99)}

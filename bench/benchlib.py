@@ -44,6 +44,24 @@ def save_results(name: str, results: Any, *, show: bool = True) -> Path:
     return path
 
 
+def wait_ready(c: Any, timeout: float = 30.0) -> None:
+    """Poll ``/readyz`` through the client ``c`` until it answers 200; SystemExit after ``timeout``."""
+    import time
+
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if c.get("/readyz").status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline:
+            raise SystemExit("the API server did not start")
+        time.sleep(0.05)
+
+
 def api_client(state_dir: str | Path, url: str, **kwargs: Any) -> Any:
     """An httpx client to a cluster's API: over HTTPS it trusts the cluster CA and presents the admin
     client certificate (``<state>/certs``), as kubectl does with the kubeconfig."""

@@ -4,15 +4,21 @@ Start the informers, wait until each has synced its cache (a controller must not
 partial view: it would create pods that already exist), then let ``workers`` reconcile keys from
 the queue; every ``resync_seconds`` put every key of the primary objects on the queue again, so
 a reconcile that failed without an event to retrigger it is retried (client-go's resync period).
+Controllers that look at everything on a timer instead of per key (pod GC, taint eviction) use
+``run_periodically``: the same informers-synced start, then one pass every ``period``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 
+from ..api.errors import ApiError
 from .informer import Informer
 from .workqueue import WorkQueue
+
+log = logging.getLogger(__name__)
 
 
 async def run_controller(informers: Sequence[Informer], queue: WorkQueue,
@@ -30,3 +36,20 @@ async def run_controller(informers: Sequence[Informer], queue: WorkQueue,
                 queue.add(key)
 
     await asyncio.gather(*(i.run() for i in informers), work(), resync())
+
+
+async def run_periodically(informers: Sequence[Informer], step: Callable[[], Awaitable[object]], *,
+                           period: Callable[[], float], what: str) -> None:
+    """Run the informers; once all synced, ``step()`` every ``period()`` seconds. An API error in
+    a pass is logged as ``what`` and the next pass tries again."""
+    async def loop() -> None:
+        for informer in informers:
+            await informer.synced.wait()
+        while True:
+            try:
+                await step()
+            except ApiError as exc:
+                log.warning("%s: %s", what, exc)
+            await asyncio.sleep(period())
+
+    await asyncio.gather(*(i.run() for i in informers), loop())

@@ -11,13 +11,13 @@ scheduler places on a node that exists.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from typing import Any
 
-from ..api.errors import ApiError, NotFound
+from ..api.errors import NotFound
 from ..client.base import Client
+from ..client.controller import run_periodically
 from ..client.informer import Informer, object_key
 from .nodelifecycle import now_iso
 
@@ -36,17 +36,7 @@ class PodGC:
         self._missing_since: dict[str, float] = {}  # node name -> first seen missing
 
     async def run(self) -> None:
-        await asyncio.gather(self.pods.run(), self.nodes.run(), self._loop())
-
-    async def _loop(self) -> None:
-        await self.pods.synced.wait()
-        await self.nodes.synced.wait()
-        while True:
-            try:
-                await self.collect()
-            except ApiError as exc:
-                log.warning("pod GC: %s", exc)
-            await asyncio.sleep(self.period)
+        await run_periodically((self.pods, self.nodes), self.collect, period=lambda: self.period, what="pod GC")
 
     async def collect(self) -> int:
         now = time.monotonic()

@@ -17,14 +17,14 @@ the tainted node.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from typing import Any
 
-from ..api.errors import ApiError, NotFound
+from ..api.errors import NotFound
 from ..api.scheduling import node_taints, pod_tolerations, toleration_tolerates
 from ..client.base import Client
+from ..client.controller import run_periodically
 from ..client.events import record_event
 from ..client.informer import Informer, object_key
 from .nodelifecycle import now_iso
@@ -61,17 +61,7 @@ class TaintEvictionController:
         self.scheduled: dict[str, tuple[str, float, float]] = {}
 
     async def run(self) -> None:
-        await asyncio.gather(self.pods.run(), self.nodes.run(), self._loop())
-
-    async def _loop(self) -> None:
-        await self.pods.synced.wait()
-        await self.nodes.synced.wait()
-        while True:
-            try:
-                await self.reconcile()
-            except ApiError as exc:
-                log.warning("taint eviction: %s", exc)
-            await asyncio.sleep(self.tick)
+        await run_periodically((self.pods, self.nodes), self.reconcile, period=lambda: self.tick, what="taint eviction")
 
     async def reconcile(self) -> None:
         now = time.monotonic()
