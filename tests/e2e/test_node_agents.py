@@ -70,18 +70,9 @@ spec:
 
 @pytest.fixture(scope="module")
 def three(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    saved = {k: os.environ.get(k) for k in ("MINIKUBE_LITE_NODE_MONITOR_GRACE_PERIOD",
-                                            "MINIKUBE_LITE_NODE_MONITOR_PERIOD")}
-    os.environ.update(MINIKUBE_LITE_NODE_MONITOR_GRACE_PERIOD=str(GRACE), MINIKUBE_LITE_NODE_MONITOR_PERIOD="1")
-    try:
-        with running_cluster(Path(tmp_path_factory.mktemp("three")), "--nodes", "3") as c:
-            yield c
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+    knobs = {"MINIKUBE_LITE_NODE_MONITOR_GRACE_PERIOD": str(GRACE), "MINIKUBE_LITE_NODE_MONITOR_PERIOD": "1"}
+    with running_cluster(Path(tmp_path_factory.mktemp("three")), "--nodes", "3", extra_env=knobs) as c:
+        yield c
 
 
 def _json(c: Cluster, *args: str) -> Any:

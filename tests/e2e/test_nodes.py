@@ -15,7 +15,6 @@ The node monitor grace period is shortened to 15 s (kube-controller-manager's
 from __future__ import annotations
 
 import json
-import os
 import threading
 import time
 from collections.abc import Iterator
@@ -92,26 +91,17 @@ class LeaseRenewer:
 
 @pytest.fixture(scope="module")
 def nodes_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Cluster, LeaseRenewer]]:
-    saved = {k: os.environ.get(k) for k in ("MINIKUBE_LITE_NODE_MONITOR_GRACE_PERIOD",
-                                            "MINIKUBE_LITE_NODE_MONITOR_PERIOD")}
-    os.environ.update(MINIKUBE_LITE_NODE_MONITOR_GRACE_PERIOD=str(GRACE), MINIKUBE_LITE_NODE_MONITOR_PERIOD="1")
-    try:
-        with running_cluster(Path(tmp_path_factory.mktemp("nodes"))) as c:
-            renewer = LeaseRenewer(c)
-            renewer.nodes.update(FAKE)
-            renewer.start()
-            out = c.kubectl("create", "-f", "-", input=NODES).stdout
-            assert "node/minikube-lite-m02 created" in out and "node/minikube-lite-m03 created" in out
-            try:
-                yield c, renewer
-            finally:
-                renewer.stop()
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+    knobs = {"MINIKUBE_LITE_NODE_MONITOR_GRACE_PERIOD": str(GRACE), "MINIKUBE_LITE_NODE_MONITOR_PERIOD": "1"}
+    with running_cluster(Path(tmp_path_factory.mktemp("nodes")), extra_env=knobs) as c:
+        renewer = LeaseRenewer(c)
+        renewer.nodes.update(FAKE)
+        renewer.start()
+        out = c.kubectl("create", "-f", "-", input=NODES).stdout
+        assert "node/minikube-lite-m02 created" in out and "node/minikube-lite-m03 created" in out
+        try:
+            yield c, renewer
+        finally:
+            renewer.stop()
 
 
 def _json(c: Cluster, *args: str) -> Any:
