@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import uvicorn
-from fastapi import FastAPI
+from starlette.applications import Starlette
 
 from .api import metrics
 from .api.apiregistration import apiservice_object
@@ -193,7 +193,7 @@ class Daemon:
         self.kubelet: Any = None
         self._tasks: list[asyncio.Task[None]] = []
         self._server: uvicorn.Server | None = None
-        self.app: FastAPI = create_app(self.registry, server_address=f"{settings.host}:{settings.port}",
+        self.app: Starlette = create_app(self.registry, server_address=f"{settings.host}:{settings.port}",
                                        max_requests_inflight=max_requests_inflight,
                                        max_mutating_requests_inflight=max_mutating_requests_inflight)
         self.app.router.lifespan_context = self._lifespan
@@ -230,7 +230,7 @@ class Daemon:
         return self.client.as_user(IDENTITIES[component])
 
     @contextlib.asynccontextmanager
-    async def _lifespan(self, app: FastAPI) -> AsyncIterator[None]:
+    async def _lifespan(self, app: Starlette) -> AsyncIterator[None]:
         starter = asyncio.create_task(self._start_when_serving())
         try:
             async with crd_handler_running(app):

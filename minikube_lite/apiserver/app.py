@@ -1,12 +1,17 @@
-"""The HTTP face of the API server (FastAPI): Kubernetes' REST paths, discovery, OpenAPI,
+"""The HTTP face of the API server (Starlette): Kubernetes' REST paths, discovery, OpenAPI,
 Tables, watch streams, Status errors, plus the plain ``POST /apply`` for YAML.
 
-Routing: FastAPI's typed routes cannot tell ``/api/v1/namespaces/x/pods`` (a namespaced
+Plain Starlette, not FastAPI on top of it: every handler here reads its raw request (no typed
+parameters, no generated OpenAPI: ``/openapi/v2`` and ``v3`` are Kubernetes' documents, built in
+``openapi.py``), and importing FastAPI costs about a third of the daemon's start-up before
+``/readyz`` (its own pydantic models are built at import), for nothing a request uses.
+
+Routing: typed routes cannot tell ``/api/v1/namespaces/x/pods`` (a namespaced
 collection) from ``/api/v1/namespaces/x/status`` (a namespace's subresource), so one
 catch-all route per verb parses the path against the resource table (``api/resources.py``)
 and hands a parsed ``Target`` to the registry.
 
-Every failure leaves as a Kubernetes ``Status`` (never FastAPI's ``{"detail": ...}``), and
+Every failure leaves as a Kubernetes ``Status`` (never a framework's ``{"detail": ...}``), and
 no exception escapes a request: the daemon outlives any input.
 """
 
@@ -21,10 +26,10 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import PlainTextResponse, Response, StreamingResponse
+from starlette.applications import Starlette
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response, StreamingResponse
 
 from ..api import register
 from ..api.errors import (
@@ -186,7 +191,7 @@ def _field_validation(request: Request, default: str = "Warn") -> str:
 
 
 @contextlib.asynccontextmanager
-async def crd_handler_running(app: FastAPI) -> AsyncIterator[None]:
+async def crd_handler_running(app: Starlette) -> AsyncIterator[None]:
     """The CRD handler follows the CRD watch while the app serves (the daemon's lifespan runs it too)."""
     task = asyncio.create_task(app.state.crd_handler.run(), name="crd-handler")
     try:
@@ -198,9 +203,8 @@ async def crd_handler_running(app: FastAPI) -> AsyncIterator[None]:
 
 
 def create_app(registry: Registry, *, server_address: str = "127.0.0.1:8080", max_requests_inflight: int = 400,
-               max_mutating_requests_inflight: int = 200) -> FastAPI:
-    app = FastAPI(title="minikube-lite", openapi_url=None, docs_url=None, redoc_url=None,
-                  default_response_class=JSONResponse, lifespan=crd_handler_running)
+               max_mutating_requests_inflight: int = 200) -> Starlette:
+    app = Starlette(lifespan=crd_handler_running)
     app.add_middleware(MaxInFlight, max_requests_inflight=max_requests_inflight,
                        max_mutating_requests_inflight=max_mutating_requests_inflight)
     app.state.registry = registry
@@ -215,16 +219,13 @@ def create_app(registry: Registry, *, server_address: str = "127.0.0.1:8080", ma
     exec_routes.install(app)
     portforward_ws.install(app)
 
-    @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> Response:
         return status_response(exc, getattr(exc, "headers", None))
 
-    @app.exception_handler(StoreFull)
     async def _store_full(request: Request, exc: StoreFull) -> Response:
         log.error("write refused: %s", exc)
         return status_response(ApiError(str(exc), code=507, reason="InsufficientStorage"))
 
-    @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
         if exc.status_code == 404:
             return status_response(PageNotFound())
@@ -234,11 +235,6 @@ def create_app(registry: Registry, *, server_address: str = "127.0.0.1:8080", ma
             msg = "the server does not allow this method on the requested resource"
         return status_response(ApiError(msg, code=exc.status_code, reason=reason), getattr(exc, "headers", None))
 
-    @app.exception_handler(RequestValidationError)
-    async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
-        return status_response(BadRequest(f"invalid request: {exc.errors()}"))
-
-    @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         if isinstance(exc, RecursionError):  # a backstop: bodies are depth-checked when decoded
             log.warning("nesting too deep serving %s %s", request.method, request.url.path)
@@ -247,17 +243,22 @@ def create_app(registry: Registry, *, server_address: str = "127.0.0.1:8080", ma
         log.exception("internal error serving %s %s", request.method, request.url.path)
         return status_response(ApiError(f"Internal error occurred: {type(exc).__name__}: {exc}"))
 
+    for exc_class, handler in ((ApiError, _api_error), (StoreFull, _store_full),
+                               (StarletteHTTPException, _http_error), (Exception, _unexpected)):
+        app.add_exception_handler(exc_class, handler)  # type: ignore[arg-type]
+
     meta_routes.install(app, server_address)  # health, version, discovery, OpenAPI
 
     # plain YAML apply, for people without kubectl
 
-    @app.post("/apply")
     async def _apply(request: Request) -> JSONResponse:
         docs = await decoding.run_bounded(parse_documents, await read_body(request))
         result, code = apply_documents(
             registry, docs, namespace=request.query_params.get("namespace", "default"),
             dry_run=_dry_run(request))
         return JSONResponse(result, status_code=code)
+
+    meta_routes.add_route(app, "/apply", _apply, ["POST"])
 
     # the Kubernetes REST paths
 
@@ -521,10 +522,9 @@ def create_app(registry: Registry, *, server_address: str = "127.0.0.1:8080", ma
 
     for prefix in ("api", "apis"):
         def make(prefix: str = prefix):
-            async def handler(request: Request, rest: str) -> Response:
-                return await dispatch(request, prefix, rest)
+            async def handler(request: Request) -> Response:
+                return await dispatch(request, prefix, request.path_params["rest"])
             return handler
 
-        app.add_api_route(f"/{prefix}/{{rest:path}}", make(),
-                          methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False)
+        meta_routes.add_route(app, f"/{prefix}/{{rest:path}}", make(), ["GET", "POST", "PUT", "PATCH", "DELETE"])
     return app

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import Request
+from starlette.requests import Request
 
 from minikube_lite.api.errors import BadRequest, RequestEntityTooLarge, UnsupportedMediaType
 

@@ -29,7 +29,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi import FastAPI, Request
+from starlette.applications import Starlette
+from starlette.requests import Request
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from ..api.errors import ApiError, BadRequest
@@ -146,7 +147,7 @@ async def _fail(ws: WebSocket, status: dict[str, Any]) -> None:
         await ws.close()
 
 
-def install(app: FastAPI, *, exec_path: str = "/api/v1/namespaces/{namespace}/pods/{name}/exec",
+def install(app: Starlette, *, exec_path: str = "/api/v1/namespaces/{namespace}/pods/{name}/exec",
             attach_path: str = "/api/v1/namespaces/{namespace}/pods/{name}/attach") -> None:
     """Register the WebSocket routes of exec and attach on ``app``: the kubelet's endpoint serves them
     (kubelet/server.py, ``/exec/{namespace}/{name}/{container}``); the API server proxies to it."""
@@ -218,11 +219,13 @@ def install(app: FastAPI, *, exec_path: str = "/api/v1/namespaces/{namespace}/po
                 await reader
             session.close()
 
-    async def exec_ws(websocket: WebSocket, namespace: str, name: str, container: str = "") -> None:
-        await stream_ws(websocket, namespace, name, attach=False, container=container)
+    async def exec_ws(websocket: WebSocket) -> None:
+        p = websocket.path_params
+        await stream_ws(websocket, p["namespace"], p["name"], attach=False, container=p.get("container", ""))
 
-    async def attach_ws(websocket: WebSocket, namespace: str, name: str, container: str = "") -> None:
-        await stream_ws(websocket, namespace, name, attach=True, container=container)
+    async def attach_ws(websocket: WebSocket) -> None:
+        p = websocket.path_params
+        await stream_ws(websocket, p["namespace"], p["name"], attach=True, container=p.get("container", ""))
 
-    app.add_api_websocket_route(exec_path, exec_ws)
-    app.add_api_websocket_route(attach_path, attach_ws)
+    app.router.add_websocket_route(exec_path, exec_ws)
+    app.router.add_websocket_route(attach_path, attach_ws)

@@ -17,7 +17,8 @@ import json
 import logging
 from typing import Any
 
-from fastapi import Request, Response
+from starlette.requests import Request
+from starlette.responses import Response
 
 from minikube_lite.api import register
 from minikube_lite.api.errors import ApiError, NotFound

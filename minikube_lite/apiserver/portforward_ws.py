@@ -26,7 +26,7 @@ import base64
 import contextlib
 import logging
 
-from fastapi import FastAPI
+from starlette.applications import Starlette
 from starlette.websockets import WebSocket
 
 from ..api.errors import ApiError, BadRequest
@@ -166,11 +166,12 @@ async def _copy(out: _Channels, index: int, port: int, ip: str, name: str, inbox
         writer.close()
 
 
-def install(app: FastAPI, path: str = "/api/v1/namespaces/{namespace}/pods/{name}/portforward") -> None:
+def install(app: Starlette, path: str = "/api/v1/namespaces/{namespace}/pods/{name}/portforward") -> None:
     """Register the WebSocket route of port-forward on ``app``: the kubelet's endpoint serves it
     (kubelet/server.py, ``/portForward/{namespace}/{name}``); the API server proxies to it."""
 
-    async def portforward_ws(websocket: WebSocket, namespace: str, name: str) -> None:
+    async def portforward_ws(websocket: WebSocket) -> None:
+        namespace, name = websocket.path_params["namespace"], websocket.path_params["name"]
         try:
             try:
                 target: tuple[str, str] | None = pod_target(app, namespace, name)
@@ -223,4 +224,4 @@ def install(app: FastAPI, path: str = "/api/v1/namespaces/{namespace}/pods/{name
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
 
-    app.add_api_websocket_route(path, portforward_ws)
+    app.router.add_websocket_route(path, portforward_ws)

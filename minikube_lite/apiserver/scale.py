@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from fastapi import Request
+from starlette.requests import Request
 
 from ..api import register
 from ..api.errors import ApiError, BadRequest, Conflict, Invalid, MethodNotAllowed, cause

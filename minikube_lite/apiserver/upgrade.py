@@ -2,7 +2,7 @@
 
 ASGI has no way to take over a connection for a protocol other than WebSocket, so the API
 server runs uvicorn with this HTTP protocol class (``streaming_protocol(app)``). Two upgrades are
-answered here and every other request, other WebSockets included, goes to the FastAPI app:
+answered here and every other request, other WebSockets included, goes to the Starlette app:
 
 - ``Upgrade: SPDY/3.1`` to ``pods/<name>/{portforward,exec,attach}`` (kubectl up to 1.29/1.30),
   answered as Kubernetes' ``httpstream`` handshake does: the ``X-Stream-Protocol-Version`` the

@@ -15,7 +15,7 @@ import json
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
-from fastapi.responses import StreamingResponse
+from starlette.responses import StreamingResponse
 
 from minikube_lite.api import register
 from minikube_lite.api.errors import ApiError, Gone

@@ -9,15 +9,16 @@ CDN: these machines have no network). It is a client of the API like kubectl: it
 to learn which kinds are served (a kind not served yet has its section hidden), lists each kind,
 then follows it with a streaming ``?watch=true`` request, so it updates without reloading.
 
-The daemon calls :func:`install` on its FastAPI app; nothing here touches the store.
+The daemon calls :func:`install` on its Starlette app; nothing here touches the store.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import FastAPI
-from fastapi.responses import RedirectResponse
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import RedirectResponse
 from starlette.staticfiles import StaticFiles
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -33,11 +34,12 @@ class _NoCacheStatic(StaticFiles):
         return response
 
 
-def install(app: FastAPI) -> None:
+def install(app: Starlette) -> None:
     """Serve the dashboard at ``/dashboard/`` (``/dashboard`` redirects there)."""
 
-    @app.get("/dashboard", include_in_schema=False)
-    async def _dashboard_redirect() -> RedirectResponse:
+    async def _dashboard_redirect(request: Request) -> RedirectResponse:
         return RedirectResponse(PATH, status_code=301)
+
+    app.add_route("/dashboard", _dashboard_redirect, methods=["GET"])
 
     app.mount(PATH.rstrip("/"), _NoCacheStatic(directory=STATIC_DIR, html=True), name="dashboard")

@@ -35,8 +35,9 @@ from pathlib import Path
 from typing import Any
 
 import uvicorn
-from fastapi import FastAPI, Request, Response
-from fastapi.responses import StreamingResponse
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
 
 from minikube_lite.api.errors import ApiError, BadRequest, NotFound
 from minikube_lite.apiserver.responses import KubeJSONResponse
@@ -116,31 +117,29 @@ def _int(v: str | None, name: str) -> int | None:
         raise BadRequest(f"{name}: invalid value {v!r}") from None
 
 
-def create_app(kubelet: Any) -> FastAPI:
+def create_app(kubelet: Any) -> Starlette:
     from minikube_lite.apiserver import exec as exec_routes
     from minikube_lite.apiserver import portforward_ws
 
-    app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
+    app = Starlette()
     app.state.kubelet = kubelet
     app.state.registry = _Pods(kubelet)
     exec_routes.install(app, exec_path="/exec/{namespace}/{name}/{container}",
                         attach_path="/attach/{namespace}/{name}/{container}")
     portforward_ws.install(app, "/portForward/{namespace}/{name}")  # the channel.k8s.io form (Python client)
 
-    @app.exception_handler(ApiError)
-    async def api_error(request: Request, exc: ApiError) -> Response:
+    async def api_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, ApiError)
         return KubeJSONResponse(exc.status(), status_code=exc.code)
 
-    @app.get("/healthz")
-    async def healthz() -> Response:
+    async def healthz(request: Request) -> Response:
         return Response(b"ok", media_type="text/plain")
 
-    @app.get("/minikube-lite/resource-metrics")
-    async def resource_metrics() -> Response:
+    async def resource_metrics(request: Request) -> Response:
         return KubeJSONResponse({"node": kubelet.node_metrics(), "pods": kubelet.pod_metrics()})
 
-    @app.get("/containerLogs/{namespace}/{name}/{container}")
-    async def container_logs(request: Request, namespace: str, name: str, container: str) -> Response:
+    async def container_logs(request: Request) -> Response:
+        namespace, name, container = (request.path_params[k] for k in ("namespace", "name", "container"))
         q = request.query_params
         follow = _flag(q.get("follow"))
         chunks = kubelet.logs(namespace, name, container, follow=follow,
@@ -160,6 +159,10 @@ def create_app(kubelet: Any) -> FastAPI:
                 yield c
         return StreamingResponse(body(), media_type="text/plain")
 
+    app.add_exception_handler(ApiError, api_error)
+    app.add_route("/healthz", healthz, methods=["GET"])
+    app.add_route("/minikube-lite/resource-metrics", resource_metrics, methods=["GET"])
+    app.add_route("/containerLogs/{namespace}/{name}/{container}", container_logs, methods=["GET"])
     return app
 
 

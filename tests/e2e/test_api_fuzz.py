@@ -15,9 +15,9 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from starlette.testclient import TestClient
 
 from minikube_lite.apiserver.app import MAX_BODY, create_app
 from minikube_lite.apiserver.protobuf import MAGIC

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fastapi.testclient import TestClient
+from starlette.testclient import TestClient
 
 from minikube_lite.apiserver.app import create_app
 from minikube_lite.apiserver.inflight import MaxInFlight, is_long_running

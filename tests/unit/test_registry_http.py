@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fastapi.testclient import TestClient
+from starlette.testclient import TestClient
 
 from minikube_lite.apiserver.app import create_app
 from minikube_lite.apiserver.registry import Registry
