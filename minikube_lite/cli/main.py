@@ -499,6 +499,9 @@ def start(state_dir: str, port: int | None, host: str | None, apiserver_ips: tup
     settings.save()
     settings.pid_file.unlink(missing_ok=True)
     from minikube_lite.auth import pki
+    from minikube_lite.cli.nodes import now_rfc3339
+
+    since = now_rfc3339()  # the node is Ready for this start once its kubelet renewed its Lease after this
 
     first = not pki.paths(settings.state_dir).ca_crt.exists()
     if first or regenerate_certs:
@@ -558,25 +561,28 @@ def start(state_dir: str, port: int | None, host: str | None, apiserver_ips: tup
     from minikube_lite.cli.nodes import start_nodes, wait_nodes
 
     agents = start_nodes(settings, nodes)  # the other nodes' kubelets start while the first one does
-    _wait_node_ready(settings, t0, offset)
+    _wait_node_ready(settings, t0, offset, since)
     wait_nodes(settings, agents, t0)
     sd = f" --state-dir {settings.state_dir}" if state_dir != str(default_state_dir()) else ""
     _say("🏄", f'Done! kubectl is now configured to use "{NAME}" cluster and "default" namespace by default')
     _say("👉", f"Next: kubectl apply -f examples/seed/   ·   watch it live: minikube-lite dashboard --url{sd}")
 
 
-def node_ready(settings: Settings) -> bool:
-    """The node is registered and its Ready condition is True (what `kubectl get nodes` shows as Ready)."""
-    node = get_json(settings, f"/api/v1/nodes/{settings.node_name}") or {}
-    conditions = (node.get("status") or {}).get("conditions") or []
-    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
+def node_ready(settings: Settings, since: str = "") -> bool:
+    """The node is registered and its Ready condition is True (what `kubectl get nodes` shows as Ready);
+    with ``since``, also its Lease renewed since then (see :func:`nodes.node_ready`)."""
+    from minikube_lite.cli.nodes import node_ready as ready
+
+    return ready(settings, settings.node_name, since)
 
 
-def _wait_node_ready(settings: Settings, t0: float, log_offset: int | None) -> None:
+def _wait_node_ready(settings: Settings, t0: float, log_offset: int | None, since: str = "") -> None:
     """Return once the node is Ready, as minikube waits for its components: before that the scheduler
-    has no node (a pod applied at once would get FailedScheduling) and `ip` / `status` fail."""
+    has no node (a pod applied at once would get FailedScheduling) and `ip` / `status` fail. After a
+    stop the Node still says Ready (the condition its last kubelet wrote), so a restart waits for
+    the new kubelet's first Lease renewal (``since``) too."""
     deadline = time.monotonic() + READY_TIMEOUT
-    while not node_ready(settings):
+    while not node_ready(settings, since):
         pid = running_pid(settings)
         if pid is None:
             _fail("❌", "The daemon exited before its node became Ready. Last lines of "

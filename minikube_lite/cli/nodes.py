@@ -106,7 +106,8 @@ def node_ready(settings: Settings, name: str, since: str = "") -> bool:
     return ready
 
 
-def _now() -> str:
+def now_rfc3339() -> str:
+    """Now as a MicroTime, comparable (as a string) with a Lease's renewTime."""
     from datetime import UTC, datetime
 
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
@@ -145,7 +146,7 @@ def start_nodes(settings: Settings, count: int | None) -> tuple[list[str], str]:
     if count is not None:
         wanted |= set(node_names(count)[1:])
     names = sorted(wanted)
-    since = _now()
+    since = now_rfc3339()
     for name in names:
         start_agent(settings, name)
     return names, since
@@ -245,7 +246,7 @@ def start(name: str, state_dir: str) -> None:
     settings = m._settings_for(state_dir)
     _require_running(settings)
     _check_name(settings, name)
-    since = _now()
+    since = now_rfc3339()
     start_agent(settings, name)
     wait_ready(settings, [name], t0, since)
     m._say("😄", f'Successfully started node "{name}"!')

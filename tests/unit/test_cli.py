@@ -46,12 +46,19 @@ NODE = {"kind": "Node", "metadata": {"name": "minikube-lite"},
                    "addresses": [{"type": "InternalIP", "address": "172.31.0.1"},
                                  {"type": "Hostname", "address": "minikube-lite"}]}}
 
+from datetime import UTC, datetime
+# the kubelet of this run renews the node's Lease once it runs (start waits for that, not only Ready)
+LEASE = {"kind": "Lease", "metadata": {"name": "minikube-lite", "namespace": "kube-node-lease"},
+         "spec": {"renewTime": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")}}
+
 class H(BaseHTTPRequestHandler):
     def do_GET(self):
         if self.path == "/readyz" and not a.not_ready:
             body = b"ok"
         elif self.path == "/api/v1/nodes/minikube-lite":
             body = json.dumps(NODE).encode()
+        elif self.path == "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/minikube-lite":
+            body = json.dumps(LEASE).encode()
         else:
             self.send_response(404); self.send_header("Content-Length", "0"); self.end_headers(); return
         self.send_response(200); self.send_header("Content-Length", str(len(body))); self.end_headers()
