@@ -277,8 +277,11 @@ class Daemon:
 
         rbac_bootstrap(self.registry)  # kube-apiserver's rbac/bootstrap-roles post-start hook
         scheduler: list[tuple[str, Any]] = [("scheduler", Scheduler(self.client_for("scheduler")))]
-        # the API server's own: the RBAC watch cache
-        components: list[tuple[str, Any]] = [("rbac-policy", self.policy)]
+        # the API server's own: the RBAC watch cache, and metrics.k8s.io's store of the kubelets'
+        # last scrape (metrics-server's loop, one round per metric resolution)
+        scraper = metrics_api.scraper(self.app, self.registry)
+        scraper.resolution = self.metric_resolution
+        components: list[tuple[str, Any]] = [("rbac-policy", self.policy), ("metrics-scraper", scraper)]
         if self.control_plane_only:
             from .controllers.endpoints import EndpointsController
 

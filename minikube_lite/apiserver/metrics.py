@@ -1,10 +1,10 @@
 """Serving metrics.k8s.io/v1beta1 (``kubectl top``): NodeMetrics and PodMetrics from the kubelets.
 
-metrics-server answers these from the samples it keeps in memory; here each kubelet keeps its
-own (kubelet/metrics.py) and this module asks every Ready node's kubelet on its HTTPS endpoint
-(``/minikube-lite/resource-metrics``, nodeproxy.py, as logs and exec go), side by side with a short
-timeout; a node that does not answer is left out, as metrics-server leaves out a failed scrape.
-Nothing is stored. get and list only (the kinds' verbs); label and
+As metrics-server, the answers come from the last scrape kept in memory (metrics_scraper.py):
+each kubelet keeps its own samples (kubelet/metrics.py), the scraper reads every Ready node's
+kubelet endpoint once per metric resolution over a kept-alive HTTPS connection, and a request
+never waits for a kubelet (except for the very first round). A node whose scrape failed is left
+out, as metrics-server leaves out a failed scrape. get and list only (the kinds' verbs); label and
 field selectors as on any list; a Table when asked (``kubectl get podmetrics``). A node or pod
 without a full sampling window yet is absent, as with metrics-server: ``get`` is then a 404
 NotFound with the kind's name, as metrics-server answers.
@@ -12,7 +12,6 @@ NotFound with the kind's name, as metrics-server answers.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from typing import Any
@@ -21,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from minikube_lite.api import register
-from minikube_lite.api.errors import ApiError, NotFound
+from minikube_lite.api.errors import NotFound
 from minikube_lite.api.metrics import GROUP
 from minikube_lite.api.resources import Resource
 
@@ -40,40 +39,25 @@ def _node_labels(registry: Any, node: str) -> dict[str, str]:
         return {}
 
 
-SCRAPE_TIMEOUT = 2.0
+def scraper(app: Any, registry: Any) -> Any:
+    """The app's scraper and store (made on first use; the daemon runs its loop)."""
+    found = getattr(app.state, "metrics_scraper", None)
+    if found is None:
+        from .metrics_scraper import MetricsScraper
 
-
-def _ready(node: dict[str, Any]) -> bool:
-    return any(c.get("type") == "Ready" and c.get("status") == "True"
-               for c in (node.get("status") or {}).get("conditions") or [])
-
-
-async def _scrape(app: Any, node: str) -> dict[str, Any] | None:
-    from . import nodeproxy
-
-    try:
-        code, chunks = await asyncio.wait_for(nodeproxy.get(app, node, "/minikube-lite/resource-metrics",
-                                                            timeout=SCRAPE_TIMEOUT), SCRAPE_TIMEOUT)
-        body = b"".join([c async for c in chunks])
-        return json.loads(body) if code == 200 else None
-    except (ApiError, OSError, TimeoutError, ValueError) as e:
-        log.info("metrics of node %s: %s", node, e)
-        return None
+        found = app.state.metrics_scraper = MetricsScraper(app, registry)
+    return found
 
 
 async def collect(app: Any, registry: Any, res: Resource, namespace: str | None) -> list[dict[str, Any]]:
     """Every NodeMetrics (``res.plural == "nodes"``) or every PodMetrics (in ``namespace`` if given)."""
-    nodes, _, _ = registry.list(register.by_plural("nodes", ""), None)
-    names = sorted(n["metadata"]["name"] for n in nodes if _ready(n))
-    scraped = await asyncio.gather(*(_scrape(app, n) for n in names))
+    scraped = await scraper(app, registry).latest()
     items: list[dict[str, Any]] = []
-    for node, got in zip(names, scraped, strict=True):
-        if got is None:
-            continue
+    for node, got in sorted(scraped.items()):
         if res.plural == "nodes":
             obj = got.get("node")
-            if obj is not None:
-                obj["metadata"]["labels"] = _node_labels(registry, node)
+            if obj is not None:  # a copy: the stored scrape is shared by every request
+                obj = {**obj, "metadata": {**obj["metadata"], "labels": _node_labels(registry, node)}}
                 items.append(obj)
         else:
             items.extend(p for p in got.get("pods") or []

@@ -40,6 +40,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from minikube_lite.api.errors import ApiError, BadRequest, NotFound
+from minikube_lite.apiserver.metrics_scraper import KEEPALIVE_SECONDS
 from minikube_lite.apiserver.responses import KubeJSONResponse
 from minikube_lite.auth import tls
 from minikube_lite.auth.nodecerts import KUBELET_CLIENT_GROUP, KUBELET_CLIENT_USER, kubelet_server_context
@@ -214,8 +215,9 @@ class KubeletServer:
         gate = _Gate(create_app(self.kubelet))
         protocol = tls.with_peer_identity(streaming_protocol(gate.app, default_handlers(), gate=gate.check,
                                                              match=kubelet_stream_path))
+        # the API server's metrics scraper keeps its connection across rounds (metrics_scraper.py)
         config = uvicorn.Config(gate, log_level="warning", access_log=False, lifespan="off", http=protocol,
-                                timeout_graceful_shutdown=1)
+                                timeout_graceful_shutdown=1, timeout_keep_alive=int(KEEPALIVE_SECONDS) + 15)
         config.load()
         config.ssl = ctx  # uvicorn's own TLS setup wants files; the context is ours (client certs required)
         self._server = _Server(config)
