@@ -16,8 +16,8 @@ from minikube_lite.store.sqlite import SQLiteStore
 
 
 class _App:
-    class state:
-        pass
+    def __init__(self) -> None:
+        self.state = SimpleNamespace()  # the shape of Starlette's app.state
 
 
 def _node(name: str, ready: bool) -> dict[str, Any]:
