@@ -109,11 +109,16 @@ def bootstrap(registry: Registry, settings: Settings) -> None:
     with contextlib.suppress(AlreadyExists):
         _ensure_kubernetes_service(registry, settings, svc_res)
     _ensure_apiservices(registry)
+
+
+def publish_cluster_info(registry: Registry, settings: Settings) -> None:
+    """kubeadm's discovery ConfigMap (kube-public/cluster-info); written once the API serves, with the
+    other post-start work (PyYAML, which writes its kubeconfig, stays off the path to /readyz)."""
     ca = pki.paths(settings.state_dir).ca_crt
     if settings.secure and ca.exists():
         from .auth import clusterinfo
 
-        clusterinfo.ensure(registry, settings.server_url, ca.read_bytes())  # kubeadm's discovery ConfigMap
+        clusterinfo.ensure(registry, settings.server_url, ca.read_bytes())
 
 
 #: groupPriorityMinimum / versionPriority of the built-in groups (kube-apiserver's autoregister)
@@ -276,6 +281,7 @@ class Daemon:
         from .scheduler.scheduler import Scheduler
 
         rbac_bootstrap(self.registry)  # kube-apiserver's rbac/bootstrap-roles post-start hook
+        publish_cluster_info(self.registry, self.settings)
         scheduler: list[tuple[str, Any]] = [("scheduler", Scheduler(self.client_for("scheduler")))]
         # the API server's own: the RBAC watch cache, and metrics.k8s.io's store of the kubelets'
         # last scrape (metrics-server's loop, one round per metric resolution)
@@ -433,7 +439,7 @@ class Daemon:
             log.info("serving certificate now also names %s", node_ip)
 
     async def serve(self) -> None:
-        from .apiserver.upgrade import default_handlers, streaming_protocol
+        from .apiserver.upgrade import default_handlers, lazy_websockets, streaming_protocol
 
         # httptools, plus the SPDY/3.1 upgrades of exec, attach and port-forward (upgrade.py), which
         # pass the same authentication and authorization as every other request
@@ -452,7 +458,7 @@ class Daemon:
             tls_options = {"ssl_context_factory": tls.context_factory(self.settings.state_dir)}
         config = uvicorn.Config(self.asgi, host=self.settings.host, port=self.settings.port, log_level="warning",
                                 access_log=False, lifespan="on", timeout_graceful_shutdown=2, http=protocol,
-                                **tls_options)
+                                ws=lazy_websockets, **tls_options)  # type: ignore[arg-type]
         self._server = uvicorn.Server(config)
         await self._server.serve()
 
@@ -526,6 +532,9 @@ def _preload_components() -> None:
                 importlib.import_module(f"{pkg.__name__}.{info.name}")
             except Exception:
                 log.debug("preloading %s.%s failed", pkg.__name__, info.name, exc_info=True)
+    from .auth.rbac import default_objects
+
+    default_objects()  # the default RBAC policy, read on first use (rbac.DefaultPolicy)
     warm_up()
 
 

@@ -32,9 +32,6 @@ from http import HTTPStatus
 from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
-from websockets.frames import Opcode
-from websockets.protocol import Protocol as WebSocketProtocol
-from websockets.protocol import Side
 
 from ..api.errors import ApiError
 from .spdy import ProtocolError, SpdySession
@@ -56,13 +53,32 @@ def status_response(err: ApiError) -> bytes:
             f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n").encode() + body
 
 
+def _data_opcodes() -> tuple[Any, ...]:
+    from websockets.frames import Opcode
+
+    return (Opcode.BINARY, Opcode.TEXT, Opcode.CONT)
+
+
+def lazy_websockets(*args: Any, **kwargs: Any) -> asyncio.Protocol:
+    """uvicorn's WebSocket protocol (what its ``ws="auto"`` picks), imported on the first WebSocket
+    upgrade instead of when the server starts: the websockets library is ~25 ms of the start."""
+    from uvicorn.protocols.websockets.auto import AutoWebSocketsProtocol
+
+    assert AutoWebSocketsProtocol is not None, "no WebSocket library (websockets or wsproto) installed"
+    return AutoWebSocketsProtocol(*args, **kwargs)
+
+
 class SpdyConnection(asyncio.Protocol):
     """The upgraded TCP connection: bytes to and from one ``SpdySession``, with back-pressure."""
 
     def __init__(self, transport: asyncio.Transport, websocket: bool = False) -> None:
         self.transport = transport
         # the kubectl 1.31+ tunnel: the SPDY bytes travel in WebSocket binary messages
-        self.ws = WebSocketProtocol(Side.SERVER, max_size=None) if websocket else None
+        self.ws: Any = None
+        if websocket:  # the websockets library loads with the first tunnel, not with the API server
+            from websockets.protocol import Protocol, Side
+
+            self.ws = Protocol(Side.SERVER, max_size=None)
         self.session = SpdySession(self._write)
         self._inbound: asyncio.Queue[bytes | None] = asyncio.Queue()
         self._can_write = asyncio.Event()
@@ -115,7 +131,7 @@ class SpdyConnection(asyncio.Protocol):
                 else:
                     self.ws.receive_data(data)
                     for frame in self.ws.events_received():
-                        if frame.opcode in (Opcode.BINARY, Opcode.TEXT, Opcode.CONT):
+                        if frame.opcode in _data_opcodes():
                             await self.session.feed(frame.data)
                     self._flush_ws()  # pongs, the answer to a close
                     if self.ws.close_rcvd is not None:

@@ -283,12 +283,17 @@ def default_objects() -> tuple[list[Obj], list[Obj]]:
 
 
 class DefaultPolicy:
-    """A PolicySource of the default policy only (until RBAC objects are served from the store)."""
+    """A PolicySource of the default policy only (until RBAC objects are served from the store).
+
+    Read on first use, not when made: PyYAML and ``policy.yaml`` cost ~50 ms, and the first
+    requests (the CLI's ``/readyz`` as ``system:masters``) are decided without any role."""
 
     generation = 0
 
     def __init__(self) -> None:
-        self._roles, self._bindings = default_objects()
+        self._objects: tuple[list[Obj], list[Obj]] | None = None
 
     def objects(self) -> tuple[list[Obj], list[Obj], list[Obj], list[Obj]]:
-        return [], self._roles, [], self._bindings
+        if self._objects is None:
+            self._objects = default_objects()
+        return [], self._objects[0], [], self._objects[1]

@@ -206,7 +206,7 @@ class KubeletServer:
 
     async def start(self, host: str) -> int:
         """Listen on ``host``; returns the port (the Node's kubeletEndpoint)."""
-        from minikube_lite.apiserver.upgrade import default_handlers, streaming_protocol
+        from minikube_lite.apiserver.upgrade import default_handlers, lazy_websockets, streaming_protocol
 
         ctx = await asyncio.to_thread(kubelet_server_context, self.state_dir, self.kubelet.node_name,
                                       tuple(dict.fromkeys((host, "127.0.0.1"))))
@@ -217,7 +217,8 @@ class KubeletServer:
                                                              match=kubelet_stream_path))
         # the API server's metrics scraper keeps its connection across rounds (metrics_scraper.py)
         config = uvicorn.Config(gate, log_level="warning", access_log=False, lifespan="off", http=protocol,
-                                timeout_graceful_shutdown=1, timeout_keep_alive=int(KEEPALIVE_SECONDS) + 15)
+                                timeout_graceful_shutdown=1, timeout_keep_alive=int(KEEPALIVE_SECONDS) + 15,
+                                ws=lazy_websockets)  # type: ignore[arg-type]
         config.load()
         config.ssl = ctx  # uvicorn's own TLS setup wants files; the context is ours (client certs required)
         self._server = _Server(config)

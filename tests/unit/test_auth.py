@@ -80,7 +80,7 @@ def test_default_policy_anonymous_masters_and_service_accounts() -> None:
 
 
 def test_aggregated_roles_hold_their_parts() -> None:
-    roles = {r["metadata"]["name"]: r for r in DefaultPolicy()._roles}
+    roles = {r["metadata"]["name"]: r for r in DefaultPolicy().objects()[1]}
     view = [Rule.from_obj(r) for r in roles["view"]["rules"]]
     edit = [Rule.from_obj(r) for r in roles["edit"]["rules"]]
     admin = [Rule.from_obj(r) for r in roles["admin"]["rules"]]
