@@ -168,3 +168,18 @@ def test_kubernetes_mode_fails_with_err_image_pull_and_is_kept(strict_cluster: t
     assert "Ready in" in out and time.monotonic() - t0 < 30
     assert Settings.load(c.settings.state_dir).image_pull == "kubernetes"
     assert Path(c.settings.settings_file).exists()
+
+
+def test_restart_returns_when_this_runs_kubelet_is_up(strict_cluster: tuple[Cluster, str]) -> None:
+    """After a stop the Node still says Ready (its last kubelet's condition): start must wait for the
+    new kubelet, whose first Lease renewal comes after the spawn, not return on the stale Ready."""
+    from datetime import UTC, datetime
+
+    c, _ = strict_cluster
+    c.cli("stop")
+    before = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    c.cli("start")
+    renewed = c.kubectl("get", "lease", "-n", "kube-node-lease", "minikube-lite",
+                        "-o", "jsonpath={.spec.renewTime}").stdout.strip()
+    assert renewed >= before, (renewed, before)
+    assert json.loads(c.cli("status", "-o", "json").stdout)["Kubelet"] == "Running"
