@@ -6,7 +6,8 @@ Run: ``python bench/bench_auth.py [--pods 1000] [--writes 300] [--starts 3]``. T
 authentication, no authorization). Each gets the same requests over one keep-alive connection,
 in alternating rounds so machine load hits both alike: pod create, pod merge-patch, list of
 1,000 pods. Then ``minikube-lite start`` is timed on a cluster that already has its
-certificates (the first start makes them), as the user sees it: "API server ready in X s".
+certificates (the first start makes them), as the user sees it (bench_start.py: from the spawn
+of the CLI to its "API server ready" line).
 Results go to bench/results/bench_auth.json.
 """
 
@@ -14,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import statistics
 import subprocess
 import sys
@@ -112,33 +112,10 @@ def request_path(args: argparse.Namespace, root: Path) -> dict[str, Any]:
 
 
 def start_times(args: argparse.Namespace, root: Path) -> dict[str, Any]:
-    state = root / "cli"
-    env = dict(os.environ, KUBECONFIG=str(root / "kubeconfig"), MINIKUBE_LITE_LOG="WARNING")
-    port = str(free_port())
+    """start -> API ready as bench_start.py measures it (from the spawn of the CLI)."""
+    from bench_start import run
 
-    def start() -> float:
-        out = subprocess.run([sys.executable, "-m", "minikube_lite.cli.main", "start", "--port", port,
-                              "--state-dir", str(state)], capture_output=True, text=True, env=env, cwd=ROOT,
-                             check=True).stdout
-        m = re.search(r"API server ready in ([0-9.]+)s", out)
-        assert m, out
-        return float(m.group(1))
-
-    def stop() -> None:
-        subprocess.run([sys.executable, "-m", "minikube_lite.cli.main", "stop", "--state-dir", str(state)],
-                       capture_output=True, env=env, cwd=ROOT, check=False)
-
-    try:
-        first = start()
-        stop()
-        later = []
-        for _ in range(args.starts):
-            later.append(start())
-            stop()
-        return {"first_start_s": first, "later_starts_s": later, "later_p50_s": p50(later)}
-    finally:
-        subprocess.run([sys.executable, "-m", "minikube_lite.cli.main", "delete", "--state-dir", str(state)],
-                       capture_output=True, env=env, cwd=ROOT, check=False)
+    return run(args.starts, root / "start")
 
 
 def main() -> None:

@@ -64,6 +64,7 @@ def timed_start(state: Path, port: str, env: dict[str, str]) -> dict[str, float]
 
 
 def run(starts: int, root: Path) -> dict[str, Any]:
+    root.mkdir(parents=True, exist_ok=True)
     state = root / "cluster"
     env = dict(os.environ, KUBECONFIG=str(root / "kubeconfig"), MINIKUBE_LITE_LOG="WARNING")
     port = str(free_port())
