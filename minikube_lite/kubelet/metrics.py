@@ -151,6 +151,9 @@ class Metrics(KubeletBase):
     _samples: dict[str, tuple[str, str, str, Sample | None, Sample]]
     _node_samples: tuple[Sample | None, Sample | None]
     metrics_resolution: float
+    #: time.time() at the end of the last full round (0: none yet); the API server's scraper times
+    #: its next scrape from it (apiserver/metrics_scraper.py)
+    metrics_sampled_at: float = 0.0
     # container id -> where its cgroup files are (None: not readable here, use the stats API)
     _cgroup_files: dict[str, cgroups.CgroupFiles | None]
     cgroup_root: Path
@@ -229,6 +232,7 @@ class Metrics(KubeletBase):
                 last_full = time.monotonic()
                 self._sample_node()
                 await self._sample(ids)
+                self.metrics_sampled_at = time.time()
             else:
                 young = {cid: v for cid, v in ids.items() if cid not in self._samples or self._samples[cid][3] is None}
                 if young:

@@ -137,7 +137,9 @@ def create_app(kubelet: Any) -> Starlette:
         return Response(b"ok", media_type="text/plain")
 
     async def resource_metrics(request: Request) -> Response:
-        return KubeJSONResponse({"node": kubelet.node_metrics(), "pods": kubelet.pod_metrics()})
+        return KubeJSONResponse({"node": kubelet.node_metrics(), "pods": kubelet.pod_metrics(),
+                                 "sampledAt": kubelet.metrics_sampled_at,
+                                 "resolution": kubelet.metrics_resolution})
 
     async def container_logs(request: Request) -> Response:
         namespace, name, container = (request.path_params[k] for k in ("namespace", "name", "container"))

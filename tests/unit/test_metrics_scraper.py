@@ -10,7 +10,7 @@ from typing import Any
 
 from minikube_lite.api.register import by_plural
 from minikube_lite.apiserver import metrics
-from minikube_lite.apiserver.metrics_scraper import MetricsScraper
+from minikube_lite.apiserver.metrics_scraper import ALIGN, MetricsScraper
 from minikube_lite.apiserver.registry import Registry
 from minikube_lite.store.sqlite import SQLiteStore
 
@@ -87,3 +87,15 @@ def test_collect_does_not_change_the_stored_scrape(tmp_path: Path) -> None:
         assert "labels" not in s.scraped["a"]["node"]["metadata"]
 
     asyncio.run(go())
+
+
+def test_rounds_come_just_after_the_kubelets_own(tmp_path: Path) -> None:
+    s = Counting(_registry(tmp_path), {})
+    now = 1000.0
+    assert s.next_delay(now) == 5.0  # nothing scraped yet: one resolution
+    s.scraped = {"a": {"sampledAt": now - 1.0, "resolution": 5.0}, "b": {"sampledAt": now - 3.0, "resolution": 5.0}}
+    assert abs(s.next_delay(now) - (2.0 + ALIGN)) < 1e-9  # b samples again in 2 s: just after it
+    s.scraped = {"a": {"sampledAt": now - 5.1, "resolution": 5.0}}
+    assert s.next_delay(now) == ALIGN  # a is a little late: asked again shortly
+    s.scraped = {"a": {"sampledAt": now - 60, "resolution": 5.0}}
+    assert s.next_delay(now) == 5.0  # a stopped sampling: plain rounds
