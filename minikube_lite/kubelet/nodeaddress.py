@@ -43,9 +43,9 @@ def not_ready(node: dict[str, Any], node_name: str) -> dict[str, Any]:
 
 
 async def pod_cidr(client: Any, node_name: str, registration: dict[str, Any],
-                   timeout: float = CIDR_TIMEOUT) -> str:
+                   timeout: float | None = None) -> str:
     """The Node's ``spec.podCIDR``; registers ``registration`` first when the Node does not exist.
-    "" when none was given within ``timeout``."""
+    "" when none was given within ``timeout`` (default :data:`CIDR_TIMEOUT`)."""
     try:
         node = await client.get("nodes", node_name)
     except NotFound:
@@ -56,7 +56,7 @@ async def pod_cidr(client: Any, node_name: str, registration: dict[str, Any],
                 node = await client.update_status("nodes", node)
         except AlreadyExists:
             node = await client.get("nodes", node_name)
-    deadline, pause = time.monotonic() + timeout, 0.02
+    deadline, pause = time.monotonic() + (CIDR_TIMEOUT if timeout is None else timeout), 0.02
     while not (cidr := str((node.get("spec") or {}).get("podCIDR") or "")):
         if time.monotonic() > deadline:
             return ""
