@@ -266,6 +266,15 @@ class Kubelet(Termination, StatusWriter, Logs, Metrics, Exec, Attach, Prober, Vo
 
     # ---- node -------------------------------------------------------------------------------
 
+    async def _readd_address(self, ip: str) -> None:
+        from ..proxy.hostnet import add_node_address
+
+        try:
+            await self._docker(self.runtime.ensure_network)
+            await asyncio.to_thread(add_node_address, self.runtime.bridge, ip)
+        except Exception as e:  # noqa: BLE001 - the engine may be gone again: the next reconnect retries
+            log.warning("could not put the node's address %s back: %s", ip, e)
+
     async def _claim_address(self) -> None:
         """Wait for the node's pod range and take its own address (nodeaddress.py)."""
         registration = not_ready(node_object(
@@ -459,6 +468,8 @@ class Kubelet(Termination, StatusWriter, Logs, Metrics, Exec, Attach, Prober, Vo
             for key in list(self._pods):
                 self._queue.add(key)
             asyncio.get_running_loop().create_task(self._sweep_orphans())
+            if self.node_ip is not None:  # an engine restarted may have made its bridge again
+                asyncio.get_running_loop().create_task(self._readd_address(self.node_ip))
             return
         action = str(event.get("Action") or event.get("status") or "")
         actor = event.get("Actor") or {}
