@@ -267,6 +267,8 @@ def delete(name: str, state_dir: str) -> None:
     stop_agent(settings, name)
     if obj is not None:
         _drop_address(settings, obj)  # an agent killed with SIGKILL could not take it away
+    if not remote:
+        _remove_containers(settings, name)  # a stopped node keeps its (exited) containers
     if m.running_pid(settings) is not None:
         from minikube_lite.cli.join import revoke_node_credentials
 
@@ -299,3 +301,20 @@ def _drop_address(settings: Settings, node: dict[str, Any]) -> None:
     bridge = find_bridge(settings.network_name)
     if bridge:
         remove_node_address(bridge, node_address(cidr))
+
+
+def _remove_containers(settings: Settings, name: str) -> None:
+    try:
+        import docker
+
+        client = docker.from_env()
+    except Exception as exc:  # noqa: BLE001 - no engine: nothing we could remove
+        click.echo(f"⚠️  Could not reach the Docker engine ({exc}); the containers of {name} are left", err=True)
+        return
+    try:
+        from minikube_lite.kubelet.cleanup import remove_node_containers
+
+        if n := remove_node_containers(client, settings.cluster_id, name):
+            _main()._say("🔥", f"Removed {n} container(s) of {name}")
+    finally:
+        client.close()

@@ -366,9 +366,31 @@ def test_node_add_and_delete(three: Cluster) -> None:
     out = three.cli("node", "add").stdout
     assert "Successfully added minikube-lite-m04" in out
     assert _ready(three, "minikube-lite-m04") == "True"
+    address = _internal_ip(three, "minikube-lite-m04")
+    assert address not in {_internal_ip(three, n) for n in NODES} and address in _host_addresses()
+    pod = """
+apiVersion: v1
+kind: Pod
+metadata: {name: on-m04}
+spec:
+  terminationGracePeriodSeconds: 0
+  nodeSelector: {kubernetes.io/hostname: minikube-lite-m04}
+  containers:
+  - {name: main, image: minikube-lite/busybox:1.0, command: ["sleep", "3600"]}
+"""
+    three.kubectl("apply", "-f", "-", input=pod)
+    wait_for(lambda: ((three.pod("on-m04") or {}).get("status") or {}).get("phase") == "Running", timeout=30,
+             what="a pod Running on m04")
+    three.cli("node", "stop", "minikube-lite-m04")
+    kept = _node_containers(three, "minikube-lite-m04", states=True)
+    assert len(kept) == 2 and set(kept.values()) == {"exited"}, kept  # sandbox + main, stopped
+    # a stopped node's containers go with it: node delete removes them (no agent runs to do it)
     out = three.cli("node", "delete", "minikube-lite-m04").stdout
     assert 'Node "minikube-lite-m04" was successfully deleted.' in out
     assert three.get("/api/v1/nodes/minikube-lite-m04") is None
     assert not (three.settings.state_dir / "nodes" / "minikube-lite-m04").exists()
     assert _node_containers(three, "minikube-lite-m04") == {}
+    assert address not in _host_addresses()
     assert three.cli("node", "list").stdout.split()[0::2] == NODES
+    # its pod is the pod GC's after a 40 s quarantine, as in Kubernetes: not waited for here
+    three.kubectl("delete", "pod", "on-m04", "--force", "--grace-period=0", check=False)
