@@ -306,6 +306,26 @@ spec:
       - {key: node.kubernetes.io/unreachable, operator: Exists, effect: NoExecute, tolerationSeconds: 2}
       containers:
       - {name: main, image: minikube-lite/busybox:1.0, command: ["sleep", "3600"]}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: roaming}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: roaming}}
+  template:
+    metadata: {labels: {app: roaming}}
+    spec:
+      terminationGracePeriodSeconds: 0
+      affinity:
+        nodeAffinity:
+          preferredDuringSchedulingIgnoredDuringExecution:
+          - weight: 100
+            preference: {matchExpressions: [{key: kubernetes.io/hostname, operator: In, values: [minikube-lite-m03]}]}
+      tolerations:
+      - {key: node.kubernetes.io/unreachable, operator: Exists, effect: NoExecute, tolerationSeconds: 2}
+      containers:
+      - {name: main, image: minikube-lite/busybox:1.0, command: ["sleep", "3600"]}
 """
     node = "minikube-lite-m03"
     three.kubectl("apply", "-f", "-", input=manifest)
@@ -314,6 +334,11 @@ spec:
             return _json(three, "get", "pods", "-l", "app=movable")["items"]
         first = wait_for(lambda: [p for p in movable() if p["status"].get("phase") == "Running"], timeout=30,
                          what="the movable pod Running on m03")[0]["metadata"]["name"]
+        def roaming() -> list[dict[str, Any]]:
+            return [p for p in _json(three, "get", "pods", "-l", "app=roaming")["items"]
+                    if p["status"].get("phase") == "Running" and not p["metadata"].get("deletionTimestamp")]
+        roamer = wait_for(roaming, timeout=30, what="the roaming pod Running")[0]
+        assert roamer["spec"]["nodeName"] == node, roamer["spec"]  # it prefers m03
         before = _node_containers(three, node)
         spread_pod = spread[node]["metadata"]["name"]
         address = _internal_ip(three, node)
@@ -334,6 +359,10 @@ spec:
         wait_for(lambda: three.pod(first) is None, timeout=20, what="the eviction of the pod on the stopped node")
         wait_for(lambda: [p for p in movable() if p["metadata"]["name"] != first], timeout=10,
                  what="the Deployment's replacement")
+        # the roaming pod's replacement runs on another node (m03 is tainted unreachable:NoSchedule)
+        moved = wait_for(lambda: [p for p in roaming() if p["metadata"]["name"] != roamer["metadata"]["name"]],
+                         timeout=30, what="the roaming pod's replacement Running on another node")
+        assert moved[0]["spec"]["nodeName"] in NODES[:2], moved[0]["spec"]
         # the spread pod on m03 is evicted after the default 300 s: not within this test
         three.cli("node", "start", node)
         assert _ready(three, node) == "True"
@@ -341,7 +370,7 @@ spec:
                                timeout=30, what="the replacement Running on m03")
         assert len(replacement) == 1 and replacement[0]["metadata"]["name"] != first
         names = list(_node_containers(three, node).values())
-        assert not any(first in n for n in names)  # stale containers cleaned, not run twice
+        assert not any(first in n or roamer["metadata"]["name"] in n for n in names)  # stale ones cleaned
         assert sum(replacement[0]["metadata"]["name"] in n and "_POD_" in n for n in names) == 1
         assert _internal_ip(three, node) == address and address in _host_addresses()
         # the spread pod (tolerating unreachable for 300 s) was not evicted: after the "reboot" its
@@ -359,7 +388,7 @@ spec:
         assert sorted(apps) == ["exited", "running"], mine  # the live attempt and the previous (logs -p)
         assert f"serving {spread_pod}" in three.kubectl("logs", spread_pod).stdout
     finally:
-        three.kubectl("delete", "deployment", "movable", "--ignore-not-found", check=False)
+        three.kubectl("delete", "deployment", "movable", "roaming", "--ignore-not-found", check=False)
 
 
 def test_node_add_and_delete(three: Cluster) -> None:
