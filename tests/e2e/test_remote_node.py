@@ -1,0 +1,169 @@
+"""A node on another machine: ``minikube-lite agent --server URL --token T`` joins, runs pods there.
+
+The other machine is a Docker engine in a network namespace of its own, linked to this one by a
+veth (remotehost.py); the agent runs in that namespace with only the join command: it pins the
+CA, gets its client certificate and its kubelet serving certificate through CSRs, registers the
+Node with its own address and runs the pods on its own engine. The master reaches its kubelet
+endpoint over the veth for ``kubectl logs`` and ``exec``, authenticated both ways. One cluster
+for the module, listening on its end of the veth.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+import ssl
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from minikube_lite.config import CLUSTER_LABEL
+
+from .conftest import Cluster, pod_running, running_cluster, wait_for
+from .remotehost import RemoteMachine, wait_agent
+from .test_engine_restart import SHARED_BRIDGE
+
+NODE = "far-away"
+BUSYBOX = "minikube-lite/busybox:1.0"
+POD = """apiVersion: v1
+kind: Pod
+metadata:
+  name: {name}
+spec:
+  nodeSelector:
+    kubernetes.io/hostname: {node}
+  containers:
+    - name: main
+      image: minikube-lite/busybox:1.0
+      command: ["sh", "-c", "echo hello from $(hostname); sleep 3600"]
+"""
+
+
+@pytest.fixture(scope="module")
+def machine() -> Iterator[RemoteMachine]:
+    had_bridge = SHARED_BRIDGE.exists()
+    m = RemoteMachine()
+    try:
+        m.start()
+        m.load_images(BUSYBOX)
+        yield m
+    finally:
+        m.remove()
+    assert SHARED_BRIDGE.exists() == had_bridge, "the shared engine's docker0 bridge is gone"
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory, machine: RemoteMachine) -> Iterator[Cluster]:
+    with running_cluster(tmp_path_factory.mktemp("remote"), host=machine.host_ip) as c:
+        yield c
+
+
+def _join_args(cluster: Cluster) -> tuple[str, str, str]:
+    out = cluster.cli("node", "token", "--ttl", "1h").stdout.strip()
+    m = re.fullmatch(r"minikube-lite agent --server (https://\S+) --token (\S+) --discovery-token-ca-cert-hash (\S+)",
+                     out)
+    assert m, out
+    return m.group(1), m.group(2), m.group(3)
+
+
+def _ready(cluster: Cluster, name: str) -> bool:
+    node = cluster.get(f"/api/v1/nodes/{name}") or {}
+    return any(c.get("type") == "Ready" and c.get("status") == "True"
+               for c in (node.get("status") or {}).get("conditions") or [])
+
+
+@pytest.fixture(scope="module")
+def joined(cluster: Cluster, machine: RemoteMachine, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    server, token, pin = _join_args(cluster)
+    assert server == f"https://{machine.host_ip}:{cluster.settings.port}"  # the address the other machine reaches
+    data_dir = tmp_path_factory.mktemp("agent-data")
+    t0 = time.monotonic()
+    machine.start_agent("--server", server, "--token", token, "--discovery-token-ca-cert-hash", pin,
+                        "--name", NODE, "--data-dir", str(data_dir))
+    wait_agent(machine, lambda: _ready(cluster, NODE), timeout=60, what=f"node {NODE} Ready")
+    return {"token": token, "data_dir": data_dir, "ready_s": time.monotonic() - t0}
+
+
+def test_agent_joins_with_its_own_address_and_no_ca_key(cluster: Cluster, machine: RemoteMachine,
+                                                         joined: dict[str, Any]) -> None:
+    node = cluster.get(f"/api/v1/nodes/{NODE}")
+    assert {"type": "InternalIP", "address": machine.ip} in node["status"]["addresses"]
+    assert "node-role.kubernetes.io/control-plane" not in node["metadata"]["labels"]
+    files = sorted(p.name for p in Path(joined["data_dir"]).iterdir() if p.is_file())
+    assert "ca.key" not in files and "ca.crt" in files  # the CA it pinned, never its key
+    rows = json.loads(cluster.kubectl("get", "csr", "-o", "json").stdout)["items"]
+    mine = {r["spec"]["signerName"]: r for r in rows
+            if r["spec"]["username"] in (f"system:bootstrap:{joined['token'][:6]}", f"system:node:{NODE}")}
+    client, serving = mine["kubernetes.io/kube-apiserver-client-kubelet"], mine["kubernetes.io/kubelet-serving"]
+    assert serving["spec"]["username"] == f"system:node:{NODE}"  # asked with its new client certificate
+    for csr in (client, serving):
+        wait_for(lambda c=csr: cluster.get(f"/apis/certificates.k8s.io/v1/certificatesigningrequests/"
+                                           f"{c['metadata']['name']}")["status"].get("certificate"),
+                 timeout=30, what="the CSR issued")
+    table = cluster.kubectl("get", "csr", serving["metadata"]["name"]).stdout
+    assert "kubernetes.io/kubelet-serving" in table and "Approved,Issued" in table, table
+
+
+def test_pod_runs_on_the_other_engine_with_logs_and_exec(cluster: Cluster, machine: RemoteMachine,
+                                                        joined: dict[str, Any], tmp_path: Path) -> None:
+    manifest = tmp_path / "pod.yaml"
+    manifest.write_text(POD.format(name="yonder", node=NODE))
+    cluster.kubectl("apply", "-f", str(manifest))
+    wait_agent(machine, lambda: pod_running(cluster, "yonder"), timeout=90, what="yonder Running")
+    pod = cluster.pod("yonder")
+    assert pod["spec"]["nodeName"] == NODE and pod["status"]["hostIP"] == machine.ip
+    theirs = [c for c in machine.containers(label="io.kubernetes.pod.name=yonder")]
+    assert theirs, "the pod's containers are on the other machine's engine"
+    assert cluster.containers("yonder", all=True) == []  # and none on the master's
+    assert all(c.labels.get(CLUSTER_LABEL) != cluster.settings.cluster_id for c in theirs)  # the agent's own id
+    logs = wait_for(lambda: cluster.kubectl("logs", "yonder").stdout, timeout=20, what="logs")
+    assert logs.startswith("hello from yonder"), logs
+    out = cluster.kubectl("exec", "yonder", "--", "sh", "-c", "echo $((6*7)) on $(hostname)").stdout
+    assert out.strip() == "42 on yonder"
+    cluster.kubectl("delete", "pod", "yonder", "--grace-period=0", "--force", check=False)
+
+
+def _kubelet_port(cluster: Cluster) -> int:
+    return int(cluster.get(f"/api/v1/nodes/{NODE}")["status"]["daemonEndpoints"]["kubeletEndpoint"]["Port"])
+
+
+def test_kubelet_endpoint_is_authenticated_both_ways(cluster: Cluster, machine: RemoteMachine,
+                                                     joined: dict[str, Any]) -> None:
+    from cryptography import x509
+
+    port = _kubelet_port(cluster)
+    # the master's side: the endpoint's certificate is the CSR-issued one, for the node's address
+    ctx = ssl.create_default_context(cafile=cluster.ca_file)
+    with socket.create_connection((machine.ip, port), timeout=10) as raw, \
+            ctx.wrap_socket(raw, server_hostname=machine.ip) as tls:
+        der = tls.getpeercert(binary_form=True)
+    cert = x509.load_der_x509_certificate(der)
+    issued = x509.load_pem_x509_certificate((Path(joined["data_dir"]) / "kubelet-server-current.crt").read_bytes())
+    assert cert == issued
+    assert cert.subject.rfc4514_string() == f"CN=system:node:{NODE},O=system:nodes"
+    # the kubelet's side: no client certificate, 401; a cluster user that is not the API server, 403
+    with httpx.Client(verify=ctx, timeout=10) as anon:
+        assert anon.get(f"https://{machine.ip}:{port}/healthz").status_code == 401
+    node_ctx = ssl.create_default_context(cafile=cluster.ca_file)
+    node_ctx.load_cert_chain(str(Path(joined["data_dir"]) / "kubelet-client-current.crt"),
+                             str(Path(joined["data_dir"]) / "kubelet-client-current.key"))
+    with httpx.Client(verify=node_ctx, timeout=10) as as_node:
+        r = as_node.get(f"https://{machine.ip}:{port}/containerLogs/default/x/y")
+        assert r.status_code == 403, r.text
+
+
+def test_node_delete_removes_it_and_revokes_its_token(cluster: Cluster, machine: RemoteMachine,
+                                                      joined: dict[str, Any]) -> None:
+    machine.stop_agent()  # the machine leaves first (a running kubelet registers its Node again)
+    assert machine.containers(label="io.kubernetes.pod.name=yonder") == []
+    out = cluster.cli("node", "delete", NODE).stdout
+    assert "Revoked secret/bootstrap-token-" in out, out
+    assert cluster.get(f"/api/v1/nodes/{NODE}") is None
+    assert cluster.get(f"/api/v1/namespaces/kube-system/secrets/bootstrap-token-{joined['token'][:6]}") is None
+    rows = json.loads(cluster.kubectl("get", "csr", "-o", "json").stdout)["items"]
+    assert not [r for r in rows if r["spec"]["username"] == f"system:node:{NODE}"]
