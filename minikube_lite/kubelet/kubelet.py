@@ -267,10 +267,17 @@ class Kubelet(Termination, StatusWriter, Logs, Metrics, Exec, Attach, Prober, Vo
         if any(labels.get(k) != v for k, v in desired["metadata"]["labels"].items()):
             node["metadata"]["labels"] = {**labels, **desired["metadata"]["labels"]}
             node = await self._client.update("nodes", node)
-        status = desired["status"]
-        status["conditions"] = node_conditions(now_rfc3339(), (node.get("status") or {}).get("conditions"))
-        node["status"] = status
-        await self._client.update_status("nodes", node)
+        for attempt in range(5):  # the node IPAM controller writes spec.podCIDR right after the create
+            status = dict(desired["status"])
+            status["conditions"] = node_conditions(now_rfc3339(), (node.get("status") or {}).get("conditions"))
+            node["status"] = status
+            try:
+                await self._client.update_status("nodes", node)
+                return
+            except Conflict:
+                if attempt == 4:
+                    raise
+                node = await self._client.get("nodes", self.node_name)
 
     async def _heartbeat_loop(self) -> None:
         while True:
