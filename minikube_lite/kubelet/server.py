@@ -121,12 +121,15 @@ def create_app(kubelet: Any) -> FastAPI:
     from minikube_lite.apiserver import exec as exec_routes
     from minikube_lite.apiserver import portforward_ws
 
+    from . import imageload
+
     app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
     app.state.kubelet = kubelet
     app.state.registry = _Pods(kubelet)
     exec_routes.install(app, exec_path="/exec/{namespace}/{name}/{container}",
                         attach_path="/attach/{namespace}/{name}/{container}")
     portforward_ws.install(app, "/portForward/{namespace}/{name}")  # the channel.k8s.io form (Python client)
+    imageload.install(app, kubelet)  # minikube-lite image load to a node with an engine of its own
 
     @app.exception_handler(ApiError)
     async def api_error(request: Request, exc: ApiError) -> Response:

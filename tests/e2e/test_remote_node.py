@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+import secrets
 import socket
 import ssl
 import time
@@ -155,6 +156,32 @@ def test_kubelet_endpoint_is_authenticated_both_ways(cluster: Cluster, machine: 
     with httpx.Client(verify=node_ctx, timeout=10) as as_node:
         r = as_node.get(f"https://{machine.ip}:{port}/containerLogs/default/x/y")
         assert r.status_code == 403, r.text
+
+
+def test_image_load_copies_an_image_to_the_other_machine(cluster: Cluster, machine: RemoteMachine,
+                                                         joined: dict[str, Any]) -> None:
+    import docker
+
+    shared = docker.from_env()
+    ref = f"mkl-test/carried:{secrets.token_hex(4)}"  # a name only this test made
+    shared.images.get(BUSYBOX).tag(ref)
+    try:
+        assert not [i for i in machine.docker().images.list() if ref in i.tags]
+        out = cluster.cli("image", "load", ref).stdout
+        assert f'"{ref}" is on node "minikube-lite"' in out, out  # the master's node shares this engine
+        assert f'Loaded "{ref}" into node "{NODE}"' in out, out
+        assert [i for i in machine.docker().images.list() if ref in i.tags]
+        cluster.kubectl("run", "carried", f"--image={ref}", "--image-pull-policy=Never", "--restart=Never",
+                        f'--overrides={{"spec":{{"nodeSelector":{{"kubernetes.io/hostname":"{NODE}"}}}}}}',
+                        "--", "sleep", "3600")
+        wait_agent(machine, lambda: pod_running(cluster, "carried"), timeout=60, what="carried Running")
+        assert cluster.pod("carried")["spec"]["nodeName"] == NODE
+        bad = cluster.cli("image", "load", "mkl-test/never-built:0", check=False)
+        assert bad.returncode != 0 and "is not on this machine's Docker engine" in bad.stdout + bad.stderr
+    finally:
+        cluster.kubectl("delete", "pod", "carried", "--grace-period=0", "--force", "--ignore-not-found", check=False)
+        shared.images.remove(ref)  # the tag only: the image stays under its own name
+        shared.close()
 
 
 def test_node_delete_removes_it_and_revokes_its_token(cluster: Cluster, machine: RemoteMachine,
