@@ -81,6 +81,15 @@ class RemoteMachine:
                      ("link", "set", self.ns_link, "up"), ("route", "add", "default", "via", self.host_ip)):
             _ip(*args, netns_pid=self.pid)
 
+    def cut_network(self, cut: bool = True) -> None:
+        """Lose (or get back) the network between the two machines: every packet on the namespace's
+        end of the veth is dropped (its own netfilter tables; open TCP connections survive, as
+        with a pulled cable); ``cut=False`` removes exactly those rules."""
+        op = "-A" if cut else "-D"
+        for chain, flag in (("INPUT", "-i"), ("OUTPUT", "-o")):
+            subprocess.run(self.nsenter("iptables", "-w", op, chain, flag, self.ns_link, "-j", "DROP"),
+                           check=True, capture_output=True, text=True)
+
     def load_images(self, *refs: str) -> None:
         """Copy images of the machine's engine to this one (docker save | docker load)."""
         shared, mine = docker.from_env(timeout=120), self.docker()

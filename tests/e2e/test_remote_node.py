@@ -30,6 +30,7 @@ from .remotehost import RemoteMachine, wait_agent
 from .test_engine_restart import SHARED_BRIDGE
 
 NODE = "far-away"
+GRACE = 12  # node-monitor-grace-period for this module's cluster (the Lease is renewed every 10 s)
 BUSYBOX = "minikube-lite/busybox:1.0"
 POD = """apiVersion: v1
 kind: Pod
@@ -60,7 +61,8 @@ def machine() -> Iterator[RemoteMachine]:
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory, machine: RemoteMachine) -> Iterator[Cluster]:
-    with running_cluster(tmp_path_factory.mktemp("remote"), host=machine.host_ip) as c:
+    knobs = {"MINIKUBE_LITE_NODE_MONITOR_GRACE_PERIOD": str(GRACE), "MINIKUBE_LITE_NODE_MONITOR_PERIOD": "1"}
+    with running_cluster(tmp_path_factory.mktemp("remote"), host=machine.host_ip, extra_env=knobs) as c:
         yield c
 
 
@@ -182,6 +184,73 @@ def test_image_load_copies_an_image_to_the_other_machine(cluster: Cluster, machi
         cluster.kubectl("delete", "pod", "carried", "--grace-period=0", "--force", "--ignore-not-found", check=False)
         shared.images.remove(ref)  # the tag only: the image stays under its own name
         shared.close()
+
+
+MOVABLE = """
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: movable}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: movable}}
+  template:
+    metadata: {labels: {app: movable}}
+    spec:
+      terminationGracePeriodSeconds: 0
+      nodeSelector: {kubernetes.io/hostname: NODE}
+      tolerations:
+      - {key: node.kubernetes.io/unreachable, operator: Exists, effect: NoExecute, tolerationSeconds: 2}
+      containers:
+      - {name: main, image: minikube-lite/busybox:1.0, command: ["sleep", "3600"]}
+""".replace("NODE", NODE)
+
+
+def _ready_status(cluster: Cluster) -> str:
+    node = cluster.get(f"/api/v1/nodes/{NODE}") or {}
+    return next((c["status"] for c in (node.get("status") or {}).get("conditions") or [] if c["type"] == "Ready"), "")
+
+
+def _pod_containers(machine: RemoteMachine, pod: str) -> list[Any]:
+    return [c for c in machine.containers(label=f"io.kubernetes.pod.name={pod}") if c.status == "running"]
+
+
+def test_network_loss_is_a_lost_node_and_its_return_runs_nothing_twice(cluster: Cluster, machine: RemoteMachine,
+                                                                      joined: dict[str, Any]) -> None:
+    cluster.kubectl("apply", "-f", "-", input=MOVABLE)
+
+    def movable() -> list[dict[str, Any]]:
+        return json.loads(cluster.kubectl("get", "pods", "-l", "app=movable", "-o", "json").stdout)["items"]
+    try:
+        first = wait_agent(machine, lambda: [p for p in movable() if p["status"].get("phase") == "Running"],
+                           timeout=60, what="the movable pod Running on the other machine")[0]["metadata"]["name"]
+        machine.cut_network()
+        try:
+            wait_for(lambda: _ready_status(cluster) == "Unknown", timeout=GRACE + 20, what="the node NotReady")
+            taints = cluster.get(f"/api/v1/nodes/{NODE}")["spec"].get("taints") or []
+            assert {"key": "node.kubernetes.io/unreachable", "effect": "NoExecute"} in [
+                {"key": t["key"], "effect": t["effect"]} for t in taints], taints
+            assert "NotReady" in cluster.kubectl("get", "node", NODE).stdout
+            wait_for(lambda: cluster.pod(first) is None, timeout=20, what="the eviction of the unreachable pod")
+            wait_for(lambda: [p for p in movable() if p["metadata"]["name"] != first], timeout=10,
+                     what="the Deployment's replacement")
+            # the other machine cannot know: its pod runs on, as a kubelet cut off does in Kubernetes
+            assert _pod_containers(machine, first)
+        finally:
+            machine.cut_network(False)
+        wait_agent(machine, lambda: _ready_status(cluster) == "True", timeout=60, what="the node Ready again")
+        assert not [t for t in cluster.get(f"/api/v1/nodes/{NODE}")["spec"].get("taints") or []
+                    if t["key"] == "node.kubernetes.io/unreachable"]
+        running = wait_agent(machine, lambda: [p for p in movable() if p["status"].get("phase") == "Running"],
+                             timeout=60, what="the replacement Running on the node back")
+        assert len(running) == 1 and running[0]["metadata"]["name"] != first
+        wait_for(lambda: not _pod_containers(machine, first), timeout=30,
+                 what="the evicted pod's containers removed on the node's return")
+        replacement = running[0]["metadata"]["name"]
+        sandboxes = [c for c in _pod_containers(machine, replacement)
+                     if c.labels.get("io.kubernetes.container.name") == "POD"]
+        assert len(sandboxes) == 1  # one copy of the pod, not two
+    finally:
+        cluster.kubectl("delete", "deployment", "movable", "--ignore-not-found", check=False)
 
 
 def test_node_delete_removes_it_and_revokes_its_token(cluster: Cluster, machine: RemoteMachine,
