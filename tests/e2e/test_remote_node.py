@@ -4,7 +4,7 @@ The other machine is a Docker engine in a network namespace of its own, linked t
 veth (remotehost.py); the agent runs in that namespace with only the join command: it pins the
 CA, gets its client certificate and its kubelet serving certificate through CSRs, registers the
 Node with its own address and runs the pods on its own engine. The master reaches its kubelet
-endpoint over the veth for ``kubectl logs`` and ``exec``, authenticated both ways. One cluster
+endpoint over the veth for ``kubectl logs``, ``exec`` and ``port-forward``, authenticated both ways. One cluster
 for the module, listening on its end of the veth.
 """
 
@@ -25,9 +25,10 @@ import pytest
 
 from minikube_lite.config import CLUSTER_LABEL
 
-from .conftest import Cluster, pod_running, running_cluster, wait_for
+from .conftest import Cluster, free_port, pod_running, running_cluster, wait_for
 from .remotehost import RemoteMachine, wait_agent
 from .test_engine_restart import SHARED_BRIDGE
+from .test_streams import fetch, port_forward
 
 NODE = "far-away"
 GRACE = 12  # node-monitor-grace-period for this module's cluster (the Lease is renewed every 10 s)
@@ -42,7 +43,8 @@ spec:
   containers:
     - name: main
       image: minikube-lite/busybox:1.0
-      command: ["sh", "-c", "echo hello from $(hostname); sleep 3600"]
+      command: ["sh", "-c", "echo hello from $(hostname); mkdir -p /w && echo far > /w/index.html &&
+                httpd -p 8080 -h /w && exec sleep 3600"]
 """
 
 
@@ -112,7 +114,7 @@ def test_agent_joins_with_its_own_address_and_no_ca_key(cluster: Cluster, machin
     assert "kubernetes.io/kubelet-serving" in table and "Approved,Issued" in table, table
 
 
-def test_pod_runs_on_the_other_engine_with_logs_and_exec(cluster: Cluster, machine: RemoteMachine,
+def test_pod_runs_on_the_other_engine_with_logs_exec_port_forward(cluster: Cluster, machine: RemoteMachine,
                                                         joined: dict[str, Any], tmp_path: Path) -> None:
     manifest = tmp_path / "pod.yaml"
     manifest.write_text(POD.format(name="yonder", node=NODE))
@@ -128,6 +130,9 @@ def test_pod_runs_on_the_other_engine_with_logs_and_exec(cluster: Cluster, machi
     assert logs.startswith("hello from yonder"), logs
     out = cluster.kubectl("exec", "yonder", "--", "sh", "-c", "echo $((6*7)) on $(hostname)").stdout
     assert out.strip() == "42 on yonder"
+    local = free_port()
+    with port_forward(cluster, "pod/yonder", f"{local}:8080"):
+        assert fetch(local) == b"far\n"
     cluster.kubectl("delete", "pod", "yonder", "--grace-period=0", "--force", check=False)
 
 
