@@ -99,6 +99,7 @@ def test_agent_joins_with_its_own_address_and_no_ca_key(cluster: Cluster, machin
     node = cluster.get(f"/api/v1/nodes/{NODE}")
     assert {"type": "InternalIP", "address": machine.ip} in node["status"]["addresses"]
     assert "node-role.kubernetes.io/control-plane" not in node["metadata"]["labels"]
+    assert f"{NODE}\t{machine.ip}" in cluster.cli("node", "list").stdout.splitlines()
     files = sorted(p.name for p in Path(joined["data_dir"]).iterdir() if p.is_file())
     assert "ca.key" not in files and "ca.crt" in files  # the CA it pinned, never its key
     rows = json.loads(cluster.kubectl("get", "csr", "-o", "json").stdout)["items"]
