@@ -23,9 +23,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import ssl
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
@@ -99,6 +101,8 @@ class Kubelet(Termination, StatusWriter, Logs, Metrics, Exec, Attach, Prober, Vo
         serving_state_dir: Path | None = None,
         control_plane: bool = True,
         own_address: bool = False,
+        node_ip: str = "",
+        serving_context: Callable[[str, tuple[str, ...]], ssl.SSLContext] | None = None,
     ) -> None:
         """``dns_server``: the cluster DNS address given to pods (``dnsPolicy: ClusterFirst``);
         None leaves Docker's default resolver. ``root_dir``: the kubelet's folder for pod volumes
@@ -107,7 +111,11 @@ class Kubelet(Termination, StatusWriter, Logs, Metrics, Exec, Attach, Prober, Vo
         the cluster's state folder whose CA signs this kubelet's HTTPS endpoint (server.py), which
         the API server reaches for logs, exec, attach, port-forward and metrics; None serves none.
         ``own_address``: the node takes an address of its own on the bridge (nodeaddress.py), its
-        InternalIP and where its endpoint listens, instead of the bridge's gateway (node agents)."""
+        InternalIP and where its endpoint listens, instead of the bridge's gateway (node agents of
+        this machine). ``node_ip``: the node's address as the API server reaches it (kubelet
+        ``--node-ip``; a node on another machine), else the gateway of the pods' bridge.
+        ``serving_context``: makes the endpoint's TLS context from (node, addresses) instead of the
+        state folder's CA (a joined node's certificate comes by CSR, node/serving.py)."""
         self._client = client
         self.node_name = node_name
         self.cluster_id = cluster_id
@@ -153,6 +161,9 @@ class Kubelet(Termination, StatusWriter, Logs, Metrics, Exec, Attach, Prober, Vo
         self._cgroup_files = {}
         self.cgroup_root = cgroups.CGROUP_ROOT
         self._serving_state_dir = serving_state_dir
+        self._serving_context = serving_context
+        self.node_ip = node_ip
+        self.runtime.node_ip = node_ip or None  # a hostNetwork pod's IP is its node's
         self.control_plane = control_plane  # the first node (the role label); node agents are workers
         self.pod_cidr = ""  # the Node's spec.podCIDR (controllers/nodeipam.py): where pod IPs come from
         self._explicit_ips = True
@@ -160,13 +171,13 @@ class Kubelet(Termination, StatusWriter, Logs, Metrics, Exec, Attach, Prober, Vo
         self.server: Any = None  # server.py, once listening
         self.kubelet_port = 0
         self.own_address = own_address
-        self.node_ip: str | None = None  # the address of our own on the bridge (own_address), once taken
+        self._claimed = ""  # the address we put on the bridge (own_address), once taken
 
     # ---- plumbing ---------------------------------------------------------------------------
 
     @property
     def host_ip(self) -> str:
-        """The node's address: its own (``own_address``), else the gateway of the pods' bridge."""
+        """The node's address: ``node_ip`` or its own (``own_address``), else the gateway of the pods' bridge."""
         return self.node_ip or self.runtime.host_ip or "127.0.0.1"
 
     # ---- lifecycle --------------------------------------------------------------------------
@@ -183,9 +194,9 @@ class Kubelet(Termination, StatusWriter, Logs, Metrics, Exec, Attach, Prober, Vo
         self._queue = WorkQueue(self._sync_pod)
         await self._docker(self.runtime.ping)
         await self._docker(self.runtime.ensure_network)  # also learns the node's address (host_ip)
-        if self.own_address and self.node_ip is None:
+        if self.own_address and not self.node_ip:
             await self._claim_address()
-        if self._serving_state_dir is not None and self.server is None:
+        if (self._serving_state_dir is not None or self._serving_context is not None) and self.server is None:
             from .server import KubeletServer
 
             # the port of last time when it is free, so the Node's endpoint stays what it was
@@ -194,7 +205,7 @@ class Kubelet(Termination, StatusWriter, Logs, Metrics, Exec, Attach, Prober, Vo
                 wanted = int(port_file.read_text())
             except (OSError, ValueError):
                 wanted = 0
-            server = KubeletServer(self, self._serving_state_dir, port=wanted)
+            server = KubeletServer(self, self._serving_state_dir, port=wanted, context=self._serving_context)
             self.kubelet_port = await server.start(self.host_ip)
             self.server = server
             with contextlib.suppress(OSError):
@@ -255,10 +266,10 @@ class Kubelet(Termination, StatusWriter, Logs, Metrics, Exec, Attach, Prober, Vo
             except docker.errors.DockerException as e:
                 log.warning("could not stop the pod containers: %s", e)
             await self._docker(self._unmount_all)  # memory is lost when the machine is off
-        if self.node_ip is not None:
+        if self._claimed:  # only the address we added (never a --node-ip given to us)
             with contextlib.suppress(OSError):
-                await release_address(self.runtime.bridge, self.node_ip)
-            self.node_ip = self.runtime.node_ip = None
+                await release_address(self.runtime.bridge, self._claimed)
+            self.node_ip, self.runtime.node_ip, self._claimed = "", None, ""
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(self._events.flush(), 2.0)
         self.runtime.close()
@@ -284,7 +295,7 @@ class Kubelet(Termination, StatusWriter, Logs, Metrics, Exec, Attach, Prober, Vo
                                   gateway=self.runtime.host_ip or "")
         if got is not None:
             self.node_ip, self.pod_cidr = got
-            self.runtime.node_ip = self.node_ip
+            self.runtime.node_ip = self._claimed = self.node_ip
 
     async def _register_node(self) -> None:
         desired = node_object(self.node_name, internal_ip=self.host_ip, runtime_version=self._runtime_version,
@@ -301,10 +312,17 @@ class Kubelet(Termination, StatusWriter, Logs, Metrics, Exec, Attach, Prober, Vo
         if any(labels.get(k) != v for k, v in desired["metadata"]["labels"].items()):
             node["metadata"]["labels"] = {**labels, **desired["metadata"]["labels"]}
             node = await self._client.update("nodes", node)
-        status = desired["status"]
-        status["conditions"] = node_conditions(now_rfc3339(), (node.get("status") or {}).get("conditions"))
-        node["status"] = status
-        await self._client.update_status("nodes", node)
+        for attempt in range(5):  # the node IPAM controller writes spec.podCIDR right after the create
+            status = dict(desired["status"])
+            status["conditions"] = node_conditions(now_rfc3339(), (node.get("status") or {}).get("conditions"))
+            node["status"] = status
+            try:
+                await self._client.update_status("nodes", node)
+                return
+            except Conflict:
+                if attempt == 4:
+                    raise
+                node = await self._client.get("nodes", self.node_name)
 
     async def _heartbeat_loop(self) -> None:
         while True:
@@ -468,8 +486,8 @@ class Kubelet(Termination, StatusWriter, Logs, Metrics, Exec, Attach, Prober, Vo
             for key in list(self._pods):
                 self._queue.add(key)
             asyncio.get_running_loop().create_task(self._sweep_orphans())
-            if self.node_ip is not None:  # an engine restarted may have made its bridge again
-                asyncio.get_running_loop().create_task(self._readd_address(self.node_ip))
+            if self._claimed:  # an engine restarted may have made its bridge again
+                asyncio.get_running_loop().create_task(self._readd_address(self._claimed))
             return
         action = str(event.get("Action") or event.get("status") or "")
         actor = event.get("Actor") or {}
