@@ -9,7 +9,7 @@ Every command takes ``--state-dir``: one folder is one cluster (like a minikube 
 and several clusters can live side by side without touching the user's.
 
 ``start`` must be fast (target: API ready within 1 s of typing it), so this module imports little:
-no FastAPI, no docker SDK on the start path (the engine is pinged over its unix socket with the
+no web framework, no docker SDK on the start path (the engine is pinged over its unix socket with the
 standard library), and HTTP to the daemon uses ``http.client``.
 """
 
@@ -695,18 +695,23 @@ def _require_running(settings: Settings) -> None:
 
 @cli.command()
 @state_dir_option
-def ip(state_dir: str) -> None:
-    """Print the node's IP address (its InternalIP)."""
+@click.option("-n", "--node", "node_name", default=None,
+              help="The node to get the IP of (minikube ip -n m02). [default: the control plane]")
+def ip(state_dir: str, node_name: str | None) -> None:
+    """Print a node's IP address (its InternalIP)."""
     settings = _settings_for(state_dir)
     _require_running(settings)
-    node = get_json(settings, f"/api/v1/nodes/{settings.node_name}")
+    name = node_name or settings.node_name
+    if name.startswith("m") and name[1:].isdigit():  # minikube's short form: -n m02
+        name = f"{NAME}-{name}"
+    node = get_json(settings, f"/api/v1/nodes/{name}")
     if node is None:
-        _fail("❌", f'The API server does not know node "{settings.node_name}"')
+        _fail("❌", f'The API server does not know node "{name}"')
     for addr in (node.get("status") or {}).get("addresses") or []:
         if addr.get("type") == "InternalIP":
             click.echo(addr.get("address"))
             return
-    _fail("❌", f'Node "{settings.node_name}" reports no InternalIP address')
+    _fail("❌", f'Node "{name}" reports no InternalIP address')
 
 
 def dashboard_url(settings: Settings) -> str:
@@ -933,6 +938,8 @@ def main() -> None:
 
 
 def _add_commands() -> None:
+    from minikube_lite.cli.agent import agent
+    from minikube_lite.cli.image import image
     from minikube_lite.cli.join import token_command
     from minikube_lite.cli.nodes import node
     from minikube_lite.cli.store_cmd import store
@@ -940,6 +947,8 @@ def _add_commands() -> None:
     node.add_command(token_command(state_dir_option))
     cli.add_command(store)
     cli.add_command(node)
+    cli.add_command(agent)
+    cli.add_command(image)
 
 
 _add_commands()

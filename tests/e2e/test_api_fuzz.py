@@ -1,6 +1,6 @@
 """Fuzzing the API server's input handling with hypothesis: no input may give a 500, hang, or kill it.
 
-Most properties run in-process through FastAPI's TestClient on the real app and registry (fast
+Most properties run in-process through Starlette's TestClient on the real app and registry (fast
 enough for hundreds of examples each): body decoders (JSON, YAML, protobuf, garbage), label and
 field selectors, list parameters, and every patch type. The last test throws oversized and
 garbage requests at the live daemon of the session cluster and checks it still answers.

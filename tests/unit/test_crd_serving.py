@@ -1,6 +1,6 @@
 """A CRD written through the API is served by the CRD handler at run time, and after a restart of
 the app from the same store; its deletion removes its objects and the kind. Real app and
-registry through FastAPI's TestClient (no Docker)."""
+registry through Starlette's TestClient (no Docker)."""
 
 from __future__ import annotations
 

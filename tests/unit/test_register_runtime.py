@@ -1,6 +1,6 @@
 """A kind registered at run time (as a CustomResourceDefinition will) is served by the same code
 as a built-in one: discovery, REST, validation and defaults, Tables, watch, OpenAPI, merge keys;
-unregistered, it is no longer served. Runs the real app and registry through FastAPI's TestClient."""
+unregistered, it is no longer served. Runs the real app and registry through Starlette's TestClient."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Read and watch semantics over HTTP (FastAPI's TestClient on the real app and registry):
+"""Read and watch semantics over HTTP (Starlette's TestClient on the real app and registry):
 bookmarks, sendInitialEvents, 410 as an ERROR event, pagination under writes,
 resourceVersion / resourceVersionMatch, optimistic concurrency, generateName, dryRun."""
 
