@@ -43,7 +43,7 @@ def api_context(state_dir: Path, name: str) -> ssl.SSLContext:
     return ctx
 
 
-async def run(state_dir: Path, name: str, server: str | None = None) -> None:
+async def run(state_dir: Path, name: str, server: str | None = None, control_plane: bool = False) -> None:
     from minikube_lite.client.http import HTTPClient
     from minikube_lite.kubelet.kubelet import Kubelet
     from minikube_lite.proxy.hostnet import ensure_network
@@ -58,25 +58,42 @@ async def run(state_dir: Path, name: str, server: str | None = None) -> None:
     except Exception as exc:  # noqa: BLE001 - no engine yet: the kubelet says so
         log.warning("cannot prepare the pods' network (%s)", exc)
         gateway = ""
+    # the first node (--control-plane) keeps the daemon's kubelet folder: it is the same node
+    root_dir = state_dir / "kubelet" if control_plane else node_dir(state_dir, name) / "kubelet"
     kubelet = Kubelet(client, node_name=name, cluster_id=settings.cluster_id, network_name=settings.network_name,
-                      dns_server=gateway or DNS_SERVICE_IP, root_dir=node_dir(state_dir, name) / "kubelet",
-                      image_pull=settings.image_pull, serving_state_dir=state_dir, control_plane=False,
+                      dns_server=gateway or DNS_SERVICE_IP, root_dir=root_dir,
+                      image_pull=settings.image_pull, serving_state_dir=state_dir, control_plane=control_plane,
                       metrics_resolution=float(os.environ.get("MINIKUBE_LITE_METRIC_RESOLUTION",
                                                               METRICS_RESOLUTION_SECONDS)))
     loop = asyncio.get_running_loop()
     stopping = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stopping.set)
-    task = asyncio.create_task(_supervise(kubelet), name="kubelet")
+    components: list[tuple[str, object]] = [("kubelet", kubelet)]
+    clients = [client]
+    if control_plane:  # kube-proxy, DNS and ingress of this machine (node/networking.py)
+        from . import networking
+
+        def client_for(component: str) -> HTTPClient:
+            clients.append(HTTPClient(url, ssl_context=networking.client_context(state_dir, component)
+                                      if url.startswith("https") else None,
+                                      field_manager=component, user_agent=f"{component}/{name}"))
+            return clients[-1]
+
+        ingress_port = int(os.environ.get("MINIKUBE_LITE_INGRESS_PORT", settings.ingress_port))
+        components += networking.build(client_for, settings, gateway or DNS_SERVICE_IP, ingress_port)
+    tasks = [asyncio.create_task(_supervise(comp), name=cname) for cname, comp in components]
     await stopping.wait()
     log.info("node %s stopping: removing its containers", name)
-    task.cancel()
-    with contextlib.suppress(BaseException):
-        await task
+    for task in reversed(tasks):
+        task.cancel()
+        with contextlib.suppress(BaseException):
+            await task
     try:
         await kubelet.shutdown(remove_containers=True)
     finally:
-        await client.close()
+        for c in clients:
+            await c.close()
 
 
 async def _supervise(kubelet: object) -> None:
@@ -96,10 +113,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--state-dir", type=Path, required=True)
     parser.add_argument("--name", required=True)
     parser.add_argument("--server", default=None, help="the API server's URL [default: the cluster's]")
+    parser.add_argument("--control-plane", action="store_true",
+                        help="the first node (start --ha): the control-plane role, and this machine's "
+                             "kube-proxy, DNS and ingress controller")
     args = parser.parse_args(argv)
     logging.basicConfig(level=os.environ.get("MINIKUBE_LITE_LOG", "INFO"), stream=sys.stderr,
                         format=f"%(asctime)s %(levelname)s {args.name} %(name)s: %(message)s")
-    asyncio.run(run(args.state_dir.expanduser().resolve(), args.name, args.server))
+    asyncio.run(run(args.state_dir.expanduser().resolve(), args.name, args.server, args.control_plane))
 
 
 if __name__ == "__main__":
