@@ -685,6 +685,7 @@ def status(state_dir: str, output: str) -> None:
             click.echo(f"front: {hst['front']} ({settings.server_url})")
             for server in hst["apiservers"]:
                 click.echo(f"{server['name']}: {server['state']} ({server['address']})")
+            click.echo(f"node agent: {hst['node']} ({settings.node_name})")
             for m in hst["etcd"]:
                 click.echo(f"etcd {m['name']}: {m['state']} ({m['client']}){' leader' if m.get('leader') else ''}")
         if st["Kubeconfig"] == "Misconfigured":
