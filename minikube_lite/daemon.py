@@ -285,8 +285,7 @@ class Daemon:
             api_ip = "127.0.0.1" if self.settings.host in ("0.0.0.0", "", "localhost") else self.settings.host
             controllers: list[tuple[str, Any]] = [
                 ("endpoints-controller", EndpointsController(self.client_for("endpoints-controller"), api_endpoint=(api_ip, self.settings.port)))]
-            dns_ip = DNS_SERVICE_IP
-            await _pods_network(self.settings)  # made when missing: the node IPAM's ranges are its subnet
+            dns_ip = DNS_SERVICE_IP  # the pods' network is made by whoever runs the node (start --ha: the CLI)
         else:
             networking, dns_ip = await _networking_components(self.client_for, self.settings)
             controllers = [networking[0]]  # the endpoints controller; the rest is the node's

@@ -132,7 +132,13 @@ def start_etcd(settings: Settings, timeout: float = 60.0) -> Plan:
 
 
 def start_others(settings: Settings, plan: Plan, daemon_cmd: list[str], env: dict[str, str]) -> None:
-    """API server 2 and the front (API server 1 is started by ``start`` as any cluster's daemon)."""
+    """The pods' network, API server 2 and the front (API server 1 is started by ``start`` as any
+    cluster's daemon). The network is made first: both servers' node IPAM cut its subnet into the
+    nodes' pod ranges, and neither server runs a node that would make it."""
+    from minikube_lite.config import CLUSTER_LABEL
+    from minikube_lite.proxy.hostnet import ensure_network
+
+    ensure_network(settings.network_name, settings.cluster_id, CLUSTER_LABEL)
     second = list(daemon_cmd)
     second[second.index("--port") + 1] = str(plan.apiservers[1])
     _spawn(settings, "apiserver-2", second, env)

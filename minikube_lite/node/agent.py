@@ -10,7 +10,9 @@ the kubelet's HTTPS endpoint (kubelet/server.py) the API server reaches for logs
 attach, port-forward and metrics.
 
 Run as ``python -m minikube_lite.node --state-dir DIR --name NAME`` (``minikube-lite node add``
-and ``node start`` do). SIGTERM (``node stop``) stops and removes its containers, as a machine
+and ``node start`` do). With ``--control-plane`` (``start --ha``'s first node) it carries the
+control-plane role, keeps the daemon's kubelet folder and also runs this machine's kube-proxy, DNS
+and ingress controller (node/networking.py). SIGTERM (``node stop``) stops and removes its containers, as a machine
 switched off loses its containers; SIGKILL leaves them, and the next agent of the node adopts them.
 """
 
