@@ -163,6 +163,16 @@ def start_node(settings: Settings, env: dict[str, str]) -> None:
                               "--name", PRIMARY, "--control-plane"], env)
 
 
+def node_log(settings: Settings, lines: int = 15) -> str:
+    """The end of the first node's agent log, for a start whose node did not become Ready."""
+    path = ha_dir(settings) / "node.log"
+    try:
+        tail = path.read_text(errors="replace").splitlines()[-lines:]
+    except OSError:
+        return ""
+    return f"\nLast lines of {path} (the node's agent):\n" + "\n".join(tail)
+
+
 def stop_rest(settings: Settings) -> list[str]:
     """The first node's agent (its containers go with it), API server 2, the front, then the etcd
     members (API server 1 is stopped as any cluster's daemon). What stopped."""

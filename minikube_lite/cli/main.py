@@ -597,7 +597,7 @@ def _wait_node_ready(settings: Settings, t0: float, log_offset: int | None) -> N
         if time.monotonic() > deadline:
             _fail("⌛", f'Node "{settings.node_name}" did not become Ready within {READY_TIMEOUT:.0f}s '
                         f"(the API server runs at {settings.server_url}). Last lines of {settings.log_file}:\n"
-                        f"{_log_tail(settings, log_offset or 0)}")
+                        f"{_log_tail(settings, log_offset or 0)}" + (_ha().node_log(settings) if settings.ha else ""))
         time.sleep(READY_POLL)
     _say("✅", f'Node "{settings.node_name}" Ready in {time.monotonic() - t0:.2f}s')
 
