@@ -112,7 +112,12 @@ class Front:
 
     async def check_forever(self) -> None:
         async def one(b: Backend) -> None:
-            self.observe(b, await readyz(b.host, b.port, self.tls))
+            try:
+                healthy = await readyz(b.host, b.port, self.tls)
+            except Exception:  # a check that breaks counts as failed; the checks go on
+                log.exception("checking %s failed", b.name)
+                healthy = False
+            self.observe(b, healthy)
 
         while True:
             await asyncio.gather(*(one(b) for b in self.backends))
