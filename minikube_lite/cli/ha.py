@@ -158,7 +158,9 @@ def own_address(settings: Settings) -> Settings:
 def start_node(settings: Settings, env: dict[str, str]) -> None:
     """The first node's agent (once the API answers: it registers the node at once)."""
     from minikube_lite.node import PRIMARY
+    from minikube_lite.node.networking import ensure_client_certs
 
+    ensure_client_certs(settings.state_dir)  # kube-proxy's, DNS's and ingress's, from the CA here
     _spawn(settings, "node", [sys.executable, "-m", "minikube_lite.node", "--state-dir", str(settings.state_dir),
                               "--name", PRIMARY, "--control-plane"], env)
 

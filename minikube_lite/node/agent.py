@@ -10,10 +10,12 @@ the kubelet's HTTPS endpoint (kubelet/server.py) the API server reaches for logs
 attach, port-forward and metrics.
 
 Run as ``python -m minikube_lite.node --state-dir DIR --name NAME`` (``minikube-lite node add``
-and ``node start`` do). With ``--control-plane`` (``start --ha``'s first node) it carries the
-control-plane role, keeps the daemon's kubelet folder and also runs this machine's kube-proxy, DNS
-and ingress controller (node/networking.py). SIGTERM (``node stop``) stops and removes its containers, as a machine
+and ``node start`` do). SIGTERM (``node stop``) stops and removes its containers, as a machine
 switched off loses its containers; SIGKILL leaves them, and the next agent of the node adopts them.
+
+With ``--control-plane`` (``start --ha``'s first node) it carries the control-plane role, keeps
+the daemon's kubelet folder and also runs this machine's kube-proxy, DNS and ingress controller
+(node/networking.py).
 """
 
 from __future__ import annotations
@@ -60,10 +62,8 @@ async def run(state_dir: Path, name: str, server: str | None = None, control_pla
     except Exception as exc:  # noqa: BLE001 - no engine yet: the kubelet says so
         log.warning("cannot prepare the pods' network (%s)", exc)
         gateway = ""
-    # the first node (--control-plane) keeps the daemon's kubelet folder: it is the same node
-    root_dir = state_dir / "kubelet" if control_plane else node_dir(state_dir, name) / "kubelet"
     kubelet = Kubelet(client, node_name=name, cluster_id=settings.cluster_id, network_name=settings.network_name,
-                      dns_server=gateway or DNS_SERVICE_IP, root_dir=root_dir,
+                      dns_server=gateway or DNS_SERVICE_IP, root_dir=_root_dir(state_dir, name, control_plane),
                       image_pull=settings.image_pull, serving_state_dir=state_dir, control_plane=control_plane,
                       metrics_resolution=float(os.environ.get("MINIKUBE_LITE_METRIC_RESOLUTION",
                                                               METRICS_RESOLUTION_SECONDS)))
@@ -71,31 +71,29 @@ async def run(state_dir: Path, name: str, server: str | None = None, control_pla
     stopping = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stopping.set)
-    components: list[tuple[str, object]] = [("kubelet", kubelet)]
-    clients = [client]
-    if control_plane:  # kube-proxy, DNS and ingress of this machine (node/networking.py)
-        from . import networking
+    task = asyncio.create_task(_supervise(kubelet), name="kubelet")
+    machine = None
+    if control_plane:  # this machine's kube-proxy, DNS and ingress (node/networking.py)
+        from .networking import MachineComponents
 
-        def client_for(component: str) -> HTTPClient:
-            clients.append(HTTPClient(url, ssl_context=networking.client_context(state_dir, component)
-                                      if url.startswith("https") else None,
-                                      field_manager=component, user_agent=f"{component}/{name}"))
-            return clients[-1]
-
-        ingress_port = int(os.environ.get("MINIKUBE_LITE_INGRESS_PORT", settings.ingress_port))
-        components += networking.build(client_for, settings, gateway or DNS_SERVICE_IP, ingress_port)
-    tasks = [asyncio.create_task(_supervise(comp), name=cname) for cname, comp in components]
+        machine = MachineComponents(state_dir, settings, url, name, gateway or DNS_SERVICE_IP)
+        machine.start(_supervise)
     await stopping.wait()
     log.info("node %s stopping: removing its containers", name)
-    for task in reversed(tasks):
-        task.cancel()
-        with contextlib.suppress(BaseException):
-            await task
+    task.cancel()
+    with contextlib.suppress(BaseException):
+        await task
+    if machine is not None:
+        await machine.stop()
     try:
         await kubelet.shutdown(remove_containers=True)
     finally:
-        for c in clients:
-            await c.close()
+        await client.close()
+
+
+def _root_dir(state_dir: Path, name: str, control_plane: bool) -> Path:
+    """The kubelet's folder; the first node keeps the daemon's (it is the same node)."""
+    return state_dir / "kubelet" if control_plane else node_dir(state_dir, name) / "kubelet"
 
 
 async def _supervise(kubelet: object) -> None:

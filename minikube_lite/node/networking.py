@@ -13,7 +13,9 @@ cluster CA (CN the user, O the groups, as kubeadm writes kube-proxy's and the co
 
 from __future__ import annotations
 
+import asyncio
 import ssl
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -48,15 +50,58 @@ def build(client_for: Any, settings: Settings, dns_ip: str, ingress_port: int) -
                                                      bind_host=exposed))]
 
 
-def client_context(state_dir: Path, component: str) -> ssl.SSLContext:
-    """TLS to the API as ``component`` (its client certificate is made once from the cluster CA)."""
+def ensure_client_certs(state_dir: Path) -> None:
+    """Each component's client certificate, made once from the cluster CA (by ``start --ha``, before
+    the agent starts: the agent itself only reads them)."""
     from minikube_lite.auth import pki
 
     p = pki.ensure_client(state_dir)
-    crt, key = p.dir / f"{component}-client.crt", p.dir / f"{component}-client.key"
-    if not (crt.exists() and key.exists()):
-        user, groups = USERS[component]
-        pki.write_client_cert(p, user, groups, crt, key)
-    ctx = ssl.create_default_context(cafile=str(p.ca_crt))
+    for component, (user, groups) in USERS.items():
+        crt, key = _cert_paths(state_dir, component)
+        if not (crt.exists() and key.exists()):
+            pki.write_client_cert(p, user, groups, crt, key)
+
+
+def _cert_paths(state_dir: Path, component: str) -> tuple[Path, Path]:
+    certs = state_dir / "certs"
+    return certs / f"{component}-client.crt", certs / f"{component}-client.key"
+
+
+def client_context(state_dir: Path, component: str) -> ssl.SSLContext:
+    """TLS to the API as ``component``: the cluster CA and the component's client certificate."""
+    crt, key = _cert_paths(state_dir, component)
+    ctx = ssl.create_default_context(cafile=str(state_dir / "certs" / "ca.crt"))
     ctx.load_cert_chain(str(crt), str(key))
     return ctx
+
+
+class MachineComponents:
+    """kube-proxy, DNS and ingress in a node agent: each with its own HTTPS client to ``url``."""
+
+    def __init__(self, state_dir: Path, settings: Settings, url: str, node: str, dns_ip: str) -> None:
+        import os
+
+        from minikube_lite.client.http import HTTPClient
+
+        self.clients: list[Any] = []
+
+        def client_for(component: str) -> Any:
+            tls = client_context(state_dir, component) if url.startswith("https") else None
+            self.clients.append(HTTPClient(url, ssl_context=tls, field_manager=component,
+                                           user_agent=f"{component}/{node}"))
+            return self.clients[-1]
+
+        ingress_port = int(os.environ.get("MINIKUBE_LITE_INGRESS_PORT", settings.ingress_port))
+        self.components = build(client_for, settings, dns_ip, ingress_port)
+        self.tasks: list[asyncio.Task[None]] = []
+
+    def start(self, supervise: Callable[[Any], Awaitable[None]]) -> None:
+        self.tasks = [asyncio.create_task(supervise(comp), name=name) for name, comp in self.components]
+
+    async def stop(self) -> None:
+        """Cancel them (kube-proxy removes its rules as it ends) and close their clients."""
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+        for client in self.clients:
+            await client.close()
