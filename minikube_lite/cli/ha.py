@@ -134,11 +134,16 @@ def start_etcd(settings: Settings, timeout: float = 60.0) -> Plan:
 def start_others(settings: Settings, plan: Plan, daemon_cmd: list[str], env: dict[str, str]) -> None:
     """The pods' network, API server 2 and the front (API server 1 is started by ``start`` as any
     cluster's daemon). The network is made first: both servers' node IPAM cut its subnet into the
-    nodes' pod ranges, and neither server runs a node that would make it."""
+    nodes' pod ranges, and neither server runs a node that would make it. So is the servers'
+    certificate for the kubelets."""
+    from minikube_lite.auth.nodecerts import apiserver_kubelet_client
     from minikube_lite.config import CLUSTER_LABEL
     from minikube_lite.proxy.hostnet import ensure_network
 
     ensure_network(settings.network_name, settings.cluster_id, CLUSTER_LABEL)
+    # made here, once: two servers starting together would each write it, and one could load the
+    # other's key with its own certificate
+    apiserver_kubelet_client(settings.state_dir)
     second = list(daemon_cmd)
     second[second.index("--port") + 1] = str(plan.apiservers[1])
     _spawn(settings, "apiserver-2", second, env)
