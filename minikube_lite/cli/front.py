@@ -6,9 +6,10 @@ from the shared state folder, so kubectl and the kubelet verify the same CA whic
 Each new connection goes to the server that took the last one, while that server is up.
 
 Health checks, as kubeadm's HAProxy example configures them (``option httpchk GET /readyz``,
-``check check-ssl verify none``, ``inter``/``fall``/``rise``, ``on-marked-down shutdown-sessions``):
-every ``INTER`` seconds each server is asked ``GET /readyz`` over TLS (anonymously: health is
-open to everyone); no ``200`` within ``CHECK_TIMEOUT`` counts as a failure. ``FALL`` failures in a
+``check check-ssl``, ``inter``/``fall``/``rise``; plus ``on-marked-down shutdown-sessions``):
+every ``INTER`` seconds each server is asked ``GET /readyz`` over TLS, verified against the
+cluster CA (where kubeadm's example says ``verify none``), anonymously (health is open to
+everyone); no ``200`` within ``CHECK_TIMEOUT`` counts as a failure. ``FALL`` failures in a
 row take a server out: new connections go to the other, and the connections it held are closed,
 so their clients (kubectl, the kubelets' watches) reconnect through the front to the healthy one
 instead of waiting on a server that accepts but does not answer (stopped, hung). ``RISE``
