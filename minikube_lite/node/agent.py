@@ -10,12 +10,16 @@ the kubelet's HTTPS endpoint (kubelet/server.py) the API server reaches for logs
 attach, port-forward and metrics.
 
 Run as ``python -m minikube_lite.node --state-dir DIR --name NAME`` (``minikube-lite node add``
-and ``node start`` do). SIGTERM (``node stop``) stops and removes its containers, as a machine
-switched off loses its containers; SIGKILL leaves them, and the next agent of the node adopts them.
+and ``node start`` do). The node has an address of its own on the cluster's bridge (its
+InternalIP, kubelet/nodeaddress.py), where its endpoint listens. SIGTERM (``node stop``) kills its
+containers and keeps them, as a machine switched off leaves them, and takes the address away; the
+next agent replaces them (a new sandbox, restart count + 1) or removes those of pods that are gone.
+SIGKILL leaves them running, and the next agent of the node adopts them.
 
-With ``--control-plane`` (``start --ha``'s first node) it carries the control-plane role, keeps
-the daemon's kubelet folder and also runs this machine's kube-proxy, DNS and ingress controller
-(node/networking.py).
+With ``--control-plane`` (``start --ha``'s first node) it is the first node as the daemon's own
+kubelet is: the control-plane role, the daemon's kubelet folder, the bridge's gateway as its
+address, its containers removed by SIGTERM (``minikube-lite stop``); and it also runs this
+machine's kube-proxy, DNS and ingress controller (node/networking.py).
 """
 
 from __future__ import annotations
@@ -65,6 +69,7 @@ async def run(state_dir: Path, name: str, server: str | None = None, control_pla
     kubelet = Kubelet(client, node_name=name, cluster_id=settings.cluster_id, network_name=settings.network_name,
                       dns_server=gateway or DNS_SERVICE_IP, root_dir=_root_dir(state_dir, name, control_plane),
                       image_pull=settings.image_pull, serving_state_dir=state_dir, control_plane=control_plane,
+                      own_address=not control_plane,
                       metrics_resolution=float(os.environ.get("MINIKUBE_LITE_METRIC_RESOLUTION",
                                                               METRICS_RESOLUTION_SECONDS)))
     loop = asyncio.get_running_loop()
@@ -79,14 +84,14 @@ async def run(state_dir: Path, name: str, server: str | None = None, control_pla
         machine = MachineComponents(state_dir, settings, url, name, gateway or DNS_SERVICE_IP)
         machine.start(_supervise)
     await stopping.wait()
-    log.info("node %s stopping: removing its containers", name)
+    log.info("node %s stopping: %s its containers", name, "removing" if control_plane else "stopping")
     task.cancel()
     with contextlib.suppress(BaseException):
         await task
     if machine is not None:
         await machine.stop()
     try:
-        await kubelet.shutdown(remove_containers=True)
+        await kubelet.shutdown(remove_containers=control_plane, stop_containers=not control_plane)
     finally:
         await client.close()
 
