@@ -44,7 +44,7 @@ from .auth import pki
 from .auth.rbac import MASTERS, AlwaysAllowAuthorizer, RBACAuthorizer, UserInfo
 from .client.local import LocalClient
 from .config import DEFAULT_PORT, DNS_SERVICE_IP, KUBERNETES_SERVICE_IP, METRICS_RESOLUTION_SECONDS, Settings
-from .malloc import fix_mmap_threshold
+from .malloc import fix_mmap_threshold, trim_after_bursts
 from .store.factory import open_store
 
 log = logging.getLogger("minikube_lite.daemon")
@@ -241,6 +241,9 @@ class Daemon:
     @contextlib.asynccontextmanager
     async def _lifespan(self, app: FastAPI) -> AsyncIterator[None]:
         starter = asyncio.create_task(self._start_when_serving())
+        # after a request storm, the freed heap goes back to the OS (malloc.py; =0: off, to compare)
+        if os.environ.get("MINIKUBE_LITE_MALLOC_TRIM", "1") != "0":
+            self._tasks.append(asyncio.create_task(trim_after_bursts(), name="malloc-trim"))
         try:
             async with crd_handler_running(app):
                 yield
