@@ -30,7 +30,8 @@ import errno
 import logging
 import re
 import socket
-from collections.abc import AsyncIterator
+import ssl
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -120,12 +121,15 @@ def create_app(kubelet: Any) -> FastAPI:
     from minikube_lite.apiserver import exec as exec_routes
     from minikube_lite.apiserver import portforward_ws
 
+    from . import imageload
+
     app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
     app.state.kubelet = kubelet
     app.state.registry = _Pods(kubelet)
     exec_routes.install(app, exec_path="/exec/{namespace}/{name}/{container}",
                         attach_path="/attach/{namespace}/{name}/{container}")
     portforward_ws.install(app, "/portForward/{namespace}/{name}")  # the channel.k8s.io form (Python client)
+    imageload.install(app, kubelet)  # minikube-lite image load to a node with an engine of its own
 
     @app.exception_handler(ApiError)
     async def api_error(request: Request, exc: ApiError) -> Response:
@@ -174,8 +178,13 @@ class _Server(uvicorn.Server):
 class KubeletServer:
     """Serves :func:`create_app` on ``host`` (the node's address) at a port picked at start."""
 
-    def __init__(self, kubelet: Any, state_dir: Path, *, port: int = 0) -> None:
-        self.kubelet, self.state_dir, self.wanted_port = kubelet, Path(state_dir), port
+    def __init__(self, kubelet: Any, state_dir: Path | None, *, port: int = 0,
+                 context: Callable[[str, tuple[str, ...]], ssl.SSLContext] | None = None) -> None:
+        """``context``: makes the TLS context from (node, addresses); default: signed with the CA
+        of ``state_dir`` (a node of this machine)."""
+        self.kubelet, self.wanted_port = kubelet, port
+        self.state_dir = Path(state_dir) if state_dir is not None else None
+        self.context = context or (lambda node, ips: kubelet_server_context(Path(state_dir or "."), node, ips))
         self.port = 0
         self._server: uvicorn.Server | None = None
         self._task: asyncio.Task[None] | None = None
@@ -204,8 +213,7 @@ class KubeletServer:
         """Listen on ``host``; returns the port (the Node's kubeletEndpoint)."""
         from minikube_lite.apiserver.upgrade import default_handlers, streaming_protocol
 
-        ctx = await asyncio.to_thread(kubelet_server_context, self.state_dir, self.kubelet.node_name,
-                                      tuple(dict.fromkeys((host, "127.0.0.1"))))
+        ctx = await asyncio.to_thread(self.context, self.kubelet.node_name, tuple(dict.fromkeys((host, "127.0.0.1"))))
         sock = self._bind(host)
         self.port = sock.getsockname()[1]
         gate = _Gate(create_app(self.kubelet))
