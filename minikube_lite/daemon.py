@@ -163,6 +163,11 @@ class Daemon:
                  hpa_sync_period: float = 15.0, hpa_downscale_stabilization: float = 300.0,
                  metric_resolution: float = METRICS_RESOLUTION_SECONDS, authorization_mode: str = "RBAC",
                  anonymous_auth: bool = True) -> None:
+        if authorization_mode not in AUTHORIZATION_MODES:  # before the store is opened or written
+            raise SystemExit(f"--authorization-mode: {authorization_mode!r} is not one of {', '.join(AUTHORIZATION_MODES)}")
+        if settings.host not in LOOPBACK and authorization_mode == "AlwaysAllow":
+            raise SystemExit(f"refusing to serve the API on {settings.host} with --authorization-mode=AlwaysAllow: "
+                             "anyone who reaches it could do anything (loopback only; use RBAC)")
         self.settings = settings
         self.hpa_sync_period, self.hpa_downscale_stabilization = hpa_sync_period, hpa_downscale_stabilization
         self.metric_resolution = metric_resolution
@@ -176,11 +181,6 @@ class Daemon:
         bootstrap(self.registry, settings)
         if settings.host not in LOOPBACK and not settings.secure:
             raise SystemExit(f"refusing to serve the API on {settings.host} without TLS and authentication")
-        if authorization_mode not in AUTHORIZATION_MODES:
-            raise SystemExit(f"--authorization-mode: {authorization_mode!r} is not one of {', '.join(AUTHORIZATION_MODES)}")
-        if settings.host not in LOOPBACK and authorization_mode == "AlwaysAllow":
-            raise SystemExit(f"refusing to serve the API on {settings.host} with --authorization-mode=AlwaysAllow: "
-                             "anyone who reaches it could do anything (loopback only; use RBAC)")
         from .auth.storepolicy import StorePolicy
 
         self.policy = StorePolicy(self.registry)  # the default policy until the RBAC watch is up

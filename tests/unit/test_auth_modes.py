@@ -73,6 +73,7 @@ def test_daemon_refuses_always_allow_off_loopback_and_unknown_modes(tmp_path: Pa
     with pytest.raises(SystemExit, match="AlwaysAllow: anyone who reaches it could do anything"):
         Daemon(Settings(state_dir=tmp_path / "a", host="0.0.0.0"), with_kubelet=False,
                authorization_mode="AlwaysAllow")
+    assert not (tmp_path / "a").exists()  # refused before any store is opened or written
     with pytest.raises(SystemExit, match="'ABAC' is not one of RBAC, AlwaysAllow"):
         Daemon(Settings(state_dir=tmp_path / "b"), with_kubelet=False, authorization_mode="ABAC")
 
