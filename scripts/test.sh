@@ -10,6 +10,13 @@ export DEBIAN_FRONTEND=noninteractive PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_INP
 
 PY="${PYTHON:-$(command -v python3 || command -v python)}"
 
+# Bytecode is cached outside the tree (.tools/pycache, gitignored) even where the environment sets
+# PYTHONDONTWRITEBYTECODE=1 (this machine's does): otherwise each of the suite's Python processes
+# (every daemon, CLI call and node agent: hundreds) compiled the package from source, 0.3-0.6 s each
+# on the 2-core machine, and pytest re-rewrote its plugins' modules (schemathesis, hypothesis) per run.
+export PYTHONPYCACHEPREFIX="${PYTHONPYCACHEPREFIX:-$PWD/.tools/pycache}"
+unset PYTHONDONTWRITEBYTECODE
+
 scripts/ensure-docker.sh
 
 static_busybox() {  # ldd exits 1 on a static binary: don't pipe it (pipefail)
