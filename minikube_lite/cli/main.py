@@ -689,18 +689,23 @@ def _require_running(settings: Settings) -> None:
 
 @cli.command()
 @state_dir_option
-def ip(state_dir: str) -> None:
-    """Print the node's IP address (its InternalIP)."""
+@click.option("-n", "--node", "node_name", default=None,
+              help="The node to get the IP of (minikube ip -n m02). [default: the control plane]")
+def ip(state_dir: str, node_name: str | None) -> None:
+    """Print a node's IP address (its InternalIP)."""
     settings = _settings_for(state_dir)
     _require_running(settings)
-    node = get_json(settings, f"/api/v1/nodes/{settings.node_name}")
+    name = node_name or settings.node_name
+    if name.startswith("m") and name[1:].isdigit():  # minikube's short form: -n m02
+        name = f"{NAME}-{name}"
+    node = get_json(settings, f"/api/v1/nodes/{name}")
     if node is None:
-        _fail("❌", f'The API server does not know node "{settings.node_name}"')
+        _fail("❌", f'The API server does not know node "{name}"')
     for addr in (node.get("status") or {}).get("addresses") or []:
         if addr.get("type") == "InternalIP":
             click.echo(addr.get("address"))
             return
-    _fail("❌", f'Node "{settings.node_name}" reports no InternalIP address')
+    _fail("❌", f'Node "{name}" reports no InternalIP address')
 
 
 def dashboard_url(settings: Settings) -> str:

@@ -10,8 +10,11 @@ the kubelet's HTTPS endpoint (kubelet/server.py) the API server reaches for logs
 attach, port-forward and metrics.
 
 Run as ``python -m minikube_lite.node --state-dir DIR --name NAME`` (``minikube-lite node add``
-and ``node start`` do). SIGTERM (``node stop``) stops and removes its containers, as a machine
-switched off loses its containers; SIGKILL leaves them, and the next agent of the node adopts them.
+and ``node start`` do). The node has an address of its own on the cluster's bridge (its
+InternalIP, kubelet/nodeaddress.py), where its endpoint listens. SIGTERM (``node stop``) kills its
+containers and keeps them, as a machine switched off leaves them, and takes the address away; the
+next agent replaces them (a new sandbox, restart count + 1) or removes those of pods that are gone.
+SIGKILL leaves them running, and the next agent of the node adopts them.
 """
 
 from __future__ import annotations
@@ -60,7 +63,7 @@ async def run(state_dir: Path, name: str, server: str | None = None) -> None:
         gateway = ""
     kubelet = Kubelet(client, node_name=name, cluster_id=settings.cluster_id, network_name=settings.network_name,
                       dns_server=gateway or DNS_SERVICE_IP, root_dir=node_dir(state_dir, name) / "kubelet",
-                      image_pull=settings.image_pull, serving_state_dir=state_dir, control_plane=False,
+                      image_pull=settings.image_pull, serving_state_dir=state_dir, control_plane=False, own_address=True,
                       metrics_resolution=float(os.environ.get("MINIKUBE_LITE_METRIC_RESOLUTION",
                                                               METRICS_RESOLUTION_SECONDS)))
     loop = asyncio.get_running_loop()
@@ -69,12 +72,12 @@ async def run(state_dir: Path, name: str, server: str | None = None) -> None:
         loop.add_signal_handler(sig, stopping.set)
     task = asyncio.create_task(_supervise(kubelet), name="kubelet")
     await stopping.wait()
-    log.info("node %s stopping: removing its containers", name)
+    log.info("node %s stopping: stopping its containers", name)
     task.cancel()
     with contextlib.suppress(BaseException):
         await task
     try:
-        await kubelet.shutdown(remove_containers=True)
+        await kubelet.shutdown(remove_containers=False, stop_containers=True)
     finally:
         await client.close()
 

@@ -34,7 +34,9 @@ def test_node_ranges_and_pick_address() -> None:
     assert len(ranges) == 16 and ranges[:2] == ["10.244.0.0/24", "10.244.1.0/24"]
     assert podnet.node_ranges("10.1.2.0/26") == ["10.1.2.0/26"]
     assert podnet.pick_address("10.244.0.0/24", {"10.244.0.2"}, "10.244.0.1") == "10.244.0.3"
-    assert podnet.pick_address("10.244.1.0/24", set(), "10.244.0.1") == "10.244.1.1"
+    # the first address of a node's range is the node's own (its InternalIP), never a pod's
+    assert podnet.node_address("10.244.1.0/24") == "10.244.1.1"
+    assert podnet.pick_address("10.244.1.0/24", set(), "10.244.0.1") == "10.244.1.2"
     full = {f"10.9.9.{i}" for i in range(1, 3)}
     assert podnet.pick_address("10.9.9.0/30", full, "") is None
 
