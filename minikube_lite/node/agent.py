@@ -15,6 +15,11 @@ InternalIP, kubelet/nodeaddress.py), where its endpoint listens. SIGTERM (``node
 containers and keeps them, as a machine switched off leaves them, and takes the address away; the
 next agent replaces them (a new sandbox, restart count + 1) or removes those of pods that are gone.
 SIGKILL leaves them running, and the next agent of the node adopts them.
+
+With ``--control-plane`` (``start --ha``'s first node) it is the first node as the daemon's own
+kubelet is: the control-plane role, the daemon's kubelet folder, the bridge's gateway as its
+address, its containers removed by SIGTERM (``minikube-lite stop``); and it also runs this
+machine's kube-proxy, DNS and ingress controller (node/networking.py).
 """
 
 from __future__ import annotations
@@ -46,7 +51,7 @@ def api_context(state_dir: Path, name: str) -> ssl.SSLContext:
     return ctx
 
 
-async def run(state_dir: Path, name: str, server: str | None = None) -> None:
+async def run(state_dir: Path, name: str, server: str | None = None, control_plane: bool = False) -> None:
     from minikube_lite.client.http import HTTPClient
     from minikube_lite.kubelet.kubelet import Kubelet
     from minikube_lite.proxy.hostnet import ensure_network
@@ -62,8 +67,9 @@ async def run(state_dir: Path, name: str, server: str | None = None) -> None:
         log.warning("cannot prepare the pods' network (%s)", exc)
         gateway = ""
     kubelet = Kubelet(client, node_name=name, cluster_id=settings.cluster_id, network_name=settings.network_name,
-                      dns_server=gateway or DNS_SERVICE_IP, root_dir=node_dir(state_dir, name) / "kubelet",
-                      image_pull=settings.image_pull, serving_state_dir=state_dir, control_plane=False, own_address=True,
+                      dns_server=gateway or DNS_SERVICE_IP, root_dir=_root_dir(state_dir, name, control_plane),
+                      image_pull=settings.image_pull, serving_state_dir=state_dir, control_plane=control_plane,
+                      own_address=not control_plane,
                       metrics_resolution=float(os.environ.get("MINIKUBE_LITE_METRIC_RESOLUTION",
                                                               METRICS_RESOLUTION_SECONDS)))
     loop = asyncio.get_running_loop()
@@ -71,15 +77,28 @@ async def run(state_dir: Path, name: str, server: str | None = None) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stopping.set)
     task = asyncio.create_task(_supervise(kubelet), name="kubelet")
+    machine = None
+    if control_plane:  # this machine's kube-proxy, DNS and ingress (node/networking.py)
+        from .networking import MachineComponents
+
+        machine = MachineComponents(state_dir, settings, url, name, gateway or DNS_SERVICE_IP)
+        machine.start(_supervise)
     await stopping.wait()
-    log.info("node %s stopping: stopping its containers", name)
+    log.info("node %s stopping: %s its containers", name, "removing" if control_plane else "stopping")
     task.cancel()
     with contextlib.suppress(BaseException):
         await task
+    if machine is not None:
+        await machine.stop()
     try:
-        await kubelet.shutdown(remove_containers=False, stop_containers=True)
+        await kubelet.shutdown(remove_containers=control_plane, stop_containers=not control_plane)
     finally:
         await client.close()
+
+
+def _root_dir(state_dir: Path, name: str, control_plane: bool) -> Path:
+    """The kubelet's folder; the first node keeps the daemon's (it is the same node)."""
+    return state_dir / "kubelet" if control_plane else node_dir(state_dir, name) / "kubelet"
 
 
 async def _supervise(kubelet: object) -> None:
@@ -99,10 +118,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--state-dir", type=Path, required=True)
     parser.add_argument("--name", required=True)
     parser.add_argument("--server", default=None, help="the API server's URL [default: the cluster's]")
+    parser.add_argument("--control-plane", action="store_true",
+                        help="the first node (start --ha): the control-plane role, and this machine's "
+                             "kube-proxy, DNS and ingress controller")
     args = parser.parse_args(argv)
     logging.basicConfig(level=os.environ.get("MINIKUBE_LITE_LOG", "INFO"), stream=sys.stderr,
                         format=f"%(asctime)s %(levelname)s {args.name} %(name)s: %(message)s")
-    asyncio.run(run(args.state_dir.expanduser().resolve(), args.name, args.server))
+    asyncio.run(run(args.state_dir.expanduser().resolve(), args.name, args.server, args.control_plane))
 
 
 if __name__ == "__main__":
