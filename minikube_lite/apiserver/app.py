@@ -1,10 +1,10 @@
-"""The HTTP face of the API server (Starlette): Kubernetes' REST paths, discovery, OpenAPI,
+"""The HTTP face of the API server (FastAPI): Kubernetes' REST paths, discovery, OpenAPI,
 Tables, watch streams, Status errors, plus the plain ``POST /apply`` for YAML.
 
-Plain Starlette, not FastAPI on top of it: every handler here reads its raw request (no typed
-parameters, no generated OpenAPI: ``/openapi/v2`` and ``v3`` are Kubernetes' documents, built in
-``openapi.py``), and importing FastAPI costs about a third of the daemon's start-up before
-``/readyz`` (its own pydantic models are built at import), for nothing a request uses.
+The application is FastAPI's (the project's fixed shape), but its routes are Starlette's own
+``Route``s that read the raw request: no typed parameters and no generated OpenAPI
+(``/openapi/v2`` and ``v3`` are Kubernetes' documents, built in ``openapi.py``), and a route
+answers exactly its methods (meta_routes.add_route).
 
 Routing: typed routes cannot tell ``/api/v1/namespaces/x/pods`` (a namespaced
 collection) from ``/api/v1/namespaces/x/status`` (a namespace's subresource), so one
@@ -26,6 +26,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
+from fastapi import FastAPI
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
@@ -203,8 +204,9 @@ async def crd_handler_running(app: Starlette) -> AsyncIterator[None]:
 
 
 def create_app(registry: Registry, *, server_address: str = "127.0.0.1:8080", max_requests_inflight: int = 400,
-               max_mutating_requests_inflight: int = 200) -> Starlette:
-    app = Starlette(lifespan=crd_handler_running)
+               max_mutating_requests_inflight: int = 200) -> FastAPI:
+    app = FastAPI(title="minikube-lite", openapi_url=None, docs_url=None, redoc_url=None,
+                  lifespan=crd_handler_running)
     app.add_middleware(MaxInFlight, max_requests_inflight=max_requests_inflight,
                        max_mutating_requests_inflight=max_mutating_requests_inflight)
     app.state.registry = registry
