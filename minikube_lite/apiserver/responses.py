@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from fastapi.responses import JSONResponse
+from starlette.responses import JSONResponse  # FastAPI's is this one; the kubelet imports no FastAPI
 
 
 class KubeJSONResponse(JSONResponse):

@@ -49,29 +49,35 @@ def node_client(state_dir: Path, node: str) -> tuple[Path, Path]:
 
 
 def kubelet_serving(state_dir: Path, node: str, ips: tuple[str, ...]) -> tuple[Path, Path]:
-    """The kubelet's serving certificate for ``node`` at ``ips`` (made again when an address is new)."""
-    import ipaddress
-
-    from cryptography import x509
+    """The kubelet's serving certificate for ``node`` at ``ips`` (made again when an address is new or
+    it nears expiry). A note beside it (``kubelet-<node>.json``: its addresses and ``notAfter``, as
+    the API server's ``apiserver.json``) answers that without parsing X.509, so a node agent whose
+    certificate is good never imports ``cryptography`` (issue 14: the agent's memory)."""
+    import json
+    import time
 
     p = pki.ensure_client(state_dir)
     crt, key_path = p.dir / f"kubelet-{node}.crt", p.dir / f"kubelet-{node}.key"
-    wanted = {ipaddress.ip_address(i) for i in ips}
+    note_path = p.dir / f"kubelet-{node}.json"
     if _has(crt, key_path):
         try:
-            cert = x509.load_pem_x509_certificate(crt.read_bytes())
-            sans = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-            if wanted <= set(sans.get_values_for_type(x509.IPAddress)):
+            note = json.loads(note_path.read_text())
+            if set(ips) <= set(note.get("ips", [])) and float(note.get("notAfter", 0)) - time.time() > pki.RENEW_BEFORE:
                 return crt, key_path
-        except (ValueError, x509.ExtensionNotFound):
+        except (OSError, ValueError, TypeError):
             pass
+    from cryptography import x509
+
     ca_key = pki._load_key(p.ca_key)
     ca = x509.load_pem_x509_certificate(p.ca_crt.read_bytes())
     key = pki._key()
+    ips = tuple(dict.fromkeys(ips))
     pem = pki._sign(pki._name(node, "system:nodes"), key, ca.subject, ca_key, hours=pki.CERT_HOURS, server=True,
-                    ips=tuple(dict.fromkeys(ips)), names=(node,))
+                    ips=ips, names=(node,))
+    not_after = x509.load_pem_x509_certificate(pem).not_valid_after_utc.timestamp()
     pki._write(key_path, pki._key_pem(key), 0o600)
     pki._write(crt, pem, 0o644)
+    pki._write(note_path, json.dumps({"ips": list(ips), "notAfter": not_after}).encode(), 0o644)
     return crt, key_path
 
 

@@ -35,9 +35,9 @@ import docker
 import docker.errors
 from docker.types import Mount
 
-from minikube_lite.api.coordination import NODE_LEASE_DURATION_SECONDS, NODE_LEASE_NAMESPACE
 from minikube_lite.api.errors import AlreadyExists, Conflict, Gone, NotFound
 from minikube_lite.client.base import Client
+from minikube_lite.config import NODE_LEASE_DURATION_SECONDS, NODE_LEASE_NAMESPACE
 
 from ..config import METRICS_RESOLUTION_SECONDS
 from . import cgroups
@@ -284,11 +284,11 @@ class Kubelet(Termination, StatusWriter, Logs, Metrics, Exec, Attach, Prober, Vo
     async def _renew_lease(self) -> None:
         renew = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")  # a MicroTime
         try:
-            lease = await self._client.get("leases", self.node_name, namespace=NODE_LEASE_NAMESPACE)
+            lease = await self._client.get("leases.coordination.k8s.io", self.node_name, namespace=NODE_LEASE_NAMESPACE)
         except NotFound:
             node = await self._client.get("nodes", self.node_name)
             with contextlib.suppress(AlreadyExists):  # a racing renewal made it; the next one renews
-                await self._client.create("leases", lease_object(node, renew), namespace=NODE_LEASE_NAMESPACE)
+                await self._client.create("leases.coordination.k8s.io", lease_object(node, renew), namespace=NODE_LEASE_NAMESPACE)
             return
         spec = lease.setdefault("spec", {})
         if spec.get("holderIdentity") != self.node_name:
@@ -296,7 +296,7 @@ class Kubelet(Termination, StatusWriter, Logs, Metrics, Exec, Attach, Prober, Vo
             spec["leaseTransitions"] = (spec.get("leaseTransitions") or 0) + 1
         spec.update({"holderIdentity": self.node_name,
                      "leaseDurationSeconds": NODE_LEASE_DURATION_SECONDS, "renewTime": renew})
-        await self._client.update("leases", lease, namespace=NODE_LEASE_NAMESPACE)
+        await self._client.update("leases.coordination.k8s.io", lease, namespace=NODE_LEASE_NAMESPACE)
 
     async def _lease_loop(self) -> None:
         """Renew the node's Lease now and every ``lease_seconds``; a failed renewal is retried at

@@ -91,7 +91,18 @@ async def _supervise(kubelet: object) -> None:
             await asyncio.sleep(1)
 
 
+def skip_unused_imports() -> None:
+    """Two optional imports of our libraries the agent has no use for, refused before they happen:
+    httpx imports its command-line client (click, rich, pygments: ~4 MB) whenever click is installed,
+    and httpcore imports trio (+ attrs, outcome, sortedcontainers) whenever it is installed, to pick
+    its locks. Both catch the ImportError that a ``None`` in ``sys.modules`` raises (Python's way to
+    block an import) and carry on without them; the agent runs on asyncio only."""
+    for name in ("httpx._main", "trio"):
+        sys.modules.setdefault(name, None)  # type: ignore[assignment]
+
+
 def main(argv: list[str] | None = None) -> None:
+    skip_unused_imports()
     parser = argparse.ArgumentParser(prog="minikube-lite-node")
     parser.add_argument("--state-dir", type=Path, required=True)
     parser.add_argument("--name", required=True)
