@@ -170,6 +170,7 @@ class Kubelet(Termination, StatusWriter, Logs, Metrics, Exec, Attach, Prober, Vo
         with a fresh work queue and a fresh view of the pods.
         """
         self._loop = asyncio.get_running_loop()
+        started = time.monotonic()
         self._stopping = False
         self._listed = False
         self._queue = WorkQueue(self._sync_pod)
@@ -194,6 +195,7 @@ class Kubelet(Termination, StatusWriter, Logs, Metrics, Exec, Attach, Prober, Vo
         _, self._runtime_version = await asyncio.gather(self._docker(self.runtime.ensure_pause_image),
                                                         self._docker(self.runtime.version))
         await self._register_node()
+        log.info("node %s registered, Ready, %.2fs after the kubelet started", self.node_name, time.monotonic() - started)
         self._start_docker_events()
         self._spawn(self._watch_pods(), "kubelet pod watch")
         self._spawn(self._resync_loop(), "kubelet resync")

@@ -92,13 +92,22 @@ async def _supervise(kubelet: object) -> None:
 
 
 def skip_unused_imports() -> None:
-    """Two optional imports of our libraries the agent has no use for, refused before they happen:
-    httpx imports its command-line client (click, rich, pygments: ~4 MB) whenever click is installed,
-    and httpcore imports trio (+ attrs, outcome, sortedcontainers) whenever it is installed, to pick
-    its locks. Both catch the ImportError that a ``None`` in ``sys.modules`` raises (Python's way to
-    block an import) and carry on without them; the agent runs on asyncio only."""
-    for name in ("httpx._main", "trio"):
+    """Optional imports of our libraries the agent has no use for, refused before they happen
+    (a ``None`` in ``sys.modules`` is Python's way to block an import; each library catches the
+    ImportError and carries on without):
+
+    - httpx imports its command-line client (click, rich, pygments: ~4 MB) whenever click is installed;
+    - httpcore imports trio (+ attrs, outcome, sortedcontainers) whenever it is installed, to pick
+      its locks; the agent runs on asyncio only;
+    - requests (under the Docker SDK) imports a character-set detector (charset_normalizer, ~3.5 MB)
+      for ``Response.apparent_encoding``; without one it says UTF-8, which is what the Docker
+      Engine API speaks, and warns once at import (silenced here).
+    """
+    import warnings
+
+    for name in ("httpx._main", "trio", "charset_normalizer", "chardet"):
         sys.modules.setdefault(name, None)  # type: ignore[assignment]
+    warnings.filterwarnings("ignore", message="Unable to find acceptable character detection dependency")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -110,6 +119,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     logging.basicConfig(level=os.environ.get("MINIKUBE_LITE_LOG", "INFO"), stream=sys.stderr,
                         format=f"%(asctime)s %(levelname)s {args.name} %(name)s: %(message)s")
+    if logging.getLogger().getEffectiveLevel() > logging.DEBUG:
+        logging.getLogger("httpx").setLevel(logging.WARNING)  # not a line per API request (the Lease every 10 s)
     asyncio.run(run(args.state_dir.expanduser().resolve(), args.name, args.server))
 
 
