@@ -23,6 +23,7 @@ import asyncio
 import json
 import multiprocessing
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -37,6 +38,8 @@ from benchlib import free_port, pct, save_results, wait_ready
 ROOT = Path(__file__).resolve().parents[1]
 PODS = "/api/v1/namespaces/default/pods"
 TABLE = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"
+# a watch event's own type, not the "type" of a condition inside the pod (which had doubled the count)
+EVENT = re.compile(rb'\{"type":\s*"(?:ADDED|MODIFIED|DELETED|BOOKMARK|ERROR)"')
 
 
 def pod(i: int) -> dict[str, Any]:
@@ -69,7 +72,7 @@ def _watchers_process(url: str, n: int, ready: Any, stop: Any, counts: Any) -> N
                 continue
             if not chunk:
                 break
-            total += chunk.count(b'"type"')
+            total += len(EVENT.findall(chunk))
         counts[i] = total
         writer.close()
 

@@ -92,7 +92,7 @@ def crd_to_get(c: httpx.Client, env: dict[str, str], i: int) -> tuple[float, flo
     return kubectl_s, api_s
 
 
-def watch_latency(url: str, c: httpx.Client, collection: str, rounds: int) -> list[float]:
+def watch_latency(url: str, c: httpx.Client, collection: str, rounds: int, objects: int) -> list[float]:
     host, port = url.removeprefix("http://").split(":")
     rv = c.get(collection, params={"limit": 1}).json()["metadata"]["resourceVersion"]
     sock = socket.create_connection((host, int(port)))
@@ -106,7 +106,7 @@ def watch_latency(url: str, c: httpx.Client, collection: str, rounds: int) -> li
     for i in range(rounds):
         marker = f"m{i}"
         t0 = time.perf_counter()
-        c.patch(f"{collection}/obj-{i:05d}", content=json.dumps({"metadata": {"labels": {"w": marker}}}),
+        c.patch(f"{collection}/obj-{i % objects:05d}", content=json.dumps({"metadata": {"labels": {"w": marker}}}),
                 headers={"Content-Type": "application/merge-patch+json"}).raise_for_status()
         while f'"w":"{marker}"'.encode() not in buf:
             buf += sock.recv(65536)
@@ -184,7 +184,7 @@ def main() -> None:
                 assert table["kind"] == "Table" and len(table["rows"]) == args.objects
                 results["list_json_ms"] = {"p50": pct(lists, 50), "p99": pct(lists, 99)}
                 results["list_table_ms"] = {"p50": pct(tables, 50), "p99": pct(tables, 99)}
-                w = watch_latency(url, c, collection, 50)
+                w = watch_latency(url, c, collection, 50, args.objects)
                 results["watch_one_change_ms"] = {"p50": pct(w, 50), "p99": pct(w, 99)}
                 results["rss_after_mb"] = rss_kb(daemon.pid) / 1024
         finally:

@@ -123,20 +123,26 @@ class ExecSession:
             self._raw.close()
 
 
+async def running_container(kubelet: KubeletBase, namespace: str, pod: str, container: str) -> Any:
+    """The latest attempt of ``container`` in ``namespace/pod`` if it runs; kubelet's errors otherwise."""
+    known = kubelet._pods.get(f"{namespace}/{pod}")
+    if known is None:
+        raise NotFound("pods", pod)
+    records = await kubelet._docker(kubelet.runtime.pod_containers_of, namespace, pod, pod_uid(known))
+    attempts = group_records(r for r in records if r.name != SANDBOX).get(container, [])
+    target = attempts[-1] if attempts else None
+    if target is None or not target.running:
+        raise BadRequest(f'container not found ("{container}")')
+    return target
+
+
 class Exec(KubeletBase):
     async def exec_session(self, namespace: str, pod: str, container: str, command: list[str], *,
                            stdin: bool, tty: bool) -> ExecSession:
         """Start ``command`` in the running ``container`` of ``namespace/pod``; errors before it starts."""
         if not command:
             raise BadRequest("you must specify at least one command for the container")
-        known = self._pods.get(f"{namespace}/{pod}")
-        if known is None:
-            raise NotFound("pods", pod)
-        records = await self._docker(self.runtime.pod_containers_of, namespace, pod, pod_uid(known))
-        attempts = group_records(r for r in records if r.name != SANDBOX).get(container, [])
-        target = attempts[-1] if attempts else None
-        if target is None or not target.running:
-            raise BadRequest(f'container not found ("{container}")')
+        target = await running_container(self, namespace, pod, container)
         api = self.runtime.docker.api
 
         def start() -> tuple[str, Any]:
@@ -180,14 +186,7 @@ class AttachSession(ExecSession):
 class Attach(KubeletBase):
     async def attach_session(self, namespace: str, pod: str, container: str, *, stdin: bool) -> AttachSession:
         """Attach to the running ``container`` of ``namespace/pod`` (its stdin only if ``stdin``)."""
-        known = self._pods.get(f"{namespace}/{pod}")
-        if known is None:
-            raise NotFound("pods", pod)
-        records = await self._docker(self.runtime.pod_containers_of, namespace, pod, pod_uid(known))
-        attempts = group_records(r for r in records if r.name != SANDBOX).get(container, [])
-        target = attempts[-1] if attempts else None
-        if target is None or not target.running:
-            raise BadRequest(f'container not found ("{container}")')
+        target = await running_container(self, namespace, pod, container)
         api = self.runtime.docker.api
 
         def open_it() -> tuple[dict[str, Any], Any]:
