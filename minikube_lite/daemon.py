@@ -258,6 +258,8 @@ class Daemon:
         while self._server is None or not self._server.started:
             await asyncio.sleep(0.005)
         t0 = time.monotonic()
+        if self.with_kubelet and not self.control_plane_only:
+            await self._start_kubelet_first()
         await asyncio.to_thread(_preload_components)
         log.info("components loaded in %.2fs", time.monotonic() - t0)
         try:
@@ -322,18 +324,38 @@ class Daemon:
                                                    name="elect-controller-manager"))
         else:
             components = scheduler + controllers + components
-        if self.with_kubelet and not self.control_plane_only:
-            from .kubelet.kubelet import Kubelet
-
-            self.kubelet = Kubelet(self.client.as_user(node_identity(self.settings.node_name)),
-                                   node_name=self.settings.node_name,
-                                   cluster_id=self.settings.cluster_id, network_name=self.settings.network_name,
-                                   dns_server=dns_ip, root_dir=self.settings.state_dir / "kubelet",
-                                   image_pull=self.settings.image_pull, metrics_resolution=self.metric_resolution,
-                                   serving_state_dir=self.settings.state_dir)
-            components.append(("kubelet", self.kubelet))
+        if self.with_kubelet and not self.control_plane_only and self.kubelet is None:
+            self._start_kubelet(dns_ip)
         for name, comp in components:
             self._tasks.append(asyncio.create_task(self._supervise(name, comp), name=name))
+
+    async def _start_kubelet_first(self) -> None:
+        """The node's kubelet starts before the other components are even loaded: like Kubernetes'
+        kubelet it registers its Node and posts Ready as soon as its runtime answers, needing
+        nothing of the controllers (the node IPAM controller's podCIDR comes when it comes), so
+        ``start`` sees the node Ready that much sooner (issue 14). The cluster DNS address it
+        gives pods is the bridge's gateway, which start_components finds the same way."""
+        from .config import CLUSTER_LABEL
+        from .proxy.hostnet import ensure_network
+
+        await asyncio.to_thread(importlib.import_module, f"{__package__}.kubelet.kubelet")
+        try:
+            _, gateway = await asyncio.to_thread(ensure_network, self.settings.network_name,
+                                                 self.settings.cluster_id, CLUSTER_LABEL)
+        except Exception:  # noqa: BLE001 - no engine yet: start_components says so, the kubelet too
+            gateway = ""
+        self._start_kubelet(gateway or DNS_SERVICE_IP)
+
+    def _start_kubelet(self, dns_ip: str) -> None:
+        from .kubelet.kubelet import Kubelet
+
+        self.kubelet = Kubelet(self.client.as_user(node_identity(self.settings.node_name)),
+                               node_name=self.settings.node_name,
+                               cluster_id=self.settings.cluster_id, network_name=self.settings.network_name,
+                               dns_server=dns_ip, root_dir=self.settings.state_dir / "kubelet",
+                               image_pull=self.settings.image_pull, metrics_resolution=self.metric_resolution,
+                               serving_state_dir=self.settings.state_dir)
+        self._tasks.append(asyncio.create_task(self._supervise("kubelet", self.kubelet), name="kubelet"))
 
     def _certificate_controller(self) -> Any:
         """csrapproving + csrsigning with the cluster CA; the approver's SubjectAccessReviews are

@@ -101,6 +101,13 @@ class HTTPClient:
                     return res
         raise BadRequest(f'the server doesn\'t have a resource type "{plural}"')
 
+    async def ready(self) -> bool:
+        """The API server answers ``/readyz`` with 200 (False while it cannot be reached or is starting)."""
+        try:
+            return (await self._http.get("/readyz", timeout=2.0)).status_code == 200
+        except httpx.HTTPError:
+            return False
+
     async def close(self) -> None:
         await self._http.aclose()
 

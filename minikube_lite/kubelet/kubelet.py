@@ -152,6 +152,7 @@ class Kubelet(Termination, StatusWriter, Logs, Metrics, Exec, Attach, Prober, Vo
         self._explicit_ips = True
         self._reserved_ips: set[str] = set()
         self.server: Any = None  # server.py, once listening
+        self._prepared = False  # prepare() done, for the next run()
         self.kubelet_port = 0
 
     # ---- plumbing ---------------------------------------------------------------------------
@@ -174,6 +175,29 @@ class Kubelet(Termination, StatusWriter, Logs, Metrics, Exec, Attach, Prober, Vo
         self._stopping = False
         self._listed = False
         self._queue = WorkQueue(self._sync_pod)
+        if not self._prepared:
+            await self.prepare()
+        self._prepared = False  # a later run (after a failure) looks at the engine again
+        await self._register_node()
+        log.info("node %s registered, Ready, %.2fs after the kubelet started", self.node_name, time.monotonic() - started)
+        self._start_docker_events()
+        self._spawn(self._watch_pods(), "kubelet pod watch")
+        self._spawn(self._resync_loop(), "kubelet resync")
+        for resource in ("configmaps", "secrets", "persistentvolumeclaims"):
+            self._spawn(self._watch_referenced(resource), f"kubelet {resource} watch")
+        self._spawn(self._heartbeat_loop(), "kubelet heartbeat")
+        self._spawn(self._lease_loop(), "kubelet node lease")
+        self._spawn(self._metrics_loop(), "kubelet resource metrics")
+        try:
+            await asyncio.gather(*self._tasks)
+        finally:
+            await self._stop_background()
+
+    async def prepare(self) -> None:
+        """What comes before the API: the engine answers, the pods' network, the kubelet's endpoint,
+        the pause image and the runtime's version. A node agent does it while the API server is still
+        starting (node/agent.py); ``run`` does it itself otherwise."""
+        self._loop = asyncio.get_running_loop()
         await self._docker(self.runtime.ping)
         await self._docker(self.runtime.ensure_network)  # also learns the node's address (host_ip)
         if self._serving_state_dir is not None and self.server is None:
@@ -194,20 +218,7 @@ class Kubelet(Termination, StatusWriter, Logs, Metrics, Exec, Attach, Prober, Vo
         # side by side: `minikube-lite start` waits for the node to be Ready
         _, self._runtime_version = await asyncio.gather(self._docker(self.runtime.ensure_pause_image),
                                                         self._docker(self.runtime.version))
-        await self._register_node()
-        log.info("node %s registered, Ready, %.2fs after the kubelet started", self.node_name, time.monotonic() - started)
-        self._start_docker_events()
-        self._spawn(self._watch_pods(), "kubelet pod watch")
-        self._spawn(self._resync_loop(), "kubelet resync")
-        for resource in ("configmaps", "secrets", "persistentvolumeclaims"):
-            self._spawn(self._watch_referenced(resource), f"kubelet {resource} watch")
-        self._spawn(self._heartbeat_loop(), "kubelet heartbeat")
-        self._spawn(self._lease_loop(), "kubelet node lease")
-        self._spawn(self._metrics_loop(), "kubelet resource metrics")
-        try:
-            await asyncio.gather(*self._tasks)
-        finally:
-            await self._stop_background()
+        self._prepared = True
 
     async def _stop_background(self) -> None:
         self._stop_all_probes()
@@ -259,10 +270,17 @@ class Kubelet(Termination, StatusWriter, Logs, Metrics, Exec, Attach, Prober, Vo
         if any(labels.get(k) != v for k, v in desired["metadata"]["labels"].items()):
             node["metadata"]["labels"] = {**labels, **desired["metadata"]["labels"]}
             node = await self._client.update("nodes", node)
-        status = desired["status"]
-        status["conditions"] = node_conditions(now_rfc3339(), (node.get("status") or {}).get("conditions"))
-        node["status"] = status
-        await self._client.update_status("nodes", node)
+        for attempt in range(5):  # the node IPAM controller may write spec.podCIDR in between: read again
+            status = dict(desired["status"])
+            status["conditions"] = node_conditions(now_rfc3339(), (node.get("status") or {}).get("conditions"))
+            node["status"] = status
+            try:
+                await self._client.update_status("nodes", node)
+                return
+            except Conflict:
+                if attempt == 4:
+                    raise
+                node = await self._client.get("nodes", self.node_name)
 
     async def _heartbeat_loop(self) -> None:
         while True:

@@ -25,12 +25,15 @@ import signal
 import ssl
 import sys
 from pathlib import Path
+from typing import Any
 
 from minikube_lite.config import CLUSTER_LABEL, DNS_SERVICE_IP, METRICS_RESOLUTION_SECONDS, Settings
 
 from . import node_dir
 
 log = logging.getLogger("minikube_lite.node")
+
+API_WAIT_SECONDS = 60.0
 
 
 def api_context(state_dir: Path, name: str) -> ssl.SSLContext:
@@ -44,25 +47,38 @@ def api_context(state_dir: Path, name: str) -> ssl.SSLContext:
 
 
 async def run(state_dir: Path, name: str, server: str | None = None) -> None:
+    from minikube_lite.auth import nodecerts
     from minikube_lite.client.http import HTTPClient
     from minikube_lite.kubelet.kubelet import Kubelet
     from minikube_lite.proxy.hostnet import ensure_network
 
+    nodecerts.IN_CHILD_PROCESS = True  # no cryptography in this process (nodecerts.py says why)
     settings = Settings.load(state_dir)
     url = server or settings.server_url
-    client = HTTPClient(url, ssl_context=api_context(state_dir, name) if url.startswith("https") else None,
-                        field_manager="kubelet", user_agent=f"kubelet/{name}")
     try:
         _, gateway = await asyncio.to_thread(ensure_network, settings.network_name, settings.cluster_id,
                                              CLUSTER_LABEL)
     except Exception as exc:  # noqa: BLE001 - no engine yet: the kubelet says so
         log.warning("cannot prepare the pods' network (%s)", exc)
         gateway = ""
+    try:  # both certificates at once (the serving one names the node's address, the bridge's gateway)
+        await asyncio.to_thread(nodecerts.ensure_node_certs, state_dir, name,
+                                tuple(dict.fromkeys(i for i in (gateway, "127.0.0.1") if i)))
+    except Exception as exc:  # noqa: BLE001 - the kubelet's endpoint tries again and says why
+        log.warning("cannot make the node's certificates yet (%s)", exc)
+    client = HTTPClient(url, ssl_context=api_context(state_dir, name) if url.startswith("https") else None,
+                        field_manager="kubelet", user_agent=f"kubelet/{name}")
     kubelet = Kubelet(client, node_name=name, cluster_id=settings.cluster_id, network_name=settings.network_name,
                       dns_server=gateway or DNS_SERVICE_IP, root_dir=node_dir(state_dir, name) / "kubelet",
                       image_pull=settings.image_pull, serving_state_dir=state_dir, control_plane=False,
                       metrics_resolution=float(os.environ.get("MINIKUBE_LITE_METRIC_RESOLUTION",
                                                               METRICS_RESOLUTION_SECONDS)))
+    try:  # the engine, the network, the kubelet's endpoint: while the API server is still starting
+        await kubelet.prepare()
+        kubelet.dns_server = kubelet.host_ip  # the bridge's gateway, after any duplicate network went
+    except Exception as exc:  # noqa: BLE001 - the kubelet's run tries again and says why
+        log.warning("the kubelet could not prepare yet (%s)", exc)
+    await _wait_for_api(client)
     loop = asyncio.get_running_loop()
     stopping = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -77,6 +93,17 @@ async def run(state_dir: Path, name: str, server: str | None = None) -> None:
         await kubelet.shutdown(remove_containers=True)
     finally:
         await client.close()
+
+
+async def _wait_for_api(client: Any, timeout: float = API_WAIT_SECONDS) -> None:
+    """Until the API server answers (``start`` runs the agents side by side with the daemon): the
+    kubelet then registers at once, instead of failing and trying again a second later."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not await client.ready():
+        if asyncio.get_running_loop().time() > deadline:
+            log.warning("the API server at %s does not answer yet; the kubelet starts anyway", client.server)
+            return
+        await asyncio.sleep(0.05)
 
 
 async def _supervise(kubelet: object) -> None:
