@@ -931,6 +931,8 @@ def main() -> None:
 
 
 def _add_commands() -> None:
+    from minikube_lite.cli.agent import agent
+    from minikube_lite.cli.image import image
     from minikube_lite.cli.join import token_command
     from minikube_lite.cli.nodes import node
     from minikube_lite.cli.store_cmd import store
@@ -938,6 +940,8 @@ def _add_commands() -> None:
     node.add_command(token_command(state_dir_option))
     cli.add_command(store)
     cli.add_command(node)
+    cli.add_command(agent)
+    cli.add_command(image)
 
 
 _add_commands()

@@ -220,7 +220,9 @@ def list_nodes(state_dir: str) -> None:
     """Each node's name and address, as minikube node list prints them."""
     m = _main()
     settings = m._settings_for(state_dir)
-    for name in [PRIMARY, *extra_nodes(settings.state_dir)]:
+    joined = sorted(n["metadata"]["name"] for n in (m.get_json(settings, "/api/v1/nodes") or {}).get("items") or [])
+    names = [PRIMARY, *extra_nodes(settings.state_dir)]
+    for name in [*names, *(n for n in joined if n not in names)]:  # and those joined from other machines
         obj = m.get_json(settings, f"/api/v1/nodes/{name}") or {}
         ip = next((a.get("address") for a in (obj.get("status") or {}).get("addresses") or []
                    if a.get("type") == "InternalIP"), "")

@@ -5,8 +5,12 @@
   CN=system:node:<name>``, no SANs, client usages) when its requester may ``create`` the
   subresource ``certificatesigningrequests/nodeclient`` (a new node: kubeadm binds that to its
   bootstrap tokens' group) or ``.../selfnodeclient`` (a node renewing its own certificate), the
-  question asked as a SubjectAccessReview. Anything else waits for a human
-  (``kubectl certificate approve``).
+  question asked as a SubjectAccessReview. Kubernetes approves nothing else; minikube-lite also
+  approves a kubelet's serving CSR (signer ``kubernetes.io/kubelet-serving``) when its requester
+  is the very node it names and every SAN is that node's own: its name or an address in its
+  Node's ``status.addresses`` (what postfinance/kubelet-csr-approver checks), so that a node
+  joined with ``minikube-lite agent`` gets its HTTPS endpoint's certificate without a human.
+  Anything else waits for ``kubectl certificate approve``.
 - **csrsigning** (``pkg/controller/certificates/signer``) signs approved CSRs of the built-in
   signers with the cluster CA (``--cluster-signing-cert-file``): the subject and SANs of the
   request, the usages asked, for ``expirationSeconds`` capped at a year and at the CA's own
@@ -235,6 +239,9 @@ class CertificateController:
 
     async def _approve(self, obj: dict[str, Any], csr: Any, usages: list[str]) -> None:
         spec = obj.get("spec") or {}
+        if spec.get("signerName") == KUBELET_SERVING:
+            await self._approve_serving(obj, csr, usages)
+            return
         if spec.get("signerName") != KUBE_APISERVER_CLIENT_KUBELET or kubelet_client_problem(csr, usages):
             return
         _, cns = _names(csr)
@@ -251,3 +258,52 @@ class CertificateController:
                                                                    message)["status"]},
                                         subresource="approval")
                 return
+
+    async def _approve_serving(self, obj: dict[str, Any], csr: Any, usages: list[str]) -> None:
+        """A node's own serving certificate: requested by ``system:node:<name>`` for ``<name>``,
+        naming only the node's name and the addresses its Node reports."""
+        spec = obj.get("spec") or {}
+        if kubelet_serving_problem(csr, usages):
+            return
+        _, cns = _names(csr)
+        if spec.get("username") != cns[0] or "system:nodes" not in (spec.get("groups") or []):
+            return
+        node_name = cns[0][len("system:node:"):]
+        try:
+            node = await self.client.get("nodes", node_name)
+        except NotFound:
+            return  # not registered yet: the requester asks again once it is
+        if serving_sans_problem(csr, node) is not None:
+            return
+        await self.client.patch(RESOURCE, obj["metadata"]["name"],
+                                {"status": _with_condition(obj, "Approved", "AutoApproved",
+                                                           "Auto approving kubelet serving certificate: its names "
+                                                           "are the node's own.")["status"]},
+                                subresource="approval")
+
+
+def serving_sans_problem(csr: Any, node: dict[str, Any]) -> str | None:
+    """Why a serving CSR names something that is not ``node``'s own (None: all its SANs are)."""
+    import ipaddress
+
+    from cryptography import x509
+
+    sans = _sans(csr)
+    if sans is None:
+        return "no subjectAltNames"
+    name = (node.get("metadata") or {}).get("name") or ""
+    addresses = (node.get("status") or {}).get("addresses") or []
+    ips, names = set(), {name}
+    for a in addresses:
+        value = str(a.get("address") or "")
+        try:
+            ips.add(ipaddress.ip_address(value))
+        except ValueError:
+            names.add(value)
+    for dns in sans.get_values_for_type(x509.DNSName):
+        if dns not in names:
+            return f"DNS name {dns} is not one of the node's names"
+    for ip in sans.get_values_for_type(x509.IPAddress):
+        if ip not in ips:
+            return f"IP address {ip} is not one of the node's addresses"
+    return None

@@ -23,9 +23,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import ssl
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
@@ -95,13 +97,19 @@ class Kubelet(Termination, StatusWriter, Logs, Metrics, Exec, Attach, Prober, Vo
         metrics_resolution: float = METRICS_RESOLUTION_SECONDS,
         serving_state_dir: Path | None = None,
         control_plane: bool = True,
+        node_ip: str = "",
+        serving_context: Callable[[str, tuple[str, ...]], ssl.SSLContext] | None = None,
     ) -> None:
         """``dns_server``: the cluster DNS address given to pods (``dnsPolicy: ClusterFirst``);
         None leaves Docker's default resolver. ``root_dir``: the kubelet's folder for pod volumes
         and termination messages (the daemon passes ``<state dir>/kubelet``). ``image_pull``: what a
         failed pull does when the engine holds an image of that name (images.py). ``serving_state_dir``:
         the cluster's state folder whose CA signs this kubelet's HTTPS endpoint (server.py), which
-        the API server reaches for logs, exec, attach, port-forward and metrics; None serves none."""
+        the API server reaches for logs, exec, attach, port-forward and metrics; None serves none.
+        ``node_ip``: the node's address as the API server reaches it (kubelet ``--node-ip``; a node on
+        another machine), else the gateway of the pods' bridge. ``serving_context``: makes the
+        endpoint's TLS context from (node, addresses) instead of the state folder's CA (a joined
+        node's certificate comes by CSR, node/serving.py)."""
         self._client = client
         self.node_name = node_name
         self.cluster_id = cluster_id
@@ -147,6 +155,8 @@ class Kubelet(Termination, StatusWriter, Logs, Metrics, Exec, Attach, Prober, Vo
         self._cgroup_files = {}
         self.cgroup_root = cgroups.CGROUP_ROOT
         self._serving_state_dir = serving_state_dir
+        self._serving_context = serving_context
+        self.node_ip = node_ip
         self.control_plane = control_plane  # the first node (the role label); node agents are workers
         self.pod_cidr = ""  # the Node's spec.podCIDR (controllers/nodeipam.py): where pod IPs come from
         self._explicit_ips = True
@@ -160,7 +170,7 @@ class Kubelet(Termination, StatusWriter, Logs, Metrics, Exec, Attach, Prober, Vo
     @property
     def host_ip(self) -> str:
         """The node's address: the gateway of the pods' bridge, as the runtime found it."""
-        return self.runtime.host_ip or "127.0.0.1"
+        return self.node_ip or self.runtime.host_ip or "127.0.0.1"
 
     # ---- lifecycle --------------------------------------------------------------------------
 
@@ -200,7 +210,7 @@ class Kubelet(Termination, StatusWriter, Logs, Metrics, Exec, Attach, Prober, Vo
         self._loop = asyncio.get_running_loop()
         await self._docker(self.runtime.ping)
         await self._docker(self.runtime.ensure_network)  # also learns the node's address (host_ip)
-        if self._serving_state_dir is not None and self.server is None:
+        if (self._serving_state_dir is not None or self._serving_context is not None) and self.server is None:
             from .server import KubeletServer
 
             # the port of last time when it is free, so the Node's endpoint stays what it was
@@ -209,7 +219,7 @@ class Kubelet(Termination, StatusWriter, Logs, Metrics, Exec, Attach, Prober, Vo
                 wanted = int(port_file.read_text())
             except (OSError, ValueError):
                 wanted = 0
-            server = KubeletServer(self, self._serving_state_dir, port=wanted)
+            server = KubeletServer(self, self._serving_state_dir, port=wanted, context=self._serving_context)
             self.kubelet_port = await server.start(self.host_ip)
             self.server = server
             with contextlib.suppress(OSError):
@@ -270,7 +280,7 @@ class Kubelet(Termination, StatusWriter, Logs, Metrics, Exec, Attach, Prober, Vo
         if any(labels.get(k) != v for k, v in desired["metadata"]["labels"].items()):
             node["metadata"]["labels"] = {**labels, **desired["metadata"]["labels"]}
             node = await self._client.update("nodes", node)
-        for attempt in range(5):  # the node IPAM controller may write spec.podCIDR in between: read again
+        for attempt in range(5):  # the node IPAM controller writes spec.podCIDR right after the create
             status = dict(desired["status"])
             status["conditions"] = node_conditions(now_rfc3339(), (node.get("status") or {}).get("conditions"))
             node["status"] = status
@@ -612,7 +622,7 @@ class Kubelet(Termination, StatusWriter, Logs, Metrics, Exec, Attach, Prober, Vo
         from .podnet import pick_address
 
         used = await self._docker(self.runtime.network_ips)
-        ip = pick_address(self.pod_cidr, used | self._reserved_ips, self.host_ip)
+        ip = pick_address(self.pod_cidr, used | self._reserved_ips, self.runtime.host_ip or "")
         if ip:
             self._reserved_ips.add(ip)
         return ip

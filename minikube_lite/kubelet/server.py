@@ -31,8 +31,9 @@ import json
 import logging
 import re
 import socket
+import ssl
 import urllib.parse
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -104,6 +105,18 @@ async def _reply(send: Any, code: int, body: bytes, content_type: str = "applica
     await send({"type": "http.response.body", "body": body})
 
 
+async def _body(receive: Any) -> AsyncIterator[bytes]:
+    """An ASGI request's body, chunk by chunk."""
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return
+        if chunk := message.get("body", b""):
+            yield chunk
+        if not message.get("more_body"):
+            return
+
+
 def _json(obj: Any) -> bytes:
     return json.dumps(obj, ensure_ascii=True, allow_nan=False, separators=(",", ":")).encode("ascii")
 
@@ -154,8 +167,12 @@ class KubeletApp:
             await exec_routes.serve_ws(self, websocket, namespace, name, attach=sub == "attach", container=container)
 
     async def _http(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        from . import imageload
+
         path, method = scope["path"], scope["method"]
-        if method not in ("GET", "HEAD"):
+        if path == imageload.PATH and method == "POST":
+            await _reply(send, 200, _json(await imageload.load(self.kubelet, _body(receive))))
+        elif method not in ("GET", "HEAD"):
             await _reply(send, 405, b"405 method not allowed", "text/plain")
         elif path == "/healthz":
             await _reply(send, 200, b"ok", "text/plain")
@@ -205,8 +222,13 @@ class _Server(uvicorn.Server):
 class KubeletServer:
     """Serves :func:`create_app` on ``host`` (the node's address) at a port picked at start."""
 
-    def __init__(self, kubelet: Any, state_dir: Path, *, port: int = 0) -> None:
-        self.kubelet, self.state_dir, self.wanted_port = kubelet, Path(state_dir), port
+    def __init__(self, kubelet: Any, state_dir: Path | None, *, port: int = 0,
+                 context: Callable[[str, tuple[str, ...]], ssl.SSLContext] | None = None) -> None:
+        """``context``: makes the TLS context from (node, addresses); default: signed with the CA
+        of ``state_dir`` (a node of this machine)."""
+        self.kubelet, self.wanted_port = kubelet, port
+        self.state_dir = Path(state_dir) if state_dir is not None else None
+        self.context = context or (lambda node, ips: kubelet_server_context(Path(state_dir or "."), node, ips))
         self.port = 0
         self._server: uvicorn.Server | None = None
         self._task: asyncio.Task[None] | None = None
@@ -235,8 +257,7 @@ class KubeletServer:
         """Listen on ``host``; returns the port (the Node's kubeletEndpoint)."""
         from minikube_lite.apiserver.upgrade import default_handlers, streaming_protocol
 
-        ctx = await asyncio.to_thread(kubelet_server_context, self.state_dir, self.kubelet.node_name,
-                                      tuple(dict.fromkeys((host, "127.0.0.1"))))
+        ctx = await asyncio.to_thread(self.context, self.kubelet.node_name, tuple(dict.fromkeys((host, "127.0.0.1"))))
         sock = self._bind(host)
         self.port = sock.getsockname()[1]
         app = create_app(self.kubelet)

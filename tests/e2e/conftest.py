@@ -151,14 +151,17 @@ def pod_running(cluster: Cluster, name: str, restarts: int | None = None) -> boo
 
 
 @contextlib.contextmanager
-def running_cluster(root: Path, *start_args: str, extra_env: dict[str, str] | None = None) -> Iterator[Cluster]:
+def running_cluster(root: Path, *start_args: str, extra_env: dict[str, str] | None = None,
+                    host: str | None = None) -> Iterator[Cluster]:
     """A cluster of its own in ``root``: started with the real CLI (and ``start_args``, e.g.
     ``--store etcd://...``; ``extra_env`` added to its environment, e.g. the daemon's knobs or
-    ``DOCKER_HOST``), deleted afterwards."""
+    ``DOCKER_HOST``; ``host``: the address the API listens on, default loopback), deleted afterwards."""
     from minikube_lite.images import ensure_images
 
     ensure_images()
-    settings = Settings(state_dir=(root / "state").resolve(), port=free_port())
+    settings = Settings(state_dir=(root / "state").resolve(), port=free_port(), **({"host": host} if host else {}))
+    if host:
+        start_args = ("--host", host, *start_args)
     env = {k: v for k, v in os.environ.items() if k != "MINIKUBE_LITE_HOME"}
     env.update(KUBECONFIG=str(root / "kubeconfig"), KUBECACHEDIR=str(root / "kubecache"), HOME=str(root / "home"))
     env.update(extra_env or {})

@@ -1,0 +1,156 @@
+"""A second machine on this one, for the tests and benches of nodes that join over the network.
+
+What stands in for the other machine: a ``dockerd`` of its own (test_engine_restart's OwnEngine:
+its own data root, socket, address pool, no iptables rules) started under ``unshare --net``, so
+it has a network namespace of its own, and a veth pair between that namespace and the machine's
+(a /30 of 10.234.0.0/16 no route of the machine uses). The agent runs in the namespace too
+(``nsenter --net=/proc/<dockerd>/ns/net``; ``ip netns exec`` would remount /sys and break
+dockerd), talks to its engine through the Unix socket and to the master over the veth, and the
+master reaches its kubelet endpoint at the namespace's end of the veth: every packet goes
+between addresses of namespaces made here. ``remove()`` undoes all of it (the agent, the engine,
+the link, the folder); nothing else on the machine is touched.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import random
+import secrets
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import docker
+
+from minikube_lite.kubelet.podnet import _host_routes
+
+from .conftest import wait_for
+from .test_engine_restart import OwnEngine
+
+LINK_BASE = ipaddress.ip_network("10.234.0.0/16")
+
+
+def _free_link() -> ipaddress.IPv4Network:
+    taken = _host_routes()
+    subnets = list(LINK_BASE.subnets(new_prefix=30))
+    for net in random.sample(subnets, 200):
+        if not any(net.overlaps(t) for t in taken):
+            return net
+    raise AssertionError("no free /30 in 10.234.0.0/16 for the test's veth")
+
+
+def _ip(*args: str, netns_pid: int | None = None) -> None:
+    cmd = ["ip", *args] if netns_pid is None else ["nsenter", f"--net=/proc/{netns_pid}/ns/net", "--", "ip", *args]
+    subprocess.run(cmd, check=True, capture_output=True, text=True)
+
+
+class RemoteMachine:
+    """Another machine: its engine in its own network namespace, linked to this one by a veth."""
+
+    def __init__(self) -> None:
+        self.engine = OwnEngine()
+        self.tag = secrets.token_hex(3)
+        self.host_link, self.ns_link = f"mkr{self.tag}h", f"mkr{self.tag}n"
+        net = _free_link()
+        hosts = list(net.hosts())
+        self.host_ip, self.ip, self.prefix = str(hosts[0]), str(hosts[1]), net.prefixlen
+        self.agent: subprocess.Popen[bytes] | None = None
+
+    @property
+    def root(self) -> Path:
+        return self.engine.root
+
+    @property
+    def pid(self) -> int:
+        assert self.engine.proc is not None
+        return self.engine.proc.pid
+
+    def docker(self) -> docker.DockerClient:
+        return docker.DockerClient(base_url=self.engine.host, timeout=30)
+
+    def start(self) -> None:
+        self.engine.start()
+        _ip("link", "add", self.host_link, "type", "veth", "peer", "name", self.ns_link)
+        _ip("link", "set", self.ns_link, "netns", str(self.pid))
+        _ip("addr", "add", f"{self.host_ip}/{self.prefix}", "dev", self.host_link)
+        _ip("link", "set", self.host_link, "up")
+        for args in (("link", "set", "lo", "up"), ("addr", "add", f"{self.ip}/{self.prefix}", "dev", self.ns_link),
+                     ("link", "set", self.ns_link, "up"), ("route", "add", "default", "via", self.host_ip)):
+            _ip(*args, netns_pid=self.pid)
+
+    def cut_network(self, cut: bool = True) -> None:
+        """Lose (or get back) the network between the two machines: every packet on the namespace's
+        end of the veth is dropped (its own netfilter tables; open TCP connections survive, as
+        with a pulled cable); ``cut=False`` removes exactly those rules."""
+        op = "-A" if cut else "-D"
+        for chain, flag in (("INPUT", "-i"), ("OUTPUT", "-o")):
+            subprocess.run(self.nsenter("iptables", "-w", op, chain, flag, self.ns_link, "-j", "DROP"),
+                           check=True, capture_output=True, text=True)
+
+    def load_images(self, *refs: str) -> None:
+        """Copy images of the machine's engine to this one (docker save | docker load)."""
+        shared, mine = docker.from_env(timeout=120), self.docker()
+        try:
+            for ref in refs:
+                mine.images.load(b"".join(shared.images.get(ref).save(named=True)))
+        finally:
+            shared.close()
+            mine.close()
+
+    def nsenter(self, *cmd: str) -> list[str]:
+        return ["nsenter", f"--net=/proc/{self.pid}/ns/net", "--", *cmd]
+
+    def start_agent(self, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+        """``minikube-lite agent ARGS`` on the other machine (its network namespace, its engine)."""
+        log = open(self.root / "agent.log", "ab")  # noqa: SIM115 - kept open by the agent
+        full_env = {**os.environ, **(env or {}), "DOCKER_HOST": self.engine.host}
+        self.agent = subprocess.Popen(self.nsenter(sys.executable, "-m", "minikube_lite.cli.main", "agent", *args),
+                                      stdout=log, stderr=log, stdin=subprocess.DEVNULL, env=full_env,
+                                      start_new_session=True)
+        log.close()
+        return self.agent
+
+    def agent_log(self) -> str:
+        try:
+            return (self.root / "agent.log").read_text(errors="replace")[-3000:]
+        except OSError:
+            return ""
+
+    def stop_agent(self, sig: int = signal.SIGTERM) -> None:
+        if self.agent is None or self.agent.poll() is not None:
+            self.agent = None
+            return
+        self.agent.send_signal(sig)
+        try:
+            self.agent.wait(30)
+        except subprocess.TimeoutExpired:
+            self.agent.kill()
+            self.agent.wait(10)
+        self.agent = None
+
+    def containers(self, **filters: Any) -> list[Any]:
+        client = self.docker()
+        try:
+            return client.containers.list(all=True, filters=filters)
+        finally:
+            client.close()
+
+    def remove(self) -> None:
+        self.stop_agent()
+        self.engine.remove()  # the namespace goes with its last process, and the veth with it
+        subprocess.run(["ip", "link", "del", self.host_link], capture_output=True, check=False)
+
+
+def wait_agent(machine: RemoteMachine, predicate: Any, timeout: float, what: str) -> Any:
+    """wait_for, failing at once with the agent's log when the agent exited."""
+    def check() -> Any:
+        if machine.agent is not None and machine.agent.poll() is not None:
+            raise AssertionError(f"the agent exited ({machine.agent.returncode}):\n{machine.agent_log()}")
+        return predicate()
+    try:
+        return wait_for(check, timeout=timeout, what=what)
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\n--- agent log ---\n{machine.agent_log()}") from None
