@@ -46,6 +46,7 @@ from .auth.rbac import MASTERS, RBACAuthorizer, UserInfo
 from .client.local import LocalClient
 from .config import DEFAULT_PORT, DNS_SERVICE_IP, KUBERNETES_SERVICE_IP, METRICS_RESOLUTION_SECONDS, Settings
 from .malloc import fix_mmap_threshold
+from .node.networking import USERS as NODE_USERS
 from .store.factory import open_store
 
 log = logging.getLogger("minikube_lite.daemon")
@@ -65,9 +66,8 @@ def _sa(name: str, namespace: str = "kube-system") -> UserInfo:
 # their own ServiceAccounts, --use-service-account-credentials, as kubeadm and minikube set it).
 IDENTITIES: dict[str, UserInfo] = {
     "scheduler": UserInfo("system:kube-scheduler", "", ("system:authenticated",)),
-    "proxy": UserInfo("system:kube-proxy", "", ("system:authenticated",)),
-    "dns": _sa("kube-dns"),
-    "ingress-controller": _sa("ingress-nginx", "ingress-nginx"),
+    # the machine's node components (node/networking.py: an HA cluster's first node agent runs them)
+    **{name: UserInfo(user, "", (*groups, "system:authenticated")) for name, (user, groups) in NODE_USERS.items()},
     "endpoints-controller": _sa("endpoint-controller"),
     "garbagecollector": _sa("generic-garbage-collector"),
     "namespace-controller": _sa("namespace-controller"),
@@ -294,18 +294,18 @@ class Daemon:
             api_ip = "127.0.0.1" if self.settings.host in ("0.0.0.0", "", "localhost") else self.settings.host
             controllers: list[tuple[str, Any]] = [
                 ("endpoints-controller", EndpointsController(self.client_for("endpoints-controller"), api_endpoint=(api_ip, self.settings.port)))]
-            dns_ip = DNS_SERVICE_IP
+            dns_ip = DNS_SERVICE_IP  # the pods' network is made by whoever runs the node (start --ha: the CLI)
         else:
             networking, dns_ip = await _networking_components(self.client_for, self.settings)
             controllers = [networking[0]]  # the endpoints controller; the rest is the node's
             components += networking[1:]
         controllers += self._controllers()
-        if not self.control_plane_only:  # each node's pod range, a slice of the pods' bridge (kubelet/podnet.py)
-            from .controllers.nodeipam import NodeIPAM
+        # each node's pod range, a slice of the pods' bridge (kubelet/podnet.py); a leader-elected
+        # controller, so with --ha either API server's does it
+        from .controllers.nodeipam import NodeIPAM
 
-            cidr = await asyncio.to_thread(_pod_subnet, self.settings.network_name)
-            controllers.append(("node-ipam-controller",
-                                NodeIPAM(self.client_for("node-ipam-controller"), cluster_cidr=cidr)))
+        cidr = await asyncio.to_thread(_pod_subnet, self.settings.network_name)
+        controllers.append(("node-ipam-controller", NodeIPAM(self.client_for("node-ipam-controller"), cluster_cidr=cidr)))
         controllers.append(("clusterrole-aggregation-controller",
                             ClusterRoleAggregator(self.client_for("clusterrole-aggregation-controller"))))
         if self.settings.secure:
@@ -484,18 +484,26 @@ class Daemon:
 
 
 async def _networking_components(client_for: Any, settings: Settings) -> tuple[list[tuple[str, Any]], str]:
-    """kube-proxy, cluster DNS, the endpoints and ingress controllers (issue 6), and the DNS address.
+    """The endpoints controller, kube-proxy, cluster DNS and ingress (issue 6), and the DNS address.
 
     The cluster DNS listens on the gateway of the cluster's own bridge (unique per cluster, so
     several clusters on one host never answer for each other); the pods' network is created
     here when missing so that address is known before the kubelet creates any pod.
     """
-    from .config import CLUSTER_LABEL
     from .controllers.endpoints import EndpointsController
-    from .dns.server import DNSServer
+    from .node import networking
+
+    dns_ip = await _pods_network(settings)
+    api_ip = "127.0.0.1" if settings.host in ("0.0.0.0", "", "localhost") else settings.host
+    return [("endpoints-controller", EndpointsController(client_for("endpoints-controller"),
+                                                         api_endpoint=(api_ip, settings.port))),
+            *networking.build(client_for, settings, dns_ip, settings.ingress_port)], dns_ip
+
+
+async def _pods_network(settings: Settings) -> str:
+    """The pods' network (made when missing) and its gateway, the cluster DNS's address."""
+    from .config import CLUSTER_LABEL
     from .proxy.hostnet import ensure_network
-    from .proxy.ingress import IngressController
-    from .proxy.proxier import ServiceProxy
 
     try:
         _, dns_ip = await asyncio.to_thread(ensure_network, settings.network_name, settings.cluster_id,
@@ -503,21 +511,7 @@ async def _networking_components(client_for: Any, settings: Settings) -> tuple[l
     except Exception as exc:  # noqa: BLE001 - no engine yet: the kubelet will report it
         log.warning("cannot prepare the pods' network (%s); cluster DNS on %s", exc, DNS_SERVICE_IP)
         dns_ip = ""
-    dns_ip = dns_ip or DNS_SERVICE_IP
-    api_ip = "127.0.0.1" if settings.host in ("0.0.0.0", "", "localhost") else settings.host
-    # NodePorts and the Ingress: this machine only (loopback, the node's bridge address) unless
-    # --listen-address says otherwise, as minikube's and kind's node ports.
-    exposed: str | list[str] = settings.listen_address or (
-        ["127.0.0.1", dns_ip] if dns_ip != DNS_SERVICE_IP else "127.0.0.1")
-    return [("endpoints-controller", EndpointsController(client_for("endpoints-controller"),
-                                                         api_endpoint=(api_ip, settings.port))),
-            ("proxy", ServiceProxy(client_for("proxy"), cluster_id=settings.cluster_id,
-                                   network_name=settings.network_name, network_label=CLUSTER_LABEL,
-                                   listen_address=settings.listen_address,
-                                   dns_ip=DNS_SERVICE_IP if dns_ip == DNS_SERVICE_IP else None)),
-            ("dns", DNSServer(client_for("dns"), address=dns_ip)),
-            ("ingress-controller", IngressController(client_for("ingress-controller"), port=settings.ingress_port,
-                                                     bind_host=exposed))], dns_ip
+    return dns_ip or DNS_SERVICE_IP
 
 
 def _pod_subnet(network_name: str) -> str:

@@ -5,10 +5,14 @@ What kubeadm's "stacked etcd" HA topology is, made local: three etcd members (De
 address in front of them (``front.py``, the load balancer kubeadm asks for). The kubeconfig points
 at the front, on the usual port; the API servers listen on ports of their own.
 
-* API server 1 is the cluster's daemon (``daemon.pid``): API, scheduler and controllers under
-  their leader Leases (``--leader-elect``), and the node (kubelet, proxy, DNS).
-* API server 2 (``ha/apiserver-2.pid``) is ``--control-plane-only``: API, scheduler and controllers
-  under the same Leases, so it takes over within the lease duration when server 1 dies.
+* API server 1 is the cluster's daemon (``daemon.pid``), API server 2 ``ha/apiserver-2.pid``; both
+  are ``--control-plane-only``: API, scheduler and controllers under the same leader Leases
+  (``--leader-elect``), so either takes over within the lease duration when the other dies.
+* The first node (``minikube-lite``) is a node agent (``ha/node.pid``; node/agent.py
+  ``--control-plane``), as the extra nodes are: its kubelet, and this machine's kube-proxy, DNS
+  and ingress controller (node/networking.py), talk to the API through the front, so its pods
+  keep being started, and their logs and exec keep working, whichever API server dies. (Kubernetes
+  runs no kubelet inside kube-apiserver either.)
 * Both run on the same state folder, so they serve the same certificate, trust the same CA and
   sign ServiceAccount tokens with the same key, as kube-apiserver replicas share their PKI.
 
@@ -128,20 +132,59 @@ def start_etcd(settings: Settings, timeout: float = 60.0) -> Plan:
 
 
 def start_others(settings: Settings, plan: Plan, daemon_cmd: list[str], env: dict[str, str]) -> None:
-    """API server 2 and the front (API server 1 is started by ``start`` as any cluster's daemon)."""
+    """The pods' network, API server 2 and the front (API server 1 is started by ``start`` as any
+    cluster's daemon). The network is made first: both servers' node IPAM cut its subnet into the
+    nodes' pod ranges, and neither server runs a node that would make it. So is the servers'
+    certificate for the kubelets."""
+    from minikube_lite.auth.nodecerts import apiserver_kubelet_client
+    from minikube_lite.config import CLUSTER_LABEL
+    from minikube_lite.proxy.hostnet import ensure_network
+
+    ensure_network(settings.network_name, settings.cluster_id, CLUSTER_LABEL)
+    # made here, once: two servers starting together would each write it, and one could load the
+    # other's key with its own certificate
+    apiserver_kubelet_client(settings.state_dir)
     second = list(daemon_cmd)
     second[second.index("--port") + 1] = str(plan.apiservers[1])
-    _spawn(settings, "apiserver-2", [*second, "--control-plane-only", "--no-kubelet"], env)
+    _spawn(settings, "apiserver-2", second, env)
     host = "127.0.0.1" if settings.host in ("0.0.0.0", "", "::") else settings.host
     _spawn(settings, "front", [sys.executable, "-m", "minikube_lite.cli.front", "--state-dir", str(settings.state_dir),
                                "--listen", f"{settings.host}:{settings.port}",
                                *(a for p in plan.apiservers for a in ("--backend", f"{host}:{p}"))], env)
 
 
+def own_address(settings: Settings) -> Settings:
+    """Where API server 1 itself listens (its port, not the front's)."""
+    import dataclasses
+
+    return dataclasses.replace(settings, port=Plan.load_or_make(settings).apiservers[0])
+
+
+def start_node(settings: Settings, env: dict[str, str]) -> None:
+    """The first node's agent (once the API answers: it registers the node at once)."""
+    from minikube_lite.node import PRIMARY
+    from minikube_lite.node.networking import ensure_client_certs
+
+    ensure_client_certs(settings.state_dir)  # kube-proxy's, DNS's and ingress's, from the CA here
+    _spawn(settings, "node", [sys.executable, "-m", "minikube_lite.node", "--state-dir", str(settings.state_dir),
+                              "--name", PRIMARY, "--control-plane"], env)
+
+
+def node_log(settings: Settings, lines: int = 15) -> str:
+    """The end of the first node's agent log, for a start whose node did not become Ready."""
+    path = ha_dir(settings) / "node.log"
+    try:
+        tail = path.read_text(errors="replace").splitlines()[-lines:]
+    except OSError:
+        return ""
+    return f"\nLast lines of {path} (the node's agent):\n" + "\n".join(tail)
+
+
 def stop_rest(settings: Settings) -> list[str]:
-    """After API server 1 stopped: API server 2, the front, then the etcd members. What stopped."""
+    """The first node's agent (its containers go with it), API server 2, the front, then the etcd
+    members (API server 1 is stopped as any cluster's daemon). What stopped."""
     stopped = []
-    for name in ("apiserver-2", "front", *(f"etcd-m{i}" for i in range(MEMBERS))):
+    for name in ("node", "apiserver-2", "front", *(f"etcd-m{i}" for i in range(MEMBERS))):
         pid = running(settings, name)
         if pid is not None:
             terminate(pid, 30.0)
@@ -165,4 +208,5 @@ def status(settings: Settings, server_ready: Any) -> dict[str, Any]:
     servers = [{"name": f"apiserver-{i + 1}", "address": f"https://127.0.0.1:{p}",
                 "state": "Running" if server_ready(p) else "Stopped"} for i, p in enumerate(plan.apiservers)]
     front = "Running" if running(settings, "front") is not None else "Stopped"
-    return {"etcd": members, "apiservers": servers, "front": front}
+    node = "Running" if running(settings, "node") is not None else "Stopped"
+    return {"etcd": members, "apiservers": servers, "front": front, "node": node}

@@ -235,6 +235,8 @@ def daemon_command(settings: Settings) -> list[str]:
             cmd += [flag, value]
     if settings.leader_elect:
         cmd.append("--leader-elect")
+    if settings.ha:  # the first node is an agent of its own (cli/ha.py), as the others are
+        cmd.append("--control-plane-only")
     return cmd
 
 
@@ -336,6 +338,12 @@ def _start_ha_etcd(settings: Settings) -> Settings:
     except SystemExit as exc:
         _fail("❌", str(exc))
     return dataclasses.replace(settings, store=plan.store, leader_elect=True)
+
+
+def _ha() -> Any:
+    from minikube_lite.cli import ha
+
+    return ha
 
 
 def _stop_ha(settings: Settings) -> bool:
@@ -464,6 +472,7 @@ def start(state_dir: str, port: int | None, host: str | None, apiserver_ips: tup
 
             saved = _start_ha_etcd(saved)
             ha_mod.start_others(saved, ha_mod.Plan.load_or_make(saved), daemon_command(saved), _daemon_env())
+            ha_mod.start_node(saved, _daemon_env())
         deadline = time.monotonic() + 10
         while not api_ready(saved) and time.monotonic() < deadline and pid_alive(pid):
             time.sleep(READY_POLL)
@@ -484,7 +493,7 @@ def start(state_dir: str, port: int | None, host: str | None, apiserver_ips: tup
         _fail("❌", f"The daemon (pid {pid}) runs but its API at {saved.server_url} does not answer.\n"
                     f"    See {saved.log_file}; restart with: minikube-lite stop && minikube-lite start")
 
-    if port_in_use(settings.host, settings.port):
+    if port_in_use(settings.host, settings.port) and not (settings.ha and _ha().running(settings, "front")):
         free = next((p for p in range(settings.port + 1, settings.port + 100) if not port_in_use(settings.host, p)),
                     settings.port + 1)
         who = ("another minikube-lite cluster (one started with another --state-dir; stop it with "
@@ -544,8 +553,10 @@ def start(state_dir: str, port: int | None, host: str | None, apiserver_ips: tup
     _write_kubeconfig(settings)  # while the daemon boots
 
     deadline = time.monotonic() + READY_TIMEOUT
+    # with --ha the front may answer for the other server: ask this one
+    own = _ha().own_address(settings) if settings.ha else settings
     while True:
-        if api_ready(settings, timeout=1.0):
+        if api_ready(own, timeout=1.0):
             break
         code = proc.poll()
         if code is not None:
@@ -562,6 +573,8 @@ def start(state_dir: str, port: int | None, host: str | None, apiserver_ips: tup
     # The daemon lives on in its own session; don't let Popen's finalizer warn about it.
     proc.returncode = 0
     _say("🌟", f"API server ready in {time.monotonic() - t0:.2f}s (pid {proc.pid})")
+    if settings.ha:
+        _ha().start_node(settings, _daemon_env())
     _wait_node_ready(settings, t0, offset)
     wait_nodes(settings, agents, t0)
     sd = f" --state-dir {settings.state_dir}" if state_dir != str(default_state_dir()) else ""
@@ -588,7 +601,7 @@ def _wait_node_ready(settings: Settings, t0: float, log_offset: int | None) -> N
         if time.monotonic() > deadline:
             _fail("⌛", f'Node "{settings.node_name}" did not become Ready within {READY_TIMEOUT:.0f}s '
                         f"(the API server runs at {settings.server_url}). Last lines of {settings.log_file}:\n"
-                        f"{_log_tail(settings, log_offset or 0)}")
+                        f"{_log_tail(settings, log_offset or 0)}" + (_ha().node_log(settings) if settings.ha else ""))
         time.sleep(READY_POLL)
     _say("✅", f'Node "{settings.node_name}" Ready in {time.monotonic() - t0:.2f}s')
 
@@ -676,6 +689,7 @@ def status(state_dir: str, output: str) -> None:
             click.echo(f"front: {hst['front']} ({settings.server_url})")
             for server in hst["apiservers"]:
                 click.echo(f"{server['name']}: {server['state']} ({server['address']})")
+            click.echo(f"node agent: {hst['node']} ({settings.node_name})")
             for m in hst["etcd"]:
                 click.echo(f"etcd {m['name']}: {m['state']} ({m['client']}){' leader' if m.get('leader') else ''}")
         if st["Kubeconfig"] == "Misconfigured":
@@ -693,18 +707,23 @@ def _require_running(settings: Settings) -> None:
 
 @cli.command()
 @state_dir_option
-def ip(state_dir: str) -> None:
-    """Print the node's IP address (its InternalIP)."""
+@click.option("-n", "--node", "node_name", default=None,
+              help="The node to get the IP of (minikube ip -n m02). [default: the control plane]")
+def ip(state_dir: str, node_name: str | None) -> None:
+    """Print a node's IP address (its InternalIP)."""
     settings = _settings_for(state_dir)
     _require_running(settings)
-    node = get_json(settings, f"/api/v1/nodes/{settings.node_name}")
+    name = node_name or settings.node_name
+    if name.startswith("m") and name[1:].isdigit():  # minikube's short form: -n m02
+        name = f"{NAME}-{name}"
+    node = get_json(settings, f"/api/v1/nodes/{name}")
     if node is None:
-        _fail("❌", f'The API server does not know node "{settings.node_name}"')
+        _fail("❌", f'The API server does not know node "{name}"')
     for addr in (node.get("status") or {}).get("addresses") or []:
         if addr.get("type") == "InternalIP":
             click.echo(addr.get("address"))
             return
-    _fail("❌", f'Node "{settings.node_name}" reports no InternalIP address')
+    _fail("❌", f'Node "{name}" reports no InternalIP address')
 
 
 def dashboard_url(settings: Settings) -> str:

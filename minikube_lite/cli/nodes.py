@@ -271,7 +271,12 @@ def delete(name: str, state_dir: str) -> None:
     if not remote:
         _check_name(settings, name)
     m._say("🔥", f'Deleting node "{name}" from cluster "{m.NAME}"')
+    obj = m.get_json(settings, f"/api/v1/nodes/{name}") if not remote else None
     stop_agent(settings, name)
+    if obj is not None:
+        _drop_address(settings, obj)  # an agent killed with SIGKILL could not take it away
+    if not remote:
+        _remove_containers(settings, name)  # a stopped node keeps its (exited) containers
     if m.running_pid(settings) is not None:
         from minikube_lite.cli.join import revoke_node_credentials
 
@@ -290,3 +295,34 @@ def delete(name: str, state_dir: str) -> None:
     for f in (f"kubelet-client-{name}.crt", f"kubelet-client-{name}.key", f"kubelet-{name}.crt", f"kubelet-{name}.key"):
         (certs / f).unlink(missing_ok=True)
     m._say("💀", f'Node "{name}" was successfully deleted.')
+
+
+def _drop_address(settings: Settings, node: dict[str, Any]) -> None:
+    """Take the node's own address (kubelet/nodeaddress.py) off the cluster's bridge, if still there."""
+    from minikube_lite.kubelet.podnet import node_address
+    from minikube_lite.proxy.hostnet import find_bridge, remove_node_address
+
+    cidr = (node.get("spec") or {}).get("podCIDR")
+    ips = {a.get("address") for a in (node.get("status") or {}).get("addresses") or [] if a.get("type") == "InternalIP"}
+    if not cidr or node_address(cidr) not in ips:
+        return  # the gateway (or an address not ours): never removed
+    bridge = find_bridge(settings.network_name)
+    if bridge:
+        remove_node_address(bridge, node_address(cidr))
+
+
+def _remove_containers(settings: Settings, name: str) -> None:
+    try:
+        import docker
+
+        client = docker.from_env()
+    except Exception as exc:  # noqa: BLE001 - no engine: nothing we could remove
+        click.echo(f"⚠️  Could not reach the Docker engine ({exc}); the containers of {name} are left", err=True)
+        return
+    try:
+        from minikube_lite.kubelet.cleanup import remove_node_containers
+
+        if n := remove_node_containers(client, settings.cluster_id, name):
+            _main()._say("🔥", f"Removed {n} container(s) of {name}")
+    finally:
+        client.close()

@@ -5,6 +5,10 @@ Each Node without ``spec.podCIDR`` gets the next free /24 of the cluster's pod C
 once given, and a deleted node's range is free again. The cluster CIDR is the pods' bridge's
 subnet (kubelet/podnet.py says why the nodes share one bridge); the kubelets take their pods'
 addresses from their node's range.
+
+The first range holds the bridge's gateway, which is the control-plane node's address
+(kubelet/nodeaddress.py), so only a control-plane node gets it: a worker that registers first
+(agents start beside the daemon) must not end up with the gateway as its own address.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from ..client.informer import Informer
 from ..kubelet.podnet import node_ranges
 
 log = logging.getLogger(__name__)
+CONTROL_PLANE = "node-role.kubernetes.io/control-plane"
 
 
 class NodeIPAM:
@@ -51,7 +56,9 @@ class NodeIPAM:
         for node in nodes:
             if (node.get("spec") or {}).get("podCIDR"):
                 continue
-            free = next((r for r in self.ranges if r not in taken), None)
+            labels = node["metadata"].get("labels") or {}
+            ranges = self.ranges if CONTROL_PLANE in labels else self.ranges[1:]
+            free = next((r for r in ranges if r not in taken), None)
             if free is None:
                 log.warning("node %s: no pod range left in the cluster CIDR", node["metadata"]["name"])
                 continue

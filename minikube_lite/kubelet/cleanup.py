@@ -9,13 +9,16 @@ networks carrying this cluster's label (or the cluster's network name with its l
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 import docker.errors
 
-from minikube_lite.config import CLUSTER_LABEL
+from minikube_lite.config import CLUSTER_LABEL, NODE_LABEL
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -68,3 +71,18 @@ def remove_cluster_objects(client: docker.DockerClient, cluster_id: str, network
             done.problems = problems
             return done
         time.sleep(0.2)
+
+
+def remove_node_containers(client: docker.DockerClient, cluster_id: str, node: str) -> int:
+    """Remove the containers of one node of the cluster (``node delete``: a stopped node's are
+    kept, exited, and a killed agent's still run); how many. Only containers with both labels."""
+    api, removed = client.api, 0
+    for c in api.containers(all=True, filters={"label": [f"{CLUSTER_LABEL}={cluster_id}", f"{NODE_LABEL}={node}"]}):
+        try:
+            api.remove_container(c["Id"], force=True)
+            removed += 1
+        except docker.errors.NotFound:
+            pass
+        except docker.errors.APIError as e:  # 409: already being removed
+            log.warning("could not remove container %s: %s", c["Id"][:12], e)
+    return removed

@@ -52,6 +52,9 @@ from .logs import Logs
 from .metrics import Metrics
 from .node import conditions as node_conditions
 from .node import lease_object, node_object
+from .nodeaddress import claim as claim_address
+from .nodeaddress import not_ready
+from .nodeaddress import release as release_address
 from .probes import Prober
 from .runtime import SANDBOX, ContainerRecord, Runtime
 from .spec import (
@@ -97,6 +100,7 @@ class Kubelet(Termination, StatusWriter, Logs, Metrics, Exec, Attach, Prober, Vo
         metrics_resolution: float = METRICS_RESOLUTION_SECONDS,
         serving_state_dir: Path | None = None,
         control_plane: bool = True,
+        own_address: bool = False,
         node_ip: str = "",
         serving_context: Callable[[str, tuple[str, ...]], ssl.SSLContext] | None = None,
     ) -> None:
@@ -106,10 +110,12 @@ class Kubelet(Termination, StatusWriter, Logs, Metrics, Exec, Attach, Prober, Vo
         failed pull does when the engine holds an image of that name (images.py). ``serving_state_dir``:
         the cluster's state folder whose CA signs this kubelet's HTTPS endpoint (server.py), which
         the API server reaches for logs, exec, attach, port-forward and metrics; None serves none.
-        ``node_ip``: the node's address as the API server reaches it (kubelet ``--node-ip``; a node on
-        another machine), else the gateway of the pods' bridge. ``serving_context``: makes the
-        endpoint's TLS context from (node, addresses) instead of the state folder's CA (a joined
-        node's certificate comes by CSR, node/serving.py)."""
+        ``own_address``: the node takes an address of its own on the bridge (nodeaddress.py), its
+        InternalIP and where its endpoint listens, instead of the bridge's gateway (node agents of
+        this machine). ``node_ip``: the node's address as the API server reaches it (kubelet
+        ``--node-ip``; a node on another machine), else the gateway of the pods' bridge.
+        ``serving_context``: makes the endpoint's TLS context from (node, addresses) instead of the
+        state folder's CA (a joined node's certificate comes by CSR, node/serving.py)."""
         self._client = client
         self.node_name = node_name
         self.cluster_id = cluster_id
@@ -157,6 +163,7 @@ class Kubelet(Termination, StatusWriter, Logs, Metrics, Exec, Attach, Prober, Vo
         self._serving_state_dir = serving_state_dir
         self._serving_context = serving_context
         self.node_ip = node_ip
+        self.runtime.node_ip = node_ip or None  # a hostNetwork pod's IP is its node's
         self.control_plane = control_plane  # the first node (the role label); node agents are workers
         self.pod_cidr = ""  # the Node's spec.podCIDR (controllers/nodeipam.py): where pod IPs come from
         self._explicit_ips = True
@@ -164,12 +171,14 @@ class Kubelet(Termination, StatusWriter, Logs, Metrics, Exec, Attach, Prober, Vo
         self.server: Any = None  # server.py, once listening
         self._prepared = False  # prepare() done, for the next run()
         self.kubelet_port = 0
+        self.own_address = own_address
+        self._claimed = ""  # the address we put on the bridge (own_address), once taken
 
     # ---- plumbing ---------------------------------------------------------------------------
 
     @property
     def host_ip(self) -> str:
-        """The node's address: the gateway of the pods' bridge, as the runtime found it."""
+        """The node's address: ``node_ip`` or its own (``own_address``), else the gateway of the pods' bridge."""
         return self.node_ip or self.runtime.host_ip or "127.0.0.1"
 
     # ---- lifecycle --------------------------------------------------------------------------
@@ -188,6 +197,9 @@ class Kubelet(Termination, StatusWriter, Logs, Metrics, Exec, Attach, Prober, Vo
         if not self._prepared:
             await self.prepare()
         self._prepared = False  # a later run (after a failure) looks at the engine again
+        if self._claims_address():  # needs the API: the node IPAM controller's range
+            await self._claim_address()
+        await self._serve()
         await self._register_node()
         log.info("node %s registered, Ready, %.2fs after the kubelet started", self.node_name, time.monotonic() - started)
         self._start_docker_events()
@@ -209,7 +221,19 @@ class Kubelet(Termination, StatusWriter, Logs, Metrics, Exec, Attach, Prober, Vo
         starting (node/agent.py); ``run`` does it itself otherwise."""
         self._loop = asyncio.get_running_loop()
         await self._docker(self.runtime.ping)
-        await self._docker(self.runtime.ensure_network)  # also learns the node's address (host_ip)
+        await self._docker(self.runtime.ensure_network)  # also learns the bridge's gateway
+        # side by side: `minikube-lite start` waits for the node to be Ready
+        _, self._runtime_version = await asyncio.gather(self._docker(self.runtime.ensure_pause_image),
+                                                        self._docker(self.runtime.version))
+        if not self._claims_address():  # else the endpoint waits for the node's own address (run)
+            await self._serve()
+        self._prepared = True
+
+    def _claims_address(self) -> bool:
+        return self.own_address and not self.node_ip
+
+    async def _serve(self) -> None:
+        """The kubelet's HTTPS endpoint, on the node's address."""
         if (self._serving_state_dir is not None or self._serving_context is not None) and self.server is None:
             from .server import KubeletServer
 
@@ -225,10 +249,6 @@ class Kubelet(Termination, StatusWriter, Logs, Metrics, Exec, Attach, Prober, Vo
             with contextlib.suppress(OSError):
                 port_file.parent.mkdir(parents=True, exist_ok=True)
                 port_file.write_text(str(self.kubelet_port))
-        # side by side: `minikube-lite start` waits for the node to be Ready
-        _, self._runtime_version = await asyncio.gather(self._docker(self.runtime.ensure_pause_image),
-                                                        self._docker(self.runtime.version))
-        self._prepared = True
 
     async def _stop_background(self) -> None:
         self._stop_all_probes()
@@ -239,10 +259,12 @@ class Kubelet(Termination, StatusWriter, Logs, Metrics, Exec, Attach, Prober, Vo
         await self._queue.close()
         self.runtime.close()  # also ends the Docker event thread
 
-    async def shutdown(self, *, remove_containers: bool = True) -> None:
-        """Stop the loops; with ``remove_containers`` also kill and remove every container of this cluster.
+    async def shutdown(self, *, remove_containers: bool = True, stop_containers: bool = False) -> None:
+        """Stop the loops; with ``remove_containers`` also kill and remove every container of this node;
+        with ``stop_containers`` kill them and keep them, as a machine switched off leaves them (the
+        next kubelet of the node replaces them, as a rebooted kubelet its dead containers).
 
-        Without it the containers keep running and the next kubelet on the same cluster adopts them.
+        With neither the containers keep running and the next kubelet of the node adopts them.
         """
         self._stopping = True
         await self._stop_background()
@@ -258,12 +280,44 @@ class Kubelet(Termination, StatusWriter, Logs, Metrics, Exec, Attach, Prober, Vo
                 log.warning("could not remove the pod containers: %s", e)
             # memory-backed emptyDirs are gone with their pods' containers (and must not pin the folder)
             await self._docker(self._unmount_all)
+        elif stop_containers:
+            try:
+                found = await self._docker(self.runtime.list_ids)
+                await asyncio.gather(*(self._docker(self.runtime.kill_id, c["Id"]) for c in found),
+                                     return_exceptions=True)
+            except docker.errors.DockerException as e:
+                log.warning("could not stop the pod containers: %s", e)
+            await self._docker(self._unmount_all)  # memory is lost when the machine is off
+        if self._claimed:  # only the address we added (never a --node-ip given to us)
+            with contextlib.suppress(OSError):
+                await release_address(self.runtime.bridge, self._claimed)
+            self.node_ip, self.runtime.node_ip, self._claimed = "", None, ""
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(self._events.flush(), 2.0)
         self.runtime.close()
         self._pool.shutdown(wait=False)
 
     # ---- node -------------------------------------------------------------------------------
+
+    async def _readd_address(self, ip: str) -> None:
+        from ..proxy.hostnet import add_node_address
+
+        try:
+            await self._docker(self.runtime.ensure_network)
+            await asyncio.to_thread(add_node_address, self.runtime.bridge, ip)
+        except Exception as e:  # noqa: BLE001 - the engine may be gone again: the next reconnect retries
+            log.warning("could not put the node's address %s back: %s", ip, e)
+
+    async def _claim_address(self) -> None:
+        """Wait for the node's pod range and take its own address (nodeaddress.py)."""
+        registration = not_ready(node_object(
+            self.node_name, internal_ip="", runtime_version=self._runtime_version, now=now_rfc3339(),
+            kubelet_port=10250, control_plane=self.control_plane), self.node_name)
+        got = await claim_address(self._client, self.node_name, registration, bridge=self.runtime.bridge,
+                                  gateway=self.runtime.host_ip or "")
+        if got is not None:
+            self.node_ip, self.pod_cidr = got
+            self.runtime.node_ip = self._claimed = self.node_ip
 
     async def _register_node(self) -> None:
         desired = node_object(self.node_name, internal_ip=self.host_ip, runtime_version=self._runtime_version,
@@ -454,6 +508,8 @@ class Kubelet(Termination, StatusWriter, Logs, Metrics, Exec, Attach, Prober, Vo
             for key in list(self._pods):
                 self._queue.add(key)
             asyncio.get_running_loop().create_task(self._sweep_orphans())
+            if self._claimed:  # an engine restarted may have made its bridge again
+                asyncio.get_running_loop().create_task(self._readd_address(self._claimed))
             return
         action = str(event.get("Action") or event.get("status") or "")
         actor = event.get("Actor") or {}
@@ -622,7 +678,7 @@ class Kubelet(Termination, StatusWriter, Logs, Metrics, Exec, Attach, Prober, Vo
         from .podnet import pick_address
 
         used = await self._docker(self.runtime.network_ips)
-        ip = pick_address(self.pod_cidr, used | self._reserved_ips, self.runtime.host_ip or "")
+        ip = pick_address(self.pod_cidr, used | self._reserved_ips | {self.host_ip}, self.runtime.host_ip or "")
         if ip:
             self._reserved_ips.add(ip)
         return ip

@@ -13,7 +13,12 @@ that bridge's subnet:
 - controllers/nodeipam.py gives each Node the next free /24 of that subnet;
 - the kubelet creates each pod's pause container with the first free address of its node's /24
   (``ipv4_address``); a network Docker configured itself (made by an older version) keeps
-  Docker's own address assignment.
+  Docker's own address assignment;
+- each node has an address of its own, its ``InternalIP``: the bridge's gateway for the control
+  plane, and for every other node the first address of its /24 (:func:`node_address`), added to the
+  bridge on the host as a /32 while its agent runs (proxy/hostnet.py), as flannel gives each node's
+  ``cni0`` the first address of the node's range. Its kubelet endpoint listens there and, the
+  address being local to the host, kube-proxy's NodePort rules answer on it.
 """
 
 from __future__ import annotations
@@ -94,10 +99,17 @@ def node_ranges(cluster_cidr: str) -> list[str]:
     return [str(s) for s in net.subnets(new_prefix=NODE_PREFIX)]
 
 
+def node_address(pod_cidr: str) -> str:
+    """A node's own address: the first address of its pod range (``10.244.1.0/24`` -> ``10.244.1.1``)."""
+    return str(next(ipaddress.ip_network(pod_cidr, strict=False).hosts()))
+
+
 def pick_address(pod_cidr: str, used: set[str], gateway: str) -> str | None:
-    """The first address of ``pod_cidr`` that is neither used nor the gateway (None when full)."""
+    """The first address of ``pod_cidr`` that is neither used nor the gateway nor the node's own
+    address (:func:`node_address`); None when full."""
+    own = node_address(pod_cidr)
     for ip in ipaddress.ip_network(pod_cidr, strict=False).hosts():
         s = str(ip)
-        if s != gateway and s not in used:
+        if s != gateway and s != own and s not in used:
             return s
     return None

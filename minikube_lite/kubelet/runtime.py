@@ -149,6 +149,9 @@ class Runtime:
         # the node's address on the pods' network (the bridge's gateway), set by ensure_network;
         # it is also the IP of hostNetwork pods
         self.host_ip: str | None = None
+        # the node's own address when it is not the gateway (podnet.py): a hostNetwork pod's IP
+        self.node_ip: str | None = None
+        self.bridge = ""  # the bridge's interface on the host, set by ensure_network
         self.subnet = ""  # the bridge's subnet (podnet.py), set by ensure_network
         self._docker = docker_client
         self._owned_client = docker_client is None
@@ -227,6 +230,8 @@ class Runtime:
         from .podnet import network_subnet
 
         self.subnet = network_subnet(net.attrs)
+        self.bridge = str((net.attrs.get("Options") or {}).get("com.docker.network.bridge.name")
+                          or f"br-{net.id[:12]}")
         for cfg in (net.attrs.get("IPAM") or {}).get("Config") or []:
             if cfg.get("Gateway"):
                 self.host_ip = str(cfg["Gateway"]).split("/")[0]
@@ -287,7 +292,7 @@ class Runtime:
         labels = data["Config"].get("Labels") or {}
         if labels.get(CLUSTER_LABEL) != self.cluster_id or (self.node_name and labels.get(NODE_LABEL) != self.node_name):
             return None  # never look at (let alone touch) a container that is not ours
-        return ContainerRecord.from_inspect(data, self.network_name, self.host_ip)
+        return ContainerRecord.from_inspect(data, self.network_name, self.node_ip or self.host_ip)
 
     def _inspect_listed(self, listed: dict[str, Any]) -> ContainerRecord | None:
         """``inspect`` of a container seen in a sparse list, reusing the last one if its state held."""
@@ -376,6 +381,14 @@ class Runtime:
             self.docker.api.kill(record.id, signal=signal)
         except docker.errors.APIError as e:
             if e.status_code not in (404, 409):  # gone, or not running any more
+                raise
+
+    def kill_id(self, container_id: str) -> None:
+        """SIGKILL a container by id, keeping it (a stopped node's containers)."""
+        try:
+            self.docker.api.kill(container_id)
+        except docker.errors.APIError as e:
+            if e.status_code not in (404, 409):
                 raise
 
     def remove(self, container_id: str) -> None:

@@ -10,8 +10,16 @@ the kubelet's HTTPS endpoint (kubelet/server.py) the API server reaches for logs
 attach, port-forward and metrics.
 
 Run as ``python -m minikube_lite.node --state-dir DIR --name NAME`` (``minikube-lite node add``
-and ``node start`` do). SIGTERM (``node stop``) stops and removes its containers, as a machine
-switched off loses its containers; SIGKILL leaves them, and the next agent of the node adopts them.
+and ``node start`` do). The node has an address of its own on the cluster's bridge (its
+InternalIP, kubelet/nodeaddress.py), where its endpoint listens. SIGTERM (``node stop``) kills its
+containers and keeps them, as a machine switched off leaves them, and takes the address away; the
+next agent replaces them (a new sandbox, restart count + 1) or removes those of pods that are gone.
+SIGKILL leaves them running, and the next agent of the node adopts them.
+
+With ``--control-plane`` (``start --ha``'s first node) it is the first node as the daemon's own
+kubelet is: the control-plane role, the daemon's kubelet folder, the bridge's gateway as its
+address, its containers removed by SIGTERM (``minikube-lite stop``); and it also runs this
+machine's kube-proxy, DNS and ingress controller (node/networking.py).
 """
 
 from __future__ import annotations
@@ -46,7 +54,7 @@ def api_context(state_dir: Path, name: str) -> ssl.SSLContext:
     return ctx
 
 
-async def run(state_dir: Path, name: str, server: str | None = None) -> None:
+async def run(state_dir: Path, name: str, server: str | None = None, control_plane: bool = False) -> None:
     from minikube_lite.auth import nodecerts
     from minikube_lite.client.http import HTTPClient
     from minikube_lite.kubelet.kubelet import Kubelet
@@ -61,21 +69,26 @@ async def run(state_dir: Path, name: str, server: str | None = None) -> None:
     except Exception as exc:  # noqa: BLE001 - no engine yet: the kubelet says so
         log.warning("cannot prepare the pods' network (%s)", exc)
         gateway = ""
-    try:  # both certificates at once (the serving one names the node's address, the bridge's gateway)
-        await asyncio.to_thread(nodecerts.ensure_node_certs, state_dir, name,
-                                tuple(dict.fromkeys(i for i in (gateway, "127.0.0.1") if i)))
+    try:  # the client certificate; the serving one names the node's address: with the gateway here
+        # (the first node), else once the node has its own address (kubelet.py)
+        if control_plane:
+            await asyncio.to_thread(nodecerts.ensure_node_certs, state_dir, name,
+                                    tuple(dict.fromkeys(i for i in (gateway, "127.0.0.1") if i)))
+        else:
+            await asyncio.to_thread(nodecerts.node_client, state_dir, name)
     except Exception as exc:  # noqa: BLE001 - the kubelet's endpoint tries again and says why
         log.warning("cannot make the node's certificates yet (%s)", exc)
     client = HTTPClient(url, ssl_context=api_context(state_dir, name) if url.startswith("https") else None,
                         field_manager="kubelet", user_agent=f"kubelet/{name}")
     kubelet = Kubelet(client, node_name=name, cluster_id=settings.cluster_id, network_name=settings.network_name,
-                      dns_server=gateway or DNS_SERVICE_IP, root_dir=node_dir(state_dir, name) / "kubelet",
-                      image_pull=settings.image_pull, serving_state_dir=state_dir, control_plane=False,
+                      dns_server=gateway or DNS_SERVICE_IP, root_dir=_root_dir(state_dir, name, control_plane),
+                      image_pull=settings.image_pull, serving_state_dir=state_dir, control_plane=control_plane,
+                      own_address=not control_plane,
                       metrics_resolution=float(os.environ.get("MINIKUBE_LITE_METRIC_RESOLUTION",
                                                               METRICS_RESOLUTION_SECONDS)))
     try:  # the engine, the network, the kubelet's endpoint: while the API server is still starting
         await kubelet.prepare()
-        kubelet.dns_server = kubelet.host_ip  # the bridge's gateway, after any duplicate network went
+        kubelet.dns_server = kubelet.runtime.host_ip or kubelet.dns_server  # the bridge's gateway, after any duplicate network went
     except Exception as exc:  # noqa: BLE001 - the kubelet's run tries again and says why
         log.warning("the kubelet could not prepare yet (%s)", exc)
     await _wait_for_api(client)
@@ -84,13 +97,21 @@ async def run(state_dir: Path, name: str, server: str | None = None) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stopping.set)
     task = asyncio.create_task(_supervise(kubelet), name="kubelet")
+    machine = None
+    if control_plane:  # this machine's kube-proxy, DNS and ingress (node/networking.py)
+        from .networking import MachineComponents
+
+        machine = MachineComponents(state_dir, settings, url, name, gateway or DNS_SERVICE_IP)
+        machine.start(_supervise)
     await stopping.wait()
-    log.info("node %s stopping: removing its containers", name)
+    log.info("node %s stopping: %s its containers", name, "removing" if control_plane else "stopping")
     task.cancel()
     with contextlib.suppress(BaseException):
         await task
+    if machine is not None:
+        await machine.stop()
     try:
-        await kubelet.shutdown(remove_containers=True)
+        await kubelet.shutdown(remove_containers=control_plane, stop_containers=not control_plane)
     finally:
         await client.close()
 
@@ -104,6 +125,11 @@ async def _wait_for_api(client: Any, timeout: float = API_WAIT_SECONDS) -> None:
             log.warning("the API server at %s does not answer yet; the kubelet starts anyway", client.server)
             return
         await asyncio.sleep(0.05)
+
+
+def _root_dir(state_dir: Path, name: str, control_plane: bool) -> Path:
+    """The kubelet's folder; the first node keeps the daemon's (it is the same node)."""
+    return state_dir / "kubelet" if control_plane else node_dir(state_dir, name) / "kubelet"
 
 
 async def _supervise(kubelet: object) -> None:
@@ -143,12 +169,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--state-dir", type=Path, required=True)
     parser.add_argument("--name", required=True)
     parser.add_argument("--server", default=None, help="the API server's URL [default: the cluster's]")
+    parser.add_argument("--control-plane", action="store_true",
+                        help="the first node (start --ha): the control-plane role, and this machine's "
+                             "kube-proxy, DNS and ingress controller")
     args = parser.parse_args(argv)
     logging.basicConfig(level=os.environ.get("MINIKUBE_LITE_LOG", "INFO"), stream=sys.stderr,
                         format=f"%(asctime)s %(levelname)s {args.name} %(name)s: %(message)s")
     if logging.getLogger().getEffectiveLevel() > logging.DEBUG:
         logging.getLogger("httpx").setLevel(logging.WARNING)  # not a line per API request (the Lease every 10 s)
-    asyncio.run(run(args.state_dir.expanduser().resolve(), args.name, args.server))
+    asyncio.run(run(args.state_dir.expanduser().resolve(), args.name, args.server, args.control_plane))
 
 
 if __name__ == "__main__":

@@ -6,6 +6,11 @@ kernel's DNAT (proxy/iptables.py) sends it on, and a port with no endpoint is re
 instead of being routed nowhere. Only /32 addresses inside the Service range on *our* bridge
 are ever added or removed.
 
+A node's own address (kubelet/podnet.py: the first address of its pod range) is added the same
+way, as a /32 on the bridge, while the node's agent runs (:func:`add_node_address`), and removed
+when it stops: it is local to the host, so the kubelet endpoint can listen on it and the
+NodePort rules (``--dst-type LOCAL``) answer on it; pods reach it through their gateway.
+
 ``route_localnet`` is set on our bridge only (never globally): it lets ``localhost:<nodePort>``
 be DNATed to a pod, and pods reach the API server (``kubernetes`` Service) on 127.0.0.1.
 """
@@ -16,6 +21,7 @@ import asyncio
 import ipaddress
 import json
 import logging
+import subprocess
 from pathlib import Path
 
 from .. import config
@@ -123,3 +129,27 @@ def set_route_localnet(bridge: str, on: bool) -> None:
         path.write_text("1" if on else "0")
     except OSError as exc:
         log.warning("cannot set %s: %s (localhost:<nodePort> may not work)", path, exc)
+
+
+def _ip_sync(*args: str) -> tuple[int, str]:
+    try:
+        done = subprocess.run(["ip", *args], capture_output=True, text=True, timeout=10, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return 1, str(exc)
+    return done.returncode, (done.stdout + done.stderr).strip()
+
+
+def add_node_address(bridge: str, ip: str) -> None:
+    """Put a node's own address on the cluster's bridge (already there: fine); OSError when it cannot."""
+    code, out = _ip_sync("addr", "add", f"{ip}/32", "dev", bridge)
+    if code != 0 and "File exists" not in out:
+        raise OSError(f"ip addr add {ip}/32 dev {bridge}: {out}")
+
+
+def remove_node_address(bridge: str, ip: str) -> bool:
+    """Take a node's address off the bridge; only a /32 outside the Service range (never the
+    gateway, which is the bridge's own /20). False when it was not there."""
+    if ipaddress.ip_address(ip) in SERVICE_CIDR:
+        return False
+    code, _ = _ip_sync("addr", "del", f"{ip}/32", "dev", bridge)
+    return code == 0

@@ -116,3 +116,115 @@ def test_ha_start_and_faults(ha: Cluster) -> None:
     assert _configmaps(c) == {"ha-1", "ha-2", "ha-3", "ha-4"}  # every acknowledged write, nothing else
     st = _status(c)
     assert [s["state"] for s in st["apiservers"]] == ["Stopped", "Running"]
+
+
+def _server_of_holder(c: Cluster) -> str:
+    """Which API server holds kube-controller-manager's Lease (its identity is in its log)."""
+    holder = c.kubectl("get", "lease", "-n", "kube-system", "kube-controller-manager",
+                       "-o", "jsonpath={.spec.holderIdentity}").stdout.strip()
+    assert holder, "nobody holds the kube-controller-manager Lease"
+    logs = {"apiserver-1": c.settings.log_file, "apiserver-2": c.settings.state_dir / "ha" / "apiserver-2.log"}
+    found = [name for name, log in logs.items() if f"{holder} became leader" in log.read_text(errors="replace")]
+    assert len(found) == 1, (holder, found)
+    return found[0]
+
+
+def _both_servers_up(c: Cluster) -> None:
+    c.cli("start", timeout=120)  # revives whichever API server is down
+    wait_for(lambda: [s["state"] for s in _status(c)["apiservers"]] == ["Running", "Running"], timeout=30,
+             interval=0.5, what="both API servers")
+
+
+def _pods_of(c: Cluster, app: str) -> list[dict]:
+    return json.loads(c.kubectl("get", "pods", "-l", f"app={app}", "-o", "json").stdout)["items"]
+
+
+def _running_on_first_node(c: Cluster, app: str, replicas: int) -> bool:
+    pods = _pods_of(c, app)
+    return len(pods) == replicas and all(
+        p["spec"].get("nodeName") == c.settings.node_name and p["status"].get("phase") == "Running"
+        and all(s.get("ready") for s in p["status"].get("containerStatuses") or [{}]) for p in pods)
+
+
+def _no_duplicates(c: Cluster, apps: list[str], replicas: int) -> None:
+    """Each pod of ``apps`` has one sandbox and one container on the engine, and each Deployment
+    still has ``replicas`` pods: nothing was started twice when a server came back."""
+    from minikube_lite.kubelet.runtime import LABEL_CONTAINER
+
+    for app in apps:
+        pods = _pods_of(c, app)
+        assert len(pods) == replicas, [p["metadata"]["name"] for p in pods]
+        for p in pods:
+            names = [k.labels.get(LABEL_CONTAINER, "") for k in c.containers(p["metadata"]["name"])]
+            assert sorted(names).count("app") == 1 and len(names) == 2, (p["metadata"]["name"], names)
+
+
+def test_first_node_outlives_either_server(ha: Cluster) -> None:
+    """The first node is a node agent behind the front: with either API server killed (the Lease
+    holder, then the other), a new Deployment's pods on it become Running and kubectl logs and
+    exec reach them through the survivor; the killed server comes back without duplicates."""
+    c = ha
+    _both_servers_up(c)
+    assert _status(c)["node"] == "Running"
+    script = "echo hello-from-$POD; sleep 3600"
+    apps = []
+    for round_, pick in enumerate(("holder", "other")):
+        holder = _server_of_holder(c)
+        victim = holder if pick == "holder" else next(s for s in ("apiserver-1", "apiserver-2") if s != holder)
+        _kill(_pid(c, victim))
+        app = f"ha-web-{round_}"
+        apps.append(app)
+        spec = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": app},
+                "spec": {"replicas": 2, "selector": {"matchLabels": {"app": app}},
+                         "template": {"metadata": {"labels": {"app": app}},
+                                      "spec": {"terminationGracePeriodSeconds": 1, "containers": [{
+                                          "name": "app", "image": "minikube-lite/busybox:1.0",
+                                          "command": ["sh", "-c", script],
+                                          "env": [{"name": "POD", "valueFrom": {"fieldRef": {
+                                              "fieldPath": "metadata.name"}}}]}]}}}}
+        c.kubectl("apply", "-f", "-", input=json.dumps(spec))
+        wait_for(lambda app=app: _running_on_first_node(c, app, 2), timeout=60, interval=0.5,
+                 what=f"{app}'s pods Running on the first node with {victim} ({pick}) killed")
+        pod = _pods_of(c, app)[0]["metadata"]["name"]
+        logs = wait_for(lambda pod=pod: c.kubectl("logs", pod, check=False).stdout, timeout=10, what="logs")
+        assert f"hello-from-{pod}" in logs
+        assert c.kubectl("exec", pod, "--", "sh", "-c", "echo exec-in-$POD").stdout.strip() == f"exec-in-{pod}"
+        _both_servers_up(c)
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < 3:  # the server that came back starts nothing again
+            _no_duplicates(c, apps, 2)
+            time.sleep(0.5)
+    c.kubectl("delete", "deployment", *apps, "--wait=false")
+
+
+def test_front_skips_a_hung_server(ha: Cluster) -> None:
+    """A server stopped with SIGSTOP accepts connections and never answers: the front's /readyz
+    checks take it out (kubectl works through the other within seconds) and bring it back once it
+    answers again (then the other one can hang and kubectl still works)."""
+    c = ha
+    _both_servers_up(c)
+    front_log = c.settings.state_dir / "ha" / "front.log"
+    for victim in ("apiserver-2", "apiserver-1"):
+        pid = _pid(c, victim)
+        port = next(s for s in _status(c)["apiservers"] if s["name"] == victim)["address"].rsplit(":", 1)[1]
+        before = front_log.read_text().count(f":{port} is DOWN")
+        ups = front_log.read_text().count(f":{port} is UP again")
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            def get() -> bool:
+                return c.kubectl("get", "--raw", "/api/v1/namespaces/default", "--request-timeout=3s",
+                                 check=False, timeout=10).returncode == 0
+
+            t0 = time.monotonic()
+            wait_for(get, timeout=15, interval=0.1, what=f"kubectl through the front with {victim} stopped")
+            wait_for(lambda p=port, n=before: front_log.read_text().count(f":{p} is DOWN") > n, timeout=10,
+                     interval=0.2, what=f"the front taking {victim} out")
+            assert time.monotonic() - t0 < 15
+            t1 = time.monotonic()  # now no request may go to the hung server
+            assert all(get() for _ in range(4)), f"a request went to {victim} after it was taken out"
+            c.kubectl("create", "configmap", f"ha-hung-{victim}", "--request-timeout=5s")
+            assert time.monotonic() - t1 < 12
+        finally:
+            os.kill(pid, signal.SIGCONT)
+        wait_for(lambda p=port, n=ups: front_log.read_text().count(f":{p} is UP again") > n, timeout=15,
+                 interval=0.2, what=f"{victim} back in the front")

@@ -9,10 +9,13 @@ certificates. Real engine, real kubectl. The node monitor grace period is shorte
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import signal
+import socket
 import ssl
+import subprocess
 import time
 from collections.abc import Iterator
 from datetime import datetime
@@ -58,6 +61,14 @@ spec:
   ports: [{port: 80, targetPort: 8080}]
 ---
 apiVersion: v1
+kind: Service
+metadata: {name: spread-np}
+spec:
+  type: NodePort
+  selector: {app: spread}
+  ports: [{port: 80, targetPort: 8080}]
+---
+apiVersion: v1
 kind: Pod
 metadata: {name: client}
 spec:
@@ -89,17 +100,28 @@ def _agent_pid(c: Cluster, node: str) -> int:
     return int((c.settings.state_dir / "nodes" / node / "agent.pid").read_text())
 
 
-def _node_containers(c: Cluster, node: str) -> dict[str, str]:
-    """id -> name of the containers labelled with ``node`` in this cluster."""
+def _node_containers(c: Cluster, node: str, *, states: bool = False) -> dict[str, str]:
+    """id -> name (``states``: -> status) of the containers labelled with ``node`` in this cluster."""
     import docker
 
     client = docker.from_env()
     try:
         found = client.containers.list(all=True, filters={"label": [
             f"io.minikube-lite.cluster={c.settings.cluster_id}", f"io.minikube-lite.node={node}"]})
-        return {x.id: x.name for x in found}
+        return {x.id: x.status if states else x.name for x in found}
     finally:
         client.close()
+
+
+def _internal_ip(c: Cluster, node: str) -> str:
+    obj = c.get(f"/api/v1/nodes/{node}") or {}
+    return next((a["address"] for a in (obj.get("status") or {}).get("addresses") or []
+                 if a["type"] == "InternalIP"), "")
+
+
+def _host_addresses() -> set[str]:
+    out = subprocess.run(["ip", "-j", "addr", "show"], capture_output=True, text=True, check=True).stdout
+    return {i["local"] for link in json.loads(out) for i in link.get("addr_info") or [] if i.get("family") == "inet"}
 
 
 def _spread_pods(c: Cluster) -> dict[str, dict[str, Any]]:
@@ -143,6 +165,53 @@ def test_three_nodes_each_its_own_kubelet_process(three: Cluster) -> None:
     lease = three.get("/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/minikube-lite-m02")
     managers = {m.get("manager") for m in lease["metadata"].get("managedFields") or []}
     assert lease["spec"]["holderIdentity"] == "minikube-lite-m02" and "kubelet" in managers, lease
+
+
+def test_each_node_has_its_own_address(three: Cluster) -> None:
+    """kind's nodes each have an InternalIP; here the control plane has the bridge's gateway and every
+    other node the first address of its pod range, an address of the host that its endpoint listens on."""
+    ips = {n: _internal_ip(three, n) for n in NODES}
+    assert len(set(ips.values())) == 3 and all(ips.values()), ips
+    for node in NODES[1:]:
+        cidr = three.get(f"/api/v1/nodes/{node}")["spec"]["podCIDR"]
+        assert ips[node] == str(next(ipaddress.ip_network(cidr).hosts())), (node, cidr, ips)
+    assert set(ips.values()) <= _host_addresses()
+    wide = three.kubectl("get", "nodes", "-o", "wide").stdout.splitlines()
+    col = wide[0].split().index("INTERNAL-IP")
+    assert {r.split()[0]: r.split()[col] for r in wide[1:]} == ips, wide
+    assert three.cli("ip").stdout.strip() == ips["minikube-lite"]
+    assert three.cli("ip", "--node", "minikube-lite-m02").stdout.strip() == ips["minikube-lite-m02"]
+    assert three.cli("ip", "-n", "m03").stdout.strip() == ips["minikube-lite-m03"]  # minikube's short form
+    listed = three.cli("node", "list").stdout.split()
+    assert dict(zip(listed[0::2], listed[1::2], strict=True)) == ips
+    # each agent's kubelet endpoint listens on its node's address, not on the others'
+    for node in NODES[1:]:
+        port = three.get(f"/api/v1/nodes/{node}")["status"]["daemonEndpoints"]["kubeletEndpoint"]["Port"]
+        socket.create_connection((ips[node], port), timeout=3).close()
+        with pytest.raises(OSError):
+            socket.create_connection((ips["minikube-lite"], port), timeout=3).close()
+
+
+def test_node_port_answers_on_every_node_address(three: Cluster, spread: dict[str, dict[str, Any]]) -> None:
+    svc = three.get("/api/v1/namespaces/default/services/spread-np")
+    node_port = svc["spec"]["ports"][0]["nodePort"]
+    names = {p["metadata"]["name"] for p in spread.values()}
+    for node in NODES:  # from the host, as curl http://$(minikube ip -n NODE):NODEPORT
+        ip = _internal_ip(three, node)
+        wait_for(lambda ip=ip: httpx.get(f"http://{ip}:{node_port}/", timeout=3).text.strip() in names,
+                 timeout=20, what=f"the NodePort on {node}'s address {ip}")
+    # from a pod on m02 to m03's address
+    ip = _internal_ip(three, "minikube-lite-m03")
+    wait_for(lambda: ((three.pod("client") or {}).get("status") or {}).get("phase") == "Running", timeout=30,
+             what="the client pod on m02")
+    got = three.kubectl("exec", "client", "--", "sh", "-c", f'printf "GET / HTTP/1.0\\r\\n\\r\\n" | '
+                                                             f"nc -w 3 {ip} {node_port} | tail -1").stdout.strip()
+    assert got in names, got
+    # exec and logs through each node's own endpoint address
+    for node, pod in spread.items():
+        name = pod["metadata"]["name"]
+        assert three.kubectl("exec", name, "--", "cat", "/w/index.html").stdout.strip() == name, node
+        assert f"serving {name}" in three.kubectl("logs", name).stdout, node
 
 
 def test_pods_spread_and_reach_each_other_across_nodes(three: Cluster,
@@ -237,6 +306,26 @@ spec:
       - {key: node.kubernetes.io/unreachable, operator: Exists, effect: NoExecute, tolerationSeconds: 2}
       containers:
       - {name: main, image: minikube-lite/busybox:1.0, command: ["sleep", "3600"]}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: roaming}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: roaming}}
+  template:
+    metadata: {labels: {app: roaming}}
+    spec:
+      terminationGracePeriodSeconds: 0
+      affinity:
+        nodeAffinity:
+          preferredDuringSchedulingIgnoredDuringExecution:
+          - weight: 100
+            preference: {matchExpressions: [{key: kubernetes.io/hostname, operator: In, values: [minikube-lite-m03]}]}
+      tolerations:
+      - {key: node.kubernetes.io/unreachable, operator: Exists, effect: NoExecute, tolerationSeconds: 2}
+      containers:
+      - {name: main, image: minikube-lite/busybox:1.0, command: ["sleep", "3600"]}
 """
     node = "minikube-lite-m03"
     three.kubectl("apply", "-f", "-", input=manifest)
@@ -245,9 +334,20 @@ spec:
             return _json(three, "get", "pods", "-l", "app=movable")["items"]
         first = wait_for(lambda: [p for p in movable() if p["status"].get("phase") == "Running"], timeout=30,
                          what="the movable pod Running on m03")[0]["metadata"]["name"]
+        def roaming() -> list[dict[str, Any]]:
+            return [p for p in _json(three, "get", "pods", "-l", "app=roaming")["items"]
+                    if p["status"].get("phase") == "Running" and not p["metadata"].get("deletionTimestamp")]
+        roamer = wait_for(roaming, timeout=30, what="the roaming pod Running")[0]
+        assert roamer["spec"]["nodeName"] == node, roamer["spec"]  # it prefers m03
+        before = _node_containers(three, node)
+        spread_pod = spread[node]["metadata"]["name"]
+        address = _internal_ip(three, node)
         out = three.cli("node", "stop", node).stdout
         assert f'Successfully stopped node "{node}"' in out
-        assert _node_containers(three, node) == {}  # the machine is off: its containers are gone
+        # the machine is off: its containers are stopped, not removed; its address is gone
+        stopped = _node_containers(three, node, states=True)
+        assert set(stopped) == set(before) and set(stopped.values()) == {"exited"}, stopped
+        assert address not in _host_addresses()
         lease = three.get(f"/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/{node}")
         wait_for(lambda: _ready(three, node) == "Unknown", timeout=GRACE + 15, what="m03 NotReady")
         now = time.time()
@@ -259,6 +359,10 @@ spec:
         wait_for(lambda: three.pod(first) is None, timeout=20, what="the eviction of the pod on the stopped node")
         wait_for(lambda: [p for p in movable() if p["metadata"]["name"] != first], timeout=10,
                  what="the Deployment's replacement")
+        # the roaming pod's replacement runs on another node (m03 is tainted unreachable:NoSchedule)
+        moved = wait_for(lambda: [p for p in roaming() if p["metadata"]["name"] != roamer["metadata"]["name"]],
+                         timeout=30, what="the roaming pod's replacement Running on another node")
+        assert moved[0]["spec"]["nodeName"] in NODES[:2], moved[0]["spec"]
         # the spread pod on m03 is evicted after the default 300 s: not within this test
         three.cli("node", "start", node)
         assert _ready(three, node) == "True"
@@ -266,19 +370,56 @@ spec:
                                timeout=30, what="the replacement Running on m03")
         assert len(replacement) == 1 and replacement[0]["metadata"]["name"] != first
         names = list(_node_containers(three, node).values())
-        assert not any(first in n for n in names)  # stale containers cleaned, not run twice
+        assert not any(first in n or roamer["metadata"]["name"] in n for n in names)  # stale ones cleaned
         assert sum(replacement[0]["metadata"]["name"] in n and "_POD_" in n for n in names) == 1
+        assert _internal_ip(three, node) == address and address in _host_addresses()
+        # the spread pod (tolerating unreachable for 300 s) was not evicted: after the "reboot" its
+        # kubelet gives it a new sandbox and restarts its container; the dead sandbox is removed
+        restarted = wait_for(lambda: next((p for p in [three.pod(spread_pod)] if p and p["status"].get("phase")
+                                           == "Running" and p["status"]["containerStatuses"][0]["ready"]
+                                           and p["status"]["containerStatuses"][0]["restartCount"] >= 1), None),
+                             timeout=30, what="the spread pod on m03 restarted")
+        assert restarted["spec"]["nodeName"] == node
+        live = _node_containers(three, node, states=True)
+        mine = {cid: (n, live[cid]) for cid, n in _node_containers(three, node).items() if spread_pod in n}
+        sandboxes = [st for n, st in mine.values() if "_POD_" in n]
+        apps = [st for n, st in mine.values() if "_POD_" not in n]
+        assert sandboxes == ["running"], mine
+        assert sorted(apps) == ["exited", "running"], mine  # the live attempt and the previous (logs -p)
+        assert f"serving {spread_pod}" in three.kubectl("logs", spread_pod).stdout
     finally:
-        three.kubectl("delete", "deployment", "movable", "--ignore-not-found", check=False)
+        three.kubectl("delete", "deployment", "movable", "roaming", "--ignore-not-found", check=False)
 
 
 def test_node_add_and_delete(three: Cluster) -> None:
     out = three.cli("node", "add").stdout
     assert "Successfully added minikube-lite-m04" in out
     assert _ready(three, "minikube-lite-m04") == "True"
+    address = _internal_ip(three, "minikube-lite-m04")
+    assert address not in {_internal_ip(three, n) for n in NODES} and address in _host_addresses()
+    pod = """
+apiVersion: v1
+kind: Pod
+metadata: {name: on-m04}
+spec:
+  terminationGracePeriodSeconds: 0
+  nodeSelector: {kubernetes.io/hostname: minikube-lite-m04}
+  containers:
+  - {name: main, image: minikube-lite/busybox:1.0, command: ["sleep", "3600"]}
+"""
+    three.kubectl("apply", "-f", "-", input=pod)
+    wait_for(lambda: ((three.pod("on-m04") or {}).get("status") or {}).get("phase") == "Running", timeout=30,
+             what="a pod Running on m04")
+    three.cli("node", "stop", "minikube-lite-m04")
+    kept = _node_containers(three, "minikube-lite-m04", states=True)
+    assert len(kept) == 2 and set(kept.values()) == {"exited"}, kept  # sandbox + main, stopped
+    # a stopped node's containers go with it: node delete removes them (no agent runs to do it)
     out = three.cli("node", "delete", "minikube-lite-m04").stdout
     assert 'Node "minikube-lite-m04" was successfully deleted.' in out
     assert three.get("/api/v1/nodes/minikube-lite-m04") is None
     assert not (three.settings.state_dir / "nodes" / "minikube-lite-m04").exists()
     assert _node_containers(three, "minikube-lite-m04") == {}
+    assert address not in _host_addresses()
     assert three.cli("node", "list").stdout.split()[0::2] == NODES
+    # its pod is the pod GC's after a 40 s quarantine, as in Kubernetes: not waited for here
+    three.kubectl("delete", "pod", "on-m04", "--force", "--grace-period=0", check=False)

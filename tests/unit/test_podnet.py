@@ -34,7 +34,9 @@ def test_node_ranges_and_pick_address() -> None:
     assert len(ranges) == 16 and ranges[:2] == ["10.244.0.0/24", "10.244.1.0/24"]
     assert podnet.node_ranges("10.1.2.0/26") == ["10.1.2.0/26"]
     assert podnet.pick_address("10.244.0.0/24", {"10.244.0.2"}, "10.244.0.1") == "10.244.0.3"
-    assert podnet.pick_address("10.244.1.0/24", set(), "10.244.0.1") == "10.244.1.1"
+    # the first address of a node's range is the node's own (its InternalIP), never a pod's
+    assert podnet.node_address("10.244.1.0/24") == "10.244.1.1"
+    assert podnet.pick_address("10.244.1.0/24", set(), "10.244.0.1") == "10.244.1.2"
     full = {f"10.9.9.{i}" for i in range(1, 3)}
     assert podnet.pick_address("10.9.9.0/30", full, "") is None
 
@@ -60,3 +62,17 @@ def test_ipam_gives_each_node_the_next_free_range_in_creation_order() -> None:
     assert asyncio.run(ipam.allocate()) == 2
     assert client.patches == [("a", {"spec": {"podCIDR": "10.244.1.0/24", "podCIDRs": ["10.244.1.0/24"]}}),
                               ("b", {"spec": {"podCIDR": "10.244.2.0/24", "podCIDRs": ["10.244.2.0/24"]}})]
+
+
+def test_ipam_keeps_the_gateways_range_for_the_control_plane() -> None:
+    # a worker registered before the control plane (agents start beside the daemon) must not get
+    # the first range: its first address is the bridge's gateway, the control plane's address
+    client = FakeClient()
+    ipam = NodeIPAM(client, cluster_cidr="10.244.0.0/22")  # type: ignore[arg-type]
+    worker = _node("m02", "2026-01-01T00:00:00Z")
+    plane = _node("cp", "2026-01-01T00:00:01Z")
+    plane["metadata"]["labels"] = {"node-role.kubernetes.io/control-plane": ""}
+    ipam.nodes.cache = {"m02": worker, "cp": plane}
+    assert asyncio.run(ipam.allocate()) == 2
+    assert client.patches == [("m02", {"spec": {"podCIDR": "10.244.1.0/24", "podCIDRs": ["10.244.1.0/24"]}}),
+                              ("cp", {"spec": {"podCIDR": "10.244.0.0/24", "podCIDRs": ["10.244.0.0/24"]}})]
