@@ -192,6 +192,7 @@ class Daemon:
                                   user=UserInfo("system:apiserver", "", (MASTERS, "system:authenticated")))
         self.with_kubelet = with_kubelet
         self.kubelet: Any = None
+        self._ipam_started = False  # started with the kubelet, before the other controllers
         self._tasks: list[asyncio.Task[None]] = []
         self._server: uvicorn.Server | None = None
         self.app: FastAPI = create_app(self.registry, server_address=f"{settings.host}:{settings.port}",
@@ -302,10 +303,8 @@ class Daemon:
         controllers += self._controllers()
         # each node's pod range, a slice of the pods' bridge (kubelet/podnet.py); a leader-elected
         # controller, so with --ha either API server's does it
-        from .controllers.nodeipam import NodeIPAM
-
-        cidr = await asyncio.to_thread(_pod_subnet, self.settings.network_name)
-        controllers.append(("node-ipam-controller", NodeIPAM(self.client_for("node-ipam-controller"), cluster_cidr=cidr)))
+        if not self._ipam_started:
+            controllers.append(("node-ipam-controller", await self._node_ipam()))
         controllers.append(("clusterrole-aggregation-controller",
                             ClusterRoleAggregator(self.client_for("clusterrole-aggregation-controller"))))
         if self.settings.secure:
@@ -345,6 +344,18 @@ class Daemon:
         except Exception:  # noqa: BLE001 - no engine yet: start_components says so, the kubelet too
             gateway = ""
         self._start_kubelet(gateway or DNS_SERVICE_IP)
+        if not self.leader_elect:  # the nodes' pod ranges too: every node agent waits for its range
+            ipam = await self._node_ipam()
+            self._tasks.append(asyncio.create_task(self._supervise("node-ipam-controller", ipam),
+                                                   name="node-ipam-controller"))
+            self._ipam_started = True
+
+    async def _node_ipam(self) -> Any:
+        await asyncio.to_thread(importlib.import_module, f"{__package__}.controllers.nodeipam")
+        from .controllers.nodeipam import NodeIPAM
+
+        cidr = await asyncio.to_thread(_pod_subnet, self.settings.network_name)
+        return NodeIPAM(self.client_for("node-ipam-controller"), cluster_cidr=cidr)
 
     def _start_kubelet(self, dns_ip: str) -> None:
         from .kubelet.kubelet import Kubelet
