@@ -5,10 +5,12 @@
    to a create) and deep nesting (10,000 levels of YAML, 100,000 unclosed brackets) in a loop; a
    prober asks ``/version`` every 10 ms meanwhile. Figures: ``/version`` p50/p99 quiet and under
    attack, the daemon's peak RSS (VmHWM) and the attackers' request count (each a 400).
+   Targets: p99 under attack ≤ 50 ms, peak RSS ≤ 150 MB.
 2. **storm**: ``--clients`` concurrent clients (default 200), each creating a ConfigMap and
    listing a page of them, deleting its own older ones so the store stays the same size, for
    ``--storm-seconds`` (default 60). Figures: requests, 5xx count (must be 0), 429s, lost writes
-   (an acknowledged object missing afterwards; must be 0), daemon RSS idle / peak / after.
+   (an acknowledged object missing afterwards; must be 0), daemon RSS idle (settled: the
+   components loaded) / peak / 5 s after; target: after ≤ idle + 20 MB.
 3. **durability**: the store's write latency (p50/p99 of ``--writes`` creates) with SQLite's
    ``synchronous=NORMAL`` (the default) and ``FULL``, in WAL mode, on this machine's disk.
 
@@ -82,6 +84,19 @@ class Daemon:
     def rss(self, field: str = "VmRSS") -> float:
         return rss_mb(self.proc.pid, field)
 
+    def settled_rss(self, timeout: float = 30.0) -> float:
+        """RSS once it stops changing (within 1 MB over 2 s): the components load after the API
+        answers, and under load they take seconds to."""
+        end = time.monotonic() + timeout
+        last = self.rss()
+        while time.monotonic() < end:
+            time.sleep(2)
+            now = self.rss()
+            if abs(now - last) < 1:
+                return now
+            last = now
+        return last
+
     def stop(self) -> None:
         self.proc.terminate()
         self.proc.wait(10)
@@ -106,6 +121,7 @@ def probe_version(daemon: Daemon, seconds: float) -> list[float]:
 def attack(seconds: float) -> dict[str, Any]:
     daemon = Daemon()
     try:
+        daemon.settled_rss()  # the components have loaded: "quiet" is the daemon at rest
         quiet = probe_version(daemon, min(seconds, 5))
         stop = threading.Event()
         counts: list[int] = []
@@ -131,13 +147,16 @@ def attack(seconds: float) -> dict[str, Any]:
         for t in threads:
             t.join()
         ms = 1000
-        return {"version_quiet_p50_ms": round(percentile(quiet, 50) * ms, 2),
+        p99, peak = percentile(loud, 99) * ms, daemon.rss("VmHWM")
+        return {"target": "version_attacked_p99_ms <= 50, daemon_rss_peak_mb <= 150",
+                "met": p99 <= 50 and peak <= 150 and not bad, "load_average": os.getloadavg()[0],
+                "version_quiet_p50_ms": round(percentile(quiet, 50) * ms, 2),
                 "version_quiet_p99_ms": round(percentile(quiet, 99) * ms, 2),
                 "version_attacked_p50_ms": round(percentile(loud, 50) * ms, 2),
                 "version_attacked_p99_ms": round(percentile(loud, 99) * ms, 2),
                 "version_attacked_max_ms": round(max(loud) * ms, 2),
                 "attack_requests": sum(counts), "attack_answers_not_400": len(bad),
-                "daemon_rss_peak_mb": round(daemon.rss("VmHWM"), 1), "daemon_rss_after_mb": round(daemon.rss(), 1)}
+                "daemon_rss_peak_mb": round(peak, 1), "daemon_rss_after_mb": round(daemon.rss(), 1)}
     finally:
         daemon.stop()
 
@@ -228,7 +247,7 @@ async def _storm(daemon: Daemon, clients: int, seconds: float) -> dict[str, Any]
 def storm(clients: int, seconds: float) -> dict[str, Any]:
     daemon = Daemon()
     try:
-        idle = daemon.rss()
+        idle = daemon.settled_rss()
         peak = [idle]
         stop = threading.Event()
 
@@ -245,10 +264,13 @@ def storm(clients: int, seconds: float) -> dict[str, Any]:
         stop.set()
         sampler.join()
         time.sleep(5)
-        return {"clients": clients, "seconds": round(elapsed, 1), **result,
+        after = daemon.rss()
+        return {"load_average": os.getloadavg()[0], "clients": clients, "seconds": round(elapsed, 1), **result,
                 "requests_per_second": round(result["requests"] / elapsed),
                 "daemon_rss_idle_mb": round(idle, 1), "daemon_rss_peak_mb": round(max(peak), 1),
-                "daemon_rss_after_mb": round(daemon.rss(), 1)}
+                "daemon_rss_after_mb": round(after, 1), "rss_after_minus_idle_mb": round(after - idle, 1),
+                "target": "0 5xx, 0 lost writes, rss_after_minus_idle_mb <= 20",
+                "met": result["errors_5xx"] == 0 and result["lost_writes"] == 0 and after - idle <= 20}
     finally:
         daemon.stop()
 

@@ -42,10 +42,10 @@ from .apiserver import metrics as metrics_api
 from .apiserver.app import crd_handler_running, create_app
 from .apiserver.registry import Registry
 from .auth import pki
-from .auth.rbac import MASTERS, RBACAuthorizer, UserInfo
+from .auth.rbac import MASTERS, AlwaysAllowAuthorizer, RBACAuthorizer, UserInfo
 from .client.local import LocalClient
 from .config import DEFAULT_PORT, DNS_SERVICE_IP, KUBERNETES_SERVICE_IP, METRICS_RESOLUTION_SECONDS, Settings
-from .malloc import fix_mmap_threshold
+from .malloc import fix_mmap_threshold, trim_after_bursts
 from .node.networking import USERS as NODE_USERS
 from .store.factory import open_store
 
@@ -55,6 +55,8 @@ SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 #: how long a stop waits for components still starting (so the kubelet can remove its containers)
 STARTING_GRACE_SECONDS = 20.0
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
+#: kube-apiserver's --authorization-mode values served here (RBAC, with NodeRestriction admission)
+AUTHORIZATION_MODES = ("RBAC", "AlwaysAllow")
 
 
 def _sa(name: str, namespace: str = "kube-system") -> UserInfo:
@@ -160,7 +162,13 @@ class Daemon:
                  control_plane_only: bool = False, election_timing: dict[str, float] | None = None,
                  max_requests_inflight: int = 400, max_mutating_requests_inflight: int = 200,
                  hpa_sync_period: float = 15.0, hpa_downscale_stabilization: float = 300.0,
-                 metric_resolution: float = METRICS_RESOLUTION_SECONDS) -> None:
+                 metric_resolution: float = METRICS_RESOLUTION_SECONDS, authorization_mode: str = "RBAC",
+                 anonymous_auth: bool = True) -> None:
+        if authorization_mode not in AUTHORIZATION_MODES:  # before the store is opened or written
+            raise SystemExit(f"--authorization-mode: {authorization_mode!r} is not one of {', '.join(AUTHORIZATION_MODES)}")
+        if settings.host not in LOOPBACK and authorization_mode == "AlwaysAllow":
+            raise SystemExit(f"refusing to serve the API on {settings.host} with --authorization-mode=AlwaysAllow: "
+                             "anyone who reaches it could do anything (loopback only; use RBAC)")
         self.settings = settings
         self.hpa_sync_period, self.hpa_downscale_stabilization = hpa_sync_period, hpa_downscale_stabilization
         self.metric_resolution = metric_resolution
@@ -177,7 +185,7 @@ class Daemon:
         from .auth.storepolicy import StorePolicy
 
         self.policy = StorePolicy(self.registry)  # the default policy until the RBAC watch is up
-        self.authorizer = RBACAuthorizer(self.policy)
+        self.authorizer = (AlwaysAllowAuthorizer if authorization_mode == "AlwaysAllow" else RBACAuthorizer)(self.policy)
         self.authorizer.node_lookup = self._lookup  # NodeRestriction reads the pod a node writes status of
         from .auth.nodecerts import kubelet_client_context
 
@@ -210,7 +218,8 @@ class Daemon:
             from .auth.middleware import AuthMiddleware
             from .auth.tokens import Issuer
 
-            self.asgi = AuthMiddleware(self.app, Authenticator(settings.state_dir, self._lookup), self.authorizer)
+            self.asgi = AuthMiddleware(self.app, Authenticator(settings.state_dir, self._lookup), self.authorizer,
+                                       anonymous=anonymous_auth)
             p = pki.paths(settings.state_dir)
             self.app.state.auth = AuthAPI(self.authorizer, Issuer(p.sa_key, p.sa_pub), self._lookup)
             self.client.auth_api = self.app.state.auth
@@ -234,6 +243,9 @@ class Daemon:
     @contextlib.asynccontextmanager
     async def _lifespan(self, app: FastAPI) -> AsyncIterator[None]:
         starter = asyncio.create_task(self._start_when_serving())
+        # after a request storm, the freed heap goes back to the OS (malloc.py; =0: off, to compare)
+        if os.environ.get("MINIKUBE_LITE_MALLOC_TRIM", "1") != "0":
+            self._tasks.append(asyncio.create_task(trim_after_bursts(), name="malloc-trim"))
         try:
             async with crd_handler_running(app):
                 yield
@@ -567,6 +579,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-kubelet", action="store_true", help="API server and controllers only")
     parser.add_argument("--insecure-no-auth", action="store_true",
                         help="plain HTTP, no authentication or authorization (benchmarks; loopback only)")
+    parser.add_argument("--authorization-mode", default="RBAC",
+                        help="RBAC, or AlwaysAllow (kube-apiserver's flag; AlwaysAllow on loopback only: benchmarks)")
+    parser.add_argument("--anonymous-auth", type=_flag_bool, default=True, metavar="true|false",
+                        help="requests without credentials are system:anonymous (true, kube-apiserver's default) "
+                             "or a 401 (false)")
     parser.add_argument("--ingress-port", type=int, default=int(os.environ.get("MINIKUBE_LITE_INGRESS_PORT", "80")),
                         help="host port of the built-in ingress controller (another is used, with an event, if taken)")
     parser.add_argument("--max-requests-inflight", type=int,
@@ -594,6 +611,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--leader-elect-retry-period", type=float, default=2.0)
     parser.add_argument("--control-plane-only", action="store_true",
                         help="no kubelet, proxy, DNS or ingress: another daemon runs the node")
+    parser.add_argument("--loop", choices=("auto", "asyncio", "uvloop"), default=os.environ.get("MINIKUBE_LITE_LOOP", "auto"),
+                        help="event loop (uvicorn's choice): auto is uvloop when installed")
     parser.add_argument("--store", default="", help="sqlite (default) or etcd://HOST:PORT[,HOST:PORT...]")
     parser.add_argument("--etcd-cafile", default="", help="CA bundle to verify etcd's serving certificate")
     parser.add_argument("--etcd-certfile", default="", help="client certificate for etcd (TLS)")
@@ -620,12 +639,41 @@ def main(argv: list[str] | None = None) -> None:
                         max_mutating_requests_inflight=args.max_mutating_requests_inflight,
                         hpa_sync_period=args.horizontal_pod_autoscaler_sync_period,
                         hpa_downscale_stabilization=args.horizontal_pod_autoscaler_downscale_stabilization,
-                        metric_resolution=args.metric_resolution)
+                        metric_resolution=args.metric_resolution, authorization_mode=args.authorization_mode,
+                        anonymous_auth=args.anonymous_auth)
     except (StoreError, ValueError) as exc:  # etcd unreachable, a bad --store: say so, no traceback
         log.error("cannot open the store: %s", exc)
         sys.exit(1)
     fix_mmap_threshold()  # closed connections' TLS buffers go back to the OS (malloc.py)
-    asyncio.run(daemon.serve())
+    run_loop(daemon.serve(), args.loop)
+
+
+def _flag_bool(value: str) -> bool:
+    """A boolean flag's value as Go's flag package reads ``--flag=false``."""
+    v = value.strip().lower()
+    if v in ("1", "t", "true"):
+        return True
+    if v in ("0", "f", "false"):
+        return False
+    raise argparse.ArgumentTypeError(f"invalid boolean value {value!r}: true or false")
+
+
+def run_loop(main: Any, loop: str = "auto") -> None:
+    """Run ``main`` on uvloop when installed (``auto``; uvicorn's ``--loop`` choice), else asyncio's loop.
+
+    uvloop's TLS transport is compiled (asyncio's is pure Python): every request and every
+    encrypted byte of a large list body costs the event loop less (docs/performance.md).
+    """
+    if loop != "asyncio":
+        try:
+            import uvloop
+        except ImportError:
+            if loop == "uvloop":
+                raise SystemExit("--loop uvloop: uvloop is not installed") from None
+        else:
+            uvloop.run(main)
+            return
+    asyncio.run(main)
 
 
 if __name__ == "__main__":

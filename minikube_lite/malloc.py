@@ -8,13 +8,23 @@ rises past 256 KiB and later buffers come from the heap, whose freed space is ke
 connecting once left the daemon ~80 MB larger for good (bench/bench_hostile.py, storm). Fixing the
 threshold at glibc's default (128 KiB) turns the dynamic adjustment off, so a closed connection's
 buffer is unmapped with it. Elsewhere than glibc this does nothing.
+
+What stays after a storm is smaller blocks (request and response bodies, parsed objects) freed
+all over glibc's heaps, whose pages glibc keeps until ``malloc_trim`` gives them back (it
+``madvise``s every free page, not only the top of the heap). :func:`trim_after_bursts` calls it
+once a burst of work is over: when the process has used a second of CPU since the last trim
+and then stays quiet for a period. It runs in a thread (ctypes drops the GIL), so the event
+loop goes on serving meanwhile.
 """
 
 from __future__ import annotations
 
+import asyncio
 import ctypes
 import ctypes.util
 import logging
+import time
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -22,12 +32,17 @@ _M_MMAP_THRESHOLD = -3  # mallopt parameter (malloc.h)
 MMAP_THRESHOLD = 128 * 1024
 
 
+def _libc() -> Any:
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+    except OSError:
+        return None
+
+
 def fix_mmap_threshold(threshold: int = MMAP_THRESHOLD) -> bool:
     """Fix glibc's mmap threshold (no dynamic adjustment); ``False`` when not on glibc."""
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        mallopt = libc.mallopt
-    except (OSError, AttributeError):
+    mallopt = getattr(_libc(), "mallopt", None)
+    if mallopt is None:
         return False
     mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
     mallopt.restype = ctypes.c_int
@@ -35,3 +50,34 @@ def fix_mmap_threshold(threshold: int = MMAP_THRESHOLD) -> bool:
     if not ok:
         log.debug("mallopt(M_MMAP_THRESHOLD) refused")
     return ok
+
+
+def trimmer() -> Any:
+    """glibc's ``malloc_trim`` as a callable (returns whether memory was released), or None."""
+    trim = getattr(_libc(), "malloc_trim", None)
+    if trim is None:
+        return None
+    trim.argtypes = [ctypes.c_size_t]
+    trim.restype = ctypes.c_int
+    return lambda: bool(trim(0))
+
+
+async def trim_after_bursts(period: float = 1.0, burst_cpu: float = 1.0, quiet_share: float = 0.1,
+                            cpu: Any = time.process_time) -> None:
+    """Give freed heap pages back to the OS once each burst of work is over (runs until cancelled).
+
+    A burst is ``burst_cpu`` seconds of the process's CPU since the last trim; it is over when a
+    whole ``period`` used less than ``quiet_share`` of a core. Nothing happens off glibc.
+    """
+    trim = trimmer()
+    if trim is None:
+        return
+    mark = last = cpu()
+    while True:
+        await asyncio.sleep(period)
+        now = cpu()
+        quiet = now - last < quiet_share * period
+        last = now
+        if quiet and now - mark >= burst_cpu:
+            await asyncio.to_thread(trim)
+            mark = last = cpu()

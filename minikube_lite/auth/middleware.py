@@ -50,10 +50,13 @@ def forbidden(user: UserInfo, attrs: Attributes, reason: str = "") -> Forbidden:
 
 
 class AuthMiddleware:
-    def __init__(self, app: ASGIApp, authenticator: Authenticator, authorizer: RBACAuthorizer) -> None:
+    def __init__(self, app: ASGIApp, authenticator: Authenticator, authorizer: RBACAuthorizer, *,
+                 anonymous: bool = True) -> None:
         self.app = app
         self.authenticator = authenticator
         self.authorizer = authorizer
+        #: kube-apiserver's ``--anonymous-auth``: without it a request with no credentials is a 401
+        self.anonymous = anonymous
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         kind = scope["type"]
@@ -105,6 +108,9 @@ class AuthMiddleware:
             return user
         token = bearer_token(scope["headers"])
         if token is None:
+            if not self.anonymous and not (scope.get("method", "GET") in ("GET", "HEAD")
+                                           and scope.get("path", "").startswith(PUBLIC_PREFIXES)):
+                raise Unauthorized()
             return ANONYMOUS
         user = self.authenticator.user_for_token(token)
         if user is None:

@@ -198,6 +198,22 @@ class RBACAuthorizer:
         return [*idx.namespaced.get(namespace, ()), *idx.cluster], list(idx.errors)
 
 
+class AlwaysAllowAuthorizer(RBACAuthorizer):
+    """kube-apiserver's ``--authorization-mode=AlwaysAllow``: every request is allowed.
+
+    For measuring what RBAC costs (bench/bench_auth.py) on the same TLS server; the daemon refuses
+    it on any address but loopback. Its rules (``can-i --list``) are everything, as Kubernetes'
+    alwaysAllowAuthorizer's RulesFor. NodeRestriction is admission and still applies.
+    """
+
+    def authorize(self, user: UserInfo, a: Attributes) -> tuple[bool, str]:
+        return True, ""
+
+    def rules_for(self, user: UserInfo, namespace: str) -> list[Rule]:
+        return [Rule(frozenset({"*"}), frozenset({"*"}), frozenset({"*"})),
+                Rule(frozenset({"*"}), non_resource_urls=("*",))]
+
+
 def forbidden_message(user: UserInfo, a: Attributes, reason: str = "") -> tuple[str, str, str, str]:
     """kube-apiserver's 403 wording: (message, resource for details, group, name)."""
     if not a.resource_request:
