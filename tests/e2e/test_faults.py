@@ -1,5 +1,8 @@
 """Faults, on the real daemon and Docker engine: kill -9 during a write storm and during a
-rollout, a full disk under the state folder, a damaged store file."""
+rollout, a full disk under the state folder, a damaged store file.
+
+The two kill -9 tests share one cluster of their own (``killable``: each leaves the daemon running
+again, and they touch different kinds); the full disk and the damaged store need a cluster each."""
 
 from __future__ import annotations
 
@@ -45,39 +48,45 @@ def _kill_daemon(cluster: Cluster) -> None:
     wait_for(lambda: cluster.get("/readyz") is None, timeout=5, what="the daemon to die")
 
 
-def test_kill_9_during_a_write_storm_loses_no_acknowledged_write(tmp_path: Path) -> None:
-    with running_cluster(tmp_path) as cluster:
-        acknowledged: list[str] = []
-        lock = threading.Lock()
-        stop = threading.Event()
+@pytest.fixture(scope="module")
+def killable(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    with running_cluster(tmp_path_factory.mktemp("killable")) as cluster:
+        yield cluster
 
-        def writer(n: int) -> None:
-            i = 0
-            with cluster.http(timeout=5) as c:
-                while not stop.is_set():
-                    name = f"storm-{n}-{i}"
-                    i += 1
-                    try:
-                        r = c.post(CMS, json={"apiVersion": "v1", "kind": "ConfigMap",
-                                              "metadata": {"name": name}, "data": {"i": str(i)}})
-                    except httpx.TransportError:
-                        return  # the daemon is gone
-                    if r.status_code == 201:
-                        with lock:
-                            acknowledged.append(name)
 
-        with concurrent.futures.ThreadPoolExecutor(6) as pool:
-            futures = [pool.submit(writer, n) for n in range(6)]
-            wait_for(lambda: len(acknowledged) > 200, timeout=30, what="writes to flow")
-            _kill_daemon(cluster)
-            stop.set()
-            for f in futures:
-                f.result()
-        cluster.cli("start")
-        with cluster.http() as c:
-            stored = {i["metadata"]["name"] for i in c.get(CMS).json()["items"]}
-        missing = set(acknowledged) - stored
-        assert not missing, f"{len(missing)} acknowledged writes lost, e.g. {sorted(missing)[:5]}"
+def test_kill_9_during_a_write_storm_loses_no_acknowledged_write(killable: Cluster) -> None:
+    cluster = killable
+    acknowledged: list[str] = []
+    lock = threading.Lock()
+    stop = threading.Event()
+
+    def writer(n: int) -> None:
+        i = 0
+        with cluster.http(timeout=5) as c:
+            while not stop.is_set():
+                name = f"storm-{n}-{i}"
+                i += 1
+                try:
+                    r = c.post(CMS, json={"apiVersion": "v1", "kind": "ConfigMap",
+                                          "metadata": {"name": name}, "data": {"i": str(i)}})
+                except httpx.TransportError:
+                    return  # the daemon is gone
+                if r.status_code == 201:
+                    with lock:
+                        acknowledged.append(name)
+
+    with concurrent.futures.ThreadPoolExecutor(6) as pool:
+        futures = [pool.submit(writer, n) for n in range(6)]
+        wait_for(lambda: len(acknowledged) > 200, timeout=30, what="writes to flow")
+        _kill_daemon(cluster)
+        stop.set()
+        for f in futures:
+            f.result()
+    cluster.cli("start")
+    with cluster.http() as c:
+        stored = {i["metadata"]["name"] for i in c.get(CMS).json()["items"]}
+    missing = set(acknowledged) - stored
+    assert not missing, f"{len(missing)} acknowledged writes lost, e.g. {sorted(missing)[:5]}"
 
 
 def _app_containers(cluster: Cluster) -> list[tuple[str, str]]:
@@ -98,28 +107,28 @@ def _rolled_out(cluster: Cluster, round_: str) -> bool:
         all(pod_running(cluster, p["metadata"]["name"]) for p in live)
 
 
-def test_kill_9_during_a_rollout_ends_with_exactly_replicas_pods(tmp_path: Path) -> None:
-    with running_cluster(tmp_path) as cluster:
-        manifest = tmp_path / "deploy.yaml"
-        manifest.write_text(DEPLOYMENT.replace("{round}", "1"))
-        cluster.kubectl("apply", "-f", str(manifest))
-        wait_for(lambda: _rolled_out(cluster, "1"), timeout=60, what="the first rollout")
-        manifest.write_text(DEPLOYMENT.replace("{round}", "2"))
-        cluster.kubectl("apply", "-f", str(manifest))
-        wait_for(lambda: len(_app_containers(cluster)) > 3 or any(
-            p["spec"]["containers"][0]["env"][0]["value"] == "2"
-            for p in (cluster.get("/api/v1/namespaces/default/pods") or {}).get("items", [])),
-            timeout=30, interval=0.02, what="the rollout to start")
-        _kill_daemon(cluster)
-        cluster.cli("start")
-        wait_for(lambda: _rolled_out(cluster, "2"), timeout=90, what="the rollout to finish after the restart")
-        pods = cluster.get("/api/v1/namespaces/default/pods?labelSelector=app%3Dsteady")["items"]
-        expected = sorted((p["metadata"]["name"], p["metadata"]["uid"]) for p in pods)
-        # exactly one app container per pod, none left over from the pods the rollout replaced
-        wait_for(lambda: _app_containers(cluster) == expected, timeout=30,
-                 what=f"containers {_app_containers(cluster)} to match pods {expected}")
-        rs = cluster.get("/apis/apps/v1/namespaces/default/replicasets")["items"]
-        assert sorted(r["spec"]["replicas"] for r in rs) == [0, 3]
+def test_kill_9_during_a_rollout_ends_with_exactly_replicas_pods(killable: Cluster, tmp_path: Path) -> None:
+    cluster = killable
+    manifest = tmp_path / "deploy.yaml"
+    manifest.write_text(DEPLOYMENT.replace("{round}", "1"))
+    cluster.kubectl("apply", "-f", str(manifest))
+    wait_for(lambda: _rolled_out(cluster, "1"), timeout=60, what="the first rollout")
+    manifest.write_text(DEPLOYMENT.replace("{round}", "2"))
+    cluster.kubectl("apply", "-f", str(manifest))
+    wait_for(lambda: len(_app_containers(cluster)) > 3 or any(
+        p["spec"]["containers"][0]["env"][0]["value"] == "2"
+        for p in (cluster.get("/api/v1/namespaces/default/pods") or {}).get("items", [])),
+        timeout=30, interval=0.02, what="the rollout to start")
+    _kill_daemon(cluster)
+    cluster.cli("start")
+    wait_for(lambda: _rolled_out(cluster, "2"), timeout=90, what="the rollout to finish after the restart")
+    pods = cluster.get("/api/v1/namespaces/default/pods?labelSelector=app%3Dsteady")["items"]
+    expected = sorted((p["metadata"]["name"], p["metadata"]["uid"]) for p in pods)
+    # exactly one app container per pod, none left over from the pods the rollout replaced
+    wait_for(lambda: _app_containers(cluster) == expected, timeout=30,
+             what=f"containers {_app_containers(cluster)} to match pods {expected}")
+    rs = cluster.get("/apis/apps/v1/namespaces/default/replicasets")["items"]
+    assert sorted(r["spec"]["replicas"] for r in rs) == [0, 3]
 
 
 @contextlib.contextmanager

@@ -368,6 +368,7 @@ apiVersion: v1
 kind: Pod
 metadata: {name: netapi, labels: {app: netapi}}
 spec:
+  terminationGracePeriodSeconds: 1  # httpd as PID 1 ignores SIGTERM: the delete below would wait 30 s
   containers:
   - name: api
     image: minikube-lite/busybox:1.0
