@@ -6,8 +6,8 @@ Run: ``python bench/bench_nodes.py [--replicas 5] [--toleration 5] [--grace 50] 
 ``-m03`` as node agents, each its own process talking HTTPS to the API) and measures:
 
 - ``start --nodes 3``: from the command to all three nodes Ready (wall clock of the CLI, which
-  returns once every node is Ready), and the agents' part: from the daemon's node Ready to the
-  last agent's Ready, as the CLI prints them;
+  returns once every node is Ready), with the API server's readiness and the control plane's node
+  Ready as the CLI prints them (the agents start with the daemon and usually register first);
 - each extra node's cost: the agent's RSS (``VmRSS``) and CPU share over ``--idle`` seconds with
   nothing to do (target ≤ 35 MB, ≤ 0.5 % of a core);
 - node failure: a Deployment of N replicas tolerating ``unreachable`` for ``--toleration`` s, all
@@ -15,9 +15,18 @@ Run: ``python bench/bench_nodes.py [--replicas 5] [--toleration 5] [--grace 50] 
   machine is switched off) and the clock runs until N replacement pods are Running on the other
   nodes. Target: ≤ grace period + toleration + 2 s. ``--grace``: the node monitor grace period
   (kube-controller-manager's default 50 s unless told);
-- 30 replicas over 3 nodes: ``kubectl apply`` → all Running, and how many landed on each node.
+- 30 replicas over 3 nodes: ``kubectl apply`` → all Ready (the pods' Ready condition), how many
+  landed on each node, against the same 30 pod-equivalents made straight through the Docker SDK
+  (a pause container on the cluster's bridge + the app container in its network namespace, 16
+  threads, as bench_deployments.py's baseline), measured before and after the cluster's run so
+  machine load weighs on both alike. Target: ≤ 1.3× the SDK's time.
 
-Writes ``bench/results/nodes.json``.
+Each extra node's memory is given as RSS (``VmRSS``: what the target names, counting the pages
+of libpython, libssl ... it shares with every other Python process) and as PSS (those shared
+pages divided among the processes mapping them: its fair share of the machine's memory).
+
+Prints and writes ``bench/results/nodes.json``; its ``verdict`` lists each figure with its target
+and whether it was met, and ``load_average`` the machine's load when the run started and ended.
 """
 
 from __future__ import annotations
@@ -29,8 +38,11 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
+
+import docker
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -39,8 +51,11 @@ from benchlib import api_client, cpu_seconds, free_port, save_results
 
 from minikube_lite.config import Settings
 from minikube_lite.images import ensure_images
+from minikube_lite.kubelet.pause import PAUSE_IMAGE
 
 EXTRA = ["minikube-lite-m02", "minikube-lite-m03"]
+IMAGE = "minikube-lite/busybox:1.0"
+SDK_THREADS = 16
 
 
 def deployment(name: str, replicas: int, toleration: int | None) -> str:
@@ -66,6 +81,20 @@ def rss_mb(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return 0.0
+
+
+def pss_mb(pid: int) -> float | None:
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return None
+
+
+def load_average() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
 class Bench:
@@ -103,7 +132,8 @@ class Bench:
         total = time.monotonic() - t0
         self.http = api_client(self.settings.state_dir, self.settings.server_url, timeout=10)
         ready = {m.group(1): float(m.group(2)) for m in re.finditer(r'Node "([^"]+)" Ready in ([\d.]+)s', out)}
-        return {"start_nodes_3_all_ready_s": round(total, 2),
+        api = re.search(r"API server ready in ([\d.]+)s", out)
+        return {"start_nodes_3_all_ready_s": round(total, 2), "api_ready_s": float(api.group(1)) if api else None,
                 "control_plane_ready_s": ready.get("minikube-lite"),
                 "agents_ready_after_control_plane_s": round(max(ready[n] for n in EXTRA) - ready["minikube-lite"], 2)}
 
@@ -117,26 +147,55 @@ class Bench:
         t0 = time.monotonic()
         time.sleep(seconds)
         elapsed = time.monotonic() - t0
-        return {n: {"rss_mb": round(rss_mb(p), 1),
+        return {n: {"rss_mb": round(rss_mb(p), 1), "pss_mb": round(pss_mb(p) or 0, 1),
                     "idle_cpu_percent_of_a_core": round(100 * (cpu_seconds(p) - before[n]) / elapsed, 2)}
                 for n, p in pids.items()}
 
+    def sdk_pods(self, n: int) -> float:
+        """n pod-equivalents straight through the Docker SDK: a pause container on the cluster's bridge
+        and the app container in its network namespace, both started; seconds until all run."""
+        client = docker.from_env()
+        label = {"minikube-lite.bench": "nodes-sdk"}
+
+        def one(i: int) -> list[Any]:
+            sandbox = client.containers.create(PAUSE_IMAGE, labels=label, network=self.settings.network_name)
+            sandbox.start()
+            app = client.containers.create(IMAGE, ["sleep", "3600"], labels=label,
+                                           network_mode=f"container:{sandbox.id}")
+            app.start()
+            return [sandbox, app]
+
+        t0 = time.monotonic()
+        with ThreadPoolExecutor(SDK_THREADS) as pool:
+            made = [c for cs in pool.map(one, range(n)) for c in cs]
+        took = time.monotonic() - t0
+        with ThreadPoolExecutor(SDK_THREADS) as pool:
+            list(pool.map(lambda c: c.remove(force=True), reversed(made)))
+        client.close()
+        return took
+
     def spread(self, replicas: int = 30) -> dict[str, Any]:
+        sdk_before = self.sdk_pods(replicas)
         t0 = time.monotonic()
         self.kubectl("apply", "-f", "-", input=deployment("spread", replicas, None))
 
-        def running() -> list[dict[str, Any]] | None:
+        def ready() -> list[dict[str, Any]] | None:
             ps = self.pods("spread")
-            ok = [p for p in ps if p["status"].get("phase") == "Running"]
+            ok = [p for p in ps if any(c.get("type") == "Ready" and c.get("status") == "True"
+                                       for c in p["status"].get("conditions") or [])]
             return ok if len(ok) == replicas else None
-        ps = self.wait(running)
+        ps = self.wait(ready)
         took = time.monotonic() - t0
         per_node: dict[str, int] = {}
         for p in ps:
             per_node[p["spec"]["nodeName"]] = per_node.get(p["spec"]["nodeName"], 0) + 1
         self.kubectl("delete", "deployment", "spread", "--wait=false")
         self.wait(lambda: not self.pods("spread"), timeout=120)
-        return {"replicas_30_all_running_s": round(took, 2), "per_node": per_node}
+        sdk_after = self.sdk_pods(replicas)
+        sdk = (sdk_before + sdk_after) / 2
+        return {"replicas_30_all_ready_s": round(took, 2), "per_node": per_node,
+                "sdk_30_pod_equivalents_s": [round(sdk_before, 2), round(sdk_after, 2)],
+                "ratio_to_sdk": round(took / sdk, 2)}
 
     def node_failure(self, replicas: int, toleration: int) -> dict[str, Any]:
         self.kubectl("cordon", "minikube-lite", "minikube-lite-m02")  # all go to m03
@@ -161,8 +220,18 @@ class Bench:
             node = self.http.get("/api/v1/nodes/minikube-lite-m03").json()
             if any(c["type"] == "Ready" and c["status"] == "Unknown" for c in node["status"]["conditions"]):
                 marks.setdefault("node_unknown_s", round(now, 2))
+            if any(t.get("key") == "node.kubernetes.io/unreachable" for t in node["spec"].get("taints") or []):
+                marks.setdefault("unreachable_taint_s", round(now, 2))
             ps = self.pods("movable")
-            fresh = [p for p in ps if p["metadata"]["name"] not in first and p["status"].get("phase") == "Running"
+            if any(p["metadata"]["name"] in first and p["metadata"].get("deletionTimestamp") for p in ps) or \
+                    len([p for p in ps if p["metadata"]["name"] in first]) < replicas:
+                marks.setdefault("first_eviction_s", round(now, 2))
+            new = [p for p in ps if p["metadata"]["name"] not in first]
+            if len(new) >= replicas:
+                marks.setdefault("replacements_created_s", round(now, 2))
+            if len([p for p in new if p["spec"].get("nodeName")]) >= replicas:
+                marks.setdefault("replacements_scheduled_s", round(now, 2))
+            fresh = [p for p in new if p["status"].get("phase") == "Running"
                      and p["spec"].get("nodeName") != "minikube-lite-m03"]
             return len(fresh) >= replicas
         self.wait(replaced, timeout=600, interval=0.1)
@@ -180,8 +249,9 @@ def main() -> None:
     ensure_images()
     with tempfile.TemporaryDirectory(prefix="bench-nodes-") as tmp:
         b = Bench(Path(tmp), args.grace)
+        results: dict[str, Any] = {"load_average": {"start": load_average()}}
         try:
-            results: dict[str, Any] = {"start": b.start()}
+            results["start"] = b.start()
             results["extra_node_idle"] = b.idle_cost(args.idle)
             results["spread"] = b.spread()
             failure = b.node_failure(args.replicas, args.toleration)
@@ -191,7 +261,22 @@ def main() -> None:
         finally:
             subprocess.run([sys.executable, "-m", "minikube_lite.cli.main", "delete", "--state-dir",
                             str(b.settings.state_dir)], check=False, env=b.env, capture_output=True)
+        results["load_average"]["end"] = load_average()
+        results["verdict"] = verdict(results)
         save_results("nodes", results)
+
+
+def verdict(r: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each figure of issue 14 with its target and whether this run met it."""
+    idle = r["extra_node_idle"].values()
+    rows = [("start --nodes 3 -> all Ready (s)", r["start"]["start_nodes_3_all_ready_s"], 2.0),
+            ("extra node RSS, worst (MB)", max(n["rss_mb"] for n in idle), 35.0),
+            ("extra node PSS, worst (MB)", max(n["pss_mb"] for n in idle), 35.0),
+            ("extra node idle CPU, worst (% of a core)", max(n["idle_cpu_percent_of_a_core"] for n in idle), 0.5),
+            ("30 replicas Ready / same via Docker SDK (x)", r["spread"]["ratio_to_sdk"], 1.3),
+            ("node stop -> replacements Running (s)", r["node_failure"]["replacements_running_s"],
+             r["node_failure"]["target_s"])]
+    return [{"figure": f, "measured": v, "target": f"<= {t}", "met": v <= t} for f, v, t in rows]
 
 
 if __name__ == "__main__":

@@ -30,6 +30,12 @@ DNS_SERVICE_IP = "10.96.0.10"
 #: the kubelet's metric resolution (metrics-server's --metric-resolution): 5 s, not 15 s, for issue 18's
 #: HPA figure (kubelet/metrics.py says why)
 METRICS_RESOLUTION_SECONDS = 5.0
+# how long the API server's metrics scraper keeps an idle kubelet connection (apiserver/metrics_scraper.py);
+# the kubelet endpoint keeps it 15 s longer (kubelet/server.py), so the scraper closes first
+METRICS_KEEPALIVE_SECONDS = 75.0
+#: the node leases (the kubelet's heartbeat, pkg/kubelet/nodelease): their namespace and duration
+NODE_LEASE_NAMESPACE = "kube-node-lease"
+NODE_LEASE_DURATION_SECONDS = 40
 
 
 def default_state_dir() -> Path:

@@ -24,6 +24,7 @@ import os
 import pkgutil
 import socket
 import sys
+import time
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -204,6 +205,7 @@ class Daemon:
                                   user=UserInfo("system:apiserver", "", (MASTERS, "system:authenticated")))
         self.with_kubelet = with_kubelet
         self.kubelet: Any = None
+        self._ipam_started = False  # started with the kubelet, before the other controllers
         self._tasks: list[asyncio.Task[None]] = []
         self._server: uvicorn.Server | None = None
         self.app: Starlette = create_app(self.registry, server_address=f"{settings.host}:{settings.port}",
@@ -273,12 +275,20 @@ class Daemon:
         """
         while self._server is None or not self._server.started:
             await asyncio.sleep(0.005)
+        t0 = time.monotonic()
+        if self.with_kubelet and not self.control_plane_only:
+            await self._start_kubelet_first()
         await asyncio.to_thread(_preload_components)
+        log.info("components loaded in %.2fs", time.monotonic() - t0)
         try:
             await self.start_components()
+            log.info("components started %.2fs after the API", time.monotonic() - t0)
         except Exception:
             log.exception("starting the components failed")
             raise
+        # the kinds' validators compiled after the node's components started, not before: the node
+        # is Ready that much sooner (issue 14), and a request before then compiles its kind's own
+        await asyncio.to_thread(warm_up)
 
     async def start_components(self) -> None:
         """The scheduler, the controllers and the node's components (kubelet, proxy, DNS, ingress).
@@ -314,10 +324,8 @@ class Daemon:
         controllers += self._controllers()
         # each node's pod range, a slice of the pods' bridge (kubelet/podnet.py); a leader-elected
         # controller, so with --ha either API server's does it
-        from .controllers.nodeipam import NodeIPAM
-
-        cidr = await asyncio.to_thread(_pod_subnet, self.settings.network_name)
-        controllers.append(("node-ipam-controller", NodeIPAM(self.client_for("node-ipam-controller"), cluster_cidr=cidr)))
+        if not self._ipam_started:
+            controllers.append(("node-ipam-controller", await self._node_ipam()))
         controllers.append(("clusterrole-aggregation-controller",
                             ClusterRoleAggregator(self.client_for("clusterrole-aggregation-controller"))))
         if self.settings.secure:
@@ -336,18 +344,50 @@ class Daemon:
                                                    name="elect-controller-manager"))
         else:
             components = scheduler + controllers + components
-        if self.with_kubelet and not self.control_plane_only:
-            from .kubelet.kubelet import Kubelet
-
-            self.kubelet = Kubelet(self.client.as_user(node_identity(self.settings.node_name)),
-                                   node_name=self.settings.node_name,
-                                   cluster_id=self.settings.cluster_id, network_name=self.settings.network_name,
-                                   dns_server=dns_ip, root_dir=self.settings.state_dir / "kubelet",
-                                   image_pull=self.settings.image_pull, metrics_resolution=self.metric_resolution,
-                                   serving_state_dir=self.settings.state_dir)
-            components.append(("kubelet", self.kubelet))
+        if self.with_kubelet and not self.control_plane_only and self.kubelet is None:
+            self._start_kubelet(dns_ip)
         for name, comp in components:
             self._tasks.append(asyncio.create_task(self._supervise(name, comp), name=name))
+
+    async def _start_kubelet_first(self) -> None:
+        """The node's kubelet starts before the other components are even loaded: like Kubernetes'
+        kubelet it registers its Node and posts Ready as soon as its runtime answers, needing
+        nothing of the controllers (the node IPAM controller's podCIDR comes when it comes), so
+        ``start`` sees the node Ready that much sooner (issue 14). The cluster DNS address it
+        gives pods is the bridge's gateway, which start_components finds the same way."""
+        from .config import CLUSTER_LABEL
+        from .proxy.hostnet import ensure_network
+
+        await asyncio.to_thread(importlib.import_module, f"{__package__}.kubelet.kubelet")
+        try:
+            _, gateway = await asyncio.to_thread(ensure_network, self.settings.network_name,
+                                                 self.settings.cluster_id, CLUSTER_LABEL)
+        except Exception:  # noqa: BLE001 - no engine yet: start_components says so, the kubelet too
+            gateway = ""
+        self._start_kubelet(gateway or DNS_SERVICE_IP)
+        if not self.leader_elect:  # the nodes' pod ranges too: every node agent waits for its range
+            ipam = await self._node_ipam()
+            self._tasks.append(asyncio.create_task(self._supervise("node-ipam-controller", ipam),
+                                                   name="node-ipam-controller"))
+            self._ipam_started = True
+
+    async def _node_ipam(self) -> Any:
+        await asyncio.to_thread(importlib.import_module, f"{__package__}.controllers.nodeipam")
+        from .controllers.nodeipam import NodeIPAM
+
+        cidr = await asyncio.to_thread(_pod_subnet, self.settings.network_name)
+        return NodeIPAM(self.client_for("node-ipam-controller"), cluster_cidr=cidr)
+
+    def _start_kubelet(self, dns_ip: str) -> None:
+        from .kubelet.kubelet import Kubelet
+
+        self.kubelet = Kubelet(self.client.as_user(node_identity(self.settings.node_name)),
+                               node_name=self.settings.node_name,
+                               cluster_id=self.settings.cluster_id, network_name=self.settings.network_name,
+                               dns_server=dns_ip, root_dir=self.settings.state_dir / "kubelet",
+                               image_pull=self.settings.image_pull, metrics_resolution=self.metric_resolution,
+                               serving_state_dir=self.settings.state_dir)
+        self._tasks.append(asyncio.create_task(self._supervise("kubelet", self.kubelet), name="kubelet"))
 
     def _certificate_controller(self) -> Any:
         """csrapproving + csrsigning with the cluster CA; the approver's SubjectAccessReviews are
@@ -527,7 +567,7 @@ _COMPONENT_PACKAGES = ("scheduler", "controllers", "kubelet", "proxy", "dns")
 
 
 def _preload_components() -> None:
-    """Import every component module and compile the object schemas (run in a worker thread)."""
+    """Import every component module (run in a worker thread)."""
     for package in _COMPONENT_PACKAGES:
         try:
             pkg = importlib.import_module(f"{__package__}.{package}")
@@ -541,7 +581,6 @@ def _preload_components() -> None:
     from .auth.rbac import default_objects
 
     default_objects()  # the default RBAC policy, read on first use (rbac.DefaultPolicy)
-    warm_up()
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -22,9 +22,10 @@ from minikube_lite.api import autoscaling_convert as conv
 from minikube_lite.api.apps import LabelSelector
 from minikube_lite.api.kind import Kind, StoreView, Strategy
 from minikube_lite.api.models import K8sModel, Quantity, Time, TypedObject
+from minikube_lite.api.quantity import parse_quantity
 from minikube_lite.api.resources import ALL_VERBS, Resource
 from minikube_lite.api.tables import AGE_COLUMN, NAME_COLUMN, age, column, name
-from minikube_lite.api.validation import ErrorList, decode, parse_quantity, validate_label_selector
+from minikube_lite.api.validation import ErrorList, decode, validate_label_selector
 
 OPENAPI_PACKAGE = "io.k8s.api.autoscaling.v2"
 Obj = dict[str, Any]

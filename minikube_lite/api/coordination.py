@@ -23,8 +23,6 @@ from minikube_lite.api.validation import ErrorList
 #: the Go package of this module's types, for their OpenAPI definition names (apiserver/schemas.py)
 OPENAPI_PACKAGE = "io.k8s.api.coordination.v1"
 
-NODE_LEASE_NAMESPACE = "kube-node-lease"
-NODE_LEASE_DURATION_SECONDS = 40
 
 
 class LeaseSpec(K8sModel):

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from minikube_lite.api.validation import parse_quantity
+from minikube_lite.api.quantity import parse_quantity
 
 _PROBES = ("livenessProbe", "readinessProbe", "startupProbe")
 _QOS_RESOURCES = ("cpu", "memory")

@@ -14,9 +14,9 @@ from typing import Any
 
 from minikube_lite.api.kind import Kind
 from minikube_lite.api.models import K8sModel, Time, TypedObject
+from minikube_lite.api.quantity import parse_quantity
 from minikube_lite.api.resources import Resource
 from minikube_lite.api.tables import NAME_COLUMN, column, name
-from minikube_lite.api.validation import parse_quantity
 
 OPENAPI_PACKAGE = "io.k8s.metrics.pkg.apis.metrics.v1beta1"
 GROUP, VERSION = "metrics.k8s.io", "v1beta1"

@@ -10,6 +10,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from minikube_lite.api.quantity import parse_quantity
 from minikube_lite.api.validation import (
     ErrorList,
     is_dns1123_label,
@@ -18,7 +19,6 @@ from minikube_lite.api.validation import (
     is_valid_ip,
     is_valid_port_name,
     is_valid_port_num,
-    parse_quantity,
     validate_labels,
 )
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .validation import parse_quantity
+from .quantity import parse_quantity
 
 Obj = dict[str, Any]
 

@@ -32,6 +32,7 @@ from minikube_lite.api.models import (
     Time,
     TypedObject,
 )
+from minikube_lite.api.quantity import parse_quantity
 from minikube_lite.api.resources import ALL_VERBS, Resource
 from minikube_lite.api.tables import AGE_COLUMN, NAME_COLUMN, age, column, name
 from minikube_lite.api.validation import (
@@ -39,7 +40,6 @@ from minikube_lite.api.validation import (
     is_dns1123_subdomain,
     is_qualified_name,
     normalized,
-    parse_quantity,
 )
 
 ACCESS_MODES = ["ReadOnlyMany", "ReadWriteMany", "ReadWriteOnce", "ReadWriteOncePod"]

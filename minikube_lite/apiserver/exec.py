@@ -27,15 +27,16 @@ import json
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
-
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.websockets import WebSocket, WebSocketDisconnect
+from typing import TYPE_CHECKING, Any
 
 from ..api.errors import ApiError, BadRequest
-from ..api.register import by_plural
-from .responses import KubeJSONResponse as JSONResponse
+from .portforward import pod_of
+
+if TYPE_CHECKING:  # the kubelet's endpoint serves these without FastAPI; SPDY needs no starlette at all
+    from fastapi import FastAPI, Request
+    from starlette.websockets import WebSocket
+
+    from .responses import KubeJSONResponse as JSONResponse
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +99,7 @@ def check_request(app: Any, req: StreamRequest) -> dict[str, Any]:
 
     The API server makes them before it proxies to the pod's node, and the kubelet's endpoint again
     against its own pods (``app.state.registry`` is then the kubelet's view, kubelet/server.py)."""
-    pod = app.state.registry.get(by_plural("pods", ""), req.namespace, req.name)
+    pod = pod_of(app, req.namespace, req.name)
     spec = pod.get("spec") or {}
     names = [c["name"] for c in spec.get("containers") or []]
     req.container = req.container or (names[0] if names else "")
@@ -133,6 +134,8 @@ def final_status(req: StreamRequest, code: int | None) -> dict[str, Any]:
 
 def not_websocket(request: Request) -> JSONResponse:
     """A streaming request that was not upgraded (curl, a plain HTTP client)."""
+    from .responses import KubeJSONResponse as JSONResponse
+
     err = BadRequest(NOT_UPGRADED_MESSAGE)
     return JSONResponse(err.status(), status_code=err.code)
 
@@ -147,85 +150,86 @@ async def _fail(ws: WebSocket, status: dict[str, Any]) -> None:
         await ws.close()
 
 
-def install(app: Starlette, *, exec_path: str = "/api/v1/namespaces/{namespace}/pods/{name}/exec",
+async def serve_ws(app: Any, websocket: WebSocket, namespace: str, name: str, attach: bool,
+                   container: str = "") -> None:
+    """One exec or attach WebSocket (starlette's, on any ASGI server) against ``app.state``'s pods."""
+    from starlette.websockets import WebSocketDisconnect
+
+    offered = [p.strip() for p in websocket.headers.get("sec-websocket-protocol", "").split(",")]
+    protocol = next((p for p in PROTOCOLS if p in offered), None)
+    if protocol is None:
+        await websocket.close(code=1002, reason="supported subprotocols: " + ", ".join(PROTOCOLS))
+        return
+    await websocket.accept(subprotocol=protocol)
+    q = websocket.query_params
+    req = StreamRequest.parse(namespace, name, {k: q.getlist(k) for k in q}, attach=attach)
+    req.container = container or req.container
+    want_stdin, want_stdout, want_stderr, tty = req.stdin, req.stdout, req.stderr, req.tty
+    try:
+        session = await open_session(app, req)
+    except ApiError as e:
+        await _fail(websocket, e.status())
+        return
+    tty = tty or getattr(session, "tty", False)
+
+    async def from_client() -> None:
+        while True:
+            message = await websocket.receive()
+            if message["type"] == "websocket.disconnect":
+                return
+            data = message.get("bytes") or (message.get("text") or "").encode()
+            if not data:
+                continue
+            channel, payload = data[0], data[1:]
+            if channel == STDIN and want_stdin:
+                await session.write_stdin(payload)
+            elif channel == RESIZE:
+                with contextlib.suppress(ValueError, TypeError, AttributeError):
+                    size = json.loads(payload)
+                    await session.resize(int(size.get("Width", 0)), int(size.get("Height", 0)))
+            elif channel == CLOSE and payload[:1] == bytes([STDIN]):
+                await session.close_stdin()
+
+    async def to_client() -> None:
+        async for channel, data in session.output():
+            if channel == STDERR and not want_stderr:
+                channel = STDOUT if tty else -1
+            if channel == STDOUT and not want_stdout:
+                continue
+            if channel > 0:
+                await _send(websocket, channel, data)
+
+    reader = asyncio.create_task(from_client(), name="exec stdin")
+    try:
+        writer = asyncio.create_task(to_client(), name="exec stdout")
+        done, _ = await asyncio.wait({reader, writer}, return_when=asyncio.FIRST_COMPLETED)
+        if writer not in done:  # the client went away first
+            session.close()
+            writer.cancel()
+            return
+        writer.result()
+        code = await session.exit_code()
+        status = final_status(req, code)
+        await _send(websocket, ERROR, json.dumps(status).encode())
+        await websocket.close()
+    except (WebSocketDisconnect, RuntimeError) as e:  # the client closed mid-way
+        log.debug("exec connection ended: %s", e)
+    finally:
+        reader.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await reader
+        session.close()
+
+def install(app: FastAPI, *, exec_path: str = "/api/v1/namespaces/{namespace}/pods/{name}/exec",
             attach_path: str = "/api/v1/namespaces/{namespace}/pods/{name}/attach") -> None:
     """Register the WebSocket routes of exec and attach on ``app``: the kubelet's endpoint serves them
     (kubelet/server.py, ``/exec/{namespace}/{name}/{container}``); the API server proxies to it."""
 
-    async def stream_ws(websocket: WebSocket, namespace: str, name: str, attach: bool,
-                        container: str = "") -> None:
-        offered = [p.strip() for p in websocket.headers.get("sec-websocket-protocol", "").split(",")]
-        protocol = next((p for p in PROTOCOLS if p in offered), None)
-        if protocol is None:
-            await websocket.close(code=1002, reason="supported subprotocols: " + ", ".join(PROTOCOLS))
-            return
-        await websocket.accept(subprotocol=protocol)
-        q = websocket.query_params
-        req = StreamRequest.parse(namespace, name, {k: q.getlist(k) for k in q}, attach=attach)
-        req.container = container or req.container
-        want_stdin, want_stdout, want_stderr, tty = req.stdin, req.stdout, req.stderr, req.tty
-        try:
-            session = await open_session(app, req)
-        except ApiError as e:
-            await _fail(websocket, e.status())
-            return
-        tty = tty or getattr(session, "tty", False)
+    async def exec_ws(websocket: WebSocket, namespace: str, name: str, container: str = "") -> None:
+        await serve_ws(app, websocket, namespace, name, attach=False, container=container)
 
-        async def from_client() -> None:
-            while True:
-                message = await websocket.receive()
-                if message["type"] == "websocket.disconnect":
-                    return
-                data = message.get("bytes") or (message.get("text") or "").encode()
-                if not data:
-                    continue
-                channel, payload = data[0], data[1:]
-                if channel == STDIN and want_stdin:
-                    await session.write_stdin(payload)
-                elif channel == RESIZE:
-                    with contextlib.suppress(ValueError, TypeError, AttributeError):
-                        size = json.loads(payload)
-                        await session.resize(int(size.get("Width", 0)), int(size.get("Height", 0)))
-                elif channel == CLOSE and payload[:1] == bytes([STDIN]):
-                    await session.close_stdin()
+    async def attach_ws(websocket: WebSocket, namespace: str, name: str, container: str = "") -> None:
+        await serve_ws(app, websocket, namespace, name, attach=True, container=container)
 
-        async def to_client() -> None:
-            async for channel, data in session.output():
-                if channel == STDERR and not want_stderr:
-                    channel = STDOUT if tty else -1
-                if channel == STDOUT and not want_stdout:
-                    continue
-                if channel > 0:
-                    await _send(websocket, channel, data)
-
-        reader = asyncio.create_task(from_client(), name="exec stdin")
-        try:
-            writer = asyncio.create_task(to_client(), name="exec stdout")
-            done, _ = await asyncio.wait({reader, writer}, return_when=asyncio.FIRST_COMPLETED)
-            if writer not in done:  # the client went away first
-                session.close()
-                writer.cancel()
-                return
-            writer.result()
-            code = await session.exit_code()
-            status = final_status(req, code)
-            await _send(websocket, ERROR, json.dumps(status).encode())
-            await websocket.close()
-        except (WebSocketDisconnect, RuntimeError) as e:  # the client closed mid-way
-            log.debug("exec connection ended: %s", e)
-        finally:
-            reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await reader
-            session.close()
-
-    async def exec_ws(websocket: WebSocket) -> None:
-        p = websocket.path_params
-        await stream_ws(websocket, p["namespace"], p["name"], attach=False, container=p.get("container", ""))
-
-    async def attach_ws(websocket: WebSocket) -> None:
-        p = websocket.path_params
-        await stream_ws(websocket, p["namespace"], p["name"], attach=True, container=p.get("container", ""))
-
-    app.router.add_websocket_route(exec_path, exec_ws)
-    app.router.add_websocket_route(attach_path, attach_ws)
+    app.add_api_websocket_route(exec_path, exec_ws)
+    app.add_api_websocket_route(attach_path, attach_ws)

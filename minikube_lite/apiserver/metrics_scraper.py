@@ -29,14 +29,15 @@ import time
 from typing import Any
 
 from minikube_lite.api import register
+from minikube_lite.config import METRICS_KEEPALIVE_SECONDS
 
 log = logging.getLogger(__name__)
 
 SCRAPE_TIMEOUT = 2.0
 PATH = "/minikube-lite/resource-metrics"
-#: how long an idle kubelet connection is kept (the kubelet endpoint keeps it 15 s longer, server.py,
-#: so the scraper closes first); more than a round apart, so every round reuses it
-KEEPALIVE_SECONDS = 75.0
+#: how long an idle kubelet connection is kept (config.py says why); more than a round apart, so
+#: every round reuses it
+KEEPALIVE_SECONDS = METRICS_KEEPALIVE_SECONDS
 #: how long after a kubelet's round the next scrape comes (its round takes a few ms of file reads)
 ALIGN = 0.3
 

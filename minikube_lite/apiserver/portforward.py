@@ -25,7 +25,6 @@ import logging
 from typing import Any
 
 from ..api.errors import BadRequest
-from ..api.register import by_plural
 from .spdy import SpdySession, Stream
 
 log = logging.getLogger(__name__)
@@ -36,9 +35,21 @@ CHUNK = 256 * 1024
 PAIR_TIMEOUT = 30.0
 
 
+def pod_of(app: Any, namespace: str, name: str) -> dict[str, Any]:
+    """The pod from ``app.state.registry``: the API server's registry, or the kubelet's own view of its
+    pods (kubelet/server.py, which has ``get_pod`` and no kind register: the node agent stays small)."""
+    registry = app.state.registry
+    get_pod = getattr(registry, "get_pod", None)
+    if get_pod is not None:
+        return get_pod(namespace, name)  # type: ignore[no-any-return]
+    from ..api.register import by_plural
+
+    return registry.get(by_plural("pods", ""), namespace, name)  # type: ignore[no-any-return]
+
+
 def pod_target(app: Any, namespace: str, name: str) -> tuple[str, str]:
     """(pod IP, uid) of a running pod, or the ApiError Kubernetes gives."""
-    pod = app.state.registry.get(by_plural("pods", ""), namespace, name)
+    pod = pod_of(app, namespace, name)
     status = pod.get("status") or {}
     if status.get("phase") != "Running" or not status.get("podIP"):
         raise BadRequest(f"unable to forward port because pod is not running. Current status={status.get('phase')}")

@@ -25,13 +25,16 @@ import asyncio
 import base64
 import contextlib
 import logging
+from typing import TYPE_CHECKING, Any
 
-from starlette.applications import Starlette
 from starlette.websockets import WebSocket
 
 from ..api.errors import ApiError, BadRequest
 from .portforward import CHUNK, connect_error, pod_target
 from .responses import KubeJSONResponse as JSONResponse
+
+if TYPE_CHECKING:  # the kubelet's endpoint serves this without FastAPI (kubelet/server.py)
+    from fastapi import FastAPI
 
 log = logging.getLogger(__name__)
 
@@ -166,62 +169,66 @@ async def _copy(out: _Channels, index: int, port: int, ip: str, name: str, inbox
         writer.close()
 
 
-def install(app: Starlette, path: str = "/api/v1/namespaces/{namespace}/pods/{name}/portforward") -> None:
+async def serve_ws(app: Any, websocket: WebSocket, namespace: str, name: str) -> None:
+    """One port-forward WebSocket (starlette's, on any ASGI server) to a pod of ``app.state``."""
+    try:
+        try:
+            target: tuple[str, str] | None = pod_target(app, namespace, name)
+            not_running = ""
+        except BadRequest as e:  # the pod exists but does not run: said on the error channels
+            target, not_running = None, e.message
+        ports = parse_ports(websocket.query_params.getlist("ports"))
+        protocol = choose_protocol(websocket.headers.get("sec-websocket-protocol", ""))
+    except ApiError as e:
+        await websocket.send_denial_response(JSONResponse(e.status(), status_code=e.code))
+        return
+    await websocket.accept(subprotocol=protocol)
+    out = _Channels(websocket, protocol)
+    for i, port in enumerate(ports):
+        prefix = port.to_bytes(2, "little")
+        await out.send(2 * i, prefix)
+        await out.send(2 * i + 1, prefix)
+    if target is None:
+        for i in range(len(ports)):
+            await out.send(2 * i + 1, not_running.encode())
+        await websocket.close()
+        return
+    inboxes = [_Inbox() for _ in ports]
+    forwards = [asyncio.create_task(_forward(out, i, port, target[0], name, inboxes[i]),
+                                    name=f"portforward ws {port}") for i, port in enumerate(ports)]
+
+    async def from_client() -> None:
+        while True:
+            message = await websocket.receive()
+            if message["type"] == "websocket.disconnect":
+                return
+            frame = decode(protocol, message.get("bytes") or message.get("text") or b"")
+            if frame is None:
+                continue
+            channel, payload = frame
+            if channel % 2 == 0 and channel // 2 < len(ports) and payload:  # error channels are write-only
+                await inboxes[channel // 2].put(payload)
+
+    reader = asyncio.create_task(from_client(), name="portforward ws reader")
+    try:
+        done_all = asyncio.gather(*forwards, return_exceptions=True)  # a client gone mid-send: ends too
+        await asyncio.wait({reader, done_all}, return_when=asyncio.FIRST_COMPLETED)
+        if not reader.done():  # every port's connection ended: so does the WebSocket
+            with contextlib.suppress(Exception):
+                await websocket.close()
+    finally:
+        for task in [reader, *forwards]:
+            task.cancel()
+        for task in [reader, *forwards]:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+
+def install(app: FastAPI, path: str = "/api/v1/namespaces/{namespace}/pods/{name}/portforward") -> None:
     """Register the WebSocket route of port-forward on ``app``: the kubelet's endpoint serves it
     (kubelet/server.py, ``/portForward/{namespace}/{name}``); the API server proxies to it."""
 
-    async def portforward_ws(websocket: WebSocket) -> None:
-        namespace, name = websocket.path_params["namespace"], websocket.path_params["name"]
-        try:
-            try:
-                target: tuple[str, str] | None = pod_target(app, namespace, name)
-                not_running = ""
-            except BadRequest as e:  # the pod exists but does not run: said on the error channels
-                target, not_running = None, e.message
-            ports = parse_ports(websocket.query_params.getlist("ports"))
-            protocol = choose_protocol(websocket.headers.get("sec-websocket-protocol", ""))
-        except ApiError as e:
-            await websocket.send_denial_response(JSONResponse(e.status(), status_code=e.code))
-            return
-        await websocket.accept(subprotocol=protocol)
-        out = _Channels(websocket, protocol)
-        for i, port in enumerate(ports):
-            prefix = port.to_bytes(2, "little")
-            await out.send(2 * i, prefix)
-            await out.send(2 * i + 1, prefix)
-        if target is None:
-            for i in range(len(ports)):
-                await out.send(2 * i + 1, not_running.encode())
-            await websocket.close()
-            return
-        inboxes = [_Inbox() for _ in ports]
-        forwards = [asyncio.create_task(_forward(out, i, port, target[0], name, inboxes[i]),
-                                        name=f"portforward ws {port}") for i, port in enumerate(ports)]
+    async def portforward_ws(websocket: WebSocket, namespace: str, name: str) -> None:
+        await serve_ws(app, websocket, namespace, name)
 
-        async def from_client() -> None:
-            while True:
-                message = await websocket.receive()
-                if message["type"] == "websocket.disconnect":
-                    return
-                frame = decode(protocol, message.get("bytes") or message.get("text") or b"")
-                if frame is None:
-                    continue
-                channel, payload = frame
-                if channel % 2 == 0 and channel // 2 < len(ports) and payload:  # error channels are write-only
-                    await inboxes[channel // 2].put(payload)
-
-        reader = asyncio.create_task(from_client(), name="portforward ws reader")
-        try:
-            done_all = asyncio.gather(*forwards, return_exceptions=True)  # a client gone mid-send: ends too
-            await asyncio.wait({reader, done_all}, return_when=asyncio.FIRST_COMPLETED)
-            if not reader.done():  # every port's connection ended: so does the WebSocket
-                with contextlib.suppress(Exception):
-                    await websocket.close()
-        finally:
-            for task in [reader, *forwards]:
-                task.cancel()
-            for task in [reader, *forwards]:
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
-
-    app.router.add_websocket_route(path, portforward_ws)
+    app.add_api_websocket_route(path, portforward_ws)

@@ -25,6 +25,21 @@ from . import pki
 KUBELET_CLIENT_USER = "kube-apiserver-kubelet-client"
 KUBELET_CLIENT_GROUP = "system:masters"
 
+#: make a missing certificate in a short-lived child process (``python -m minikube_lite.auth.nodecerts``)
+#: instead of in this one. The node agent sets it: ``cryptography`` imported for a few milliseconds of
+#: signing at a node's first start would stay in its memory for good (~6 MB; issue 14).
+IN_CHILD_PROCESS = False
+
+
+def _in_child(*args: str) -> None:
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "minikube_lite.auth.nodecerts", *args], capture_output=True,
+                          text=True, timeout=120, check=False)
+    if done.returncode:
+        raise RuntimeError(f"making the node's certificate failed: {done.stderr.strip()[-2000:]}")
+
 
 def _has(*files: Path) -> bool:
     return all(f.exists() for f in files)
@@ -41,37 +56,51 @@ def apiserver_kubelet_client(state_dir: Path) -> tuple[Path, Path]:
 
 def node_client(state_dir: Path, node: str) -> tuple[Path, Path]:
     """The node's client certificate for the API (``system:node:<node>`` in ``system:nodes``)."""
-    p = pki.ensure_client(state_dir)
-    crt, key = p.dir / f"kubelet-client-{node}.crt", p.dir / f"kubelet-client-{node}.key"
+    d = pki.paths(state_dir).dir
+    crt, key = d / f"kubelet-client-{node}.crt", d / f"kubelet-client-{node}.key"
     if not _has(crt, key):
-        pki.write_client_cert(p, f"system:node:{node}", ("system:nodes",), crt, key)
+        if IN_CHILD_PROCESS:
+            _in_child("client", str(state_dir), node)
+        else:
+            pki.write_client_cert(pki.ensure_client(state_dir), f"system:node:{node}", ("system:nodes",), crt, key)
     return crt, key
 
 
 def kubelet_serving(state_dir: Path, node: str, ips: tuple[str, ...]) -> tuple[Path, Path]:
-    """The kubelet's serving certificate for ``node`` at ``ips`` (made again when an address is new)."""
-    import ipaddress
+    """The kubelet's serving certificate for ``node`` at ``ips`` (made again when an address is new or
+    it nears expiry). A note beside it (``kubelet-<node>.json``: its addresses and ``notAfter``, as
+    the API server's ``apiserver.json``) answers that without parsing X.509, so a node agent whose
+    certificate is good never imports ``cryptography`` (issue 14: the agent's memory)."""
+    import json
+    import time
 
+    d = pki.paths(state_dir).dir
+    crt, key_path = d / f"kubelet-{node}.crt", d / f"kubelet-{node}.key"
+    note_path = d / f"kubelet-{node}.json"
+    if _has(crt, key_path):
+        try:
+            note = json.loads(note_path.read_text())
+            if set(ips) <= set(note.get("ips", [])) and float(note.get("notAfter", 0)) - time.time() > pki.RENEW_BEFORE:
+                return crt, key_path
+        except (OSError, ValueError, TypeError):
+            pass
+    if IN_CHILD_PROCESS:
+        _in_child("serving", str(state_dir), node, *ips)
+        return crt, key_path
     from cryptography import x509
 
     p = pki.ensure_client(state_dir)
-    crt, key_path = p.dir / f"kubelet-{node}.crt", p.dir / f"kubelet-{node}.key"
-    wanted = {ipaddress.ip_address(i) for i in ips}
-    if _has(crt, key_path):
-        try:
-            cert = x509.load_pem_x509_certificate(crt.read_bytes())
-            sans = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-            if wanted <= set(sans.get_values_for_type(x509.IPAddress)):
-                return crt, key_path
-        except (ValueError, x509.ExtensionNotFound):
-            pass
+
     ca_key = pki._load_key(p.ca_key)
     ca = x509.load_pem_x509_certificate(p.ca_crt.read_bytes())
     key = pki._key()
+    ips = tuple(dict.fromkeys(ips))
     pem = pki._sign(pki._name(node, "system:nodes"), key, ca.subject, ca_key, hours=pki.CERT_HOURS, server=True,
-                    ips=tuple(dict.fromkeys(ips)), names=(node,))
+                    ips=ips, names=(node,))
+    not_after = x509.load_pem_x509_certificate(pem).not_valid_after_utc.timestamp()
     pki._write(key_path, pki._key_pem(key), 0o600)
     pki._write(crt, pem, 0o644)
+    pki._write(note_path, json.dumps({"ips": list(ips), "notAfter": not_after}).encode(), 0o644)
     return crt, key_path
 
 
@@ -95,3 +124,23 @@ def kubelet_client_context(state_dir: Path) -> ssl.SSLContext:
     ctx.load_cert_chain(str(crt), str(key))
     ctx.set_alpn_protocols(["http/1.1"])
     return ctx
+
+
+def ensure_node_certs(state_dir: Path, node: str, ips: tuple[str, ...]) -> None:
+    """A node's client and serving certificates; with ``IN_CHILD_PROCESS`` both are made by one child
+    when the client one is missing (a node agent's first start: one interpreter started, not two)."""
+    d = pki.paths(state_dir).dir
+    if IN_CHILD_PROCESS and not _has(d / f"kubelet-client-{node}.crt", d / f"kubelet-client-{node}.key"):
+        _in_child("both", str(state_dir), node, *ips)
+    node_client(state_dir, node)
+    kubelet_serving(state_dir, node, ips)
+
+
+if __name__ == "__main__":  # the child of IN_CHILD_PROCESS: ``client|serving|both STATE NODE [IP...]``
+    import sys
+
+    _what, _state, _node, *_ips = sys.argv[1:]
+    if _what in ("client", "both"):
+        node_client(Path(_state), _node)
+    if _what in ("serving", "both"):
+        kubelet_serving(Path(_state), _node, tuple(_ips))

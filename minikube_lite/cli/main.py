@@ -548,6 +548,11 @@ def start(state_dir: str, port: int | None, host: str | None, apiserver_ips: tup
                                 stderr=subprocess.STDOUT, start_new_session=True, close_fds=True,
                                 env=_daemon_env())
     settings.pid_file.write_text(f"{proc.pid}\n")
+    from minikube_lite.cli.nodes import start_nodes, stop_all, wait_nodes
+
+    # the other nodes' kubelets start now, side by side with the daemon: each loads while the API
+    # server does and registers its Node once the API answers (node/agent.py waits for it)
+    agents = start_nodes(settings, nodes)
     _write_kubeconfig(settings)  # while the daemon boots
 
     deadline = time.monotonic() + READY_TIMEOUT
@@ -559,10 +564,12 @@ def start(state_dir: str, port: int | None, host: str | None, apiserver_ips: tup
         code = proc.poll()
         if code is not None:
             settings.pid_file.unlink(missing_ok=True)
+            stop_all(settings)
             _fail("❌", f"The daemon exited (code {code}) before its API answered. Last lines of "
                         f"{settings.log_file}:\n{_log_tail(settings, offset)}")
         if time.monotonic() > deadline:
             stop_daemon(settings, timeout=5)
+            stop_all(settings)
             _fail("❌", f"The API did not answer within {READY_TIMEOUT:.0f}s. Last lines of "
                         f"{settings.log_file}:\n{_log_tail(settings, offset)}")
         time.sleep(READY_POLL)
@@ -571,9 +578,6 @@ def start(state_dir: str, port: int | None, host: str | None, apiserver_ips: tup
     _say("🌟", f"API server ready in {time.monotonic() - t0:.2f}s (pid {proc.pid})")
     if settings.ha:
         _ha().start_node(settings, _daemon_env())
-    from minikube_lite.cli.nodes import start_nodes, wait_nodes
-
-    agents = start_nodes(settings, nodes)  # the other nodes' kubelets start while the first one does
     _wait_node_ready(settings, t0, offset, since)
     wait_nodes(settings, agents, t0)
     sd = f" --state-dir {settings.state_dir}" if state_dir != str(default_state_dir()) else ""

@@ -18,6 +18,13 @@ from typing import Any, Literal, Protocol
 
 EventType = Literal["ADDED", "MODIFIED", "DELETED", "BOOKMARK", "ERROR"]
 PatchType = Literal["strategic", "merge", "json", "apply"]
+#: the Content-Type of each patch type, as the API server reads it
+PATCH_CONTENT_TYPES: dict[str, str] = {
+    "strategic": "application/strategic-merge-patch+json",
+    "merge": "application/merge-patch+json",
+    "json": "application/json-patch+json",
+    "apply": "application/apply-patch+yaml",
+}
 
 
 @dataclass

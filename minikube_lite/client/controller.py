@@ -11,6 +11,7 @@ Controllers that look at everything on a timer instead of per key (pod GC, taint
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 
@@ -39,9 +40,10 @@ async def run_controller(informers: Sequence[Informer], queue: WorkQueue,
 
 
 async def run_periodically(informers: Sequence[Informer], step: Callable[[], Awaitable[object]], *,
-                           period: Callable[[], float], what: str) -> None:
-    """Run the informers; once all synced, ``step()`` every ``period()`` seconds. An API error in
-    a pass is logged as ``what`` and the next pass tries again."""
+                           period: Callable[[], float], what: str, wake: asyncio.Event | None = None) -> None:
+    """Run the informers; once all synced, ``step()`` every ``period()`` seconds, or as soon as
+    ``wake`` is set (by an informer handler: a change worth a pass now). An API error in a pass is
+    logged as ``what`` and the next pass tries again."""
     async def loop() -> None:
         for informer in informers:
             await informer.synced.wait()
@@ -50,6 +52,11 @@ async def run_periodically(informers: Sequence[Informer], step: Callable[[], Awa
                 await step()
             except ApiError as exc:
                 log.warning("%s: %s", what, exc)
-            await asyncio.sleep(period())
+            if wake is None:
+                await asyncio.sleep(period())
+                continue
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(wake.wait(), period())
+            wake.clear()
 
     await asyncio.gather(*(i.run() for i in informers), loop())

@@ -8,10 +8,16 @@ from the server's ``Status`` into the same ``ApiError`` classes. A watch is one 
 (``?watch=1&resourceVersion=...``, one JSON event per line); an ``ERROR`` event carrying a 410
 raises ``Gone`` so informers relist, as client-go's reflector does. Built on ``httpx`` (HTTP/1.1
 keep-alive pool, TLS with the caller's context).
+
+A resource's group, version and scope come from the server's discovery (``/api/v1``, then
+``/apis`` and each group's preferred version), read once on first use and kept, as client-go's
+deferred discovery RESTMapper does: the client needs none of the API server's kind declarations
+(api/register.py and its pydantic models), which keeps a node agent's process small (issue 14).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import ssl
 import urllib.parse
@@ -20,10 +26,25 @@ from typing import Any
 
 import httpx
 
-from ..api.errors import ApiError
+from ..api.errors import ApiError, BadRequest
 from ..api.resources import Resource
-from .base import PatchType, WatchEvent
-from .local import _PATCH_TYPES, _ns, _resource
+from .base import PATCH_CONTENT_TYPES, PatchType, WatchEvent
+
+
+def _ns(res: Resource, namespace: str | None, obj: dict[str, Any] | None = None) -> str | None:
+    if not res.namespaced:
+        return None
+    return namespace or ((obj or {}).get("metadata") or {}).get("namespace") or "default"
+
+
+def _resources(group: str, version: str, body: dict[str, Any]) -> dict[str, Resource]:
+    """The top-level resources of one APIResourceList (subresources such as ``pods/status`` left out)."""
+    out = {}
+    for r in body.get("resources") or []:
+        if "/" not in r.get("name", ""):
+            out[r["name"]] = Resource(group, version, r["name"], r.get("singularName") or "", r.get("kind") or "",
+                                      bool(r.get("namespaced")))
+    return out
 
 
 def _error(response: httpx.Response) -> ApiError:
@@ -46,6 +67,46 @@ class HTTPClient:
                                        timeout=httpx.Timeout(timeout, connect=5.0),
                                        headers={"User-Agent": user_agent, "Accept": "application/json"},
                                        limits=httpx.Limits(max_connections=32, max_keepalive_connections=8))
+        self._versions: dict[str, str] | None = None  # group -> its preferred version (``/apis``)
+        self._discovered: dict[str, dict[str, Resource]] = {}  # "" (core) or group -> its resources
+        self._discovery = asyncio.Lock()
+
+    async def _group(self, group: str) -> dict[str, Resource]:
+        if group not in self._discovered:
+            if not group:
+                self._discovered[""] = _resources("", "v1", await self._call("GET", "/api/v1"))
+            else:
+                version = (await self._group_versions()).get(group)
+                body = await self._call("GET", f"/apis/{group}/{version}") if version else {}
+                self._discovered[group] = _resources(group, version or "", body)
+        return self._discovered[group]
+
+    async def _group_versions(self) -> dict[str, str]:
+        if self._versions is None:
+            groups = (await self._call("GET", "/apis")).get("groups") or []
+            self._versions = {g["name"]: ((g.get("preferredVersion") or {}).get("version")
+                                          or (g.get("versions") or [{}])[0].get("version") or "") for g in groups}
+        return self._versions
+
+    async def _resource(self, plural: str) -> Resource:
+        """``pods``, or ``plural.group`` (``leases.coordination.k8s.io``), from discovery; the core group
+        first for a bare plural, then the others in the server's order, each read once."""
+        name, _, group = plural.partition(".")
+        found = (self._discovered.get(group) or {}).get(name)
+        if found is not None:
+            return found
+        async with self._discovery:
+            for g in [group] if group else ["", *await self._group_versions()]:
+                if (res := (await self._group(g)).get(name)) is not None:
+                    return res
+        raise BadRequest(f'the server doesn\'t have a resource type "{plural}"')
+
+    async def ready(self) -> bool:
+        """The API server answers ``/readyz`` with 200 (False while it cannot be reached or is starting)."""
+        try:
+            return (await self._http.get("/readyz", timeout=2.0)).status_code == 200
+        except httpx.HTTPError:
+            return False
 
     async def close(self) -> None:
         await self._http.aclose()
@@ -76,42 +137,42 @@ class HTTPClient:
         return response.json()
 
     async def get(self, resource: str, name: str, *, namespace: str | None = None) -> dict[str, Any]:
-        res = _resource(resource)
+        res = await self._resource(resource)
         return await self._call("GET", self.path(res, _ns(res, namespace), name))
 
     async def list(self, resource: str, *, namespace: str | None = None, label_selector: str | None = None,
                    field_selector: str | None = None) -> tuple[list[dict[str, Any]], str]:
-        res = _resource(resource)
+        res = await self._resource(resource)
         params = {k: v for k, v in (("labelSelector", label_selector), ("fieldSelector", field_selector)) if v}
         body = await self._call("GET", self.path(res, namespace if res.namespaced else None), params=params)
         return list(body.get("items") or []), str((body.get("metadata") or {}).get("resourceVersion") or "")
 
     async def create(self, resource: str, obj: dict[str, Any], *, namespace: str | None = None) -> dict[str, Any]:
-        res = _resource(resource)
+        res = await self._resource(resource)
         return await self._call("POST", self.path(res, _ns(res, namespace, obj)), body=obj,
                                 params={"fieldManager": self.field_manager})
 
     async def update(self, resource: str, obj: dict[str, Any], *, namespace: str | None = None) -> dict[str, Any]:
-        res = _resource(resource)
+        res = await self._resource(resource)
         return await self._call("PUT", self.path(res, _ns(res, namespace, obj), obj["metadata"]["name"]), body=obj,
                                 params={"fieldManager": self.field_manager})
 
     async def update_status(self, resource: str, obj: dict[str, Any], *,
                             namespace: str | None = None) -> dict[str, Any]:
-        res = _resource(resource)
+        res = await self._resource(resource)
         return await self._call("PUT", self.path(res, _ns(res, namespace, obj), obj["metadata"]["name"], "status"),
                                 body=obj, params={"fieldManager": self.field_manager})
 
     async def patch(self, resource: str, name: str, patch: Any, *, namespace: str | None = None,
                     patch_type: PatchType = "merge", subresource: str | None = None) -> dict[str, Any]:
-        res = _resource(resource)
+        res = await self._resource(resource)
         return await self._call("PATCH", self.path(res, _ns(res, namespace), name, subresource), body=patch,
-                                content_type=_PATCH_TYPES[patch_type], params={"fieldManager": self.field_manager})
+                                content_type=PATCH_CONTENT_TYPES[patch_type], params={"fieldManager": self.field_manager})
 
     async def delete(self, resource: str, name: str, *, namespace: str | None = None,
                      grace_period_seconds: int | None = None,
                      propagation_policy: str | None = None) -> dict[str, Any]:
-        res = _resource(resource)
+        res = await self._resource(resource)
         opts: dict[str, Any] = {"kind": "DeleteOptions", "apiVersion": "v1"}
         if grace_period_seconds is not None:
             opts["gracePeriodSeconds"] = grace_period_seconds
@@ -120,26 +181,28 @@ class HTTPClient:
         return await self._call("DELETE", self.path(res, _ns(res, namespace), name), body=opts)
 
     async def bind(self, name: str, node: str, *, namespace: str) -> dict[str, Any]:
-        res = _resource("pods")
+        res = await self._resource("pods")
         return await self._call("POST", self.path(res, namespace, name, "binding"), body={
             "apiVersion": "v1", "kind": "Binding", "metadata": {"name": name, "namespace": namespace},
             "target": {"apiVersion": "v1", "kind": "Node", "name": node}})
 
     async def create_token(self, namespace: str, name: str, body: dict[str, Any]) -> dict[str, Any]:
-        res = _resource("serviceaccounts")
+        res = await self._resource("serviceaccounts")
         return await self._call("POST", self.path(res, namespace, name, "token"), body=body)
 
     def watch(self, resource: str, *, namespace: str | None = None, resource_version: str | None = None,
               label_selector: str | None = None, field_selector: str | None = None) -> AsyncIterator[WatchEvent]:
-        res = _resource(resource)
+        return self._watch(resource, namespace, resource_version, label_selector, field_selector)
+
+    async def _watch(self, resource: str, namespace: str | None, resource_version: str | None,
+                     label_selector: str | None, field_selector: str | None) -> AsyncIterator[WatchEvent]:
+        res = await self._resource(resource)
         params: dict[str, Any] = {"watch": "1", "allowWatchBookmarks": "true"}
         for key, value in (("resourceVersion", resource_version), ("labelSelector", label_selector),
                            ("fieldSelector", field_selector)):
             if value:
                 params[key] = value
-        return self._watch(self.path(res, namespace if res.namespaced else None), params)
-
-    async def _watch(self, path: str, params: dict[str, Any]) -> AsyncIterator[WatchEvent]:
+        path = self.path(res, namespace if res.namespaced else None)
         timeout = httpx.Timeout(None, connect=5.0)
         try:
             async with self._http.stream("GET", path, params=params, timeout=timeout) as response:

@@ -30,16 +30,11 @@ from ..auth.noderestriction import PREFIX as NODE_PREFIX
 from ..auth.noderestriction import check as node_check
 from ..auth.rbac import RBACAuthorizer, UserInfo
 from ..auth.requestinfo import Attributes
-from .base import PatchType, WatchEvent
+from .base import PATCH_CONTENT_TYPES, PatchType, WatchEvent
 
 log = logging.getLogger(__name__)
 
-_PATCH_TYPES = {
-    "strategic": "application/strategic-merge-patch+json",
-    "merge": "application/merge-patch+json",
-    "json": "application/json-patch+json",
-    "apply": "application/apply-patch+yaml",
-}
+_PATCH_TYPES = PATCH_CONTENT_TYPES
 
 
 def _resource(plural: str) -> Resource:

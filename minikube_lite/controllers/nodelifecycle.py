@@ -34,7 +34,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from ..api.coordination import NODE_LEASE_NAMESPACE
 from ..api.errors import ApiError, Conflict, NotFound
 from ..api.scheduling import (
     TAINT_DISK_PRESSURE,
@@ -48,6 +47,7 @@ from ..api.scheduling import (
 from ..client.base import Client
 from ..client.events import record_event
 from ..client.informer import Informer
+from ..config import NODE_LEASE_NAMESPACE
 
 log = logging.getLogger(__name__)
 COMPONENT = "node-controller"

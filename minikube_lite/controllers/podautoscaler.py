@@ -28,8 +28,8 @@ from typing import Any
 
 from ..api import register
 from ..api.errors import ApiError, Conflict, NotFound
+from ..api.quantity import parse_quantity
 from ..api.tables import parse_time
-from ..api.validation import parse_quantity
 from ..client.base import Client
 from ..client.controller import run_controller
 from ..client.events import record_event

@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from ..api.errors import AlreadyExists, ApiError, NotFound
+from ..api.quantity import parse_quantity
 from ..api.storage import (
     SELECTED_NODE_ANNOTATION,
     claim_class,
@@ -51,7 +52,6 @@ from ..api.storage import (
     volume_class,
     waits_for_consumer,
 )
-from ..api.validation import parse_quantity
 from ..client.base import Client
 from ..client.controller import run_controller
 from ..client.events import record_event

@@ -17,6 +17,7 @@ the tainted node.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from typing import Any
@@ -59,9 +60,22 @@ class TaintEvictionController:
         self.nodes = Informer(client, "nodes")
         # pod key -> (uid, monotonic time first seen under the taints, deadline)
         self.scheduled: dict[str, tuple[str, float, float]] = {}
+        self._wake = asyncio.Event()
+        # a node's taints changed: look now (the toleration counts from when the taint is seen), as
+        # Kubernetes' taint manager handles each node update
+        self.nodes.add_handler(lambda etype, obj: self._wake.set())
 
     async def run(self) -> None:
-        await run_periodically((self.pods, self.nodes), self.reconcile, period=lambda: self.tick, what="taint eviction")
+        await run_periodically((self.pods, self.nodes), self.reconcile, period=self._next_pass,
+                               what="taint eviction", wake=self._wake)
+
+    def _next_pass(self) -> float:
+        """A tick, or sooner when an eviction falls due: it fires at its deadline, as the taint
+        manager's timed workers do, not up to a tick later."""
+        due = min((deadline for _, _, deadline in self.scheduled.values()), default=None)
+        if due is None:
+            return self.tick
+        return max(0.01, min(self.tick, due - time.monotonic()))
 
     async def reconcile(self) -> None:
         now = time.monotonic()

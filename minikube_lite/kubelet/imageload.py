@@ -14,14 +14,10 @@ from __future__ import annotations
 
 import asyncio
 import tempfile
+from collections.abc import AsyncIterator
 from typing import Any
 
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import Response
-
 from minikube_lite.api.errors import BadRequest
-from minikube_lite.apiserver.responses import KubeJSONResponse
 
 PATH = "/minikube-lite/images/load"
 
@@ -45,18 +41,16 @@ def _load(kubelet: Any, path: str) -> list[str]:
     return loaded
 
 
-def install(app: Starlette, kubelet: Any) -> None:
-    async def load(request: Request) -> Response:
-        kubelet.root_dir.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=kubelet.root_dir, prefix="image-load-", suffix=".tar") as spool:
-            size = 0
-            async for chunk in request.stream():
-                size += len(chunk)
-                await asyncio.to_thread(spool.write, chunk)
-            await asyncio.to_thread(spool.flush)
-            if not size:
-                raise BadRequest("no image archive in the request body (docker save output expected)")
-            loaded = await asyncio.to_thread(_load, kubelet, spool.name)
-        return KubeJSONResponse({"loaded": loaded, "bytes": size})
-
-    app.add_route(PATH, load, methods=["POST"])
+async def load(kubelet: Any, body: AsyncIterator[bytes]) -> dict[str, Any]:
+    """Spool the request's body and ``docker load`` it (kubelet/server.py serves it on ``PATH``)."""
+    kubelet.root_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=kubelet.root_dir, prefix="image-load-", suffix=".tar") as spool:
+        size = 0
+        async for chunk in body:
+            size += len(chunk)
+            await asyncio.to_thread(spool.write, chunk)
+        await asyncio.to_thread(spool.flush)
+        if not size:
+            raise BadRequest("no image archive in the request body (docker save output expected)")
+        loaded = await asyncio.to_thread(_load, kubelet, spool.name)
+    return {"loaded": loaded, "bytes": size}

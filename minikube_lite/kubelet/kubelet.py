@@ -37,9 +37,9 @@ import docker
 import docker.errors
 from docker.types import Mount
 
-from minikube_lite.api.coordination import NODE_LEASE_DURATION_SECONDS, NODE_LEASE_NAMESPACE
 from minikube_lite.api.errors import AlreadyExists, Conflict, Gone, NotFound
 from minikube_lite.client.base import Client
+from minikube_lite.config import NODE_LEASE_DURATION_SECONDS, NODE_LEASE_NAMESPACE
 
 from ..config import METRICS_RESOLUTION_SECONDS
 from . import cgroups
@@ -169,6 +169,7 @@ class Kubelet(Termination, StatusWriter, Logs, Metrics, Exec, Attach, Prober, Vo
         self._explicit_ips = True
         self._reserved_ips: set[str] = set()
         self.server: Any = None  # server.py, once listening
+        self._prepared = False  # prepare() done, for the next run()
         self.kubelet_port = 0
         self.own_address = own_address
         self._claimed = ""  # the address we put on the bridge (own_address), once taken
@@ -189,13 +190,50 @@ class Kubelet(Termination, StatusWriter, Logs, Metrics, Exec, Attach, Prober, Vo
         with a fresh work queue and a fresh view of the pods.
         """
         self._loop = asyncio.get_running_loop()
+        started = time.monotonic()
         self._stopping = False
         self._listed = False
         self._queue = WorkQueue(self._sync_pod)
-        await self._docker(self.runtime.ping)
-        await self._docker(self.runtime.ensure_network)  # also learns the node's address (host_ip)
-        if self.own_address and not self.node_ip:
+        if not self._prepared:
+            await self.prepare()
+        self._prepared = False  # a later run (after a failure) looks at the engine again
+        if self._claims_address():  # needs the API: the node IPAM controller's range
             await self._claim_address()
+        await self._serve()
+        await self._register_node()
+        log.info("node %s registered, Ready, %.2fs after the kubelet started", self.node_name, time.monotonic() - started)
+        self._start_docker_events()
+        self._spawn(self._watch_pods(), "kubelet pod watch")
+        self._spawn(self._resync_loop(), "kubelet resync")
+        for resource in ("configmaps", "secrets", "persistentvolumeclaims"):
+            self._spawn(self._watch_referenced(resource), f"kubelet {resource} watch")
+        self._spawn(self._heartbeat_loop(), "kubelet heartbeat")
+        self._spawn(self._lease_loop(), "kubelet node lease")
+        self._spawn(self._metrics_loop(), "kubelet resource metrics")
+        try:
+            await asyncio.gather(*self._tasks)
+        finally:
+            await self._stop_background()
+
+    async def prepare(self) -> None:
+        """What comes before the API: the engine answers, the pods' network, the kubelet's endpoint,
+        the pause image and the runtime's version. A node agent does it while the API server is still
+        starting (node/agent.py); ``run`` does it itself otherwise."""
+        self._loop = asyncio.get_running_loop()
+        await self._docker(self.runtime.ping)
+        await self._docker(self.runtime.ensure_network)  # also learns the bridge's gateway
+        # side by side: `minikube-lite start` waits for the node to be Ready
+        _, self._runtime_version = await asyncio.gather(self._docker(self.runtime.ensure_pause_image),
+                                                        self._docker(self.runtime.version))
+        if not self._claims_address():  # else the endpoint waits for the node's own address (run)
+            await self._serve()
+        self._prepared = True
+
+    def _claims_address(self) -> bool:
+        return self.own_address and not self.node_ip
+
+    async def _serve(self) -> None:
+        """The kubelet's HTTPS endpoint, on the node's address."""
         if (self._serving_state_dir is not None or self._serving_context is not None) and self.server is None:
             from .server import KubeletServer
 
@@ -211,22 +249,6 @@ class Kubelet(Termination, StatusWriter, Logs, Metrics, Exec, Attach, Prober, Vo
             with contextlib.suppress(OSError):
                 port_file.parent.mkdir(parents=True, exist_ok=True)
                 port_file.write_text(str(self.kubelet_port))
-        # side by side: `minikube-lite start` waits for the node to be Ready
-        _, self._runtime_version = await asyncio.gather(self._docker(self.runtime.ensure_pause_image),
-                                                        self._docker(self.runtime.version))
-        await self._register_node()
-        self._start_docker_events()
-        self._spawn(self._watch_pods(), "kubelet pod watch")
-        self._spawn(self._resync_loop(), "kubelet resync")
-        for resource in ("configmaps", "secrets", "persistentvolumeclaims"):
-            self._spawn(self._watch_referenced(resource), f"kubelet {resource} watch")
-        self._spawn(self._heartbeat_loop(), "kubelet heartbeat")
-        self._spawn(self._lease_loop(), "kubelet node lease")
-        self._spawn(self._metrics_loop(), "kubelet resource metrics")
-        try:
-            await asyncio.gather(*self._tasks)
-        finally:
-            await self._stop_background()
 
     async def _stop_background(self) -> None:
         self._stop_all_probes()
@@ -346,11 +368,11 @@ class Kubelet(Termination, StatusWriter, Logs, Metrics, Exec, Attach, Prober, Vo
     async def _renew_lease(self) -> None:
         renew = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")  # a MicroTime
         try:
-            lease = await self._client.get("leases", self.node_name, namespace=NODE_LEASE_NAMESPACE)
+            lease = await self._client.get("leases.coordination.k8s.io", self.node_name, namespace=NODE_LEASE_NAMESPACE)
         except NotFound:
             node = await self._client.get("nodes", self.node_name)
             with contextlib.suppress(AlreadyExists):  # a racing renewal made it; the next one renews
-                await self._client.create("leases", lease_object(node, renew), namespace=NODE_LEASE_NAMESPACE)
+                await self._client.create("leases.coordination.k8s.io", lease_object(node, renew), namespace=NODE_LEASE_NAMESPACE)
             return
         spec = lease.setdefault("spec", {})
         if spec.get("holderIdentity") != self.node_name:
@@ -358,7 +380,7 @@ class Kubelet(Termination, StatusWriter, Logs, Metrics, Exec, Attach, Prober, Vo
             spec["leaseTransitions"] = (spec.get("leaseTransitions") or 0) + 1
         spec.update({"holderIdentity": self.node_name,
                      "leaseDurationSeconds": NODE_LEASE_DURATION_SECONDS, "renewTime": renew})
-        await self._client.update("leases", lease, namespace=NODE_LEASE_NAMESPACE)
+        await self._client.update("leases.coordination.k8s.io", lease, namespace=NODE_LEASE_NAMESPACE)
 
     async def _lease_loop(self) -> None:
         """Renew the node's Lease now and every ``lease_seconds``; a failed renewal is retried at

@@ -131,7 +131,7 @@ def node_status(node_name: str, *, internal_ip: str, runtime_version: str, now: 
 
 def lease_object(node: dict[str, Any], renew_time: str) -> dict[str, Any]:
     """The node's Lease, owned by the Node so that deleting the node removes it."""
-    from minikube_lite.api.coordination import NODE_LEASE_DURATION_SECONDS, NODE_LEASE_NAMESPACE
+    from minikube_lite.config import NODE_LEASE_DURATION_SECONDS, NODE_LEASE_NAMESPACE
 
     meta = node.get("metadata") or {}
     owner = {"apiVersion": "v1", "kind": "Node", "name": meta.get("name"), "uid": meta.get("uid")}

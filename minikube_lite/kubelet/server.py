@@ -27,30 +27,30 @@ import asyncio
 import contextlib
 import copy
 import errno
+import json
 import logging
 import re
 import socket
 import ssl
+import urllib.parse
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import uvicorn
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
 
 from minikube_lite.api.errors import ApiError, BadRequest, NotFound
-from minikube_lite.apiserver.metrics_scraper import KEEPALIVE_SECONDS
-from minikube_lite.apiserver.responses import KubeJSONResponse
 from minikube_lite.auth import tls
 from minikube_lite.auth.nodecerts import KUBELET_CLIENT_GROUP, KUBELET_CLIENT_USER, kubelet_server_context
+from minikube_lite.config import METRICS_KEEPALIVE_SECONDS
 
 log = logging.getLogger(__name__)
 
 #: the kubelet's streaming paths: (subresource as the API names it, namespace, pod, container)
 KUBELET_STREAM_PATH = re.compile(r"^/(portForward|exec|attach)/([^/]+)/([^/]+)(?:/([^/]+))?$")
 _SUBRESOURCE = {"portForward": "portforward", "exec": "exec", "attach": "attach"}
+_LOGS_PATH = re.compile(r"^/containerLogs/([^/]+)/([^/]+)/([^/]+)$")
 
 
 def kubelet_stream_path(path: str) -> tuple[str, str, str, str] | None:
@@ -66,11 +66,14 @@ class _Pods:
     def __init__(self, kubelet: Any) -> None:
         self.kubelet = kubelet
 
-    def get(self, res: Any, namespace: str | None, name: str) -> dict[str, Any]:
+    def get_pod(self, namespace: str | None, name: str) -> dict[str, Any]:
         pod = self.kubelet._pods.get(f"{namespace}/{name}")
         if pod is None:
             raise NotFound("pods", name)
         return copy.deepcopy(pod)
+
+    def get(self, res: Any, namespace: str | None, name: str) -> dict[str, Any]:
+        return self.get_pod(namespace, name)
 
 
 def authorize(scope: dict[str, Any]) -> None:
@@ -84,28 +87,6 @@ def authorize(scope: dict[str, Any]) -> None:
                        code=403, reason="Forbidden")
 
 
-class _Gate:
-    """ASGI filter: every HTTP request and WebSocket is authorised before the app sees it."""
-
-    def __init__(self, app: Any) -> None:
-        self.app = app
-
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] in ("http", "websocket"):
-            try:
-                authorize(scope)
-            except ApiError as e:
-                if scope["type"] == "websocket":
-                    await send({"type": "websocket.close", "code": 1008, "reason": e.message})
-                    return
-                await KubeJSONResponse(e.status(), status_code=e.code)(scope, receive, send)
-                return
-        await self.app(scope, receive, send)
-
-    def check(self, scope: dict[str, Any], verb: str) -> None:
-        authorize(scope)
-
-
 def _flag(v: str | None) -> bool:
     return (v or "").lower() in ("true", "1")
 
@@ -114,63 +95,123 @@ def _int(v: str | None, name: str) -> int | None:
     if v in (None, ""):
         return None
     try:
-        return int(v)
+        return int(v)  # type: ignore[arg-type]
     except ValueError:
         raise BadRequest(f"{name}: invalid value {v!r}") from None
 
 
-def create_app(kubelet: Any) -> Starlette:
-    from minikube_lite.apiserver import exec as exec_routes
-    from minikube_lite.apiserver import portforward_ws
+async def _reply(send: Any, code: int, body: bytes, content_type: str = "application/json") -> None:
+    await send({"type": "http.response.start", "status": code,
+                "headers": [(b"content-type", content_type.encode()), (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
 
-    from . import imageload
 
-    app = Starlette()
-    app.state.kubelet = kubelet
-    app.state.registry = _Pods(kubelet)
-    exec_routes.install(app, exec_path="/exec/{namespace}/{name}/{container}",
-                        attach_path="/attach/{namespace}/{name}/{container}")
-    portforward_ws.install(app, "/portForward/{namespace}/{name}")  # the channel.k8s.io form (Python client)
-    imageload.install(app, kubelet)  # minikube-lite image load to a node with an engine of its own
+async def _body(receive: Any) -> AsyncIterator[bytes]:
+    """An ASGI request's body, chunk by chunk."""
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return
+        if chunk := message.get("body", b""):
+            yield chunk
+        if not message.get("more_body"):
+            return
 
-    async def api_error(request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, ApiError)
-        return KubeJSONResponse(exc.status(), status_code=exc.code)
 
-    async def healthz(request: Request) -> Response:
-        return Response(b"ok", media_type="text/plain")
+def _json(obj: Any) -> bytes:
+    return json.dumps(obj, ensure_ascii=True, allow_nan=False, separators=(",", ":")).encode("ascii")
 
-    async def resource_metrics(request: Request) -> Response:
-        return KubeJSONResponse({"node": kubelet.node_metrics(), "pods": kubelet.pod_metrics(),
-                                 "sampledAt": kubelet.metrics_sampled_at,
-                                 "resolution": kubelet.metrics_resolution})
 
-    async def container_logs(request: Request) -> Response:
-        namespace, name, container = (request.path_params[k] for k in ("namespace", "name", "container"))
-        q = request.query_params
+class KubeletApp:
+    """The endpoint as a plain ASGI application: a handful of fixed paths need no web framework, and
+    the node agent (its own process per node) stays small without FastAPI and pydantic (issue 14).
+    The WebSocket sessions are the API server's own (apiserver/exec.py, portforward_ws.py)."""
+
+    def __init__(self, kubelet: Any) -> None:
+        self.kubelet = kubelet
+        self.state = SimpleNamespace(kubelet=kubelet, registry=_Pods(kubelet))
+
+    def check(self, scope: dict[str, Any], verb: str) -> None:
+        authorize(scope)
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "websocket":
+            await self._websocket(scope, receive, send)
+        elif scope["type"] == "http":
+            try:
+                authorize(scope)
+                await self._http(scope, receive, send)
+            except ApiError as e:
+                await _reply(send, e.code, _json(e.status()))
+
+    async def _websocket(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        from starlette.websockets import WebSocket
+
+        try:
+            authorize(scope)
+        except ApiError as e:
+            await send({"type": "websocket.close", "code": 1008, "reason": e.message})
+            return
+        target = kubelet_stream_path(scope["path"])
+        if target is None:
+            await send({"type": "websocket.close", "code": 1008, "reason": f"no such path {scope['path']}"})
+            return
+        namespace, name, sub, container = target
+        websocket = WebSocket(scope, receive, send)
+        if sub == "portforward":
+            from minikube_lite.apiserver import portforward_ws
+
+            await portforward_ws.serve_ws(self, websocket, namespace, name)
+        else:
+            from minikube_lite.apiserver import exec as exec_routes
+
+            await exec_routes.serve_ws(self, websocket, namespace, name, attach=sub == "attach", container=container)
+
+    async def _http(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        from . import imageload
+
+        path, method = scope["path"], scope["method"]
+        if path == imageload.PATH and method == "POST":
+            await _reply(send, 200, _json(await imageload.load(self.kubelet, _body(receive))))
+        elif method not in ("GET", "HEAD"):
+            await _reply(send, 405, b"405 method not allowed", "text/plain")
+        elif path == "/healthz":
+            await _reply(send, 200, b"ok", "text/plain")
+        elif path == "/minikube-lite/resource-metrics":
+            await _reply(send, 200, _json({"node": self.kubelet.node_metrics(), "pods": self.kubelet.pod_metrics(),
+                                           "sampledAt": self.kubelet.metrics_sampled_at,
+                                           "resolution": self.kubelet.metrics_resolution}))
+        elif m := _LOGS_PATH.match(path):
+            query = {k: v[-1] for k, v in urllib.parse.parse_qs(scope.get("query_string", b"").decode("latin-1"),
+                                                                keep_blank_values=True).items()}
+            await self._logs(send, *m.groups(), query)
+        elif KUBELET_STREAM_PATH.match(path):
+            await _reply(send, 400, _json(BadRequest("Upgrade request required").status()))
+        else:
+            await _reply(send, 404, b"404 page not found", "text/plain")
+
+    async def _logs(self, send: Any, namespace: str, name: str, container: str, q: dict[str, str]) -> None:
         follow = _flag(q.get("follow"))
-        chunks = kubelet.logs(namespace, name, container, follow=follow,
-                              tail_lines=_int(q.get("tailLines"), "tailLines"), previous=_flag(q.get("previous")),
-                              timestamps=_flag(q.get("timestamps")),
-                              since_seconds=_int(q.get("sinceSeconds"), "sinceSeconds"))
+        chunks: AsyncIterator[bytes] = self.kubelet.logs(
+            namespace, name, container, follow=follow, tail_lines=_int(q.get("tailLines"), "tailLines"),
+            previous=_flag(q.get("previous")), timestamps=_flag(q.get("timestamps")),
+            since_seconds=_int(q.get("sinceSeconds"), "sinceSeconds"))
         if not follow:
-            return Response(b"".join([c async for c in chunks]), media_type="text/plain")
+            await _reply(send, 200, b"".join([c async for c in chunks]), "text/plain")
+            return
         try:  # errors (no such container, no previous attempt) before the stream starts: a Status
             first = await chunks.__anext__()
         except StopAsyncIteration:
             first = b""
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
+        await send({"type": "http.response.body", "body": first, "more_body": True})
+        async for c in chunks:
+            await send({"type": "http.response.body", "body": c, "more_body": True})
+        await send({"type": "http.response.body", "body": b""})
 
-        async def body() -> AsyncIterator[bytes]:
-            yield first
-            async for c in chunks:
-                yield c
-        return StreamingResponse(body(), media_type="text/plain")
 
-    app.add_exception_handler(ApiError, api_error)
-    app.add_route("/healthz", healthz, methods=["GET"])
-    app.add_route("/minikube-lite/resource-metrics", resource_metrics, methods=["GET"])
-    app.add_route("/containerLogs/{namespace}/{name}/{container}", container_logs, methods=["GET"])
-    return app
+def create_app(kubelet: Any) -> KubeletApp:
+    return KubeletApp(kubelet)
 
 
 class _Server(uvicorn.Server):
@@ -217,18 +258,16 @@ class KubeletServer:
 
     async def start(self, host: str) -> int:
         """Listen on ``host``; returns the port (the Node's kubeletEndpoint)."""
-        from minikube_lite.apiserver.upgrade import default_handlers, lazy_websockets, streaming_protocol
+        from minikube_lite.apiserver.upgrade import default_handlers, streaming_protocol
 
         ctx = await asyncio.to_thread(self.context, self.kubelet.node_name, tuple(dict.fromkeys((host, "127.0.0.1"))))
         sock = self._bind(host)
         self.port = sock.getsockname()[1]
-        gate = _Gate(create_app(self.kubelet))
-        protocol = tls.with_peer_identity(streaming_protocol(gate.app, default_handlers(), gate=gate.check,
+        app = create_app(self.kubelet)
+        protocol = tls.with_peer_identity(streaming_protocol(app, default_handlers(), gate=app.check,
                                                              match=kubelet_stream_path))
-        # the API server's metrics scraper keeps its connection across rounds (metrics_scraper.py)
-        config = uvicorn.Config(gate, log_level="warning", access_log=False, lifespan="off", http=protocol,
-                                timeout_graceful_shutdown=1, timeout_keep_alive=int(KEEPALIVE_SECONDS) + 15,
-                                ws=lazy_websockets)  # type: ignore[arg-type]
+        config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", http=protocol,
+                                timeout_graceful_shutdown=1, timeout_keep_alive=int(METRICS_KEEPALIVE_SECONDS) + 15)
         config.load()
         config.ssl = ctx  # uvicorn's own TLS setup wants files; the context is ours (client certs required)
         self._server = _Server(config)

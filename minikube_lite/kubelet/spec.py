@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..api.defaults import default_pull_policy
-from ..api.validation import parse_quantity as _parse_quantity
+from ..api.quantity import parse_quantity as _parse_quantity
 from ..config import KUBERNETES_SERVICE_IP
 from .pause import PAUSE_IMAGE
 

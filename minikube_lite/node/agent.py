@@ -33,12 +33,15 @@ import signal
 import ssl
 import sys
 from pathlib import Path
+from typing import Any
 
 from minikube_lite.config import CLUSTER_LABEL, DNS_SERVICE_IP, METRICS_RESOLUTION_SECONDS, Settings
 
 from . import node_dir
 
 log = logging.getLogger("minikube_lite.node")
+
+API_WAIT_SECONDS = 60.0
 
 
 def api_context(state_dir: Path, name: str) -> ssl.SSLContext:
@@ -52,26 +55,43 @@ def api_context(state_dir: Path, name: str) -> ssl.SSLContext:
 
 
 async def run(state_dir: Path, name: str, server: str | None = None, control_plane: bool = False) -> None:
+    from minikube_lite.auth import nodecerts
     from minikube_lite.client.http import HTTPClient
     from minikube_lite.kubelet.kubelet import Kubelet
     from minikube_lite.proxy.hostnet import ensure_network
 
+    nodecerts.IN_CHILD_PROCESS = True  # no cryptography in this process (nodecerts.py says why)
     settings = Settings.load(state_dir)
     url = server or settings.server_url
-    client = HTTPClient(url, ssl_context=api_context(state_dir, name) if url.startswith("https") else None,
-                        field_manager="kubelet", user_agent=f"kubelet/{name}")
     try:
         _, gateway = await asyncio.to_thread(ensure_network, settings.network_name, settings.cluster_id,
                                              CLUSTER_LABEL)
     except Exception as exc:  # noqa: BLE001 - no engine yet: the kubelet says so
         log.warning("cannot prepare the pods' network (%s)", exc)
         gateway = ""
+    try:  # the client certificate; the serving one names the node's address: with the gateway here
+        # (the first node), else once the node has its own address (kubelet.py)
+        if control_plane:
+            await asyncio.to_thread(nodecerts.ensure_node_certs, state_dir, name,
+                                    tuple(dict.fromkeys(i for i in (gateway, "127.0.0.1") if i)))
+        else:
+            await asyncio.to_thread(nodecerts.node_client, state_dir, name)
+    except Exception as exc:  # noqa: BLE001 - the kubelet's endpoint tries again and says why
+        log.warning("cannot make the node's certificates yet (%s)", exc)
+    client = HTTPClient(url, ssl_context=api_context(state_dir, name) if url.startswith("https") else None,
+                        field_manager="kubelet", user_agent=f"kubelet/{name}")
     kubelet = Kubelet(client, node_name=name, cluster_id=settings.cluster_id, network_name=settings.network_name,
                       dns_server=gateway or DNS_SERVICE_IP, root_dir=_root_dir(state_dir, name, control_plane),
                       image_pull=settings.image_pull, serving_state_dir=state_dir, control_plane=control_plane,
                       own_address=not control_plane,
                       metrics_resolution=float(os.environ.get("MINIKUBE_LITE_METRIC_RESOLUTION",
                                                               METRICS_RESOLUTION_SECONDS)))
+    try:  # the engine, the network, the kubelet's endpoint: while the API server is still starting
+        await kubelet.prepare()
+        kubelet.dns_server = kubelet.runtime.host_ip or kubelet.dns_server  # the bridge's gateway, after any duplicate network went
+    except Exception as exc:  # noqa: BLE001 - the kubelet's run tries again and says why
+        log.warning("the kubelet could not prepare yet (%s)", exc)
+    await _wait_for_api(client)
     loop = asyncio.get_running_loop()
     stopping = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -96,6 +116,17 @@ async def run(state_dir: Path, name: str, server: str | None = None, control_pla
         await client.close()
 
 
+async def _wait_for_api(client: Any, timeout: float = API_WAIT_SECONDS) -> None:
+    """Until the API server answers (``start`` runs the agents side by side with the daemon): the
+    kubelet then registers at once, instead of failing and trying again a second later."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not await client.ready():
+        if asyncio.get_running_loop().time() > deadline:
+            log.warning("the API server at %s does not answer yet; the kubelet starts anyway", client.server)
+            return
+        await asyncio.sleep(0.05)
+
+
 def _root_dir(state_dir: Path, name: str, control_plane: bool) -> Path:
     """The kubelet's folder; the first node keeps the daemon's (it is the same node)."""
     return state_dir / "kubelet" if control_plane else node_dir(state_dir, name) / "kubelet"
@@ -113,7 +144,27 @@ async def _supervise(kubelet: object) -> None:
             await asyncio.sleep(1)
 
 
+def skip_unused_imports() -> None:
+    """Optional imports of our libraries the agent has no use for, refused before they happen
+    (a ``None`` in ``sys.modules`` is Python's way to block an import; each library catches the
+    ImportError and carries on without):
+
+    - httpx imports its command-line client (click, rich, pygments: ~4 MB) whenever click is installed;
+    - httpcore imports trio (+ attrs, outcome, sortedcontainers) whenever it is installed, to pick
+      its locks; the agent runs on asyncio only;
+    - requests (under the Docker SDK) imports a character-set detector (charset_normalizer, ~3.5 MB)
+      for ``Response.apparent_encoding``; without one it says UTF-8, which is what the Docker
+      Engine API speaks, and warns once at import (silenced here).
+    """
+    import warnings
+
+    for name in ("httpx._main", "trio", "charset_normalizer", "chardet"):
+        sys.modules.setdefault(name, None)  # type: ignore[assignment]
+    warnings.filterwarnings("ignore", message="Unable to find acceptable character detection dependency")
+
+
 def main(argv: list[str] | None = None) -> None:
+    skip_unused_imports()
     parser = argparse.ArgumentParser(prog="minikube-lite-node")
     parser.add_argument("--state-dir", type=Path, required=True)
     parser.add_argument("--name", required=True)
@@ -124,6 +175,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     logging.basicConfig(level=os.environ.get("MINIKUBE_LITE_LOG", "INFO"), stream=sys.stderr,
                         format=f"%(asctime)s %(levelname)s {args.name} %(name)s: %(message)s")
+    if logging.getLogger().getEffectiveLevel() > logging.DEBUG:
+        logging.getLogger("httpx").setLevel(logging.WARNING)  # not a line per API request (the Lease every 10 s)
     asyncio.run(run(args.state_dir.expanduser().resolve(), args.name, args.server, args.control_plane))
 
 

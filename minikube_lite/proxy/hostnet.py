@@ -48,6 +48,12 @@ def ensure_network(network_name: str, cluster_id: str, label: str) -> tuple[str,
             except docker.errors.APIError:
                 net = client.networks.get(network_name)
             net.reload()
+        # two creates that raced (the daemon and node agents start side by side) leave two networks of
+        # one name; everyone takes the oldest, the one the kubelets keep (kubelet/runtime.py)
+        same = [n for n in client.api.networks(names=[network_name])
+                if n.get("Name") == network_name and (n.get("Labels") or {}).get(label) == cluster_id]
+        if len(same) > 1:
+            net = client.networks.get(min(same, key=lambda n: n.get("Created", ""))["Id"])
         options = net.attrs.get("Options") or {}
         bridge = options.get("com.docker.network.bridge.name") or f"br-{net.id[:12]}"
         gateway = ""

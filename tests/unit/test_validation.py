@@ -10,8 +10,8 @@ import yaml
 
 from minikube_lite.api import errors, register
 from minikube_lite.api.defaults import image_tag
+from minikube_lite.api.quantity import parse_quantity
 from minikube_lite.api.register import apply_defaults, by_kind, validate, validate_update
-from minikube_lite.api.validation import parse_quantity
 
 POD = by_kind("v1", "Pod")
 SERVICE = by_kind("v1", "Service")
