@@ -59,9 +59,9 @@ def main() -> None:
                    MINIKUBE_LITE_METRIC_RESOLUTION=str(args.metric_resolution))
         cli = [sys.executable, "-m", "minikube_lite.cli.main"]
         sd = ["--state-dir", str(settings.state_dir)]
-        run([*cli, "start", "--port", str(settings.port), *sd], env)
         times: list[float] = []
-        try:
+        try:  # the start too: an interrupted start must not leave its daemon behind
+            run([*cli, "start", "--port", str(settings.port), *sd], env)
             manifest = EXAMPLE.read_text().replace("stabilizationWindowSeconds: 30", "stabilizationWindowSeconds: 0")
             run(["kubectl", "apply", "-f", "-"], env, input=manifest)
             http = api_client(settings.state_dir, settings.server_url)
