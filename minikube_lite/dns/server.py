@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 import socket
 import struct
@@ -102,10 +103,20 @@ class DNSServer:
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
-        udp = self._socket(socket.SOCK_DGRAM)
-        self.port = udp.getsockname()[1]
+        wanted = self.port
+        for attempt in range(20):
+            udp = self._socket(socket.SOCK_DGRAM)
+            self.port = udp.getsockname()[1]
+            try:
+                tcp = self._socket(socket.SOCK_STREAM)
+                break
+            except OSError as e:
+                udp.close()
+                # an ephemeral UDP port (port 0) whose TCP twin is taken: try another pair
+                if wanted != 0 or e.errno != errno.EADDRINUSE or attempt == 19:
+                    raise
+                self.port = wanted
         self._udp, _ = await loop.create_datagram_endpoint(lambda: _UDP(self), sock=udp)
-        tcp = self._socket(socket.SOCK_STREAM)
         tcp.listen(64)
         self._tcp = await asyncio.start_server(self._tcp_client, sock=tcp)
         self.bound.set()

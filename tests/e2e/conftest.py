@@ -134,7 +134,7 @@ class Cluster:
         filters = {"label": [f"{CLUSTER_LABEL}={self.settings.cluster_id}"]}
         if pod:
             filters["label"].append(f"io.kubernetes.pod.name={pod}")
-        return docker.from_env().containers.list(all=all, filters=filters)
+        return docker.from_env().containers.list(all=all, filters=filters, ignore_removed=True)
 
 
 def pod_running(cluster: Cluster, name: str, restarts: int | None = None) -> bool:

@@ -134,7 +134,7 @@ class RemoteMachine:
     def containers(self, **filters: Any) -> list[Any]:
         client = self.docker()
         try:
-            return client.containers.list(all=True, filters=filters)
+            return client.containers.list(all=True, filters=filters, ignore_removed=True)
         finally:
             client.close()
 

@@ -144,4 +144,5 @@ def test_engine_restart_brings_the_pods_back_without_duplicates(tmp_path: Path, 
             assert len(_main_containers(cluster, name)) == 1
         # and nothing of this cluster ever reached the machine's own engine
         shared = docker.DockerClient(base_url=os.environ.get("MKL_SHARED_DOCKER", "unix:///var/run/docker.sock"))
-        assert shared.containers.list(all=True, filters={"label": [f"{CLUSTER_LABEL}={cluster.settings.cluster_id}"]}) == []
+        assert shared.containers.list(all=True, filters={"label": [f"{CLUSTER_LABEL}={cluster.settings.cluster_id}"]},
+                                      ignore_removed=True) == []

@@ -98,7 +98,8 @@ class Env:
         labels = [f"{CLUSTER_LABEL}={self.cluster_id}"]
         if pod:
             labels.append(f"io.kubernetes.pod.name={pod}")
-        return self.docker.containers.list(all=not running_only, filters={"label": labels})
+        # ignore_removed: a container the kubelet removes between the list and its inspect is gone, not an error
+        return self.docker.containers.list(all=not running_only, filters={"label": labels}, ignore_removed=True)
 
     def app_container(self, pod: str, name: str) -> Any:
         found = [c for c in self.containers(pod, running_only=True)

@@ -107,7 +107,8 @@ def _node_containers(c: Cluster, node: str, *, states: bool = False) -> dict[str
     client = docker.from_env()
     try:
         found = client.containers.list(all=True, filters={"label": [
-            f"io.minikube-lite.cluster={c.settings.cluster_id}", f"io.minikube-lite.node={node}"]})
+            f"io.minikube-lite.cluster={c.settings.cluster_id}", f"io.minikube-lite.node={node}"]},
+            ignore_removed=True)
         return {x.id: x.status if states else x.name for x in found}
     finally:
         client.close()
