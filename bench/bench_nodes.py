@@ -38,7 +38,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -47,11 +46,10 @@ import docker
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchlib import api_client, cpu_seconds, free_port, save_results
+from benchlib import api_client, cpu_seconds, free_port, save_results, sdk_pod_equivalents
 
 from minikube_lite.config import Settings
 from minikube_lite.images import ensure_images
-from minikube_lite.kubelet.pause import PAUSE_IMAGE
 
 EXTRA = ["minikube-lite-m02", "minikube-lite-m03"]
 IMAGE = "minikube-lite/busybox:1.0"
@@ -155,24 +153,11 @@ class Bench:
         """n pod-equivalents straight through the Docker SDK: a pause container on the cluster's bridge
         and the app container in its network namespace, both started; seconds until all run."""
         client = docker.from_env()
-        label = {"minikube-lite.bench": "nodes-sdk"}
-
-        def one(i: int) -> list[Any]:
-            sandbox = client.containers.create(PAUSE_IMAGE, labels=label, network=self.settings.network_name)
-            sandbox.start()
-            app = client.containers.create(IMAGE, ["sleep", "3600"], labels=label,
-                                           network_mode=f"container:{sandbox.id}")
-            app.start()
-            return [sandbox, app]
-
-        t0 = time.monotonic()
-        with ThreadPoolExecutor(SDK_THREADS) as pool:
-            made = [c for cs in pool.map(one, range(n)) for c in cs]
-        took = time.monotonic() - t0
-        with ThreadPoolExecutor(SDK_THREADS) as pool:
-            list(pool.map(lambda c: c.remove(force=True), reversed(made)))
-        client.close()
-        return took
+        try:
+            return sdk_pod_equivalents(client, self.settings.network_name, ["sleep", "3600"], n,
+                                       threads=SDK_THREADS, label={"minikube-lite.bench": "nodes-sdk"})
+        finally:
+            client.close()
 
     def spread(self, replicas: int = 30) -> dict[str, Any]:
         sdk_before = self.sdk_pods(replicas)

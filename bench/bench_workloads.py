@@ -26,7 +26,6 @@ import sys
 import tempfile
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -36,11 +35,10 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchlib import api_client, free_port, save_results
+from benchlib import api_client, free_port, save_results, sdk_pod_equivalents
 
 from minikube_lite.config import Settings
 from minikube_lite.images import ensure_images
-from minikube_lite.kubelet.pause import PAUSE_IMAGE
 
 IMAGE = "minikube-lite/busybox:1.0"
 THREADS = 16
@@ -153,23 +151,8 @@ class Bench:
         return elapsed
 
     def docker_jobs(self, n: int) -> float:
-        label = {"minikube-lite.bench": "workloads"}
-
-        def one(i: int) -> list[Any]:
-            sandbox = self.docker.containers.create(PAUSE_IMAGE, labels=label, network=self.settings.network_name)
-            sandbox.start()
-            app = self.docker.containers.create(IMAGE, ["true"], labels=label, network_mode=f"container:{sandbox.id}")
-            app.start()
-            app.wait()
-            return [sandbox, app]
-
-        t0 = time.perf_counter()
-        with ThreadPoolExecutor(THREADS) as pool:
-            made = [c for cs in pool.map(one, range(n)) for c in cs]
-        elapsed = time.perf_counter() - t0
-        with ThreadPoolExecutor(THREADS) as pool:
-            list(pool.map(lambda c: c.remove(force=True), reversed(made)))
-        return elapsed
+        return sdk_pod_equivalents(self.docker, self.settings.network_name, ["true"], n, threads=THREADS,
+                                   label={"minikube-lite.bench": "workloads"}, wait=True)
 
     # cronjob
 

@@ -72,3 +72,33 @@ def api_client(state_dir: str | Path, url: str, **kwargs: Any) -> Any:
 
         kwargs["verify"] = client_context(Path(state_dir))
     return httpx.Client(base_url=url, **kwargs)
+
+
+def sdk_pod_equivalents(client: Any, network: str, command: list[str], n: int, *, threads: int,
+                        label: dict[str, str], wait: bool = False) -> float:
+    """n pod-equivalents made straight through the Docker SDK, the yardstick several benches compare
+    against: a pause container on ``network`` and the app (``command``) in its network namespace,
+    started (and waited for when ``wait``); seconds until all are, then they are removed."""
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    from minikube_lite.kubelet.pause import PAUSE_IMAGE
+
+    image = "minikube-lite/busybox:1.0"
+
+    def one(_: int) -> list[Any]:
+        sandbox = client.containers.create(PAUSE_IMAGE, labels=label, network=network)
+        sandbox.start()
+        app = client.containers.create(image, command, labels=label, network_mode=f"container:{sandbox.id}")
+        app.start()
+        if wait:
+            app.wait()
+        return [sandbox, app]
+
+    t0 = time.perf_counter()
+    with ThreadPoolExecutor(threads) as pool:
+        made = [c for cs in pool.map(one, range(n)) for c in cs]
+    took = time.perf_counter() - t0
+    with ThreadPoolExecutor(threads) as pool:
+        list(pool.map(lambda c: c.remove(force=True), reversed(made)))
+    return took

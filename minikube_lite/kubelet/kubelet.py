@@ -271,23 +271,16 @@ class Kubelet(Termination, StatusWriter, Logs, Metrics, Exec, Attach, Prober, Vo
         if self.server is not None:
             await self.server.stop()
             self.server = None
-        if remove_containers:
+        if remove_containers or stop_containers:
+            # removed (the cluster goes) or killed and kept (a machine switched off, node stop)
+            act, what = (self.runtime.remove, "remove") if remove_containers else (self.runtime.kill_id, "stop")
             try:
                 found = await self._docker(self.runtime.list_ids)
-                await asyncio.gather(*(self._docker(self.runtime.remove, c["Id"]) for c in found),
-                                     return_exceptions=True)
+                await asyncio.gather(*(self._docker(act, c["Id"]) for c in found), return_exceptions=True)
             except docker.errors.DockerException as e:
-                log.warning("could not remove the pod containers: %s", e)
-            # memory-backed emptyDirs are gone with their pods' containers (and must not pin the folder)
+                log.warning("could not %s the pod containers: %s", what, e)
+            # memory-backed emptyDirs go with their containers (and must not pin the folder)
             await self._docker(self._unmount_all)
-        elif stop_containers:
-            try:
-                found = await self._docker(self.runtime.list_ids)
-                await asyncio.gather(*(self._docker(self.runtime.kill_id, c["Id"]) for c in found),
-                                     return_exceptions=True)
-            except docker.errors.DockerException as e:
-                log.warning("could not stop the pod containers: %s", e)
-            await self._docker(self._unmount_all)  # memory is lost when the machine is off
         if self._claimed:  # only the address we added (never a --node-ip given to us)
             with contextlib.suppress(OSError):
                 await release_address(self.runtime.bridge, self._claimed)
