@@ -14,7 +14,9 @@ all over glibc's heaps, whose pages glibc keeps until ``malloc_trim`` gives them
 ``madvise``s every free page, not only the top of the heap). :func:`trim_after_bursts` calls it
 once a burst of work is over: when the process has used a second of CPU since the last trim
 and then stays quiet for a period. It runs in a thread (ctypes drops the GIL), so the event
-loop goes on serving meanwhile.
+loop goes on serving meanwhile. Memory freed without a burst -- the watch history
+(store/window.py) expiring a storm's events a little over a minute later -- counts too: many
+allocated blocks gone since the last trim (``sys.getallocatedblocks``) is also a reason to trim.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import asyncio
 import ctypes
 import ctypes.util
 import logging
+import sys
 import time
 from typing import Any
 
@@ -63,21 +66,25 @@ def trimmer() -> Any:
 
 
 async def trim_after_bursts(period: float = 1.0, burst_cpu: float = 1.0, quiet_share: float = 0.1,
-                            cpu: Any = time.process_time) -> None:
+                            freed_blocks: int = 10_000, cpu: Any = time.process_time,
+                            blocks: Any = sys.getallocatedblocks, trim: Any = None) -> None:
     """Give freed heap pages back to the OS once each burst of work is over (runs until cancelled).
 
-    A burst is ``burst_cpu`` seconds of the process's CPU since the last trim; it is over when a
-    whole ``period`` used less than ``quiet_share`` of a core. Nothing happens off glibc.
+    A burst is ``burst_cpu`` seconds of the process's CPU since the last trim, or ``freed_blocks``
+    fewer allocated blocks than the most seen since it; it is over when a whole ``period`` used
+    less than ``quiet_share`` of a core. Nothing happens off glibc.
     """
-    trim = trimmer()
+    trim = trim or trimmer()
     if trim is None:
         return
     mark = last = cpu()
+    high = blocks()
     while True:
         await asyncio.sleep(period)
-        now = cpu()
+        now, held = cpu(), blocks()
         quiet = now - last < quiet_share * period
-        last = now
-        if quiet and now - mark >= burst_cpu:
+        last, high = now, max(high, held)
+        if quiet and (now - mark >= burst_cpu or high - held >= freed_blocks):
             await asyncio.to_thread(trim)
             mark = last = cpu()
+            high = blocks()

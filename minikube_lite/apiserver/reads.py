@@ -155,7 +155,7 @@ class RegistryReads:
             items.append(item)
             last_key = key
         # Every page reports the first page's resourceVersion, and later pages show the objects as
-        # they were then (a token older than the store's 5-minute window is 410, as Kubernetes).
+        # they were then (a token older than the store's history is 410 Expired, as Kubernetes).
         if token_rv is not None:
             rev = token_rv
             if next_token:

@@ -65,7 +65,7 @@ from .base import (
     StoreError,
     Unavailable,
 )
-from .window import EventWindow
+from .window import HISTORY_SECONDS, MAX_EVENTS, MIN_EVENTS, EventWindow
 
 log = logging.getLogger(__name__)
 
@@ -173,8 +173,9 @@ def _range_end(prefix: bytes) -> bytes:
 
 
 class EtcdStore:
-    def __init__(self, config: EtcdConfig, *, timeout: float = 5.0, window: int = 20_000,
-                 window_seconds: float = 300.0, compaction_interval: float = 300.0) -> None:
+    def __init__(self, config: EtcdConfig, *, timeout: float = 5.0, window: int = MAX_EVENTS,
+                 window_seconds: float = HISTORY_SECONDS, min_events: int = MIN_EVENTS,
+                 compaction_interval: float = 300.0) -> None:
         self.config = config
         self._timeout = timeout
         self._owner = threading.get_ident()  # the thread that fans events out (the API server's loop)
@@ -196,7 +197,7 @@ class EtcdStore:
             raise
         self._rev: int = header.revision  # every event up to here has been published
         self._received: int = header.revision  # every event up to here has arrived from the feed
-        self._window = EventWindow(self._rev, window=window, window_seconds=window_seconds)
+        self._window = EventWindow(self._rev, window=window, window_seconds=window_seconds, min_events=min_events)
         self._probing = True
         self._tasks = [asyncio.run_coroutine_threadsafe(self._feed(), self._loop)]
         if compaction_interval > 0:

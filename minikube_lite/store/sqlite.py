@@ -6,8 +6,8 @@ the API server calls them from its event loop, which is also the only thread tha
 events out to watchers, so registering a watcher and replaying the window cannot race a
 write.
 
-The event window (window.py, shared with the etcd store) is what a watch can resume from: the
-events of the last 5 minutes, at most 20,000, kept as text. After a restart the window starts
+The event window (window.py, shared with the etcd store) is what a watch can resume from: at
+least the last 75 s of events, as kube-apiserver's watch cache keeps them, kept as text. After a restart the window starts
 empty at the stored revision: a client resuming from an older revision gets ``Compacted``
 (HTTP 410) and relists, as informers do against etcd.
 """
@@ -33,7 +33,7 @@ from .base import (
     StoreDamaged,
     StoreFull,
 )
-from .window import EventWindow
+from .window import HISTORY_SECONDS, MAX_EVENTS, MIN_EVENTS, EventWindow
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS kv (
@@ -51,8 +51,8 @@ SYNCHRONOUS = "NORMAL"
 
 
 class SQLiteStore:
-    def __init__(self, path: Path | str, *, window: int = 20_000, window_seconds: float = 300.0,
-                 synchronous: str = SYNCHRONOUS) -> None:
+    def __init__(self, path: Path | str, *, window: int = MAX_EVENTS, window_seconds: float = HISTORY_SECONDS,
+                 min_events: int = MIN_EVENTS, synchronous: str = SYNCHRONOUS) -> None:
         self.path = Path(path)
         try:
             self._db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
@@ -71,7 +71,7 @@ class SQLiteStore:
                 f"move it aside to start an empty cluster: mv {path} {path}.damaged (then start again; "
                 f"the containers of the old cluster can be removed with: minikube-lite delete)") from None
         self._rev: int = row[0] if row else 1
-        self._window = EventWindow(self._rev, window=window, window_seconds=window_seconds)
+        self._window = EventWindow(self._rev, window=window, window_seconds=window_seconds, min_events=min_events)
 
     @property
     def revision(self) -> int:
