@@ -33,8 +33,8 @@ from .test_engine_restart import OwnEngine
 LINK_BASE = ipaddress.ip_network("10.234.0.0/16")
 
 
-def _free_link() -> ipaddress.IPv4Network:
-    taken = _host_routes()
+def _free_link(also_taken: tuple[ipaddress.IPv4Network, ...] = ()) -> ipaddress.IPv4Network:
+    taken = [*_host_routes(), *also_taken]
     subnets = list(LINK_BASE.subnets(new_prefix=30))
     for net in random.sample(subnets, 200):
         if not any(net.overlaps(t) for t in taken):
@@ -48,13 +48,15 @@ def _ip(*args: str, netns_pid: int | None = None) -> None:
 
 
 class RemoteMachine:
-    """Another machine: its engine in its own network namespace, linked to this one by a veth."""
+    """Another machine: its engine in its own network namespace, linked to this one by a veth
+    (``peer``: linked to that machine's namespace instead, which is then its way to everything)."""
 
-    def __init__(self) -> None:
+    def __init__(self, peer: RemoteMachine | None = None) -> None:
         self.engine = OwnEngine()
+        self.peer = peer
         self.tag = secrets.token_hex(3)
         self.host_link, self.ns_link = f"mkr{self.tag}h", f"mkr{self.tag}n"
-        net = _free_link()
+        self.link = net = _free_link((peer.link,) if peer is not None else ())
         hosts = list(net.hosts())
         self.host_ip, self.ip, self.prefix = str(hosts[0]), str(hosts[1]), net.prefixlen
         self.agent: subprocess.Popen[bytes] | None = None
@@ -73,10 +75,15 @@ class RemoteMachine:
 
     def start(self) -> None:
         self.engine.start()
-        _ip("link", "add", self.host_link, "type", "veth", "peer", "name", self.ns_link)
-        _ip("link", "set", self.ns_link, "netns", str(self.pid))
-        _ip("addr", "add", f"{self.host_ip}/{self.prefix}", "dev", self.host_link)
-        _ip("link", "set", self.host_link, "up")
+        near = self.peer.pid if self.peer is not None else None  # where the veth's other end is
+        _ip("link", "add", self.host_link, "type", "veth", "peer", "name", self.ns_link, netns_pid=near)
+        _ip("link", "set", self.ns_link, "netns", str(self.pid), netns_pid=near)
+        _ip("addr", "add", f"{self.host_ip}/{self.prefix}", "dev", self.host_link, netns_pid=near)
+        _ip("link", "set", self.host_link, "up", netns_pid=near)
+        if self.peer is not None:
+            # the peer is one machine with one address: its packets to this one leave from the address
+            # it advertises (a VXLAN packet from another source than the swarm peer's is dropped)
+            _ip("route", "replace", str(self.link), "dev", self.host_link, "src", self.peer.ip, netns_pid=near)
         for args in (("link", "set", "lo", "up"), ("addr", "add", f"{self.ip}/{self.prefix}", "dev", self.ns_link),
                      ("link", "set", self.ns_link, "up"), ("route", "add", "default", "via", self.host_ip)):
             _ip(*args, netns_pid=self.pid)
@@ -89,6 +96,13 @@ class RemoteMachine:
         for chain, flag in (("INPUT", "-i"), ("OUTPUT", "-o")):
             subprocess.run(self.nsenter("iptables", "-w", op, chain, flag, self.ns_link, "-j", "DROP"),
                            check=True, capture_output=True, text=True)
+
+    def swarm_state(self) -> str:
+        client = self.docker()
+        try:
+            return str((client.info().get("Swarm") or {}).get("LocalNodeState") or "")
+        finally:
+            client.close()
 
     def load_images(self, *refs: str) -> None:
         """Copy images of the machine's engine to this one (docker save | docker load)."""
@@ -141,7 +155,8 @@ class RemoteMachine:
     def remove(self) -> None:
         self.stop_agent()
         self.engine.remove()  # the namespace goes with its last process, and the veth with it
-        subprocess.run(["ip", "link", "del", self.host_link], capture_output=True, check=False)
+        if self.peer is None:
+            subprocess.run(["ip", "link", "del", self.host_link], capture_output=True, check=False)
 
 
 def wait_agent(machine: RemoteMachine, predicate: Any, timeout: float, what: str) -> Any:
