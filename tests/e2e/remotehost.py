@@ -74,7 +74,8 @@ class RemoteMachine:
         return docker.DockerClient(base_url=self.engine.host, timeout=30)
 
     def start(self) -> None:
-        self.engine.start()
+        if self.engine.proc is None:  # (it may have been started already, side by side with another)
+            self.engine.start()
         near = self.peer.pid if self.peer is not None else None  # where the veth's other end is
         _ip("link", "add", self.host_link, "type", "veth", "peer", "name", self.ns_link, netns_pid=near)
         _ip("link", "set", self.ns_link, "netns", str(self.pid), netns_pid=near)
