@@ -13,21 +13,25 @@ the link, the folder); nothing else on the machine is touched.
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import os
 import random
+import re
 import secrets
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import docker
 
+from minikube_lite.config import Settings
 from minikube_lite.kubelet.podnet import _host_routes
 
-from .conftest import wait_for
+from .conftest import Cluster, free_port, wait_for
 from .test_engine_restart import OwnEngine
 
 LINK_BASE = ipaddress.ip_network("10.234.0.0/16")
@@ -170,3 +174,52 @@ def wait_agent(machine: RemoteMachine, predicate: Any, timeout: float, what: str
         return wait_for(check, timeout=timeout, what=what)
     except AssertionError as exc:
         raise AssertionError(f"{exc}\n--- agent log ---\n{machine.agent_log()}") from None
+
+
+class NsCluster(Cluster):
+    """A cluster whose CLI (and so its daemon) runs in the master machine's namespace and engine."""
+
+    machine: RemoteMachine
+    start_output: str = ""
+
+    def cli(self, *args: str, check: bool = True, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        cmd = self.machine.nsenter(sys.executable, "-m", "minikube_lite.cli.main", *args,
+                                   "--state-dir", str(self.settings.state_dir))
+        proc = subprocess.run(cmd, env={**self.env, "DOCKER_HOST": self.machine.engine.host}, capture_output=True,
+                              text=True, timeout=timeout, check=False)
+        if check and proc.returncode != 0:
+            raise AssertionError(f"{' '.join(args)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+        return proc
+
+
+@contextlib.contextmanager
+def multi_host_cluster(root: Path, master: RemoteMachine) -> Iterator[NsCluster]:
+    """``start --multi-host`` of a cluster of its own in ``master``'s namespace, on its engine,
+    listening on the namespace's end of the veth; ``delete`` at the end."""
+    settings = Settings(state_dir=(root / "state").resolve(), port=free_port(), host=master.ip)
+    env = {k: v for k, v in os.environ.items() if k != "MINIKUBE_LITE_HOME"}
+    env.update(KUBECONFIG=str(root / "kubeconfig"), KUBECACHEDIR=str(root / "kubecache"), HOME=str(root / "home"))
+    (root / "home").mkdir(exist_ok=True)
+    c = NsCluster(settings, root / "kubeconfig", root / "kubecache", env)
+    c.machine = master
+    try:
+        c.start_output = c.cli("start", "--port", str(settings.port), "--host", master.ip, "--multi-host").stdout
+        yield c
+    finally:
+        c.cli("delete", check=False)
+
+
+def join_agent(cluster: Cluster, far: RemoteMachine, name: str, data_dir: Path) -> None:
+    """``minikube-lite agent`` on ``far`` with the join command ``node token`` prints; waits for Ready."""
+    out = cluster.cli("node", "token", "--ttl", "1h").stdout.strip()
+    m = re.fullmatch(r"minikube-lite agent --server (https://\S+) --token (\S+) --discovery-token-ca-cert-hash (\S+)",
+                     out)
+    assert m, out
+    far.start_agent("--server", m.group(1), "--token", m.group(2), "--discovery-token-ca-cert-hash", m.group(3),
+                    "--name", name, "--data-dir", str(data_dir))
+
+    def ready() -> bool:
+        node = cluster.get(f"/api/v1/nodes/{name}") or {}
+        return any(c.get("type") == "Ready" and c.get("status") == "True"
+                   for c in (node.get("status") or {}).get("conditions") or [])
+    wait_agent(far, ready, timeout=60, what=f"node {name} Ready")

@@ -12,21 +12,18 @@ master's engine out of the swarm minikube-lite made, the agent's stop its own.
 from __future__ import annotations
 
 import ipaddress
-import os
 import re
 import subprocess
-import sys
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
-from minikube_lite.config import Settings
 from minikube_lite.kubelet.pause import PAUSE_IMAGE
 
-from .conftest import Cluster, free_port, pod_running, wait_for
-from .remotehost import RemoteMachine, wait_agent
+from .conftest import Cluster, pod_running, wait_for
+from .remotehost import NsCluster, RemoteMachine, join_agent, multi_host_cluster, wait_agent
 from .test_engine_restart import SHARED_BRIDGE
 
 NODE = "far-away"
@@ -55,21 +52,6 @@ spec:
 """
 
 
-class NsCluster(Cluster):
-    """A cluster whose CLI (and so its daemon) runs in the master machine's namespace and engine."""
-
-    machine: RemoteMachine
-
-    def cli(self, *args: str, check: bool = True, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-        cmd = self.machine.nsenter(sys.executable, "-m", "minikube_lite.cli.main", *args,
-                                   "--state-dir", str(self.settings.state_dir))
-        proc = subprocess.run(cmd, env={**self.env, "DOCKER_HOST": self.machine.engine.host}, capture_output=True,
-                              text=True, timeout=timeout, check=False)
-        if check and proc.returncode != 0:
-            raise AssertionError(f"{' '.join(args)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
-        return proc
-
-
 @pytest.fixture(scope="module")
 def machines() -> Iterator[tuple[RemoteMachine, RemoteMachine]]:
     from minikube_lite.images import ensure_images
@@ -92,40 +74,16 @@ def machines() -> Iterator[tuple[RemoteMachine, RemoteMachine]]:
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory, machines: tuple[RemoteMachine, RemoteMachine]) -> Iterator[NsCluster]:
-    master, _ = machines
-    root = tmp_path_factory.mktemp("overlay")
-    settings = Settings(state_dir=(root / "state").resolve(), port=free_port(), host=master.ip)
-    env = {k: v for k, v in os.environ.items() if k != "MINIKUBE_LITE_HOME"}
-    env.update(KUBECONFIG=str(root / "kubeconfig"), KUBECACHEDIR=str(root / "kubecache"), HOME=str(root / "home"))
-    (root / "home").mkdir()
-    c = NsCluster(settings, root / "kubeconfig", root / "kubecache", env)
-    c.machine = master
-    try:
-        out = c.cli("start", "--port", str(settings.port), "--host", master.ip, "--multi-host")
-        assert "switched this engine to swarm mode" in out.stdout, out.stdout
+    with multi_host_cluster(tmp_path_factory.mktemp("overlay"), machines[0]) as c:
+        assert "switched this engine to swarm mode" in c.start_output, c.start_output
         yield c
-    finally:
-        c.cli("delete", check=False)
 
 
 @pytest.fixture(scope="module")
 def joined(cluster: NsCluster, machines: tuple[RemoteMachine, RemoteMachine],
            tmp_path_factory: pytest.TempPathFactory) -> RemoteMachine:
-    _, far = machines
-    out = cluster.cli("node", "token", "--ttl", "1h").stdout.strip()
-    m = re.fullmatch(r"minikube-lite agent --server (https://\S+) --token (\S+) --discovery-token-ca-cert-hash (\S+)",
-                     out)
-    assert m, out
-    far.start_agent("--server", m.group(1), "--token", m.group(2), "--discovery-token-ca-cert-hash", m.group(3),
-                    "--name", NODE, "--data-dir", str(tmp_path_factory.mktemp("agent-data")))
-    wait_agent(far, lambda: _ready(cluster, NODE), timeout=60, what=f"node {NODE} Ready")
-    return far
-
-
-def _ready(cluster: Cluster, name: str) -> bool:
-    node = cluster.get(f"/api/v1/nodes/{name}") or {}
-    return any(c.get("type") == "Ready" and c.get("status") == "True"
-               for c in (node.get("status") or {}).get("conditions") or [])
+    join_agent(cluster, machines[1], NODE, tmp_path_factory.mktemp("agent-data"))
+    return machines[1]
 
 
 def _wget(cluster: Cluster, pod: str, url: str) -> str:
