@@ -6,7 +6,7 @@ engine or network is used: the master (``start --multi-host``) runs on an engine
 network namespace of its own, the joined node (``minikube-lite agent``) on another, linked to the
 master's by a veth (tests/e2e/remotehost.py, the bed of tests/e2e/test_overlay.py); all of it is
 removed at the end. Three pods: ``client`` and ``near`` on the master's node, ``far`` on the joined
-node; ``near`` and ``far`` serve a file of ``--mib`` MiB (busybox httpd, from memory).
+node; ``near`` and ``far`` serve a file of ``--mib`` MiB (busybox httpd; an emptyDir, so the page cache after the first read).
 
 - ``throughput_MBps``: ``wget -O /dev/null`` of the file by ``client``, timed inside the pod
   (microseconds from ``adjtimex``, so ``kubectl exec``'s own time is not counted), median of
@@ -53,12 +53,13 @@ spec:
   nodeSelector:
     kubernetes.io/hostname: {node}
   terminationGracePeriodSeconds: 0
-  volumes: [{{name: w, emptyDir: {{medium: Memory}}}}]
+  volumes: [{{name: w, emptyDir: {{}}}}]
   containers:
     - name: main
       image: minikube-lite/busybox:1.0
       volumeMounts: [{{name: w, mountPath: /w}}]
-      command: ["sh", "-c", "dd if=/dev/zero of=/w/big bs=1M count={mib} 2>/dev/null; exec httpd -f -p 8080 -h /w"]
+      command: ["sh", "-c", "dd if=/dev/zero of=/w/big bs=1M count={mib} 2>/dev/null; echo ok > /w/index.html;
+                            exec httpd -f -p 8080 -h /w"]
 ---
 """
 TIMED = ("t(){ adjtimex | awk '/tv_sec/{s=$2}/tv_usec/{u=$2}END{printf \"%d%06d\\n\", s, u}'; }; "
