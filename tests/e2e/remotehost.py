@@ -55,8 +55,8 @@ class RemoteMachine:
     """Another machine: its engine in its own network namespace, linked to this one by a veth
     (``peer``: linked to that machine's namespace instead, which is then its way to everything)."""
 
-    def __init__(self, peer: RemoteMachine | None = None) -> None:
-        self.engine = OwnEngine()
+    def __init__(self, peer: RemoteMachine | None = None, *, iptables: bool = False) -> None:
+        self.engine = OwnEngine(iptables=iptables)
         self.peer = peer
         self.tag = secrets.token_hex(3)
         self.host_link, self.ns_link = f"mkr{self.tag}h", f"mkr{self.tag}n"

@@ -58,8 +58,10 @@ def machines() -> Iterator[tuple[RemoteMachine, RemoteMachine]]:
 
     ensure_images()
     had_bridge = SHARED_BRIDGE.exists()
-    master = RemoteMachine()
-    far = RemoteMachine(peer=master)
+    # Docker's own iptables rules in both namespaces (masquerade, bridge isolation), as on a user's
+    # engine: the overlay's NAT exceptions must get past them
+    master = RemoteMachine(iptables=True)
+    far = RemoteMachine(peer=master, iptables=True)
     try:
         with ThreadPoolExecutor(2) as pool:  # the two engines start side by side
             list(pool.map(lambda m: (m.engine.start(), m.load_images(BUSYBOX, PAUSE_IMAGE)), (master, far)))
