@@ -92,8 +92,8 @@ def main() -> None:
     if os.geteuid() != 0:
         sys.exit("run as root: the bench makes network namespaces and a dockerd of its own")
     ensure_images()
-    master = RemoteMachine()
-    far = RemoteMachine(peer=master)
+    master = RemoteMachine(iptables=True)  # Docker's own rules in the namespaces, as on a user's engine
+    far = RemoteMachine(peer=master, iptables=True)
     results: dict[str, Any] = {"mib": args.mib, "runs": args.runs, "pings": args.pings}
     try:
         with ThreadPoolExecutor(2) as pool:

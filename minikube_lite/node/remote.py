@@ -76,6 +76,7 @@ async def run(server: str, name: str, node_ip: str, data_dir: Path, crt: Path, k
     from minikube_lite.kubelet.kubelet import Kubelet
 
     from .agent import _supervise
+    from .rotation import rotate_client_certificate
     from .serving import ServingCertificate
 
     ctx = ssl.create_default_context(cadata=ca_pem.decode())
@@ -106,7 +107,9 @@ async def run(server: str, name: str, node_ip: str, data_dir: Path, crt: Path, k
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stopping.set)
     tasks = [asyncio.create_task(_supervise(kubelet), name="kubelet"),
-             asyncio.create_task(serving.run(client), name="kubelet serving certificate")]
+             asyncio.create_task(serving.run(client), name="kubelet serving certificate"),
+             asyncio.create_task(rotate_client_certificate(server, ca_pem, name, data_dir, ctx),
+                                 name="kubelet client certificate rotation")]
     if ovl is not None:
         tasks += [asyncio.create_task(_supervise(comp), name=what) for what, comp in ovl.components()]
     log.info("node %s joining %s from %s", name, server, node_ip)
