@@ -175,7 +175,8 @@ def test_client_certificate_rotates_through_a_csr_of_its_own(cluster: Cluster, m
 
     data_dir = Path(joined["data_dir"])
     crt = data_dir / "kubelet-client-current.crt"
-    wait_for(lambda: "rotation in" in machine.agent_log(), timeout=10, what="the agent's rotation deadline")
+    wait_for(lambda: "client certificate valid until" in (machine.root / "agent.log").read_text(errors="replace"),
+             timeout=10, what="the agent's rotation deadline in its log")
     before = crt.read_bytes()
     server = f"https://{machine.host_ip}:{cluster.settings.port}"
     renew_client_certificate(server, (data_dir / "ca.crt").read_bytes(), NODE, data_dir)
