@@ -9,12 +9,17 @@
 2. **storm**: ``--clients`` concurrent clients (default 200), each creating a ConfigMap and
    listing a page of them, deleting its own older ones so the store stays the same size, for
    ``--storm-seconds`` (default 60). Figures: requests, 5xx count (must be 0), 429s, lost writes
-   (an acknowledged object missing afterwards; must be 0), daemon RSS idle (settled: the
-   components loaded) / peak / 5 s after; target: after ≤ idle + 20 MB.
+   (an acknowledged object missing afterwards; must be 0), daemon RSS idle / peak / after.
+   *Idle* is taken once the RSS has settled, with the objects the storm will leave stored
+   already there (``KEEP`` per client, created first and deleted by the storm): stored objects
+   are kept memory, not growth (their cost is printed, ``stored_objects_mb``). *After* is taken
+   once the storm's events have left the watch history (``HISTORY_SECONDS`` + 5 s; window.py,
+   kube-apiserver's watch cache keeps at least 75 s), and also 5 s after. Target: after ≤ idle
+   + 20 MB. ``--no-history-wait`` takes *after* at 5 s instead.
 3. **durability**: the store's write latency (p50/p99 of ``--writes`` creates) with SQLite's
    ``synchronous=NORMAL`` (the default) and ``FULL``, in WAL mode, on this machine's disk.
 
-    python bench/bench_hostile.py                         # full size (about 2 minutes)
+    python bench/bench_hostile.py                         # full size (about 4 minutes)
     python bench/bench_hostile.py --storm-seconds 10 --attack-seconds 5   # a quick look
 """
 
@@ -341,9 +346,10 @@ def main() -> None:
     ap.add_argument("--clients", type=int, default=200)
     ap.add_argument("--storm-seconds", type=float, default=60)
     ap.add_argument("--writes", type=int, default=2000)
+    ap.add_argument("--no-history-wait", action="store_true", help="storm: RSS after at 5 s, not past the history")
     ap.add_argument("--only", choices=("attack", "storm", "durability"), help="one part (results not saved)")
     args = ap.parse_args()
-    parts = {"attack": lambda: attack(args.attack_seconds), "storm": lambda: storm(args.clients, args.storm_seconds),
+    parts = {"attack": lambda: attack(args.attack_seconds), "storm": lambda: storm(args.clients, args.storm_seconds, not args.no_history_wait),
              "durability": lambda: durability(args.writes)}
     if args.only:
         print(json.dumps({args.only: parts[args.only]()}, indent=2))

@@ -1,7 +1,7 @@
 """Does the daemon's memory settle under churn? Pods created, killed once, deleted, round after round.
 
 The daemon runs in this process (its API on a free port, its own state folder) so the store's
-watch window can be shortened from 5 minutes to ``--window`` seconds: what the window holds then
+watch window can be shortened from 75 s (window.py) to ``--window`` seconds: what the window holds then
 expires between rounds, and what is left growing from round to round is what churn really keeps.
 Each round: ``--pods`` pods created and Running, each container killed once (SIGKILL) and the pod
 Running again, the pods deleted; then a pause longer than the window and one write (the window
