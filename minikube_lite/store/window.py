@@ -76,6 +76,7 @@ class EventWindow:
         self._window, self._window_seconds, self._min_events = window, window_seconds, min_events
         self.oldest: int = revision  # a watch from any revision >= this can be served
         self._watchers: set[_Watcher] = set()
+        self._latest: dict[str, Kept] = {}  # a key's latest kept event: its text is shared, not copied
         self._sweep: asyncio.TimerHandle | None = None
         self._sweep_loop: asyncio.AbstractEventLoop | None = None
 
@@ -86,8 +87,19 @@ class EventWindow:
         return any(key.startswith(w.prefix) for w in self._watchers)
 
     def publish(self, event: Event, value: str, prev: str | None, prev_rev: int | None = None) -> None:
+        # The value before a write is the text of the key's previous write: when that one is kept
+        # too, both events hold one string (an update or a delete would otherwise double it).
+        last = self._latest.get(event.key)
+        if last is not None and prev is not None and prev == last.value:
+            prev = last.value
+        if value == prev:
+            value = prev  # a delete's value is the value it deleted
         kept = Kept(event, value, prev, prev_rev)
         self._events.append(kept)
+        if event.type == "DELETE":
+            self._latest.pop(event.key, None)
+        else:
+            self._latest[event.key] = kept
         self._expire(kept.at)
         self._schedule_sweep()
         for w in list(self._watchers):
@@ -103,7 +115,10 @@ class EventWindow:
         """Drop the events past the window's age (keeping the floor) or beyond its size."""
         events, horizon = self._events, now - self._window_seconds
         while len(events) > self._window or (len(events) > self._min_events and events[0].at < horizon):
-            self.oldest = events.popleft().rev  # a watch from this revision on is still served
+            gone = events.popleft()
+            self.oldest = gone.rev  # a watch from this revision on is still served
+            if self._latest.get(gone.key) is gone:
+                del self._latest[gone.key]
 
     def _schedule_sweep(self) -> None:
         """Expire by time without waiting for the next write (a timer on the running loop, when
@@ -154,6 +169,7 @@ class EventWindow:
         """Forget everything (the history behind it is gone): every watcher ends with
         ``Compacted`` and relists; watches from ``revision`` on are served again."""
         self._events.clear()
+        self._latest.clear()
         self.oldest = revision
         self.close()
 

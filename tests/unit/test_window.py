@@ -5,6 +5,7 @@ well as by writes (a burst of writes does not stay in memory once it is past the
 from __future__ import annotations
 
 import asyncio
+import json
 
 import pytest
 
@@ -62,3 +63,26 @@ def test_no_loop_no_timer_writes_still_expire() -> None:
     for rev in range(2, 6):
         _put(w, rev)
     assert [k.rev for k in w] == [5] and w.oldest == 4
+
+
+def _fresh(text: str) -> str:
+    """Equal text in another string (as read back from the store)."""
+    again = json.dumps(json.loads(text))
+    assert again == text and again is not text
+    return again
+
+
+def test_an_update_or_delete_shares_the_text_of_the_write_before() -> None:
+    """The value before a write is kept once, not twice, while the write that made it is kept."""
+    w = EventWindow(1)
+    key = "/registry/core/configmaps/default/c"
+    created = '{"data": {"n": "1"}}'
+    w.publish(Event("PUT", key, {}, 2, None), created, None)
+    w.publish(Event("PUT", key, {}, 3, {}), '{"data": {"n": "2"}}', _fresh(created), 2)
+    updated_text = _fresh('{"data": {"n": "2"}}')
+    w.publish(Event("DELETE", key, {}, 4, {}), updated_text, updated_text, 3)
+    create, update, delete = list(w)
+    assert update.prev is create.value and delete.prev is update.value and delete.value is update.value
+    assert [k.event().prev for k in (update, delete)] == [{"data": {"n": "1"}}, {"data": {"n": "2"}}]
+    w.publish(Event("PUT", key, {}, 5, None), created, None)  # created again: nothing before it
+    assert list(w)[-1].prev is None
