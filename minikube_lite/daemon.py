@@ -583,6 +583,20 @@ def _preload_components() -> None:
     default_objects()  # the default RBAC policy, read on first use (rbac.DefaultPolicy)
 
 
+#: what the daemon imports on its way to serving, after its module's imports (Daemon(), serve())
+_SERVING_MODULES = ("store.sqlite", "auth.storepolicy", "auth.nodecerts", "auth.authn", "auth.middleware", "auth.tokens",
+                    "auth.tls", "apiserver.authapi", "apiserver.upgrade", "apiserver.nodeproxy", "dashboard")
+
+
+def _preload_serving() -> None:
+    """Import now what the path to serving imports later (a daemon waiting for its command line)."""
+    for name in _SERVING_MODULES:
+        importlib.import_module(f"{__package__}.{name}")
+    for name in ("uvicorn.lifespan.on", "uvicorn.protocols.http.httptools_impl", "uvloop", "encodings.idna"):
+        with contextlib.suppress(ImportError):
+            importlib.import_module(name)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="minikube-lite-daemon")
     parser.add_argument("--state-dir", type=Path, required=True)
@@ -629,7 +643,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--etcd-cafile", default="", help="CA bundle to verify etcd's serving certificate")
     parser.add_argument("--etcd-certfile", default="", help="client certificate for etcd (TLS)")
     parser.add_argument("--etcd-keyfile", default="", help="client key for etcd (TLS)")
+    parser.add_argument("--wait-for-start", action="store_true",
+                        help="load, then read the command line to run from stdin (minikube-lite start: cli/prestart.py)")
     args = parser.parse_args(argv)
+    if args.wait_for_start:
+        from .cli import prestart
+
+        _preload_serving()
+        command = prestart.await_command(args.state_dir.expanduser())
+        if command is not None:
+            main(command)
+        return
     logging.basicConfig(level=os.environ.get("MINIKUBE_LITE_LOG", "INFO"), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     saved = Settings.load(args.state_dir.expanduser().resolve())
