@@ -643,10 +643,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--etcd-cafile", default="", help="CA bundle to verify etcd's serving certificate")
     parser.add_argument("--etcd-certfile", default="", help="client certificate for etcd (TLS)")
     parser.add_argument("--etcd-keyfile", default="", help="client key for etcd (TLS)")
-    parser.add_argument("--wait-for-start", action="store_true",
+    parser.add_argument("--args-from-stdin", action="store_true",
                         help="load, then read the command line to run from stdin (minikube-lite start: cli/prestart.py)")
     args = parser.parse_args(argv)
-    if args.wait_for_start:
+    if args.args_from_stdin:
         from .cli import prestart
 
         _preload_serving()

@@ -8,7 +8,7 @@ click and checking the engine, the port and the certificates. Those two need not
 the other: for ``start`` the CLI spawns first thing (``spawn_if_starting``, called before
 ``cli/main.py`` imports click)
 
-    python -m minikube_lite.daemon --state-dir DIR --wait-for-start
+    python -m minikube_lite.daemon --state-dir DIR --args-from-stdin
 
 That process imports the daemon's modules, then waits on its stdin for the command line the CLI
 settles on after its checks (``launch``: one JSON line), redirects its output to the cluster's
@@ -34,7 +34,7 @@ import sys
 from pathlib import Path
 from typing import IO, Any
 
-FLAG = "--wait-for-start"
+FLAG = "--args-from-stdin"
 _DAEMON = ("-m", "minikube_lite.daemon")
 _CLI_NAMES = ("minikube-lite", "main.py")  # the console script, ``python -m minikube_lite.cli.main``
 
