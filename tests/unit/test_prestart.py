@@ -4,6 +4,7 @@ waiting for its command line; real processes, no engine needed."""
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,14 @@ def fresh(monkeypatch: pytest.MonkeyPatch) -> Any:
     monkeypatch.setattr(prestart, "_spawned", False)
     yield
     prestart.discard()
+
+
+def wait_for(predicate: Any, timeout: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout
+    while not (value := predicate()):
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.01)
+    return value
 
 
 def _spawned_for(monkeypatch: pytest.MonkeyPatch, argv: list[str]) -> list[list[str]]:
@@ -61,7 +70,9 @@ def test_waiting_daemon_dismissed_touches_nothing(tmp_path: Path) -> None:
     prestart.spawn_if_starting(["minikube-lite", "start", "--state-dir", str(state)])
     proc = prestart._waiting
     assert proc is not None and proc.poll() is None
-    assert state.resolve().as_posix() in Path(f"/proc/{proc.pid}/cmdline").read_bytes().decode()
+    # (the kernel fills /proc/PID/cmdline a moment after the exec Popen waited for)
+    cmdline = wait_for(lambda: Path(f"/proc/{proc.pid}/cmdline").read_bytes(), timeout=5, what="its cmdline")
+    assert state.resolve().as_posix() in cmdline.decode()
     assert proc.stdin is not None
     proc.stdin.close()  # what the CLI's exit does: end-of-file
     assert proc.wait(timeout=30) == 0
