@@ -90,19 +90,6 @@ class OwnEngine:
         self.proc = None
 
     def remove(self) -> None:
-        """The end of this engine: what still runs on it (a remote node's pods) is removed by force
-        first, so its shutdown does not wait the 10 s stop timeout for each PID 1 ignoring SIGTERM.
-        Only this engine's own containers: it is the test's, nobody else's."""
-        if self.proc is not None and self.proc.poll() is None:
-            try:
-                client = docker.DockerClient(base_url=self.host, timeout=30)
-                try:
-                    for c in client.containers.list(all=True, ignore_removed=True):
-                        c.remove(force=True)
-                finally:
-                    client.close()
-            except docker.errors.DockerException:
-                pass  # it is stopped below anyway
         self.stop()
         shutil.rmtree(self.root, ignore_errors=True)
 
