@@ -46,7 +46,7 @@ def test_kill_daemon_and_restart_adopts_containers(restartable: Cluster, tmp_pat
     cluster.cli("start")
     wait_for(lambda: [c for c in cluster.containers("survivor")
                       if c.labels.get("io.kubernetes.container.name") == "main"],
-             timeout=15, what="survivor's container back after stop/start")
-    wait_for(lambda: pod_running(cluster, "survivor"), timeout=15, what="survivor Running after stop/start")
+             timeout=30, what="survivor's container back after stop/start")  # 15 s was once too short at load 10
+    wait_for(lambda: pod_running(cluster, "survivor"), timeout=30, what="survivor Running after stop/start")
     assert len([c for c in cluster.containers("survivor")
                 if c.labels.get("io.kubernetes.container.name") == "main"]) == 1
