@@ -644,7 +644,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--metric-resolution", type=float,
                         default=float(os.environ.get("MINIKUBE_LITE_METRIC_RESOLUTION", str(METRICS_RESOLUTION_SECONDS))),
                         help="seconds between two samples of the containers' usage (metrics-server's flag; "
-                             "5 s here, see kubelet/metrics.py)")
+                             "2 s here, see kubelet/metrics.py)")
     parser.add_argument("--leader-elect", action="store_true",
                         help="run the scheduler and controllers only while holding their Lease (several API servers)")
     parser.add_argument("--leader-elect-lease-duration", type=float, default=15.0)
