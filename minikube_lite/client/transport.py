@@ -107,8 +107,8 @@ class Transport:
             reader, writer = await asyncio.wait_for(asyncio.open_connection(
                 self.host, self.port, ssl=self.ssl_context, server_hostname=self.host if self.tls else None,
                 limit=READ_CHUNK), self.connect_timeout)
-        except (OSError, asyncio.TimeoutError, ssl.SSLError) as e:
-            raise TransportError(f"dial tcp {self.host}:{self.port}: {e or type(e).__name__}") from e
+        except (TimeoutError, OSError, ssl.SSLError) as e:
+            raise TransportError(f"dial tcp {self.host}:{self.port}: {str(e) or type(e).__name__}") from e
         return _Connection(reader, writer)
 
     def _pooled(self) -> _Connection | None:
@@ -155,7 +155,7 @@ class Transport:
                 if reused and method in IDEMPOTENT:  # the server had closed it meanwhile: once more, anew
                     conn, reused = None, False
                     continue
-                raise TransportError(f"{method} {request.target.decode()}: {e or type(e).__name__}") from e
+                raise TransportError(f"{method} {request.target.decode()}: {str(e) or type(e).__name__}") from e
             except BaseException:
                 conn.close()
                 raise
@@ -181,7 +181,7 @@ class Transport:
             except TimeoutError as e:
                 raise TransportError(f"{method} {path}: timed out after {timeout or self.timeout:g}s") from e
             except (OSError, h11.ProtocolError, ssl.SSLError) as e:
-                raise TransportError(f"{method} {path}: {e or type(e).__name__}") from e
+                raise TransportError(f"{method} {path}: {str(e) or type(e).__name__}") from e
             self._release(conn)
         return _response(head, b"".join(chunks))
 
@@ -207,7 +207,7 @@ class Transport:
                         elif isinstance(event, h11.ConnectionClosed):
                             raise TransportError(f"{method} {path}: the connection closed mid-answer")
                 except (OSError, h11.ProtocolError, ssl.SSLError) as e:
-                    raise TransportError(f"{method} {path}: {e or type(e).__name__}") from e
+                    raise TransportError(f"{method} {path}: {str(e) or type(e).__name__}") from e
                 done = True
 
             try:

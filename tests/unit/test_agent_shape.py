@@ -92,7 +92,7 @@ class _Server:
                 self.end_headers()
                 self.wfile.write(data)
 
-            def do_GET(self) -> None:  # noqa: N802 - http.server's name
+            def do_GET(self) -> None:
                 path, _, query = self.path.partition("?")
                 outer.requests.append(f"GET {path}")
                 if "watch=1" in query:
