@@ -25,21 +25,28 @@ import minikube_lite.node.agent as agent
 agent.skip_unused_imports()
 import minikube_lite.client.http, minikube_lite.kubelet.kubelet, minikube_lite.kubelet.server
 import minikube_lite.proxy.hostnet, minikube_lite.auth.nodecerts
-from minikube_lite.apiserver.upgrade import default_handlers
-default_handlers()
+from minikube_lite.apiserver.upgrade import default_handlers, streaming_protocol
+from minikube_lite.kubelet.server import create_app, server_config, kubelet_stream_path
+app = create_app(None)
+server_config(app, streaming_protocol(app, default_handlers(), gate=app.check, match=kubelet_stream_path))
+from minikube_lite.client.http import HTTPClient
+HTTPClient("https://127.0.0.1:1")
 print(" ".join(sorted(m for m in sys.modules if sys.modules[m] is not None)))
 """
 
 
 def test_agent_imports_none_of_the_api_server() -> None:
     """Everything the agent runs (the kubelet, its endpoint with the SPDY and WebSocket sessions,
-    the HTTPS client) loads without FastAPI, pydantic, the kind register or cryptography."""
+    the HTTPS client) loads without FastAPI, pydantic, the kind register or cryptography; the API
+    client without httpx, httpcore or anyio; the endpoint's configuration without a WebSocket library
+    (loaded on the first exec/attach/port-forward)."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     out = subprocess.run([sys.executable, "-c", AGENT_IMPORTS], check=True, capture_output=True, text=True,
                          env=env).stdout.split()
     loaded = set(out)
     for heavy in ("fastapi", "pydantic", "starlette", "cryptography", "minikube_lite.api.register",
-                  "minikube_lite.api.models", "minikube_lite.client.local", "rich", "charset_normalizer"):
+                  "minikube_lite.api.models", "minikube_lite.client.local", "rich", "charset_normalizer",
+                  "httpx", "httpcore", "anyio", "websockets", "wsproto", "uvicorn.protocols.websockets.auto"):
         assert heavy not in loaded, f"{heavy} is imported by the node agent"
     assert "minikube_lite.kubelet.kubelet" in loaded and "uvicorn" in loaded
 
@@ -210,3 +217,26 @@ def test_node_certificates_made_by_a_child_with_a_note(tmp_path: Path, monkeypat
     assert (d / "kubelet-n-m02.crt").stat().st_mtime_ns == made
     nodecerts.kubelet_serving(tmp_path, "n-m02", ("10.244.16.1",))  # a new address: made again
     assert "10.244.16.1" in json.loads((d / "kubelet-n-m02.json").read_text())["ips"]
+
+
+def test_serving_certificate_child_started_ahead(tmp_path: Path, monkeypatch: Any) -> None:
+    """nodecerts.prewarm: at a node's first start the child is started before the node has its
+    address; it makes the client certificate at once and signs the serving one when told the
+    addresses. A node whose serving certificate exists starts none; one never told exits cleanly."""
+    pki.ensure_client(tmp_path)
+    monkeypatch.setattr(nodecerts, "IN_CHILD_PROCESS", True)
+    monkeypatch.setenv("PYTHONPATH", str(ROOT))
+    d = pki.paths(tmp_path).dir
+    nodecerts.prewarm(tmp_path, "n-m03")
+    assert (d / "kubelet-client-n-m03.crt").exists() and not (d / "kubelet-n-m03.crt").exists()
+    (child,) = nodecerts._warm.values()
+    assert child.poll() is None  # waiting for the addresses
+    nodecerts.kubelet_serving(tmp_path, "n-m03", ("10.244.2.1", "127.0.0.1"))
+    assert child.returncode == 0 and not nodecerts._warm
+    assert set(json.loads((d / "kubelet-n-m03.json").read_text())["ips"]) == {"10.244.2.1", "127.0.0.1"}
+    nodecerts.prewarm(tmp_path, "n-m03")  # it has one now: nothing started
+    assert not nodecerts._warm
+    nodecerts.prewarm(tmp_path, "n-m04")
+    (unused,) = nodecerts._warm.values()
+    nodecerts.discard_warm()
+    assert unused.returncode == 0 and not (d / "kubelet-n-m04.crt").exists() and not nodecerts._warm
