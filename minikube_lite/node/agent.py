@@ -189,6 +189,21 @@ def skip_unused_imports() -> None:
     warnings.filterwarnings("ignore", message="Unable to find acceptable character detection dependency")
 
 
+#: bytes asyncio's TLS transport reads at once (its ``SSLProtocol.max_size``, 256 KiB by default)
+TLS_READ_BUFFER = 64 * 1024
+
+
+def small_tls_buffers() -> None:
+    """asyncio gives every TLS connection a zero-filled read buffer of ``SSLProtocol.max_size``
+    (256 KiB, all of it resident). The agent holds one connection per watch (pods, ConfigMaps,
+    Secrets, PersistentVolumeClaims: HTTP/1.1, where client-go would multiplex them over one HTTP/2
+    connection), its pooled ones and the API server's to its endpoint: ~7 x 256 KiB. A TLS record
+    carries at most 16 KiB, so 64 KiB still reads four at once (issue 14: −1.3 MB)."""
+    import asyncio.sslproto
+
+    asyncio.sslproto.SSLProtocol.max_size = TLS_READ_BUFFER
+
+
 def main(argv: list[str] | None = None) -> None:
     skip_unused_imports()
     parser = argparse.ArgumentParser(prog="minikube-lite-node")
@@ -205,6 +220,7 @@ def main(argv: list[str] | None = None) -> None:
         logging.getLogger("httpx").setLevel(logging.WARNING)  # not a line per API request (the Lease every 10 s)
     from minikube_lite.malloc import fix_mmap_threshold
 
+    small_tls_buffers()
     fix_mmap_threshold()  # TLS connections' 256 KiB buffers stay mmap'ed, unmapped when they close (malloc.py)
     asyncio.run(run(args.state_dir.expanduser().resolve(), args.name, args.server, args.control_plane))
 
