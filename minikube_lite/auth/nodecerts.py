@@ -17,6 +17,7 @@ All of them live in ``<state dir>/certs`` beside the CA (auth/pki.py).
 
 from __future__ import annotations
 
+import contextlib
 import ssl
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,7 @@ IN_CHILD_PROCESS = False
 #: (state dir, node) -> a child started ahead (:func:`prewarm`), cryptography loaded, the client
 #: certificate made, waiting on its stdin for the addresses the serving certificate is to name
 _warm: dict[tuple[str, str], Any] = {}
+_exiting: list[Any] = []  # children that signed and are exiting (reaped by discard_warm)
 
 
 def _child_command(*args: str) -> list[str]:
@@ -49,13 +51,17 @@ def _in_child(*args: str) -> None:
     what, state, node, *ips = args
     warm = _warm.pop((state, node), None)
     if warm is not None and what == "serving":  # loaded already: it signs in milliseconds
+        assert warm.stdin is not None and warm.stdout is not None
         try:
-            _, err = warm.communicate(" ".join(ips) + "\n", timeout=120)
+            warm.stdin.write(" ".join(ips) + "\n")
+            warm.stdin.close()
+            if warm.stdout.readline().strip() == "signed":  # its interpreter's exit is not waited for
+                _exiting.append(warm)
+                return
+            _, err = warm.communicate(timeout=120)
         except (OSError, ValueError, subprocess.TimeoutExpired) as e:
             warm.kill()
-            err, warm.returncode = str(e), warm.returncode or 1
-        if not warm.returncode:
-            return
+            err = str(e)
         raise RuntimeError(f"making the node's certificate failed: {(err or '').strip()[-2000:]}")
     if warm is not None:
         _warm[(state, node)] = warm
@@ -88,6 +94,9 @@ def prewarm(state_dir: Path, node: str) -> None:
 
 def discard_warm() -> None:
     """The children :func:`prewarm` started and nobody asked: told there is nothing to sign (EOF)."""
+    while _exiting:
+        with contextlib.suppress(Exception):
+            _exiting.pop().wait(timeout=5)
     while _warm:
         _, proc = _warm.popitem()
         try:
@@ -204,7 +213,9 @@ if __name__ == "__main__":  # the child of IN_CHILD_PROCESS: ``client|serving|bo
         _ips = sys.stdin.readline().split()
         if not _ips:
             sys.exit(0)  # nothing to sign: the agent went or did not need it
-        _what = "serving"
+        kubelet_serving(Path(_state), _node, tuple(_ips))
+        print("signed", flush=True)
+        sys.exit(0)
     if _what in ("client", "both"):
         node_client(Path(_state), _node)
     if _what in ("serving", "both"):

@@ -232,7 +232,7 @@ def test_serving_certificate_child_started_ahead(tmp_path: Path, monkeypatch: An
     (child,) = nodecerts._warm.values()
     assert child.poll() is None  # waiting for the addresses
     nodecerts.kubelet_serving(tmp_path, "n-m03", ("10.244.2.1", "127.0.0.1"))
-    assert child.returncode == 0 and not nodecerts._warm
+    assert child.wait(timeout=30) == 0 and not nodecerts._warm
     assert set(json.loads((d / "kubelet-n-m03.json").read_text())["ips"]) == {"10.244.2.1", "127.0.0.1"}
     nodecerts.prewarm(tmp_path, "n-m03")  # it has one now: nothing started
     assert not nodecerts._warm
