@@ -202,13 +202,15 @@ class Kubelet(Termination, StatusWriter, Logs, Metrics, Exec, Attach, Prober, Vo
         await self._serve()
         await self._register_node()
         log.info("node %s registered, Ready, %.2fs after the kubelet started", self.node_name, time.monotonic() - started)
+        # the Lease first: its renewal is what says this kubelet is the one answering (`start` waits
+        # for it), and its requests go out before the watches' lists
+        self._spawn(self._lease_loop(), "kubelet node lease")
         self._start_docker_events()
         self._spawn(self._watch_pods(), "kubelet pod watch")
         self._spawn(self._resync_loop(), "kubelet resync")
         for resource in ("configmaps", "secrets", "persistentvolumeclaims"):
             self._spawn(self._watch_referenced(resource), f"kubelet {resource} watch")
         self._spawn(self._heartbeat_loop(), "kubelet heartbeat")
-        self._spawn(self._lease_loop(), "kubelet node lease")
         self._spawn(self._metrics_loop(), "kubelet resource metrics")
         try:
             await asyncio.gather(*self._tasks)
