@@ -240,3 +240,28 @@ def test_serving_certificate_child_started_ahead(tmp_path: Path, monkeypatch: An
     (unused,) = nodecerts._warm.values()
     nodecerts.discard_warm()
     assert unused.returncode == 0 and not (d / "kubelet-n-m04.crt").exists() and not nodecerts._warm
+
+
+def test_transport_sends_a_get_again_when_a_kept_connection_was_closed(server: _Server, monkeypatch: Any) -> None:
+    """The server closed a kept-alive connection (its idle timeout) in a way not seen before reuse:
+    a GET is sent once more on a new connection (Go's Transport does the same); a POST is not, it
+    fails with the transport's error (the server may have acted on it)."""
+    from minikube_lite.client.transport import Transport, TransportError, _Connection
+
+    monkeypatch.setattr(_Connection, "usable", lambda self: True)  # as if the FIN had not arrived yet
+
+    async def go() -> None:
+        t = Transport(server.url, ssl_context=None, headers={})
+        assert (await t.request("GET", "/api/v1")).status_code == 200
+        (kept,) = t._idle
+        kept.writer.transport.abort()  # the connection is gone under the pool's feet
+        await asyncio.sleep(0.05)
+        assert (await t.request("GET", "/api/v1")).json()["kind"] == "APIResourceList"
+        (kept,) = t._idle
+        kept.writer.transport.abort()
+        await asyncio.sleep(0.05)
+        with pytest.raises(TransportError):
+            await t.request("POST", "/api/v1", content=b"{}")
+        await t.close()
+    asyncio.run(go())
+    assert server.connections == 2  # the first, and the one the GET was sent again on
