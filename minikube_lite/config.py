@@ -71,6 +71,9 @@ class Settings:
     leader_elect: bool = False
     # ``start --ha``: three local etcd members, two API servers, a TCP front on ``port`` (cli/ha.py).
     ha: bool = False
+    # ``start --multi-host``: the engine is a Docker Swarm manager and pods of nodes on other
+    # machines reach this machine's over the cluster's attachable overlay (node/overlay.py).
+    multi_host: bool = False
 
     @property
     def cluster_id(self) -> str:
@@ -123,7 +126,7 @@ class Settings:
                        ingress_port=int(data.get("ingress_port", 80)), store=data.get("store", ""),
                        etcd_cafile=data.get("etcd_cafile", ""), etcd_certfile=data.get("etcd_certfile", ""),
                        etcd_keyfile=data.get("etcd_keyfile", ""), leader_elect=bool(data.get("leader_elect")),
-                       ha=bool(data.get("ha")),
+                       ha=bool(data.get("ha")), multi_host=bool(data.get("multi_host")),
                        image_pull=str(data.get("image_pull", "local-fallback")),
                        apiserver_ips=tuple(data.get("apiserver_ips") or ()),
                        apiserver_names=tuple(data.get("apiserver_names") or ()),

@@ -321,6 +321,13 @@ class Daemon:
             networking, dns_ip = await _networking_components(self.client_for, self.settings)
             controllers = [networking[0]]  # the endpoints controller; the rest is the node's
             components += networking[1:]
+            if self.settings.multi_host:  # start --multi-host: the overlay's router (node/overlay.py)
+                from .node.overlay import master_component
+
+                try:
+                    components.append(("overlay-routes", await master_component(self.client, self.settings, dns_ip)))
+                except Exception as exc:  # noqa: BLE001 - the cluster runs; pods of other machines cannot reach it
+                    log.error("the overlay is not available: %s", exc)
         controllers += self._controllers()
         # each node's pod range, a slice of the pods' bridge (kubelet/podnet.py); a leader-elected
         # controller, so with --ha either API server's does it
@@ -638,7 +645,7 @@ def main(argv: list[str] | None = None) -> None:
                         etcd_certfile=args.etcd_certfile, etcd_keyfile=args.etcd_keyfile,
                         image_pull=args.image_pull or saved.image_pull, apiserver_ips=saved.apiserver_ips,
                         apiserver_names=saved.apiserver_names, listen_address=saved.listen_address,
-                        secure=not args.insecure_no_auth)
+                        multi_host=saved.multi_host, secure=not args.insecure_no_auth)
     from .store.base import StoreError
 
     try:

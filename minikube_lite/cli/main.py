@@ -433,11 +433,15 @@ def _split(values: tuple[str, ...]) -> tuple[str, ...] | None:
                    "on the API port for kubectl and the kubelet [default: off, or as last started].")
 @click.option("--nodes", "-n", "nodes", type=click.IntRange(1, 16), default=None,
               help="How many nodes (the first is the control plane; each other one is a kubelet process).")
+@click.option("--multi-host", is_flag=True, default=None,
+              help="Let nodes of other machines (minikube-lite agent) reach this machine's pods: the Docker "
+                   "engine becomes a swarm manager (docker swarm init, unless it is one) and the cluster gets an "
+                   "attachable overlay network; needs --host [default: off, or as last started].")
 def start(state_dir: str, port: int | None, host: str | None, apiserver_ips: tuple[str, ...],
           apiserver_names: tuple[str, ...], listen_address: str | None, regenerate_certs: bool,
           foreground: bool, image_pull: str | None, store: str | None, etcd_cafile: str | None,
           etcd_certfile: str | None, etcd_keyfile: str | None, leader_elect: bool | None, ha: bool | None,
-          nodes: int | None) -> None:
+          nodes: int | None, multi_host: bool | None) -> None:
     """Start the cluster: the daemon in the background, then point kubectl at it."""
     t0 = time.monotonic()
     opts: dict[str, Any] = _store_options(store, etcd_cafile, etcd_certfile, etcd_keyfile)
@@ -447,6 +451,10 @@ def start(state_dir: str, port: int | None, host: str | None, apiserver_ips: tup
         opts["ha"] = True
     if leader_elect is not None:
         opts["leader_elect"] = leader_elect
+    if multi_host:
+        if ha:
+            _fail("❌", "--multi-host goes with a single API server (not --ha) for now")
+        opts["multi_host"] = True
     if image_pull is not None:
         opts["image_pull"] = image_pull
     listen = None if listen_address is None else ("" if listen_address in ("127.0.0.1", "localhost") else
@@ -525,6 +533,8 @@ def start(state_dir: str, port: int | None, host: str | None, apiserver_ips: tup
         ha_mod.start_others(settings, plan, daemon_command(settings), _daemon_env())
         _say("🔀", f"API servers on ports {plan.apiservers[0]} and {plan.apiservers[1]}, "
                    f"kubectl and the kubelet through the front on {settings.server_url}")
+    if settings.multi_host:
+        _enable_overlay(settings)
     _say("🚀", f"Starting API server on {settings.server_url} ...")
     if settings.host not in ("127.0.0.1", "localhost", "::1"):
         _say("⚠️ ", f"The API listens on {settings.host}: other machines can reach it (HTTPS; a client "
@@ -854,6 +864,41 @@ def _delete_docker_objects(settings: Settings) -> None:
         click.echo(f"⚠️  Could not remove {problem}", err=True)
 
 
+def _enable_overlay(settings: Settings) -> None:
+    """``start --multi-host``: swarm mode and the cluster's overlay (node/overlay.py)."""
+    import docker
+
+    from minikube_lite.node.overlay import OverlayError, enable, overlay_name
+
+    client = docker.from_env()
+    try:
+        said = enable(client, settings.state_dir, settings.cluster_id, settings.host)
+    except OverlayError as exc:
+        _fail("❌", f"Cannot make the multi-host network: {exc}")
+    finally:
+        client.close()
+    _say("🕸️ ", f"Multi-host pod network: {said}; overlay network {overlay_name(settings.cluster_id)}")
+
+
+def _remove_overlay(settings: Settings) -> None:
+    """What ``start --multi-host`` added to the engine; swarm mode only if minikube-lite switched it on."""
+    if not (settings.multi_host or (settings.state_dir / "overlay.json").exists()):
+        return
+    try:
+        import docker
+
+        from minikube_lite.node.overlay import disable
+
+        client = docker.from_env()
+        try:
+            for what in disable(client, settings.state_dir, settings.cluster_id):
+                _say("🔥", f"Removed {what}" if not what.startswith("(") else what.strip("()"))
+        finally:
+            client.close()
+    except Exception as exc:  # noqa: BLE001 - the rest of delete goes on
+        click.echo(f"⚠️  Could not undo the multi-host network ({exc})", err=True)
+
+
 @cli.command()
 @state_dir_option
 def delete(state_dir: str) -> None:
@@ -870,6 +915,7 @@ def delete(state_dir: str) -> None:
     _stop_ha(settings)
     _remove_networking(settings)
     _delete_docker_objects(settings)
+    _remove_overlay(settings)
     if settings.state_dir.exists():
         import shutil
 

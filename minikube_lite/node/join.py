@@ -104,6 +104,20 @@ def _write(path: Path, data: bytes) -> None:
 def bootstrap_client_certificate(server: str, ca_pem: bytes, token: str, node: str, out_dir: Path, *,
                                  timeout: float = 30.0) -> tuple[Path, Path]:
     """The node's client certificate through a CSR made with the bootstrap token: (crt, key) paths."""
+    return _client_certificate(server, ca_pem, node, out_dir, token=token, timeout=timeout)
+
+
+def renew_client_certificate(server: str, ca_pem: bytes, node: str, out_dir: Path, *,
+                             timeout: float = 30.0) -> tuple[Path, Path]:
+    """A new key and client certificate through a CSR the node makes with its current certificate
+    (kubelet's client certificate rotation; approved as ``selfnodeclient``); the files are replaced."""
+    return _client_certificate(server, ca_pem, node, out_dir, current=(out_dir / "kubelet-client-current.crt",
+                                                                       out_dir / "kubelet-client-current.key"),
+                               timeout=timeout)
+
+
+def _client_certificate(server: str, ca_pem: bytes, node: str, out_dir: Path, *, token: str = "",
+                        current: tuple[Path, Path] | None = None, timeout: float = 30.0) -> tuple[Path, Path]:
     key_pem, request = _key_and_request(node)
     name = f"node-csr-{secrets.token_hex(8)}"
     body = {"apiVersion": "certificates.k8s.io/v1", "kind": "CertificateSigningRequest",
@@ -112,11 +126,16 @@ def bootstrap_client_certificate(server: str, ca_pem: bytes, token: str, node: s
                      "signerName": "kubernetes.io/kube-apiserver-client-kubelet",
                      "usages": ["digital signature", "client auth"]}}
     verify = ssl.create_default_context(cadata=ca_pem.decode())
-    headers = {"Authorization": f"Bearer {token}"}
+    if current is not None:
+        verify.load_cert_chain(str(current[0]), str(current[1]))
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
     deadline = time.monotonic() + timeout
     try:
         with httpx.Client(base_url=server, verify=verify, timeout=10, headers=headers) as c:
             r = c.post(CSR_PATH, json=body)
+            if r.status_code == 401 and current is not None:
+                raise JoinError("the API server refused the node's certificate (expired?): join again with a new "
+                                "token (minikube-lite node token on the master)")
             if r.status_code == 401:
                 raise JoinError("the API server refused the bootstrap token (unknown, expired or revoked): "
                                 "make a new one on the master with `minikube-lite node token`")
@@ -139,7 +158,9 @@ def bootstrap_client_certificate(server: str, ca_pem: bytes, token: str, node: s
     except httpx.HTTPError as exc:
         raise JoinError(f"cannot reach the API server at {server}: {exc}") from exc
     crt, key = out_dir / "kubelet-client-current.crt", out_dir / "kubelet-client-current.key"
-    _write(key, key_pem)
-    _write(crt, cert)
+    _write(key.with_suffix(".key.new"), key_pem)
+    _write(crt.with_suffix(".crt.new"), cert)
+    os.replace(key.with_suffix(".key.new"), key)  # a renewal replaces a pair in use: each file at once
+    os.replace(crt.with_suffix(".crt.new"), crt)
     _write(out_dir / "ca.crt", ca_pem)
     return crt, key

@@ -76,6 +76,7 @@ async def run(server: str, name: str, node_ip: str, data_dir: Path, crt: Path, k
     from minikube_lite.kubelet.kubelet import Kubelet
 
     from .agent import _supervise
+    from .rotation import rotate_client_certificate
     from .serving import ServingCertificate
 
     ctx = ssl.create_default_context(cadata=ca_pem.decode())
@@ -83,8 +84,21 @@ async def run(server: str, name: str, node_ip: str, data_dir: Path, crt: Path, k
     client = HTTPClient(server, ssl_context=ctx, field_manager="kubelet", user_agent=f"kubelet/{name}")
     serving = ServingCertificate(data_dir, ca_pem, name, node_ip)
     cluster_id = agent_cluster_id(server, name)
-    kubelet = Kubelet(client, node_name=name, cluster_id=cluster_id, network_name=f"minikube-lite-{cluster_id}",
-                      dns_server=DNS_SERVICE_IP, root_dir=data_dir / "kubelet", control_plane=False,
+    network_name = f"minikube-lite-{cluster_id}"
+    from .overlayagent import AgentOverlay
+
+    # the master's start --multi-host: swarm join, the bridge sized to the node's range (overlayagent.py)
+    ovl: AgentOverlay | None = AgentOverlay(client, name=name, node_ip=node_ip, cluster_id=cluster_id,
+                                            network_name=network_name, data_dir=data_dir)
+    try:
+        if not await ovl.prepare():  # type: ignore[union-attr]
+            ovl = None
+    except Exception as exc:  # noqa: BLE001 - the node still runs its pods, reachable from this machine only
+        log.error("cannot join the cluster's overlay: %s", exc)
+        ovl = None
+    kubelet = Kubelet(client, node_name=name, cluster_id=cluster_id, network_name=network_name,
+                      dns_server=(ovl.dns if ovl else "") or DNS_SERVICE_IP, root_dir=data_dir / "kubelet",
+                      control_plane=False,
                       node_ip=node_ip, serving_context=serving.context,
                       metrics_resolution=float(os.environ.get("MINIKUBE_LITE_METRIC_RESOLUTION",
                                                               METRICS_RESOLUTION_SECONDS)))
@@ -93,7 +107,11 @@ async def run(server: str, name: str, node_ip: str, data_dir: Path, crt: Path, k
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stopping.set)
     tasks = [asyncio.create_task(_supervise(kubelet), name="kubelet"),
-             asyncio.create_task(serving.run(client), name="kubelet serving certificate")]
+             asyncio.create_task(serving.run(client), name="kubelet serving certificate"),
+             asyncio.create_task(rotate_client_certificate(server, ca_pem, name, data_dir, ctx),
+                                 name="kubelet client certificate rotation")]
+    if ovl is not None:
+        tasks += [asyncio.create_task(_supervise(comp), name=what) for what, comp in ovl.components()]
     log.info("node %s joining %s from %s", name, server, node_ip)
     await stopping.wait()
     log.info("node %s stopping: removing its containers", name)
@@ -104,6 +122,8 @@ async def run(server: str, name: str, node_ip: str, data_dir: Path, crt: Path, k
             await task
     try:
         await kubelet.shutdown(remove_containers=True)
+        if ovl is not None:
+            await asyncio.to_thread(ovl.stop)
     finally:
         await client.close()
 

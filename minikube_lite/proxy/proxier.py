@@ -85,7 +85,7 @@ def _now() -> str:
 class ServiceProxy:
     def __init__(self, client: Client, *, cluster_id: str, network_name: str, network_label: str,
                  mode: str = "auto", lb_address: str = "127.0.0.1", listen_address: str = "",
-                 dns_ip: str | None = DNS_SERVICE_IP) -> None:
+                 dns_ip: str | None = DNS_SERVICE_IP, report: bool = True) -> None:
         self.client = client
         self.cluster_id = cluster_id
         self.network_name = network_name
@@ -97,6 +97,9 @@ class ServiceProxy:
         self.listen_address = listen_address
         self.bind_host: str | tuple[str, ...] = listen_address or "127.0.0.1"
         self.dns_ip = dns_ip
+        # False: a joined machine's kube-proxy (node/overlayagent.py) writes no Service status,
+        # the master's does (LoadBalancer ingress, PortsAvailable)
+        self.report = report
         self.bridge: str | None = None
         self.gateway: str | None = None
         self.ipt = iptables.IPTables(cluster_id, external=bool(listen_address))
@@ -204,7 +207,8 @@ class ServiceProxy:
             await self.ipt.sync(rules, self.bridge or "")
         else:
             await self._sync_userspace_cluster_ips(rules)
-        await self._report(services, conflicts)
+        if self.report:
+            await self._report(services, conflicts)
 
     async def _sync_userspace_cluster_ips(self, rules: list[ServiceRule]) -> None:
         wanted = {(r.cluster_ip, r.port, r.protocol): r for r in rules

@@ -13,28 +13,32 @@ the link, the folder); nothing else on the machine is touched.
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import os
 import random
+import re
 import secrets
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import docker
 
+from minikube_lite.config import Settings
 from minikube_lite.kubelet.podnet import _host_routes
 
-from .conftest import wait_for
+from .conftest import Cluster, free_port, wait_for
 from .test_engine_restart import OwnEngine
 
 LINK_BASE = ipaddress.ip_network("10.234.0.0/16")
 
 
-def _free_link() -> ipaddress.IPv4Network:
-    taken = _host_routes()
+def _free_link(also_taken: tuple[ipaddress.IPv4Network, ...] = ()) -> ipaddress.IPv4Network:
+    taken = [*_host_routes(), *also_taken]
     subnets = list(LINK_BASE.subnets(new_prefix=30))
     for net in random.sample(subnets, 200):
         if not any(net.overlaps(t) for t in taken):
@@ -48,13 +52,15 @@ def _ip(*args: str, netns_pid: int | None = None) -> None:
 
 
 class RemoteMachine:
-    """Another machine: its engine in its own network namespace, linked to this one by a veth."""
+    """Another machine: its engine in its own network namespace, linked to this one by a veth
+    (``peer``: linked to that machine's namespace instead, which is then its way to everything)."""
 
-    def __init__(self) -> None:
-        self.engine = OwnEngine()
+    def __init__(self, peer: RemoteMachine | None = None, *, iptables: bool = False) -> None:
+        self.engine = OwnEngine(iptables=iptables)
+        self.peer = peer
         self.tag = secrets.token_hex(3)
         self.host_link, self.ns_link = f"mkr{self.tag}h", f"mkr{self.tag}n"
-        net = _free_link()
+        self.link = net = _free_link((peer.link,) if peer is not None else ())
         hosts = list(net.hosts())
         self.host_ip, self.ip, self.prefix = str(hosts[0]), str(hosts[1]), net.prefixlen
         self.agent: subprocess.Popen[bytes] | None = None
@@ -72,11 +78,17 @@ class RemoteMachine:
         return docker.DockerClient(base_url=self.engine.host, timeout=30)
 
     def start(self) -> None:
-        self.engine.start()
-        _ip("link", "add", self.host_link, "type", "veth", "peer", "name", self.ns_link)
-        _ip("link", "set", self.ns_link, "netns", str(self.pid))
-        _ip("addr", "add", f"{self.host_ip}/{self.prefix}", "dev", self.host_link)
-        _ip("link", "set", self.host_link, "up")
+        if self.engine.proc is None:  # (it may have been started already, side by side with another)
+            self.engine.start()
+        near = self.peer.pid if self.peer is not None else None  # where the veth's other end is
+        _ip("link", "add", self.host_link, "type", "veth", "peer", "name", self.ns_link, netns_pid=near)
+        _ip("link", "set", self.ns_link, "netns", str(self.pid), netns_pid=near)
+        _ip("addr", "add", f"{self.host_ip}/{self.prefix}", "dev", self.host_link, netns_pid=near)
+        _ip("link", "set", self.host_link, "up", netns_pid=near)
+        if self.peer is not None:
+            # the peer is one machine with one address: its packets to this one leave from the address
+            # it advertises (a VXLAN packet from another source than the swarm peer's is dropped)
+            _ip("route", "replace", str(self.link), "dev", self.host_link, "src", self.peer.ip, netns_pid=near)
         for args in (("link", "set", "lo", "up"), ("addr", "add", f"{self.ip}/{self.prefix}", "dev", self.ns_link),
                      ("link", "set", self.ns_link, "up"), ("route", "add", "default", "via", self.host_ip)):
             _ip(*args, netns_pid=self.pid)
@@ -89,6 +101,13 @@ class RemoteMachine:
         for chain, flag in (("INPUT", "-i"), ("OUTPUT", "-o")):
             subprocess.run(self.nsenter("iptables", "-w", op, chain, flag, self.ns_link, "-j", "DROP"),
                            check=True, capture_output=True, text=True)
+
+    def swarm_state(self) -> str:
+        client = self.docker()
+        try:
+            return str((client.info().get("Swarm") or {}).get("LocalNodeState") or "")
+        finally:
+            client.close()
 
     def load_images(self, *refs: str) -> None:
         """Copy images of the machine's engine to this one (docker save | docker load)."""
@@ -141,7 +160,8 @@ class RemoteMachine:
     def remove(self) -> None:
         self.stop_agent()
         self.engine.remove()  # the namespace goes with its last process, and the veth with it
-        subprocess.run(["ip", "link", "del", self.host_link], capture_output=True, check=False)
+        if self.peer is None:
+            subprocess.run(["ip", "link", "del", self.host_link], capture_output=True, check=False)
 
 
 def wait_agent(machine: RemoteMachine, predicate: Any, timeout: float, what: str) -> Any:
@@ -154,3 +174,52 @@ def wait_agent(machine: RemoteMachine, predicate: Any, timeout: float, what: str
         return wait_for(check, timeout=timeout, what=what)
     except AssertionError as exc:
         raise AssertionError(f"{exc}\n--- agent log ---\n{machine.agent_log()}") from None
+
+
+class NsCluster(Cluster):
+    """A cluster whose CLI (and so its daemon) runs in the master machine's namespace and engine."""
+
+    machine: RemoteMachine
+    start_output: str = ""
+
+    def cli(self, *args: str, check: bool = True, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        cmd = self.machine.nsenter(sys.executable, "-m", "minikube_lite.cli.main", *args,
+                                   "--state-dir", str(self.settings.state_dir))
+        proc = subprocess.run(cmd, env={**self.env, "DOCKER_HOST": self.machine.engine.host}, capture_output=True,
+                              text=True, timeout=timeout, check=False)
+        if check and proc.returncode != 0:
+            raise AssertionError(f"{' '.join(args)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+        return proc
+
+
+@contextlib.contextmanager
+def multi_host_cluster(root: Path, master: RemoteMachine) -> Iterator[NsCluster]:
+    """``start --multi-host`` of a cluster of its own in ``master``'s namespace, on its engine,
+    listening on the namespace's end of the veth; ``delete`` at the end."""
+    settings = Settings(state_dir=(root / "state").resolve(), port=free_port(), host=master.ip)
+    env = {k: v for k, v in os.environ.items() if k != "MINIKUBE_LITE_HOME"}
+    env.update(KUBECONFIG=str(root / "kubeconfig"), KUBECACHEDIR=str(root / "kubecache"), HOME=str(root / "home"))
+    (root / "home").mkdir(exist_ok=True)
+    c = NsCluster(settings, root / "kubeconfig", root / "kubecache", env)
+    c.machine = master
+    try:
+        c.start_output = c.cli("start", "--port", str(settings.port), "--host", master.ip, "--multi-host").stdout
+        yield c
+    finally:
+        c.cli("delete", check=False)
+
+
+def join_agent(cluster: Cluster, far: RemoteMachine, name: str, data_dir: Path) -> None:
+    """``minikube-lite agent`` on ``far`` with the join command ``node token`` prints; waits for Ready."""
+    out = cluster.cli("node", "token", "--ttl", "1h").stdout.strip()
+    m = re.fullmatch(r"minikube-lite agent --server (https://\S+) --token (\S+) --discovery-token-ca-cert-hash (\S+)",
+                     out)
+    assert m, out
+    far.start_agent("--server", m.group(1), "--token", m.group(2), "--discovery-token-ca-cert-hash", m.group(3),
+                    "--name", name, "--data-dir", str(data_dir))
+
+    def ready() -> bool:
+        node = cluster.get(f"/api/v1/nodes/{name}") or {}
+        return any(c.get("type") == "Ready" and c.get("status") == "True"
+                   for c in (node.get("status") or {}).get("conditions") or [])
+    wait_agent(far, ready, timeout=60, what=f"node {name} Ready")

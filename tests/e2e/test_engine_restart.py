@@ -45,7 +45,9 @@ spec:
 
 
 class OwnEngine:
-    def __init__(self) -> None:
+    def __init__(self, *, iptables: bool = False) -> None:
+        # iptables: Docker's own rules (NAT, isolation) as on a user's engine; only in a namespace of its own
+        self.iptables = iptables
         self.root = Path(tempfile.mkdtemp(prefix="mkl-dockerd-"))  # short: a socket path has 108 bytes
         self.socket = self.root / "docker.sock"
         self.host = f"unix://{self.socket}"
@@ -62,7 +64,8 @@ class OwnEngine:
         self.proc = subprocess.Popen(
             ["unshare", "--net", "--", "dockerd", "--config-file", str(self.root / "daemon.json"), "--data-root", str(self.root / "data"),
              "--exec-root", str(self.root / "exec"), "--pidfile", str(self.root / "docker.pid"),
-             "-H", self.host, "--bridge=none", "--iptables=false", "--ip6tables=false", "--ip-masq=false",
+             "-H", self.host, "--bridge=none", *(() if self.iptables else ("--iptables=false", "--ip-masq=false")),
+             "--ip6tables=false",
              "--default-address-pool", "base=10.231.0.0/16,size=24"],
             stdout=log, stderr=log, start_new_session=True)
         log.close()

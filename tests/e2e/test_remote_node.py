@@ -166,6 +166,36 @@ def test_kubelet_endpoint_is_authenticated_both_ways(cluster: Cluster, machine: 
         assert r.status_code == 403, r.text
 
 
+def test_client_certificate_rotates_through_a_csr_of_its_own(cluster: Cluster, machine: RemoteMachine,
+                                                            joined: dict[str, Any]) -> None:
+    """kubelet's client certificate rotation: a new key and a CSR made with the current certificate,
+    approved as selfnodeclient; the agent schedules it (its log) and keeps working after the swap."""
+    from minikube_lite.node.join import renew_client_certificate
+    from minikube_lite.node.rotation import certificate_times
+
+    data_dir = Path(joined["data_dir"])
+    crt = data_dir / "kubelet-client-current.crt"
+    wait_for(lambda: "client certificate valid until" in (machine.root / "agent.log").read_text(errors="replace"),
+             timeout=10, what="the agent's rotation deadline in its log")
+    before = crt.read_bytes()
+    server = f"https://{machine.host_ip}:{cluster.settings.port}"
+    renew_client_certificate(server, (data_dir / "ca.crt").read_bytes(), NODE, data_dir)
+    assert crt.read_bytes() != before
+    not_before, not_after = certificate_times(crt)
+    assert not_after - not_before > 300 * 86400  # a certificate of the usual lifetime (a year)
+    rows = json.loads(cluster.kubectl("get", "csr", "-o", "json").stdout)["items"]
+    renewals = [r for r in rows if r["spec"]["username"] == f"system:node:{NODE}"
+                and r["spec"]["signerName"] == "kubernetes.io/kube-apiserver-client-kubelet"]
+    assert renewals, [r["spec"]["username"] for r in rows]
+    approved = [c for c in renewals[0]["status"]["conditions"] if c["type"] == "Approved"]
+    assert approved and "self kubelet client" in approved[0]["message"], renewals[0]["status"]
+    ctx = ssl.create_default_context(cadata=(data_dir / "ca.crt").read_text())
+    ctx.load_cert_chain(str(crt), str(data_dir / "kubelet-client-current.key"))
+    with httpx.Client(base_url=server, verify=ctx, timeout=10) as c:  # the new pair is the node
+        assert c.get(f"/api/v1/nodes/{NODE}").status_code == 200
+    assert _ready(cluster, NODE)
+
+
 def test_image_load_copies_an_image_to_the_other_machine(cluster: Cluster, machine: RemoteMachine,
                                                          joined: dict[str, Any]) -> None:
     import docker

@@ -98,3 +98,11 @@ def test_agent_id_is_stable_per_server_and_node() -> None:
     assert a == remote.agent_cluster_id("https://10.0.0.1:8443", "far") and len(a) == 12
     assert a != remote.agent_cluster_id("https://10.0.0.1:8443", "near")
     assert remote.address_towards("https://127.0.0.1:8443") == "127.0.0.1"
+
+
+def test_client_certificate_rotation_deadline_is_70_to_90_percent_of_its_lifetime() -> None:
+    from minikube_lite.node.rotation import rotation_deadline
+
+    assert rotation_deadline(1000.0, 2000.0, 0.0) == 1700.0
+    assert rotation_deadline(1000.0, 2000.0, 0.5) == 1800.0
+    assert 1700.0 <= rotation_deadline(1000.0, 2000.0, 0.999) < 1900.0
