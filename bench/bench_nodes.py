@@ -1,6 +1,7 @@
 """Node figures (issue 14) with real node agents: start, cost per node, node failure, spreading.
 
-Run: ``python bench/bench_nodes.py [--replicas 5] [--toleration 5] [--grace 50] [--idle 30]``
+Run: ``python bench/bench_nodes.py [--replicas 5] [--toleration 5] [--grace 50] [--idle 30]
+[--parts start,idle,spread,failure]`` (``--parts start`` measures only the start and the idle cost)
 (needs a Docker engine and the local images). It starts a cluster of its own with
 ``minikube-lite start --nodes 3`` (the control plane's kubelet in the daemon, ``-m02`` and
 ``-m03`` as node agents, each its own process talking HTTPS to the API) and measures:
