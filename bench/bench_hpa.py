@@ -10,9 +10,13 @@ waits a random 0-15 s (so the load lands at any phase of the two loops), turns t
 (the ConfigMap patch), and times until the Deployment's ``spec.replicas`` grows (polled every
 0.1 s over HTTP), then turns the load off and waits for 1 replica again.
 
-The figure is bounded by the two periods: the kubelet's next sample (<= metric resolution) plus
-the HPA's next sync (<= sync period), so with 15 s + 15 s it is 0-30 s, ~15 s on average; with
-5 s + 15 s it is 0-20 s (plus the part of a window that must be busy before the average shows it).
+The figure is bounded by the two periods: the first sample whose window is busy enough (the
+worker burns 200 % of its request against a 50 % target, so 27.5 % of a window must be busy: at
+most 1.275 x the metric resolution after the load starts), the scrape 0.3 s later, then the HPA's
+next sync (<= sync period). With the defaults (2 s, 15 s) that is <= 17.9 s plus the load's own
+start (the ConfigMap reaching the pod, the worker's 0.2 s poll): under the 20 s target in the worst
+case, not only on average (kubelet/metrics.py; at 5 s the same sum was 21.7 s). The last line
+printed says the figure, the bound and whether every trial met the target.
 """
 
 from __future__ import annotations
@@ -101,7 +105,14 @@ def main() -> None:
         "median_s": round(statistics.median(times), 1), "max_s": round(max(times), 1),
         "min_s": round(min(times), 1), "target_s": 20,
     }
+    result["worst_case_bound_s"] = round(1.275 * args.metric_resolution + 0.3 + args.sync_period, 2)
+    result["load_average"] = round(os.getloadavg()[0], 2)
     save_results(f"hpa_sync{int(args.sync_period)}_res{int(args.metric_resolution)}", result)
+    met = "met" if result["max_s"] <= result["target_s"] else "NOT met"
+    print(f"load applied -> first scale-out over {len(times)} trials: median {result['median_s']} s, "
+          f"max {result['max_s']} s; target every trial <= {result['target_s']} s: {met} "
+          f"(bound 1.275 x {args.metric_resolution:g} s resolution + 0.3 s scrape + {args.sync_period:g} s sync "
+          f"= {result['worst_case_bound_s']} s, plus the load's start; load average {result['load_average']})")
 
 
 if __name__ == "__main__":

@@ -9,7 +9,12 @@ time until the CLI prints "API server ready" (it prints that once ``GET /readyz`
 the kubeconfig's credentials answered 200, what ``kubectl get --raw /readyz`` asks); the bench then
 asks ``/readyz`` itself to check the line told the truth. ``start`` goes on to wait for the node to
 be Ready (issue 18 §2); that time is reported too. Bytecode is compiled first, as ``pip install``
-does, so a start does not compile the package.
+does, so a start does not compile the package; and the starts run without PYTHONDONTWRITEBYTECODE
+(this machine's shells set it): with a PYTHONPYCACHEPREFIX, Python reads bytecode only under the
+prefix, so that pair compiles FastAPI and pydantic from source in every process (a 3-4 s start).
+
+Targets: issue 17's "≤ 1 s after the first start" on the p50, and session 6's tighter one (p50
+≤ 0.8 s, every start ≤ 1 s), each printed with met / NOT met.
 
 Output: each start's figures, then one line per figure with its target and met / NOT met.
 Results go to bench/results/bench_start.json.
@@ -31,7 +36,8 @@ from typing import Any
 from benchlib import api_client, free_port, save_results
 
 ROOT = Path(__file__).resolve().parents[1]
-TARGET_API_READY_S = 1.0
+TARGET_API_READY_S = 1.0  # issue 17
+TARGET_P50_S, TARGET_MAX_S = 0.8, 1.0  # with margin (session 6)
 
 
 def _cli(state: Path, *args: str) -> list[str]:
@@ -67,6 +73,10 @@ def run(starts: int, root: Path) -> dict[str, Any]:
     root.mkdir(parents=True, exist_ok=True)
     state = root / "cluster"
     env = dict(os.environ, KUBECONFIG=str(root / "kubeconfig"), MINIKUBE_LITE_LOG="WARNING")
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    # the dependencies' bytecode, where this interpreter reads it (its pycache prefix, if any)
+    warm = "import minikube_lite.daemon, minikube_lite.cli.main, minikube_lite.kubelet.kubelet"
+    subprocess.run([sys.executable, "-c", warm], env=env, cwd=ROOT, check=True)
     port = str(free_port())
 
     def stop() -> None:
@@ -100,10 +110,11 @@ def main() -> None:
         results.update(run(args.starts, Path(tmp)))
     results["load_average_after"] = os.getloadavg()[0]
     save_results("bench_start", results, show=False)
-    p50 = results["later_api_ready_p50_s"]
+    p50, worst = results["later_api_ready_p50_s"], results["later_api_ready_max_s"]
     print(f"start -> API ready (later starts, p50 of {args.starts}, from the spawn of the CLI): {p50:.2f} s "
-          f"(max {results['later_api_ready_max_s']:.2f} s); target <= {TARGET_API_READY_S:.0f} s: "
-          f"{'met' if p50 <= TARGET_API_READY_S else 'NOT met'}")
+          f"(max {worst:.2f} s); issue 17's target <= {TARGET_API_READY_S:.0f} s: "
+          f"{'met' if p50 <= TARGET_API_READY_S else 'NOT met'}; with margin (p50 <= {TARGET_P50_S} s, max <= "
+          f"{TARGET_MAX_S:.0f} s): {'met' if p50 <= TARGET_P50_S and worst <= TARGET_MAX_S else 'NOT met'}")
     print(f"start -> node Ready (when `start` returns): {results['later_node_ready_p50_s']:.2f} s (no target)")
     print(f"first start (certificates generated): API ready {results['first_start']['api_ready_s']:.2f} s")
     print(f"load average {results['load_average_before']:.2f} before, {results['load_average_after']:.2f} after, "

@@ -15,6 +15,13 @@ back with the next start.
 
 from __future__ import annotations
 
+import gc
+
+# The daemon's own process loads without the cyclic GC: its imports allocate ~10^5 objects, ≈ 140
+# collections and ≈ 9 % of its start (docs/performance.md). _start_when_serving turns it back on.
+if __name__ == "__main__":
+    gc.disable()
+
 import argparse
 import asyncio
 import contextlib
@@ -275,6 +282,7 @@ class Daemon:
         """
         while self._server is None or not self._server.started:
             await asyncio.sleep(0.005)
+        gc.enable()  # off while the process loaded (top of this module)
         t0 = time.monotonic()
         if self.with_kubelet and not self.control_plane_only:
             await self._start_kubelet_first()
@@ -590,6 +598,20 @@ def _preload_components() -> None:
     default_objects()  # the default RBAC policy, read on first use (rbac.DefaultPolicy)
 
 
+#: what the daemon imports on its way to serving, after its module's imports (Daemon(), serve())
+_SERVING_MODULES = ("store.sqlite", "auth.storepolicy", "auth.nodecerts", "auth.authn", "auth.middleware", "auth.tokens",
+                    "auth.tls", "apiserver.authapi", "apiserver.upgrade", "apiserver.nodeproxy", "dashboard")
+
+
+def _preload_serving() -> None:
+    """Import now what the path to serving imports later (a daemon waiting for its command line)."""
+    for name in _SERVING_MODULES:
+        importlib.import_module(f"{__package__}.{name}")
+    for name in ("uvicorn.lifespan.on", "uvicorn.protocols.http.httptools_impl", "uvloop", "encodings.idna"):
+        with contextlib.suppress(ImportError):
+            importlib.import_module(name)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="minikube-lite-daemon")
     parser.add_argument("--state-dir", type=Path, required=True)
@@ -622,7 +644,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--metric-resolution", type=float,
                         default=float(os.environ.get("MINIKUBE_LITE_METRIC_RESOLUTION", str(METRICS_RESOLUTION_SECONDS))),
                         help="seconds between two samples of the containers' usage (metrics-server's flag; "
-                             "5 s here, see kubelet/metrics.py)")
+                             "2 s here, see kubelet/metrics.py)")
     parser.add_argument("--leader-elect", action="store_true",
                         help="run the scheduler and controllers only while holding their Lease (several API servers)")
     parser.add_argument("--leader-elect-lease-duration", type=float, default=15.0)
@@ -636,7 +658,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--etcd-cafile", default="", help="CA bundle to verify etcd's serving certificate")
     parser.add_argument("--etcd-certfile", default="", help="client certificate for etcd (TLS)")
     parser.add_argument("--etcd-keyfile", default="", help="client key for etcd (TLS)")
+    parser.add_argument("--args-from-stdin", action="store_true",
+                        help="load, then read the command line to run from stdin (minikube-lite start: cli/prestart.py)")
     args = parser.parse_args(argv)
+    if args.args_from_stdin:
+        from .cli import prestart
+
+        _preload_serving()
+        command = prestart.await_command(args.state_dir.expanduser())
+        if command is not None:
+            main(command)
+        return
     logging.basicConfig(level=os.environ.get("MINIKUBE_LITE_LOG", "INFO"), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     saved = Settings.load(args.state_dir.expanduser().resolve())

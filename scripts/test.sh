@@ -3,7 +3,8 @@
 #
 # Makes sure what the tests need is there (a Docker engine that answers, a static busybox for the
 # local images, etcd for the etcd store's tests, helm for the Helm tests, the package with its test extras), builds the local images, then runs pytest.
-# Extra arguments go to pytest, e.g. scripts/test.sh tests/unit -x
+# Extra arguments go to pytest, e.g. scripts/test.sh tests/unit -x (then only those run, in one pytest);
+# without any, tests/unit runs beside tests/e2e (see the end).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 export DEBIAN_FRONTEND=noninteractive PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_INPUT=1 PIP_ROOT_USER_ACTION=ignore
@@ -65,5 +66,35 @@ fi
 
 "$PY" -m minikube_lite.images
 
-# the slowest tests are listed at the end, so a suite that grows slow says where
-exec "$PY" -m pytest -q --durations=25 "$@"
+# With arguments: one pytest run of exactly those (e.g. scripts/test.sh tests/unit -x).
+# The slowest tests are listed at the end, so a suite that grows slow says where
+if [[ $# -gt 0 ]]; then
+  exec "$PY" -m pytest -q --durations=25 "$@"
+fi
+
+# The whole suite: the unit tests run beside the e2e tests, not before them. The unit tests are
+# CPU-bound (about 60 s of CPU, mostly the hypothesis fuzzers) and the e2e tests mostly wait for
+# containers, daemons and timers on the 2 cores, so the unit run costs the e2e run a few percent
+# of a core for its first minutes and saves its whole wall time (about 2 min, docs/performance.md).
+# They share nothing: every port is a free one taken at run time, every cluster, etcd and socket
+# has its own temporary folder, and the unit run has its own pytest base temp (two sessions in the
+# same /tmp/pytest-of-$USER would prune each other's folders) and no cache provider (the e2e run
+# keeps .pytest_cache). Its report is printed after the e2e one; either failing fails the suite.
+work="$(mktemp -d "${TMPDIR:-/tmp}/minikube-lite-unit.XXXXXX")"
+"$PY" -m pytest -q --durations=10 -p no:cacheprovider --basetemp="$work/tmp" tests/unit </dev/null >"$work/unit.log" 2>&1 &
+unit_pid=$!
+trap 'kill "$unit_pid" 2>/dev/null || true; rm -rf "$work"' EXIT
+t0=$SECONDS
+set +e
+"$PY" -m pytest -q --durations=25 tests/e2e
+e2e_rc=$?
+wait "$unit_pid"
+unit_rc=$?
+set -e
+echo
+echo "==================== tests/unit (ran beside tests/e2e) ===================="
+cat "$work/unit.log"
+echo "suite: $((SECONDS - t0)) s of tests (${SECONDS} s with the set-up); e2e exit ${e2e_rc}, unit exit ${unit_rc}"
+if [[ $e2e_rc -ne 0 || $unit_rc -ne 0 ]]; then
+  exit 1
+fi

@@ -223,13 +223,21 @@ async def serve_ws(app: Any, websocket: WebSocket, namespace: str, name: str, at
 def install(app: FastAPI, *, exec_path: str = "/api/v1/namespaces/{namespace}/pods/{name}/exec",
             attach_path: str = "/api/v1/namespaces/{namespace}/pods/{name}/attach") -> None:
     """Register the WebSocket routes of exec and attach on ``app``: the kubelet's endpoint serves them
-    (kubelet/server.py, ``/exec/{namespace}/{name}/{container}``); the API server proxies to it."""
+    (kubelet/server.py, ``/exec/{namespace}/{name}/{container}``); the API server proxies to it.
 
-    async def exec_ws(websocket: WebSocket, namespace: str, name: str, container: str = "") -> None:
-        await serve_ws(app, websocket, namespace, name, attach=False, container=container)
+    Starlette's own WebSocket routes, reading the path and ``?container=`` themselves, as the HTTP
+    routes read the raw request (app.py): FastAPI's ``add_api_websocket_route`` analyses the
+    endpoint's signature, which imports pydantic.v1 at start (≈ 60 ms on the path to ``/readyz``)."""
 
-    async def attach_ws(websocket: WebSocket, namespace: str, name: str, container: str = "") -> None:
-        await serve_ws(app, websocket, namespace, name, attach=True, container=container)
+    async def exec_ws(websocket: WebSocket) -> None:
+        p = websocket.path_params
+        await serve_ws(app, websocket, p["namespace"], p["name"], attach=False,
+                       container=websocket.query_params.get("container", ""))
 
-    app.add_api_websocket_route(exec_path, exec_ws)
-    app.add_api_websocket_route(attach_path, attach_ws)
+    async def attach_ws(websocket: WebSocket) -> None:
+        p = websocket.path_params
+        await serve_ws(app, websocket, p["namespace"], p["name"], attach=True,
+                       container=websocket.query_params.get("container", ""))
+
+    app.router.add_websocket_route(exec_path, exec_ws)
+    app.router.add_websocket_route(attach_path, attach_ws)

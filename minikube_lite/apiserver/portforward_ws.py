@@ -226,9 +226,10 @@ async def serve_ws(app: Any, websocket: WebSocket, namespace: str, name: str) ->
 
 def install(app: FastAPI, path: str = "/api/v1/namespaces/{namespace}/pods/{name}/portforward") -> None:
     """Register the WebSocket route of port-forward on ``app``: the kubelet's endpoint serves it
-    (kubelet/server.py, ``/portForward/{namespace}/{name}``); the API server proxies to it."""
+    (kubelet/server.py, ``/portForward/{namespace}/{name}``); the API server proxies to it.
+    A Starlette WebSocket route, as exec's (exec.install says why)."""
 
-    async def portforward_ws(websocket: WebSocket, namespace: str, name: str) -> None:
-        await serve_ws(app, websocket, namespace, name)
+    async def portforward_ws(websocket: WebSocket) -> None:
+        await serve_ws(app, websocket, websocket.path_params["namespace"], websocket.path_params["name"])
 
-    app.add_api_websocket_route(path, portforward_ws)
+    app.router.add_websocket_route(path, portforward_ws)

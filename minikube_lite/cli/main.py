@@ -15,16 +15,18 @@ standard library), and HTTP to the daemon uses ``http.client``.
 
 from __future__ import annotations
 
+from minikube_lite.cli import prestart
+
+prestart.spawn_if_starting()  # `start`: the daemon's process loads while this one does (prestart.py)
+
 import errno
-import http.client
 import json
 import os
 import socket
-import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -32,6 +34,9 @@ from minikube_lite import __version__
 from minikube_lite.config import CLUSTER_LABEL, DEFAULT_HOST, DEFAULT_PORT, Settings, default_state_dir
 
 from .procs import pid_alive, terminate
+
+if TYPE_CHECKING:  # imported on first use: `version`, `stop`, and start's own checks need no HTTP client
+    import http.client
 
 READY_TIMEOUT = 30.0
 READY_POLL = 0.02
@@ -73,6 +78,8 @@ _CONTEXTS: dict[Path, Any] = {}
 
 def _connection(settings: Settings, timeout: float) -> http.client.HTTPConnection:
     """An HTTPS connection that trusts the cluster CA and presents the admin certificate."""
+    import http.client
+
     host = _connect_host(settings.host)
     if not settings.secure:
         return http.client.HTTPConnection(host, settings.port, timeout=timeout)
@@ -85,12 +92,16 @@ def _connection(settings: Settings, timeout: float) -> http.client.HTTPConnectio
 
 
 def http_get(settings: Settings, path: str, timeout: float = 2.0) -> tuple[int, bytes]:
-    """GET ``path`` from the daemon; raises OSError when nothing answers."""
+    """GET ``path`` from the daemon; raises OSError when nothing answers (or not in HTTP)."""
+    import http.client
+
     conn = _connection(settings, timeout)
     try:
         conn.request("GET", path, headers={"Accept": "application/json"})
         resp = conn.getresponse()
         return resp.status, resp.read()
+    except http.client.HTTPException as exc:
+        raise OSError(f"{type(exc).__name__}: {exc}") from exc
     finally:
         conn.close()
 
@@ -98,13 +109,14 @@ def http_get(settings: Settings, path: str, timeout: float = 2.0) -> tuple[int, 
 def api_ready(settings: Settings, timeout: float = 2.0) -> bool:
     try:
         status, _body = http_get(settings, "/readyz", timeout=timeout)
-    except (OSError, http.client.HTTPException):
+    except OSError:
         return False
     return status == 200
 
 
 def _someone_serves_readyz(settings: Settings) -> bool:
     """Whether an API server (another cluster's: its CA is not ours) answers /readyz on that port."""
+    import http.client
     import ssl
 
     ctx = ssl.create_default_context()
@@ -123,7 +135,7 @@ def _someone_serves_readyz(settings: Settings) -> bool:
 def get_json(settings: Settings, path: str) -> dict[str, Any] | None:
     try:
         status, body = http_get(settings, path)
-    except (OSError, http.client.HTTPException):
+    except OSError:
         return None
     if status != 200:
         return None
@@ -241,11 +253,7 @@ def daemon_command(settings: Settings) -> list[str]:
 
 
 def _daemon_env() -> dict[str, str]:
-    env = dict(os.environ)
-    env["PYTHONUNBUFFERED"] = "1"
-    pkg_root = str(Path(__file__).resolve().parents[2])
-    env["PYTHONPATH"] = pkg_root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-    return env
+    return prestart.daemon_env()
 
 
 def port_in_use(host: str, port: int) -> bool:
@@ -474,6 +482,7 @@ def start(state_dir: str, port: int | None, host: str | None, apiserver_ips: tup
         stop_daemon(settings)
         pid = None
     if pid is not None:
+        prestart.discard()  # no new daemon
         saved = Settings.load(settings.state_dir)
         if saved.ha:  # bring back what of the HA control plane is down (etcd members, server 2, front)
             from minikube_lite.cli import ha as ha_mod
@@ -554,9 +563,8 @@ def start(state_dir: str, port: int | None, host: str | None, apiserver_ips: tup
         log.write(f"--- minikube-lite start {time.strftime('%Y-%m-%d %H:%M:%S')} ---\n".encode())
         log.flush()
         offset = log.tell()
-        proc = subprocess.Popen(daemon_command(settings), stdin=subprocess.DEVNULL, stdout=log,
-                                stderr=subprocess.STDOUT, start_new_session=True, close_fds=True,
-                                env=_daemon_env())
+        # the daemon's process was spawned when this command began (prestart.py): it gets its command now
+        proc = prestart.launch(daemon_command(settings), log, _daemon_env())
     settings.pid_file.write_text(f"{proc.pid}\n")
     from minikube_lite.cli.nodes import start_nodes, stop_all, wait_nodes
 
@@ -762,7 +770,7 @@ def dashboard(state_dir: str, url_only: bool) -> None:
     _require_running(settings)
     try:
         code, _body = http_get(settings, "/dashboard/")
-    except (OSError, http.client.HTTPException) as exc:
+    except OSError as exc:
         code, _body = 0, str(exc).encode()
     if code != 200:
         _fail("❌", f"The daemon does not serve the dashboard (HTTP {code}); see: minikube-lite logs")

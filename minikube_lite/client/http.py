@@ -6,8 +6,9 @@ cluster CA, e.g. ``system:node:<name>``), JSON bodies, Kubernetes' paths
 (``/api/v1/namespaces/{ns}/pods/{name}``, ``/apis/{group}/{version}/...``), and failures rebuilt
 from the server's ``Status`` into the same ``ApiError`` classes. A watch is one streaming GET
 (``?watch=1&resourceVersion=...``, one JSON event per line); an ``ERROR`` event carrying a 410
-raises ``Gone`` so informers relist, as client-go's reflector does. Built on ``httpx`` (HTTP/1.1
-keep-alive pool, TLS with the caller's context).
+raises ``Gone`` so informers relist, as client-go's reflector does. Built on client/transport.py
+(HTTP/1.1 keep-alive pool on asyncio streams, ``h11`` for the framing, TLS with the caller's
+context; not ``httpx``, whose ``httpcore`` and ``anyio`` would cost a node agent ~6 MB).
 
 A resource's group, version and scope come from the server's discovery (``/api/v1``, then
 ``/apis`` and each group's preferred version), read once on first use and kept, as client-go's
@@ -24,11 +25,10 @@ import urllib.parse
 from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx
-
 from ..api.errors import ApiError, BadRequest
 from ..api.resources import Resource
 from .base import PATCH_CONTENT_TYPES, PatchType, WatchEvent
+from .transport import Response, Transport, TransportError
 
 
 def _ns(res: Resource, namespace: str | None, obj: dict[str, Any] | None = None) -> str | None:
@@ -47,7 +47,7 @@ def _resources(group: str, version: str, body: dict[str, Any]) -> dict[str, Reso
     return out
 
 
-def _error(response: httpx.Response) -> ApiError:
+def _error(response: Response) -> ApiError:
     try:
         body = response.json()
     except ValueError:
@@ -63,10 +63,9 @@ class HTTPClient:
                  user_agent: str = "minikube-lite-node", timeout: float = 30.0) -> None:
         self.server = server.rstrip("/")
         self.field_manager = field_manager
-        self._http = httpx.AsyncClient(base_url=self.server, verify=ssl_context if ssl_context is not None else True,
-                                       timeout=httpx.Timeout(timeout, connect=5.0),
-                                       headers={"User-Agent": user_agent, "Accept": "application/json"},
-                                       limits=httpx.Limits(max_connections=32, max_keepalive_connections=8))
+        self._http = Transport(self.server, ssl_context=ssl_context, timeout=timeout, connect_timeout=5.0,
+                               headers={"User-Agent": user_agent, "Accept": "application/json"},
+                               max_connections=32, max_idle=8)
         self._versions: dict[str, str] | None = None  # group -> its preferred version (``/apis``)
         self._discovered: dict[str, dict[str, Resource]] = {}  # "" (core) or group -> its resources
         self._discovery = asyncio.Lock()
@@ -104,12 +103,12 @@ class HTTPClient:
     async def ready(self) -> bool:
         """The API server answers ``/readyz`` with 200 (False while it cannot be reached or is starting)."""
         try:
-            return (await self._http.get("/readyz", timeout=2.0)).status_code == 200
-        except httpx.HTTPError:
+            return (await self._http.request("GET", "/readyz", timeout=2.0)).status_code == 200
+        except TransportError:
             return False
 
     async def close(self) -> None:
-        await self._http.aclose()
+        await self._http.close()
 
     @staticmethod
     def path(res: Resource, namespace: str | None, name: str | None = None, subresource: str | None = None) -> str:
@@ -129,7 +128,7 @@ class HTTPClient:
         headers = {"Content-Type": content_type} if content is not None else {}
         try:
             response = await self._http.request(method, path, content=content, params=params, headers=headers)
-        except httpx.TransportError as e:
+        except TransportError as e:
             raise ApiError(f"the API server at {self.server} cannot be reached: {e}", code=503,
                            reason="ServiceUnavailable") from e
         if response.status_code >= 400:
@@ -203,19 +202,21 @@ class HTTPClient:
             if value:
                 params[key] = value
         path = self.path(res, namespace if res.namespaced else None)
-        timeout = httpx.Timeout(None, connect=5.0)
         try:
-            async with self._http.stream("GET", path, params=params, timeout=timeout) as response:
+            async with self._http.stream("GET", path, params=params) as (response, body):
                 if response.status_code >= 400:
-                    await response.aread()
+                    response.content = b"".join([chunk async for chunk in body])
                     raise _error(response)
-                async for line in response.aiter_lines():
-                    if not line.strip():
-                        continue
-                    event = json.loads(line)
-                    etype, obj = event.get("type"), event.get("object") or {}
-                    if etype == "ERROR":
-                        raise ApiError.from_status(obj)
-                    yield WatchEvent(etype, obj)
-        except httpx.TransportError as e:
+                pending = b""
+                async for chunk in body:  # one JSON event per line
+                    *lines, pending = (pending + chunk).split(b"\n")
+                    for line in lines:
+                        if not line.strip():
+                            continue
+                        event = json.loads(line)
+                        etype, obj = event.get("type"), event.get("object") or {}
+                        if etype == "ERROR":
+                            raise ApiError.from_status(obj)
+                        yield WatchEvent(etype, obj)
+        except TransportError as e:
             raise ApiError(f"the watch on {path} ended: {e}", code=503, reason="ServiceUnavailable") from e

@@ -202,13 +202,15 @@ class Kubelet(Termination, StatusWriter, Logs, Metrics, Exec, Attach, Prober, Vo
         await self._serve()
         await self._register_node()
         log.info("node %s registered, Ready, %.2fs after the kubelet started", self.node_name, time.monotonic() - started)
+        # the Lease first: its renewal is what says this kubelet is the one answering (`start` waits
+        # for it), and its requests go out before the watches' lists
+        self._spawn(self._lease_loop(), "kubelet node lease")
         self._start_docker_events()
         self._spawn(self._watch_pods(), "kubelet pod watch")
         self._spawn(self._resync_loop(), "kubelet resync")
         for resource in ("configmaps", "secrets", "persistentvolumeclaims"):
             self._spawn(self._watch_referenced(resource), f"kubelet {resource} watch")
         self._spawn(self._heartbeat_loop(), "kubelet heartbeat")
-        self._spawn(self._lease_loop(), "kubelet node lease")
         self._spawn(self._metrics_loop(), "kubelet resource metrics")
         try:
             await asyncio.gather(*self._tasks)
@@ -227,6 +229,14 @@ class Kubelet(Termination, StatusWriter, Logs, Metrics, Exec, Attach, Prober, Vo
                                                         self._docker(self.runtime.version))
         if not self._claims_address():  # else the endpoint waits for the node's own address (run)
             await self._serve()
+        elif self._serving_state_dir is not None or self._serving_context is not None:
+            # its code loaded now, while the API server starts, not once the node's range came:
+            # uvicorn's import was 0.3-0.9 s of a worker's way to Ready (issue 14)
+            from minikube_lite.apiserver.upgrade import default_handlers
+
+            from . import server  # noqa: F401
+
+            default_handlers()
         self._prepared = True
 
     def _claims_address(self) -> bool:

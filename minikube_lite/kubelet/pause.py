@@ -8,7 +8,9 @@ signal, loop), written byte by byte, put in a tar and handed to ``docker import`
 
 x86-64 has the ``pause`` system call. aarch64 has none, so there the loop calls
 ``ppoll(NULL, 0, NULL, NULL)``, which also sleeps until a signal arrives. As PID 1 the program
-ignores SIGTERM, so the kubelet removes the pause container with a kill, never a graceful stop.
+ignores SIGTERM, so the kubelet removes the pause container with a kill, never a graceful stop,
+and creates it with SIGKILL as its stop signal (spec.py), so the engine's own stop (dockerd shutting
+down) does not wait 10 s for it either.
 """
 
 from __future__ import annotations

@@ -214,6 +214,18 @@ def create_app(kubelet: Any) -> KubeletApp:
     return KubeletApp(kubelet)
 
 
+def server_config(app: Any, protocol: Any) -> uvicorn.Config:
+    """uvicorn's configuration for the endpoint, loaded; its WebSocket protocol (and the websockets
+    library) is imported on the first WebSocket (exec, attach, port-forward), not at start."""
+    from minikube_lite.apiserver.upgrade import lazy_websockets
+
+    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", http=protocol,
+                            ws=lazy_websockets,  # type: ignore[arg-type]
+                            timeout_graceful_shutdown=1, timeout_keep_alive=int(METRICS_KEEPALIVE_SECONDS) + 15)
+    config.load()
+    return config
+
+
 class _Server(uvicorn.Server):
     """uvicorn's server without its signal handlers: the process's own (the daemon's) keep them."""
 
@@ -266,9 +278,7 @@ class KubeletServer:
         app = create_app(self.kubelet)
         protocol = tls.with_peer_identity(streaming_protocol(app, default_handlers(), gate=app.check,
                                                              match=kubelet_stream_path))
-        config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", http=protocol,
-                                timeout_graceful_shutdown=1, timeout_keep_alive=int(METRICS_KEEPALIVE_SECONDS) + 15)
-        config.load()
+        config = server_config(app, protocol)
         config.ssl = ctx  # uvicorn's own TLS setup wants files; the context is ours (client certs required)
         self._server = _Server(config)
         self._task = asyncio.create_task(self._server.serve(sockets=[sock]), name="kubelet server")

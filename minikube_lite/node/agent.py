@@ -24,7 +24,6 @@ machine's kube-proxy, DNS and ingress controller (node/networking.py).
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import logging
@@ -74,7 +73,8 @@ async def run(state_dir: Path, name: str, server: str | None = None, control_pla
         if control_plane:
             await asyncio.to_thread(nodecerts.ensure_node_certs, state_dir, name,
                                     tuple(dict.fromkeys(i for i in (gateway, "127.0.0.1") if i)))
-        else:
+        else:  # the serving one's child started ahead when there is none yet (nodecerts.prewarm)
+            await asyncio.to_thread(nodecerts.prewarm, state_dir, name)
             await asyncio.to_thread(nodecerts.node_client, state_dir, name)
     except Exception as exc:  # noqa: BLE001 - the kubelet's endpoint tries again and says why
         log.warning("cannot make the node's certificates yet (%s)", exc)
@@ -97,6 +97,7 @@ async def run(state_dir: Path, name: str, server: str | None = None, control_pla
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stopping.set)
     task = asyncio.create_task(_supervise(kubelet), name="kubelet")
+    trim = asyncio.create_task(_give_back_memory(), name="malloc-trim")
     machine = None
     if control_plane:  # this machine's kube-proxy, DNS and ingress (node/networking.py)
         from .networking import MachineComponents
@@ -106,6 +107,7 @@ async def run(state_dir: Path, name: str, server: str | None = None, control_pla
     await stopping.wait()
     log.info("node %s stopping: %s its containers", name, "removing" if control_plane else "stopping")
     task.cancel()
+    trim.cancel()
     with contextlib.suppress(BaseException):
         await task
     if machine is not None:
@@ -114,6 +116,7 @@ async def run(state_dir: Path, name: str, server: str | None = None, control_pla
         await kubelet.shutdown(remove_containers=control_plane, stop_containers=not control_plane)
     finally:
         await client.close()
+        await asyncio.to_thread(nodecerts.discard_warm)
 
 
 async def _wait_for_api(client: Any, timeout: float = API_WAIT_SECONDS) -> None:
@@ -125,6 +128,28 @@ async def _wait_for_api(client: Any, timeout: float = API_WAIT_SECONDS) -> None:
             log.warning("the API server at %s does not answer yet; the kubelet starts anyway", client.server)
             return
         await asyncio.sleep(0.05)
+
+
+async def _give_back_memory() -> None:
+    """The heap pages freed after the start (discovery, the first lists, the registration) and after
+    each later burst (a node full of pods starting) go back to the OS: glibc keeps them otherwise,
+    ~2-3 MB of the agent's RSS (minikube_lite/malloc.py). Looks every 5 s, so an idle agent wakes
+    for it as seldom as for its Lease."""
+    import time
+
+    from minikube_lite.malloc import trim_after_bursts, trimmer
+
+    trim = trimmer()
+    if trim is None:
+        return
+    last = time.process_time()
+    while True:  # the start is over once 5 s pass quietly
+        await asyncio.sleep(5.0)
+        now, last = last, time.process_time()
+        if last - now < 0.25:
+            break
+    await asyncio.to_thread(trim)
+    await trim_after_bursts(period=5.0, burst_cpu=0.5, quiet_share=0.05)
 
 
 def _root_dir(state_dir: Path, name: str, control_plane: bool) -> Path:
@@ -163,21 +188,44 @@ def skip_unused_imports() -> None:
     warnings.filterwarnings("ignore", message="Unable to find acceptable character detection dependency")
 
 
+#: bytes asyncio's TLS transport reads at once (its ``SSLProtocol.max_size``, 256 KiB by default)
+TLS_READ_BUFFER = 64 * 1024
+
+
+def small_tls_buffers() -> None:
+    """asyncio gives every TLS connection a zero-filled read buffer of ``SSLProtocol.max_size``
+    (256 KiB, all of it resident). The agent holds one connection per watch (pods, ConfigMaps,
+    Secrets, PersistentVolumeClaims: HTTP/1.1, where client-go would multiplex them over one HTTP/2
+    connection), its pooled ones and the API server's to its endpoint: ~7 x 256 KiB. A TLS record
+    carries at most 16 KiB, so 64 KiB still reads four at once (issue 14: −1.3 MB)."""
+    import asyncio.sslproto
+
+    asyncio.sslproto.SSLProtocol.max_size = TLS_READ_BUFFER
+
+
 def main(argv: list[str] | None = None) -> None:
+    """The agent's command line, on click (which uvicorn loads anyway; argparse would be ~0.4 MB more)."""
+    import click
+
     skip_unused_imports()
-    parser = argparse.ArgumentParser(prog="minikube-lite-node")
-    parser.add_argument("--state-dir", type=Path, required=True)
-    parser.add_argument("--name", required=True)
-    parser.add_argument("--server", default=None, help="the API server's URL [default: the cluster's]")
-    parser.add_argument("--control-plane", action="store_true",
-                        help="the first node (start --ha): the control-plane role, and this machine's "
-                             "kube-proxy, DNS and ingress controller")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=os.environ.get("MINIKUBE_LITE_LOG", "INFO"), stream=sys.stderr,
-                        format=f"%(asctime)s %(levelname)s {args.name} %(name)s: %(message)s")
-    if logging.getLogger().getEffectiveLevel() > logging.DEBUG:
-        logging.getLogger("httpx").setLevel(logging.WARNING)  # not a line per API request (the Lease every 10 s)
-    asyncio.run(run(args.state_dir.expanduser().resolve(), args.name, args.server, args.control_plane))
+
+    @click.command(context_settings={"help_option_names": ["-h", "--help"]})
+    @click.option("--state-dir", type=click.Path(path_type=Path), required=True)
+    @click.option("--name", required=True)
+    @click.option("--server", default=None, help="the API server's URL [default: the cluster's]")
+    @click.option("--control-plane", is_flag=True,
+                  help="the first node (start --ha): the control-plane role, and this machine's "
+                       "kube-proxy, DNS and ingress controller")
+    def agent(state_dir: Path, name: str, server: str | None, control_plane: bool) -> None:
+        logging.basicConfig(level=os.environ.get("MINIKUBE_LITE_LOG", "INFO"), stream=sys.stderr,
+                            format=f"%(asctime)s %(levelname)s {name} %(name)s: %(message)s")
+        from minikube_lite.malloc import fix_mmap_threshold
+
+        small_tls_buffers()
+        fix_mmap_threshold()  # TLS connections' buffers stay mmap'ed, unmapped when they close (malloc.py)
+        asyncio.run(run(state_dir.expanduser().resolve(), name, server, control_plane))
+
+    agent.main(args=argv, prog_name="minikube-lite-node")
 
 
 if __name__ == "__main__":

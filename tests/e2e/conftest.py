@@ -180,3 +180,21 @@ def running_cluster(root: Path, *start_args: str, extra_env: dict[str, str] | No
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     with running_cluster(tmp_path_factory.mktemp("cluster")) as c:
         yield c
+
+
+@pytest.fixture(scope="session")
+def _restartable_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    with running_cluster(tmp_path_factory.mktemp("restartable")) as c:
+        yield c
+
+
+@pytest.fixture
+def restartable(_restartable_cluster: Cluster) -> Cluster:
+    """A second cluster of the session, for the tests that kill -9, stop and start its daemon
+    (test_crds, test_daemon_restart, test_deployments, and test_networking's stop test, which leaves
+    it stopped): one start for all of them instead of a cluster each. Each such test uses names (or
+    a namespace) of its own; a daemon a test left stopped or dead is started again here."""
+    c = _restartable_cluster
+    if c.get("/version") is None:
+        c.cli("start")
+    return c

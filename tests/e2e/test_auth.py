@@ -33,6 +33,29 @@ except ApiException as e:
     print("STATUS", e.status, e.body, flush=True)
 """
 
+# the same request, repeated every 0.2 s while it is refused (the first refusal printed), until allowed
+LIST_PODS_UNTIL_ALLOWED = """
+import time
+from kubernetes import client, config
+from kubernetes.client.rest import ApiException
+config.load_incluster_config()
+ns = open("/var/run/secrets/kubernetes.io/serviceaccount/namespace").read()
+told = False
+while True:
+    try:
+        pods = client.CoreV1Api().list_namespaced_pod(ns)
+    except ApiException as e:
+        if e.status != 403 or not told:
+            print("STATUS", e.status, e.body, flush=True)
+        if e.status != 403:
+            raise SystemExit(1)
+        told = True
+        time.sleep(0.2)
+        continue
+    print("PODS", sorted(p.metadata.name for p in pods.items), flush=True)
+    break
+"""
+
 
 def _namespace(cluster: Cluster) -> Iterator[str]:
     ns = f"auth-{uuid.uuid4().hex[:6]}"
@@ -129,20 +152,31 @@ def test_another_local_user_reads_no_secret_and_writes_nothing(cluster: Cluster,
 
 
 def test_pod_lists_pods_only_after_a_rolebinding_to_view(cluster: Cluster, ns: str) -> None:
-    cluster.kubectl("apply", "-f", "-", input=_python_pod("before", ns, LIST_PODS))
-    out = _logs_when_done(cluster, "before", ns)
+    """One pod (one start of the Python client, the slow part) asks, is refused, and asks again
+    every 0.2 s: the RoleBinding created meanwhile lets the same token list, with no restart."""
+    cluster.kubectl("apply", "-f", "-", input=_python_pod("lister", ns, LIST_PODS_UNTIL_ALLOWED))
+
+    def first_answer() -> str | None:
+        out = cluster.kubectl("logs", "lister", "-n", ns, check=False).stdout
+        return out if "STATUS" in out or "PODS" in out else None
+
+    out = wait_for(first_answer, timeout=90, interval=0.3, what="the pod's first answer")
     assert "STATUS 403" in out, out
     assert (f'pods is forbidden: User \\"system:serviceaccount:{ns}:default\\" cannot list resource \\"pods\\" '
             f'in API group \\"\\" in the namespace \\"{ns}\\"') in out, out
-    pod = cluster.pod("before", ns) or {}
+    assert "PODS" not in out, out
+    pod = cluster.pod("lister", ns) or {}
     mounts = pod["spec"]["containers"][0]["volumeMounts"]
     assert mounts[0]["mountPath"] == "/var/run/secrets/kubernetes.io/serviceaccount"
     assert mounts[0]["name"].startswith("kube-api-access-")
+    cluster.kubectl("apply", "-f", "-", input=json.dumps({  # a pod the binding lets it see
+        "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "bystander", "namespace": ns},
+        "spec": {"terminationGracePeriodSeconds": 0, "containers": [
+            {"name": "c", "image": "minikube-lite/busybox:1.0", "command": ["sleep", "3600"]}]}}))
     cluster.kubectl("create", "rolebinding", "default-view", "--clusterrole=view", f"--serviceaccount={ns}:default",
                     "-n", ns)
-    cluster.kubectl("apply", "-f", "-", input=_python_pod("after", ns, LIST_PODS))
-    out = _logs_when_done(cluster, "after", ns)
-    assert "PODS ['after', 'before']" in out, out
+    out = _logs_when_done(cluster, "lister", ns)
+    assert "PODS ['bystander', 'lister']" in out, out
 
 
 def test_chart_shaped_install(cluster: Cluster, ns: str) -> None:

@@ -18,7 +18,7 @@ import yaml
 from kubernetes import client, config, watch
 from kubernetes.client.rest import ApiException
 
-from .conftest import Cluster, running_cluster, wait_for
+from .conftest import Cluster, wait_for
 
 NS = "crds"
 GROUP = "example.com"
@@ -393,18 +393,18 @@ def test_deleting_the_crd_deletes_its_objects_and_stops_serving(crds: Cluster) -
 
 # --- a CRD survives the daemon -------------------------------------------------------------------------
 
-def test_crd_and_objects_survive_a_restart(tmp_path: Path) -> None:
-    with running_cluster(tmp_path) as cluster:
-        apply(cluster, GIZMO_CRD)
-        wait_for(lambda: cluster.kubectl("get", "gizmos", check=False).returncode == 0, timeout=10,
-                 what="gizmos served")
-        cluster.kubectl("apply", "-f", "-", input=json.dumps({"apiVersion": f"{GROUP}/v1", "kind": "Gizmo",
-                                                               "metadata": {"name": "kept"}, "spec": {"a": 1}}))
-        cluster.cli("stop")
-        cluster.cli("start")
-        wait_for(lambda: cluster.get("/version") is not None, timeout=15, what="the API after restart")
-        assert cluster.get(f"/apis/{GROUP}/v1/gizmos/kept")["spec"] == {"a": 1}
-        assert cluster.kubectl("get", "gizmos", "-o", "name").stdout.split() == ["gizmo.example.com/kept"]
+def test_crd_and_objects_survive_a_restart(restartable: Cluster) -> None:
+    cluster = restartable
+    apply(cluster, GIZMO_CRD)
+    wait_for(lambda: cluster.kubectl("get", "gizmos", check=False).returncode == 0, timeout=10,
+             what="gizmos served")
+    cluster.kubectl("apply", "-f", "-", input=json.dumps({"apiVersion": f"{GROUP}/v1", "kind": "Gizmo",
+                                                           "metadata": {"name": "kept"}, "spec": {"a": 1}}))
+    cluster.cli("stop")
+    cluster.cli("start")
+    wait_for(lambda: cluster.get("/version") is not None, timeout=15, what="the API after restart")
+    assert cluster.get(f"/apis/{GROUP}/v1/gizmos/kept")["spec"] == {"a": 1}
+    assert cluster.kubectl("get", "gizmos", "-o", "name").stdout.split() == ["gizmo.example.com/kept"]
 
 
 # --- a kopf operator ------------------------------------------------------------------------------------

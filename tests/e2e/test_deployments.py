@@ -19,7 +19,7 @@ from typing import Any, Self
 
 import pytest
 
-from .conftest import Cluster, running_cluster, wait_for
+from .conftest import Cluster, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -340,21 +340,22 @@ def test_cascading_delete_and_orphan_adoption(cluster: Cluster, ns: str) -> None
     assert {p["metadata"]["name"] for p in active(pods(cluster, ns, "app=kept"))} == names
 
 
-def test_kill_daemon_mid_rollout_finishes_without_duplicates(tmp_path: Path) -> None:
-    with running_cluster(tmp_path) as cluster:
-        cluster.kubectl("apply", "-f", "-", input=deployment("survive", 4))
-        rolled_out(cluster, "default", "survive")
-        cluster.kubectl("set", "env", "deploy/survive", "V=2")
-        wait_for(lambda: len(cluster.get("/apis/apps/v1/namespaces/default/replicasets")["items"]) == 2,
-                 timeout=10, what="the rollout to start")
-        os.kill(int(cluster.settings.pid_file.read_text()), signal.SIGKILL)
-        wait_for(lambda: cluster.get("/readyz") is None, timeout=5, what="the daemon to die")
-        cluster.cli("start")
-        rolled_out(cluster, "default", "survive")
-        final = active(pods(cluster, "default", "app=survive"))
-        assert len(final) == 4
-        assert len({p["metadata"]["labels"]["pod-template-hash"] for p in final}) == 1
-        rss = cluster.get("/apis/apps/v1/namespaces/default/replicasets")["items"]
-        assert len(rss) == 2 and sorted(r["spec"]["replicas"] for r in rss) == [0, 4]
-        time.sleep(1)
-        assert len(active(pods(cluster, "default", "app=survive"))) == 4
+def test_kill_daemon_mid_rollout_finishes_without_duplicates(restartable: Cluster) -> None:
+    cluster = restartable
+    cluster.kubectl("apply", "-f", "-", input=deployment("survive", 4))
+    rolled_out(cluster, "default", "survive")
+    cluster.kubectl("set", "env", "deploy/survive", "V=2")
+    wait_for(lambda: len(cluster.get("/apis/apps/v1/namespaces/default/replicasets?labelSelector=app%3Dsurvive")["items"]) == 2,
+             timeout=10, what="the rollout to start")
+    os.kill(int(cluster.settings.pid_file.read_text()), signal.SIGKILL)
+    wait_for(lambda: cluster.get("/readyz") is None, timeout=5, what="the daemon to die")
+    cluster.cli("start")
+    rolled_out(cluster, "default", "survive")
+    final = active(pods(cluster, "default", "app=survive"))
+    assert len(final) == 4
+    assert len({p["metadata"]["labels"]["pod-template-hash"] for p in final}) == 1
+    rss = cluster.get("/apis/apps/v1/namespaces/default/replicasets?labelSelector=app%3Dsurvive")["items"]
+    assert len(rss) == 2 and sorted(r["spec"]["replicas"] for r in rss) == [0, 4]
+    time.sleep(1)
+    assert len(active(pods(cluster, "default", "app=survive"))) == 4
+

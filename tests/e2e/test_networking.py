@@ -17,11 +17,10 @@ import socket
 import subprocess
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from .conftest import Cluster, free_port, pod_running, running_cluster, wait_for
+from .conftest import Cluster, free_port, pod_running, wait_for
 
 WEB = """
 apiVersion: v1
@@ -472,10 +471,10 @@ def _leftovers(cluster_id: str) -> tuple[list[str], list[str]]:
     return rules, []
 
 
-def test_stop_removes_addresses_rules_and_listeners(tmp_path: Path) -> None:
-    with running_cluster(tmp_path) as c:
-        port = _free_node_port()
-        c.kubectl("apply", "-f", "-", input=f"""
+def test_stop_removes_addresses_rules_and_listeners(restartable: Cluster) -> None:
+    c = restartable  # left stopped: the fixture starts it again for a later user
+    port = _free_node_port()
+    c.kubectl("apply", "-f", "-", input=f"""
 apiVersion: v1
 kind: Service
 metadata: {{name: np}}
@@ -484,15 +483,15 @@ spec:
   selector: {{app: x}}
   ports: [{{port: 80, nodePort: {port}}}]
 """)
-        cid = c.settings.cluster_id
-        wait_for(lambda: any(str(port) in r for r in _leftovers(cid)[0]), timeout=10, what="rules")
-        bridge = json.loads(subprocess.run(["docker", "network", "inspect", c.settings.network_name],
-                                           capture_output=True, text=True, check=True).stdout)[0]["Id"][:12]
-        addrs = subprocess.run(["ip", "-br", "addr", "show", f"br-{bridge}"], capture_output=True, text=True, check=True).stdout
-        assert "10.96.0.1/32" in addrs
-        c.cli("stop")
-        assert _leftovers(cid)[0] == []
-        addrs = subprocess.run(["ip", "-br", "addr", "show", f"br-{bridge}"], capture_output=True, text=True, check=True).stdout
-        assert "10.96." not in addrs
-        with socket.socket() as s:
-            s.bind(("0.0.0.0", port))  # the nodePort is free again
+    cid = c.settings.cluster_id
+    wait_for(lambda: any(str(port) in r for r in _leftovers(cid)[0]), timeout=10, what="rules")
+    bridge = json.loads(subprocess.run(["docker", "network", "inspect", c.settings.network_name],
+                                       capture_output=True, text=True, check=True).stdout)[0]["Id"][:12]
+    addrs = subprocess.run(["ip", "-br", "addr", "show", f"br-{bridge}"], capture_output=True, text=True, check=True).stdout
+    assert "10.96.0.1/32" in addrs
+    c.cli("stop")
+    assert _leftovers(cid)[0] == []
+    addrs = subprocess.run(["ip", "-br", "addr", "show", f"br-{bridge}"], capture_output=True, text=True, check=True).stdout
+    assert "10.96." not in addrs
+    with socket.socket() as s:
+        s.bind(("0.0.0.0", port))  # the nodePort is free again

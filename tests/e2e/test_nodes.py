@@ -376,7 +376,7 @@ def test_drain_evicts_and_honours_the_pdb(nodes_cluster: tuple[Cluster, LeaseRen
         before = set(_running(c, "drainme"))
         wait_for(lambda: (_json(c, "get", "pdb", "drainme").get("status") or {}).get("currentHealthy") == 2,
                  timeout=15, what="the PDB status")
-        out = c.kubectl("drain", "minikube-lite", "--ignore-daemonsets", "--timeout=12s", check=False, timeout=60)
+        out = c.kubectl("drain", "minikube-lite", "--ignore-daemonsets", "--timeout=6s", check=False, timeout=60)
         assert out.returncode != 0, out.stdout
         assert "node/minikube-lite cordoned" in out.stdout, out.stdout
         assert "Cannot evict pod as it would violate the pod's disruption budget." in out.stderr, out.stderr

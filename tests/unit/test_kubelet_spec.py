@@ -116,6 +116,7 @@ def test_pause_container_args() -> None:
     create, host = pause_container_args(pod, labels={"l": "1"}, network="net")
     assert create["hostname"] == "web" and host["network_mode"] == "net"
     assert host["port_bindings"] == {"80/tcp": ("0.0.0.0", 8080)}
+    assert create["stop_signal"] == "SIGKILL"  # an engine's stop must not wait 10 s for a PID 1 ignoring SIGTERM
 
 
 @pytest.mark.parametrize(("machine", "e_machine"), [("x86_64", 62), ("aarch64", 183)])
