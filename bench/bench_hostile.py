@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import statistics
@@ -105,8 +106,22 @@ class Daemon:
         return last
 
     def stop(self) -> None:
+        """End the daemon and remove the bridge its kube-proxy made (a stopped cluster keeps its
+        network for its next start; this one has none), then its folder."""
         self.proc.terminate()
         self.proc.wait(10)
+        import shutil
+
+        import docker
+
+        from minikube_lite.config import Settings
+
+        with contextlib.suppress(docker.errors.DockerException):
+            client = docker.from_env()
+            with contextlib.suppress(docker.errors.NotFound):
+                client.networks.get(Settings(state_dir=self.dir / "state").network_name).remove()
+            client.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 def percentile(values: list[float], q: int) -> float:
