@@ -34,11 +34,10 @@ import docker
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchlib import api_client, cpu_seconds, free_port, save_results
+from benchlib import api_client, cpu_seconds, free_port, save_results, sdk_pod_equivalents
 
 from minikube_lite.config import CLUSTER_LABEL, Settings
 from minikube_lite.images import ensure_images
-from minikube_lite.kubelet.pause import PAUSE_IMAGE
 
 IMAGE = "minikube-lite/busybox:1.0"
 THREADS = 16
@@ -119,29 +118,25 @@ class Bench:
         return elapsed
 
     def docker_direct(self, replicas: int, *, pod_equivalent: bool) -> float:
+        """``replicas`` made straight through the Docker SDK: pod-equivalents (benchlib's yardstick:
+        pause + app), or one plain container each."""
         label = {"minikube-lite.bench": "deployments"}
         network = self.settings.network_name
+        if pod_equivalent:
+            return sdk_pod_equivalents(self.docker, network, ["sleep", "3600"], replicas, threads=THREADS,
+                                       label=label)
 
-        def one(i: int) -> list[Any]:
-            made = []
-            if pod_equivalent:
-                sandbox = self.docker.containers.create(PAUSE_IMAGE, labels=label, network=network)
-                sandbox.start()
-                made.append(sandbox)
-                app = self.docker.containers.create(IMAGE, ["sleep", "3600"], labels=label,
-                                                    network_mode=f"container:{sandbox.id}")
-            else:
-                app = self.docker.containers.create(IMAGE, ["sleep", "3600"], labels=label, network=network)
+        def one(_: int) -> Any:
+            app = self.docker.containers.create(IMAGE, ["sleep", "3600"], labels=label, network=network)
             app.start()
-            made.append(app)
-            return made
+            return app
 
         t0 = time.perf_counter()
         with ThreadPoolExecutor(THREADS) as pool:
-            made = [c for cs in pool.map(one, range(replicas)) for c in cs]
+            made = list(pool.map(one, range(replicas)))
         elapsed = time.perf_counter() - t0
         with ThreadPoolExecutor(THREADS) as pool:
-            list(pool.map(lambda c: c.remove(force=True), reversed(made)))
+            list(pool.map(lambda c: c.remove(force=True), made))
         return elapsed
 
     def idle_cpu(self, pods: int, seconds: float = 20.0) -> float:

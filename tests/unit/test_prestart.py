@@ -29,6 +29,14 @@ def wait_for(predicate: Any, timeout: float, what: str) -> Any:
     return value
 
 
+def spawn_waiting(state: Path) -> Any:
+    """What ``minikube-lite start --state-dir STATE`` spawns first: the waiting daemon."""
+    prestart.spawn_if_starting(["minikube-lite", "start", "--state-dir", str(state)])
+    waiting = prestart._waiting
+    assert waiting is not None
+    return waiting
+
+
 def _spawned_for(monkeypatch: pytest.MonkeyPatch, argv: list[str]) -> list[list[str]]:
     calls: list[list[str]] = []
 
@@ -83,9 +91,7 @@ def test_waiting_daemon_dismissed_touches_nothing(tmp_path: Path) -> None:
 def test_command_handed_to_the_waiting_daemon_runs_with_its_output_in_the_log(tmp_path: Path) -> None:
     state = tmp_path / "state"
     state.mkdir()
-    prestart.spawn_if_starting(["minikube-lite", "start", "--state-dir", str(state)])
-    waiting = prestart._waiting
-    assert waiting is not None
+    waiting = spawn_waiting(state)
     log_path = state / "daemon.log"
     cmd = [sys.executable, "-m", "minikube_lite.daemon", "--state-dir", str(state.resolve()),
            "--authorization-mode", "Nobody"]  # refused before anything is opened: a quick, visible end
@@ -103,9 +109,7 @@ def test_command_handed_to_the_waiting_daemon_runs_with_its_output_in_the_log(tm
 def test_other_command_is_spawned_and_the_waiting_daemon_ended(tmp_path: Path) -> None:
     state = tmp_path / "state"
     state.mkdir()
-    prestart.spawn_if_starting(["minikube-lite", "start", "--state-dir", str(state)])
-    waiting = prestart._waiting
-    assert waiting is not None
+    waiting = spawn_waiting(state)
     with open(state / "daemon.log", "ab") as log:
         proc = prestart.launch([sys.executable, "-c", "print('stub daemon')"], log, prestart.daemon_env())
     assert proc is not waiting
@@ -114,9 +118,7 @@ def test_other_command_is_spawned_and_the_waiting_daemon_ended(tmp_path: Path) -
     assert (state / "daemon.log").read_text() == "stub daemon\n"
     # a daemon for another state folder is not this waiting one's to run either
     prestart._spawned = False
-    prestart.spawn_if_starting(["minikube-lite", "start", "--state-dir", str(state)])
-    other = prestart._waiting
-    assert other is not None
+    other = spawn_waiting(state)
     with open(state / "daemon.log", "ab") as log:
         proc = prestart.launch([sys.executable, "-m", "minikube_lite.daemon", "--state-dir", str(tmp_path),
                                 "--authorization-mode", "Nobody"], log, prestart.daemon_env())
