@@ -18,6 +18,7 @@ table and writes ``bench/results/deployments.json``.
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import sqlite3
 import statistics
@@ -65,8 +66,12 @@ class Bench:
         (root / "home").mkdir()
         self.env = {k: v for k, v in os.environ.items() if k != "MINIKUBE_LITE_HOME"}
         self.env.update(KUBECONFIG=str(root / "kubeconfig"), KUBECACHEDIR=str(root / "cache"), HOME=str(root / "home"))
-        self.http = api_client(self.settings.state_dir, self.settings.server_url, timeout=10)
         self.docker = docker.from_env()
+
+    @functools.cached_property
+    def http(self) -> Any:
+        """The API client, made on first use: it trusts the CA that the cluster's start writes."""
+        return api_client(self.settings.state_dir, self.settings.server_url, timeout=10)
 
     def cli(self, *args: str) -> None:
         subprocess.run([sys.executable, "-m", "minikube_lite.cli.main", *args, "--state-dir",

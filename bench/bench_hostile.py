@@ -115,11 +115,12 @@ class Daemon:
         import docker
 
         from minikube_lite.config import Settings
+        from minikube_lite.kubelet.cleanup import remove_cluster_objects
 
+        settings = Settings(state_dir=self.dir / "state")
         with contextlib.suppress(docker.errors.DockerException):
             client = docker.from_env()
-            with contextlib.suppress(docker.errors.NotFound):
-                client.networks.get(Settings(state_dir=self.dir / "state").network_name).remove()
+            remove_cluster_objects(client, settings.cluster_id, settings.network_name)
             client.close()
         shutil.rmtree(self.dir, ignore_errors=True)
 

@@ -229,15 +229,12 @@ def install(app: FastAPI, *, exec_path: str = "/api/v1/namespaces/{namespace}/po
     routes read the raw request (app.py): FastAPI's ``add_api_websocket_route`` analyses the
     endpoint's signature, which imports pydantic.v1 at start (≈ 60 ms on the path to ``/readyz``)."""
 
-    async def exec_ws(websocket: WebSocket) -> None:
-        p = websocket.path_params
-        await serve_ws(app, websocket, p["namespace"], p["name"], attach=False,
-                       container=websocket.query_params.get("container", ""))
+    def route(attach: bool) -> Any:
+        async def session(websocket: WebSocket) -> None:
+            p = websocket.path_params
+            await serve_ws(app, websocket, p["namespace"], p["name"], attach=attach,
+                           container=websocket.query_params.get("container", ""))
+        return session
 
-    async def attach_ws(websocket: WebSocket) -> None:
-        p = websocket.path_params
-        await serve_ws(app, websocket, p["namespace"], p["name"], attach=True,
-                       container=websocket.query_params.get("container", ""))
-
-    app.router.add_websocket_route(exec_path, exec_ws)
-    app.router.add_websocket_route(attach_path, attach_ws)
+    app.router.add_websocket_route(exec_path, route(False))
+    app.router.add_websocket_route(attach_path, route(True))

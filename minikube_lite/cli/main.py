@@ -252,8 +252,7 @@ def daemon_command(settings: Settings) -> list[str]:
     return cmd
 
 
-def _daemon_env() -> dict[str, str]:
-    return prestart.daemon_env()
+_daemon_env = prestart.daemon_env
 
 
 def port_in_use(host: str, port: int) -> bool:
@@ -890,12 +889,12 @@ def _enable_overlay(settings: Settings) -> None:
 
 def _remove_overlay(settings: Settings) -> None:
     """What ``start --multi-host`` added to the engine; swarm mode only if minikube-lite switched it on."""
-    if not (settings.multi_host or (settings.state_dir / "overlay.json").exists()):
+    from minikube_lite.node.overlay import STATE_FILE, disable
+
+    if not (settings.state_dir / STATE_FILE).exists():  # enable() writes it whenever it ran
         return
     try:
         import docker
-
-        from minikube_lite.node.overlay import disable
 
         client = docker.from_env()
         try:

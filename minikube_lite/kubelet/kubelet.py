@@ -229,7 +229,7 @@ class Kubelet(Termination, StatusWriter, Logs, Metrics, Exec, Attach, Prober, Vo
                                                         self._docker(self.runtime.version))
         if not self._claims_address():  # else the endpoint waits for the node's own address (run)
             await self._serve()
-        elif self._serving_state_dir is not None or self._serving_context is not None:
+        elif self._serves:
             # its code loaded now, while the API server starts, not once the node's range came:
             # uvicorn's import was 0.3-0.9 s of a worker's way to Ready (issue 14)
             from minikube_lite.apiserver.upgrade import default_handlers
@@ -239,12 +239,17 @@ class Kubelet(Termination, StatusWriter, Logs, Metrics, Exec, Attach, Prober, Vo
             default_handlers()
         self._prepared = True
 
+    @property
+    def _serves(self) -> bool:
+        """Whether this kubelet has an HTTPS endpoint (a serving certificate, made or given)."""
+        return self._serving_state_dir is not None or self._serving_context is not None
+
     def _claims_address(self) -> bool:
         return self.own_address and not self.node_ip
 
     async def _serve(self) -> None:
         """The kubelet's HTTPS endpoint, on the node's address."""
-        if (self._serving_state_dir is not None or self._serving_context is not None) and self.server is None:
+        if self._serves and self.server is None:
             from .server import KubeletServer
 
             # the port of last time when it is free, so the Node's endpoint stays what it was

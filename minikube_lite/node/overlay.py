@@ -268,7 +268,23 @@ class OverlayRoutes:
             await self._publish({**self.publish, "router": self.router_ip})
         nodes = Informer(self.client, "nodes")
         dirty = asyncio.Event()
-        nodes.add_handler(lambda _t, _o: dirty.set())
+        seen: dict[str, tuple[str, str]] = {}
+
+        def changed(kind: str, node: dict[str, Any]) -> None:
+            # the routes depend on each node's range and router only: a status heartbeat is no news
+            meta = node.get("metadata") or {}
+            name = str(meta.get("name") or "")
+            key = (str((node.get("spec") or {}).get("podCIDR") or ""),
+                   str((meta.get("annotations") or {}).get(ROUTER_ANNOTATION) or ""))
+            if kind == "DELETED":
+                seen.pop(name, None)
+            elif seen.get(name) == key:
+                return
+            else:
+                seen[name] = key
+            dirty.set()
+
+        nodes.add_handler(changed)
         watch = asyncio.create_task(nodes.run())
         try:
             await nodes.synced.wait()

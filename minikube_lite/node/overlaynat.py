@@ -25,9 +25,10 @@ import shlex
 import shutil
 import subprocess
 
+from ..proxy.iptables import MASQ_MARK
+
 log = logging.getLogger(__name__)
 
-MASQ_MARK = "0x4000/0x4000"  # proxy/iptables.py's
 
 
 def _run(*args: str, stdin: str | None = None) -> tuple[int, str]:

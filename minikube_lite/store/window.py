@@ -88,11 +88,12 @@ class EventWindow:
 
     def publish(self, event: Event, value: str, prev: str | None, prev_rev: int | None = None) -> None:
         # The value before a write is the text of the key's previous write: when that one is kept
-        # too, both events hold one string (an update or a delete would otherwise double it).
+        # too (same revision), both events hold one string (an update or a delete would otherwise
+        # double it).
         last = self._latest.get(event.key)
-        if last is not None and prev is not None and prev == last.value:
+        if last is not None and prev is not None and prev_rev == last.rev:
             prev = last.value
-        if value == prev:
+        if event.type == "DELETE" and prev is not None:
             value = prev  # a delete's value is the value it deleted
         kept = Kept(event, value, prev, prev_rev)
         self._events.append(kept)
@@ -123,13 +124,13 @@ class EventWindow:
     def _schedule_sweep(self) -> None:
         """Expire by time without waiting for the next write (a timer on the running loop, when
         there is one: the store is also used without a loop, where writes alone expire events)."""
+        if len(self._events) <= self._min_events:
+            return
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
             return
         if self._sweep is not None and self._sweep_loop is loop:
-            return
-        if len(self._events) <= self._min_events:
             return
         due = self._events[0].at + self._window_seconds - time.monotonic()
         self._sweep_loop = loop
