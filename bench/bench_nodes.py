@@ -47,7 +47,7 @@ import docker
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchlib import api_client, cpu_seconds, free_port, save_results, sdk_pod_equivalents
+from benchlib import api_client, compile_bytecode, cpu_seconds, free_port, save_results, sdk_pod_equivalents
 
 from minikube_lite.config import Settings
 from minikube_lite.images import ensure_images
@@ -236,6 +236,7 @@ def main() -> None:
     args = parser.parse_args()
     parts = set(args.parts.split(","))
     ensure_images()
+    compile_bytecode()  # as scripts/setup.sh leaves it: no start compiles the package or FastAPI
     with tempfile.TemporaryDirectory(prefix="bench-nodes-") as tmp:
         b = Bench(Path(tmp), args.grace)
         results: dict[str, Any] = {"load_average": {"start": load_average()}}
