@@ -25,6 +25,7 @@ import re
 from datetime import datetime
 from typing import Any
 
+from minikube_lite.api.conditions import condition
 from minikube_lite.api.kind import Kind, StoreView, Strategy
 from minikube_lite.api.models import K8sModel, Time, TypedObject
 from minikube_lite.api.resources import ALL_VERBS, Resource
@@ -102,13 +103,6 @@ def parse_request(pem: bytes) -> Any:
     if not csr.is_signature_valid:
         raise ValueError("x509: signature verification failure")
     return csr
-
-
-def condition(obj: dict[str, Any], kind: str) -> dict[str, Any] | None:
-    for c in (obj.get("status") or {}).get("conditions") or []:
-        if c.get("type") == kind:
-            return c
-    return None
 
 
 def _validate_conditions(errs: ErrorList, conditions: list[dict[str, Any]]) -> None:

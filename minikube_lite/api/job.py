@@ -24,6 +24,7 @@ from typing import Any
 
 from . import mergekeys, tables
 from .apps import LabelSelector, PodTemplateSpec, _default_template, _selector_string
+from .conditions import find
 from .kind import Kind, StoreView, Strategy
 from .labels import matches_selector
 from .models import K8sModel, Time, TypedObject
@@ -391,10 +392,7 @@ COLUMNS = [
 
 
 def _condition_true(status: dict[str, Any], ctype: str) -> bool:
-    for c in status.get("conditions") or []:
-        if c.get("type") == ctype:
-            return c.get("status") == "True"
-    return False
+    return (find(status.get("conditions"), ctype) or {}).get("status") == "True"
 
 
 def job_status_word(obj: dict[str, Any]) -> str:

@@ -15,6 +15,8 @@ import copy
 from datetime import UTC, datetime
 from typing import Any
 
+from ..api.conditions import condition
+
 Obj = dict[str, Any]
 
 
@@ -103,13 +105,6 @@ def compute_status(crd: Obj, others: list[Obj]) -> Obj:
                                     "the initial names have been accepted"))
     status.setdefault("storedVersions", [])
     return status
-
-
-def condition(crd: Obj, ctype: str) -> Obj | None:
-    for c in (crd.get("status") or {}).get("conditions") or []:
-        if c.get("type") == ctype:
-            return c
-    return None
 
 
 def is_established(crd: Obj) -> bool:

@@ -23,6 +23,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from ..api.conditions import ready
 from ..api.errors import ApiError, BadRequest, Conflict
 from ..api.labels import matches_selector
 from ..api.register import by_plural
@@ -37,11 +38,6 @@ Obj = dict[str, Any]
 
 def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _ready(pod: Obj) -> bool:
-    return any(c.get("type") == "Ready" and c.get("status") == "True"
-               for c in (pod.get("status") or {}).get("conditions") or [])
 
 
 def _too_many(message: str) -> ApiError:
@@ -131,7 +127,7 @@ def evict(registry: Registry, namespace: str, name: str, eviction: Any, *, dry_r
 
 def _allowed_unhealthy(pdb: Obj, pod: Obj) -> bool:
     """A pod that is not Ready may go without using up a disruption (IfHealthyBudget / AlwaysAllow)."""
-    if _ready(pod):
+    if ready(pod):
         return False
     if (pdb.get("spec") or {}).get("unhealthyPodEvictionPolicy") == "AlwaysAllow":
         return True

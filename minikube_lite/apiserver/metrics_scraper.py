@@ -29,6 +29,7 @@ import time
 from typing import Any
 
 from minikube_lite.api import register
+from minikube_lite.api.conditions import ready
 from minikube_lite.config import METRICS_KEEPALIVE_SECONDS
 
 log = logging.getLogger(__name__)
@@ -40,11 +41,6 @@ PATH = "/minikube-lite/resource-metrics"
 KEEPALIVE_SECONDS = METRICS_KEEPALIVE_SECONDS
 #: how long after a kubelet's round the next scrape comes (its round takes a few ms of file reads)
 ALIGN = 0.3
-
-
-def _ready(node: dict[str, Any]) -> bool:
-    return any(c.get("type") == "Ready" and c.get("status") == "True"
-               for c in (node.get("status") or {}).get("conditions") or [])
 
 
 class MetricsScraper:
@@ -92,7 +88,7 @@ class MetricsScraper:
     async def scrape_round(self) -> None:
         """Scrape every Ready node now and replace the store with the answers."""
         nodes, _, _ = self.registry.list(register.by_plural("nodes", ""), None)
-        names = sorted(n["metadata"]["name"] for n in nodes if _ready(n))
+        names = sorted(n["metadata"]["name"] for n in nodes if ready(n))
         got = await asyncio.gather(*(self._scrape(n) for n in names))
         self.scraped = {n: g for n, g in zip(names, got, strict=True) if g is not None}
         self.scraped_at = time.monotonic()

@@ -23,6 +23,7 @@ import math
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from ..api.conditions import ready
 from ..api.errors import ApiError, Conflict, NotFound
 from ..api.labels import matches_selector
 from ..client.base import Client
@@ -49,11 +50,6 @@ def scaled(value: Any, total: int, *, round_up: bool) -> int:
         number = int(value[:-1]) * total / 100
         return math.ceil(number) if round_up else math.floor(number)
     return int(value)
-
-
-def is_ready(pod: Obj) -> bool:
-    return any(c.get("type") == "Ready" and c.get("status") == "True"
-               for c in (pod.get("status") or {}).get("conditions") or [])
 
 
 def _parse(ts: Any) -> datetime | None:
@@ -102,7 +98,7 @@ def budget_status(pdb: Obj, pods: list[Obj], scale_of: Any, now: datetime) -> tu
             continue  # gone or going: nothing more to remember
         if when + DELETION_TIMEOUT > now:
             disrupted[name] = at
-    healthy = sum(1 for p in pods if not p["metadata"].get("deletionTimestamp") and is_ready(p)
+    healthy = sum(1 for p in pods if not p["metadata"].get("deletionTimestamp") and ready(p)
                   and p["metadata"]["name"] not in disrupted)
     allowed = max(0, healthy - desired)
     return _status(pdb, allowed, healthy, desired, expected, disrupted,

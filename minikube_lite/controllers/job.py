@@ -30,6 +30,7 @@ import copy
 import logging
 from typing import Any
 
+from ..api.conditions import is_true as condition_true
 from ..api.errors import AlreadyExists, ApiError, Conflict, NotFound
 from ..api.job import COMPLETION_INDEX_ANNOTATION
 from ..client.base import Client
@@ -50,11 +51,6 @@ Obj = dict[str, Any]
 BACKOFF_MESSAGE = "Job has reached the specified backoff limit"
 DEADLINE_MESSAGE = "Job was active longer than specified deadline"
 COMPLETE_MESSAGE = "Reached expected number of succeeded pods"
-
-
-def condition_true(job: Obj, ctype: str) -> bool:
-    c = ro.get_condition(job.get("status") or {}, ctype)
-    return bool(c and c.get("status") == "True")
 
 
 def finished(job: Obj) -> bool:

@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from ..api.conditions import condition
 from ..api.errors import ApiError, Conflict, NotFound
 from ..api.scheduling import (
     TAINT_DISK_PRESSURE,
@@ -70,10 +71,6 @@ def _env_seconds(name: str, default: float) -> float:
 
 def now_iso() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def condition(node: dict[str, Any], kind: str) -> dict[str, Any] | None:
-    return next((c for c in (node.get("status") or {}).get("conditions") or [] if c.get("type") == kind), None)
 
 
 def ready_status(node: dict[str, Any]) -> str:

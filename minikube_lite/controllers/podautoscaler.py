@@ -27,6 +27,7 @@ from decimal import Decimal
 from typing import Any
 
 from ..api import register
+from ..api.conditions import find
 from ..api.errors import ApiError, Conflict, NotFound
 from ..api.quantity import parse_quantity
 from ..api.tables import parse_time
@@ -74,7 +75,7 @@ def _iso(at: datetime) -> str:
 def pod_info(pod: Obj, resource: str, container: str | None = None) -> PodInfo:
     """The calculator's view of a pod: phase, readiness and the request of ``resource``."""
     meta, spec, status = pod.get("metadata") or {}, pod.get("spec") or {}, pod.get("status") or {}
-    ready = next((c for c in status.get("conditions") or [] if c.get("type") == "Ready"), None)
+    ready = find(status.get("conditions"), "Ready")
     containers = [c for c in spec.get("containers") or [] if container is None or c.get("name") == container]
     total: float | None = 0.0
     lacking = ""
