@@ -41,7 +41,13 @@ _DROPPED = {"host", "authorization", "connection", "upgrade", "content-length", 
 
 def node_endpoint(registry: Any, node_name: str) -> tuple[str, int]:
     """(address, kubelet port) of ``node_name`` from its Node object."""
-    node = registry.get(by_plural("nodes", ""), None, node_name)
+    return kubelet_endpoint(registry.get(by_plural("nodes", ""), None, node_name))
+
+
+def kubelet_endpoint(node: dict[str, Any]) -> tuple[str, int]:
+    """(address, kubelet port) of a Node object: ``InternalIP`` (else ``ExternalIP``, ``Hostname``)
+    and ``status.daemonEndpoints.kubeletEndpoint.Port``; a 503 when it has none."""
+    node_name = (node.get("metadata") or {}).get("name", "")
     status = node.get("status") or {}
     port = int((((status.get("daemonEndpoints") or {}).get("kubeletEndpoint")) or {}).get("Port") or 0)
     addresses = {a.get("type"): a.get("address") for a in status.get("addresses") or []}
