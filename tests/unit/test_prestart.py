@@ -125,3 +125,23 @@ def test_other_command_is_spawned_and_the_waiting_daemon_ended(tmp_path: Path) -
     assert proc is not other
     assert proc.wait(timeout=30) != 0
     assert other.poll() is not None
+
+
+def test_waiting_daemon_is_the_same_by_its_state_folder_wherever_the_flag_is(tmp_path: Path) -> None:
+    """``launch`` hands the command to the waiting process only for the daemon of the same state
+    folder, read from either command line by its flag, not by a position in it."""
+
+    class Waiting:
+        def __init__(self, *args: str) -> None:
+            self.args = [sys.executable, "-m", "minikube_lite.daemon", *args]
+
+        def poll(self) -> None:
+            return None
+
+    state, other = str((tmp_path / "s").resolve()), str((tmp_path / "o").resolve())
+    cmd = [sys.executable, "-m", "minikube_lite.daemon", "--port", "1", "--state-dir", state]
+    for waiting in (Waiting("--state-dir", state, prestart.FLAG), Waiting(prestart.FLAG, "--state-dir", state),
+                    Waiting(f"--state-dir={state}")):
+        assert prestart._same_daemon(waiting, cmd)  # type: ignore[arg-type]
+    assert not prestart._same_daemon(Waiting("--state-dir", other, prestart.FLAG), cmd)  # type: ignore[arg-type]
+    assert not prestart._same_daemon(Waiting("--state-dir", state), [sys.executable, "-c", "pass"])  # type: ignore[arg-type]
