@@ -598,9 +598,11 @@ def _preload_components() -> None:
     default_objects()  # the default RBAC policy, read on first use (rbac.DefaultPolicy)
 
 
-#: what the daemon imports on its way to serving, after its module's imports (Daemon(), serve())
+#: what the daemon imports on its way to serving, after its module's imports (Daemon(), serve()); a
+#: unit test (test_prestart.py) holds it to what that way imports
 _SERVING_MODULES = ("store.sqlite", "auth.storepolicy", "auth.nodecerts", "auth.authn", "auth.middleware", "auth.tokens",
-                    "auth.tls", "apiserver.authapi", "apiserver.upgrade", "apiserver.nodeproxy", "dashboard")
+                    "auth.tls", "apiserver.authapi", "apiserver.upgrade", "apiserver.remotecommand",
+                    "dashboard")
 
 
 def _preload_serving() -> None:
