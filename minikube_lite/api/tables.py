@@ -36,6 +36,9 @@ def column(name: str, description: str, *, priority: int = 0, fmt: str = "", typ
 NAME_COLUMN = column("Name", NAME_DESCRIPTION, fmt="name")
 AGE_COLUMN = column("Age", AGE_DESCRIPTION)
 DEFAULT_COLUMNS = (NAME_COLUMN, AGE_COLUMN)
+#: the wide columns of the kinds with a pod template (Deployment ... CronJob), as kube's printers
+CONTAINERS_COLUMN = column("Containers", "Names of each container in the template.", priority=1)
+IMAGES_COLUMN = column("Images", "Images referenced by each container in the template.", priority=1)
 
 
 # --- time ------------------------------------------------------------------------------------
