@@ -20,13 +20,13 @@ the delete honours the Eviction's ``deleteOptions`` (grace period, preconditions
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from ..api.conditions import ready
 from ..api.errors import ApiError, BadRequest, Conflict
 from ..api.labels import matches_selector
 from ..api.register import by_plural
+from ..api.times import now_rfc3339
 from .registry import Registry
 
 MAX_DISRUPTED_PODS = 2000
@@ -34,10 +34,6 @@ TOO_MANY = "Cannot evict pod as it would violate the pod's disruption budget."
 _RETRIES = 5
 
 Obj = dict[str, Any]
-
-
-def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _too_many(message: str) -> ApiError:
@@ -62,7 +58,7 @@ def check_budget(pdb: Obj, pod_name: str) -> Obj:
     if allowed == 0:
         raise _too_many(f"The disruption budget {name} needs {status.get('desiredHealthy', 0)} healthy pods and "
                         f"has {status.get('currentHealthy', 0)} currently")
-    disrupted[pod_name] = _now()
+    disrupted[pod_name] = now_rfc3339()
     status.update(disruptionsAllowed=allowed - 1, disruptedPods=disrupted)
     return status
 
@@ -149,7 +145,7 @@ def _mark_disruption_target(registry: Registry, pod: Obj) -> None:
     assert pods is not None
     conditions = [c for c in (pod.get("status") or {}).get("conditions") or [] if c.get("type") != "DisruptionTarget"]
     conditions.append({"type": "DisruptionTarget", "status": "True", "reason": "EvictionByEvictionAPI",
-                       "message": "Eviction API: evicting", "lastTransitionTime": _now()})
+                       "message": "Eviction API: evicting", "lastTransitionTime": now_rfc3339()})
     updated = {**pod, "status": {**(pod.get("status") or {}), "conditions": conditions}}
     try:
         registry.update(pods, pod["metadata"]["namespace"], pod["metadata"]["name"], updated, subresource="status",

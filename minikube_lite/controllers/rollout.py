@@ -17,6 +17,8 @@ from typing import Any
 
 from ..api.conditions import condition, find
 from ..api.conditions import ready as pod_ready  # ro.pod_ready, for the workload controllers
+from ..api.times import parse_time  # ro.parse_time
+from ..api.times import rfc3339 as iso  # ro.iso
 
 Obj = dict[str, Any]
 
@@ -37,19 +39,6 @@ _SAFE_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 
 def now() -> datetime:
     return datetime.now(UTC)
-
-
-def iso(t: datetime) -> str:
-    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def parse_time(value: Any) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        return datetime.fromisoformat(value)
-    except ValueError:
-        return None
 
 
 # --- the template hash -------------------------------------------------------------------------------
