@@ -31,10 +31,10 @@ import logging
 from typing import Any
 
 from ..api.conditions import is_true as condition_true
-from ..api.errors import Conflict, NotFound
+from ..api.errors import NotFound
 from ..api.job import COMPLETION_INDEX_ANNOTATION
 from ..client.base import Client
-from ..client.controller import run_controller
+from ..client.controller import run_controller, write_status
 from ..client.events import record_event
 from ..client.informer import Informer, object_key
 from ..client.workqueue import WorkQueue
@@ -311,17 +311,7 @@ class JobController:
         await self.pod_control.delete_pods(key, job, pods)
 
     async def _write_status(self, job: Obj, status: Obj) -> None:
-        if status == (job.get("status") or {}):
-            return
-        job = {**job, "status": status}
-        try:
-            await self.client.update_status("jobs", job, namespace=job["metadata"]["namespace"])
-        except NotFound:
-            return
-        except Conflict:
-            # Our cache is behind (often our own last write): its watch event queues the key again;
-            # a retry at once would spin on the same stale copy without ever letting the informer run.
-            self.queue.add_after(object_key(job), 0.1)
+        await write_status(self.client, self.queue, "jobs", job, status)
 
     async def _after_finished(self, key: str, job: Obj) -> None:
         """ttlSecondsAfterFinished: delete the finished Job (and, in the foreground, its pods)."""
