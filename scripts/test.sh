@@ -87,14 +87,15 @@ fi
 # a core on average), so two side by side use the 2 cores better than one after the other. It
 # holds for the reasons above: free ports, own folders, own bridges and namespaced engines; the
 # one fixed host port (the seed's NodePort 31515) is used by one file only.
-# tests/e2e/conftest.py hands out the slowest files first, so that both workers end together.
+# tests/e2e/conftest.py puts the slowest files first, so that both workers end together
+# (--no-loadscope-reorder: xdist would otherwise hand out the files with the most tests first).
 work="$(mktemp -d "${TMPDIR:-/tmp}/minikube-lite-unit.XXXXXX")"
 "$PY" -m pytest -q --durations=10 -p no:cacheprovider --basetemp="$work/tmp" tests/unit </dev/null >"$work/unit.log" 2>&1 &
 unit_pid=$!
 trap 'kill "$unit_pid" 2>/dev/null || true; rm -rf "$work"' EXIT
 t0=$SECONDS
 set +e
-"$PY" -m pytest -q --durations=25 -n "${E2E_WORKERS:-2}" --dist loadfile tests/e2e
+"$PY" -m pytest -q --durations=25 -n "${E2E_WORKERS:-2}" --dist loadfile --no-loadscope-reorder tests/e2e
 e2e_rc=$?
 wait "$unit_pid"
 unit_rc=$?
