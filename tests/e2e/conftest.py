@@ -1,6 +1,7 @@
 """One real cluster shared by the end-to-end tests.
 
-The session starts ``minikube-lite start`` with its own state folder, port and kubeconfig
+The session (each pytest-xdist worker's, when scripts/test.sh runs them on two) starts
+``minikube-lite start`` with its own state folder, port and kubeconfig
 (never the user's ``~/.kube/config``) and kubectl's discovery cache in a temporary folder,
 then deletes the cluster at the end. Tests drive it with the real ``kubectl`` (the
 dispatcher, and the exact 1.27 … 1.33 binaries beside it), HTTP and the Docker engine.
