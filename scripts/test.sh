@@ -80,13 +80,22 @@ fi
 # has its own temporary folder, and the unit run has its own pytest base temp (two sessions in the
 # same /tmp/pytest-of-$USER would prune each other's folders) and no cache provider (the e2e run
 # keeps .pytest_cache). Its report is printed after the e2e one; either failing fails the suite.
+#
+# The e2e tests run on two pytest-xdist workers (E2E_WORKERS), a whole file at a time
+# (--dist loadfile: a file's module-scoped cluster starts once, in one worker; each worker has
+# session clusters of its own). An e2e file mostly waits (daemons, containers, timers: about half
+# a core on average), so two side by side use the 2 cores better than one after the other. It
+# holds for the reasons above: free ports, own folders, own bridges and namespaced engines; the
+# one fixed host port (the seed's NodePort 31515) is used by one file only.
+# tests/e2e/conftest.py puts the slowest files first, so that both workers end together
+# (--no-loadscope-reorder: xdist would otherwise hand out the files with the most tests first).
 work="$(mktemp -d "${TMPDIR:-/tmp}/minikube-lite-unit.XXXXXX")"
 "$PY" -m pytest -q --durations=10 -p no:cacheprovider --basetemp="$work/tmp" tests/unit </dev/null >"$work/unit.log" 2>&1 &
 unit_pid=$!
 trap 'kill "$unit_pid" 2>/dev/null || true; rm -rf "$work"' EXIT
 t0=$SECONDS
 set +e
-"$PY" -m pytest -q --durations=25 tests/e2e
+"$PY" -m pytest -q --durations=25 -n "${E2E_WORKERS:-2}" --dist loadfile --no-loadscope-reorder tests/e2e
 e2e_rc=$?
 wait "$unit_pid"
 unit_rc=$?

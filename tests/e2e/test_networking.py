@@ -222,9 +222,9 @@ subsets:
 
 
 def test_unknown_names_fail_and_kubernetes_service_reaches_the_api(net: Cluster) -> None:
-    out = net.kubectl("exec", "netclient", "--", "nslookup", "nothing-here.default.svc.cluster.local",
-                      check=False).stdout
-    assert "NXDOMAIN" in out or "can't find" in out
+    proc = net.kubectl("exec", "netclient", "--", "nslookup", "nothing-here.default.svc.cluster.local",
+                       check=False)
+    assert "NXDOMAIN" in proc.stdout or "can't find" in proc.stdout, (proc.returncode, proc.stdout, proc.stderr)
     # The API behind the kubernetes Service speaks only TLS now: a plain HTTP request gets no answer
     # (the official client in a pod reaches it over HTTPS with the mounted CA: test_auth.py).
     reply = _exec(net, 'printf "GET /version HTTP/1.0\\r\\n\\r\\n" | nc -w 2 kubernetes.default 443; true')
