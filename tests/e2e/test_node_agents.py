@@ -349,6 +349,11 @@ spec:
         stopped = _node_containers(three, node, states=True)
         assert set(stopped) == set(before) and set(stopped.values()) == {"exited"}, stopped
         assert address not in _host_addresses()
+        # minikube status lists every node; a stopped worker makes it fail (host and kubelet bits)
+        st = three.cli("status", check=False)
+        assert st.returncode == 3, st.stdout
+        assert f"\n{node}\ntype: Worker\nhost: Stopped\nkubelet: Stopped\n" in st.stdout, st.stdout
+        assert "\nminikube-lite-m02\ntype: Worker\nhost: Running\nkubelet: Running\n" in st.stdout, st.stdout
         lease = three.get(f"/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/{node}")
         wait_for(lambda: _ready(three, node) == "Unknown", timeout=GRACE + 15, what="m03 NotReady")
         now = time.time()
@@ -374,6 +379,9 @@ spec:
         assert not any(first in n or roamer["metadata"]["name"] in n for n in names)  # stale ones cleaned
         assert sum(replacement[0]["metadata"]["name"] in n and "_POD_" in n for n in names) == 1
         assert _internal_ip(three, node) == address and address in _host_addresses()
+        listed = json.loads(three.cli("status", "-o", "json").stdout)  # exit code 0: all running
+        assert [(x["Name"], x["Host"], x["Kubelet"], x.get("Worker", False)) for x in listed] == [
+            (NODES[0], "Running", "Running", False), *((n, "Running", "Running", True) for n in NODES[1:])]
         # the spread pod (tolerating unreachable for 300 s) was not evicted: after the "reboot" its
         # kubelet gives it a new sandbox and restarts its container; the dead sandbox is removed
         restarted = wait_for(lambda: next((p for p in [three.pod(spread_pod)] if p and p["status"].get("phase")
@@ -392,10 +400,45 @@ spec:
         three.kubectl("delete", "deployment", "movable", "roaming", "--ignore-not-found", check=False)
 
 
+DAEMONSET = """
+apiVersion: apps/v1
+kind: DaemonSet
+metadata: {name: per-node}
+spec:
+  selector: {matchLabels: {app: per-node}}
+  template:
+    metadata: {labels: {app: per-node}}
+    spec:
+      terminationGracePeriodSeconds: 0
+      containers:
+      - {name: main, image: minikube-lite/busybox:1.0, command: ["sleep", "3600"]}
+"""
+
+
 def test_node_add_and_delete(three: Cluster) -> None:
+    three.kubectl("apply", "-f", "-", input=DAEMONSET)
+
+    def daemon_pods() -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {}
+        for p in _json(three, "get", "pods", "-l", "app=per-node")["items"]:
+            if p["status"].get("phase") == "Running" and not p["metadata"].get("deletionTimestamp"):
+                out.setdefault(p["spec"]["nodeName"], []).append(p["metadata"]["name"])
+        return out
+    wait_for(lambda: sorted(daemon_pods()) == NODES, timeout=30, what="a daemon pod Running on each node")
     out = three.cli("node", "add").stdout
     assert "Successfully added minikube-lite-m04" in out
     assert _ready(three, "minikube-lite-m04") == "True"
+    # the new node gets its daemon pod, and only one: created once, never deleted and made again
+    # (the node registers NotReady, tainted not-ready:NoSchedule, before its network is up)
+    wait_for(lambda: len(daemon_pods().get("minikube-lite-m04", [])) == 1, timeout=30,
+             what="the daemon pod Running on m04")
+    made = [e["message"] for e in _json(three, "get", "events", "--field-selector",
+                                        "involvedObject.kind=DaemonSet,involvedObject.name=per-node")["items"]
+            if e["reason"] in ("SuccessfulCreate", "SuccessfulDelete")]
+    assert len(made) == 4 and all(m.startswith("Created pod: ") for m in made), made
+    three.kubectl("delete", "ds", "per-node")
+    wait_for(lambda: _json(three, "get", "pods", "-l", "app=per-node")["items"] == [], timeout=30,
+             what="the daemon pods gone")
     address = _internal_ip(three, "minikube-lite-m04")
     assert address not in {_internal_ip(three, n) for n in NODES} and address in _host_addresses()
     pod = """
