@@ -191,12 +191,16 @@ class NodeLifecycleController:
             names.add(name)
             sig = self._signature(node)
             seen = self.health.get(name)
+            new = seen is None
             if seen is None or seen.signature != sig:
                 self.health[name] = seen = Health(now, sig)
             grace = self.grace if condition(node, "Ready") else self.startup_grace
             if now - seen.probe > grace:
                 node = await self._mark_unknown(node) or node
             await self._retaint(node)
+            if new:  # a node this controller had not seen (it joined, or the controller started)
+                await record_event(self.client, node, "RegisteredNode",
+                                   f"Node {name} event: Registered Node {name} in Controller", component=COMPONENT)
         for gone in set(self.health) - names:
             del self.health[gone]
 

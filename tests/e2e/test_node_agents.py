@@ -166,6 +166,27 @@ def test_three_nodes_each_its_own_kubelet_process(three: Cluster) -> None:
     lease = three.get("/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/minikube-lite-m02")
     managers = {m.get("manager") for m in lease["metadata"].get("managedFields") or []}
     assert lease["spec"]["holderIdentity"] == "minikube-lite-m02" and "kubelet" in managers, lease
+    # kubectl describe node lists what its kubelet and the node controller recorded, as on kind
+    wait_for(lambda: _node_events(three, "minikube-lite-m02") >= {
+        ("Starting", "kubelet", "Starting kubelet."),
+        ("NodeHasSufficientMemory", "kubelet", "Node minikube-lite-m02 status is now: NodeHasSufficientMemory"),
+        ("NodeAllocatableEnforced", "kubelet", "Updated Node Allocatable limit across pods"),
+        ("NodeReady", "kubelet", "Node minikube-lite-m02 status is now: NodeReady"),
+        ("RegisteredNode", "node-controller",
+         "Node minikube-lite-m02 event: Registered Node minikube-lite-m02 in Controller")},
+        timeout=10, what="the node's events in kubectl describe node")
+
+
+def _node_events(c: Cluster, node: str) -> set[tuple[str, str, str]]:
+    """(reason, from, message) of the Events section of ``kubectl describe node``."""
+    out = c.kubectl("describe", "node", node).stdout
+    rows = out.split("\nEvents:", 1)[1].splitlines()[3:] if "\nEvents:" in out else []
+    found = set()
+    for row in rows:
+        cells = [x for x in row.strip().split("  ") if x.strip()]
+        if len(cells) >= 5:
+            found.add((cells[1].strip(), cells[3].strip(), "  ".join(cells[4:]).strip()))
+    return found
 
 
 def test_each_node_has_its_own_address(three: Cluster) -> None:
@@ -379,6 +400,10 @@ spec:
         assert not any(first in n or roamer["metadata"]["name"] in n for n in names)  # stale ones cleaned
         assert sum(replacement[0]["metadata"]["name"] in n and "_POD_" in n for n in names) == 1
         assert _internal_ip(three, node) == address and address in _host_addresses()
+        events = wait_for(lambda: (e := _node_events(three, node)) and ("NodeReady", "kubelet",
+                          f"Node {node} status is now: NodeReady") in e and e, timeout=10, what="m03's NodeReady")
+        assert ("NodeNotReady", "node-controller", f"Node {node} status is now: NodeNotReady") in events, events
+        assert ("Starting", "kubelet", "Starting kubelet.") in events, events
         listed = json.loads(three.cli("status", "-o", "json").stdout)  # exit code 0: all running
         assert [(x["Name"], x["Host"], x["Kubelet"], x.get("Worker", False)) for x in listed] == [
             (NODES[0], "Running", "Running", False), *((n, "Running", "Running", True) for n in NODES[1:])]
