@@ -758,9 +758,9 @@ def ip(state_dir: str, node_name: str | None) -> None:
     """Print a node's IP address (its InternalIP)."""
     settings = _settings_for(state_dir)
     _require_running(settings)
-    name = node_name or settings.node_name
-    if name.startswith("m") and name[1:].isdigit():  # minikube's short form: -n m02
-        name = f"{NAME}-{name}"
+    from minikube_lite.cli.nodes import full_name
+
+    name = full_name(node_name) if node_name else settings.node_name  # minikube's short form too: -n m02
     node = get_json(settings, f"/api/v1/nodes/{name}")
     if node is None:
         _fail("❌", f'The API server does not know node "{name}"')

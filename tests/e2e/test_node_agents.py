@@ -301,7 +301,8 @@ def test_killed_agent_adopts_its_containers(three: Cluster, spread: dict[str, di
     pod = spread[node]["metadata"]["name"]
     os.kill(_agent_pid(three, node), signal.SIGKILL)
     time.sleep(0.5)
-    three.cli("node", "start", node)
+    out = three.cli("node", "start", "m02").stdout  # minikube's short name works too
+    assert f'Successfully started node "{node}"' in out, out
     assert _ready(three, node) == "True"
     time.sleep(3)  # a few syncs of the new agent
     assert _node_containers(three, node) == before  # nothing replaced, nothing duplicated
