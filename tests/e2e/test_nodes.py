@@ -349,11 +349,15 @@ def test_pdb_status_and_the_eviction_api(nodes_cluster: tuple[Cluster, LeaseRene
         wait_for(lambda: len(_running(c, "guarded")) == 2 and first not in _running(c, "guarded"),
                  timeout=60, what="the evicted pod replaced")
         wait_for(lambda: status().get("disruptionsAllowed") == 1, timeout=20, what="one disruption allowed again")
+        # a budget that selects nothing says so, as the disruption controller does
+        c.kubectl("apply", "-f", "-", input=_pdb("nobody", "maxUnavailable: 1"))
+        wait_for(lambda: [e["message"] for e in _events(c, "nobody") if e["reason"] == "NoPods"] ==
+                 ["No matching pods found"], timeout=10, what="the NoPods event")
         out = c.kubectl("apply", "-f", "-", input=_pdb("bad", "minAvailable: 150%"), check=False)
         assert out.returncode != 0
         assert 'spec.minAvailable: Invalid value: "150%": must not be greater than 100%' in out.stderr, out.stderr
     finally:
-        c.kubectl("delete", "pdb", "guarded", "--ignore-not-found", check=False)
+        c.kubectl("delete", "pdb", "guarded", "nobody", "--ignore-not-found", check=False)
         c.kubectl("delete", "deployment", "guarded", check=False)
 
 
