@@ -407,19 +407,8 @@ def test_daemon_pod_stays_on_a_node_that_only_stops_new_ones(nodes_cluster: tupl
     (an unreachable node's, a cordon-like ``kubectl taint``) stops a new pod there but keeps the
     one running (counted misscheduled); only an untolerated NoExecute taint removes it."""
     c, _ = nodes_cluster
-    manifest = """
-apiVersion: apps/v1
-kind: DaemonSet
-metadata: {name: everywhere}
-spec:
-  selector: {matchLabels: {app: everywhere}}
-  template:
-    metadata: {labels: {app: everywhere}}
-    spec:
-      terminationGracePeriodSeconds: 0
-      containers:
-      - {name: main, image: minikube-lite/busybox:1.0, command: ["sleep", "3600"]}
-"""
+    # the Deployment template of the other tests, as a DaemonSet (no replicas)
+    manifest = _deployment("everywhere", 1).replace("kind: Deployment", "kind: DaemonSet").replace("  replicas: 1\n", "")
     node = "minikube-lite-m03"
 
     def on(n: str) -> list[dict[str, Any]]:
