@@ -455,7 +455,7 @@ def test_node_add_and_delete(three: Cluster) -> None:
     assert "Successfully added minikube-lite-m04" in out
     assert _ready(three, "minikube-lite-m04") == "True"
     # the new node gets its daemon pod, and only one: created once, never deleted and made again
-    # (the node registers NotReady, tainted not-ready:NoSchedule, before its network is up)
+    # (the node registers NotReady; the node controller's not-ready:NoSchedule taint follows a moment later)
     wait_for(lambda: len(daemon_pods().get("minikube-lite-m04", [])) == 1, timeout=30,
              what="the daemon pod Running on m04")
     made = [e["message"] for e in _json(three, "get", "events", "--field-selector",
