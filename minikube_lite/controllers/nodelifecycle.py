@@ -106,9 +106,12 @@ def desired_taints(node: dict[str, Any], now: str) -> list[dict[str, Any]]:
     """The node's taints with the controller's own set to match its conditions and cordon."""
     spec = node.get("spec") or {}
     current = list(spec.get("taints") or [])
-    ready = ready_status(node)
+    # only a Ready condition there says not-ready or unreachable: a node that never posted one is
+    # left alone until its startup grace period makes its conditions Unknown (as Kubernetes maps
+    # only the conditions a node has to taints)
+    ready = condition(node, "Ready")
     want: list[dict[str, Any]] = []
-    no_schedule = {"False": TAINT_NOT_READY, "Unknown": TAINT_UNREACHABLE}.get(ready)
+    no_schedule = {"False": TAINT_NOT_READY, "Unknown": TAINT_UNREACHABLE}.get(ready.get("status")) if ready else None
     if no_schedule:
         want.append({"key": no_schedule, "effect": "NoSchedule"})
     for kind, key in (("MemoryPressure", TAINT_MEMORY_PRESSURE), ("DiskPressure", TAINT_DISK_PRESSURE),

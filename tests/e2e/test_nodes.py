@@ -438,6 +438,30 @@ def test_daemon_pod_stays_on_a_node_that_only_stops_new_ones(nodes_cluster: tupl
         c.kubectl("delete", "pods", "-l", "app=everywhere", "--grace-period=0", "--force", check=False)
 
 
+def test_a_node_that_never_posted_status_is_not_tainted_before_its_startup_grace(
+        nodes_cluster: tuple[Cluster, LeaseRenewer]) -> None:
+    """A Node registered without conditions is not unreachable yet: Kubernetes taints a node from the
+    conditions it has, and gives one that never posted a status the startup grace period (60 s)."""
+    c, _ = nodes_cluster
+    c.kubectl("create", "-f", "-", input="""
+apiVersion: v1
+kind: Node
+metadata:
+  name: minikube-lite-m09
+  labels: {kubernetes.io/hostname: minikube-lite-m09}
+status:
+  allocatable: {cpu: "1", memory: 1Gi, pods: "10"}
+""")
+    try:
+        assert c.kubectl("get", "node", "minikube-lite-m09").stdout.split("\n")[1].split()[1] == "Unknown"
+        c.kubectl("apply", "-f", "-", input=_pod_yaml("on-m09", "  nodeSelector: {kubernetes.io/hostname: minikube-lite-m09}"))
+        wait_for(lambda: _node_of(c, "on-m09") == "minikube-lite-m09", timeout=10, what="the pod bound to m09")
+        assert not (c.get("/api/v1/nodes/minikube-lite-m09") or {}).get("spec", {}).get("taints")
+    finally:
+        c.kubectl("delete", "pod", "on-m09", "--grace-period=0", "--force", "--ignore-not-found", check=False)
+        c.kubectl("delete", "node", "minikube-lite-m09", "--ignore-not-found", check=False)
+
+
 def test_an_idle_connection_outlives_kubectl_drains_retry_pause(nodes_cluster: tuple[Cluster, LeaseRenewer]) -> None:
     """kubectl drain retries a refused eviction every 5 s on the connection it used: kube-apiserver
     keeps an idle connection 90 s (its IdleTimeout). Closed after 5 s, the retry met EOF and the
