@@ -1,7 +1,7 @@
 """Node figures (issue 14) with real node agents: start, cost per node, node failure, spreading.
 
 Run: ``python bench/bench_nodes.py [--replicas 5] [--toleration 5] [--grace 50] [--idle 30]
-[--parts start,idle,spread,failure]`` (``--parts start`` measures only the start and the idle cost)
+[--execs 15] [--parts start,idle,exec,spread,failure]`` (``--parts start`` measures only the start and the idle cost)
 (needs a Docker engine and the local images). It starts a cluster of its own with
 ``minikube-lite start --nodes 3`` (the control plane's kubelet in the daemon, ``-m02`` and
 ``-m03`` as node agents, each its own process talking HTTPS to the API) and measures:
@@ -16,6 +16,10 @@ Run: ``python bench/bench_nodes.py [--replicas 5] [--toleration 5] [--grace 50] 
   machine is switched off) and the clock runs until N replacement pods are Running on the other
   nodes. Target: ≤ grace period + toleration + 2 s. ``--grace``: the node monitor grace period
   (kube-controller-manager's default 50 s unless told);
+- ``exec`` (part ``exec``): ``kubectl exec POD -- true``, median of ``--execs``, into a pod on the
+  control plane's node and into one on ``-m02`` (the API server reaches each through that node's
+  kubelet endpoint over HTTPS), beside ``docker exec CONTAINER true`` on the same container: the
+  single node keeps its speed, and an agent's node costs about the same;
 - 30 replicas over 3 nodes: ``kubectl apply`` → all Ready (the pods' Ready condition), how many
   landed on each node, against the same 30 pod-equivalents made straight through the Docker SDK
   (a pause container on the cluster's bridge + the app container in its network namespace, 16
@@ -35,6 +39,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -47,7 +52,7 @@ import docker
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchlib import api_client, cpu_seconds, free_port, save_results, sdk_pod_equivalents
+from benchlib import api_client, compile_bytecode, cpu_seconds, free_port, save_results, sdk_pod_equivalents
 
 from minikube_lite.config import Settings
 from minikube_lite.images import ensure_images
@@ -183,6 +188,27 @@ class Bench:
                 "sdk_30_pod_equivalents_s": [round(sdk_before, 2), round(sdk_after, 2)],
                 "ratio_to_sdk": round(took / sdk, 2)}
 
+    def exec_latency(self, n: int) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for node in ("minikube-lite", "minikube-lite-m02"):
+            name = f"exec-{node.rsplit('-', 1)[-1]}"
+            self.kubectl("run", name, "--image", IMAGE, "--restart", "Never",
+                         "--overrides", f'{{"spec": {{"nodeName": "{node}", "terminationGracePeriodSeconds": 0}}}}',
+                         "--", "sleep", "3600")
+            pod = self.wait(lambda name=name: (p := self.http.get(f"/api/v1/namespaces/default/pods/{name}").json())
+                            ["status"].get("phase") == "Running" and p)
+            container = pod["status"]["containerStatuses"][0]["containerID"].split("://", 1)[1]
+            timings: dict[str, list[float]] = {"kubectl": [], "docker": []}
+            for _ in range(n):
+                for how, cmd in (("kubectl", ["kubectl", "exec", name, "--", "true"]),
+                                 ("docker", ["docker", "exec", container, "true"])):
+                    t0 = time.monotonic()
+                    subprocess.run(cmd, check=True, env=self.env, capture_output=True)
+                    timings[how].append(time.monotonic() - t0)
+            out[node] = {f"{how}_exec_median_ms": round(1000 * statistics.median(v), 1) for how, v in timings.items()}
+            self.kubectl("delete", "pod", name, "--wait=false")
+        return out
+
     def node_failure(self, replicas: int, toleration: int) -> dict[str, Any]:
         self.kubectl("cordon", "minikube-lite", "minikube-lite-m02")  # all go to m03
         self.kubectl("apply", "-f", "-", input=deployment("movable", replicas, toleration))
@@ -231,17 +257,21 @@ def main() -> None:
     parser.add_argument("--toleration", type=int, default=5)
     parser.add_argument("--grace", type=float, default=50.0)
     parser.add_argument("--idle", type=float, default=30.0)
-    parser.add_argument("--parts", default="start,idle,spread,failure",
+    parser.add_argument("--execs", type=int, default=15)
+    parser.add_argument("--parts", default="start,idle,exec,spread,failure",
                         help="which figures to measure (comma-separated; start and idle always run)")
     args = parser.parse_args()
     parts = set(args.parts.split(","))
     ensure_images()
+    compile_bytecode()  # as scripts/setup.sh leaves it: no start compiles the package or FastAPI
     with tempfile.TemporaryDirectory(prefix="bench-nodes-") as tmp:
         b = Bench(Path(tmp), args.grace)
         results: dict[str, Any] = {"load_average": {"start": load_average()}}
         try:
             results["start"] = b.start()
             results["extra_node_idle"] = b.idle_cost(args.idle)
+            if "exec" in parts:
+                results["exec"] = b.exec_latency(args.execs)
             if "spread" in parts:
                 results["spread"] = b.spread()
             if "failure" in parts:
@@ -264,6 +294,10 @@ def verdict(r: dict[str, Any]) -> list[dict[str, Any]]:
             ("extra node RSS, worst (MB)", max(n["rss_mb"] for n in idle), 35.0),
             ("extra node PSS, worst (MB)", max(n["pss_mb"] for n in idle), 35.0),
             ("extra node idle CPU, worst (% of a core)", max(n["idle_cpu_percent_of_a_core"] for n in idle), 0.5)]
+    if "exec" in r:
+        cp, m02 = r["exec"]["minikube-lite"], r["exec"]["minikube-lite-m02"]
+        rows.append(("kubectl exec on an agent's node / on the control plane's (x; this bench's yardstick)",
+                     round(m02["kubectl_exec_median_ms"] / cp["kubectl_exec_median_ms"], 2), 1.3))
     if "spread" in r:
         rows.append(("30 replicas Ready / same via Docker SDK (x)", r["spread"]["ratio_to_sdk"], 1.3))
     if "node_failure" in r:

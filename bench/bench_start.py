@@ -8,8 +8,8 @@ interpreter, the CLI's imports, the daemon's spawn and imports, TLS, all count. 
 time until the CLI prints "API server ready" (it prints that once ``GET /readyz`` over HTTPS with
 the kubeconfig's credentials answered 200, what ``kubectl get --raw /readyz`` asks); the bench then
 asks ``/readyz`` itself to check the line told the truth. ``start`` goes on to wait for the node to
-be Ready (issue 18 §2); that time is reported too. Bytecode is compiled first, as ``pip install``
-does, so a start does not compile the package; and the starts run without PYTHONDONTWRITEBYTECODE
+be Ready (issue 18 §2); that time is reported too. Bytecode is compiled first, as
+``scripts/setup.sh`` does (``scripts/compile_bytecode.py``), so a start does not compile the package; and the starts run without PYTHONDONTWRITEBYTECODE
 (this machine's shells set it): with a PYTHONPYCACHEPREFIX, Python reads bytecode only under the
 prefix, so that pair compiles FastAPI and pydantic from source in every process (a 3-4 s start).
 
@@ -23,7 +23,6 @@ Results go to bench/results/bench_start.json.
 from __future__ import annotations
 
 import argparse
-import compileall
 import os
 import statistics
 import subprocess
@@ -33,7 +32,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchlib import api_client, free_port, save_results
+from benchlib import api_client, compile_bytecode, free_port, save_results
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGET_API_READY_S = 1.0  # issue 17
@@ -74,9 +73,6 @@ def run(starts: int, root: Path) -> dict[str, Any]:
     state = root / "cluster"
     env = dict(os.environ, KUBECONFIG=str(root / "kubeconfig"), MINIKUBE_LITE_LOG="WARNING")
     env.pop("PYTHONDONTWRITEBYTECODE", None)
-    # the dependencies' bytecode, where this interpreter reads it (its pycache prefix, if any)
-    warm = "import minikube_lite.daemon, minikube_lite.cli.main, minikube_lite.kubelet.kubelet"
-    subprocess.run([sys.executable, "-c", warm], env=env, cwd=ROOT, check=True)
     port = str(free_port())
 
     def stop() -> None:
@@ -104,7 +100,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--starts", type=int, default=5)
     args = ap.parse_args()
-    compileall.compile_dir(ROOT / "minikube_lite", quiet=1)
+    compile_bytecode()
     results: dict[str, Any] = {"load_average_before": os.getloadavg()[0], "cpus": os.cpu_count()}
     with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as tmp:
         results.update(run(args.starts, Path(tmp)))

@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import os
 import socket
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +34,12 @@ def pct(values: list[float], p: float) -> float:
     """The ``p``-th percentile of ``values`` (nearest rank)."""
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+def compile_bytecode() -> None:
+    """Compile the package's and its dependencies' bytecode as ``scripts/setup.sh`` does, where this
+    interpreter reads it (its pycache prefix, if any): a start then measures no compilation."""
+    subprocess.run([sys.executable, str(RESULTS.parents[1] / "scripts" / "compile_bytecode.py")], check=True)
 
 
 def save_results(name: str, results: Any, *, show: bool = True) -> Path:

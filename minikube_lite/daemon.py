@@ -34,7 +34,6 @@ import sys
 import time
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +44,7 @@ from .api import metrics
 from .api.apiregistration import apiservice_object
 from .api.errors import AlreadyExists, NotFound
 from .api.register import BUILTIN, by_plural, warm_up
+from .api.times import now_rfc3339
 from .apiserver import metrics as metrics_api
 from .apiserver.app import crd_handler_running, create_app
 from .apiserver.registry import Registry
@@ -150,7 +150,7 @@ def _ensure_apiservices(registry: Registry) -> None:
     (served in-process from the kubelets' samples, apiserver/metrics.py)."""
     res = by_plural("apiservices", "apiregistration.k8s.io")
     assert res is not None
-    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    now = now_rfc3339()
     served = list(dict.fromkeys((k.resource.group, k.resource.version) for k in BUILTIN))
     for group, version in served:
         if group == metrics.GROUP:
@@ -603,9 +603,11 @@ def _preload_components() -> None:
     default_objects()  # the default RBAC policy, read on first use (rbac.DefaultPolicy)
 
 
-#: what the daemon imports on its way to serving, after its module's imports (Daemon(), serve())
+#: what the daemon imports on its way to serving, after its module's imports (Daemon(), serve()); a
+#: unit test (test_prestart.py) holds it to what that way imports
 _SERVING_MODULES = ("store.sqlite", "auth.storepolicy", "auth.nodecerts", "auth.authn", "auth.middleware", "auth.tokens",
-                    "auth.tls", "apiserver.authapi", "apiserver.upgrade", "apiserver.nodeproxy", "dashboard")
+                    "auth.tls", "apiserver.authapi", "apiserver.upgrade", "apiserver.remotecommand",
+                    "dashboard")
 
 
 def _preload_serving() -> None:

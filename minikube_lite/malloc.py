@@ -66,13 +66,15 @@ def trimmer() -> Any:
 
 
 async def trim_after_bursts(period: float = 1.0, burst_cpu: float = 1.0, quiet_share: float = 0.1,
-                            freed_blocks: int = 10_000, cpu: Any = time.process_time,
+                            freed_blocks: int = 10_000, *, after_start: bool = False, cpu: Any = time.process_time,
                             blocks: Any = sys.getallocatedblocks, trim: Any = None) -> None:
     """Give freed heap pages back to the OS once each burst of work is over (runs until cancelled).
 
     A burst is ``burst_cpu`` seconds of the process's CPU since the last trim, or ``freed_blocks``
     fewer allocated blocks than the most seen since it; it is over when a whole ``period`` used
-    less than ``quiet_share`` of a core. Nothing happens off glibc.
+    less than ``quiet_share`` of a core. With ``after_start``, the work before this was called
+    (a process's start) counts as a burst however small: the first quiet period trims. Nothing
+    happens off glibc.
     """
     trim = trim or trimmer()
     if trim is None:
@@ -84,7 +86,8 @@ async def trim_after_bursts(period: float = 1.0, burst_cpu: float = 1.0, quiet_s
         now, held = cpu(), blocks()
         quiet = now - last < quiet_share * period
         last, high = now, max(high, held)
-        if quiet and (now - mark >= burst_cpu or high - held >= freed_blocks):
+        if quiet and (after_start or now - mark >= burst_cpu or high - held >= freed_blocks):
+            after_start = False
             await asyncio.to_thread(trim)
             mark = last = cpu()
             high = blocks()

@@ -23,7 +23,15 @@ from minikube_lite.api.labels import matches_selector
 from minikube_lite.api.models import IntOrString, K8sModel, ObjectMeta, PodSpec, StrMap, Time, TypedObject
 from minikube_lite.api.podspec import validate_pod_spec
 from minikube_lite.api.resources import ALL_VERBS, Resource
-from minikube_lite.api.tables import AGE_COLUMN, NAME_COLUMN, age, column, name
+from minikube_lite.api.tables import (
+    AGE_COLUMN,
+    CONTAINERS_COLUMN,
+    IMAGES_COLUMN,
+    NAME_COLUMN,
+    age,
+    column,
+    name,
+)
 from minikube_lite.api.validation import ErrorList, normalized, validate_label_selector, validate_labels
 
 #: the Go package of this module's types, for their OpenAPI definition names (apiserver/schemas.py)
@@ -304,8 +312,7 @@ def default_replicaset(obj: dict[str, Any]) -> None:
 
 
 def _columns() -> dict[str, list[dict[str, Any]]]:
-    containers = column("Containers", "Names of each container in the template.", priority=1)
-    images = column("Images", "Images referenced by each container in the template.", priority=1)
+    containers, images = CONTAINERS_COLUMN, IMAGES_COLUMN
     selector = column("Selector", "Label selector for pods. Existing ReplicaSets whose pods are selected by this "
                                 "will be the ones affected by this deployment.", priority=1)
     return {

@@ -73,14 +73,23 @@ def _load(annotations: dict[str, str], key: str) -> Any:
         return None
 
 
+def _as_version(obj: Obj, version: str) -> tuple[Obj, Obj, dict[str, str]]:
+    """A copy of ``obj`` as ``version``: (the copy, its metadata, a copy of its annotations)."""
+    out = copy.deepcopy(obj)
+    out["apiVersion"] = version
+    meta = out.setdefault("metadata", {})
+    return out, meta, dict(meta.get("annotations") or {})
+
+
+def _dump(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"))
+
+
 def to_v1(obj: Obj) -> Obj:
     """The v1 view of a stored (v2) object."""
     if obj.get("apiVersion") != V2:
         return obj
-    out = copy.deepcopy(obj)
-    out["apiVersion"] = V1
-    meta = out.setdefault("metadata", {})
-    annotations = dict(meta.get("annotations") or {})
+    out, meta, annotations = _as_version(obj, V1)
     spec = out.get("spec") or {}
     metrics = spec.pop("metrics", None) or []
     cpu = next((m for m in metrics if _is_cpu_utilization(m)), None)
@@ -88,10 +97,10 @@ def to_v1(obj: Obj) -> Obj:
         spec["targetCPUUtilizationPercentage"] = cpu["resource"]["target"].get("averageUtilization")
     others = [m for m in metrics if m is not cpu]
     if others:
-        annotations[METRICS] = json.dumps(others, separators=(",", ":"))
+        annotations[METRICS] = _dump(others)
     behavior = spec.pop("behavior", None)
     if behavior:
-        annotations[BEHAVIOR] = json.dumps(behavior, separators=(",", ":"))
+        annotations[BEHAVIOR] = _dump(behavior)
     status = out.get("status")
     if isinstance(status, dict):
         current = status.pop("currentMetrics", None) or []
@@ -102,9 +111,9 @@ def to_v1(obj: Obj) -> Obj:
                     (res.get("current") or {}).get("averageUtilization") is not None:
                 status["currentCPUUtilizationPercentage"] = res["current"]["averageUtilization"]
         if current:
-            annotations[CURRENT_METRICS] = json.dumps(current, separators=(",", ":"))
+            annotations[CURRENT_METRICS] = _dump(current)
         if conditions:
-            annotations[CONDITIONS] = json.dumps(conditions, separators=(",", ":"))
+            annotations[CONDITIONS] = _dump(conditions)
     if annotations:
         meta["annotations"] = annotations
     return out
@@ -114,10 +123,7 @@ def to_v2(obj: Obj) -> Obj:
     """The stored (v2) form of a v1 object (the annotations the v1 view carried go back in place)."""
     if obj.get("apiVersion") != V1:
         return obj
-    out = copy.deepcopy(obj)
-    out["apiVersion"] = V2
-    meta = out.setdefault("metadata", {})
-    annotations = dict(meta.get("annotations") or {})
+    out, meta, annotations = _as_version(obj, V2)
     spec = out.setdefault("spec", {})
     target = spec.pop("targetCPUUtilizationPercentage", None)
     metrics: list[Obj] = []

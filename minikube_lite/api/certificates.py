@@ -25,10 +25,12 @@ import re
 from datetime import datetime
 from typing import Any
 
+from minikube_lite.api.conditions import condition
 from minikube_lite.api.kind import Kind, StoreView, Strategy
 from minikube_lite.api.models import K8sModel, Time, TypedObject
 from minikube_lite.api.resources import ALL_VERBS, Resource
 from minikube_lite.api.tables import AGE_COLUMN, NAME_COLUMN, age, column, human_duration, name
+from minikube_lite.api.times import now_rfc3339
 from minikube_lite.api.validation import ErrorList
 
 OPENAPI_PACKAGE = "io.k8s.api.certificates.v1"
@@ -102,13 +104,6 @@ def parse_request(pem: bytes) -> Any:
     if not csr.is_signature_valid:
         raise ValueError("x509: signature verification failure")
     return csr
-
-
-def condition(obj: dict[str, Any], kind: str) -> dict[str, Any] | None:
-    for c in (obj.get("status") or {}).get("conditions") or []:
-        if c.get("type") == kind:
-            return c
-    return None
 
 
 def _validate_conditions(errs: ErrorList, conditions: list[dict[str, Any]]) -> None:
@@ -228,9 +223,7 @@ class CSRStrategy(Strategy):
 
 def _stamp(new: dict[str, Any], old: dict[str, Any]) -> None:
     """Conditions written without times get them (as the strategy's PrepareForUpdate)."""
-    import datetime as dt
-
-    now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    now = now_rfc3339()
     for c in (new.get("status") or {}).get("conditions") or []:
         c.setdefault("lastUpdateTime", now)
         before = condition(old, c.get("type", ""))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import copy
 import ipaddress
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from minikube_lite.api import mergekeys
@@ -20,6 +20,8 @@ from minikube_lite.api.models import Event, Namespace, Node
 from minikube_lite.api.resources import ALL_VERBS, Resource
 from minikube_lite.api.tables import AGE_COLUMN, NAME_COLUMN, NAME_DESCRIPTION, age, column, name, since
 from minikube_lite.api.validation import ErrorList, is_dns1123_label, is_qualified_name
+
+from .times import now_rfc3339
 
 Obj = dict[str, Any]
 
@@ -64,10 +66,6 @@ def namespace_cells(ns: dict[str, Any], now: datetime) -> list[Any]:
     return [name(ns), (ns.get("status") or {}).get("phase") or "", age(ns, now)]
 
 
-def _now_iso() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 class NamespaceStrategy(Strategy):
     def update_subresource(self, subresource: str, old: Obj, obj: Obj) -> Obj | None:
         """``/finalize``: only ``spec.finalizers`` changes."""
@@ -96,7 +94,7 @@ class NamespaceStrategy(Strategy):
             if not dry_run:
                 ops.remove()
             return obj, True
-        meta["deletionTimestamp"] = _now_iso()
+        meta["deletionTimestamp"] = now_rfc3339()
         meta["deletionGracePeriodSeconds"] = 0
         obj.setdefault("status", {})["phase"] = "Terminating"
         if dry_run:

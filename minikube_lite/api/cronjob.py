@@ -207,8 +207,8 @@ COLUMNS = [
         tables.column("Active", "A list of pointers to currently running jobs.", type_="integer"),
         tables.column("Last Schedule", "Information when was the last time the job was successfully scheduled."),
         tables.AGE_COLUMN,
-        tables.column("Containers", "Names of each container in the template.", priority=1),
-        tables.column("Images", "Images referenced by each container in the template.", priority=1),
+        tables.CONTAINERS_COLUMN,
+        tables.IMAGES_COLUMN,
         tables.column("Selector", "A label query over pods that should match the pod count. Normally, the system sets "
                          "this field for you. More info: https://kubernetes.io/docs/concepts/overview/"
                          "working-with-objects/labels/#label-selectors", priority=1),

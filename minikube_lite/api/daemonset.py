@@ -145,8 +145,8 @@ COLUMNS = [
                               "Selector which must match a node's labels for the pod to be scheduled on that node. "
                               "More info: https://kubernetes.io/docs/concepts/configuration/assign-pod-node/"),
         tables.AGE_COLUMN,
-        tables.column("Containers", "Names of each container in the template.", priority=1),
-        tables.column("Images", "Images referenced by each container in the template.", priority=1),
+        tables.CONTAINERS_COLUMN,
+        tables.IMAGES_COLUMN,
         tables.column("Selector", "A label query over pods that are managed by the daemon set. Must match in order to be "
                          "controlled. It must match the pod template's labels. More info: https://kubernetes.io/"
                          "docs/concepts/overview/working-with-objects/labels/#label-selectors", priority=1),

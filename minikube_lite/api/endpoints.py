@@ -146,10 +146,7 @@ def validate_endpoints(errs: ErrorList, obj: dict[str, Any]) -> None:
             for j, addr in enumerate(subset.get(key) or []):
                 ap = f"{p}.{key}[{j}]"
                 ip = addr.get("ip") or ""
-                if not ip:
-                    errs.required(f"{ap}.ip")
-                else:
-                    errs.each(f"{ap}.ip", ip, is_valid_ip(ip))
+                errs.present(f"{ap}.ip", ip, is_valid_ip)
                 if addr.get("hostname"):
                     errs.each(f"{ap}.hostname", addr["hostname"], is_dns1123_label(addr["hostname"]))
                 if addr.get("nodeName"):

@@ -24,6 +24,7 @@ from typing import Any
 
 from . import mergekeys, tables
 from .apps import LabelSelector, PodTemplateSpec, _default_template, _selector_string
+from .conditions import find
 from .kind import Kind, StoreView, Strategy
 from .labels import matches_selector
 from .models import K8sModel, Time, TypedObject
@@ -382,8 +383,8 @@ COLUMNS = [
                             "indexed jobs."),
         tables.column("Duration", "Time required to complete the job."),
         tables.AGE_COLUMN,
-        tables.column("Containers", "Names of each container in the template.", priority=1),
-        tables.column("Images", "Images referenced by each container in the template.", priority=1),
+        tables.CONTAINERS_COLUMN,
+        tables.IMAGES_COLUMN,
         tables.column("Selector", "A label query over pods that should match the pod count. Normally, the system sets "
                          "this field for you. More info: https://kubernetes.io/docs/concepts/overview/"
                          "working-with-objects/labels/#label-selectors", priority=1),
@@ -391,10 +392,7 @@ COLUMNS = [
 
 
 def _condition_true(status: dict[str, Any], ctype: str) -> bool:
-    for c in status.get("conditions") or []:
-        if c.get("type") == ctype:
-            return c.get("status") == "True"
-    return False
+    return (find(status.get("conditions"), ctype) or {}).get("status") == "True"
 
 
 def job_status_word(obj: dict[str, Any]) -> str:

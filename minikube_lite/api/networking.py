@@ -158,10 +158,7 @@ def _validate_backend(errs: ErrorList, backend: dict[str, Any] | None, path: str
         return
     if svc is not None:
         name = svc.get("name")
-        if not name:
-            errs.required(f"{path}.service.name")
-        else:
-            errs.each(f"{path}.service.name", name, is_dns1035_label(name))
+        errs.present(f"{path}.service.name", name, is_dns1035_label)
         port = svc.get("port") or {}
         if port.get("name") and port.get("number") is not None:
             errs.invalid(f"{path}.service.port", port, "cannot set both port name & port number")

@@ -15,6 +15,7 @@ from typing import Any
 
 from minikube_lite.api import mergekeys
 from minikube_lite.api.admission import default_toleration_seconds
+from minikube_lite.api.conditions import find
 from minikube_lite.api.defaults import apply_defaults_to_pod_spec, qos_class
 from minikube_lite.api.kind import Kind, StoreView, Strategy
 from minikube_lite.api.models import Pod
@@ -124,7 +125,7 @@ COLUMNS = [
 ]
 
 def _condition_true(conditions: list[dict[str, Any]], ctype: str) -> bool:
-    return any(c.get("type") == ctype and c.get("status") == "True" for c in conditions)
+    return (find(conditions, ctype) or {}).get("status") == "True"
 
 
 def _terminated_reason(term: dict[str, Any], prefix: str = "") -> str:

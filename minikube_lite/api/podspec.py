@@ -87,10 +87,7 @@ def _validate_handler_ports(errs: ErrorList, handler: dict[str, Any], path: str)
 def _validate_container(errs: ErrorList, c: dict[str, Any], path: str, volumes: set[str], *,
                         init: bool) -> None:
     name = c.get("name")
-    if not name:
-        errs.required(f"{path}.name")
-    else:
-        errs.each(f"{path}.name", name, is_dns1123_label(name))
+    errs.present(f"{path}.name", name, is_dns1123_label)
     image = c.get("image")
     if not image:
         errs.required(f"{path}.image")
@@ -105,10 +102,7 @@ def _validate_container(errs: ErrorList, c: dict[str, Any], path: str, volumes: 
                 errs.duplicate(f"{p}.name", port["name"])
             port_names.add(port["name"])
         cp = port.get("containerPort")
-        if not cp:
-            errs.required(f"{p}.containerPort")
-        else:
-            errs.each(f"{p}.containerPort", cp, is_valid_port_num(cp))
+        errs.present(f"{p}.containerPort", cp, is_valid_port_num)
         if port.get("hostPort"):
             errs.each(f"{p}.hostPort", port["hostPort"], is_valid_port_num(port["hostPort"]))
         errs.enum(f"{p}.protocol", port.get("protocol"), ["TCP", "UDP", "SCTP"])
@@ -190,10 +184,7 @@ def validate_pod_spec(errs: ErrorList, spec: dict[str, Any] | None, path: str = 
     for i, vol in enumerate(spec.get("volumes") or []):
         p = f"{path}.volumes[{i}]"
         vname = vol.get("name")
-        if not vname:
-            errs.required(f"{p}.name")
-        else:
-            errs.each(f"{p}.name", vname, is_dns1123_label(vname))
+        if errs.present(f"{p}.name", vname, is_dns1123_label):
             if vname in volumes:
                 errs.duplicate(f"{p}.name", vname)
             volumes.add(vname)

@@ -102,8 +102,8 @@ COLUMNS = [
                         "#what-is-a-replicationcontroller", type_="integer"),
         tables.column("Ready", "The number of ready replicas for this replication controller.", type_="integer"),
         tables.AGE_COLUMN,
-        tables.column("Containers", "Names of each container in the template.", priority=1),
-        tables.column("Images", "Images referenced by each container in the template.", priority=1),
+        tables.CONTAINERS_COLUMN,
+        tables.IMAGES_COLUMN,
         tables.column("Selector", "Selector is a label query over pods that should match the Replicas count. If Selector "
                          "is empty, it is defaulted to the labels present on the Pod template. Label keys and "
                          "values that must match in order to be controlled by this replication controller, if "

@@ -226,8 +226,8 @@ _COLUMNS = {
             tables.NAME_COLUMN,
             tables.column("Ready", "Number of the pod with ready state"),
             tables.AGE_COLUMN,
-            tables.column("Containers", "Names of each container in the template.", priority=1),
-            tables.column("Images", "Images referenced by each container in the template.", priority=1),
+            tables.CONTAINERS_COLUMN,
+            tables.IMAGES_COLUMN,
         ],
         "ControllerRevision": [
             tables.NAME_COLUMN,

@@ -6,7 +6,7 @@ computes them; without a Table it falls back to ``NAME AGE``. This module is the
 ``HumanDuration`` of ages, and ``to_table``. Each kind declares its own columns and cells in its
 module (``Kind.columns`` / ``Kind.cells``, see ``api/kind.py``). Like the real server, every row
 carries all cells (priority-1 columns included); kubectl shows the priority-1 ones only with
-``-o wide``. A leaf module: it imports nothing of the project.
+``-o wide``. A leaf module: it imports nothing of the project but api/times.py.
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
+
+from .times import parse_time
 
 Obj = dict[str, Any]
 Cells = Callable[[Obj, datetime], list[Any]]
@@ -36,6 +38,9 @@ def column(name: str, description: str, *, priority: int = 0, fmt: str = "", typ
 NAME_COLUMN = column("Name", NAME_DESCRIPTION, fmt="name")
 AGE_COLUMN = column("Age", AGE_DESCRIPTION)
 DEFAULT_COLUMNS = (NAME_COLUMN, AGE_COLUMN)
+#: the wide columns of the kinds with a pod template (Deployment ... CronJob), as kube's printers
+CONTAINERS_COLUMN = column("Containers", "Names of each container in the template.", priority=1)
+IMAGES_COLUMN = column("Images", "Images referenced by each container in the template.", priority=1)
 
 
 # --- time ------------------------------------------------------------------------------------
@@ -67,20 +72,6 @@ def human_duration(seconds: float) -> str:
         days = (hours // 24) % 365
         return f"{hours // 24 // 365}y{days}d" if days else f"{hours // 24 // 365}y"
     return f"{hours // 24 // 365}y"
-
-
-def parse_time(value: Any) -> datetime | None:
-    """An RFC 3339 timestamp ("2024-05-01T10:00:00Z", with optional fraction) as an aware datetime."""
-    if not value or not isinstance(value, str):
-        return None
-    text = value.strip().replace("z", "Z")
-    if text.endswith("Z"):
-        text = text[:-1] + "+00:00"
-    try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def since(value: Any, now: datetime) -> str:

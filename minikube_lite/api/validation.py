@@ -217,6 +217,14 @@ class ErrorList:
         for msg in messages:
             self.invalid(path, value, msg)
 
+    def present(self, path: str, value: Any, validate: Callable[[Any], list[str]]) -> bool:
+        """``value`` is required and must pass ``validate`` (its messages): whether it was given."""
+        if not value:
+            self.required(path)
+            return False
+        self.each(path, value, validate(value))
+        return True
+
     def enum(self, path: str, value: Any, supported: list[str]) -> None:
         """``value`` (when given) must be one of ``supported``."""
         if value is not None and value not in supported:

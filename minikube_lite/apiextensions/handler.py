@@ -21,6 +21,7 @@ from typing import Any
 from ..api import register
 from ..api.errors import ApiError, NotFound
 from ..api.resources import Resource
+from ..api.times import now_rfc3339
 from . import kinds, naming
 
 log = logging.getLogger(__name__)
@@ -120,7 +121,7 @@ class CRDHandler:
     def _set_terminating_condition(self, crd: Obj, message: str) -> None:
         status = dict(crd.get("status") or {})
         naming.set_condition(status, {"type": "Terminating", "status": "True",
-                                      "lastTransitionTime": naming._now(), "reason": "InstanceDeletionInProgress",
+                                      "lastTransitionTime": now_rfc3339(), "reason": "InstanceDeletionInProgress",
                                       "message": message})
         if status == crd.get("status"):
             return

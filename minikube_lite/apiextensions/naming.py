@@ -12,14 +12,12 @@ two controllers are one function: the kind is served as soon as its names are ac
 from __future__ import annotations
 
 import copy
-from datetime import UTC, datetime
 from typing import Any
 
+from ..api.conditions import condition
+from ..api.times import now_rfc3339
+
 Obj = dict[str, Any]
-
-
-def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _used_names(others: list[Obj], group: str) -> tuple[set[str], set[str]]:
@@ -55,7 +53,7 @@ def set_condition(status: Obj, cond: Obj) -> None:
 
 
 def _cond(ctype: str, status: str, reason: str, message: str) -> Obj:
-    return {"type": ctype, "status": status, "lastTransitionTime": _now(), "reason": reason, "message": message}
+    return {"type": ctype, "status": status, "lastTransitionTime": now_rfc3339(), "reason": reason, "message": message}
 
 
 def compute_status(crd: Obj, others: list[Obj]) -> Obj:
@@ -103,13 +101,6 @@ def compute_status(crd: Obj, others: list[Obj]) -> Obj:
                                     "the initial names have been accepted"))
     status.setdefault("storedVersions", [])
     return status
-
-
-def condition(crd: Obj, ctype: str) -> Obj | None:
-    for c in (crd.get("status") or {}).get("conditions") or []:
-        if c.get("type") == ctype:
-            return c
-    return None
 
 
 def is_established(crd: Obj) -> bool:

@@ -12,15 +12,12 @@ import datetime as dt
 from typing import Any
 
 from ..api.errors import BadRequest, Invalid, NotFound, cause
+from ..api.times import now_rfc3339, rfc3339
 from ..auth.rbac import RBACAuthorizer, UserInfo
 from ..auth.requestinfo import Attributes
 from ..auth.tokens import DEFAULT_EXPIRATION, MIN_EXPIRATION, Issuer
 
 Obj = dict[str, Any]
-
-
-def _now() -> str:
-    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _spec(body: Any, kind: str) -> Obj:
@@ -42,7 +39,7 @@ def user_info(user: UserInfo) -> Obj:
 
 
 def self_subject_review(user: UserInfo, api_version: str) -> Obj:
-    return {"kind": "SelfSubjectReview", "apiVersion": api_version, "metadata": {"creationTimestamp": _now()},
+    return {"kind": "SelfSubjectReview", "apiVersion": api_version, "metadata": {"creationTimestamp": now_rfc3339()},
             "status": {"userInfo": user_info(user)}}
 
 
@@ -65,7 +62,7 @@ def access_review(authorizer: RBACAuthorizer, user: UserInfo, body: Any, api_ver
     if reason:
         status["reason"] = reason
     return {"kind": "SelfSubjectAccessReview", "apiVersion": api_version,
-            "metadata": {"creationTimestamp": _now()}, "spec": spec, "status": status}
+            "metadata": {"creationTimestamp": now_rfc3339()}, "spec": spec, "status": status}
 
 
 def rules_review(authorizer: RBACAuthorizer, user: UserInfo, body: Any, api_version: str) -> Obj:
@@ -81,7 +78,7 @@ def rules_review(authorizer: RBACAuthorizer, user: UserInfo, body: Any, api_vers
             resource_rules.append({k: obj[k] for k in ("verbs", "apiGroups", "resources", "resourceNames")
                                    if k in obj})
     return {"kind": "SelfSubjectRulesReview", "apiVersion": api_version,
-            "metadata": {"creationTimestamp": _now()}, "spec": spec,
+            "metadata": {"creationTimestamp": now_rfc3339()}, "spec": spec,
             "status": {"resourceRules": resource_rules, "nonResourceRules": non_resource_rules,
                        "incomplete": False}}
 
@@ -123,10 +120,10 @@ def token_request(issuer: Issuer, lookup: Any, namespace: str, name: str, body: 
     spec["audiences"] = audiences or ["https://kubernetes.default.svc.cluster.local"]
     spec.setdefault("boundObjectRef", None)
     return {"kind": "TokenRequest", "apiVersion": "authentication.k8s.io/v1",
-            "metadata": {"name": name, "namespace": namespace, "creationTimestamp": _now()},
+            "metadata": {"name": name, "namespace": namespace, "creationTimestamp": now_rfc3339()},
             "spec": spec,
             "status": {"token": token,
-                       "expirationTimestamp": dt.datetime.fromtimestamp(exp, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}}
+                       "expirationTimestamp": rfc3339(dt.datetime.fromtimestamp(exp, dt.UTC))}}
 
 
 def subject_access_review(authorizer: RBACAuthorizer, body: Any, api_version: str, kind: str,

@@ -28,7 +28,6 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import sys
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
@@ -188,8 +187,5 @@ async def run_bounded(fn: Callable[..., _T], body: bytes, *args: Any) -> _T:
         raise
     except RecursionError:
         raise _too_deep() from None
-    except Exception as exc:
-        yaml = sys.modules.get("yaml")  # imported only once a YAML body came (decoding_yaml.py)
-        if isinstance(exc, ValueError | TypeError) or (yaml is not None and isinstance(exc, yaml.YAMLError)):
-            raise DecodeError(f"the request body could not be decoded: {exc}") from None
-        raise
+    except (ValueError, TypeError) as exc:  # a YAMLError is decoding_yaml.load_all's DecodeError already
+        raise DecodeError(f"the request body could not be decoded: {exc}") from None

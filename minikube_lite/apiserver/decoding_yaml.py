@@ -201,10 +201,11 @@ def _where(ev_or_exc: Any) -> str:
 
 def load_all(text: str) -> list[Any]:
     """Every document of a YAML stream (text already checked by ``decoding.load_yaml_all``)."""
-    loader = _Loader(text)
-    builder = _Builder(loader)
+    loader: Any = None
     docs: list[Any] = []
     try:
+        loader = _Loader(text)  # PyYAML's own (no libyaml) reads the text here: a ReaderError
+        builder = _Builder(loader)
         while True:
             ev = loader.get_event()
             if ev is None or isinstance(ev, yaml.StreamEndEvent):
@@ -221,5 +222,6 @@ def load_all(text: str) -> list[Any]:
     except RecursionError:
         raise _too_deep("error decoding YAML: ") from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     return docs

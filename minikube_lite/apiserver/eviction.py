@@ -20,12 +20,13 @@ the delete honours the Eviction's ``deleteOptions`` (grace period, preconditions
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
+from ..api.conditions import ready
 from ..api.errors import ApiError, BadRequest, Conflict
 from ..api.labels import matches_selector
 from ..api.register import by_plural
+from ..api.times import now_rfc3339
 from .registry import Registry
 
 MAX_DISRUPTED_PODS = 2000
@@ -33,15 +34,6 @@ TOO_MANY = "Cannot evict pod as it would violate the pod's disruption budget."
 _RETRIES = 5
 
 Obj = dict[str, Any]
-
-
-def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _ready(pod: Obj) -> bool:
-    return any(c.get("type") == "Ready" and c.get("status") == "True"
-               for c in (pod.get("status") or {}).get("conditions") or [])
 
 
 def _too_many(message: str) -> ApiError:
@@ -66,7 +58,7 @@ def check_budget(pdb: Obj, pod_name: str) -> Obj:
     if allowed == 0:
         raise _too_many(f"The disruption budget {name} needs {status.get('desiredHealthy', 0)} healthy pods and "
                         f"has {status.get('currentHealthy', 0)} currently")
-    disrupted[pod_name] = _now()
+    disrupted[pod_name] = now_rfc3339()
     status.update(disruptionsAllowed=allowed - 1, disruptedPods=disrupted)
     return status
 
@@ -131,7 +123,7 @@ def evict(registry: Registry, namespace: str, name: str, eviction: Any, *, dry_r
 
 def _allowed_unhealthy(pdb: Obj, pod: Obj) -> bool:
     """A pod that is not Ready may go without using up a disruption (IfHealthyBudget / AlwaysAllow)."""
-    if _ready(pod):
+    if ready(pod):
         return False
     if (pdb.get("spec") or {}).get("unhealthyPodEvictionPolicy") == "AlwaysAllow":
         return True
@@ -153,7 +145,7 @@ def _mark_disruption_target(registry: Registry, pod: Obj) -> None:
     assert pods is not None
     conditions = [c for c in (pod.get("status") or {}).get("conditions") or [] if c.get("type") != "DisruptionTarget"]
     conditions.append({"type": "DisruptionTarget", "status": "True", "reason": "EvictionByEvictionAPI",
-                       "message": "Eviction API: evicting", "lastTransitionTime": _now()})
+                       "message": "Eviction API: evicting", "lastTransitionTime": now_rfc3339()})
     updated = {**pod, "status": {**(pod.get("status") or {}), "conditions": conditions}}
     try:
         registry.update(pods, pod["metadata"]["namespace"], pod["metadata"]["name"], updated, subresource="status",

@@ -29,6 +29,8 @@ import time
 from typing import Any
 
 from minikube_lite.api import register
+from minikube_lite.api.conditions import ready
+from minikube_lite.api.errors import ApiError
 from minikube_lite.config import METRICS_KEEPALIVE_SECONDS
 
 log = logging.getLogger(__name__)
@@ -40,11 +42,6 @@ PATH = "/minikube-lite/resource-metrics"
 KEEPALIVE_SECONDS = METRICS_KEEPALIVE_SECONDS
 #: how long after a kubelet's round the next scrape comes (its round takes a few ms of file reads)
 ALIGN = 0.3
-
-
-def _ready(node: dict[str, Any]) -> bool:
-    return any(c.get("type") == "Ready" and c.get("status") == "True"
-               for c in (node.get("status") or {}).get("conditions") or [])
 
 
 class MetricsScraper:
@@ -68,18 +65,23 @@ class MetricsScraper:
             self._client_ctx = ctx
         return self._client
 
-    async def _scrape(self, node: str) -> dict[str, Any] | None:
+    async def _scrape(self, node_obj: dict[str, Any]) -> dict[str, Any] | None:
         import httpx
 
-        from .nodeproxy import node_endpoint
+        from .nodeproxy import kubelet_endpoint
 
+        node = node_obj["metadata"]["name"]
+        try:
+            host, port = kubelet_endpoint(node_obj)
+        except ApiError as e:  # a node without an endpoint is left out, never an error
+            log.info("metrics of node %s: %s", node, e)
+            return None
+        if getattr(self.app.state, "kubelet_tls", None) is None:
+            return None
+        url = f"https://{f'[{host}]' if ':' in host else host}:{port}{PATH}"
         for attempt in (1, 2):  # a kept-alive connection the kubelet just closed: once more on a new one
             try:
-                host, port = node_endpoint(self.registry, node)
-                if getattr(self.app.state, "kubelet_tls", None) is None:
-                    return None
-                host_part = f"[{host}]" if ":" in host else host
-                resp = await self._http().get(f"https://{host_part}:{port}{PATH}")
+                resp = await self._http().get(url)
                 return resp.json() if resp.status_code == 200 else None
             except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as e:
                 if attempt == 2:
@@ -92,8 +94,9 @@ class MetricsScraper:
     async def scrape_round(self) -> None:
         """Scrape every Ready node now and replace the store with the answers."""
         nodes, _, _ = self.registry.list(register.by_plural("nodes", ""), None)
-        names = sorted(n["metadata"]["name"] for n in nodes if _ready(n))
-        got = await asyncio.gather(*(self._scrape(n) for n in names))
+        ready_nodes = sorted((n for n in nodes if ready(n)), key=lambda n: n["metadata"]["name"])
+        names = [n["metadata"]["name"] for n in ready_nodes]
+        got = await asyncio.gather(*(self._scrape(n) for n in ready_nodes))
         self.scraped = {n: g for n, g in zip(names, got, strict=True) if g is not None}
         self.scraped_at = time.monotonic()
 

@@ -7,8 +7,8 @@ checks what it can (pod, container, phase), finds the node's address (``Internal
 over TLS: the kubelet's certificate verified against the cluster CA, its own
 ``kube-apiserver-kubelet-client`` certificate presented (auth/nodecerts.py).
 
-- Logs (and the metrics read) are plain GETs; the response is parsed with ``h11`` (uvicorn's own
-  HTTP/1.1 parser) and streamed on to the client.
+- Logs are plain GETs, on the node agent's HTTP/1.1 client connection (``h11`` on asyncio
+  streams, client/transport.py ``Connection``); the answer is streamed on to the client.
 - Streams are proxied as kube-apiserver's UpgradeAwareHandler does: the client's upgrade request
   (SPDY/3.1, the WebSocket channel protocols, the port-forward tunnel) is sent to the kubelet's
   path with the client's upgrade headers (not its credentials), and from the kubelet's answer on
@@ -41,7 +41,13 @@ _DROPPED = {"host", "authorization", "connection", "upgrade", "content-length", 
 
 def node_endpoint(registry: Any, node_name: str) -> tuple[str, int]:
     """(address, kubelet port) of ``node_name`` from its Node object."""
-    node = registry.get(by_plural("nodes", ""), None, node_name)
+    return kubelet_endpoint(registry.get(by_plural("nodes", ""), None, node_name))
+
+
+def kubelet_endpoint(node: dict[str, Any]) -> tuple[str, int]:
+    """(address, kubelet port) of a Node object: ``InternalIP`` (else ``ExternalIP``, ``Hostname``)
+    and ``status.daemonEndpoints.kubeletEndpoint.Port``; a 503 when it has none."""
+    node_name = (node.get("metadata") or {}).get("name", "")
     status = node.get("status") or {}
     port = int((((status.get("daemonEndpoints") or {}).get("kubeletEndpoint")) or {}).get("Port") or 0)
     addresses = {a.get("type"): a.get("address") for a in status.get("addresses") or []}
@@ -179,37 +185,24 @@ async def get(app: Any, node_name: str, path: str, *, timeout: float | None = No
     """GET ``path`` on the node's kubelet: the status code and the body, chunk by chunk, as it comes."""
     import h11  # here, not at the top: ~20 ms of regular expressions off the API server's start
 
+    from ..client.transport import Connection
+
     host, port = node_endpoint(app.state.registry, node_name)
-    reader, writer = await connect(app, host, port)
-    conn = h11.Connection(h11.CLIENT)
-    writer.write(conn.send(h11.Request(method="GET", target=path, headers=[("Host", f"{host}:{port}"),
-                                                                            ("Connection", "close")])))
-    writer.write(conn.send(h11.EndOfMessage()))
-
-    async def next_event() -> Any:
-        while True:
-            event = conn.next_event()
-            if event is not h11.NEED_DATA:
-                return event
-            data = await asyncio.wait_for(reader.read(CHUNK), timeout)
-            conn.receive_data(data)
-
+    conn = Connection(*await connect(app, host, port))
     try:
-        response = await next_event()
+        await conn.send(h11.Request(method="GET", target=path, headers=[("Host", f"{host}:{port}"),
+                                                                         ("Connection", "close")]))
+        response = await conn.next_event(timeout)
         if not isinstance(response, h11.Response):
             raise BadRequest(f"the kubelet of {node_name} did not answer")
     except BaseException:
-        writer.close()
+        conn.close()
         raise
 
     async def body() -> AsyncIterator[bytes]:
         try:
-            while True:
-                event = await next_event()
-                if isinstance(event, h11.Data):
-                    yield bytes(event.data)
-                elif isinstance(event, (h11.EndOfMessage, h11.ConnectionClosed)):
-                    return
+            async for chunk in conn.body(timeout):
+                yield chunk
         finally:
-            writer.close()
+            conn.close()
     return response.status_code, body()

@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ..api.errors import BadRequest, UnsupportedMediaType
+from ..api.times import rfc3339
 from .protobuf_tables import MESSAGES, ROOTS
 from .protowire import read_fields as _fields
 from .protowire import read_varint as _varint
@@ -91,7 +92,7 @@ def _time(data: bytes) -> str | None:
     if not seconds:
         return None
     try:
-        return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return rfc3339(datetime.fromtimestamp(seconds, UTC))
     except (OverflowError, OSError, ValueError) as exc:
         raise BadRequest("protobuf: a time is out of range") from exc
 

@@ -33,6 +33,7 @@ from ..api.errors import (
     cause,
 )
 from ..api.resources import Resource
+from ..api.times import now_rfc3339
 from ..store.base import Entry, Guard, GuardMismatch, KeyExists, KeyNotFound, RevisionMismatch, Store
 from . import ssa
 from .decoding import Decoded, load_yaml
@@ -48,10 +49,6 @@ ORPHAN_FINALIZER = "orphan"
 _CACHE_LIMIT = 200_000  # objects; beyond this the cache starts again empty (memory guard)
 _EVENT_CACHE = 4096  # recent watch events whose shared object is kept for all watchers
 _OPTIMISTIC_MSG = "the object has been modified; please apply your changes to the latest version and try again"
-
-
-def now_iso() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _random_suffix(n: int = 5) -> str:
@@ -226,7 +223,7 @@ class Registry(RegistryReads):
         for k in ("resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds", "selfLink"):
             meta.pop(k, None)
         meta["uid"] = str(uuid.uuid4())
-        meta["creationTimestamp"] = now_iso()
+        meta["creationTimestamp"] = now_rfc3339()
         if "spec" in obj:
             meta["generation"] = 1
         meta.pop("managedFields", None)
@@ -516,7 +513,7 @@ class Registry(RegistryReads):
             if not graceful:
                 meta["deletionGracePeriodSeconds"] = 0
                 if not meta.get("deletionTimestamp") or strategy.graceful:
-                    meta["deletionTimestamp"] = now_iso()
+                    meta["deletionTimestamp"] = now_rfc3339()
             graceful = True
         if dry_run:
             return obj, not graceful
@@ -553,7 +550,7 @@ class Registry(RegistryReads):
         spec["nodeName"] = node
         conditions = [c for c in (pod.get("status") or {}).get("conditions") or [] if c.get("type") != "PodScheduled"]
         conditions.append({"type": "PodScheduled", "status": "True", "lastProbeTime": None,
-                           "lastTransitionTime": now_iso()})
+                           "lastTransitionTime": now_rfc3339()})
         pod.setdefault("status", {})["conditions"] = conditions
         pod["metadata"].pop("resourceVersion", None)
         try:

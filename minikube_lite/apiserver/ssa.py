@@ -35,12 +35,12 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import Iterable
-from datetime import UTC, datetime
 from typing import Any
 
 from ..api.errors import ApiError, BadRequest
 from ..api.mergekeys import KEY_DEFAULTS, PRIMITIVE, list_keys
 from ..api.resources import Resource
+from ..api.times import now_rfc3339
 from .patch import merge_key_for
 
 Obj = dict[str, Any]
@@ -60,10 +60,6 @@ _MAPS = frozenset({"labels", "annotations", "nodeSelector", "selector", "matchLa
 _UNTRACKED_META = frozenset({"name", "namespace", "uid", "resourceVersion", "generation", "creationTimestamp",
                              "managedFields", "selfLink", "deletionTimestamp", "deletionGracePeriodSeconds",
                              "generateName"})
-
-
-def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _key_json(element: Obj, mkey: str) -> str:
@@ -260,7 +256,7 @@ def encode(entries: list[tuple[Obj, FieldSet]]) -> list[Obj]:
 
 
 def _new_entry(manager: str, operation: str, res: Resource, subresource: str | None) -> Obj:
-    entry: Obj = {"manager": manager, "operation": operation, "apiVersion": res.api_version, "time": _now(),
+    entry: Obj = {"manager": manager, "operation": operation, "apiVersion": res.api_version, "time": now_rfc3339(),
                   "fieldsType": "FieldsV1"}
     if subresource:
         entry["subresource"] = subresource
@@ -303,7 +299,7 @@ def record_update(res: Resource, old: Obj | None, new: Obj, manager: str, *, sub
         out.append((entry, fields - changed - removed))
     owned = (mine[1] if mine else set()) - removed | changed
     entry = dict(mine[0]) if mine else _new_entry(manager, "Update", res, subresource)
-    entry["time"] = _now()
+    entry["time"] = now_rfc3339()
     if mine:
         out.insert(entries.index(mine), (entry, owned))
     else:
@@ -357,7 +353,7 @@ def apply(res: Resource, live: Obj, applied: Obj, manager: str, *, force: bool,
         if _entry_id(entry) == me:
             e = dict(entry)
             if fields != applied_fields:
-                e["time"] = _now()
+                e["time"] = now_rfc3339()
             new_entries.append((e, applied_fields))
             placed = True
         elif entry.get("subresource"):

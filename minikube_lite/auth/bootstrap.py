@@ -24,6 +24,7 @@ import secrets
 import string
 from typing import Any
 
+from ..api.times import rfc3339
 from .rbac import UserInfo
 from .tokens import Lookup
 
@@ -57,7 +58,7 @@ def new_token_secret(token: str, *, ttl: float = DEFAULT_TTL, description: str =
             "usage-bootstrap-signing": "true", "auth-extra-groups": ",".join(groups)}
     if ttl:
         expires = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=ttl)
-        data["expiration"] = expires.strftime("%Y-%m-%dT%H:%M:%SZ")
+        data["expiration"] = rfc3339(expires)
     if description:
         data["description"] = description
     return {"apiVersion": "v1", "kind": "Secret", "type": SECRET_TYPE,

@@ -20,7 +20,7 @@ from __future__ import annotations
 import contextlib
 import ssl
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from . import pki
 
@@ -39,35 +39,69 @@ _warm: dict[tuple[str, str], Any] = {}
 _exiting: list[Any] = []  # children that signed and are exiting (reaped by discard_warm)
 
 
+class NodeFiles(NamedTuple):
+    """A node's certificate files in ``<state dir>/certs``."""
+
+    client_crt: Path  # kubeadm's kubelet-client-current.pem: the node's identity to the API
+    client_key: Path
+    serving_crt: Path  # kubeadm's kubelet.crt: its HTTPS endpoint's
+    serving_key: Path
+    serving_note: Path  # the serving certificate's addresses and notAfter (pki.write_serving_cert)
+
+    def has_client(self) -> bool:
+        return self.client_crt.exists() and self.client_key.exists()
+
+    def has_serving(self) -> bool:
+        return self.serving_crt.exists() and self.serving_key.exists()
+
+
+def node_files(state_dir: Path, node: str) -> NodeFiles:
+    d = pki.paths(state_dir).dir
+    return NodeFiles(d / f"kubelet-client-{node}.crt", d / f"kubelet-client-{node}.key",
+                     d / f"kubelet-{node}.crt", d / f"kubelet-{node}.key", d / f"kubelet-{node}.json")
+
+
 def _child_command(*args: str) -> list[str]:
     import sys
 
     return [sys.executable, "-m", "minikube_lite.auth.nodecerts", *args]
 
 
-def _in_child(*args: str) -> None:
+def _failed(err: str | None) -> RuntimeError:
+    return RuntimeError(f"making the node's certificate failed: {(err or '').strip()[-2000:]}")
+
+
+def _in_child(what: str, state_dir: Path, node: str, *ips: str) -> None:
+    """Make ``what`` (``client``, ``serving`` or ``both``) in a child process: the one started
+    ahead for this node when it is the serving certificate, else a new one."""
     import subprocess
 
-    what, state, node, *ips = args
-    warm = _warm.pop((state, node), None)
-    if warm is not None and what == "serving":  # loaded already: it signs in milliseconds
-        assert warm.stdin is not None and warm.stdout is not None
-        try:
-            warm.stdin.write(" ".join(ips) + "\n")
-            warm.stdin.close()
-            if warm.stdout.readline().strip() == "signed":  # its interpreter's exit is not waited for
-                _exiting.append(warm)
-                return
-            _, err = warm.communicate(timeout=120)
-        except (OSError, ValueError, subprocess.TimeoutExpired) as e:
-            warm.kill()
-            err = str(e)
-        raise RuntimeError(f"making the node's certificate failed: {(err or '').strip()[-2000:]}")
+    warm = _warm.pop((str(state_dir), node), None) if what == "serving" else None
     if warm is not None:
-        _warm[(state, node)] = warm
-    done = subprocess.run(_child_command(*args), capture_output=True, text=True, timeout=120, check=False)
+        _sign_in_warm(warm, ips)
+        return
+    done = subprocess.run(_child_command(what, str(state_dir), node, *ips), capture_output=True, text=True,
+                          timeout=120, check=False)
     if done.returncode:
-        raise RuntimeError(f"making the node's certificate failed: {done.stderr.strip()[-2000:]}")
+        raise _failed(done.stderr)
+
+
+def _sign_in_warm(warm: Any, ips: tuple[str, ...]) -> None:
+    """Hand the addresses to a child :func:`prewarm` started: loaded already, it signs in milliseconds."""
+    import subprocess
+
+    assert warm.stdin is not None and warm.stdout is not None
+    try:
+        warm.stdin.write(" ".join(ips) + "\n")
+        warm.stdin.close()
+        if warm.stdout.readline().strip() == "signed":  # its interpreter's exit is not waited for
+            _exiting.append(warm)
+            return
+        _, err = warm.communicate(timeout=120)
+    except (OSError, ValueError, subprocess.TimeoutExpired) as e:
+        warm.kill()
+        err = str(e)
+    raise _failed(err)
 
 
 def prewarm(state_dir: Path, node: str) -> None:
@@ -78,9 +112,8 @@ def prewarm(state_dir: Path, node: str) -> None:
     when it is missing; this returns once the client certificate is there."""
     import subprocess
 
-    d = pki.paths(state_dir).dir
     key = (str(state_dir), node)
-    if not IN_CHILD_PROCESS or key in _warm or _has(d / f"kubelet-{node}.crt", d / f"kubelet-{node}.key"):
+    if not IN_CHILD_PROCESS or key in _warm or node_files(state_dir, node).has_serving():
         return
     proc = subprocess.Popen(_child_command("warm", str(state_dir), node), stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -88,7 +121,7 @@ def prewarm(state_dir: Path, node: str) -> None:
     if proc.stdout.readline().strip() != "client":  # it failed: say why; the cold way remains
         proc.kill()
         _, err = proc.communicate()
-        raise RuntimeError(f"making the node's certificate failed: {(err or '').strip()[-2000:]}")
+        raise _failed(err)
     _warm[key] = proc
 
 
@@ -120,14 +153,14 @@ def apiserver_kubelet_client(state_dir: Path) -> tuple[Path, Path]:
 
 def node_client(state_dir: Path, node: str) -> tuple[Path, Path]:
     """The node's client certificate for the API (``system:node:<node>`` in ``system:nodes``)."""
-    d = pki.paths(state_dir).dir
-    crt, key = d / f"kubelet-client-{node}.crt", d / f"kubelet-client-{node}.key"
-    if not _has(crt, key):
+    f = node_files(state_dir, node)
+    if not f.has_client():
         if IN_CHILD_PROCESS:
-            _in_child("client", str(state_dir), node)
+            _in_child("client", state_dir, node)
         else:
-            pki.write_client_cert(pki.ensure_client(state_dir), f"system:node:{node}", ("system:nodes",), crt, key)
-    return crt, key
+            pki.write_client_cert(pki.ensure_client(state_dir), f"system:node:{node}", ("system:nodes",),
+                                  f.client_crt, f.client_key)
+    return f.client_crt, f.client_key
 
 
 def kubelet_serving(state_dir: Path, node: str, ips: tuple[str, ...]) -> tuple[Path, Path]:
@@ -138,34 +171,20 @@ def kubelet_serving(state_dir: Path, node: str, ips: tuple[str, ...]) -> tuple[P
     import json
     import time
 
-    d = pki.paths(state_dir).dir
-    crt, key_path = d / f"kubelet-{node}.crt", d / f"kubelet-{node}.key"
-    note_path = d / f"kubelet-{node}.json"
-    if _has(crt, key_path):
+    f = node_files(state_dir, node)
+    if f.has_serving():
         try:
-            note = json.loads(note_path.read_text())
+            note = json.loads(f.serving_note.read_text())
             if set(ips) <= set(note.get("ips", [])) and float(note.get("notAfter", 0)) - time.time() > pki.RENEW_BEFORE:
-                return crt, key_path
+                return f.serving_crt, f.serving_key
         except (OSError, ValueError, TypeError):
             pass
     if IN_CHILD_PROCESS:
-        _in_child("serving", str(state_dir), node, *ips)
-        return crt, key_path
-    from cryptography import x509
-
-    p = pki.ensure_client(state_dir)
-
-    ca_key = pki._load_key(p.ca_key)
-    ca = x509.load_pem_x509_certificate(p.ca_crt.read_bytes())
-    key = pki._key()
-    ips = tuple(dict.fromkeys(ips))
-    pem = pki._sign(pki._name(node, "system:nodes"), key, ca.subject, ca_key, hours=pki.CERT_HOURS, server=True,
-                    ips=ips, names=(node,))
-    not_after = x509.load_pem_x509_certificate(pem).not_valid_after_utc.timestamp()
-    pki._write(key_path, pki._key_pem(key), 0o600)
-    pki._write(crt, pem, 0o644)
-    pki._write(note_path, json.dumps({"ips": list(ips), "notAfter": not_after}).encode(), 0o644)
-    return crt, key_path
+        _in_child("serving", state_dir, node, *ips)
+    else:
+        pki.write_serving_cert(pki.ensure_client(state_dir), (node, "system:nodes"), tuple(dict.fromkeys(ips)),
+                               (node,), (f.serving_crt, f.serving_key, f.serving_note))
+    return f.serving_crt, f.serving_key
 
 
 def kubelet_server_context(state_dir: Path, node: str, ips: tuple[str, ...]) -> ssl.SSLContext:
@@ -193,9 +212,8 @@ def kubelet_client_context(state_dir: Path) -> ssl.SSLContext:
 def ensure_node_certs(state_dir: Path, node: str, ips: tuple[str, ...]) -> None:
     """A node's client and serving certificates; with ``IN_CHILD_PROCESS`` both are made by one child
     when the client one is missing (a node agent's first start: one interpreter started, not two)."""
-    d = pki.paths(state_dir).dir
-    if IN_CHILD_PROCESS and not _has(d / f"kubelet-client-{node}.crt", d / f"kubelet-client-{node}.key"):
-        _in_child("both", str(state_dir), node, *ips)
+    if IN_CHILD_PROCESS and not node_files(state_dir, node).has_client():
+        _in_child("both", state_dir, node, *ips)
     node_client(state_dir, node)
     kubelet_serving(state_dir, node, ips)
 
@@ -205,10 +223,8 @@ if __name__ == "__main__":  # the child of IN_CHILD_PROCESS: ``client|serving|bo
 
     _what, _state, _node, *_ips = sys.argv[1:]
     if _what == "warm":  # prewarm: the client certificate now, the serving one for the addresses read later
-        from cryptography import x509  # noqa: F401 - loaded before the addresses come
-
         node_client(Path(_state), _node)
-        pki._load_key(pki.ensure_client(Path(_state)).ca_key)
+        pki.load_ca(pki.ensure_client(Path(_state)))  # cryptography's x509 and keys loaded before the addresses come
         print("client", flush=True)
         _ips = sys.stdin.readline().split()
         if not _ips:

@@ -120,6 +120,13 @@ def _load_key(path: Path) -> Any:
     return serialization.load_pem_private_key(path.read_bytes(), password=None)
 
 
+def load_ca(p: Paths) -> tuple[Any, Any]:
+    """The cluster CA's certificate and private key (``cryptography`` objects), to sign with."""
+    from cryptography import x509
+
+    return x509.load_pem_x509_certificate(p.ca_crt.read_bytes()), _load_key(p.ca_key)
+
+
 def _name(cn: str, org: str | None = None) -> Any:
     from cryptography import x509
     from cryptography.x509.oid import NameOID
@@ -207,8 +214,7 @@ def write_client_cert(p: Paths, user: str, groups: tuple[str, ...], crt: Path, k
     from cryptography import x509
     from cryptography.x509.oid import NameOID
 
-    ca_key = _load_key(p.ca_key)
-    ca = x509.load_pem_x509_certificate(p.ca_crt.read_bytes())
+    ca, ca_key = load_ca(p)
     key = _key()
     subject = x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, g) for g in groups]
                         + [x509.NameAttribute(NameOID.COMMON_NAME, user)])
@@ -252,18 +258,27 @@ def ensure_serving(state_dir: Path, extra_ips: tuple[str, ...] = (), extra_names
         names = tuple(dict.fromkeys((*names, *note.get("names", []))))
     except (OSError, ValueError):
         pass
+    write_serving_cert(p, ("minikube", ADMIN_GROUP), ips, names, (p.server_crt, p.server_key, p.server_note),
+                       hours=hours)
+    return True
+
+
+def write_serving_cert(p: Paths, subject: tuple[str, str], ips: tuple[str, ...], names: tuple[str, ...],
+                       files: tuple[Path, Path, Path], *, hours: float = CERT_HOURS) -> None:
+    """A serving certificate signed by the cluster CA (subject: CN, O) for these addresses and
+    names, written with its key and its note: ``files`` is (crt, key, note). The note (the
+    addresses, the names and ``notAfter``) answers whether it still serves without parsing X.509
+    (``serving_covers``; nodecerts.kubelet_serving in a node agent, without ``cryptography``)."""
     from cryptography import x509
 
-    ca_key = _load_key(p.ca_key)
-    ca = x509.load_pem_x509_certificate(p.ca_crt.read_bytes())
+    crt, key_path, note = files
+    ca, ca_key = load_ca(p)
     key = _key()
-    pem = _sign(_name("minikube", ADMIN_GROUP), key, ca.subject, ca_key, hours=hours,
-                server=True, ips=ips, names=names)
-    _write(p.server_key, _key_pem(key), 0o600)
-    _write(p.server_crt, pem, 0o644)
-    _write(p.server_note, json.dumps({"ips": list(ips), "names": list(names),
-                                      "notAfter": time.time() + hours * 3600}).encode(), 0o644)
-    return True
+    pem = _sign(_name(*subject), key, ca.subject, ca_key, hours=hours, server=True, ips=ips, names=names)
+    not_after = x509.load_pem_x509_certificate(pem).not_valid_after_utc.timestamp()
+    _write(key_path, _key_pem(key), 0o600)
+    _write(crt, pem, 0o644)
+    _write(note, json.dumps({"ips": list(ips), "names": list(names), "notAfter": not_after}).encode(), 0o644)
 
 
 def admin_token(state_dir: Path) -> str:

@@ -302,9 +302,10 @@ def delete(name: str, state_dir: str) -> None:
         finally:
             conn.close()
     shutil.rmtree(node_dir(settings.state_dir, name), ignore_errors=True)
-    certs = settings.certs_dir
-    for f in (f"kubelet-client-{name}.crt", f"kubelet-client-{name}.key", f"kubelet-{name}.crt", f"kubelet-{name}.key"):
-        (certs / f).unlink(missing_ok=True)
+    from minikube_lite.auth.nodecerts import node_files
+
+    for f in node_files(settings.state_dir, name):
+        f.unlink(missing_ok=True)
     m._say("💀", f'Node "{name}" was successfully deleted.')
 
 

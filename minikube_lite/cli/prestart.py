@@ -109,8 +109,7 @@ def _same_daemon(proc: subprocess.Popen[bytes], cmd: list[str]) -> bool:
     """``proc`` waits (still alive) for exactly this command: the daemon of the same state folder."""
     if proc.poll() is not None or cmd[:3] != [sys.executable, *_DAEMON] or "--state-dir" not in cmd:
         return False
-    i = cmd.index("--state-dir")
-    return cmd[i + 1:i + 2] == [proc.args[4]]  # type: ignore[index]
+    return _state_dir(cmd[3:]) == _state_dir(list(proc.args)[3:])  # type: ignore[arg-type]
 
 
 def launch(cmd: list[str], log: IO[bytes], env: dict[str, str]) -> subprocess.Popen[bytes]:

@@ -14,9 +14,11 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Sequence
+from typing import Any
 
-from ..api.errors import ApiError
-from .informer import Informer
+from ..api.errors import ApiError, Conflict, NotFound
+from .base import Client
+from .informer import Informer, object_key
 from .workqueue import WorkQueue
 
 log = logging.getLogger(__name__)
@@ -37,6 +39,22 @@ async def run_controller(informers: Sequence[Informer], queue: WorkQueue,
                 queue.add(key)
 
     await asyncio.gather(*(i.run() for i in informers), work(), resync())
+
+
+async def write_status(client: Client, queue: WorkQueue, resource: str, obj: dict[str, Any],
+                       status: dict[str, Any]) -> None:
+    """A controller's status write: none when ``status`` is the object's already, nothing when the
+    object is gone, and on a conflict the object's key again shortly. The cache is then behind
+    (often our own last write): its watch event queues the key anyway; a retry at once would spin
+    on the same stale copy without ever letting the informer run."""
+    if status == (obj.get("status") or {}):
+        return
+    try:
+        await client.update_status(resource, {**obj, "status": status}, namespace=obj["metadata"].get("namespace"))
+    except NotFound:
+        return
+    except Conflict:
+        queue.add_after(object_key(obj), 0.1)
 
 
 async def run_periodically(informers: Sequence[Informer], step: Callable[[], Awaitable[object]], *,

@@ -10,10 +10,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-from datetime import UTC, datetime
 from typing import Any
 
 from ..api.errors import ApiError
+from ..api.times import now_rfc3339
 from .base import Client
 
 log = logging.getLogger(__name__)
@@ -23,10 +23,6 @@ _seen: dict[tuple[str, str, str, str, str], tuple[str, int]] = {}
 # one lock per key, so two identical events recorded at once make one object with count 2
 _locks: dict[tuple[str, str, str, str, str], asyncio.Lock] = {}
 _MAX_SEEN = 4096
-
-
-def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 async def record_event(client: Client, obj: dict[str, Any], reason: str, message: str, *,
@@ -51,7 +47,7 @@ async def _write(client: Client, key: tuple[str, str, str, str, str], obj: dict[
                  host: str | None) -> None:
     meta = obj.get("metadata") or {}
     namespace = key[0]
-    now = _now()
+    now = now_rfc3339()
     try:
         seen = _seen.get(key)
         if seen is not None:

@@ -28,6 +28,7 @@ import h11
 
 READ_CHUNK = 64 * 1024
 IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
+_BROKEN = (OSError, h11.ProtocolError, ssl.SSLError)  # a connection that broke: a TransportError
 
 
 class TransportError(Exception):
@@ -49,7 +50,10 @@ class Response:
         return json.loads(self.content)
 
 
-class _Connection:
+class Connection:
+    """One HTTP/1.1 client connection: h11's state machine on an asyncio stream pair (this
+    transport's pooled connections, and the API server's GETs to a kubelet, apiserver/nodeproxy.py)."""
+
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.reader, self.writer = reader, writer
         self.h11 = h11.Connection(h11.CLIENT)
@@ -57,7 +61,7 @@ class _Connection:
     def usable(self) -> bool:
         return not (self.reader.at_eof() or self.writer.is_closing())
 
-    async def send(self, request: h11.Request, body: bytes | None) -> None:
+    async def send(self, request: h11.Request, body: bytes | None = None) -> None:
         data = self.h11.send(request) or b""
         if body:
             data += self.h11.send(h11.Data(data=body)) or b""
@@ -65,15 +69,27 @@ class _Connection:
         self.writer.write(data)
         await self.writer.drain()
 
-    async def next_event(self) -> Any:
+    async def next_event(self, timeout: float | None = None) -> Any:
+        """The next event of the answer; ``timeout`` bounds each read (``TimeoutError``)."""
         while True:
             event = self.h11.next_event()
             if event is not h11.NEED_DATA:
                 return event
-            chunk = await self.reader.read(READ_CHUNK)
+            read = self.reader.read(READ_CHUNK)
+            chunk = await (read if timeout is None else asyncio.wait_for(read, timeout))
             self.h11.receive_data(chunk)  # b"" is the end of the stream; h11 then says whether that was allowed
 
+    async def body(self, timeout: float | None = None) -> AsyncIterator[bytes]:
+        """The answer's body as it comes, to its end; a server that closes before is a
+        ``ConnectionResetError``. Left before the end, the connection cannot be reused (:meth:`reusable`)."""
+        while not isinstance(event := await self.next_event(timeout), h11.EndOfMessage):
+            if isinstance(event, h11.Data):
+                yield bytes(event.data)
+            elif isinstance(event, h11.ConnectionClosed):
+                raise ConnectionResetError("the connection closed mid-answer")
+
     def reusable(self) -> bool:
+        """Whether the request and its whole answer are through (the connection then takes the next)."""
         if self.h11.our_state is h11.DONE and self.h11.their_state is h11.DONE:
             self.h11.start_next_cycle()
             return self.usable()
@@ -98,20 +114,20 @@ class Transport:
         self.ssl_context = (ssl_context or ssl.create_default_context()) if self.tls else None
         self.headers = [(k.encode(), v.encode()) for k, v in headers.items()]
         self.timeout, self.connect_timeout, self.max_idle = timeout, connect_timeout, max_idle
-        self._idle: list[_Connection] = []
+        self._idle: list[Connection] = []
         self._slots = asyncio.Semaphore(max_connections)
         self._closed = False
 
-    async def _connect(self) -> _Connection:
+    async def _connect(self) -> Connection:
         try:
             reader, writer = await asyncio.wait_for(asyncio.open_connection(
                 self.host, self.port, ssl=self.ssl_context, server_hostname=self.host if self.tls else None,
                 limit=READ_CHUNK), self.connect_timeout)
         except (TimeoutError, OSError, ssl.SSLError) as e:
             raise TransportError(f"dial tcp {self.host}:{self.port}: {str(e) or type(e).__name__}") from e
-        return _Connection(reader, writer)
+        return Connection(reader, writer)
 
-    def _pooled(self) -> _Connection | None:
+    def _pooled(self) -> Connection | None:
         while self._idle:
             conn = self._idle.pop()
             if conn.usable():
@@ -119,7 +135,7 @@ class Transport:
             conn.close()
         return None
 
-    def _release(self, conn: _Connection) -> None:
+    def _release(self, conn: Connection) -> None:
         if not self._closed and conn.reusable() and len(self._idle) < self.max_idle:
             self._idle.append(conn)
         else:
@@ -135,7 +151,7 @@ class Transport:
             hs.append((b"content-length", str(len(body or b"")).encode()))
         return h11.Request(method=method, target=target, headers=hs)
 
-    async def _open(self, method: str, request: h11.Request, body: bytes | None) -> tuple[_Connection, h11.Response]:
+    async def _open(self, method: str, request: h11.Request, body: bytes | None) -> tuple[Connection, h11.Response]:
         """Send the request and read the answer's head, on a pooled connection or a new one."""
         conn = self._pooled()
         reused = conn is not None
@@ -150,12 +166,12 @@ class Transport:
                 if not isinstance(event, h11.Response):
                     raise TransportError(f"unexpected {type(event).__name__} from {self.authority}")
                 return conn, event
-            except (OSError, h11.ProtocolError, ssl.SSLError, asyncio.IncompleteReadError) as e:
+            except (*_BROKEN, asyncio.IncompleteReadError) as e:
                 conn.close()
                 if reused and method in IDEMPOTENT:  # the server had closed it meanwhile: once more, anew
                     conn, reused = None, False
                     continue
-                raise TransportError(f"{method} {request.target.decode()}: {str(e) or type(e).__name__}") from e
+                raise _broken(method, request.target.decode(), e) from e
             except BaseException:
                 conn.close()
                 raise
@@ -169,21 +185,16 @@ class Transport:
                 async with asyncio.timeout(timeout or self.timeout):
                     conn, head = await self._open(method, request, content)
                     try:
-                        chunks = []
-                        while not isinstance(event := await conn.next_event(), h11.EndOfMessage):
-                            if isinstance(event, h11.Data):
-                                chunks.append(bytes(event.data))
-                            elif isinstance(event, h11.ConnectionClosed):
-                                raise TransportError(f"{method} {path}: the connection closed mid-answer")
+                        data = b"".join([chunk async for chunk in conn.body()])
                     except BaseException:
                         conn.close()
                         raise
             except TimeoutError as e:
                 raise TransportError(f"{method} {path}: timed out after {timeout or self.timeout:g}s") from e
-            except (OSError, h11.ProtocolError, ssl.SSLError) as e:
-                raise TransportError(f"{method} {path}: {str(e) or type(e).__name__}") from e
+            except _BROKEN as e:
+                raise _broken(method, path, e) from e
             self._release(conn)
-        return _response(head, b"".join(chunks))
+        return _response(head, data)
 
     @contextlib.asynccontextmanager
     async def stream(self, method: str, path: str, *, params: dict[str, Any] | None = None
@@ -196,33 +207,28 @@ class Transport:
                     conn, head = await self._open(method, request, None)
             except TimeoutError as e:
                 raise TransportError(f"{method} {path}: timed out after {self.timeout:g}s") from e
-            done = False
 
             async def body() -> AsyncIterator[bytes]:
-                nonlocal done
                 try:
-                    while not isinstance(event := await conn.next_event(), h11.EndOfMessage):
-                        if isinstance(event, h11.Data):
-                            yield bytes(event.data)
-                        elif isinstance(event, h11.ConnectionClosed):
-                            raise TransportError(f"{method} {path}: the connection closed mid-answer")
-                except (OSError, h11.ProtocolError, ssl.SSLError) as e:
-                    raise TransportError(f"{method} {path}: {str(e) or type(e).__name__}") from e
-                done = True
+                    async for chunk in conn.body():
+                        yield chunk
+                except _BROKEN as e:
+                    raise _broken(method, path, e) from e
 
             try:
                 yield _response(head, b""), body()
-            finally:
-                if done:
-                    self._release(conn)
-                else:  # left mid-body (a watch given up): this connection cannot carry another request
-                    conn.close()
+            finally:  # a body left before its end (a watch given up) leaves the connection closed, not pooled
+                self._release(conn)
 
     async def close(self) -> None:
         self._closed = True
         for conn in self._idle:
             conn.close()
         self._idle.clear()
+
+
+def _broken(method: str, path: str, e: BaseException) -> TransportError:
+    return TransportError(f"{method} {path}: {str(e) or type(e).__name__}")
 
 
 def _response(head: h11.Response, content: bytes) -> Response:

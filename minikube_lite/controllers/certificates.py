@@ -40,6 +40,7 @@ from ..api.certificates import (
     parse_request,
 )
 from ..api.errors import ApiError, Conflict, NotFound
+from ..api.times import now_rfc3339
 from ..client.base import Client
 from ..client.informer import Informer
 
@@ -156,13 +157,9 @@ def sign(csr: Any, usages: list[str], ca_crt: Path, ca_key: Path, *, seconds: in
     return builder.sign(key, hashes.SHA256()).public_bytes(serialization.Encoding.PEM)  # type: ignore[arg-type]
 
 
-def _now() -> str:
-    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def _with_condition(obj: dict[str, Any], ctype: str, reason: str, message: str) -> dict[str, Any]:
     status = dict(obj.get("status") or {})
-    now = _now()
+    now = now_rfc3339()
     status["conditions"] = [*(status.get("conditions") or []),
                             {"type": ctype, "status": "True", "reason": reason, "message": message,
                              "lastUpdateTime": now, "lastTransitionTime": now}]

@@ -24,6 +24,7 @@ from croniter import croniter
 from croniter.croniter import CroniterBadDateError
 
 from ..api.cronjob import standard_schedule
+from ..api.times import parse_time
 
 Obj = dict[str, Any]
 MAX_MISSED = 100
@@ -70,7 +71,7 @@ def most_recent_schedule(schedule: str, tz: tzinfo, earliest: datetime, now: dat
 def earliest_time(cronjob: Obj, now: datetime) -> datetime:
     """Where the search for missed schedules starts (Kubernetes' ``mostRecentScheduleTime`` start)."""
     meta, spec, status = cronjob.get("metadata") or {}, cronjob.get("spec") or {}, cronjob.get("status") or {}
-    earliest = _parse(status.get("lastScheduleTime")) or _parse(meta.get("creationTimestamp")) or now
+    earliest = parse_time(status.get("lastScheduleTime")) or parse_time(meta.get("creationTimestamp")) or now
     deadline = spec.get("startingDeadlineSeconds")
     if deadline is not None:
         floor = now - timedelta(seconds=int(deadline))
@@ -117,15 +118,6 @@ def jobs_to_prune(jobs: list[Obj], successful_limit: int | None, failed_limit: i
         if len(done) > limit:
             out += done[:len(done) - limit]
     return out
-
-
-def _parse(value: Any) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        return datetime.fromisoformat(value)
-    except ValueError:
-        return None
 
 
 def rfc3339(t: datetime, tz: tzinfo) -> str:

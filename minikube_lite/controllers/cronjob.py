@@ -24,9 +24,9 @@ import logging
 from typing import Any
 from zoneinfo import ZoneInfoNotFoundError
 
-from ..api.errors import AlreadyExists, Conflict, NotFound
+from ..api.errors import AlreadyExists, NotFound
 from ..client.base import Client
-from ..client.controller import run_controller
+from ..client.controller import run_controller, write_status
 from ..client.events import record_event
 from ..client.informer import Informer, object_key
 from ..client.workqueue import WorkQueue
@@ -217,14 +217,4 @@ class CronJobController:
         return {"apiVersion": "batch/v1", "kind": "Job", "metadata": meta, "spec": template.get("spec") or {}}
 
     async def _write_status(self, cj: Obj, status: Obj) -> None:
-        if status == (cj.get("status") or {}):
-            return
-        try:
-            await self.client.update_status("cronjobs", {**cj, "status": status},
-                                            namespace=cj["metadata"]["namespace"])
-        except NotFound:
-            return
-        except Conflict:
-            # Our cache is behind (often our own last write): its watch event queues the key again;
-            # a retry at once would spin on the same stale copy without ever letting the informer run.
-            self.queue.add_after(object_key(cj), 0.1)
+        await write_status(self.client, self.queue, "cronjobs", cj, status)

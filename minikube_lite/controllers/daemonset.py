@@ -23,9 +23,9 @@ import copy
 import logging
 from typing import Any
 
-from ..api.errors import Conflict, NotFound
+from ..api.errors import NotFound
 from ..client.base import Client
-from ..client.controller import run_controller
+from ..client.controller import run_controller, write_status
 from ..client.events import record_event
 from ..client.informer import Informer, object_key
 from ..client.workqueue import WorkQueue
@@ -226,19 +226,9 @@ class DaemonSetController:
 
     async def _write_status(self, ds: Obj, status: Obj) -> None:
         old = ds.get("status") or {}
-        if status == {k: v for k, v in old.items() if k != "conditions"}:
-            return
-        if old.get("conditions"):
+        if "conditions" in old:  # not the controller's to set: kept as they are
             status["conditions"] = old["conditions"]
-        try:
-            await self.client.update_status("daemonsets", {**ds, "status": status},
-                                            namespace=ds["metadata"]["namespace"])
-        except NotFound:
-            return
-        except Conflict:
-            # Our cache is behind (often our own last write): its watch event queues the key again;
-            # a retry at once would spin on the same stale copy without ever letting the informer run.
-            self.queue.add_after(object_key(ds), 0.1)
+        await write_status(self.client, self.queue, "daemonsets", ds, status)
 
 
 def _hash(pod: Obj) -> str | None:

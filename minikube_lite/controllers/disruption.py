@@ -23,8 +23,10 @@ import math
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from ..api.conditions import condition, ready
 from ..api.errors import ApiError, Conflict, NotFound
 from ..api.labels import matches_selector
+from ..api.times import parse_time, rfc3339
 from ..client.base import Client
 from ..client.controller import run_controller
 from ..client.events import record_event
@@ -49,19 +51,6 @@ def scaled(value: Any, total: int, *, round_up: bool) -> int:
         number = int(value[:-1]) * total / 100
         return math.ceil(number) if round_up else math.floor(number)
     return int(value)
-
-
-def is_ready(pod: Obj) -> bool:
-    return any(c.get("type") == "Ready" and c.get("status") == "True"
-               for c in (pod.get("status") or {}).get("conditions") or [])
-
-
-def _parse(ts: Any) -> datetime | None:
-    try:
-        parsed = datetime.fromisoformat(str(ts))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def budget_status(pdb: Obj, pods: list[Obj], scale_of: Any, now: datetime) -> tuple[Obj, list[Obj]]:
@@ -96,13 +85,13 @@ def budget_status(pdb: Obj, pods: list[Obj], scale_of: Any, now: datetime) -> tu
         expected, desired = len(pods), 0
     disrupted = {}
     for name, at in (status.get("disruptedPods") or {}).items():
-        when = _parse(at)
+        when = parse_time(at)
         pod = next((p for p in pods if p["metadata"]["name"] == name), None)
         if when is None or pod is None or pod["metadata"].get("deletionTimestamp"):
             continue  # gone or going: nothing more to remember
         if when + DELETION_TIMEOUT > now:
             disrupted[name] = at
-    healthy = sum(1 for p in pods if not p["metadata"].get("deletionTimestamp") and is_ready(p)
+    healthy = sum(1 for p in pods if not p["metadata"].get("deletionTimestamp") and ready(p)
                   and p["metadata"]["name"] not in disrupted)
     allowed = max(0, healthy - desired)
     return _status(pdb, allowed, healthy, desired, expected, disrupted,
@@ -111,11 +100,10 @@ def budget_status(pdb: Obj, pods: list[Obj], scale_of: Any, now: datetime) -> tu
 
 def _status(pdb: Obj, allowed: int, healthy: int, desired: int, expected: int, disrupted: dict[str, Any],
             reason: str, message: str, now: datetime) -> Obj:
-    old = next((c for c in (pdb.get("status") or {}).get("conditions") or [] if c.get("type") == "DisruptionAllowed"),
-               None)
+    old = condition(pdb, "DisruptionAllowed")
     state = "True" if allowed > 0 else "False"
     since = old.get("lastTransitionTime") if old and old.get("status") == state and old.get("reason") == reason \
-        else now.strftime("%Y-%m-%dT%H:%M:%SZ")
+        else rfc3339(now)
     out: Obj = {"observedGeneration": (pdb.get("metadata") or {}).get("generation", 1),
                 "disruptionsAllowed": allowed, "currentHealthy": healthy, "desiredHealthy": desired,
                 "expectedPods": expected,

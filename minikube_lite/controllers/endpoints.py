@@ -26,6 +26,7 @@ import hashlib
 import logging
 from typing import Any
 
+from ..api.conditions import ready as pod_ready
 from ..api.errors import AlreadyExists, Conflict, NotFound
 from ..api.labels import matches_selector
 from ..client.base import Client
@@ -40,11 +41,6 @@ SERVICE_NAME_LABEL = "kubernetes.io/service-name"
 MANAGED_BY_LABEL = "endpointslice.kubernetes.io/managed-by"
 MANAGED_BY = "endpointslice-controller.k8s.io"
 HEADLESS_LABEL = "service.kubernetes.io/headless"
-
-
-def pod_ready(pod: Obj) -> bool:
-    conditions = (pod.get("status") or {}).get("conditions") or []
-    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
 
 
 def resolve_port(pod: Obj, target: Any, protocol: str) -> int | None:

@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ..api.errors import ApiError, NotFound
+from ..api.times import parse_time
 from ..client.base import Client
 
 log = logging.getLogger(__name__)
@@ -27,19 +28,9 @@ EVENT_TTL = timedelta(hours=1)
 SWEEP_SECONDS = 60.0
 
 
-def _parse(ts: Any) -> datetime | None:
-    if not isinstance(ts, str) or not ts:
-        return None
-    try:
-        parsed = datetime.fromisoformat(ts)
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
 def last_written(event: dict[str, Any]) -> datetime | None:
-    times = [_parse(event.get("lastTimestamp")), _parse((event.get("series") or {}).get("lastObservedTime")),
-             _parse(event.get("eventTime")), _parse((event.get("metadata") or {}).get("creationTimestamp"))]
+    times = [parse_time(event.get("lastTimestamp")), parse_time((event.get("series") or {}).get("lastObservedTime")),
+             parse_time(event.get("eventTime")), parse_time((event.get("metadata") or {}).get("creationTimestamp"))]
     known = [t for t in times if t is not None]
     return max(known) if known else None
 

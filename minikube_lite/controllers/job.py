@@ -25,21 +25,23 @@ on a cache that has not seen the previous pass's pods.
 
 from __future__ import annotations
 
-import asyncio
 import copy
+import functools
 import logging
 from typing import Any
 
-from ..api.errors import AlreadyExists, ApiError, Conflict, NotFound
+from ..api.conditions import is_true as condition_true
+from ..api.errors import NotFound
 from ..api.job import COMPLETION_INDEX_ANNOTATION
 from ..client.base import Client
-from ..client.controller import run_controller
+from ..client.controller import run_controller, write_status
 from ..client.events import record_event
 from ..client.informer import Informer, object_key
 from ..client.workqueue import WorkQueue
 from . import job_policy as jp
 from . import rollout as ro
 from .expectations import Expectations
+from .podcontrol import PodControl
 
 log = logging.getLogger(__name__)
 
@@ -50,11 +52,6 @@ Obj = dict[str, Any]
 BACKOFF_MESSAGE = "Job has reached the specified backoff limit"
 DEADLINE_MESSAGE = "Job was active longer than specified deadline"
 COMPLETE_MESSAGE = "Reached expected number of succeeded pods"
-
-
-def condition_true(job: Obj, ctype: str) -> bool:
-    c = ro.get_condition(job.get("status") or {}, ctype)
-    return bool(c and c.get("status") == "True")
 
 
 def finished(job: Obj) -> bool:
@@ -79,6 +76,7 @@ class JobController:
         self.pods = Informer(client, "pods")
         self.queue = WorkQueue("job")
         self.expectations = Expectations()
+        self.pod_control = PodControl(client, self.expectations, COMPONENT)
         self.jobs.add_handler(self._on_job)
         self.pods.add_handler(self._on_pod)
 
@@ -306,61 +304,14 @@ class JobController:
         return {"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": spec}
 
     async def _create_pods(self, key: str, job: Obj, indexes: list[int | None]) -> None:
-        """Create pods in doubling batches (1, 2, 4 ...), as Kubernetes: a bad template fails fast."""
-        self.expectations.expect_creations(key, len(indexes))
-        pos, batch = 0, 1
-        while pos < len(indexes):
-            chunk = indexes[pos:pos + batch]
-            results = await asyncio.gather(*(self._create_one(job, i) for i in chunk), return_exceptions=True)
-            pos += len(chunk)
-            failures = [r for r in results if isinstance(r, BaseException)]
-            if failures:
-                self.expectations.lower_creations(key, len(failures) + len(indexes) - pos)
-                exc = failures[0]
-                await record_event(self.client, job, "FailedCreate", f"Error creating: {exc}", type_="Warning",
-                                   component=COMPONENT)
-                raise exc if isinstance(exc, ApiError) else RuntimeError(str(exc))
-            batch *= 2
-
-    async def _create_one(self, job: Obj, index: int | None) -> None:
-        for _ in range(3):
-            try:
-                pod = await self.client.create("pods", self._pod_from_template(job, index),
-                                               namespace=job["metadata"]["namespace"])
-                break
-            except AlreadyExists:
-                continue
-        else:
-            raise AlreadyExists("pods", job["metadata"]["name"])
-        await record_event(self.client, job, "SuccessfulCreate", f"Created pod: {pod['metadata']['name']}",
-                           component=COMPONENT)
+        await self.pod_control.create_pods(key, job, [functools.partial(self._pod_from_template, job, i)
+                                                      for i in indexes])
 
     async def _delete_pods(self, key: str, job: Obj, pods: list[Obj]) -> None:
-        pods = [p for p in pods if not p["metadata"].get("deletionTimestamp")]
-        if not pods:
-            return
-        self.expectations.expect_deletions(key, [object_key(p) for p in pods])
-        for pod in pods:
-            name = pod["metadata"]["name"]
-            try:
-                await self.client.delete("pods", name, namespace=pod["metadata"]["namespace"])
-            except NotFound:
-                self.expectations.deletion_observed(key, object_key(pod))
-                continue
-            await record_event(self.client, job, "SuccessfulDelete", f"Deleted pod: {name}", component=COMPONENT)
+        await self.pod_control.delete_pods(key, job, pods)
 
     async def _write_status(self, job: Obj, status: Obj) -> None:
-        if status == (job.get("status") or {}):
-            return
-        job = {**job, "status": status}
-        try:
-            await self.client.update_status("jobs", job, namespace=job["metadata"]["namespace"])
-        except NotFound:
-            return
-        except Conflict:
-            # Our cache is behind (often our own last write): its watch event queues the key again;
-            # a retry at once would spin on the same stale copy without ever letting the informer run.
-            self.queue.add_after(object_key(job), 0.1)
+        await write_status(self.client, self.queue, "jobs", job, status)
 
     async def _after_finished(self, key: str, job: Obj) -> None:
         """ttlSecondsAfterFinished: delete the finished Job (and, in the foreground, its pods)."""

@@ -31,9 +31,9 @@ import logging
 import os
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
+from ..api.conditions import condition
 from ..api.errors import ApiError, Conflict, NotFound
 from ..api.scheduling import (
     TAINT_DISK_PRESSURE,
@@ -44,6 +44,7 @@ from ..api.scheduling import (
     TAINT_UNREACHABLE,
     TAINT_UNSCHEDULABLE,
 )
+from ..api.times import now_rfc3339
 from ..client.base import Client
 from ..client.events import record_event
 from ..client.informer import Informer
@@ -66,14 +67,6 @@ def _env_seconds(name: str, default: float) -> float:
         return float(os.environ.get(name, default))
     except ValueError:
         return default
-
-
-def now_iso() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def condition(node: dict[str, Any], kind: str) -> dict[str, Any] | None:
-    return next((c for c in (node.get("status") or {}).get("conditions") or [] if c.get("type") == kind), None)
 
 
 def ready_status(node: dict[str, Any]) -> str:
@@ -209,7 +202,7 @@ class NodeLifecycleController:
 
     async def _mark_unknown(self, node: dict[str, Any]) -> dict[str, Any] | None:
         was_ready = ready_status(node) == "True"
-        conditions = conditions_unknown(node, now_iso())
+        conditions = conditions_unknown(node, now_rfc3339())
         if conditions is None:
             return None
         updated = {**node, "status": {**(node.get("status") or {}), "conditions": conditions}}
@@ -237,7 +230,7 @@ class NodeLifecycleController:
             meta = pod["metadata"]
             try:
                 await self.client.patch("pods", meta["name"], {"status": {"conditions": [
-                    {"type": "Ready", "status": "False", "lastTransitionTime": now_iso()}]}},
+                    {"type": "Ready", "status": "False", "lastTransitionTime": now_rfc3339()}]}},
                     namespace=meta["namespace"], patch_type="strategic", subresource="status")
             except ApiError:
                 continue
@@ -245,7 +238,7 @@ class NodeLifecycleController:
                                component=COMPONENT)
 
     async def _retaint(self, node: dict[str, Any]) -> None:
-        taints = desired_taints(node, now_iso())
+        taints = desired_taints(node, now_rfc3339())
         if taints == list((node.get("spec") or {}).get("taints") or []):
             return
         updated = {**node, "spec": {**(node.get("spec") or {}), "taints": taints}}

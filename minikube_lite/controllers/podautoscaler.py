@@ -27,9 +27,11 @@ from decimal import Decimal
 from typing import Any
 
 from ..api import register
+from ..api.conditions import find
 from ..api.errors import ApiError, Conflict, NotFound
 from ..api.quantity import parse_quantity
 from ..api.tables import parse_time
+from ..api.times import rfc3339
 from ..client.base import Client
 from ..client.controller import run_controller
 from ..client.events import record_event
@@ -67,14 +69,10 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _iso(at: datetime) -> str:
-    return at.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def pod_info(pod: Obj, resource: str, container: str | None = None) -> PodInfo:
     """The calculator's view of a pod: phase, readiness and the request of ``resource``."""
     meta, spec, status = pod.get("metadata") or {}, pod.get("spec") or {}, pod.get("status") or {}
-    ready = next((c for c in status.get("conditions") or [] if c.get("type") == "Ready"), None)
+    ready = find(status.get("conditions"), "Ready")
     containers = [c for c in spec.get("containers") or [] if container is None or c.get("name") == container]
     total: float | None = 0.0
     lacking = ""
@@ -120,10 +118,10 @@ def set_condition(status: Obj, type_: str, value: bool, reason: str, message: st
     for c in conditions:
         if c.get("type") == type_:
             if c.get("status") != text:
-                c["lastTransitionTime"] = _iso(now)
+                c["lastTransitionTime"] = rfc3339(now)
             c.update(status=text, reason=reason, message=message)
             return
-    conditions.append({"type": type_, "status": text, "lastTransitionTime": _iso(now), "reason": reason,
+    conditions.append({"type": type_, "status": text, "lastTransitionTime": rfc3339(now), "reason": reason,
                        "message": message})
 
 
@@ -240,7 +238,7 @@ class HorizontalPodAutoscalerController:
                 policy.record_scale(self.scale_ups.setdefault(key, []), self.scale_downs.setdefault(key, []),
                                     current, desired, now)
             log.info("%s: scaled %s from %d to %d (%s)", key, ref.get("name"), current, desired, reason)
-            status["lastScaleTime"] = _iso(now)
+            status["lastScaleTime"] = rfc3339(now)
         else:
             desired = current
         self._set_replicas_and_metrics(status, current, metric_statuses)

@@ -16,10 +16,10 @@ import time
 from typing import Any
 
 from ..api.errors import NotFound
+from ..api.times import now_rfc3339
 from ..client.base import Client
 from ..client.controller import run_periodically
 from ..client.informer import Informer, object_key
-from .nodelifecycle import now_iso
 
 log = logging.getLogger(__name__)
 QUARANTINE_SECONDS = 40.0
@@ -65,7 +65,7 @@ class PodGC:
             if message:
                 await self.client.patch("pods", meta["name"], {"status": {"conditions": [
                     {"type": "DisruptionTarget", "status": "True", "reason": "DeletionByPodGC", "message": message,
-                     "lastTransitionTime": now_iso()}]}},
+                     "lastTransitionTime": now_rfc3339()}]}},
                     namespace=meta["namespace"], patch_type="strategic", subresource="status")
             await self.client.delete("pods", meta["name"], namespace=meta["namespace"], grace_period_seconds=0)
         except NotFound:

@@ -15,20 +15,20 @@ again on a slow resync, so a lost event or a daemon restart costs latency, never
 
 from __future__ import annotations
 
-import asyncio
 import copy
+import functools
 import logging
 from typing import Any
 
-from ..api.errors import AlreadyExists, ApiError, Conflict, NotFound
+from ..api.errors import Conflict, NotFound
 from ..api.labels import matches_selector
 from ..client.base import Client
 from ..client.controller import run_controller
-from ..client.events import record_event
 from ..client.informer import Informer, object_key
 from ..client.workqueue import WorkQueue
 from . import rollout as ro
 from .expectations import Expectations
+from .podcontrol import PodControl
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +49,7 @@ class ReplicaSetController:
         self.pods = Informer(client, "pods")
         self.queue = WorkQueue(self.KIND.lower())
         self.expectations = Expectations()
+        self.pod_control = PodControl(client, self.expectations, COMPONENT)
         self.replicasets.add_handler(self._on_rs)
         self.pods.add_handler(self._on_pod)
 
@@ -194,49 +195,10 @@ class ReplicaSetController:
         return {"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": template.get("spec") or {}}
 
     async def _create_pods(self, key: str, rs: dict[str, Any], n: int) -> None:
-        """Create ``n`` pods in doubling batches (1, 2, 4 ...): a failing template fails fast."""
-        self.expectations.expect_creations(key, n)
-        remaining, batch = n, 1
-        while remaining > 0:
-            size = min(batch, remaining)
-            results = await asyncio.gather(*(self._create_one(rs) for _ in range(size)), return_exceptions=True)
-            failures = [r for r in results if isinstance(r, BaseException)]
-            remaining -= size
-            if failures:
-                # Those that failed and those never tried will not be observed.
-                self.expectations.lower_creations(key, len(failures) + remaining)
-                exc = failures[0]
-                await record_event(self.client, rs, "FailedCreate", f"Error creating: {exc}", type_="Warning",
-                                   component=COMPONENT)
-                if isinstance(exc, ApiError):
-                    raise exc
-                raise RuntimeError(str(exc))
-            batch *= 2
-
-    async def _create_one(self, rs: dict[str, Any]) -> None:
-        for _ in range(3):  # a generated name may collide; Kubernetes' clients retry the same way
-            try:
-                pod = await self.client.create("pods", self._pod_from_template(rs),
-                                               namespace=rs["metadata"]["namespace"])
-                break
-            except AlreadyExists:
-                continue
-        else:
-            raise AlreadyExists("pods", rs["metadata"]["name"])
-        await record_event(self.client, rs, "SuccessfulCreate", f"Created pod: {pod['metadata']['name']}",
-                           component=COMPONENT)
+        await self.pod_control.create_pods(key, rs, [functools.partial(self._pod_from_template, rs)] * n)
 
     async def _delete_pods(self, key: str, rs: dict[str, Any], active: list[dict[str, Any]], n: int) -> None:
-        victims = sorted(active, key=ro.deletion_rank)[:n]
-        self.expectations.expect_deletions(key, [object_key(p) for p in victims])
-        for pod in victims:
-            name = pod["metadata"]["name"]
-            try:
-                await self.client.delete("pods", name, namespace=pod["metadata"]["namespace"])
-            except NotFound:
-                self.expectations.deletion_observed(key, object_key(pod))
-                continue
-            await record_event(self.client, rs, "SuccessfulDelete", f"Deleted pod: {name}", component=COMPONENT)
+        await self.pod_control.delete_pods(key, rs, sorted(active, key=ro.deletion_rank)[:n])
 
     def calculate_status(self, rs: dict[str, Any], active: list[dict[str, Any]]) -> dict[str, Any]:
         spec = rs.get("spec") or {}

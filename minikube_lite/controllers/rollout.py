@@ -15,6 +15,11 @@ import math
 from datetime import UTC, datetime
 from typing import Any
 
+from ..api.conditions import condition, find
+from ..api.conditions import ready as pod_ready  # ro.pod_ready, for the workload controllers
+from ..api.times import parse_time  # ro.parse_time
+from ..api.times import rfc3339 as iso  # ro.iso
+
 Obj = dict[str, Any]
 
 HASH_LABEL = "pod-template-hash"
@@ -34,19 +39,6 @@ _SAFE_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 
 def now() -> datetime:
     return datetime.now(UTC)
-
-
-def iso(t: datetime) -> str:
-    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def parse_time(value: Any) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        return datetime.fromisoformat(value)
-    except ValueError:
-        return None
 
 
 # --- the template hash -------------------------------------------------------------------------------
@@ -170,20 +162,8 @@ def counted_available(rs: Obj | None) -> int:
 
 # --- pods ----------------------------------------------------------------------------------------
 
-def _ready_condition(pod: Obj) -> Obj | None:
-    for c in (pod.get("status") or {}).get("conditions") or []:
-        if c.get("type") == "Ready":
-            return c
-    return None
-
-
-def pod_ready(pod: Obj) -> bool:
-    c = _ready_condition(pod)
-    return bool(c and c.get("status") == "True")
-
-
 def pod_available(pod: Obj, min_ready_seconds: int, at: datetime) -> bool:
-    c = _ready_condition(pod)
+    c = condition(pod, "Ready")
     if not c or c.get("status") != "True":
         return False
     if min_ready_seconds <= 0:
@@ -231,10 +211,7 @@ def owner_reference(owner: Obj) -> Obj:
 # --- conditions -------------------------------------------------------------------------------------
 
 def get_condition(status: Obj, ctype: str) -> Obj | None:
-    for c in status.get("conditions") or []:
-        if c.get("type") == ctype:
-            return c
-    return None
+    return find(status.get("conditions"), ctype)
 
 
 def set_condition(status: Obj, ctype: str, cstatus: str, reason: str, message: str, at: datetime,

@@ -29,7 +29,7 @@ from ..api.errors import AlreadyExists, Conflict, NotFound
 from ..api.labels import matches_selector
 from ..api.statefulset import POD_INDEX_LABEL, POD_NAME_LABEL, REVISION_HASH_LABEL
 from ..client.base import Client
-from ..client.controller import run_controller
+from ..client.controller import run_controller, write_status
 from ..client.events import record_event
 from ..client.informer import Informer, object_key
 from ..client.workqueue import WorkQueue
@@ -273,16 +273,6 @@ class StatefulSetController:
 
     async def _write_status(self, sts: Obj, status: Obj) -> None:
         old = sts.get("status") or {}
-        if status == {k: v for k, v in old.items() if k != "conditions"}:
-            return
-        if old.get("conditions"):
+        if "conditions" in old:  # not the controller's to set: kept as they are
             status["conditions"] = old["conditions"]
-        try:
-            await self.client.update_status("statefulsets", {**sts, "status": status},
-                                            namespace=sts["metadata"]["namespace"])
-        except NotFound:
-            return
-        except Conflict:
-            # Our cache is behind (often our own last write): its watch event queues the key again;
-            # a retry at once would spin on the same stale copy without ever letting the informer run.
-            self.queue.add_after(object_key(sts), 0.1)
+        await write_status(self.client, self.queue, "statefulsets", sts, status)

@@ -24,11 +24,11 @@ from typing import Any
 
 from ..api.errors import NotFound
 from ..api.scheduling import node_taints, pod_tolerations, toleration_tolerates
+from ..api.times import now_rfc3339
 from ..client.base import Client
 from ..client.controller import run_periodically
 from ..client.events import record_event
 from ..client.informer import Informer, object_key
-from .nodelifecycle import now_iso
 
 log = logging.getLogger(__name__)
 COMPONENT = "taint-eviction-controller"
@@ -115,7 +115,7 @@ class TaintEvictionController:
         try:
             await self.client.patch("pods", meta["name"], {"status": {"conditions": [
                 {"type": "DisruptionTarget", "status": "True", "reason": "DeletionByTaintManager",
-                 "message": "Taint manager: deleting due to NoExecute taint", "lastTransitionTime": now_iso()}]}},
+                 "message": "Taint manager: deleting due to NoExecute taint", "lastTransitionTime": now_rfc3339()}]}},
                 namespace=meta["namespace"], patch_type="strategic", subresource="status")
             await self.client.delete("pods", meta["name"], namespace=meta["namespace"])
         except NotFound:

@@ -9,15 +9,11 @@ event correlator does); any error of that write is logged and dropped.
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
 from typing import Any
 
+from minikube_lite.api.times import now_rfc3339  # noqa: F401 - the kubelet's modules take it from here
 from minikube_lite.client.base import Client
 from minikube_lite.client.events import record_event
-
-
-def now_rfc3339() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class EventRecorder:

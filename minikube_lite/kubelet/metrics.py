@@ -45,6 +45,7 @@ from typing import Any
 
 import docker.errors
 
+from ..api import times
 from . import cgroups
 from .base import KubeletBase
 from .runtime import SANDBOX
@@ -100,7 +101,7 @@ def memory_quantity(data: int) -> str:
 
 
 def rfc3339(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return times.rfc3339(datetime.fromtimestamp(ts, UTC))
 
 
 def window(before: Sample, now: Sample) -> str:

@@ -179,6 +179,16 @@ MASTER_SERVICE_ENV = {
 }
 
 
+def _referenced_data(lookup: Lookup, resource: str, kind: str, ref: dict[str, Any]) -> dict[str, str] | None:
+    """The data of the ConfigMap or Secret ``ref`` names; None when it is missing and optional."""
+    obj = lookup(resource, ref.get("name", ""))
+    if obj is None:
+        if ref.get("optional"):
+            return None
+        raise ConfigError(f'{kind.lower()} "{ref.get("name", "")}" not found')
+    return _object_data(resource, obj)
+
+
 def resolve_env(pod: dict[str, Any], container: dict[str, Any], *, lookup: Lookup,
                 pod_ip: str | None, host_ip: str | None) -> list[str]:
     """``NAME=value`` strings in Kubernetes' order: the API server's Service variables, ``envFrom``,
@@ -187,17 +197,10 @@ def resolve_env(pod: dict[str, Any], container: dict[str, Any], *, lookup: Looku
     env: dict[str, str] = dict(MASTER_SERVICE_ENV)
     for env_from in container.get("envFrom") or []:
         prefix = env_from.get("prefix", "")
-        for key, resource, kind in (("configMapRef", "configmaps", "configmap"), ("secretRef", "secrets", "secret")):
-            if key not in env_from:
-                continue
-            ref = env_from[key]
-            obj = lookup(resource, ref.get("name", ""))
-            if obj is None:
-                if ref.get("optional"):
-                    continue
-                raise ConfigError(f'{kind} "{ref.get("name", "")}" not found')
-            for k, v in _object_data(resource, obj).items():
-                env[prefix + k] = v
+        for key, resource, kind in (("configMapRef", "configmaps", "ConfigMap"), ("secretRef", "secrets", "Secret")):
+            if key in env_from:
+                for k, v in (_referenced_data(lookup, resource, kind, env_from[key]) or {}).items():
+                    env[prefix + k] = v
     for item in container.get("env") or []:
         name = item.get("name", "")
         if "value" in item or "valueFrom" not in item:
@@ -214,12 +217,9 @@ def resolve_env(pod: dict[str, Any], container: dict[str, Any], *, lookup: Looku
                 if key not in source:
                     continue
                 ref = source[key]
-                obj = lookup(resource, ref.get("name", ""))
-                if obj is None:
-                    if ref.get("optional"):
-                        break
-                    raise ConfigError(f'{kind.lower()} "{ref.get("name", "")}" not found')
-                data = _object_data(resource, obj)
+                data = _referenced_data(lookup, resource, kind, ref)
+                if data is None:
+                    break
                 if ref.get("key") not in data:
                     if ref.get("optional"):
                         break

@@ -134,22 +134,10 @@ async def _give_back_memory() -> None:
     """The heap pages freed after the start (discovery, the first lists, the registration) and after
     each later burst (a node full of pods starting) go back to the OS: glibc keeps them otherwise,
     ~2-3 MB of the agent's RSS (minikube_lite/malloc.py). Looks every 5 s, so an idle agent wakes
-    for it as seldom as for its Lease."""
-    import time
+    for it as seldom as for its Lease; the start is over once 5 s pass quietly."""
+    from minikube_lite.malloc import trim_after_bursts
 
-    from minikube_lite.malloc import trim_after_bursts, trimmer
-
-    trim = trimmer()
-    if trim is None:
-        return
-    last = time.process_time()
-    while True:  # the start is over once 5 s pass quietly
-        await asyncio.sleep(5.0)
-        now, last = last, time.process_time()
-        if last - now < 0.25:
-            break
-    await asyncio.to_thread(trim)
-    await trim_after_bursts(period=5.0, burst_cpu=0.5, quiet_share=0.05)
+    await trim_after_bursts(period=5.0, burst_cpu=0.5, quiet_share=0.05, after_start=True)
 
 
 def _root_dir(state_dir: Path, name: str, control_plane: bool) -> Path:

@@ -40,6 +40,11 @@ class JoinError(Exception):
     """Joining failed; the message says why, for the user."""
 
 
+def client_files(data_dir: Path) -> tuple[Path, Path]:
+    """The joined node's client certificate and key (kubeadm's ``kubelet-client-current.pem``)."""
+    return data_dir / "kubelet-client-current.crt", data_dir / "kubelet-client-current.key"
+
+
 def _ca_from(cm: dict[str, Any]) -> bytes:
     try:
         config = yaml.safe_load((cm.get("data") or {})["kubeconfig"])
@@ -111,9 +116,7 @@ def renew_client_certificate(server: str, ca_pem: bytes, node: str, out_dir: Pat
                              timeout: float = 30.0) -> tuple[Path, Path]:
     """A new key and client certificate through a CSR the node makes with its current certificate
     (kubelet's client certificate rotation; approved as ``selfnodeclient``); the files are replaced."""
-    return _client_certificate(server, ca_pem, node, out_dir, current=(out_dir / "kubelet-client-current.crt",
-                                                                       out_dir / "kubelet-client-current.key"),
-                               timeout=timeout)
+    return _client_certificate(server, ca_pem, node, out_dir, current=client_files(out_dir), timeout=timeout)
 
 
 def _client_certificate(server: str, ca_pem: bytes, node: str, out_dir: Path, *, token: str = "",
@@ -157,7 +160,7 @@ def _client_certificate(server: str, ca_pem: bytes, node: str, out_dir: Path, *,
                 time.sleep(0.05)
     except httpx.HTTPError as exc:
         raise JoinError(f"cannot reach the API server at {server}: {exc}") from exc
-    crt, key = out_dir / "kubelet-client-current.crt", out_dir / "kubelet-client-current.key"
+    crt, key = client_files(out_dir)
     _write(key.with_suffix(".key.new"), key_pem)
     _write(crt.with_suffix(".crt.new"), cert)
     os.replace(key.with_suffix(".key.new"), key)  # a renewal replaces a pair in use: each file at once

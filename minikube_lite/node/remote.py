@@ -56,10 +56,9 @@ def agent_cluster_id(server: str, name: str) -> str:
 def join(server: str, token: str | None, pin: str | None, name: str, data_dir: Path) -> tuple[Path, Path, bytes]:
     """The node's client certificate, key and the cluster CA: those of an earlier join when present,
     else a new join with the token (raises JoinError)."""
-    from .join import JoinError, bootstrap_client_certificate, discover
+    from .join import JoinError, bootstrap_client_certificate, client_files, discover
 
-    crt, key, ca = (data_dir / "kubelet-client-current.crt", data_dir / "kubelet-client-current.key",
-                    data_dir / "ca.crt")
+    (crt, key), ca = client_files(data_dir), data_dir / "ca.crt"
     if crt.exists() and key.exists() and ca.exists():
         return crt, key, ca.read_bytes()
     if not token or not pin:

@@ -246,9 +246,9 @@ def test_transport_sends_a_get_again_when_a_kept_connection_was_closed(server: _
     """The server closed a kept-alive connection (its idle timeout) in a way not seen before reuse:
     a GET is sent once more on a new connection (Go's Transport does the same); a POST is not, it
     fails with the transport's error (the server may have acted on it)."""
-    from minikube_lite.client.transport import Transport, TransportError, _Connection
+    from minikube_lite.client.transport import Connection, Transport, TransportError
 
-    monkeypatch.setattr(_Connection, "usable", lambda self: True)  # as if the FIN had not arrived yet
+    monkeypatch.setattr(Connection, "usable", lambda self: True)  # as if the FIN had not arrived yet
 
     async def go() -> None:
         t = Transport(server.url, ssl_context=None, headers={})
@@ -265,3 +265,23 @@ def test_transport_sends_a_get_again_when_a_kept_connection_was_closed(server: _
         await t.close()
     asyncio.run(go())
     assert server.connections == 2  # the first, and the one the GET was sent again on
+
+
+def test_transport_stream_pools_its_connection_only_when_read_to_the_end(server: _Server) -> None:
+    """A watch read to its end leaves a connection that takes the next request; one left mid-body
+    (a watch given up) cannot carry another and is closed, never pooled."""
+    from minikube_lite.client.transport import Transport
+
+    async def go() -> None:
+        t = Transport(server.url, ssl_context=None, headers={})
+        async with t.stream("GET", "/api/v1/pods", params={"watch": "1"}) as (head, body):
+            assert head.status_code == 200
+            assert b"ERROR" in b"".join([chunk async for chunk in body])
+        (kept,) = t._idle
+        async with t.stream("GET", "/api/v1/pods", params={"watch": "1"}) as (head, body):
+            assert b"ADDED" in await anext(body)
+        assert not t._idle and kept.writer.is_closing()  # the reused connection, left mid-body
+        assert (await t.request("GET", "/api/v1")).status_code == 200
+        await t.close()
+    asyncio.run(go())
+    assert server.connections == 2

@@ -112,3 +112,15 @@ def test_nan_and_garbage_json() -> None:
     for text in ("NaN", '{"a": Infinity}', "{", b"\xff\xfe"):
         with pytest.raises(DecodeError):
             load_json(text)
+
+
+@pytest.mark.parametrize("loader", [n for n in ("CSafeLoader", "SafeLoader") if hasattr(yaml, n)])
+def test_unreadable_yaml_is_a_decode_error_with_either_loader(loader: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A control character is refused by libyaml while scanning and by PyYAML's own reader when
+    the loader is made: both are the YAML decoder's DecodeError (a 400), not a YAMLError that only
+    the caller's catch-all would turn into one."""
+    from minikube_lite.apiserver import decoding_yaml
+
+    monkeypatch.setattr(decoding_yaml, "_Loader", getattr(yaml, loader))
+    with pytest.raises(DecodeError, match="error parsing YAML"):
+        load_yaml("a: \x07")

@@ -89,6 +89,13 @@ def test_env_missing_references_are_config_errors() -> None:
     with pytest.raises(ConfigError, match="couldn't find key k in ConfigMap shop/m"):
         resolve_env(POD, missing_map, lookup=lookup_from({("configmaps", "m"): {"data": {}}}), pod_ip=None,
                     host_ip=None)
+    missing_from = {"name": "c", "envFrom": [{"secretRef": {"name": "s"}}]}
+    with pytest.raises(ConfigError, match='secret "s" not found'):  # envFrom: the same wording
+        resolve_env(POD, missing_from, lookup=lookup_from({}), pod_ip=None, host_ip=None)
+    optional_from = {"name": "c", "envFrom": [{"secretRef": {"name": "s", "optional": True}},
+                                              {"configMapRef": {"name": "m", "optional": True}}]}
+    assert resolve_env(POD, optional_from, lookup=lookup_from({}), pod_ip=None, host_ip=None) == \
+        [f"{k}={v}" for k, v in MASTER_SERVICE_ENV.items()]
 
 
 def test_app_container_args() -> None:

@@ -30,7 +30,8 @@ class Counting(MetricsScraper):
         super().__init__(_App(), registry, resolution=5.0)
         self.answers, self.calls = answers, []
 
-    async def _scrape(self, node: str) -> dict[str, Any] | None:
+    async def _scrape(self, node_obj: dict[str, Any]) -> dict[str, Any] | None:
+        node = node_obj["metadata"]["name"]  # the Node object of the round's one list
         self.calls.append(node)
         await asyncio.sleep(0.01)
         return self.answers.get(node)

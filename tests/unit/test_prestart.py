@@ -125,3 +125,63 @@ def test_other_command_is_spawned_and_the_waiting_daemon_ended(tmp_path: Path) -
     assert proc is not other
     assert proc.wait(timeout=30) != 0
     assert other.poll() is not None
+
+
+def test_waiting_daemon_is_the_same_by_its_state_folder_wherever_the_flag_is(tmp_path: Path) -> None:
+    """``launch`` hands the command to the waiting process only for the daemon of the same state
+    folder, read from either command line by its flag, not by a position in it."""
+
+    class Waiting:
+        def __init__(self, *args: str) -> None:
+            self.args = [sys.executable, "-m", "minikube_lite.daemon", *args]
+
+        def poll(self) -> None:
+            return None
+
+    state, other = str((tmp_path / "s").resolve()), str((tmp_path / "o").resolve())
+    cmd = [sys.executable, "-m", "minikube_lite.daemon", "--port", "1", "--state-dir", state]
+    for waiting in (Waiting("--state-dir", state, prestart.FLAG), Waiting(prestart.FLAG, "--state-dir", state),
+                    Waiting(f"--state-dir={state}")):
+        assert prestart._same_daemon(waiting, cmd)  # type: ignore[arg-type]
+    assert not prestart._same_daemon(Waiting("--state-dir", other, prestart.FLAG), cmd)  # type: ignore[arg-type]
+    assert not prestart._same_daemon(Waiting("--state-dir", state), [sys.executable, "-c", "pass"])  # type: ignore[arg-type]
+
+
+_NEW_MODULES = """
+import json, sys
+import minikube_lite.daemon as d
+before = set(sys.modules)
+if sys.argv[1] == "preload":
+    d._preload_serving()
+else:  # the daemon's whole way to serving, the server's own loop left out
+    import uvicorn
+
+    async def no_serve(self, sockets=None):
+        return None
+
+    uvicorn.Server.serve = no_serve
+    d.main(["--state-dir", sys.argv[2], "--port", "0", "--no-kubelet"])
+print(json.dumps(sorted(m for m in set(sys.modules) - before if m.startswith("minikube_lite."))))
+"""
+
+
+def test_preload_imports_what_the_way_to_serving_imports(tmp_path: Path) -> None:
+    """daemon._SERVING_MODULES (what a waiting daemon imports ahead, cli/prestart.py) is what the
+    daemon's way from its command line to serving imports after its module's own imports: every
+    module of that way is preloaded, and every module the list names is on it."""
+    import json
+    import os
+    import subprocess
+
+    from minikube_lite import daemon
+
+    def new_modules(*args: str) -> set[str]:
+        out = subprocess.run([sys.executable, "-c", _NEW_MODULES, *args], check=True, capture_output=True,
+                             text=True, env={**os.environ, **prestart.daemon_env()}, timeout=120).stdout
+        return set(json.loads(out.splitlines()[-1]))
+
+    preloaded = new_modules("preload")
+    on_the_way = new_modules("serve", str(tmp_path / "state"))
+    assert on_the_way <= preloaded, f"imported on the way to serving, not preloaded: {sorted(on_the_way - preloaded)}"
+    listed = {f"minikube_lite.{name}" for name in daemon._SERVING_MODULES}
+    assert listed <= on_the_way, f"preloaded, not on the way to serving: {sorted(listed - on_the_way)}"

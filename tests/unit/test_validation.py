@@ -554,3 +554,14 @@ def test_namespace_defaults() -> None:
     apply_defaults(NAMESPACE, ns)
     assert ns["metadata"]["labels"] == {"kubernetes.io/metadata.name": "dev"}
     assert ns["spec"] == {"finalizers": ["kubernetes"]} and ns["status"] == {"phase": "Active"}
+
+
+def test_error_list_present_is_required_then_validated() -> None:
+    from minikube_lite.api.validation import ErrorList, is_dns1123_label
+
+    errs = ErrorList()
+    assert not errs.present("spec.a", "", is_dns1123_label)
+    assert errs.present("spec.b", "Bad_Name", is_dns1123_label)  # given, though not valid
+    assert errs.present("spec.c", "good", is_dns1123_label)
+    reasons = [(c["field"], c["reason"]) for c in errs.causes]
+    assert reasons == [("spec.a", "FieldValueRequired"), ("spec.b", "FieldValueInvalid")]
