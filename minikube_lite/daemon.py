@@ -62,6 +62,10 @@ SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 #: how long a stop waits for components still starting (so the kubelet can remove its containers)
 STARTING_GRACE_SECONDS = 20.0
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
+# How long an idle keep-alive connection stays open: kube-apiserver's IdleTimeout (90 s, "matches
+# http.DefaultTransport keep-alive timeout"). uvicorn's 5 s default closed the connection kubectl
+# drain reuses for its eviction retry every 5 s: the retry then failed with EOF.
+IDLE_TIMEOUT_SECONDS = 90
 #: kube-apiserver's --authorization-mode values served here (RBAC, with NodeRestriction admission)
 AUTHORIZATION_MODES = ("RBAC", "AlwaysAllow")
 
@@ -525,7 +529,8 @@ class Daemon:
             tls_options = {"ssl_context_factory": tls.context_factory(self.settings.state_dir)}
         config = uvicorn.Config(self.asgi, host=self.settings.host, port=self.settings.port, log_level="warning",
                                 access_log=False, lifespan="on", timeout_graceful_shutdown=2, http=protocol,
-                                ws=lazy_websockets, **tls_options)  # type: ignore[arg-type]
+                                ws=lazy_websockets, timeout_keep_alive=IDLE_TIMEOUT_SECONDS,
+                                **tls_options)  # type: ignore[arg-type]
         self._server = uvicorn.Server(config)
         await self._server.serve()
 

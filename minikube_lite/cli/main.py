@@ -682,6 +682,24 @@ def _status(settings: Settings) -> tuple[dict[str, Any], int]:
     return out, code
 
 
+def _worker_status(settings: Settings, apiserver: str) -> tuple[list[dict[str, Any]], int]:
+    """Each node agent of this machine as minikube's status shows a worker: its "host" is its
+    agent's process (a stopped node: Stopped), its kubelet Running while that agent keeps the
+    node Ready; the exit code's bits (1 host, 2 kubelet) are OR-ed over the nodes as minikube does."""
+    from minikube_lite.cli import nodes
+    from minikube_lite.node import extra_nodes
+
+    out, code = [], 0
+    for name in (n for n in extra_nodes(settings.state_dir) if n != settings.node_name):
+        host = "Running" if nodes.agent_pid(settings, name) is not None else "Stopped"
+        kubelet = "Running" if host == "Running" and apiserver == "Running" and nodes.node_ready(settings, name) \
+            else "Stopped"
+        code |= (1 if host != "Running" else 0) | (2 if kubelet != "Running" else 0)
+        out.append({"Name": name, "Host": host, "Kubelet": kubelet, "APIServer": "Irrelevant",
+                    "Kubeconfig": "Irrelevant", "Worker": True})
+    return out, code
+
+
 def _exposure(address: str) -> str:
     return "this machine only" if address in ("127.0.0.1", "localhost", "::1", "") else "reachable from the network"
 
@@ -700,8 +718,10 @@ def status(state_dir: str, output: str) -> None:
     """Show whether the engine, API server and kubelet run (exit code non-zero when not)."""
     settings = _settings_for(state_dir)
     st, code = _status(settings)
-    if output == "json":
-        click.echo(json.dumps(st))
+    workers, worker_code = _worker_status(settings, st["APIServer"])
+    code |= worker_code
+    if output == "json":  # one object for one node, a list for several (as minikube keeps it)
+        click.echo(json.dumps([st, *workers] if workers else st))
     else:
         click.echo(f"{NAME}\ntype: Control Plane\nhost: {st['Host']}\nkubelet: {st['Kubelet']}\n"
                    f"apiserver: {st['APIServer']}\nkubeconfig: {st['Kubeconfig']}")
@@ -715,6 +735,8 @@ def status(state_dir: str, output: str) -> None:
             click.echo(f"node agent: {hst['node']} ({settings.node_name})")
             for m in hst["etcd"]:
                 click.echo(f"etcd {m['name']}: {m['state']} ({m['client']}){' leader' if m.get('leader') else ''}")
+        for w in workers:
+            click.echo(f"\n{w['Name']}\ntype: Worker\nhost: {w['Host']}\nkubelet: {w['Kubelet']}")
         if st["Kubeconfig"] == "Misconfigured":
             click.echo('\nWARNING: Your kubectl is pointed at another cluster. To fix: minikube-lite start')
         if st["APIServer"] != "Running":
@@ -736,9 +758,9 @@ def ip(state_dir: str, node_name: str | None) -> None:
     """Print a node's IP address (its InternalIP)."""
     settings = _settings_for(state_dir)
     _require_running(settings)
-    name = node_name or settings.node_name
-    if name.startswith("m") and name[1:].isdigit():  # minikube's short form: -n m02
-        name = f"{NAME}-{name}"
+    from minikube_lite.cli.nodes import full_name
+
+    name = full_name(node_name) if node_name else settings.node_name  # minikube's short form too: -n m02
     node = get_json(settings, f"/api/v1/nodes/{name}")
     if node is None:
         _fail("❌", f'The API server does not know node "{name}"')

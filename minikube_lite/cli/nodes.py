@@ -179,6 +179,13 @@ def _require_running(settings: Settings) -> None:
         m._fail("🤷", f'"{m.NAME}" is not running (state: {settings.state_dir}). Start it: minikube-lite start')
 
 
+def full_name(name: str) -> str:
+    """A node's name from minikube's short form too (``node stop m02``, ``ip -n m02``)."""
+    if name.startswith("m") and name[1:].isdigit():
+        return f"{PRIMARY}-{name}"
+    return name
+
+
 def _check_name(settings: Settings, name: str) -> None:
     m = _main()
     if name == PRIMARY:
@@ -235,6 +242,7 @@ def list_nodes(state_dir: str) -> None:
 @_state_dir_option
 def stop(name: str, state_dir: str) -> None:
     """Stop a node: its agent and its containers, as when the machine is switched off."""
+    name = full_name(name)
     m = _main()
     settings = m._settings_for(state_dir)
     _check_name(settings, name)
@@ -249,6 +257,7 @@ def stop(name: str, state_dir: str) -> None:
 @_state_dir_option
 def start(name: str, state_dir: str) -> None:
     """Start a stopped node again."""
+    name = full_name(name)
     m = _main()
     t0 = time.monotonic()
     settings = m._settings_for(state_dir)
@@ -265,6 +274,7 @@ def start(name: str, state_dir: str) -> None:
 @_state_dir_option
 def delete(name: str, state_dir: str) -> None:
     """Delete a node: its agent, its containers, its Node object and its credentials."""
+    name = full_name(name)
     m = _main()
     settings = m._settings_for(state_dir)
     remote = (name != PRIMARY and name not in extra_nodes(settings.state_dir)

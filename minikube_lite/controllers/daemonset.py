@@ -7,8 +7,9 @@ a node joining or changing queues every DaemonSet. ``sync(key)``:
   (``controller-revision-hash``, with ``pod-template-generation``);
 * per node (controllers/daemonset_policy.py): a node that should run the pod and has none gets
   one (``<ds>-<random>``, the default daemon tolerations, pinned to the node by node affinity and
-  bound by the scheduler, as Kubernetes does); a node that should not run it loses it; extra
-  pods and finished ones are deleted;
+  bound by the scheduler, as Kubernetes does); a node that should not run it loses it unless the
+  pod may continue running there (an unreachable node keeps its pod: only NoExecute taints the
+  pod does not tolerate remove it); extra pods and finished ones are deleted;
 * ``RollingUpdate``: old-revision pods are replaced within ``maxUnavailable`` (or, with
   ``maxSurge``, the new pod starts next to the old one, which goes once the new is available);
   ``OnDelete`` replaces only pods deleted by hand;
@@ -92,7 +93,10 @@ class DaemonSetController:
         at = ro.now()
 
         pod_spec = (spec.get("template") or {}).get("spec") or {}
-        eligible = {n["metadata"]["name"]: n for n in self.nodes.list() if dp.should_run(pod_spec, n)}
+        nodes = self.nodes.list()
+        eligible = {n["metadata"]["name"]: n for n in nodes if dp.should_run(pod_spec, n)}
+        # a node that should not get a new pod may keep the one it has (unreachable: NoSchedule only)
+        kept = set(eligible) | {n["metadata"]["name"] for n in nodes if dp.should_continue_running(pod_spec, n)}
         by_node: dict[str, list[Obj]] = {}
         for pod in self._owned_pods(ds):
             node = dp.pod_node(pod)
@@ -104,7 +108,7 @@ class DaemonSetController:
         new_on_node: dict[str, Obj] = {}
         for node, pods in by_node.items():
             live = [p for p in pods if not p["metadata"].get("deletionTimestamp")]
-            if node not in eligible:
+            if node not in kept:
                 to_delete += live
                 continue
             finished = [p for p in live if (p.get("status") or {}).get("phase") in ("Failed", "Succeeded")]
@@ -127,7 +131,7 @@ class DaemonSetController:
             old_nodes, surge_nodes = dp.rolling_plan(spec, len(eligible), old_on_node, new_on_node,
                                                      lambda p: p is not None and _available(p, min_ready, at))
             to_delete += [old_on_node[n] for n in old_nodes]
-            to_create += surge_nodes
+            to_create += [n for n in surge_nodes if n in eligible]
         if self.expectations.satisfied(key):
             # (the pods cache may not show the last pass's creations yet: act only once it does)
             if to_delete:

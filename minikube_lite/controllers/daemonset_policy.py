@@ -3,6 +3,9 @@
 * ``should_run``: whether a daemon pod belongs on a node: the template's ``nodeSelector`` and
   required node affinity match the node, and every ``NoSchedule``/``NoExecute`` taint of the node
   is tolerated (with the default tolerations a daemon pod gets);
+* ``should_continue_running``: whether a daemon pod already there stays: as above, but only the
+  ``NoExecute`` taints count (``NodeShouldRunDaemonPod``'s second answer: an unreachable node's
+  ``NoSchedule`` taint stops a new pod, not the one running);
 * ``default_tolerations``: what Kubernetes adds to every daemon pod (``util.AddOrUpdateDaemonPodTolerations``):
   not-ready and unreachable (NoExecute), disk/memory/pid pressure and unschedulable (NoSchedule),
   network-unavailable for ``hostNetwork`` pods;
@@ -44,14 +47,22 @@ def default_tolerations(pod_spec: Obj) -> list[Obj]:
     return out
 
 
+def _fits(pod_spec: Obj, node: Obj, effects: tuple[str, ...]) -> bool:
+    if not sched.required_node_affinity_matches({"spec": pod_spec}, node):
+        return False
+    return sched.untolerated_taint(sched.node_taints(node), default_tolerations(pod_spec), effects) is None
+
+
 def should_run(pod_spec: Obj, node: Obj) -> bool:
     """The template's nodeSelector and required node affinity match the node, and every
     NoSchedule/NoExecute taint is tolerated with the daemon tolerations added (the scheduler's own
     rules, ``api/scheduling``, as Kubernetes' daemon controller calls the scheduler's predicates)."""
-    if not sched.required_node_affinity_matches({"spec": pod_spec}, node):
-        return False
-    return sched.untolerated_taint(sched.node_taints(node), default_tolerations(pod_spec),
-                                   ("NoSchedule", "NoExecute")) is None
+    return _fits(pod_spec, node, ("NoSchedule", "NoExecute"))
+
+
+def should_continue_running(pod_spec: Obj, node: Obj) -> bool:
+    """A daemon pod on the node is kept: what ``should_run`` asks, with only NoExecute taints counted."""
+    return _fits(pod_spec, node, ("NoExecute",))
 
 
 def node_affinity_for(affinity: Obj | None, node_name: str) -> Obj:

@@ -173,6 +173,8 @@ class DisruptionController:
         selector = (pdb.get("spec") or {}).get("selector")
         pods = [p for p in self.pods.list() if p["metadata"].get("namespace") == ns and selector is not None
                 and matches_selector(selector, p["metadata"].get("labels") or {})]
+        if not pods:
+            await record_event(self.client, pdb, "NoPods", "No matching pods found", component=COMPONENT)
         now = datetime.now(UTC)
         try:
             status, unmanaged = budget_status(pdb, pods, self._scale_of, now)

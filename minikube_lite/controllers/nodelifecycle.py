@@ -99,9 +99,12 @@ def desired_taints(node: dict[str, Any], now: str) -> list[dict[str, Any]]:
     """The node's taints with the controller's own set to match its conditions and cordon."""
     spec = node.get("spec") or {}
     current = list(spec.get("taints") or [])
-    ready = ready_status(node)
+    # only a Ready condition there says not-ready or unreachable: a node that never posted one is
+    # left alone until its startup grace period makes its conditions Unknown (as Kubernetes maps
+    # only the conditions a node has to taints)
+    ready = condition(node, "Ready")
     want: list[dict[str, Any]] = []
-    no_schedule = {"False": TAINT_NOT_READY, "Unknown": TAINT_UNREACHABLE}.get(ready)
+    no_schedule = {"False": TAINT_NOT_READY, "Unknown": TAINT_UNREACHABLE}.get(ready.get("status")) if ready else None
     if no_schedule:
         want.append({"key": no_schedule, "effect": "NoSchedule"})
     for kind, key in (("MemoryPressure", TAINT_MEMORY_PRESSURE), ("DiskPressure", TAINT_DISK_PRESSURE),
@@ -184,12 +187,16 @@ class NodeLifecycleController:
             names.add(name)
             sig = self._signature(node)
             seen = self.health.get(name)
+            new = seen is None
             if seen is None or seen.signature != sig:
                 self.health[name] = seen = Health(now, sig)
             grace = self.grace if condition(node, "Ready") else self.startup_grace
             if now - seen.probe > grace:
                 node = await self._mark_unknown(node) or node
             await self._retaint(node)
+            if new:  # a node this controller had not seen (it joined, or the controller started)
+                await record_event(self.client, node, "RegisteredNode",
+                                   f"Node {name} event: Registered Node {name} in Controller", component=COMPONENT)
         for gone in set(self.health) - names:
             del self.health[gone]
 

@@ -51,7 +51,7 @@ from .images import ImagePuller
 from .logs import Logs
 from .metrics import Metrics
 from .node import conditions as node_conditions
-from .node import lease_object, node_object
+from .node import lease_object, node_object, status_events
 from .nodeaddress import claim as claim_address
 from .nodeaddress import not_ready
 from .nodeaddress import release as release_address
@@ -136,6 +136,8 @@ class Kubelet(Termination, StatusWriter, Logs, Metrics, Exec, Attach, Prober, Vo
         self._listed = False  # the initial list is in: only then may unknown containers be removed
         self._queue = WorkQueue(self._sync_pod)
         self._events = EventRecorder(client, node_name=node_name)
+        self._starting = True  # no registration yet in this run (its events say "Starting kubelet.")
+        self._conditions_before: list[dict[str, Any]] | None = None
         self._backoff = Backoff()  # (uid, container) -> restart back-off
         self._pull_backoff = Backoff()  # (uid, container) -> image pull back-off
         self._pull_failed_at: dict[tuple[str, str], float] = {}
@@ -197,7 +199,10 @@ class Kubelet(Termination, StatusWriter, Logs, Metrics, Exec, Attach, Prober, Vo
         if not self._prepared:
             await self.prepare()
         self._prepared = False  # a later run (after a failure) looks at the engine again
+        self._starting = True  # the next registration is this run's first: "Starting kubelet."
         if self._claims_address():  # needs the API: the node IPAM controller's range
+            # what the Node said before this kubelet's first write (the events tell what changed)
+            self._conditions_before = await self._node_conditions()
             await self._claim_address()
         await self._serve()
         await self._register_node()
@@ -327,17 +332,28 @@ class Kubelet(Termination, StatusWriter, Logs, Metrics, Exec, Attach, Prober, Vo
             self.node_ip, self.pod_cidr = got
             self.runtime.node_ip = self._claimed = self.node_ip
 
+    async def _node_conditions(self) -> list[dict[str, Any]]:
+        try:
+            node = await self._client.get("nodes", self.node_name)
+        except NotFound:
+            return []
+        return list((node.get("status") or {}).get("conditions") or [])
+
     async def _register_node(self) -> None:
         desired = node_object(self.node_name, internal_ip=self.host_ip, runtime_version=self._runtime_version,
                               now=now_rfc3339(), kubelet_port=self.kubelet_port or 10250,
                               control_plane=self.control_plane)
         try:
             node = await self._client.get("nodes", self.node_name)
+            before = list((node.get("status") or {}).get("conditions") or [])
         except NotFound:
+            before = []
             try:
                 node = await self._client.create("nodes", desired)
             except AlreadyExists:
                 node = await self._client.get("nodes", self.node_name)
+        if self._conditions_before is not None:
+            before, self._conditions_before = self._conditions_before, None
         labels = (node.get("metadata") or {}).get("labels") or {}
         if any(labels.get(k) != v for k, v in desired["metadata"]["labels"].items()):
             node["metadata"]["labels"] = {**labels, **desired["metadata"]["labels"]}
@@ -348,11 +364,18 @@ class Kubelet(Termination, StatusWriter, Logs, Metrics, Exec, Attach, Prober, Vo
             node["status"] = status
             try:
                 await self._client.update_status("nodes", node)
-                return
             except Conflict:
                 if attempt == 4:
                     raise
                 node = await self._client.get("nodes", self.node_name)
+                continue
+            # as the kubelet references its node in events: kind Node, its name as the uid
+            ref = {"kind": "Node", "apiVersion": "v1", "metadata": {"name": self.node_name, "uid": self.node_name}}
+            for reason, message in status_events(self.node_name, before, status["conditions"],
+                                                 starting=self._starting):
+                self._events.record(ref, reason, message)
+            self._starting = False
+            return
 
     async def _heartbeat_loop(self) -> None:
         while True:

@@ -74,6 +74,32 @@ def conditions(now: str, previous: list[dict[str, Any]] | None = None) -> list[d
     ]
 
 
+#: the event a node condition's new status makes the kubelet record (its nodestatus setters)
+_CONDITION_EVENTS = {
+    ("MemoryPressure", "False"): "NodeHasSufficientMemory", ("MemoryPressure", "True"): "NodeHasInsufficientMemory",
+    ("DiskPressure", "False"): "NodeHasNoDiskPressure", ("DiskPressure", "True"): "NodeHasDiskPressure",
+    ("PIDPressure", "False"): "NodeHasSufficientPID", ("PIDPressure", "True"): "NodeHasInsufficientPID",
+    ("Ready", "True"): "NodeReady", ("Ready", "False"): "NodeNotReady",
+}
+
+
+def status_events(node_name: str, previous: list[dict[str, Any]] | None, current: list[dict[str, Any]], *,
+                  starting: bool) -> list[tuple[str, str]]:
+    """(reason, message) of the events the kubelet records about its node, in its order: "Starting
+    kubelet." when it starts, each condition whose status is new or changed ("Node X status is now:
+    NodeHasSufficientMemory" ...), the allocatable enforcement when it starts, then NodeReady."""
+    before = {c.get("type"): c.get("status") for c in previous or []}
+    out = [("Starting", "Starting kubelet.")] if starting else []
+    ready = []
+    for c in current:
+        reason = _CONDITION_EVENTS.get((c.get("type"), c.get("status")))
+        if reason and before.get(c.get("type")) != c.get("status"):
+            (ready if c.get("type") == "Ready" else out).append((reason, f"Node {node_name} status is now: {reason}"))
+    if starting:
+        out.append(("NodeAllocatableEnforced", "Updated Node Allocatable limit across pods"))
+    return out + ready
+
+
 def node_object(node_name: str, *, internal_ip: str, runtime_version: str, now: str,
                 kubelet_port: int = 10250, control_plane: bool = True) -> dict[str, Any]:
     """The Node; ``control_plane``: the first node carries kubeadm's role label, as minikube's does

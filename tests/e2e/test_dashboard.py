@@ -167,6 +167,8 @@ def test_kill_shows_red_then_green_with_restart(cluster: Cluster, browser: Brows
                          what="dash-pod green on the page")
         assert first["restarts"] == "0" and first["status"] == "Running"
         assert first["color"] == "rgb(231, 246, 236)"  # the green row
+        # which node runs the pod, as kubectl get pods -o wide's NODE column
+        assert browser.eval(f"{ROW}.querySelector('td.node').textContent") == cluster.settings.node_name
         # Record every state the row takes from now on, however briefly.
         browser.eval("""(() => { window.__seen = []; const tb = document.getElementById('pods');
             const rec = () => { const tr = tb.querySelector('tr[data-pod="default/dash-pod"]');

@@ -166,6 +166,27 @@ def test_three_nodes_each_its_own_kubelet_process(three: Cluster) -> None:
     lease = three.get("/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/minikube-lite-m02")
     managers = {m.get("manager") for m in lease["metadata"].get("managedFields") or []}
     assert lease["spec"]["holderIdentity"] == "minikube-lite-m02" and "kubelet" in managers, lease
+    # kubectl describe node lists what its kubelet and the node controller recorded, as on kind
+    wait_for(lambda: _node_events(three, "minikube-lite-m02") >= {
+        ("Starting", "kubelet", "Starting kubelet."),
+        ("NodeHasSufficientMemory", "kubelet", "Node minikube-lite-m02 status is now: NodeHasSufficientMemory"),
+        ("NodeAllocatableEnforced", "kubelet", "Updated Node Allocatable limit across pods"),
+        ("NodeReady", "kubelet", "Node minikube-lite-m02 status is now: NodeReady"),
+        ("RegisteredNode", "node-controller",
+         "Node minikube-lite-m02 event: Registered Node minikube-lite-m02 in Controller")},
+        timeout=10, what="the node's events in kubectl describe node")
+
+
+def _node_events(c: Cluster, node: str) -> set[tuple[str, str, str]]:
+    """(reason, from, message) of the Events section of ``kubectl describe node``."""
+    out = c.kubectl("describe", "node", node).stdout
+    rows = out.split("\nEvents:", 1)[1].splitlines()[3:] if "\nEvents:" in out else []
+    found = set()
+    for row in rows:
+        cells = [x for x in row.strip().split("  ") if x.strip()]
+        if len(cells) >= 5:
+            found.add((cells[1].strip(), cells[3].strip(), "  ".join(cells[4:]).strip()))
+    return found
 
 
 def test_each_node_has_its_own_address(three: Cluster) -> None:
@@ -280,7 +301,8 @@ def test_killed_agent_adopts_its_containers(three: Cluster, spread: dict[str, di
     pod = spread[node]["metadata"]["name"]
     os.kill(_agent_pid(three, node), signal.SIGKILL)
     time.sleep(0.5)
-    three.cli("node", "start", node)
+    out = three.cli("node", "start", "m02").stdout  # minikube's short name works too
+    assert f'Successfully started node "{node}"' in out, out
     assert _ready(three, node) == "True"
     time.sleep(3)  # a few syncs of the new agent
     assert _node_containers(three, node) == before  # nothing replaced, nothing duplicated
@@ -349,6 +371,11 @@ spec:
         stopped = _node_containers(three, node, states=True)
         assert set(stopped) == set(before) and set(stopped.values()) == {"exited"}, stopped
         assert address not in _host_addresses()
+        # minikube status lists every node; a stopped worker makes it fail (host and kubelet bits)
+        st = three.cli("status", check=False)
+        assert st.returncode == 3, st.stdout
+        assert f"\n{node}\ntype: Worker\nhost: Stopped\nkubelet: Stopped\n" in st.stdout, st.stdout
+        assert "\nminikube-lite-m02\ntype: Worker\nhost: Running\nkubelet: Running\n" in st.stdout, st.stdout
         lease = three.get(f"/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/{node}")
         wait_for(lambda: _ready(three, node) == "Unknown", timeout=GRACE + 15, what="m03 NotReady")
         now = time.time()
@@ -374,6 +401,13 @@ spec:
         assert not any(first in n or roamer["metadata"]["name"] in n for n in names)  # stale ones cleaned
         assert sum(replacement[0]["metadata"]["name"] in n and "_POD_" in n for n in names) == 1
         assert _internal_ip(three, node) == address and address in _host_addresses()
+        events = wait_for(lambda: (e := _node_events(three, node)) and ("NodeReady", "kubelet",
+                          f"Node {node} status is now: NodeReady") in e and e, timeout=10, what="m03's NodeReady")
+        assert ("NodeNotReady", "node-controller", f"Node {node} status is now: NodeNotReady") in events, events
+        assert ("Starting", "kubelet", "Starting kubelet.") in events, events
+        listed = json.loads(three.cli("status", "-o", "json").stdout)  # exit code 0: all running
+        assert [(x["Name"], x["Host"], x["Kubelet"], x.get("Worker", False)) for x in listed] == [
+            (NODES[0], "Running", "Running", False), *((n, "Running", "Running", True) for n in NODES[1:])]
         # the spread pod (tolerating unreachable for 300 s) was not evicted: after the "reboot" its
         # kubelet gives it a new sandbox and restarts its container; the dead sandbox is removed
         restarted = wait_for(lambda: next((p for p in [three.pod(spread_pod)] if p and p["status"].get("phase")
@@ -392,10 +426,45 @@ spec:
         three.kubectl("delete", "deployment", "movable", "roaming", "--ignore-not-found", check=False)
 
 
+DAEMONSET = """
+apiVersion: apps/v1
+kind: DaemonSet
+metadata: {name: per-node}
+spec:
+  selector: {matchLabels: {app: per-node}}
+  template:
+    metadata: {labels: {app: per-node}}
+    spec:
+      terminationGracePeriodSeconds: 0
+      containers:
+      - {name: main, image: minikube-lite/busybox:1.0, command: ["sleep", "3600"]}
+"""
+
+
 def test_node_add_and_delete(three: Cluster) -> None:
+    three.kubectl("apply", "-f", "-", input=DAEMONSET)
+
+    def daemon_pods() -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {}
+        for p in _json(three, "get", "pods", "-l", "app=per-node")["items"]:
+            if p["status"].get("phase") == "Running" and not p["metadata"].get("deletionTimestamp"):
+                out.setdefault(p["spec"]["nodeName"], []).append(p["metadata"]["name"])
+        return out
+    wait_for(lambda: sorted(daemon_pods()) == NODES, timeout=30, what="a daemon pod Running on each node")
     out = three.cli("node", "add").stdout
     assert "Successfully added minikube-lite-m04" in out
     assert _ready(three, "minikube-lite-m04") == "True"
+    # the new node gets its daemon pod, and only one: created once, never deleted and made again
+    # (the node registers NotReady; the node controller's not-ready:NoSchedule taint follows a moment later)
+    wait_for(lambda: len(daemon_pods().get("minikube-lite-m04", [])) == 1, timeout=30,
+             what="the daemon pod Running on m04")
+    made = [e["message"] for e in _json(three, "get", "events", "--field-selector",
+                                        "involvedObject.kind=DaemonSet,involvedObject.name=per-node")["items"]
+            if e["reason"] in ("SuccessfulCreate", "SuccessfulDelete")]
+    assert len(made) == 4 and all(m.startswith("Created pod: ") for m in made), made
+    three.kubectl("delete", "ds", "per-node")
+    wait_for(lambda: _json(three, "get", "pods", "-l", "app=per-node")["items"] == [], timeout=30,
+             what="the daemon pods gone")
     address = _internal_ip(three, "minikube-lite-m04")
     assert address not in {_internal_ip(three, n) for n in NODES} and address in _host_addresses()
     pod = """

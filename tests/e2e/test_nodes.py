@@ -14,6 +14,7 @@ The node monitor grace period is shortened to 15 s (kube-controller-manager's
 
 from __future__ import annotations
 
+import http.client
 import json
 import threading
 import time
@@ -348,11 +349,15 @@ def test_pdb_status_and_the_eviction_api(nodes_cluster: tuple[Cluster, LeaseRene
         wait_for(lambda: len(_running(c, "guarded")) == 2 and first not in _running(c, "guarded"),
                  timeout=60, what="the evicted pod replaced")
         wait_for(lambda: status().get("disruptionsAllowed") == 1, timeout=20, what="one disruption allowed again")
+        # a budget that selects nothing says so, as the disruption controller does
+        c.kubectl("apply", "-f", "-", input=_pdb("nobody", "maxUnavailable: 1"))
+        wait_for(lambda: [e["message"] for e in _events(c, "nobody") if e["reason"] == "NoPods"] ==
+                 ["No matching pods found"], timeout=10, what="the NoPods event")
         out = c.kubectl("apply", "-f", "-", input=_pdb("bad", "minAvailable: 150%"), check=False)
         assert out.returncode != 0
         assert 'spec.minAvailable: Invalid value: "150%": must not be greater than 100%' in out.stderr, out.stderr
     finally:
-        c.kubectl("delete", "pdb", "guarded", "--ignore-not-found", check=False)
+        c.kubectl("delete", "pdb", "guarded", "nobody", "--ignore-not-found", check=False)
         c.kubectl("delete", "deployment", "guarded", check=False)
 
 
@@ -395,6 +400,85 @@ def test_drain_evicts_and_honours_the_pdb(nodes_cluster: tuple[Cluster, LeaseRen
         c.kubectl("delete", "pdb", "drainme", "--ignore-not-found", check=False)
         c.kubectl("delete", "deployment", "drainme", check=False)
         c.kubectl("delete", "pods", "-l", "app=drainme", "--grace-period=0", "--force", check=False)
+
+
+def test_daemon_pod_stays_on_a_node_that_only_stops_new_ones(nodes_cluster: tuple[Cluster, LeaseRenewer]) -> None:
+    """Kubernetes' NodeShouldRunDaemonPod: a NoSchedule taint the daemon pod does not tolerate
+    (an unreachable node's, a cordon-like ``kubectl taint``) stops a new pod there but keeps the
+    one running (counted misscheduled); only an untolerated NoExecute taint removes it."""
+    c, _ = nodes_cluster
+    # the Deployment template of the other tests, as a DaemonSet (no replicas)
+    manifest = _deployment("everywhere", 1).replace("kind: Deployment", "kind: DaemonSet").replace("  replicas: 1\n", "")
+    node = "minikube-lite-m03"
+
+    def on(n: str) -> list[dict[str, Any]]:
+        return [p for p in _json(c, "get", "pods", "-l", "app=everywhere")["items"] if p["spec"].get("nodeName") == n]
+
+    def status() -> dict[str, Any]:
+        return _json(c, "get", "ds", "everywhere").get("status") or {}
+    c.kubectl("apply", "-f", "-", input=manifest)
+    try:
+        wait_for(lambda: status().get("desiredNumberScheduled") == 3 and status().get("currentNumberScheduled") == 3,
+                 timeout=20, what="one daemon pod per node")
+        (pod,) = wait_for(lambda: on(node), timeout=10, what="the daemon pod on m03")
+        c.kubectl("taint", "nodes", node, "dedicated=db:NoSchedule")
+        wait_for(lambda: (status().get("desiredNumberScheduled"), status().get("numberMisscheduled")) == (2, 1),
+                 timeout=15, what="m03 no longer wanted, its pod misscheduled")
+        (kept,) = on(node)
+        assert kept["metadata"]["uid"] == pod["metadata"]["uid"] and not kept["metadata"].get("deletionTimestamp")
+        assert c.kubectl("get", "ds", "everywhere").stdout.split("\n")[1].split()[1:3] == ["2", "2"]
+        # NoExecute: the pod goes (the DaemonSet controller deletes it) and none comes back
+        c.kubectl("taint", "nodes", node, "dedicated=db:NoExecute")
+        wait_for(lambda: all(p["metadata"].get("deletionTimestamp") for p in on(node)), timeout=15,
+                 what="the daemon pod on m03 removed")
+        assert status().get("desiredNumberScheduled") == 2
+    finally:
+        c.kubectl("taint", "nodes", node, "dedicated-", check=False)
+        c.kubectl("delete", "ds", "everywhere", "--ignore-not-found", check=False)
+        c.kubectl("delete", "pods", "-l", "app=everywhere", "--grace-period=0", "--force", check=False)
+
+
+def test_a_node_that_never_posted_status_is_not_tainted_before_its_startup_grace(
+        nodes_cluster: tuple[Cluster, LeaseRenewer]) -> None:
+    """A Node registered without conditions is not unreachable yet: Kubernetes taints a node from the
+    conditions it has, and gives one that never posted a status the startup grace period (60 s)."""
+    c, _ = nodes_cluster
+    c.kubectl("create", "-f", "-", input="""
+apiVersion: v1
+kind: Node
+metadata:
+  name: minikube-lite-m09
+  labels: {kubernetes.io/hostname: minikube-lite-m09}
+status:
+  allocatable: {cpu: "1", memory: 1Gi, pods: "10"}
+""")
+    try:
+        assert c.kubectl("get", "node", "minikube-lite-m09").stdout.split("\n")[1].split()[1] == "Unknown"
+        c.kubectl("apply", "-f", "-", input=_pod_yaml("on-m09", "  nodeSelector: {kubernetes.io/hostname: minikube-lite-m09}"))
+        wait_for(lambda: _node_of(c, "on-m09") == "minikube-lite-m09", timeout=10, what="the pod bound to m09")
+        assert not (c.get("/api/v1/nodes/minikube-lite-m09") or {}).get("spec", {}).get("taints")
+    finally:
+        c.kubectl("delete", "pod", "on-m09", "--grace-period=0", "--force", "--ignore-not-found", check=False)
+        c.kubectl("delete", "node", "minikube-lite-m09", "--ignore-not-found", check=False)
+
+
+def test_an_idle_connection_outlives_kubectl_drains_retry_pause(nodes_cluster: tuple[Cluster, LeaseRenewer]) -> None:
+    """kubectl drain retries a refused eviction every 5 s on the connection it used: kube-apiserver
+    keeps an idle connection 90 s (its IdleTimeout). Closed after 5 s, the retry met EOF and the
+    drain failed with ``Post ".../eviction": EOF`` instead of waiting for the budget."""
+    c, _ = nodes_cluster
+    conn = http.client.HTTPSConnection(c.settings.host, c.settings.port, context=c.ssl_context(), timeout=10)
+    try:
+        for attempt in range(2):
+            conn.request("GET", "/api/v1/namespaces/default/pods?limit=1")
+            r = conn.getresponse()
+            assert r.status == 200 and json.loads(r.read())["kind"] == "PodList"
+            if attempt == 0:
+                sock = conn.sock
+                time.sleep(5.5)  # kubectl's pause between two evictions, and a little more
+        assert conn.sock is sock  # the same connection answered (http.client would reopen a closed one)
+    finally:
+        conn.close()
 
 
 def test_stopped_node_goes_not_ready_and_its_pods_come_back_elsewhere(

@@ -182,6 +182,17 @@ def test_should_run_respects_selector_affinity_and_taints() -> None:
     assert dp.should_run({}, prefer)
 
 
+def test_an_unreachable_node_keeps_its_daemon_pod() -> None:
+    # the node lifecycle controller's taints on a node that stopped renewing its Lease
+    unreachable = {**NODE, "spec": {"taints": [{"key": "node.kubernetes.io/unreachable", "effect": "NoSchedule"},
+                                               {"key": "node.kubernetes.io/unreachable", "effect": "NoExecute"}]}}
+    assert not dp.should_run({}, unreachable)  # no new pod there ...
+    assert dp.should_continue_running({}, unreachable)  # ... but the one there stays
+    evicting = {**NODE, "spec": {"taints": [{"key": "dedicated", "effect": "NoExecute"}]}}
+    assert not dp.should_continue_running({}, evicting)
+    assert not dp.should_continue_running({"nodeSelector": {"disk": "hdd"}}, NODE)
+
+
 def test_pods_are_pinned_by_node_affinity() -> None:
     affinity = dp.node_affinity_for(None, "n1")
     pod = {"spec": {"affinity": affinity}}

@@ -97,3 +97,19 @@ def test_only_our_node_addresses_are_removed(monkeypatch: pytest.MonkeyPatch) ->
     assert hostnet.remove_node_address("br-x", "10.96.0.10") is False and calls == []  # a Service IP
     assert hostnet.remove_node_address("br-x", "10.244.2.1") is True
     assert calls == [("addr", "del", "10.244.2.1/32", "dev", "br-x")]
+
+
+def test_the_kubelets_node_events_tell_what_changed() -> None:
+    from minikube_lite.kubelet.node import conditions, status_events
+
+    now = "2026-01-01T00:00:00Z"
+    fresh = status_events("n2", [], conditions(now), starting=True)
+    assert [r for r, _ in fresh] == ["Starting", "NodeHasSufficientMemory", "NodeHasNoDiskPressure",
+                                     "NodeHasSufficientPID", "NodeAllocatableEnforced", "NodeReady"]
+    assert fresh[0][1] == "Starting kubelet." and fresh[-1][1] == "Node n2 status is now: NodeReady"
+    # a restarted kubelet of a node still Ready: only its start
+    assert [r for r, _ in status_events("n2", conditions(now), conditions(now), starting=True)] == [
+        "Starting", "NodeAllocatableEnforced"]
+    # back after the node controller set every condition Unknown: each is reported again
+    unknown = [{**c, "status": "Unknown"} for c in conditions(now)]
+    assert len(status_events("n2", unknown, conditions(now), starting=False)) == 4

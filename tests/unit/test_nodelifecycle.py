@@ -37,6 +37,7 @@ def test_taints_follow_ready_and_cordon() -> None:
     assert [(t["key"], t["effect"]) for t in unknown] == [("node.kubernetes.io/unreachable", "NoSchedule"),
                                                           ("node.kubernetes.io/unreachable", "NoExecute")]
     assert all(t["timeAdded"] == NOW for t in unknown)
+    assert desired_taints(_node(None), NOW) == []  # never posted a status: untainted until its startup grace
     # back to Ready: the controller's taints go, the user's stay
     user = {"key": "dedicated", "value": "db", "effect": "NoSchedule"}
     back = _node("True", taints=[*unknown, user])

@@ -365,6 +365,7 @@ function renderPods() {
         `<td>${esc(p.metadata.namespace)}</td><td>${st.ready}/${st.total}</td>` +
         `<td class="status">${esc(st.reason)}</td><td class="restarts">${st.restarts}</td>` +
         `<td>${age(p.metadata.creationTimestamp)}</td><td>${esc((p.status || {}).podIP || "<none>")}</td>` +
+        `<td class="node">${esc((p.spec || {}).nodeName || "<none>")}</td>` +
         `<td>${owner ? esc(`${owner.kind}/${owner.name}`) : "—"}</td><td class="history">${dots}</td>`,
     };
   });
