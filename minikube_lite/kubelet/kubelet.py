@@ -231,13 +231,8 @@ class Kubelet(Termination, StatusWriter, Logs, Metrics, Exec, Attach, Prober, Vo
         if not self._claims_address():  # else the endpoint waits for the node's own address (run)
             await self._serve()
         elif self._serves:
-            # its code loaded now, while the API server starts, not once the node's range came:
-            # uvicorn's import was 0.3-0.9 s of a worker's way to Ready (issue 14)
-            from minikube_lite.apiserver.upgrade import default_handlers
-
+            # its code loaded now, while the API server starts, not once the node's range came
             from . import server  # noqa: F401
-
-            default_handlers()
         self._prepared = True
 
     @property

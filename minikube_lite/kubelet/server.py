@@ -26,7 +26,6 @@ from __future__ import annotations
 import asyncio
 import copy
 import errno
-import functools
 import json
 import logging
 import re
@@ -226,6 +225,8 @@ class KubeletServer:
         self.context = context or (lambda node, ips: kubelet_server_context(Path(state_dir or "."), node, ips))
         self.port = 0
         self._server: Server | None = None
+        self._app: Any = None  # the KubeletApp, once started
+        self._handlers: dict[str, Any] | None = None
 
     def _bind(self, host: str) -> socket.socket:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -249,19 +250,25 @@ class KubeletServer:
 
     async def start(self, host: str) -> int:
         """Listen on ``host``; returns the port (the Node's kubeletEndpoint)."""
-        from minikube_lite.apiserver.upgrade import default_handlers, serve_upgrade
-
         ctx = await asyncio.to_thread(self.context, self.kubelet.node_name, tuple(dict.fromkeys((host, "127.0.0.1"))))
         sock = self._bind(host)
         self.port = sock.getsockname()[1]
-        app = create_app(self.kubelet)
-        upgrade = functools.partial(serve_upgrade, app=app, handlers=default_handlers(), gate=app.check,
-                                    match=kubelet_stream_path)
-        server = Server(app, upgrade, keepalive=METRICS_KEEPALIVE_SECONDS + 15)
+        self._app = create_app(self.kubelet)
+        server = Server(self._app, self._upgrade, keepalive=METRICS_KEEPALIVE_SECONDS + 15)
         await server.start(sock, ctx)
         self._server = server
         log.info("kubelet of %s serving on https://%s:%d", self.kubelet.node_name, host, self.port)
         return self.port
+
+    async def _upgrade(self, transport: asyncio.Transport, scope: dict[str, Any], url: str, tunnel: bool) -> None:
+        """A SPDY upgrade (or port-forward tunnel): the stream code (SPDY, exec, attach, port-forward:
+        ~0.25 MB) is imported with the first, not by every idle node agent (issue 14)."""
+        from minikube_lite.apiserver.upgrade import default_handlers, serve_upgrade
+
+        if self._handlers is None:
+            self._handlers = default_handlers()
+        await serve_upgrade(transport, scope, url, tunnel, app=self._app, handlers=self._handlers,
+                            gate=self._app.check, match=kubelet_stream_path)
 
     async def stop(self) -> None:
         if self._server is not None:
