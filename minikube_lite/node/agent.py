@@ -189,15 +189,16 @@ def skip_unused_imports() -> None:
 
 
 #: bytes asyncio's TLS transport reads at once (its ``SSLProtocol.max_size``, 256 KiB by default)
-TLS_READ_BUFFER = 64 * 1024
+TLS_READ_BUFFER = 32 * 1024
 
 
 def small_tls_buffers() -> None:
     """asyncio gives every TLS connection a zero-filled read buffer of ``SSLProtocol.max_size``
-    (256 KiB, all of it resident). The agent holds one connection per watch (pods, ConfigMaps,
-    Secrets, PersistentVolumeClaims: HTTP/1.1, where client-go would multiplex them over one HTTP/2
-    connection), its pooled ones and the API server's to its endpoint: ~7 x 256 KiB. A TLS record
-    carries at most 16 KiB, so 64 KiB still reads four at once (issue 14: −1.3 MB)."""
+    (256 KiB, all of it resident). The agent holds one connection per watch (its pods; ConfigMaps,
+    Secrets, PersistentVolumeClaims while its pods read some: HTTP/1.1, where client-go would
+    multiplex them over one HTTP/2 connection), its pooled ones and the API server's to its
+    endpoint: 3-7 x 256 KiB. A TLS record carries at most 16 KiB, so 32 KiB still reads two at once
+    (issue 14: −1.3 MB at 64 KiB, −0.15 MB more at 32 KiB)."""
     import asyncio.sslproto
 
     asyncio.sslproto.SSLProtocol.max_size = TLS_READ_BUFFER
