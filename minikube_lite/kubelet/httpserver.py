@@ -38,6 +38,9 @@ log = logging.getLogger(__name__)
 Upgrade = Callable[[asyncio.Transport, dict[str, Any], str, bool], Awaitable[None]]
 #: the most of a request's head h11 buffers (its default is 16 KiB)
 MAX_HEAD = 64 * 1024
+#: what is read ahead of a request's handler; reading goes on below it, so a client that goes away
+#: is seen (and what its request runs is cancelled) even while the handler only writes
+MAX_UNREAD = 256 * 1024
 
 
 def _header(headers: list[tuple[bytes, bytes]], name: bytes) -> bytes:
@@ -82,6 +85,8 @@ class _WebSocket:
                 self.inbox.put_nowait({"type": "websocket.receive", "text": data.decode()} if self.text
                                       else {"type": "websocket.receive", "bytes": data})
         self.flush()  # pongs, the answer to a close
+        if self.protocol.state.name in ("CLOSING", "CLOSED"):  # a close, or frames it could not read
+            self.lost(self.protocol.close_rcvd.code if self.protocol.close_rcvd else 1002)
         if self.inbox.qsize() > 64 and not self.paused:
             self.paused = True
             self.transport.pause_reading()
@@ -129,6 +134,7 @@ class Connection(asyncio.Protocol):
         self.writable = asyncio.Event()
         self.writable.set()
         self.eof = False
+        self.unread = 0  # bytes given to h11 since it last wanted more
         self.task: asyncio.Task[None] | None = None
 
     # -- the transport's side
@@ -148,7 +154,9 @@ class Connection(asyncio.Protocol):
         if self.eof:
             return
         self.h11.receive_data(data)
-        self.transport.pause_reading()  # one piece at a time: h11 holds what the handler has not read
+        self.unread += len(data)
+        if self.unread > MAX_UNREAD:  # a body faster than its handler reads it: wait for the handler
+            self.transport.pause_reading()
         self.wake.set()
 
     def eof_received(self) -> bool | None:
@@ -187,6 +195,7 @@ class Connection(asyncio.Protocol):
             if self.gone.is_set():
                 return h11.ConnectionClosed()
             self.wake.clear()
+            self.unread = 0
             self.transport.resume_reading()
             await asyncio.wait_for(self.wake.wait(), timeout)
 
@@ -264,6 +273,8 @@ class Connection(asyncio.Protocol):
         response: list[Any] = []  # the status and headers, until sent
 
         async def receive() -> dict[str, Any]:
+            if self.h11.they_are_waiting_for_100_continue:  # the body comes once asked for
+                self._send(h11.InformationalResponse(status_code=100, headers=[]))
             if self.h11.their_state is h11.SEND_BODY:
                 event = await self._event()
                 if isinstance(event, h11.Data):
@@ -291,7 +302,10 @@ class Connection(asyncio.Protocol):
                     finished = True
                 await self.writable.wait()
 
-        await self.app(scope, receive, send)
+        try:
+            await self.app(scope, receive, send)
+        except Exception:
+            log.exception("kubelet endpoint: %s %s failed", scope["method"], scope["path"])
         if not started:
             self._send(h11.Response(status_code=500, headers=[("content-length", "0"), ("connection", "close")]))
             self._send(h11.EndOfMessage())
