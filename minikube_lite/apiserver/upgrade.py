@@ -31,8 +31,6 @@ from collections.abc import Awaitable, Callable
 from http import HTTPStatus
 from typing import Any
 
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
-
 from ..api.errors import ApiError
 from .spdy import ProtocolError, SpdySession
 
@@ -165,10 +163,77 @@ def api_stream_path(path: str) -> tuple[str, str, str, str] | None:
 Proxy = Callable[[Any, str, str, str, dict[str, list[str]]], Awaitable[None]]
 
 
+def wants_tunnel(upgrade: bytes | None, headers: list[tuple[bytes, bytes]]) -> bool:
+    """Whether a request is kubectl 1.31+'s port-forward tunnel: a WebSocket offering TUNNEL_PROTOCOL."""
+    offered = [p.strip() for k, v in headers if k == b"sec-websocket-protocol" for p in v.decode("latin-1").split(",")]
+    return upgrade == b"websocket" and TUNNEL_PROTOCOL in offered
+
+
+def websocket_accept(key: str) -> str:
+    """The ``Sec-WebSocket-Accept`` answering a ``Sec-WebSocket-Key`` (RFC 6455 section 4.2.2)."""
+    return base64.b64encode(hashlib.sha1((key.strip() + WS_GUID).encode()).digest()).decode()
+
+
+async def serve_upgrade(transport: asyncio.Transport, scope: dict[str, Any], url: str, tunnel: bool, *, app: Any,
+                        handlers: dict[str, tuple[tuple[str, ...], Handler]], gate: Any = None,
+                        match: Callable[[str], tuple[str, str, str, str] | None] = api_stream_path,
+                        proxy: Proxy | None = None, protocol: Any = None) -> None:
+    """One SPDY/3.1 upgrade (or port-forward tunnel) of the request ``scope`` (its headers and method)
+    to ``url``: the checks, the answer (101 or a Status), then the session until it ends. ``proxy``
+    is called with ``protocol`` (the server's connection) instead of serving it here."""
+    parts = urllib.parse.urlsplit(url)
+    query = urllib.parse.parse_qs(parts.query, keep_blank_values=True)
+    headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
+    path = urllib.parse.unquote(parts.path)
+    target = match(path)
+    offered = [p.strip() for k, v in headers if k == "x-stream-protocol-version" for p in v.split(",")]
+    try:
+        if target is None or target[2] not in handlers:
+            raise ApiError("the server could not find the requested resource", code=404, reason="NotFound")
+        namespace, name, sub, container = target
+        if container:
+            query["container"] = [container]
+        if gate is not None:
+            gate({**scope, "path": path, "query_string": parts.query.encode("latin-1"),
+                  "method": scope.get("method", "POST")}, "create")
+        if proxy is not None:
+            await proxy(protocol, namespace, name, sub, query)
+            return
+        protocols, handler = handlers[sub]
+        chosen = protocols[0] if tunnel else next((p for p in protocols if p in offered), None)
+        if tunnel and sub != "portforward":
+            raise ApiError(f"{TUNNEL_PROTOCOL} is for pods/portforward", code=400, reason="BadRequest")
+        if chosen is None:
+            raise ApiError(f"unable to upgrade: unable to negotiate protocol: client supports {offered}, "
+                           f"server accepts {list(protocols)}", code=403, reason="Forbidden")
+        runner = await handler(app, namespace, name, query)
+    except ApiError as e:
+        transport.write(status_response(e))
+        transport.close()
+        return
+    connection = SpdyConnection(transport, websocket=tunnel)
+    transport.set_protocol(connection)
+    if tunnel:
+        key = next((v for k, v in headers if k == "sec-websocket-key"), "")
+        transport.write(f"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                        f"Sec-WebSocket-Accept: {websocket_accept(key)}\r\nSec-WebSocket-Protocol: {TUNNEL_PROTOCOL}\r\n"
+                        f"\r\n".encode())
+    else:
+        transport.write(b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: SPDY/3.1\r\n"
+                        b"X-Stream-Protocol-Version: " + chosen.encode() + b"\r\n\r\n")
+    try:
+        await runner(connection.session)
+    except Exception:
+        log.exception("SPDY %s of %s/%s failed", sub, namespace, name)
+    finally:
+        with contextlib.suppress(Exception):
+            await connection.session.goaway()
+        connection.close()
+
+
 def streaming_protocol(app: Any, handlers: dict[str, tuple[tuple[str, ...], Handler]],
                        gate: Any = None, match: Callable[[str], tuple[str, str, str, str] | None] = api_stream_path,
-                       proxy: Proxy | None = None,
-                       proxy_ws: Callable[[str, str], bool] | None = None) -> type[HttpToolsProtocol]:
+                       proxy: Proxy | None = None, proxy_ws: Callable[[str, str], bool] | None = None) -> type[Any]:
     """uvicorn's httptools protocol, plus SPDY/3.1 upgrades of the paths in ``handlers``
     (subresource -> (protocols it speaks, best first; its handler)). ``gate(scope, verb)``
     authenticates and authorises an upgrade (raising ApiError), as the filters do every request.
@@ -177,24 +242,18 @@ def streaming_protocol(app: Any, handlers: dict[str, tuple[tuple[str, ...], Hand
     kube-apiserver hands exec, attach and port-forward to the pod's kubelet. ``proxy_ws(namespace,
     pod)`` says whether a WebSocket is proxied (the pod is on a node); one that is not goes to the
     app, whose routes say what is wrong on the stream's error channel."""
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol  # the API server's: not the kubelet's
 
     class StreamingHttpProtocol(HttpToolsProtocol):
         def _is_spdy(self) -> bool:
             upgrade = self._get_upgrade()
             return upgrade is not None and upgrade.startswith(b"spdy/")
 
-        def _header(self, name: bytes) -> str:
-            return ", ".join(v.decode("latin-1") for k, v in self.scope["headers"] if k == name)
-
-        def _is_tunnel(self) -> bool:
-            offered = [p.strip() for p in self._header(b"sec-websocket-protocol").split(",")]
-            return self._get_upgrade() == b"websocket" and TUNNEL_PROTOCOL in offered
-
         def _should_upgrade(self) -> bool:
             return self._is_spdy() or super()._should_upgrade()
 
         def handle_websocket_upgrade(self) -> None:
-            tunnel = self._is_tunnel()
+            tunnel = wants_tunnel(self._get_upgrade(), self.scope["headers"])
             target = self._stream_target()
             if (proxy is not None and not self._is_spdy() and target is not None
                     and (tunnel or proxy_ws is None or proxy_ws(target[0], target[1]))):
@@ -213,56 +272,8 @@ def streaming_protocol(app: Any, handlers: dict[str, tuple[tuple[str, ...], Hand
             return match(urllib.parse.unquote(urllib.parse.urlsplit(self.url.decode("latin-1")).path))
 
         async def _spdy(self, tunnel: bool) -> None:
-            transport: asyncio.Transport = self.transport
-            url = urllib.parse.urlsplit(self.url.decode("latin-1"))
-            query = urllib.parse.parse_qs(url.query, keep_blank_values=True)
-            headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in self.scope["headers"]]
-            target = match(urllib.parse.unquote(url.path))
-            offered = [p.strip() for k, v in headers if k == "x-stream-protocol-version" for p in v.split(",")]
-            try:
-                if target is None or target[2] not in handlers:
-                    raise ApiError("the server could not find the requested resource", code=404, reason="NotFound")
-                namespace, name, sub, container = target
-                if container:
-                    query["container"] = [container]
-                if gate is not None:
-                    scope = {**self.scope, "path": urllib.parse.unquote(url.path),
-                             "query_string": url.query.encode("latin-1"), "method": self.scope.get("method", "POST")}
-                    gate(scope, "create")
-                if proxy is not None:
-                    await proxy(self, namespace, name, sub, query)
-                    return
-                protocols, handler = handlers[sub]
-                chosen = protocols[0] if tunnel else next((p for p in protocols if p in offered), None)
-                if tunnel and sub != "portforward":
-                    raise ApiError(f"{TUNNEL_PROTOCOL} is for pods/portforward", code=400, reason="BadRequest")
-                if chosen is None:
-                    raise ApiError(f"unable to upgrade: unable to negotiate protocol: client supports {offered}, "
-                                   f"server accepts {list(protocols)}", code=403, reason="Forbidden")
-                runner = await handler(app, namespace, name, query)
-            except ApiError as e:
-                transport.write(status_response(e))
-                transport.close()
-                return
-            connection = SpdyConnection(transport, websocket=tunnel)
-            transport.set_protocol(connection)
-            if tunnel:
-                key = self._header(b"sec-websocket-key").strip()
-                accept = base64.b64encode(hashlib.sha1((key + WS_GUID).encode()).digest()).decode()
-                transport.write(f"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                                f"Sec-WebSocket-Accept: {accept}\r\nSec-WebSocket-Protocol: {TUNNEL_PROTOCOL}\r\n"
-                                f"\r\n".encode())
-            else:
-                transport.write(b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: SPDY/3.1\r\n"
-                                b"X-Stream-Protocol-Version: " + chosen.encode() + b"\r\n\r\n")
-            try:
-                await runner(connection.session)
-            except Exception:
-                log.exception("SPDY %s of %s/%s failed", sub, namespace, name)
-            finally:
-                with contextlib.suppress(Exception):
-                    await connection.session.goaway()
-                connection.close()
+            await serve_upgrade(self.transport, self.scope, self.url.decode("latin-1"), tunnel, app=app,
+                                handlers=handlers, gate=gate, match=match, proxy=proxy, protocol=self)
 
     return StreamingHttpProtocol
 

@@ -18,8 +18,6 @@ import ssl
 from pathlib import Path
 from typing import Any
 
-from uvicorn.protocols.http.auto import AutoHTTPProtocol
-
 from . import pki
 
 # Forward-secret AEAD suites only (TLS 1.3's are not set here). The security level is 0 for one
@@ -48,28 +46,34 @@ def identity(peercert: dict[str, Any] | None) -> tuple[str, tuple[str, ...]] | N
     return (cn, tuple(groups)) if cn else None
 
 
+def remember_peer(client: tuple[str, int] | None, transport: asyncio.BaseTransport) -> None:
+    """Record the verified certificate (if any) of the connection from ``client``."""
+    if client is not None:
+        who = identity(transport.get_extra_info("peercert"))
+        if who is not None:
+            PEERS[(str(client[0]), int(client[1]))] = who
+        else:
+            PEERS.pop((str(client[0]), int(client[1])), None)
+
+
+def forget_peer(client: tuple[str, int] | None) -> None:
+    if client is not None:
+        PEERS.pop((str(client[0]), int(client[1])), None)
+
+
 def with_peer_identity(base: type[Any]) -> type[Any]:
     """uvicorn's HTTP protocol class ``base``, recording each connection's verified certificate."""
 
     class PeerHTTPProtocol(base):  # type: ignore[misc, valid-type]
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
             super().connection_made(transport)
-            if self.client is not None:
-                who = identity(transport.get_extra_info("peercert"))
-                if who is not None:
-                    PEERS[(str(self.client[0]), int(self.client[1]))] = who
-                else:
-                    PEERS.pop((str(self.client[0]), int(self.client[1])), None)
+            remember_peer(self.client, transport)
 
         def connection_lost(self, exc: Exception | None) -> None:
-            if self.client is not None:
-                PEERS.pop((str(self.client[0]), int(self.client[1])), None)
+            forget_peer(self.client)
             super().connection_lost(exc)
 
     return PeerHTTPProtocol
-
-
-PeerHTTPProtocol = with_peer_identity(AutoHTTPProtocol)
 
 
 def peer_of(scope: dict[str, Any]) -> tuple[str, tuple[str, ...]] | None:

@@ -77,6 +77,8 @@ log = logging.getLogger(__name__)
 
 
 POST_START_TIMEOUT_SECONDS = 120.0  # Kubernetes gives hooks no timeout; a stuck one must not hold the pod forever
+#: what a pod reads from the API besides itself (spec.pod_references): watched while a pod of the node reads one
+REFERENCED_KINDS = ("configmaps", "secrets", "persistentvolumeclaims")
 
 
 class Kubelet(Termination, StatusWriter, Logs, Metrics, Exec, Attach, Prober, Volumes, ImagePuller):
@@ -153,6 +155,7 @@ class Kubelet(Termination, StatusWriter, Logs, Metrics, Exec, Attach, Prober, Vo
         self.root_dir = Path(root_dir) if root_dir is not None else (
             Path(tempfile.gettempdir()) / f"minikube-lite-kubelet-{cluster_id[:12]}")
         self._tasks: list[asyncio.Task[Any]] = []
+        self._reference_watches: dict[str, asyncio.Task[None]] = {}  # kind -> its watch, while a pod reads one
         self._events_thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._runtime_version = "unknown"
@@ -213,8 +216,6 @@ class Kubelet(Termination, StatusWriter, Logs, Metrics, Exec, Attach, Prober, Vo
         self._start_docker_events()
         self._spawn(self._watch_pods(), "kubelet pod watch")
         self._spawn(self._resync_loop(), "kubelet resync")
-        for resource in ("configmaps", "secrets", "persistentvolumeclaims"):
-            self._spawn(self._watch_referenced(resource), f"kubelet {resource} watch")
         self._spawn(self._heartbeat_loop(), "kubelet heartbeat")
         self._spawn(self._metrics_loop(), "kubelet resource metrics")
         try:
@@ -235,13 +236,8 @@ class Kubelet(Termination, StatusWriter, Logs, Metrics, Exec, Attach, Prober, Vo
         if not self._claims_address():  # else the endpoint waits for the node's own address (run)
             await self._serve()
         elif self._serves:
-            # its code loaded now, while the API server starts, not once the node's range came:
-            # uvicorn's import was 0.3-0.9 s of a worker's way to Ready (issue 14)
-            from minikube_lite.apiserver.upgrade import default_handlers
-
+            # its code loaded now, while the API server starts, not once the node's range came
             from . import server  # noqa: F401
-
-            default_handlers()
         self._prepared = True
 
     @property
@@ -272,7 +268,8 @@ class Kubelet(Termination, StatusWriter, Logs, Metrics, Exec, Attach, Prober, Vo
 
     async def _stop_background(self) -> None:
         self._stop_all_probes()
-        tasks, self._tasks = [*self._tasks, *self._kills], []
+        tasks, self._tasks = [*self._tasks, *self._kills, *self._reference_watches.values()], []
+        self._reference_watches = {}
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -440,6 +437,7 @@ class Kubelet(Termination, StatusWriter, Logs, Metrics, Exec, Attach, Prober, Vo
                 gone = set(self._pods) - set(fresh)
                 self._pods = fresh
                 self._listed = True
+                self._watch_what_pods_read()
                 for key in [*fresh, *gone]:
                     self._queue.add(key)
                 await self._sweep_orphans()
@@ -463,29 +461,44 @@ class Kubelet(Termination, StatusWriter, Logs, Metrics, Exec, Attach, Prober, Vo
             old = self._pods.get(key)
             if old is not None and pod_uid(old) == pod_uid(pod):
                 del self._pods[key]
+                self._watch_what_pods_read()
             self._queue.add(key)
             return
         old = self._pods.get(key)
         self._pods[key] = pod
+        if old is None or pod_uid(old) != pod_uid(pod):
+            self._watch_what_pods_read()
         if old is None or _needs_sync(old, pod):
             self._queue.add(key)
+
+    def _watch_what_pods_read(self) -> None:
+        """A watch of config maps, of secrets, of claims while a pod of this node reads one (and none
+        else), as the kubelet's watch-based managers (pkg/kubelet/util/manager) watch only the objects
+        its pods reference: an idle node holds no connection for them (issue 14) nor lists them."""
+        wanted = {kind for pod in self._pods.values() for kind, _ in pod_references(pod)}
+        for kind in REFERENCED_KINDS:
+            task = self._reference_watches.get(kind)
+            if kind in wanted and (task is None or task.done()):
+                self._reference_watches[kind] = asyncio.get_running_loop().create_task(
+                    self._watch_referenced(kind), name=f"kubelet {kind} watch")
+            elif kind not in wanted and task is not None:
+                task.cancel()
+                del self._reference_watches[kind]
 
     async def _watch_referenced(self, resource: str) -> None:
         """Sync the pods that read a config map / secret / claim when it changes (env, volumes, binding)."""
         while True:
             try:
                 _, rv = await self._client.list(resource)
+                # a change between a pod's sync and this list came with no event: those pods again
+                self._sync_readers(resource)
                 async for event in self._client.watch(resource, resource_version=rv):
                     if event.type == "ERROR":
                         break
                     if event.type == "BOOKMARK":
                         continue
                     meta = event.object.get("metadata") or {}
-                    ref, ns = (resource, meta.get("name", "")), meta.get("namespace", "default")
-                    for key, pod in list(self._pods.items()):
-                        if (pod.get("metadata") or {}).get("namespace", "default") == ns and \
-                                ref in pod_references(pod):
-                            self._queue.add(key)
+                    self._sync_readers(resource, meta.get("name", ""), meta.get("namespace", "default"))
             except asyncio.CancelledError:
                 raise
             except Gone:
@@ -493,6 +506,14 @@ class Kubelet(Termination, StatusWriter, Logs, Metrics, Exec, Attach, Prober, Vo
             except Exception as e:  # noqa: BLE001 - e.g. the kind is not served: try again later
                 log.debug("%s watch failed (%s); retrying", resource, e)
                 await asyncio.sleep(5.0)
+
+    def _sync_readers(self, kind: str, name: str | None = None, namespace: str | None = None) -> None:
+        """Queue the pods that read object ``name`` of ``kind`` in ``namespace`` (without: any of the kind)."""
+        for key, pod in list(self._pods.items()):
+            if namespace is not None and (pod.get("metadata") or {}).get("namespace", "default") != namespace:
+                continue
+            if any(k == kind and (name is None or n == name) for k, n in pod_references(pod)):
+                self._queue.add(key)
 
     async def _resync_loop(self) -> None:
         while True:

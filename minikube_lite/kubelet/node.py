@@ -11,7 +11,6 @@ conditions' ``lastHeartbeatTime`` moved every ~20 s.
 from __future__ import annotations
 
 import os
-import platform
 import shutil
 from pathlib import Path
 from typing import Any
@@ -104,7 +103,8 @@ def node_object(node_name: str, *, internal_ip: str, runtime_version: str, now: 
                 kubelet_port: int = 10250, control_plane: bool = True) -> dict[str, Any]:
     """The Node; ``control_plane``: the first node carries kubeadm's role label, as minikube's does
     (without its NoSchedule taint: minikube leaves the control-plane schedulable), workers none."""
-    arch = _ARCH.get(platform.machine().lower(), platform.machine().lower())
+    machine = os.uname().machine.lower()  # what platform.machine() reads (platform: ~0.1 MB of the agent)
+    arch = _ARCH.get(machine, machine)
     cap = capacity()
     machine_id = _read("/etc/machine-id")
     return {
@@ -143,7 +143,7 @@ def node_status(node_name: str, *, internal_ip: str, runtime_version: str, now: 
             "machineID": machine_id,
             "systemUUID": machine_id,
             "bootID": _read("/proc/sys/kernel/random/boot_id"),
-            "kernelVersion": platform.release(),
+            "kernelVersion": os.uname().release,
             "osImage": os_image(),
             "containerRuntimeVersion": f"docker://{runtime_version}",
             "kubeletVersion": KUBELET_VERSION,

@@ -24,7 +24,6 @@ the Node's status.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import copy
 import errno
 import json
@@ -38,12 +37,12 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-import uvicorn
-
 from minikube_lite.api.errors import ApiError, BadRequest, NotFound
 from minikube_lite.auth import tls
 from minikube_lite.auth.nodecerts import KUBELET_CLIENT_GROUP, KUBELET_CLIENT_USER, kubelet_server_context
 from minikube_lite.config import METRICS_KEEPALIVE_SECONDS
+
+from .httpserver import Server
 
 log = logging.getLogger(__name__)
 
@@ -214,26 +213,6 @@ def create_app(kubelet: Any) -> KubeletApp:
     return KubeletApp(kubelet)
 
 
-def server_config(app: Any, protocol: Any) -> uvicorn.Config:
-    """uvicorn's configuration for the endpoint, loaded; its WebSocket protocol (and the websockets
-    library) is imported on the first WebSocket (exec, attach, port-forward), not at start."""
-    from minikube_lite.apiserver.upgrade import lazy_websockets
-
-    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", http=protocol,
-                            ws=lazy_websockets,  # type: ignore[arg-type]
-                            timeout_graceful_shutdown=1, timeout_keep_alive=int(METRICS_KEEPALIVE_SECONDS) + 15)
-    config.load()
-    return config
-
-
-class _Server(uvicorn.Server):
-    """uvicorn's server without its signal handlers: the process's own (the daemon's) keep them."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Any:
-        yield
-
-
 class KubeletServer:
     """Serves :func:`create_app` on ``host`` (the node's address) at a port picked at start."""
 
@@ -245,8 +224,9 @@ class KubeletServer:
         self.state_dir = Path(state_dir) if state_dir is not None else None
         self.context = context or (lambda node, ips: kubelet_server_context(Path(state_dir or "."), node, ips))
         self.port = 0
-        self._server: uvicorn.Server | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._server: Server | None = None
+        self._app: Any = None  # the KubeletApp, once started
+        self._handlers: dict[str, Any] | None = None
 
     def _bind(self, host: str) -> socket.socket:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -270,29 +250,27 @@ class KubeletServer:
 
     async def start(self, host: str) -> int:
         """Listen on ``host``; returns the port (the Node's kubeletEndpoint)."""
-        from minikube_lite.apiserver.upgrade import default_handlers, streaming_protocol
-
         ctx = await asyncio.to_thread(self.context, self.kubelet.node_name, tuple(dict.fromkeys((host, "127.0.0.1"))))
         sock = self._bind(host)
         self.port = sock.getsockname()[1]
-        app = create_app(self.kubelet)
-        protocol = tls.with_peer_identity(streaming_protocol(app, default_handlers(), gate=app.check,
-                                                             match=kubelet_stream_path))
-        config = server_config(app, protocol)
-        config.ssl = ctx  # uvicorn's own TLS setup wants files; the context is ours (client certs required)
-        self._server = _Server(config)
-        self._task = asyncio.create_task(self._server.serve(sockets=[sock]), name="kubelet server")
-        while not self._server.started and not self._task.done():
-            await asyncio.sleep(0.01)
-        if self._task.done():
-            self._task.result()
+        self._app = create_app(self.kubelet)
+        server = Server(self._app, self._upgrade, keepalive=METRICS_KEEPALIVE_SECONDS + 15)
+        await server.start(sock, ctx)
+        self._server = server
         log.info("kubelet of %s serving on https://%s:%d", self.kubelet.node_name, host, self.port)
         return self.port
 
+    async def _upgrade(self, transport: asyncio.Transport, scope: dict[str, Any], url: str, tunnel: bool) -> None:
+        """A SPDY upgrade (or port-forward tunnel): the stream code (SPDY, exec, attach, port-forward:
+        ~0.25 MB) is imported with the first, not by every idle node agent (issue 14)."""
+        from minikube_lite.apiserver.upgrade import default_handlers, serve_upgrade
+
+        if self._handlers is None:
+            self._handlers = default_handlers()
+        await serve_upgrade(transport, scope, url, tunnel, app=self._app, handlers=self._handlers,
+                            gate=self._app.check, match=kubelet_stream_path)
+
     async def stop(self) -> None:
         if self._server is not None:
-            self._server.should_exit = True
-        if self._task is not None:
-            with contextlib.suppress(BaseException):
-                await asyncio.wait_for(self._task, 3)
-        self._server, self._task = None, None
+            await self._server.stop()
+        self._server = None

@@ -25,10 +25,13 @@ import minikube_lite.node.agent as agent
 agent.skip_unused_imports()
 import minikube_lite.client.http, minikube_lite.kubelet.kubelet, minikube_lite.kubelet.server
 import minikube_lite.proxy.hostnet, minikube_lite.auth.nodecerts
-from minikube_lite.apiserver.upgrade import default_handlers, streaming_protocol
-from minikube_lite.kubelet.server import create_app, server_config, kubelet_stream_path
+from minikube_lite.apiserver.upgrade import default_handlers, serve_upgrade
+from minikube_lite.kubelet.server import KubeletServer, create_app, kubelet_stream_path
+from minikube_lite.kubelet.httpserver import Server
+agent.parse_args(["--state-dir", "/tmp", "--name", "n"])
 app = create_app(None)
-server_config(app, streaming_protocol(app, default_handlers(), gate=app.check, match=kubelet_stream_path))
+Server(app, serve_upgrade, keepalive=1)
+default_handlers()
 from minikube_lite.client.http import HTTPClient
 HTTPClient("https://127.0.0.1:1")
 print(" ".join(sorted(m for m in sys.modules if sys.modules[m] is not None)))
@@ -38,17 +41,19 @@ print(" ".join(sorted(m for m in sys.modules if sys.modules[m] is not None)))
 def test_agent_imports_none_of_the_api_server() -> None:
     """Everything the agent runs (the kubelet, its endpoint with the SPDY and WebSocket sessions,
     the HTTPS client) loads without FastAPI, pydantic, the kind register or cryptography; the API
-    client without httpx, httpcore or anyio; the endpoint's configuration without a WebSocket library
-    (loaded on the first exec/attach/port-forward)."""
+    client without httpx, httpcore or anyio; the endpoint without uvicorn (its server is h11's,
+    kubelet/httpserver.py) or a WebSocket library (loaded on the first exec/attach/port-forward); its
+    command line without click or argparse; quantities without decimal until the first one."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     out = subprocess.run([sys.executable, "-c", AGENT_IMPORTS], check=True, capture_output=True, text=True,
                          env=env).stdout.split()
     loaded = set(out)
     for heavy in ("fastapi", "pydantic", "starlette", "cryptography", "minikube_lite.api.register",
                   "minikube_lite.api.models", "minikube_lite.client.local", "rich", "charset_normalizer",
-                  "httpx", "httpcore", "anyio", "websockets", "wsproto", "uvicorn.protocols.websockets.auto"):
+                  "httpx", "httpcore", "anyio", "websockets", "wsproto", "uvicorn", "httptools", "click", "argparse",
+                  "decimal", "platform"):
         assert heavy not in loaded, f"{heavy} is imported by the node agent"
-    assert "minikube_lite.kubelet.kubelet" in loaded and "uvicorn" in loaded
+    assert {"minikube_lite.kubelet.kubelet", "minikube_lite.kubelet.httpserver", "h11"} <= loaded
 
 
 _CORE = {"kind": "APIResourceList", "groupVersion": "v1", "resources": [
@@ -285,3 +290,15 @@ def test_transport_stream_pools_its_connection_only_when_read_to_the_end(server:
         await t.close()
     asyncio.run(go())
     assert server.connections == 2
+
+
+def test_agent_command_line() -> None:
+    from minikube_lite.node.agent import parse_args
+
+    assert parse_args(["--state-dir", "/s", "--name", "n-m02"]) == (Path("/s"), "n-m02", None, False)
+    assert parse_args(["--name=n", "--control-plane", "--state-dir=/s", "--server", "https://a:1"]) == (
+        Path("/s"), "n", "https://a:1", True)
+    for bad in (["--name", "n"], ["--state-dir", "/s", "--name", "n", "--bogus"], ["--state-dir", "/s", "x"]):
+        with pytest.raises(SystemExit) as e:
+            parse_args(bad)
+        assert e.value.code == 2

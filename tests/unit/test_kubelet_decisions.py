@@ -166,3 +166,60 @@ def test_docker_times() -> None:
     assert k8s_time("2024-05-01T10:11:12.123456789Z") == "2024-05-01T10:11:12Z"
     assert k8s_time("0001-01-01T00:00:00Z") is None
     assert epoch("1970-01-01T00:00:01.5Z") == pytest.approx(1.5)
+
+
+def test_config_maps_secrets_and_claims_are_watched_only_while_a_pod_of_the_node_reads_one() -> None:
+    """As the kubelet's watch-based managers: an idle node lists and watches none of them (issue 14:
+    a connection each); a pod reading a config map and a secret starts those two watches, whose
+    list syncs it again (a change before the list had no event); the pod gone, they stop."""
+    import asyncio
+
+    from minikube_lite.kubelet.kubelet import Kubelet
+
+    class Client:
+        def __init__(self) -> None:
+            self.calls: list[str] = []
+
+        async def list(self, resource: str, **kw: Any) -> tuple[list[Any], str]:
+            self.calls.append(f"list {resource}")
+            return [], "7"
+
+        async def watch(self, resource: str, **kw: Any) -> Any:
+            self.calls.append(f"watch {resource} from {kw.get('resource_version')}")
+            await asyncio.Event().wait()
+            yield  # pragma: no cover
+
+    def pod(name: str, uid: str, **spec: Any) -> dict[str, Any]:
+        return {"metadata": {"name": name, "namespace": "default", "uid": uid},
+                "spec": {"containers": [{"name": "c", "image": "i"}], **spec}}
+
+    async def go() -> None:
+        client = Client()
+        k = Kubelet(client, node_name="n", cluster_id="c", network_name="net", docker_client=object())
+        synced: list[str] = []
+
+        class Queue:
+            def add(self, key: str) -> None:
+                synced.append(key)
+
+        k._queue = Queue()  # type: ignore[assignment]
+        k._on_pod_event("ADDED", pod("plain", "u1"))
+        await asyncio.sleep(0.01)
+        assert client.calls == [] and not k._reference_watches
+        reader = pod("reader", "u2", volumes=[{"name": "v", "configMap": {"name": "cm"}}],
+                     containers=[{"name": "c", "image": "i", "env": [
+                         {"name": "E", "valueFrom": {"secretKeyRef": {"name": "s", "key": "k"}}}]}])
+        k._on_pod_event("ADDED", reader)
+        await asyncio.sleep(0.01)
+        assert sorted(client.calls) == ["list configmaps", "list secrets", "watch configmaps from 7",
+                                        "watch secrets from 7"]
+        assert synced.count("default/reader") == 3 and "default/plain" in synced  # its add, then each list
+        k._on_pod_event("MODIFIED", reader)  # the same pod again: nothing more started
+        await asyncio.sleep(0.01)
+        assert len(client.calls) == 4
+        watches = list(k._reference_watches.values())
+        k._on_pod_event("DELETED", reader)
+        await asyncio.sleep(0.01)
+        assert not k._reference_watches and all(t.cancelled() for t in watches)
+
+    asyncio.run(go())
