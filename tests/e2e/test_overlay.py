@@ -143,6 +143,56 @@ def test_the_pod_ip_is_the_source_across_machines(cluster: NsCluster, joined: Re
     assert any(re.search(rf"[ :]{re.escape(near_ip)}:\d+ ", ln) for ln in seen), seen  # its own pod IP
 
 
+NODE_PORT = """apiVersion: v1
+kind: Service
+metadata:
+  name: {name}-np
+spec:
+  type: NodePort
+  selector: {{app: {name}}}
+  ports: [{{port: 80, targetPort: 8080}}]
+"""
+
+
+def _curl(machine: RemoteMachine, url: str) -> str:
+    """An HTTP GET from ``machine``'s own network namespace (its host, not a pod): the body, or ""."""
+    done = subprocess.run(machine.nsenter("curl", "-sS", "--max-time", "2", url), capture_output=True, text=True,
+                          check=False)
+    return done.stdout.strip() if done.returncode == 0 else ""
+
+
+def test_node_ports_answer_on_the_joined_node_address(cluster: NsCluster, joined: RemoteMachine, tmp_path: Path,
+                                                      machines: tuple[RemoteMachine, RemoteMachine]) -> None:
+    """Every node's kube-proxy answers every NodePort: the joined node's on its InternalIP (from the
+    network and from its own machine, localhost too), to a pod on either machine; with
+    ``externalTrafficPolicy: Local`` traffic from elsewhere only to a pod on that node."""
+    master = machines[0]
+    wait_agent(joined, lambda: pod_running(cluster, "far") and pod_running(cluster, "near"), timeout=60,
+               what="the pods of the first test")
+    addresses = cluster.get(f"/api/v1/nodes/{NODE}")["status"]["addresses"]
+    assert {"type": "InternalIP", "address": joined.ip} in addresses, addresses
+    manifest = tmp_path / "np.yaml"
+    manifest.write_text(NODE_PORT.format(name="near") + "---\n" + NODE_PORT.format(name="far"))
+    cluster.kubectl("apply", "-f", str(manifest))
+    port = {name: cluster.get(f"/api/v1/namespaces/default/services/{name}-np")["spec"]["ports"][0]["nodePort"]
+            for name in ("near", "far")}
+    # externalTrafficPolicy Cluster: from the master's machine and from the joined one (its address
+    # and localhost), to the pod on the master's node and to the one on the joined node
+    for name in ("near", "far"):
+        url = f"http://{joined.ip}:{port[name]}/"
+        assert wait_for(lambda u=url: _curl(master, u), timeout=20, what=f"{url} from the master") == name
+        assert _curl(joined, url) == name, f"{url} from the joined machine"
+        assert _curl(joined, f"http://127.0.0.1:{port[name]}/") == name, "localhost on the joined machine"
+    for name in ("near", "far"):
+        cluster.kubectl("patch", "service", f"{name}-np", "-p", '{"spec":{"externalTrafficPolicy":"Local"}}')
+    # Local: from elsewhere only where the pod is (the joined node has "far" only); traffic of the
+    # node itself still goes to every endpoint, as kube-proxy sends it
+    near_url, far_url = f"http://{joined.ip}:{port['near']}/", f"http://{joined.ip}:{port['far']}/"
+    wait_for(lambda: not _curl(master, near_url), timeout=20, what=f"{near_url} (Local, no pod there) not answering")
+    assert _curl(master, far_url) == "far"
+    assert _curl(joined, near_url) == "near" and _curl(joined, far_url) == "far"
+
+
 def test_delete_undoes_swarm_mode(cluster: NsCluster, joined: RemoteMachine,
                                   machines: tuple[RemoteMachine, RemoteMachine]) -> None:
     master, far = machines
