@@ -459,8 +459,6 @@ def start(state_dir: str, port: int | None, host: str | None, apiserver_ips: tup
     if leader_elect is not None:
         opts["leader_elect"] = leader_elect
     if multi_host:
-        if ha:
-            _fail("❌", "--multi-host goes with a single API server (not --ha) for now")
         opts["multi_host"] = True
     if image_pull is not None:
         opts["image_pull"] = image_pull
@@ -468,6 +466,7 @@ def start(state_dir: str, port: int | None, host: str | None, apiserver_ips: tup
                                                   listen_address)
     settings = _settings_for(state_dir, port, host, opts, apiserver_ips=_split(apiserver_ips),
                              apiserver_names=_split(apiserver_names), listen_address=listen, secure=True)
+    _refuse_ha_multi_host(settings, ha=bool(ha), multi_host=bool(multi_host))
     _say("😄", f"minikube-lite v{__version__} on {_os_name()}  (state: {settings.state_dir})")
     try:
         engine = docker_ping()
@@ -496,6 +495,9 @@ def start(state_dir: str, port: int | None, host: str | None, apiserver_ips: tup
             _say("🏃", f'"{NAME}" is already running at {saved.server_url} (pid {pid})')
             if port is not None and port != saved.port:
                 _say("💡", f"To use port {port}, stop it first: minikube-lite stop --state-dir {settings.state_dir}")
+            if multi_host and not saved.multi_host:
+                _say("💡", f"It runs without --multi-host; to add it, stop it first: "
+                           f"minikube-lite stop --state-dir {settings.state_dir}")
             if image_pull is not None and image_pull != saved.image_pull:
                 _say("💡", f"It runs with --image-pull={saved.image_pull}; to use {image_pull}, stop it first: "
                            f"minikube-lite stop --state-dir {settings.state_dir}")
@@ -869,6 +871,30 @@ def _delete_docker_objects(settings: Settings) -> None:
         _say("🔥", f"Removed network {name}")
     for problem in removed.problems:
         click.echo(f"⚠️  Could not remove {problem}", err=True)
+
+
+def _refuse_ha_multi_host(settings: Settings, *, ha: bool, multi_host: bool) -> None:
+    """``--multi-host`` needs the node components in the daemon (the overlay's router runs beside its
+    kube-proxy), which an HA control plane leaves to its first node's agent: the two are refused
+    together, whether from this start's flags or from how the cluster was started before (its
+    saved settings), before anything is changed (as minikube refuses a flag an existing profile
+    cannot take). An external etcd (--store, one or several members) keeps one daemon with the
+    node components, so it goes with --multi-host."""
+    if not (settings.ha and settings.multi_host):
+        return
+    if ha and multi_host:
+        _fail("❌", "--multi-host goes with a single API server (not --ha) for now")
+    if not (ha or multi_host):  # saved so by a version that did not refuse it
+        _fail("❌", f"The cluster in {settings.state_dir} was started with both --ha and --multi-host, which do "
+                    f"not go together: delete it (minikube-lite delete --state-dir {settings.state_dir}) and start "
+                    "it with one of them")
+    how = ("an HA control plane (it was started with --ha)" if multi_host else
+           "a multi-host one (it was started with --multi-host)")
+    flag = "--multi-host" if multi_host else "--ha"
+    _fail("❌", f"The cluster in {settings.state_dir} is {how}: {flag} cannot be added to it, --multi-host goes "
+                f"with a single API server (not --ha) for now.\n"
+                f"    Start it without {flag}, or delete it first (minikube-lite delete --state-dir "
+                f"{settings.state_dir}), or use another --state-dir")
 
 
 def _enable_overlay(settings: Settings) -> None:
