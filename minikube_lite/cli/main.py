@@ -864,13 +864,17 @@ def _delete_docker_objects(settings: Settings) -> None:
         return
     from minikube_lite.kubelet.cleanup import remove_cluster_objects
 
-    removed = remove_cluster_objects(client, settings.cluster_id, settings.network_name)
-    if removed.containers:
-        _say("🔥", f"Removed {removed.containers} container(s)")
-    for name in removed.networks:
-        _say("🔥", f"Removed network {name}")
-    for problem in removed.problems:
-        click.echo(f"⚠️  Could not remove {problem}", err=True)
+    try:
+        removed = remove_cluster_objects(client, settings.cluster_id, settings.network_name)
+        if removed.containers:
+            _say("🔥", f"Removed {removed.containers} container(s)")
+        for name in removed.networks:
+            _say("🔥", f"Removed network {name}")
+        for problem in removed.problems:
+            click.echo(f"⚠️  Could not remove {problem}", err=True)
+        _remove_overlay(settings, client)
+    finally:
+        client.close()
 
 
 def _refuse_ha_multi_host(settings: Settings, *, ha: bool, multi_host: bool) -> None:
@@ -913,21 +917,16 @@ def _enable_overlay(settings: Settings) -> None:
     _say("🕸️ ", f"Multi-host pod network: {said}; overlay network {overlay_name(settings.cluster_id)}")
 
 
-def _remove_overlay(settings: Settings) -> None:
-    """What ``start --multi-host`` added to the engine; swarm mode only if minikube-lite switched it on."""
+def _remove_overlay(settings: Settings, client: Any) -> None:
+    """What ``start --multi-host`` added to the engine (``client``, delete's); swarm mode only if
+    minikube-lite switched it on."""
     from minikube_lite.node.overlay import STATE_FILE, disable
 
     if not (settings.state_dir / STATE_FILE).exists():  # enable() writes it whenever it ran
         return
     try:
-        import docker
-
-        client = docker.from_env()
-        try:
-            for what in disable(client, settings.state_dir, settings.cluster_id):
-                _say("🔥", f"Removed {what}" if not what.startswith("(") else what.strip("()"))
-        finally:
-            client.close()
+        for what in disable(client, settings.state_dir, settings.cluster_id):
+            _say("🔥", f"Removed {what}" if not what.startswith("(") else what.strip("()"))
     except Exception as exc:  # noqa: BLE001 - the rest of delete goes on
         click.echo(f"⚠️  Could not undo the multi-host network ({exc})", err=True)
 
@@ -947,8 +946,7 @@ def delete(state_dir: str) -> None:
         _say("🛑", "Stopped the daemon")
     _stop_ha(settings)
     _remove_networking(settings)
-    _delete_docker_objects(settings)
-    _remove_overlay(settings)
+    _delete_docker_objects(settings)  # the overlay's too
     if settings.state_dir.exists():
         import shutil
 

@@ -393,7 +393,10 @@ async def master_component(client: Any, settings: Any, dns_ip: str) -> OverlayRo
 
     def prepare() -> tuple[Any, str, str, dict[str, str]]:
         engine = docker.from_env(timeout=60)
-        enable(engine, settings.state_dir, settings.cluster_id, settings.host)  # again: the engine may be new
+        if not engine.api.networks(names=[overlay_name(settings.cluster_id)]):
+            # start made it (cli/main.py, before this daemon); again only for an engine that lost it
+            # meanwhile (reset, left the swarm) or a daemon started without the CLI
+            enable(engine, settings.state_dir, settings.cluster_id, settings.host)
         cidr = network_subnet(engine.api.inspect_network(settings.network_name))
         bridge = find_bridge(settings.network_name) or ""
         return engine, cidr, bridge, {"token": worker_token(engine), "manager": manager_address(engine),

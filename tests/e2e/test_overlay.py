@@ -14,6 +14,7 @@ from __future__ import annotations
 import ipaddress
 import re
 import subprocess
+import sys
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -191,6 +192,17 @@ def test_node_ports_answer_on_the_joined_node_address(cluster: NsCluster, joined
     wait_for(lambda: not _curl(master, near_url), timeout=20, what=f"{near_url} (Local, no pod there) not answering")
     assert _curl(master, far_url) == "far"
     assert _curl(joined, near_url) == "near" and _curl(joined, far_url) == "far"
+    # and the pod sees the client's own address (not masqueraded, as Local promises)
+    hold = subprocess.Popen(master.nsenter(sys.executable, "-c", "import socket, time; "
+                                           f"s = socket.create_connection(({joined.ip!r}, {port['far']})); "
+                                           "time.sleep(8)"), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        seen = wait_for(lambda: [ln for ln in cluster.kubectl("exec", "far", "--", "netstat", "-tn").stdout.splitlines()
+                                 if ":8080 " in ln and "ESTABLISHED" in ln], timeout=10, what="the connection on far")
+    finally:
+        hold.kill()
+        hold.wait(10)
+    assert any(re.search(rf"[ :]{re.escape(master.ip)}:\d+ ", ln) for ln in seen), (master.ip, seen)
 
 
 def test_delete_undoes_swarm_mode(cluster: NsCluster, joined: RemoteMachine,
