@@ -16,7 +16,8 @@ Service without a selector) and after every change makes the host match, in one 
 
 ``externalTrafficPolicy: Local`` sends a host port's traffic from elsewhere only to endpoints on
 this machine (kube-proxy: on this node) and keeps the client's address; a machine without one
-drops it. An endpoint is on this machine when its ``nodeName`` is a Node whose InternalIP is an
+drops it. A LoadBalancer's ``healthCheckNodePort`` answers 200 or 503 by the same count
+(proxy/userspace.py ``HealthHolder``). An endpoint is on this machine when its ``nodeName`` is a Node whose InternalIP is an
 address of this machine: every node of one machine shares its kube-proxy, so they count as one
 (a node of another machine, ``minikube-lite agent``, runs a kube-proxy of its own).
 
@@ -40,7 +41,7 @@ from ..client.informer import Informer, object_key
 from ..config import DNS_SERVICE_IP
 from . import hostnet, iptables
 from .iptables import ServiceRule
-from .userspace import Holder
+from .userspace import HealthHolder, Holder
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +103,14 @@ def host_ports(service: Obj) -> list[tuple[int, str, Obj]]:
     return out
 
 
+def health_check_port(service: Obj) -> int:
+    """The Service's ``healthCheckNodePort`` when it is one (a LoadBalancer with policy Local), else 0."""
+    spec = service.get("spec") or {}
+    if spec.get("type") == "LoadBalancer" and spec.get("externalTrafficPolicy") == "Local":
+        return int(spec.get("healthCheckNodePort") or 0)
+    return 0
+
+
 def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -138,7 +147,8 @@ class ServiceProxy:
         self.nodes = Informer(client, "nodes")
         self._node_ips: dict[str, str] = {}  # node -> InternalIP (a heartbeat that keeps it is no news)
         self._local: dict[str, bool] = {}  # InternalIP -> whether it is this machine's
-        self.holders: dict[tuple[int, str], tuple[str, Holder]] = {}  # (port, proto) -> (service key, holder)
+        # (port, proto) -> (service key, holder): host ports, and health check ports (a HealthHolder)
+        self.holders: dict[tuple[int, str], tuple[str, Holder]] = {}
         self.cluster_holders: dict[tuple[str, int, str], Holder] = {}  # userspace mode only
         self.conflicts: dict[str, list[str]] = {}  # service key -> messages
         self._dirty = asyncio.Event()
@@ -196,6 +206,12 @@ class ServiceProxy:
     def _endpoints_for(self, key: str, port: Obj, nodes: set[str] | None = None) -> list[tuple[str, int]]:
         return service_endpoints(port, self.endpoints.get(key), nodes)
 
+    def _local_count(self, key: str) -> int:
+        """How many endpoints of the Service this machine has (its health check's answer)."""
+        nodes = self.local_nodes()
+        ports = ((self.services.get(key) or {}).get("spec") or {}).get("ports") or []
+        return len({ip for p in ports for ip, _ in self._endpoints_for(key, p, nodes)})
+
     def _host_port_endpoints(self, key: str, port: Obj) -> list[tuple[str, int]]:
         """Where a host port's connection goes in user space (externalTrafficPolicy honoured)."""
         svc = self.services.get(key) or {}
@@ -207,7 +223,7 @@ class ServiceProxy:
                           key=lambda s: (s["metadata"].get("creationTimestamp") or "", object_key(s)))
         addresses = {self.dns_ip} if self.dns_ip else set()
         rules: list[ServiceRule] = []
-        wanted_holders: dict[tuple[int, str], tuple[str, Obj]] = {}
+        wanted_holders: dict[tuple[int, str], tuple[str, Obj | None]] = {}  # None: the health check port
         conflicts: dict[str, list[str]] = {}
         for svc in services:
             key = object_key(svc)
@@ -217,7 +233,8 @@ class ServiceProxy:
             cip = _cluster_ip(spec)
             if cip:
                 addresses.add(cip)
-            for hp, proto, p in host_ports(svc):
+            hc = health_check_port(svc)
+            for hp, proto, p in [*host_ports(svc), *([(hc, "TCP", None)] if hc else [])]:
                 owner = wanted_holders.get((hp, proto))
                 if owner is not None and owner[0] != key:
                     conflicts.setdefault(key, []).append(
@@ -226,16 +243,22 @@ class ServiceProxy:
                 wanted_holders[(hp, proto)] = (key, p)
         # host ports: bind what is new, release what is gone
         for hp_key in list(self.holders):
-            if hp_key not in wanted_holders or self.holders[hp_key][0] != wanted_holders[hp_key][0]:
-                _, holder = self.holders.pop(hp_key)
+            want = wanted_holders.get(hp_key)
+            key, holder = self.holders[hp_key]
+            if want is None or key != want[0] or isinstance(holder, HealthHolder) != (want[1] is None):
+                self.holders.pop(hp_key)
                 await holder.close()
         held: set[tuple[int, str]] = set()
         for (hp, proto), (key, p) in wanted_holders.items():
             if (hp, proto) in self.holders:
                 held.add((hp, proto))
                 continue
-            holder = Holder(self.bind_host, hp, proto,
-                            lambda key=key, p=p: self._host_port_endpoints(key, p))  # type: ignore[misc]
+            if p is None:
+                ns, _, name = key.rpartition("/")
+                holder = HealthHolder(self.bind_host, hp, (ns, name), lambda key=key: self._local_count(key))
+            else:
+                holder = Holder(self.bind_host, hp, proto,
+                                lambda key=key, p=p: self._host_port_endpoints(key, p))  # type: ignore[misc]
             try:
                 await holder.open()
             except OSError as exc:

@@ -12,6 +12,7 @@ master's engine out of the swarm minikube-lite made, the agent's stop its own.
 from __future__ import annotations
 
 import ipaddress
+import json
 import re
 import subprocess
 import sys
@@ -203,6 +204,33 @@ def test_node_ports_answer_on_the_joined_node_address(cluster: NsCluster, joined
         hold.kill()
         hold.wait(10)
     assert any(re.search(rf"[ :]{re.escape(master.ip)}:\d+ ", ln) for ln in seen), (master.ip, seen)
+
+
+def test_health_check_node_port_says_which_machine_has_an_endpoint(
+        cluster: NsCluster, joined: RemoteMachine, machines: tuple[RemoteMachine, RemoteMachine]) -> None:
+    """A Local LoadBalancer's healthCheckNodePort, served by every node's kube-proxy: 200 and the count
+    on the joined node (it has the pod), 503 on the master's machine (it has none)."""
+    master = machines[0]
+    cluster.kubectl("create", "service", "loadbalancer", "far-lb", "--tcp=18080:8080")
+    cluster.kubectl("patch", "service", "far-lb", "-p",
+                    '{"spec":{"externalTrafficPolicy":"Local","selector":{"app":"far"}}}')
+    hc = cluster.get("/api/v1/namespaces/default/services/far-lb")["spec"].get("healthCheckNodePort")
+    assert hc, "a Local LoadBalancer gets a healthCheckNodePort"
+
+    def probe(machine: RemoteMachine, host: str) -> tuple[int, dict]:
+        done = subprocess.run(machine.nsenter("curl", "-sS", "--max-time", "2", "-w", "\\n%{http_code}",
+                                              f"http://{host}:{hc}/healthz"), capture_output=True, text=True,
+                              check=False)
+        body, _, code = done.stdout.rpartition("\n")
+        return (int(code), json.loads(body)) if done.returncode == 0 and body else (0, {})
+
+    code, body = wait_for(lambda: (r := probe(master, joined.ip))[0] == 200 and r, timeout=20,
+                          what="the joined node's health check")
+    assert body == {"service": {"namespace": "default", "name": "far-lb"}, "localEndpoints": 1,
+                    "serviceProxyHealthy": True}
+    code, body = wait_for(lambda: (r := probe(master, "127.0.0.1"))[0] and r, timeout=20,
+                          what="the master machine's health check")
+    assert (code, body["localEndpoints"]) == (503, 0), body
 
 
 def test_delete_undoes_swarm_mode(cluster: NsCluster, joined: RemoteMachine,
