@@ -17,9 +17,10 @@ Service without a selector) and after every change makes the host match, in one 
 ``externalTrafficPolicy: Local`` sends a host port's traffic from elsewhere only to endpoints on
 this machine (kube-proxy: on this node) and keeps the client's address; a machine without one
 drops it. A LoadBalancer's ``healthCheckNodePort`` answers 200 or 503 by the same count
-(proxy/userspace.py ``HealthHolder``). An endpoint is on this machine when its ``nodeName`` is a Node whose InternalIP is an
-address of this machine: every node of one machine shares its kube-proxy, so they count as one
-(a node of another machine, ``minikube-lite agent``, runs a kube-proxy of its own).
+(proxy/userspace.py ``HealthHolder``). An endpoint is on this machine when its ``nodeName`` is a
+Node whose InternalIP is an address of this machine: every node of one machine shares its
+kube-proxy, so they count as one (a node of another machine, ``minikube-lite agent``, runs a
+kube-proxy of its own).
 
 ``close()`` undoes all of it: addresses, chains and jumps, sockets, the sysctl.
 """
@@ -146,7 +147,6 @@ class ServiceProxy:
         self.endpoints = Informer(client, "endpoints")
         self.nodes = Informer(client, "nodes")
         self._node_ips: dict[str, str] = {}  # node -> InternalIP (a heartbeat that keeps it is no news)
-        self._local: dict[str, bool] = {}  # InternalIP -> whether it is this machine's
         # (port, proto) -> (service key, holder): host ports, and health check ports (a HealthHolder)
         self.holders: dict[tuple[int, str], tuple[str, Holder]] = {}
         self.cluster_holders: dict[tuple[str, int, str], Holder] = {}  # userspace mode only
@@ -165,10 +165,10 @@ class ServiceProxy:
             self._dirty.set()
 
     def local_nodes(self) -> set[str]:
-        """The Nodes of this machine: those whose InternalIP is one of its addresses."""
-        for ip in set(self._node_ips.values()) - set(self._local):
-            self._local[ip] = bool(ip) and is_local_address(ip)
-        return {name for name, ip in self._node_ips.items() if self._local.get(ip)}
+        """The Nodes of this machine: those whose InternalIP is one of its addresses (asked each time,
+        a bind per node: a node agent of this machine puts its address up after it registers)."""
+        local = {ip for ip in set(self._node_ips.values()) if ip and is_local_address(ip)}
+        return {name for name, ip in self._node_ips.items() if ip in local}
 
     async def run(self) -> None:
         self.bridge, self.gateway = await asyncio.to_thread(

@@ -110,7 +110,7 @@ def test_local_endpoints_are_those_of_this_machine_nodes() -> None:
                        "ports": [{"name": "http", "port": 3000, "protocol": "TCP"}]}]}
     assert service_endpoints(SVC["spec"]["ports"][0], ep, {"here"}) == [("10.244.1.2", 3000)]
     proxy = ServiceProxy.__new__(ServiceProxy)
-    proxy._node_ips, proxy._local = {}, {}
+    proxy._node_ips = {}
 
     class Dirty:
         def set(self) -> None:
