@@ -231,6 +231,13 @@ def test_health_check_node_port_says_which_machine_has_an_endpoint(
     code, body = wait_for(lambda: (r := probe(master, "127.0.0.1"))[0] and r, timeout=20,
                           what="the master machine's health check")
     assert (code, body["localEndpoints"]) == (503, 0), body
+    # the API keeps it as kube-apiserver does: immutable while needed, dropped with the policy
+    other = hc + 1 if hc < 32767 else hc - 1
+    bad = cluster.kubectl("patch", "service", "far-lb", "-p", f'{{"spec":{{"healthCheckNodePort":{other}}}}}',
+                          check=False)
+    assert bad.returncode != 0 and "spec.healthCheckNodePort: Forbidden: field is immutable" in bad.stderr, bad.stderr
+    cluster.kubectl("patch", "service", "far-lb", "-p", '{"spec":{"externalTrafficPolicy":"Cluster"}}')
+    assert "healthCheckNodePort" not in cluster.get("/api/v1/namespaces/default/services/far-lb")["spec"]
 
 
 def test_delete_undoes_swarm_mode(cluster: NsCluster, joined: RemoteMachine,
