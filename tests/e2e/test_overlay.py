@@ -163,6 +163,11 @@ def _curl(machine: RemoteMachine, url: str) -> str:
     return done.stdout.strip() if done.returncode == 0 else ""
 
 
+def _answers(machine: RemoteMachine, url: str, name: str, what: str) -> None:
+    """``url`` answers ``name`` from ``machine`` (tried again for a while: a loaded CI machine)."""
+    wait_for(lambda: _curl(machine, url) == name, timeout=15, what=f"{url} answering {name} {what}")
+
+
 def test_node_ports_answer_on_the_joined_node_address(cluster: NsCluster, joined: RemoteMachine, tmp_path: Path,
                                                       machines: tuple[RemoteMachine, RemoteMachine]) -> None:
     """Every node's kube-proxy answers every NodePort: the joined node's on its InternalIP (from the
@@ -182,17 +187,18 @@ def test_node_ports_answer_on_the_joined_node_address(cluster: NsCluster, joined
     # and localhost), to the pod on the master's node and to the one on the joined node
     for name in ("near", "far"):
         url = f"http://{joined.ip}:{port[name]}/"
-        assert wait_for(lambda u=url: _curl(master, u), timeout=20, what=f"{url} from the master") == name
-        assert _curl(joined, url) == name, f"{url} from the joined machine"
-        assert _curl(joined, f"http://127.0.0.1:{port[name]}/") == name, "localhost on the joined machine"
+        _answers(master, url, name, "from the master's machine")
+        _answers(joined, url, name, "from the joined machine")
+        _answers(joined, f"http://127.0.0.1:{port[name]}/", name, "on the joined machine's localhost")
     for name in ("near", "far"):
         cluster.kubectl("patch", "service", f"{name}-np", "-p", '{"spec":{"externalTrafficPolicy":"Local"}}')
     # Local: from elsewhere only where the pod is (the joined node has "far" only); traffic of the
     # node itself still goes to every endpoint, as kube-proxy sends it
     near_url, far_url = f"http://{joined.ip}:{port['near']}/", f"http://{joined.ip}:{port['far']}/"
     wait_for(lambda: not _curl(master, near_url), timeout=20, what=f"{near_url} (Local, no pod there) not answering")
-    assert _curl(master, far_url) == "far"
-    assert _curl(joined, near_url) == "near" and _curl(joined, far_url) == "far"
+    _answers(master, far_url, "far", "from the master's machine (Local, the pod is there)")
+    _answers(joined, near_url, "near", "from the joined machine itself (Local)")
+    _answers(joined, far_url, "far", "from the joined machine itself (Local)")
     # and the pod sees the client's own address (not masqueraded, as Local promises)
     hold = subprocess.Popen(master.nsenter(sys.executable, "-c", "import socket, time; "
                                            f"s = socket.create_connection(({joined.ip!r}, {port['far']})); "
