@@ -599,6 +599,8 @@ def start(state_dir: str, port: int | None, host: str | None, apiserver_ips: tup
         _ha().start_node(settings, _daemon_env())
     _wait_node_ready(settings, t0, offset, since)
     wait_nodes(settings, agents, t0)
+    if settings.multi_host:
+        _wait_overlay(settings, t0, offset)
     sd = f" --state-dir {settings.state_dir}" if state_dir != str(default_state_dir()) else ""
     _say("🏄", f'Done! kubectl is now configured to use "{NAME}" cluster and "default" namespace by default')
     _say("👉", f"Next: kubectl apply -f examples/seed/   ·   watch it live: minikube-lite dashboard --url{sd}")
@@ -629,6 +631,25 @@ def _wait_node_ready(settings: Settings, t0: float, log_offset: int | None, sinc
                         f"{_log_tail(settings, log_offset or 0)}" + (_ha().node_log(settings) if settings.ha else ""))
         time.sleep(READY_POLL)
     _say("✅", f'Node "{settings.node_name}" Ready in {time.monotonic() - t0:.2f}s')
+
+
+def _wait_overlay(settings: Settings, t0: float, log_offset: int | None) -> None:
+    """``start --multi-host`` is done once the overlay's router runs and its Secret is published
+    (node/overlay.py): an agent joining before that would find no overlay and run without one, as a
+    node that joins before its CNI is configured has no pod network."""
+    from minikube_lite.node.overlay import SECRET_NAME, SECRET_NAMESPACE
+
+    path = f"/api/v1/namespaces/{SECRET_NAMESPACE}/secrets/{SECRET_NAME}"
+    deadline = time.monotonic() + READY_TIMEOUT
+    while not ((get_json(settings, path) or {}).get("data") or {}).get("router"):
+        if time.monotonic() > deadline or running_pid(settings) is None:
+            click.echo(f"⚠️  The multi-host network is not ready (no overlay router after {READY_TIMEOUT:.0f}s): nodes "
+                       f"that join now reach this machine's pods only. Last lines of {settings.log_file}:\n"
+                       f"{_log_tail(settings, log_offset or 0)}", err=True)
+            return
+        time.sleep(0.1)
+    _say("🕸️ ", f"Multi-host network ready in {time.monotonic() - t0:.2f}s: other machines may join "
+               f"(minikube-lite node token{'' if settings.state_dir == default_state_dir() else ' --state-dir ' + str(settings.state_dir)})")
 
 
 @cli.command()

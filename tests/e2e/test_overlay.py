@@ -87,6 +87,9 @@ def cluster(tmp_path_factory: pytest.TempPathFactory, machines: tuple[RemoteMach
 def joined(cluster: NsCluster, machines: tuple[RemoteMachine, RemoteMachine],
            tmp_path_factory: pytest.TempPathFactory) -> RemoteMachine:
     join_agent(cluster, machines[1], NODE, tmp_path_factory.mktemp("agent-data"))
+    # start --multi-host returned once the overlay was published: the agent found it and joined the swarm
+    assert "Multi-host network ready" in cluster.start_output, cluster.start_output
+    assert machines[1].swarm_state() == "active", machines[1].agent_log()
     return machines[1]
 
 
