@@ -1,4 +1,4 @@
-"""ClusterIP and nodePort allocation for Services, as kube-apiserver's allocators do.
+"""ClusterIP, nodePort and healthCheckNodePort allocation for Services, as kube-apiserver's allocators do.
 
 Allocation is computed from the Services already stored (one scan, cheap at this scale),
 so nothing can drift out of step with the store after a crash: an address is in use exactly
@@ -45,7 +45,15 @@ def _used(services: list[dict[str, Any]], skip_uid: str | None) -> tuple[set[str
         for p in spec.get("ports") or []:
             if p.get("nodePort"):
                 ports.add((int(p["nodePort"]), p.get("protocol", "TCP")))
+        if spec.get("healthCheckNodePort"):
+            ports.add((int(spec["healthCheckNodePort"]), "TCP"))
     return ips, ports
+
+
+def needs_health_check(spec: dict[str, Any]) -> bool:
+    """A LoadBalancer with ``externalTrafficPolicy: Local`` gets a ``healthCheckNodePort``, where every
+    node's kube-proxy says whether it has an endpoint (what a cloud load balancer probes)."""
+    return spec.get("type") == "LoadBalancer" and spec.get("externalTrafficPolicy") == "Local"
 
 
 def allocate(svc: dict[str, Any], existing: list[dict[str, Any]], old: dict[str, Any] | None = None) -> None:
@@ -100,8 +108,42 @@ def allocate(svc: dict[str, Any], existing: list[dict[str, Any]], old: dict[str,
             node_port = _free_port(used_ports, proto)
         used_ports.add((int(node_port), proto))
         port["nodePort"] = node_port
+    _allocate_health_check(spec, old_spec if old is not None else None, used_ports, causes)
     if causes:
         raise Invalid("Service", name, causes)
+
+
+def _allocate_health_check(spec: dict[str, Any], old_spec: dict[str, Any] | None, used_ports: set[tuple[int, str]],
+                           causes: list[dict[str, str]]) -> None:
+    """``spec.healthCheckNodePort`` as kube-apiserver keeps it: allocated (TCP, from the nodePort range)
+    when needed, kept on update, immutable while needed, dropped with the type or policy that
+    needed it (when left as it was), refused anywhere else."""
+    field = "spec.healthCheckNodePort"
+    hc = int(spec.get("healthCheckNodePort") or 0)
+    old_needs = old_spec is not None and needs_health_check(old_spec)
+    old_hc = int((old_spec or {}).get("healthCheckNodePort") or 0)
+    if not needs_health_check(spec):
+        if hc and old_needs and hc == old_hc:
+            spec.pop("healthCheckNodePort", None)
+        elif hc:
+            causes.append(cause(field, f"Invalid value: {hc}: may only be set when `type` is 'LoadBalancer' and "
+                                       "`externalTrafficPolicy` is 'Local'"))
+        return
+    if old_needs and old_hc:
+        if hc and hc != old_hc:
+            causes.append(cause(field, "Forbidden: field is immutable", "FieldValueForbidden"))
+            return
+        hc = old_hc
+    elif hc and not 0 < hc < 65536:
+        causes.append(cause(field, f"Invalid value: {hc}: must be between 1 and 65535, inclusive"))
+        return
+    elif hc and (hc, "TCP") in used_ports:
+        causes.append(cause(field, f"Invalid value: {hc}: provided port is already allocated"))
+        return
+    if not hc:
+        hc = _free_port(used_ports, "TCP")
+    used_ports.add((hc, "TCP"))
+    spec["healthCheckNodePort"] = hc
 
 
 def _free_ip(used: set[str]) -> str:

@@ -459,8 +459,6 @@ def start(state_dir: str, port: int | None, host: str | None, apiserver_ips: tup
     if leader_elect is not None:
         opts["leader_elect"] = leader_elect
     if multi_host:
-        if ha:
-            _fail("❌", "--multi-host goes with a single API server (not --ha) for now")
         opts["multi_host"] = True
     if image_pull is not None:
         opts["image_pull"] = image_pull
@@ -468,6 +466,7 @@ def start(state_dir: str, port: int | None, host: str | None, apiserver_ips: tup
                                                   listen_address)
     settings = _settings_for(state_dir, port, host, opts, apiserver_ips=_split(apiserver_ips),
                              apiserver_names=_split(apiserver_names), listen_address=listen, secure=True)
+    _refuse_ha_multi_host(settings, ha=bool(ha), multi_host=bool(multi_host))
     _say("😄", f"minikube-lite v{__version__} on {_os_name()}  (state: {settings.state_dir})")
     try:
         engine = docker_ping()
@@ -496,6 +495,9 @@ def start(state_dir: str, port: int | None, host: str | None, apiserver_ips: tup
             _say("🏃", f'"{NAME}" is already running at {saved.server_url} (pid {pid})')
             if port is not None and port != saved.port:
                 _say("💡", f"To use port {port}, stop it first: minikube-lite stop --state-dir {settings.state_dir}")
+            if multi_host and not saved.multi_host:
+                _say("💡", f"It runs without --multi-host; to add it, stop it first: "
+                           f"minikube-lite stop --state-dir {settings.state_dir}")
             if image_pull is not None and image_pull != saved.image_pull:
                 _say("💡", f"It runs with --image-pull={saved.image_pull}; to use {image_pull}, stop it first: "
                            f"minikube-lite stop --state-dir {settings.state_dir}")
@@ -597,6 +599,8 @@ def start(state_dir: str, port: int | None, host: str | None, apiserver_ips: tup
         _ha().start_node(settings, _daemon_env())
     _wait_node_ready(settings, t0, offset, since)
     wait_nodes(settings, agents, t0)
+    if settings.multi_host:
+        _wait_overlay(settings, t0, offset)
     sd = f" --state-dir {settings.state_dir}" if state_dir != str(default_state_dir()) else ""
     _say("🏄", f'Done! kubectl is now configured to use "{NAME}" cluster and "default" namespace by default')
     _say("👉", f"Next: kubectl apply -f examples/seed/   ·   watch it live: minikube-lite dashboard --url{sd}")
@@ -627,6 +631,25 @@ def _wait_node_ready(settings: Settings, t0: float, log_offset: int | None, sinc
                         f"{_log_tail(settings, log_offset or 0)}" + (_ha().node_log(settings) if settings.ha else ""))
         time.sleep(READY_POLL)
     _say("✅", f'Node "{settings.node_name}" Ready in {time.monotonic() - t0:.2f}s')
+
+
+def _wait_overlay(settings: Settings, t0: float, log_offset: int | None) -> None:
+    """``start --multi-host`` is done once the overlay's router runs and its Secret is published
+    (node/overlay.py): an agent joining before that would find no overlay and run without one, as a
+    node that joins before its CNI is configured has no pod network."""
+    from minikube_lite.node.overlay import SECRET_NAME, SECRET_NAMESPACE
+
+    path = f"/api/v1/namespaces/{SECRET_NAMESPACE}/secrets/{SECRET_NAME}"
+    deadline = time.monotonic() + READY_TIMEOUT
+    while not ((get_json(settings, path) or {}).get("data") or {}).get("router"):
+        if time.monotonic() > deadline or running_pid(settings) is None:
+            click.echo(f"⚠️  The multi-host network is not ready (no overlay router after {READY_TIMEOUT:.0f}s): nodes "
+                       f"that join now reach this machine's pods only. Last lines of {settings.log_file}:\n"
+                       f"{_log_tail(settings, log_offset or 0)}", err=True)
+            return
+        time.sleep(0.1)
+    _say("🕸️ ", f"Multi-host network ready in {time.monotonic() - t0:.2f}s: other machines may join "
+               f"(minikube-lite node token{'' if settings.state_dir == default_state_dir() else ' --state-dir ' + str(settings.state_dir)})")
 
 
 @cli.command()
@@ -884,13 +907,41 @@ def _delete_docker_objects(settings: Settings) -> None:
         return
     from minikube_lite.kubelet.cleanup import remove_cluster_objects
 
-    removed = remove_cluster_objects(client, settings.cluster_id, settings.network_name)
-    if removed.containers:
-        _say("🔥", f"Removed {removed.containers} container(s)")
-    for name in removed.networks:
-        _say("🔥", f"Removed network {name}")
-    for problem in removed.problems:
-        click.echo(f"⚠️  Could not remove {problem}", err=True)
+    try:
+        removed = remove_cluster_objects(client, settings.cluster_id, settings.network_name)
+        if removed.containers:
+            _say("🔥", f"Removed {removed.containers} container(s)")
+        for name in removed.networks:
+            _say("🔥", f"Removed network {name}")
+        for problem in removed.problems:
+            click.echo(f"⚠️  Could not remove {problem}", err=True)
+        _remove_overlay(settings, client)
+    finally:
+        client.close()
+
+
+def _refuse_ha_multi_host(settings: Settings, *, ha: bool, multi_host: bool) -> None:
+    """``--multi-host`` needs the node components in the daemon (the overlay's router runs beside its
+    kube-proxy), which an HA control plane leaves to its first node's agent: the two are refused
+    together, whether from this start's flags or from how the cluster was started before (its
+    saved settings), before anything is changed (as minikube refuses a flag an existing profile
+    cannot take). An external etcd (--store, one or several members) keeps one daemon with the
+    node components, so it goes with --multi-host."""
+    if not (settings.ha and settings.multi_host):
+        return
+    if ha and multi_host:
+        _fail("❌", "--multi-host goes with a single API server (not --ha) for now")
+    if not (ha or multi_host):  # saved so by a version that did not refuse it
+        _fail("❌", f"The cluster in {settings.state_dir} was started with both --ha and --multi-host, which do "
+                    f"not go together: delete it (minikube-lite delete --state-dir {settings.state_dir}) and start "
+                    "it with one of them")
+    how = ("an HA control plane (it was started with --ha)" if multi_host else
+           "a multi-host one (it was started with --multi-host)")
+    flag = "--multi-host" if multi_host else "--ha"
+    _fail("❌", f"The cluster in {settings.state_dir} is {how}: {flag} cannot be added to it, --multi-host goes "
+                f"with a single API server (not --ha) for now.\n"
+                f"    Start it without {flag}, or delete it first (minikube-lite delete --state-dir "
+                f"{settings.state_dir}), or use another --state-dir")
 
 
 def _enable_overlay(settings: Settings) -> None:
@@ -909,21 +960,16 @@ def _enable_overlay(settings: Settings) -> None:
     _say("🕸️ ", f"Multi-host pod network: {said}; overlay network {overlay_name(settings.cluster_id)}")
 
 
-def _remove_overlay(settings: Settings) -> None:
-    """What ``start --multi-host`` added to the engine; swarm mode only if minikube-lite switched it on."""
+def _remove_overlay(settings: Settings, client: Any) -> None:
+    """What ``start --multi-host`` added to the engine (``client``, delete's); swarm mode only if
+    minikube-lite switched it on."""
     from minikube_lite.node.overlay import STATE_FILE, disable
 
     if not (settings.state_dir / STATE_FILE).exists():  # enable() writes it whenever it ran
         return
     try:
-        import docker
-
-        client = docker.from_env()
-        try:
-            for what in disable(client, settings.state_dir, settings.cluster_id):
-                _say("🔥", f"Removed {what}" if not what.startswith("(") else what.strip("()"))
-        finally:
-            client.close()
+        for what in disable(client, settings.state_dir, settings.cluster_id):
+            _say("🔥", f"Removed {what}" if not what.startswith("(") else what.strip("()"))
     except Exception as exc:  # noqa: BLE001 - the rest of delete goes on
         click.echo(f"⚠️  Could not undo the multi-host network ({exc})", err=True)
 
@@ -943,8 +989,7 @@ def delete(state_dir: str) -> None:
         _say("🛑", "Stopped the daemon")
     _stop_ha(settings)
     _remove_networking(settings)
-    _delete_docker_objects(settings)
-    _remove_overlay(settings)
+    _delete_docker_objects(settings)  # the overlay's too
     if settings.state_dir.exists():
         import shutil
 

@@ -64,23 +64,26 @@ def candidate_subnets(client: Any) -> list[ipaddress.IPv4Network]:
             if not any(s.overlaps(t) for t in taken if t.version == 4)]
 
 
-def create_network(client: Any, name: str, labels: dict[str, str]) -> Any:
-    """The cluster's bridge with a subnet of our choosing (falls back to Docker's choice)."""
+def create_network(client: Any, name: str, labels: dict[str, str], subnet: str = "") -> Any:
+    """The cluster's bridge with a subnet of our choosing (falls back to Docker's choice), or
+    exactly ``subnet`` (a joined machine's bridge is its node's range; APIError when it cannot be)."""
     import docker.errors
     from docker.types import IPAMConfig, IPAMPool
 
-    for subnet in candidate_subnets(client)[:8]:
-        gateway = str(next(subnet.hosts()))
+    for net in [ipaddress.ip_network(subnet, strict=False)] if subnet else candidate_subnets(client)[:8]:
+        gateway = str(next(net.hosts()))
         try:
             return client.networks.create(name, driver="bridge", check_duplicate=True, labels=labels,
-                                          ipam=IPAMConfig(pool_configs=[IPAMPool(subnet=str(subnet), gateway=gateway)]))
+                                          ipam=IPAMConfig(pool_configs=[IPAMPool(subnet=str(net), gateway=gateway)]))
         except docker.errors.APIError as e:
             if "overlap" not in str(e).lower():
                 raise
             try:  # another component of this cluster made it meanwhile (same subnet): that one
                 return client.networks.get(name)
             except docker.errors.NotFound:
-                log.info("subnet %s taken meanwhile; trying the next", subnet)
+                if subnet:
+                    raise
+                log.info("subnet %s taken meanwhile; trying the next", net)
     return client.networks.create(name, driver="bridge", check_duplicate=True, labels=labels)
 
 

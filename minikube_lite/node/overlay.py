@@ -39,7 +39,6 @@ import contextlib
 import ipaddress
 import json
 import logging
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -161,9 +160,10 @@ def ensure_router(client: Any, cluster_id: str, overlay: str, image: str) -> tup
 
 
 def _ip(*args: str, netns_pid: int = 0) -> tuple[int, str]:
-    cmd = ["ip", *args] if not netns_pid else ["nsenter", f"--net=/proc/{netns_pid}/ns/net", "--", "ip", *args]
-    p = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    return p.returncode, (p.stderr or p.stdout).strip()
+    from ..proxy.hostnet import run_sync
+
+    into = ("nsenter", f"--net=/proc/{netns_pid}/ns/net", "--") if netns_pid else ()
+    return run_sync(*into, "ip", *args, timeout=10)
 
 
 def remove_routes_via(gw_ip: str) -> None:
@@ -264,6 +264,8 @@ class OverlayRoutes:
         if self.bridge:
             _sysctl(f"net/ipv4/conf/{self.bridge}/proxy_arp", "1")
         _sysctl("net/ipv4/ip_forward", "1")
+        # localhost:<nodePort> DNATed to a pod of another machine leaves through docker_gwbridge
+        _sysctl(f"net/ipv4/conf/{GWBRIDGE}/route_localnet", "1")
         if self.publish is not None:
             await self._publish({**self.publish, "router": self.router_ip})
         nodes = Informer(self.client, "nodes")
@@ -369,6 +371,7 @@ class OverlayRoutes:
             log.warning("could not remove the overlay's iptables rules: %s", exc)
         if self.bridge:
             _sysctl(f"net/ipv4/conf/{self.bridge}/proxy_arp", "0")
+        _sysctl(f"net/ipv4/conf/{GWBRIDGE}/route_localnet", "0")
 
 
 def _sysctl(key: str, value: str) -> None:
@@ -390,7 +393,10 @@ async def master_component(client: Any, settings: Any, dns_ip: str) -> OverlayRo
 
     def prepare() -> tuple[Any, str, str, dict[str, str]]:
         engine = docker.from_env(timeout=60)
-        enable(engine, settings.state_dir, settings.cluster_id, settings.host)  # again: the engine may be new
+        if not engine.api.networks(names=[overlay_name(settings.cluster_id)]):
+            # start made it (cli/main.py, before this daemon); again only for an engine that lost it
+            # meanwhile (reset, left the swarm) or a daemon started without the CLI
+            enable(engine, settings.state_dir, settings.cluster_id, settings.host)
         cidr = network_subnet(engine.api.inspect_network(settings.network_name))
         bridge = find_bridge(settings.network_name) or ""
         return engine, cidr, bridge, {"token": worker_token(engine), "manager": manager_address(engine),

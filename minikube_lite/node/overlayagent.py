@@ -11,7 +11,8 @@ What a kubelet node of another machine needs beyond the kubelet, in the order it
    pod network, as flannel gives ``cni0``), so every other range is off-link and routed;
 4. the router and the routes (node/overlay.py :class:`OverlayRoutes`), and a kube-proxy of the
    machine's own (proxy/proxier.py: the DNAT of ClusterIPs and node ports must happen on the client
-   pod's machine), with the node's credentials (kube-proxy's read rights are bound to
+   pod's machine; the NodePorts answer on the node's InternalIP and localhost, to endpoints on any
+   machine, ``externalTrafficPolicy: Local`` to this one's only), with the node's credentials (kube-proxy's read rights are bound to
    ``system:nodes`` in auth/policy.yaml, as k3s' agent runs its kube-proxy with what the server gave
    it). The DNS the pods get is the master's (its bridge address, reached over the overlay).
 
@@ -21,7 +22,6 @@ What a kubelet node of another machine needs beyond the kubelet, in the order it
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from pathlib import Path
 from typing import Any
@@ -81,16 +81,15 @@ class AgentOverlay:
     def _bridge(self, cidr: str) -> None:
         """The pods' bridge of this node sized to its range (one of an earlier start is kept)."""
         import docker.errors
-        from docker.types import IPAMConfig, IPAMPool
 
-        from ..kubelet.podnet import node_address
+        from ..kubelet.podnet import create_network
 
         if self.engine.api.networks(names=[self.network_name]):
             return
-        with contextlib.suppress(docker.errors.APIError):
-            self.engine.networks.create(self.network_name, driver="bridge", check_duplicate=True,
-                                        labels={CLUSTER_LABEL: self.cluster_id},
-                                        ipam=IPAMConfig(pool_configs=[IPAMPool(subnet=cidr, gateway=node_address(cidr))]))
+        try:
+            create_network(self.engine, self.network_name, {CLUSTER_LABEL: self.cluster_id}, subnet=cidr)
+        except docker.errors.APIError as exc:
+            log.warning("could not make the pods' bridge %s: %s", cidr, exc)
 
     def components(self) -> list[tuple[str, Any]]:
         """The router's routes and the machine's kube-proxy (step 4), once the kubelet has its bridge."""
@@ -103,8 +102,10 @@ class AgentOverlay:
                                        overlay=self.data["overlay"], node_name=self.name, image=PAUSE_IMAGE,
                                        node_address=node_address(own), cluster_cidr=self.data["podCIDR"],
                                        hub_router=self.data.get("router", ""))
+        # NodePorts answer on the node's InternalIP from the network too, as every node's kube-proxy's do
         proxy = ServiceProxy(self.client, cluster_id=self.cluster_id, network_name=self.network_name,
-                             network_label=CLUSTER_LABEL, dns_ip=None, report=False)
+                             network_label=CLUSTER_LABEL, node_addresses=(self.node_ip,),
+                             cluster_cidr=self.data["podCIDR"], dns_ip=None, report=False)
         return [("overlay routes", routes), ("kube-proxy", proxy)]
 
     def stop(self) -> None:

@@ -23,17 +23,11 @@ from __future__ import annotations
 import logging
 import shlex
 import shutil
-import subprocess
 
+from ..proxy.hostnet import run_sync as _run
 from ..proxy.iptables import MASQ_MARK
 
 log = logging.getLogger(__name__)
-
-
-
-def _run(*args: str, stdin: str | None = None) -> tuple[int, str]:
-    p = subprocess.run(args, input=stdin, capture_output=True, text=True, check=False)
-    return p.returncode, (p.stdout + p.stderr).strip()
 
 
 class OverlayNat:

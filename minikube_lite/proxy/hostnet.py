@@ -92,6 +92,16 @@ async def _ip(*args: str) -> tuple[int, str]:
     return proc.returncode or 0, out.decode(errors="replace")
 
 
+async def bridge_subnet(bridge: str) -> str:
+    """The subnet of ``bridge`` (its address that is not a /32: ``10.244.0.1/20`` -> ``10.244.0.0/20``)."""
+    code, out = await _ip("-j", "-4", "addr", "show", "dev", bridge)
+    for link in json.loads(out or "[]") if code == 0 else []:
+        for info in link.get("addr_info") or []:
+            if info.get("family") == "inet" and int(info.get("prefixlen") or 32) < 32:
+                return str(ipaddress.ip_network(f"{info['local']}/{info['prefixlen']}", strict=False))
+    return ""
+
+
 async def service_addresses(bridge: str) -> set[str]:
     """The /32 Service-range addresses on ``bridge`` (ours by construction)."""
     code, out = await _ip("-j", "addr", "show", "dev", bridge)
@@ -131,12 +141,18 @@ def set_route_localnet(bridge: str, on: bool) -> None:
         log.warning("cannot set %s: %s (localhost:<nodePort> may not work)", path, exc)
 
 
-def _ip_sync(*args: str) -> tuple[int, str]:
+def run_sync(*cmd: str, stdin: str | None = None, timeout: float = 30) -> tuple[int, str]:
+    """Run a command of the host's network tools (``ip``, ``iptables-restore``, ``nsenter ...``),
+    blocking: (exit code, its output and errors). A missing tool or a hang is a failure, not a raise."""
     try:
-        done = subprocess.run(["ip", *args], capture_output=True, text=True, timeout=10, check=False)
+        done = subprocess.run(list(cmd), input=stdin, capture_output=True, text=True, timeout=timeout, check=False)
     except (OSError, subprocess.TimeoutExpired) as exc:
         return 1, str(exc)
     return done.returncode, (done.stdout + done.stderr).strip()
+
+
+def _ip_sync(*args: str) -> tuple[int, str]:
+    return run_sync("ip", *args, timeout=10)
 
 
 def add_node_address(bridge: str, ip: str) -> None:

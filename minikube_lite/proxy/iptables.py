@@ -15,13 +15,19 @@ nat table:
   PREROUTING (from our bridge), OUTPUT -> MKL-<id>-SERVICES: clusterIP:port -> MKL-<id>-SVC-<hash>;
                          any local address (not a cluster IP) -> MKL-<id>-NODEPORTS
   PREROUTING (from elsewhere, to a local address) -> MKL-<id>-NODEPORTS
-  MKL-<id>-NODEPORTS: nodePort (and a LoadBalancer's port) -> MKL-<id>-SVC-<hash>
+  MKL-<id>-NODEPORTS: nodePort (and a LoadBalancer's port) -> MKL-<id>-SVC-<hash>, or with
+                     ``externalTrafficPolicy: Local`` -> MKL-<id>-XLB-<hash>
   MKL-<id>-SVC-<hash>: mark for masquerade, then DNAT to one endpoint
+  MKL-<id>-XLB-<hash>: pods and this host -> MKL-<id>-SVC-<hash> (as kube-proxy sends them to the
+                     cluster-wide chain); anyone else: DNAT to an endpoint on this machine, not
+                     masqueraded (the client's address is kept); none here: no DNAT, and the
+                     packet is dropped in MKL-<id>-REJECT ("has no local endpoints")
   POSTROUTING -> MKL-<id>-POSTROUTING: masquerade marked connections (pod -> its own Service
                  hairpins, and ``localhost:<nodePort>`` needs a source the pod can answer)
 filter table:
   INPUT   -> MKL-<id>-REJECT: a Service port with no ready endpoint is refused at once
-  FORWARD -> MKL-<id>-FORWARD: marked connections from outside the host may reach pods
+  FORWARD -> MKL-<id>-FORWARD: marked connections from outside the host may reach pods, and those
+             a Local host port DNATed
 """
 
 from __future__ import annotations
@@ -50,6 +56,8 @@ class ServiceRule:
     port: int
     endpoints: tuple[tuple[str, int], ...] = ()
     host_ports: tuple[int, ...] = field(default_factory=tuple)  # nodePort, LoadBalancer port
+    # externalTrafficPolicy Local: the endpoints on this machine (None: policy Cluster)
+    local_endpoints: tuple[tuple[str, int], ...] | None = None
 
 
 class Chains:
@@ -64,21 +72,23 @@ class Chains:
         self.forward = f"{self.prefix}-FORWARD"
         self.comment = f"minikube-lite {cluster_id} services"
 
-    def service_chain(self, rule: ServiceRule) -> str:
+    def service_chain(self, rule: ServiceRule, kind: str = "SVC") -> str:
         digest = hashlib.sha256(f"{rule.name}/{rule.protocol}".encode()).hexdigest()[:8].upper()
-        return f"{self.prefix}-SVC-{digest}"
+        return f"{self.prefix}-{kind}-{digest}"
 
-    def jumps(self, bridge: str, *, external: bool = True) -> list[tuple[str, str, list[str]]]:
+    def jumps(self, bridge: str, *, external: bool | tuple[str, ...] = True) -> list[tuple[str, str, list[str]]]:
         """(table, built-in chain, match + target) for every jump this cluster adds.
 
         Several clusters may run on one host, each with the same ``kubernetes`` cluster IP: in
         PREROUTING, cluster IPs apply only to packets from this cluster's bridge (its pods); from
-        elsewhere only the host ports do, and only when they are exposed (``external``:
-        ``--listen-address 0.0.0.0``); by default they serve this machine and its pods alone.
+        elsewhere only the host ports do, and only when they are exposed (``external``: True for
+        every local address, ``--listen-address 0.0.0.0``; or the addresses listed, a joined
+        machine's InternalIP); by default they serve this machine and its pods alone.
         Host processes (OUTPUT) get the first cluster's.
         """
-        outside = [("nat", "PREROUTING", ["!", "-i", bridge, "-m", "addrtype", "--dst-type", "LOCAL",
-                                          "-j", self.nodeports])] if external else []
+        local = ["-m", "addrtype", "--dst-type", "LOCAL"]
+        targets = [local] if external is True else [["-d", f"{a}/32"] for a in external or ()]
+        outside = [("nat", "PREROUTING", ["!", "-i", bridge, *match, "-j", self.nodeports]) for match in targets]
         return [("nat", "PREROUTING", ["-i", bridge, "-j", self.services]), *outside,
                 ("nat", "OUTPUT", ["-j", self.services]),
                 ("nat", "POSTROUTING", ["-j", self.postrouting]), ("filter", "INPUT", ["-j", self.reject]),
@@ -89,15 +99,27 @@ def _quote(text: str) -> str:
     return '"' + text.replace('"', "'") + '"'
 
 
-def render(chains: Chains, rules: list[ServiceRule], existing: set[str] | None = None) -> str:
+def _dnat(chain: str, proto: str, endpoints: tuple[tuple[str, int], ...]) -> list[str]:
+    """DNAT to one of ``endpoints`` at random (the ``statistic`` match, as kube-proxy spreads them)."""
+    out, n = [], len(endpoints)
+    for i, (ip, port) in enumerate(endpoints):
+        chance = "" if i == n - 1 else f"-m statistic --mode random --probability {1.0 / (n - i):.11f} "
+        out.append(f"-A {chain} -p {proto} {chance}-j DNAT --to-destination {ip}:{port}")
+    return out
+
+
+def render(chains: Chains, rules: list[ServiceRule], existing: set[str] | None = None,
+           cluster_cidr: str = "") -> str:
     """The ``iptables-restore --noflush`` input that makes our chains exactly ``rules``.
 
     ``existing``: our chains present now; those no longer needed are deleted in the same
-    transaction.
+    transaction. ``cluster_cidr``: the pods' addresses, whose traffic to a Local host port goes
+    to every endpoint (kube-proxy's local-traffic detector, ``--cluster-cidr``).
     """
     nat: list[str] = []
     svc_chains: list[str] = []
     reject: list[str] = []
+    forward: list[str] = []
     for rule in sorted(rules, key=lambda r: (r.name, r.protocol)):
         proto = rule.protocol.lower()
         comment = f"-m comment --comment {_quote(rule.name)}"
@@ -114,13 +136,25 @@ def render(chains: Chains, rules: list[ServiceRule], existing: set[str] | None =
         if rule.cluster_ip:
             nat.append(f"-A {chains.services} -d {rule.cluster_ip}/32 -p {proto} --dport {rule.port} "
                        f"{comment} -j {chain}")
+        external = chain
+        if rule.local_endpoints is not None and rule.host_ports:
+            external = chains.service_chain(rule, "XLB")
+            svc_chains.append(external)
+            if cluster_cidr:
+                nat.append(f"-A {external} -s {cluster_cidr} {comment} -j {chain}")
+            nat.append(f"-A {external} -m addrtype --src-type LOCAL {comment} -j {chain}")
+            nat += _dnat(external, proto, rule.local_endpoints)
+            for hp in rule.host_ports:
+                if rule.local_endpoints:  # Docker's FORWARD drops what is not marked: these may pass
+                    forward.append(f"-A {chains.forward} -m conntrack --ctstate DNAT --ctproto {proto} "
+                                   f"--ctorigdstport {hp} {comment} -j ACCEPT")
+                else:
+                    reject.append(f"-A {chains.reject} -p {proto} --dport {hp} -m addrtype --dst-type LOCAL "
+                                  f'-m comment --comment {_quote(rule.name + " has no local endpoints")} -j DROP')
         for hp in rule.host_ports:
-            nat.append(f"-A {chains.nodeports} -p {proto} --dport {hp} {comment} -j {chain}")
+            nat.append(f"-A {chains.nodeports} -p {proto} --dport {hp} {comment} -j {external}")
         nat.append(f"-A {chain} -j MARK --set-xmark {MASQ_MARK}")
-        n = len(rule.endpoints)
-        for i, (ip, port) in enumerate(rule.endpoints):
-            chance = "" if i == n - 1 else f"-m statistic --mode random --probability {1.0 / (n - i):.11f} "
-            nat.append(f"-A {chain} -p {proto} {chance}-j DNAT --to-destination {ip}:{port}")
+        nat += _dnat(chain, proto, rule.endpoints)
     nat.append(f"-A {chains.services} ! -d {SERVICE_CIDR} -m addrtype --dst-type LOCAL -j {chains.nodeports}")
     nat.append(f"-A {chains.postrouting} -m mark --mark {MASQ_MARK} -j MASQUERADE")
 
@@ -133,6 +167,7 @@ def render(chains: Chains, rules: list[ServiceRule], existing: set[str] | None =
     out += ["COMMIT", "*filter", f":{chains.reject} - [0:0]", f":{chains.forward} - [0:0]"]
     out += reject
     out.append(f"-A {chains.forward} -m mark --mark {MASQ_MARK} -j ACCEPT")
+    out += forward
     out += ["COMMIT", ""]
     return "\n".join(out)
 
@@ -156,9 +191,10 @@ def available() -> bool:
 class IPTables:
     """Applies and removes one cluster's chains."""
 
-    def __init__(self, cluster_id: str, *, external: bool = False) -> None:
+    def __init__(self, cluster_id: str, *, external: bool | tuple[str, ...] = False, cluster_cidr: str = "") -> None:
         self.chains = Chains(cluster_id)
         self.external = external
+        self.cluster_cidr = cluster_cidr
 
     async def our_chains(self) -> set[str]:
         found: set[str] = set()
@@ -174,7 +210,7 @@ class IPTables:
 
     async def sync(self, rules: list[ServiceRule], bridge: str) -> None:
         """Rewrite our chains to ``rules`` (one transaction), then make sure the jumps exist."""
-        text = render(self.chains, rules, await self.our_chains())
+        text = render(self.chains, rules, await self.our_chains(), self.cluster_cidr)
         code, out = await _run("iptables-restore", "-w", "--noflush", stdin=text)
         if code != 0:
             raise OSError(f"iptables-restore failed: {out.strip()}")

@@ -89,6 +89,47 @@ class Holder:
             w.close()
 
 
+class HealthHolder(Holder):
+    """A Service's ``healthCheckNodePort`` (a LoadBalancer with ``externalTrafficPolicy: Local``), as
+    kube-proxy's service health server answers it on every node: any HTTP request gets 200 while
+    this machine has an endpoint of the Service, else 503 (a cloud load balancer then leaves the
+    node out), with the count as JSON and in ``X-Load-Balancing-Endpoint-Weight``. HTTP through
+    h11 (httpx's own protocol library); no server framework for one fixed answer per port."""
+
+    def __init__(self, host: str | tuple[str, ...], port: int, service: tuple[str, str],
+                 count: Callable[[], int]) -> None:
+        super().__init__(host, port, "TCP", list)
+        self.service = service  # (namespace, name)
+        self.count = count
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        import json
+
+        import h11
+
+        conn = h11.Connection(h11.SERVER)
+        try:
+            event = conn.next_event()
+            while event is h11.NEED_DATA:
+                conn.receive_data(await asyncio.wait_for(reader.read(65536), 10))
+                event = conn.next_event()
+            if isinstance(event, h11.Request):
+                n = self.count()
+                body = json.dumps({"service": {"namespace": self.service[0], "name": self.service[1]},
+                                   "localEndpoints": n, "serviceProxyHealthy": True}, indent="\t").encode()
+                headers = [("Content-Type", "application/json"), ("X-Content-Type-Options", "nosniff"),
+                           ("X-Load-Balancing-Endpoint-Weight", str(n)), ("Content-Length", str(len(body))),
+                           ("Connection", "close")]
+                writer.write(conn.send(h11.Response(status_code=200 if n else 503, headers=headers)) or b"")
+                writer.write(conn.send(h11.Data(data=body)) or b"")
+                writer.write(conn.send(h11.EndOfMessage()) or b"")
+                await writer.drain()
+        except (h11.ProtocolError, OSError, TimeoutError):
+            pass
+        finally:
+            writer.close()
+
+
 def _reset(writer: asyncio.StreamWriter) -> None:
     sock = writer.get_extra_info("socket")
     if sock is not None:

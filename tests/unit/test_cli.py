@@ -351,3 +351,32 @@ def test_store_and_leader_elect_reach_the_daemon_and_are_kept(tmp_path: Path) ->
     assert again.store == settings.store and again.leader_elect and again.etcd_cafile == str(ca.resolve())
     back = m._settings_for(str(tmp_path / "state"), store=m._store_options("sqlite", None, None, None))
     assert back.store == "" and back.etcd_cafile == "" and "--store" not in m.daemon_command(back)
+
+
+@pytest.mark.parametrize(("saved", "flags", "says"), [
+    ({"ha": True}, ["--multi-host"], "is an HA control plane (it was started with --ha): --multi-host cannot be"),
+    ({"multi_host": True}, ["--ha"], "is a multi-host one (it was started with --multi-host): --ha cannot be"),
+    ({}, ["--ha", "--multi-host"], "--multi-host goes with a single API server (not --ha)"),
+    ({"ha": True, "multi_host": True}, [], "was started with both --ha and --multi-host"),
+])
+def test_multi_host_and_ha_are_refused_by_what_the_cluster_is(
+        env: dict[str, object], monkeypatch: pytest.MonkeyPatch,
+        saved: dict[str, bool], flags: list[str], says: str) -> None:
+    """--multi-host on a cluster started with --ha (or --ha on a multi-host one) is refused as the two
+    flags together are: a clear error, and nothing changes (settings, the engine, no daemon)."""
+    import dataclasses
+
+    state = Path(str(env["state"])).resolve()
+    dataclasses.replace(Settings.load(state), state_dir=state, port=int(str(env["port"])), **saved).save()
+    before = (state / "settings.json").read_bytes() if (state / "settings.json").exists() else None
+    touched: list[str] = []
+    monkeypatch.setattr(cli_main, "_enable_overlay", lambda s: touched.append("overlay"))
+    monkeypatch.setattr(cli_main, "_start_ha_etcd", lambda s: touched.append("etcd") or s)
+    result = run("start", "--state-dir", str(state), *flags)
+    assert result.exit_code == 1, result.output
+    assert says in result.output, result.output
+    assert not touched and not (state / "daemon.pid").exists()
+    if before is not None:
+        assert (state / "settings.json").read_bytes() == before
+    assert Settings.load(state).ha == bool(saved.get("ha")) and Settings.load(state).multi_host == bool(
+        saved.get("multi_host"))

@@ -70,6 +70,60 @@ def test_iptables_rules_spread_reject_and_touch_only_our_chains() -> None:
     assert len(chains.service_chain(ServiceRule("x" * 300, "TCP", None, 1))) <= 28
 
 
+def test_external_traffic_policy_local_keeps_outside_traffic_on_this_machine() -> None:
+    """Local: pods and the host go to every endpoint; others to this machine's endpoints, not
+    masqueraded and let through FORWARD; none here: dropped (kube-proxy's "has no local endpoints")."""
+    chains = Chains("abcdef0123")
+    here, there = ("10.244.1.2", 8080), ("10.244.0.5", 8080)
+    text = render(chains, [
+        ServiceRule("default/a:80", "TCP", "10.96.5.5", 80, (here, there), (31000,), local_endpoints=(here,)),
+        ServiceRule("default/b:80", "TCP", "10.96.5.6", 80, (there,), (31001,), local_endpoints=()),
+        ServiceRule("default/c:80", "TCP", "10.96.5.7", 80, (there,), (31002,)),
+    ], cluster_cidr="10.244.0.0/20")
+    lines = text.splitlines()
+    xlb_a = chains.service_chain(ServiceRule("default/a:80", "TCP", None, 80), "XLB")
+    svc_a = chains.service_chain(ServiceRule("default/a:80", "TCP", None, 80))
+    assert any("--dport 31000" in ln and ln.endswith(f"-j {xlb_a}") for ln in lines)
+    mine = [ln for ln in lines if ln.startswith(f"-A {xlb_a} ")]
+    assert mine[0].startswith(f"-A {xlb_a} -s 10.244.0.0/20") and mine[0].endswith(f"-j {svc_a}")
+    assert "--src-type LOCAL" in mine[1] and mine[1].endswith(f"-j {svc_a}")
+    assert mine[2:] == [f"-A {xlb_a} -p tcp -j DNAT --to-destination 10.244.1.2:8080"]  # no MARK: no masquerade
+    assert any("--ctorigdstport 31000" in ln and "-j ACCEPT" in ln and "FORWARD" in ln for ln in lines)
+    assert any("--dport 31001" in ln and "has no local endpoints" in ln and ln.endswith("-j DROP") for ln in lines)
+    assert not any("--dport 31002" in ln and "XLB" in ln for ln in lines)  # Cluster: as before
+    assert len(xlb_a) <= 28
+
+
+def test_node_ports_from_the_network_on_the_listed_addresses_only() -> None:
+    chains = Chains("abcdef0123")
+    outside = [r for t, b, r in chains.jumps("br-x", external=("192.0.2.7",)) if b == "PREROUTING" and "!" in r]
+    assert outside == [["!", "-i", "br-x", "-d", "192.0.2.7/32", "-j", chains.nodeports]]
+    assert not [r for t, b, r in chains.jumps("br-x", external=False) if "!" in r]
+    assert next(r for t, b, r in chains.jumps("br-x", external=True) if "!" in r)[3:7] == [
+        "-m", "addrtype", "--dst-type", "LOCAL"]
+
+
+def test_local_endpoints_are_those_of_this_machine_nodes() -> None:
+    from minikube_lite.proxy.proxier import ServiceProxy
+
+    ep = {"subsets": [{"addresses": [{"ip": "10.244.1.2", "nodeName": "here"}, {"ip": "10.244.0.5", "nodeName": "there"}],
+                       "ports": [{"name": "http", "port": 3000, "protocol": "TCP"}]}]}
+    assert service_endpoints(SVC["spec"]["ports"][0], ep, {"here"}) == [("10.244.1.2", 3000)]
+    proxy = ServiceProxy.__new__(ServiceProxy)
+    proxy._node_ips = {}
+
+    class Dirty:
+        def set(self) -> None:
+            pass
+    proxy._dirty = Dirty()  # type: ignore[assignment]
+    for name, ip in (("here", "127.0.0.1"), ("there", "192.0.2.1")):  # TEST-NET: never this machine's
+        proxy._node_changed("ADDED", {"metadata": {"name": name},
+                                      "status": {"addresses": [{"type": "InternalIP", "address": ip}]}})
+    assert proxy.local_nodes() == {"here"}
+    proxy._node_changed("DELETED", {"metadata": {"name": "here"}})
+    assert proxy.local_nodes() == set()
+
+
 def test_ingress_rewrite_and_path_types() -> None:
     ing = {"metadata": {"name": "i", "namespace": "default", "annotations": {
         "nginx.ingress.kubernetes.io/use-regex": "true", "nginx.ingress.kubernetes.io/rewrite-target": "/$1"}},
