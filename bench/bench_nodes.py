@@ -10,7 +10,9 @@ Run: ``python bench/bench_nodes.py [--replicas 5] [--toleration 5] [--grace 50] 
   returns once every node is Ready), with the API server's readiness and the control plane's node
   Ready as the CLI prints them (the agents start with the daemon and usually register first);
 - each extra node's cost: the agent's RSS (``VmRSS``) and CPU share over ``--idle`` seconds with
-  nothing to do (target ≤ 35 MB, ≤ 0.5 % of a core);
+  nothing to do (target ≤ 35 MB, ≤ 0.5 % of a core), with its RSS when the idle window began and
+  its growth over the window (KB a minute: whether the figure still holds an hour later; a long
+  ``--idle``, e.g. 600, shows it);
 - node failure: a Deployment of N replicas tolerating ``unreachable`` for ``--toleration`` s, all
   on m03 (the other nodes cordoned while they are placed); ``minikube-lite node stop m03`` (the
   machine is switched off) and the clock runs until N replacement pods are Running on the other
@@ -148,12 +150,18 @@ class Bench:
         time.sleep(5)  # past the first metrics samples and the first syncs
         pids = {n: self.agent_pid(n) for n in EXTRA}
         before = {n: cpu_seconds(p) for n, p in pids.items()}
+        rss_before = {n: rss_mb(p) for n, p in pids.items()}
         t0 = time.monotonic()
         time.sleep(seconds)
         elapsed = time.monotonic() - t0
-        return {n: {"rss_mb": round(rss_mb(p), 1), "pss_mb": round(pss_mb(p) or 0, 1),
-                    "idle_cpu_percent_of_a_core": round(100 * (cpu_seconds(p) - before[n]) / elapsed, 2)}
-                for n, p in pids.items()}
+        out = {}
+        for n, p in pids.items():
+            rss = rss_mb(p)
+            out[n] = {"rss_mb": round(rss, 1), "pss_mb": round(pss_mb(p) or 0, 1),
+                      "idle_cpu_percent_of_a_core": round(100 * (cpu_seconds(p) - before[n]) / elapsed, 2),
+                      "rss_at_idle_start_mb": round(rss_before[n], 1),
+                      "rss_growth_kb_per_min": round((rss - rss_before[n]) * 1024 * 60 / elapsed, 1)}
+        return out
 
     def sdk_pods(self, n: int) -> float:
         """n pod-equivalents straight through the Docker SDK: a pause container on the cluster's bridge
