@@ -568,7 +568,7 @@ class Kubelet(Termination, StatusWriter, Logs, Metrics, Exec, Attach, Prober, Vo
         cid = actor.get("ID") or event.get("id") or ""
         attrs = actor.get("Attributes") or {}
         if cid:
-            self.runtime.forget(cid)
+            self.runtime.note_event(cid, action)
         if action in ("die", "oom", "destroy"):
             for fut in self._die_waiters.pop(cid, []):
                 if not fut.done():

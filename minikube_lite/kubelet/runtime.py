@@ -164,6 +164,11 @@ class Runtime:
         # list call per pod instead of an inspect per container (docker inspect dominated the
         # idle CPU with 50 pods).
         self._inspected: dict[str, tuple[str, ContainerRecord]] = {}
+        # containers Docker sent an "oom" event for. Docker's inspect can say OOMKilled false for a
+        # container the OOM killer ended (exit 137: the pod showed reason Error instead of
+        # OOMKilled, seen once in CI with other containers exiting at the same moment); the event,
+        # which names the container, counts too.
+        self._oom_events: set[str] = set()
 
     # -- connection -------------------------------------------------------------------------
     @property
@@ -292,7 +297,9 @@ class Runtime:
         labels = data["Config"].get("Labels") or {}
         if labels.get(CLUSTER_LABEL) != self.cluster_id or (self.node_name and labels.get(NODE_LABEL) != self.node_name):
             return None  # never look at (let alone touch) a container that is not ours
-        return ContainerRecord.from_inspect(data, self.network_name, self.node_ip or self.host_ip)
+        record = ContainerRecord.from_inspect(data, self.network_name, self.node_ip or self.host_ip)
+        record.oom_killed = record.oom_killed or record.id in self._oom_events
+        return record
 
     def _inspect_listed(self, listed: dict[str, Any]) -> ContainerRecord | None:
         """``inspect`` of a container seen in a sparse list, reusing the last one if its state held."""
@@ -316,6 +323,17 @@ class Runtime:
         alone cannot be trusted to invalidate the cache right after an event.
         """
         self._inspected.pop(container_id, None)
+
+    def note_event(self, container_id: str, action: str) -> None:
+        """A Docker event for one of the containers: its cached inspect is stale; an "oom" is
+        remembered (see ``_oom_events``) until the container is removed."""
+        self.forget(container_id)
+        if action == "oom":
+            if len(self._oom_events) > _MAX_INSPECTED:
+                self._oom_events.clear()
+            self._oom_events.add(container_id)
+        elif action == "destroy":
+            self._oom_events.discard(container_id)
 
     def pod_containers(self, namespace: str, pod: str) -> list[ContainerRecord]:
         """All containers of pod ``namespace/pod`` (any uid), oldest attempt first."""
