@@ -316,18 +316,12 @@ class Runtime:
             self._inspected.pop(cid, None)
         return record
 
-    def forget(self, container_id: str) -> None:
-        """Drop the cached inspect of a container (a Docker event said it changed).
-
-        The event can arrive before the sparse list shows the new state, so the list's state
-        alone cannot be trusted to invalidate the cache right after an event.
-        """
-        self._inspected.pop(container_id, None)
-
     def note_event(self, container_id: str, action: str) -> None:
-        """A Docker event for one of the containers: its cached inspect is stale; an "oom" is
-        remembered (see ``_oom_events``) until the container is removed."""
-        self.forget(container_id)
+        """A Docker event for one of the containers: its cached inspect is dropped (the event can
+        arrive before the sparse list shows the new state, so the list's state alone cannot be
+        trusted to invalidate the cache right after it), and an "oom" is remembered (see
+        ``_oom_events``) until the container is removed."""
+        self._inspected.pop(container_id, None)
         if action == "oom":
             if len(self._oom_events) > _MAX_INSPECTED:
                 self._oom_events.clear()
