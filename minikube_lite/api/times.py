@@ -12,8 +12,10 @@ from typing import Any
 FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
 
-def rfc3339(t: datetime) -> str:
-    """``t`` (aware) as a Time: UTC, to the second."""
+def rfc3339(t: datetime | float) -> str:
+    """``t`` (an aware datetime, or seconds since the epoch) as a Time: UTC, to the second."""
+    if not isinstance(t, datetime):
+        t = datetime.fromtimestamp(t, UTC)
     return (t.astimezone(UTC) if t.tzinfo else t).strftime(FORMAT)
 
 

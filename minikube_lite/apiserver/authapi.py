@@ -8,7 +8,6 @@ is the posted object with its ``status`` filled in, as kube-apiserver does.
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from ..api.errors import BadRequest, Invalid, NotFound, cause
@@ -123,7 +122,7 @@ def token_request(issuer: Issuer, lookup: Any, namespace: str, name: str, body: 
             "metadata": {"name": name, "namespace": namespace, "creationTimestamp": now_rfc3339()},
             "spec": spec,
             "status": {"token": token,
-                       "expirationTimestamp": rfc3339(dt.datetime.fromtimestamp(exp, dt.UTC))}}
+                       "expirationTimestamp": rfc3339(exp)}}
 
 
 def subject_access_review(authorizer: RBACAuthorizer, body: Any, api_version: str, kind: str,

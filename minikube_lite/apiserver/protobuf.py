@@ -17,7 +17,6 @@ from __future__ import annotations
 import base64
 import json
 import struct
-from datetime import UTC, datetime
 from typing import Any
 
 from ..api.errors import BadRequest, UnsupportedMediaType
@@ -92,7 +91,7 @@ def _time(data: bytes) -> str | None:
     if not seconds:
         return None
     try:
-        return rfc3339(datetime.fromtimestamp(seconds, UTC))
+        return rfc3339(seconds)
     except (OverflowError, OSError, ValueError) as exc:
         raise BadRequest("protobuf: a time is out of range") from exc
 

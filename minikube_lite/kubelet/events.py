@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from minikube_lite.api.times import now_rfc3339  # noqa: F401 - the kubelet's modules take it from here
 from minikube_lite.client.base import Client
 from minikube_lite.client.events import record_event
 

@@ -41,11 +41,12 @@ from minikube_lite.api.errors import AlreadyExists, Conflict, Gone, NotFound
 from minikube_lite.client.base import Client
 from minikube_lite.config import NODE_LEASE_DURATION_SECONDS, NODE_LEASE_NAMESPACE
 
+from ..api.times import now_rfc3339
 from ..config import METRICS_RESOLUTION_SECONDS
 from . import cgroups
 from .backoff import Backoff
 from .base import docker_message, pod_key, pod_uid
-from .events import EventRecorder, now_rfc3339
+from .events import EventRecorder
 from .exec import Attach, Exec
 from .images import ImagePuller
 from .logs import Logs

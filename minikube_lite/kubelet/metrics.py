@@ -39,13 +39,12 @@ import logging
 import os
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import docker.errors
 
-from ..api import times
+from ..api.times import rfc3339
 from . import cgroups
 from .base import KubeletBase
 from .runtime import SANDBOX
@@ -98,10 +97,6 @@ def cpu_quantity(nanocores: int) -> str:
 def memory_quantity(data: int) -> str:
     """Memory as metrics-server prints it: KiB when it divides, else bytes."""
     return f"{data // 1024}Ki" if data % 1024 == 0 else str(data)
-
-
-def rfc3339(ts: float) -> str:
-    return times.rfc3339(datetime.fromtimestamp(ts, UTC))
 
 
 def window(before: Sample, now: Sample) -> str:

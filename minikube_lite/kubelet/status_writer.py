@@ -12,8 +12,8 @@ from typing import Any
 
 from minikube_lite.api.errors import Conflict, NotFound
 
+from ..api.times import now_rfc3339
 from .base import KubeletBase, pod_key, pod_uid, resource_version
-from .events import now_rfc3339
 from .runtime import ContainerRecord
 from .status import Observed, pod_status
 

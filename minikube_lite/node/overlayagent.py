@@ -66,7 +66,7 @@ class AgentOverlay:
         return self.data.get("dns", "")
 
     async def _pod_cidr(self) -> str:
-        from ..kubelet.events import now_rfc3339
+        from ..api.times import now_rfc3339
         from ..kubelet.node import node_object
         from ..kubelet.nodeaddress import not_ready, pod_cidr
 
