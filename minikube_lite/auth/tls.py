@@ -3,9 +3,9 @@
 kube-apiserver asks every client for a certificate and accepts connections without one (they
 may bring a token, or be anonymous): ``CERT_OPTIONAL`` against the cluster CA. A certificate
 the CA did not sign fails the handshake, as there. ASGI gives an application no view of the
-peer's certificate, so :class:`PeerHTTPProtocol` (uvicorn's own HTTP protocol, one method
-longer) records the verified subject of each connection, keyed by the client's address, for
-the authentication filter to read; a WebSocket upgrade keeps the connection, and so the entry.
+peer's certificate, so the server's HTTP protocol (uvicorn's, through :func:`with_peer_identity`;
+the kubelet's, kubelet/httpserver.py) records the verified subject of each connection, keyed by
+the client's address, for the authentication filter to read; a WebSocket upgrade keeps the connection, and so the entry.
 
 The serving certificate can be replaced while serving (:func:`reload`): the node's address
 becomes known only after the pods' network exists, and new connections then get the new one.
@@ -48,12 +48,11 @@ def identity(peercert: dict[str, Any] | None) -> tuple[str, tuple[str, ...]] | N
 
 def remember_peer(client: tuple[str, int] | None, transport: asyncio.BaseTransport) -> None:
     """Record the verified certificate (if any) of the connection from ``client``."""
-    if client is not None:
-        who = identity(transport.get_extra_info("peercert"))
-        if who is not None:
-            PEERS[(str(client[0]), int(client[1]))] = who
-        else:
-            PEERS.pop((str(client[0]), int(client[1])), None)
+    who = identity(transport.get_extra_info("peercert"))
+    if client is not None and who is not None:
+        PEERS[(str(client[0]), int(client[1]))] = who
+    else:
+        forget_peer(client)
 
 
 def forget_peer(client: tuple[str, int] | None) -> None:

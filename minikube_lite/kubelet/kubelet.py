@@ -335,7 +335,7 @@ class Kubelet(Termination, StatusWriter, Logs, Metrics, Exec, Attach, Prober, Vo
             node = await self._client.get("nodes", self.node_name)
         except NotFound:
             return []
-        return list((node.get("status") or {}).get("conditions") or [])
+        return _conditions_of(node)
 
     async def _register_node(self) -> None:
         desired = node_object(self.node_name, internal_ip=self.host_ip, runtime_version=self._runtime_version,
@@ -343,7 +343,7 @@ class Kubelet(Termination, StatusWriter, Logs, Metrics, Exec, Attach, Prober, Vo
                               control_plane=self.control_plane)
         try:
             node = await self._client.get("nodes", self.node_name)
-            before = list((node.get("status") or {}).get("conditions") or [])
+            before = _conditions_of(node)
         except NotFound:
             before = []
             try:
@@ -897,6 +897,10 @@ class Kubelet(Termination, StatusWriter, Logs, Metrics, Exec, Attach, Prober, Vo
         self._pull_backoff.forget_where(lambda k: isinstance(k, tuple) and k[0] == uid)
         for k in [k for k in self._pull_failed_at if k[0] == uid]:
             del self._pull_failed_at[k]
+
+
+def _conditions_of(node: dict[str, Any]) -> list[dict[str, Any]]:
+    return list((node.get("status") or {}).get("conditions") or [])
 
 
 def _needs_sync(old: dict[str, Any], new: dict[str, Any]) -> bool:

@@ -32,7 +32,7 @@ import signal
 import ssl
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from minikube_lite.config import CLUSTER_LABEL, DNS_SERVICE_IP, METRICS_RESOLUTION_SECONDS, Settings
 
@@ -204,7 +204,7 @@ One node's kubelet (a node agent).
   -h, --help         show this message and exit"""
 
 
-def _usage_error(message: str) -> None:
+def _usage_error(message: str) -> NoReturn:
     print(f"{USAGE.splitlines()[0]}\nminikube-lite-node: error: {message}", file=sys.stderr)
     sys.exit(2)
 
