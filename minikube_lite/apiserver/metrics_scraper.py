@@ -70,13 +70,13 @@ class MetricsScraper:
 
         from .nodeproxy import kubelet_endpoint
 
+        if getattr(self.app.state, "kubelet_tls", None) is None:
+            return None
         node = node_obj["metadata"]["name"]
         try:
             host, port = kubelet_endpoint(node_obj)
         except ApiError as e:  # a node without an endpoint is left out, never an error
             log.info("metrics of node %s: %s", node, e)
-            return None
-        if getattr(self.app.state, "kubelet_tls", None) is None:
             return None
         url = f"https://{f'[{host}]' if ':' in host else host}:{port}{PATH}"
         for attempt in (1, 2):  # a kept-alive connection the kubelet just closed: once more on a new one
@@ -95,9 +95,8 @@ class MetricsScraper:
         """Scrape every Ready node now and replace the store with the answers."""
         nodes, _, _ = self.registry.list(register.by_plural("nodes", ""), None)
         ready_nodes = sorted((n for n in nodes if ready(n)), key=lambda n: n["metadata"]["name"])
-        names = [n["metadata"]["name"] for n in ready_nodes]
         got = await asyncio.gather(*(self._scrape(n) for n in ready_nodes))
-        self.scraped = {n: g for n, g in zip(names, got, strict=True) if g is not None}
+        self.scraped = {n["metadata"]["name"]: g for n, g in zip(ready_nodes, got, strict=True) if g is not None}
         self.scraped_at = time.monotonic()
 
     async def _shared_round(self) -> None:

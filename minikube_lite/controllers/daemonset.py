@@ -96,7 +96,8 @@ class DaemonSetController:
         nodes = self.nodes.list()
         eligible = {n["metadata"]["name"]: n for n in nodes if dp.should_run(pod_spec, n)}
         # a node that should not get a new pod may keep the one it has (unreachable: NoSchedule only)
-        kept = set(eligible) | {n["metadata"]["name"] for n in nodes if dp.should_continue_running(pod_spec, n)}
+        kept = set(eligible) | {n["metadata"]["name"] for n in nodes
+                                if n["metadata"]["name"] not in eligible and dp.should_continue_running(pod_spec, n)}
         by_node: dict[str, list[Obj]] = {}
         for pod in self._owned_pods(ds):
             node = dp.pod_node(pod)
