@@ -32,10 +32,11 @@ import contextlib
 import ipaddress
 import logging
 import socket
-from datetime import UTC, datetime
 from typing import Any
 
+from ..api.allocation import needs_health_check
 from ..api.errors import ApiError, Conflict, NotFound
+from ..api.times import now_rfc3339
 from ..client.base import Client
 from ..client.events import record_event
 from ..client.informer import Informer, object_key
@@ -107,13 +108,7 @@ def host_ports(service: Obj) -> list[tuple[int, str, Obj]]:
 def health_check_port(service: Obj) -> int:
     """The Service's ``healthCheckNodePort`` when it is one (a LoadBalancer with policy Local), else 0."""
     spec = service.get("spec") or {}
-    if spec.get("type") == "LoadBalancer" and spec.get("externalTrafficPolicy") == "Local":
-        return int(spec.get("healthCheckNodePort") or 0)
-    return 0
-
-
-def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return int(spec.get("healthCheckNodePort") or 0) if needs_health_check(spec) else 0
 
 
 class ServiceProxy:
@@ -335,7 +330,7 @@ class ServiceProxy:
                 message = "; ".join(messages)
                 if old is None or old.get("status") != "False" or old.get("message") != message:
                     conds.append({"type": CONDITION, "status": "False", "reason": "PortInUse", "message": message,
-                                  "lastTransitionTime": _now(),
+                                  "lastTransitionTime": now_rfc3339(),
                                   "observedGeneration": svc["metadata"].get("generation") or 1})
                     status["conditions"] = conds
                     changed = True
